@@ -1,0 +1,109 @@
+// RelayConfig: everything the relay is configured with, loaded from one TOML
+// file (relay/tern-relay.example.toml documents every key) and command-line
+// flags. Reloaded on SIGHUP: a config that fails to load or validate is
+// refused and the running one stays.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tern/relay/pipeline.h"
+#include "tern/status.h"
+
+namespace tern::relay {
+
+struct SourceConfig {
+  std::string id;                       // source id, stamped into events as context.sourceId... see enrichment
+  std::vector<std::string> write_keys;  // keys that authenticate as this source
+  AckMode ack_mode = AckMode::kLocal;
+  double rate_limit_eps = 0;            // token bucket rate per write key, events/s; 0 = unlimited
+  double rate_limit_burst = 0;          // bucket size; 0 = 2 × rate
+  std::chrono::seconds dedup_window{600};
+  std::size_t dedup_max_entries = 1'000'000;  // memory bound of the dedup set
+};
+
+struct LimitsConfig {
+  std::size_t max_body_bytes = 512 * 1024;            // compressed, as received
+  std::size_t max_decompressed_bytes = 4 * 1024 * 1024;
+  double max_inflate_ratio = 100.0;                   // decompressed / compressed
+  std::size_t max_batch_events = 2'500;
+  std::size_t max_event_bytes = 32 * 1024;
+  std::size_t max_batch_bytes = 500 * 1024;           // decompressed JSON batch
+  std::size_t max_json_depth = 32;
+  std::size_t max_header_bytes = 8 * 1024;
+  std::chrono::milliseconds idle_timeout{60'000};     // keep-alive idle
+  std::chrono::milliseconds read_timeout{10'000};     // one request, headers to end of body
+  std::chrono::milliseconds sink_ack_timeout{10'000}; // ack mode "sink"
+};
+
+struct TlsConfig {
+  bool enabled = false;
+  std::string cert_file;
+  std::string key_file;
+};
+
+struct ServerConfig {
+  std::string listen = "127.0.0.1:8080";
+  int threads = 0;  // 0: one per core
+  TlsConfig tls;
+  std::vector<std::string> trusted_proxies;  // IPs whose X-Forwarded-For is believed
+  std::vector<std::string> cors_origins = {"*"};
+};
+
+struct SpoolConfig {
+  std::string dir;                                 // default: <data-dir>/spool
+  std::size_t max_bytes = 1024ull * 1024 * 1024;   // past it: 503 + Retry-After, /ready fails
+  std::chrono::milliseconds commit_window{2};      // group-commit window
+  int retry_after_seconds = 5;
+};
+
+struct SinkConfig {
+  std::string name;  // unique instance name, e.g. "events-file"
+  std::string type;  // registry name: "file", "stdout", "kafka", "http", "postgres"
+  std::size_t batch_max_events = 500;
+  std::size_t batch_max_bytes = 1024 * 1024;
+  std::chrono::milliseconds batch_linger{50};
+  std::chrono::milliseconds backoff_base{200};
+  std::chrono::milliseconds backoff_max{30'000};
+  std::string dead_letter_path;  // default: <data-dir>/dead-letter/<name>.ndjson
+  // Type-specific settings, flattened "key" -> value text (nested tables as
+  // "a.b"); each sink parses and validates its own.
+  std::map<std::string, std::string> settings;
+};
+
+struct RouteConfig {
+  std::vector<std::string> sources;  // empty: every source
+  std::vector<std::string> types;    // event types; empty: every type
+  std::vector<std::string> sinks;    // sink instance names
+};
+
+struct LogConfig {
+  std::string level = "info";
+};
+
+struct RelayConfig {
+  std::string data_dir = "./tern-data";
+  ServerConfig server;
+  LimitsConfig limits;
+  SpoolConfig spool;
+  LogConfig log;
+  std::vector<SourceConfig> sources;
+  std::vector<SinkConfig> sinks;   // default: one "file" sink under <data-dir>/events
+  std::vector<RouteConfig> routes; // default: every source to every sink
+};
+
+// Parses TOML text (`origin` names it in errors). Fills defaults, validates
+// (unknown keys, duplicate names, routes naming unknown sinks, bad values) and
+// returns a clear error naming the key.
+Result<RelayConfig> parse_config(std::string_view toml_text, std::string_view origin);
+Result<RelayConfig> load_config_file(const std::string& path);
+
+// The embedded default: one source "default" with `write_keys`, a file sink
+// under <data_dir>/events, every source routed to it.
+RelayConfig default_config(std::string data_dir, std::vector<std::string> write_keys);
+
+}  // namespace tern::relay

@@ -1,0 +1,60 @@
+// Sink: a destination the relay fans events out to (file, stdout, kafka, http,
+// postgres). Sinks register by name in a SinkRegistry (sink_registry.h).
+//
+// Contract:
+// - Each sink instance is driven by one SinkRunner thread of its own: open(),
+//   deliver(), health() and close() are never called concurrently for one
+//   instance, so a sink needs no locking of its own state. A slow or dead sink
+//   only stalls its own runner.
+// - deliver() receives records in spool order and must keep that order.
+//   It returns when the batch is durable in the destination (file written,
+//   Kafka delivery reports received, COPY committed), or failed.
+// - A retryable failure (destination down, timeout) is a non-ok `status`:
+//   the runner retries the whole batch with backoff; nothing is lost.
+// - A record the destination permanently refuses is listed in `rejected`
+//   with the reason; the runner writes it to the sink's dead-letter file and
+//   moves on. The other records of the batch count as delivered.
+// - No method throws.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tern/status.h"
+
+namespace tern::relay {
+
+struct SinkRecord {
+  uint64_t seq = 0;             // the spool's sequence number (monotonic)
+  std::string_view source_id;   // the source (write key's owner) it came from
+  std::string_view event;       // the enriched event, one JSON object as text
+};
+
+struct SinkRejection {
+  std::size_t index = 0;  // into the batch passed to deliver()
+  std::string reason;
+};
+
+struct DeliveryResult {
+  Status status;                        // non-ok: retry the whole batch later
+  std::vector<SinkRejection> rejected;  // permanent refusals (only with an ok status)
+};
+
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  // Connects / opens files. A non-ok status is retried with backoff.
+  virtual Status open() = 0;
+  virtual DeliveryResult deliver(const std::vector<SinkRecord>& batch) = 0;
+  // Is the destination reachable right now (for /ready)? Cheap; no I/O that blocks long.
+  virtual Status health() = 0;
+  // Flushes and releases resources; bounded by the deadline.
+  virtual Status close(std::chrono::steady_clock::time_point deadline) = 0;
+};
+
+}  // namespace tern::relay
