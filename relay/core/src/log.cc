@@ -1,0 +1,163 @@
+#include "tern/relay/log.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <mutex>
+
+namespace tern::relay::log {
+namespace {
+
+std::atomic<int> g_level{static_cast<int>(Level::kInfo)};
+
+struct Output {
+  std::mutex mu;
+  std::function<void(std::string_view)> fn;
+};
+
+Output& output() {
+  // Leaked on purpose: logging must keep working during static destruction.
+  static Output* o = new Output();
+  return *o;
+}
+
+void write_stderr(std::string_view line) {
+  const char* p = line.data();
+  std::size_t left = line.size();
+  while (left > 0) {
+    ssize_t n = ::write(STDERR_FILENO, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;  // nowhere left to report a failing stderr
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+}
+
+void append_timestamp(std::string& out) {
+  auto now = std::chrono::system_clock::now();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms % 1000));
+  out += buf;
+}
+
+}  // namespace
+
+const char* level_name(Level level) noexcept {
+  switch (level) {
+    case Level::kDebug: return "debug";
+    case Level::kInfo: return "info";
+    case Level::kWarn: return "warn";
+    case Level::kError: return "error";
+  }
+  return "info";
+}
+
+bool parse_level(std::string_view text, Level* out) noexcept {
+  Level l;
+  if (text == "debug") l = Level::kDebug;
+  else if (text == "info") l = Level::kInfo;
+  else if (text == "warn" || text == "warning") l = Level::kWarn;
+  else if (text == "error") l = Level::kError;
+  else return false;
+  if (out) *out = l;
+  return true;
+}
+
+void append_json_string(std::string& out, std::string_view text) {
+  static const char kHex[] = "0123456789abcdef";
+  out += '"';
+  for (char ch : text) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default:
+        if (c < 0x20) {
+          out += "\\u00";
+          out += kHex[c >> 4];
+          out += kHex[c & 0xf];
+        } else {
+          out += ch;
+        }
+    }
+  }
+  out += '"';
+}
+
+Field::Field(std::string_view key, std::string_view value) : key_(key) {
+  append_json_string(json_, value);
+}
+Field::Field(std::string_view key, const char* value)
+    : Field(key, std::string_view(value ? value : "")) {}
+Field::Field(std::string_view key, const std::string& value)
+    : Field(key, std::string_view(value)) {}
+Field::Field(std::string_view key, bool value) : key_(key), json_(value ? "true" : "false") {}
+Field::Field(std::string_view key, double value) : key_(key) {
+  if (!std::isfinite(value)) {
+    json_ = "null";  // JSON has no NaN/Inf
+    return;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", value);
+  json_ = buf;
+}
+
+void set_level(Level level) noexcept { g_level.store(static_cast<int>(level), std::memory_order_relaxed); }
+Level level() noexcept { return static_cast<Level>(g_level.load(std::memory_order_relaxed)); }
+
+void set_output(std::function<void(std::string_view line)> out) {
+  Output& o = output();
+  std::lock_guard<std::mutex> lock(o.mu);
+  o.fn = std::move(out);
+}
+
+std::string format(Level level, std::string_view msg, Fields fields) {
+  std::string line;
+  line.reserve(64 + msg.size() + fields.size() * 24);
+  line += "{\"ts\":\"";
+  append_timestamp(line);
+  line += "\",\"level\":\"";
+  line += level_name(level);
+  line += "\",\"msg\":";
+  append_json_string(line, msg);
+  for (const Field& f : fields) {
+    line += ',';
+    append_json_string(line, f.key());
+    line += ':';
+    line += f.json();
+  }
+  line += "}\n";
+  return line;
+}
+
+void write(Level lvl, std::string_view msg, Fields fields) {
+  if (!enabled(lvl)) return;
+  std::string line = format(lvl, msg, fields);
+  Output& o = output();
+  std::lock_guard<std::mutex> lock(o.mu);
+  if (o.fn) {
+    o.fn(line);
+  } else {
+    write_stderr(line);
+  }
+}
+
+}  // namespace tern::relay::log
