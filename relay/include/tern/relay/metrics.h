@@ -55,6 +55,12 @@ class Histogram {
 
 class Metrics {
  public:
+  // Out of line: Family is defined in metrics.cc.
+  Metrics();
+  ~Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
   // `labels` is the Prometheus label body, e.g. `reason="too_large"` (may be empty).
   Counter& counter(std::string_view name, std::string_view labels = {}, std::string_view help = {});
   Gauge& gauge(std::string_view name, std::string_view labels = {}, std::string_view help = {});

@@ -1,0 +1,177 @@
+#include "tern/relay/config.h"
+
+#include <gtest/gtest.h>
+
+namespace tern::relay {
+namespace {
+
+using namespace std::chrono_literals;
+
+Result<RelayConfig> parse(std::string_view text) { return parse_config(text, "test.toml"); }
+
+std::string error_of(std::string_view text) {
+  auto r = parse(text);
+  EXPECT_FALSE(r.is_ok()) << "expected an error for:\n" << text;
+  return r.is_ok() ? "" : r.status().message();
+}
+
+TEST(ConfigTest, ExampleFileParsesWithEveryKey) {
+  auto r = load_config_file(TERN_EXAMPLE_CONFIG);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  const RelayConfig& c = *r;
+  EXPECT_EQ(c.data_dir, "./tern-data");
+  EXPECT_EQ(c.server.listen, "127.0.0.1:8080");
+  EXPECT_FALSE(c.server.tls.enabled);
+  EXPECT_EQ(c.server.trusted_proxies, std::vector<std::string>{"127.0.0.1"});
+  EXPECT_EQ(c.limits.max_body_bytes, 512u * 1024);
+  EXPECT_EQ(c.limits.max_decompressed_bytes, 4u * 1024 * 1024);
+  EXPECT_EQ(c.limits.sink_ack_timeout, 10s);
+  EXPECT_EQ(c.spool.max_bytes, 1024ull * 1024 * 1024);
+  EXPECT_EQ(c.spool.commit_window, 2ms);
+  ASSERT_EQ(c.sources.size(), 2u);
+  EXPECT_EQ(c.sources[0].id, "web");
+  EXPECT_EQ(c.sources[0].write_keys.size(), 2u);
+  EXPECT_EQ(c.sources[0].dedup_window, 600s);
+  EXPECT_EQ(c.sources[1].rate_limit_eps, 5000);
+  ASSERT_EQ(c.sinks.size(), 2u);
+  EXPECT_EQ(c.sinks[0].name, "archive");
+  EXPECT_EQ(c.sinks[0].type, "file");
+  EXPECT_EQ(c.sinks[0].settings.at("gzip"), "true");
+  EXPECT_EQ(c.sinks[0].settings.at("max_bytes"), "128MiB");
+  EXPECT_EQ(c.sinks[0].settings.count("batch_linger"), 0u);
+  EXPECT_EQ(c.sinks[1].type, "stdout");
+  EXPECT_EQ(c.sinks[1].batch_linger, 10ms);
+  ASSERT_EQ(c.routes.size(), 2u);
+  EXPECT_EQ(c.routes[1].types, (std::vector<std::string>{"track", "page"}));
+}
+
+TEST(ConfigTest, EmptyFileGivesDefaultsWithOneFileSinkRoutedFromEverySource) {
+  auto r = parse("");
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  ASSERT_EQ(r->sinks.size(), 1u);
+  EXPECT_EQ(r->sinks[0].type, "file");
+  ASSERT_EQ(r->routes.size(), 1u);
+  EXPECT_TRUE(r->routes[0].sources.empty());
+  EXPECT_EQ(r->routes[0].sinks, std::vector<std::string>{"file"});
+  EXPECT_EQ(r->limits.max_event_bytes, 32u * 1024);
+}
+
+TEST(ConfigTest, DefaultConfigHasOneSourceWithTheWriteKeys) {
+  RelayConfig c = default_config("/tmp/x", {"k1"});
+  EXPECT_EQ(c.data_dir, "/tmp/x");
+  ASSERT_EQ(c.sources.size(), 1u);
+  EXPECT_EQ(c.sources[0].id, "default");
+  EXPECT_EQ(c.sources[0].write_keys, std::vector<std::string>{"k1"});
+  EXPECT_EQ(c.sources[0].ack_mode, AckMode::kLocal);
+  ASSERT_EQ(c.sinks.size(), 1u);
+  EXPECT_EQ(c.sinks[0].type, "file");
+  ASSERT_EQ(c.routes.size(), 1u);
+}
+
+TEST(ConfigTest, NestedSinkSettingsAreFlattenedWithDots) {
+  auto r = parse(R"(
+[[sinks]]
+type = "kafka"
+topic = "events"
+brokers = ["a:9092", "b:9092"]
+[sinks.producer]
+linger_ms = 5
+)");
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  const auto& s = r->sinks[0].settings;
+  EXPECT_EQ(r->sinks[0].name, "kafka");
+  EXPECT_EQ(s.at("topic"), "events");
+  EXPECT_EQ(s.at("brokers"), "a:9092,b:9092");
+  EXPECT_EQ(s.at("producer.linger_ms"), "5");
+}
+
+TEST(ConfigTest, UnknownKeyIsAnErrorNamingIt) {
+  std::string e = error_of("[spool]\nmax_byte = 10\n");
+  EXPECT_NE(e.find("spool.max_byte"), std::string::npos) << e;
+  EXPECT_NE(e.find("unknown key"), std::string::npos) << e;
+  EXPECT_NE(e.find("test.toml:2"), std::string::npos) << e;
+  EXPECT_NE(error_of("colour = 1\n").find("colour"), std::string::npos);
+}
+
+TEST(ConfigTest, BadValuesNameTheKey) {
+  EXPECT_NE(error_of("[spool]\ncommit_window = 5\n").find("spool.commit_window"), std::string::npos);
+  EXPECT_NE(error_of("[spool]\nmax_bytes = \"lots\"\n").find("spool.max_bytes"), std::string::npos);
+  EXPECT_NE(error_of("[limits]\nmax_batch_events = 0\n").find("limits.max_batch_events"),
+            std::string::npos);
+  EXPECT_NE(error_of("[server]\nlisten = \"8080\"\n").find("server.listen"), std::string::npos);
+  EXPECT_NE(error_of("[log]\nlevel = \"loud\"\n").find("log.level"), std::string::npos);
+  EXPECT_NE(error_of("[[sources]]\nid = \"a\"\nwrite_keys = [\"k\"]\nack_mode = \"disk\"\n")
+                .find("sources[0].ack_mode"),
+            std::string::npos);
+  EXPECT_NE(error_of("[[sinks]]\ntype = \"file\"\nbackoff_base = \"10s\"\nbackoff_max = \"1s\"\n")
+                .find("sinks[0].backoff_max"),
+            std::string::npos);
+  EXPECT_NE(error_of("[server.tls]\nenabled = true\n").find("cert_file"), std::string::npos);
+}
+
+TEST(ConfigTest, SyntaxErrorGivesLineAndColumn) {
+  std::string e = error_of("data_dir = \n");
+  EXPECT_EQ(e.rfind("test.toml:1:", 0), 0u) << e;
+}
+
+TEST(ConfigTest, DuplicateSinkNamesAreRefused) {
+  std::string e = error_of(R"(
+[[sinks]]
+type = "file"
+[[sinks]]
+type = "file"
+)");
+  EXPECT_NE(e.find("duplicate sink name \"file\""), std::string::npos) << e;
+}
+
+TEST(ConfigTest, DuplicateSourceIdsAndSharedWriteKeysAreRefused) {
+  EXPECT_NE(error_of("[[sources]]\nid=\"a\"\nwrite_keys=[\"k1\"]\n[[sources]]\nid=\"a\"\nwrite_keys=[\"k2\"]\n")
+                .find("duplicate source id"),
+            std::string::npos);
+  EXPECT_NE(error_of("[[sources]]\nid=\"a\"\nwrite_keys=[\"k\"]\n[[sources]]\nid=\"b\"\nwrite_keys=[\"k\"]\n")
+                .find("already used by source \"a\""),
+            std::string::npos);
+  EXPECT_NE(error_of("[[sources]]\nid=\"a\"\n").find("sources[0].write_keys"), std::string::npos);
+}
+
+TEST(ConfigTest, RouteToUnknownSinkOrSourceIsRefused) {
+  std::string e = error_of(R"(
+[[sinks]]
+name = "a"
+type = "file"
+[[routes]]
+sinks = ["a", "b"]
+)");
+  EXPECT_NE(e.find("routes[0].sinks[1]"), std::string::npos) << e;
+  EXPECT_NE(e.find("unknown sink \"b\""), std::string::npos) << e;
+  e = error_of("[[routes]]\nsources = [\"ghost\"]\nsinks = [\"file\"]\n[[sinks]]\ntype=\"file\"\n");
+  EXPECT_NE(e.find("unknown source \"ghost\""), std::string::npos) << e;
+}
+
+TEST(ConfigTest, SizesAndDurationsAcceptUnits) {
+  auto r = parse(R"(
+[spool]
+max_bytes = "2MB"
+commit_window = "500us"
+[limits]
+max_body_bytes = 1000
+idle_timeout = "1.5s"
+sink_ack_timeout = "2m"
+)");
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r->spool.max_bytes, 2'000'000u);
+  EXPECT_EQ(r->spool.commit_window, 1ms);  // rounded to the millisecond
+  EXPECT_EQ(r->limits.max_body_bytes, 1000u);
+  EXPECT_EQ(r->limits.idle_timeout, 1500ms);
+  EXPECT_EQ(r->limits.sink_ack_timeout, 120s);
+}
+
+TEST(ConfigTest, MissingFileIsNotFound) {
+  auto r = load_config_file("/nonexistent/tern.toml");
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(r.status().message().find("/nonexistent/tern.toml"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tern::relay
