@@ -1,0 +1,56 @@
+// The relay's Pipeline implementation: spool → router → one runner per sink.
+//
+//   tern::relay::Metrics metrics;
+//   tern::relay::SinkRegistry registry;
+//   (void)tern::relay::register_builtin_sinks(registry);
+//   auto p = tern::relay::make_pipeline(config, metrics, registry);
+//   if (!p) { log the error; exit }
+//   ... hand (*p).get() to the server as a Pipeline& ...
+//   (*p)->reload(new_config);                      // on SIGHUP
+//   (*p)->stop(std::chrono::steady_clock::now() + 10s);  // on SIGTERM, after the server stopped
+//
+// Durability: every event accepted with ack mode local or sink is fsync'ed in
+// the spool before `done` fires. Delivery is at-least-once: after a crash a
+// sink may see again the events delivered since its cursor was last persisted
+// (at most ~100 ms worth); events carry messageId for downstream dedup.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "tern/relay/config.h"
+#include "tern/relay/metrics.h"
+#include "tern/relay/pipeline.h"
+#include "tern/relay/sink_registry.h"
+#include "tern/status.h"
+
+namespace tern::relay {
+
+class DurablePipeline : public Pipeline {
+ public:
+  // Refuses new submissions with kShutdown, commits what was accepted, lets
+  // the sinks drain until `deadline`, closes them and persists every cursor.
+  // What was not delivered stays in the spool for the next start.
+  // kTimeout if some sink had not caught up by the deadline (nothing is lost).
+  // Idempotent; the destructor calls it with a short deadline if needed.
+  virtual Status stop(std::chrono::steady_clock::time_point deadline) = 0;
+
+  // Applies a new configuration's sinks, routes, sources' ack modes and spool
+  // cap without losing data. A sink whose name is new starts at the current
+  // end of the spool; a removed sink's cursor is dropped; a sink whose
+  // settings changed is closed and rebuilt at its cursor. data_dir and
+  // spool.dir cannot change (kInvalidArgument). On any error nothing changes.
+  virtual Status reload(const RelayConfig& config) = 0;
+};
+
+// Opens (or creates) the spool under config.spool.dir (default
+// <data_dir>/spool), recovers it after a crash, builds every sink through
+// `registry` and starts their runners. `metrics` and `registry` must outlive
+// the pipeline. Errors: kInvalidArgument (unknown sink type, bad sink
+// settings, naming the sink), kStorage (spool cannot be opened), kLocked
+// (another relay owns the spool directory).
+Result<std::unique_ptr<DurablePipeline>> make_pipeline(const RelayConfig& config, Metrics& metrics,
+                                                       SinkRegistry& registry);
+
+}  // namespace tern::relay
