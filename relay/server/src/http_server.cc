@@ -1,0 +1,416 @@
+#include "http_server.h"
+
+#include "asio.h"  // first: Boost 1.74 Asio needs <utility>
+
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <future>
+#include <list>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+namespace tern::relay {
+
+namespace net = boost::asio;
+namespace ssl = boost::asio::ssl;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = boost::asio::ip::tcp;
+
+namespace {
+
+std::string endpoint_text(const tcp::endpoint& ep) {
+  std::string addr = ep.address().to_string();
+  if (ep.address().is_v6()) addr = "[" + addr + "]";
+  return addr + ":" + std::to_string(ep.port());
+}
+
+Result<tcp::endpoint> parse_listen(const std::string& listen) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos || colon + 1 == listen.size()) {
+    return Status(StatusCode::kInvalidArgument, "listen address '" + listen + "' is not HOST:PORT");
+  }
+  std::string host = listen.substr(0, colon);
+  std::string port_text = listen.substr(colon + 1);
+  unsigned long port = 0;
+  for (char c : port_text) {
+    if (c < '0' || c > '9') {
+      return Status(StatusCode::kInvalidArgument, "bad port in listen address '" + listen + "'");
+    }
+    port = port * 10 + static_cast<unsigned long>(c - '0');
+    if (port > 65535) return Status(StatusCode::kInvalidArgument, "port out of range in '" + listen + "'");
+  }
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty()) host = "0.0.0.0";
+  if (host == "localhost") host = "127.0.0.1";
+  boost::system::error_code ec;
+  auto address = net::ip::make_address(host, ec);
+  if (ec) {
+    return Status(StatusCode::kInvalidArgument,
+                  "listen host '" + host + "' is not an IP address (use 0.0.0.0, 127.0.0.1, ::)");
+  }
+  return tcp::endpoint(address, static_cast<unsigned short>(port));
+}
+
+class SessionBase {
+ public:
+  virtual ~SessionBase() = default;
+  virtual void stop() = 0;  // thread-safe: posts to the session's strand
+};
+
+}  // namespace
+
+struct HttpServer::Impl {
+  RequestHandler* handler = nullptr;
+  net::io_context ioc;
+  std::optional<ssl::context> tls;
+  std::optional<tcp::acceptor> acceptor;
+  std::string local_address;
+  std::vector<std::thread> threads;
+  std::atomic<bool> stopping{false};
+  bool stopped = false;
+
+  mutable std::mutex mu;
+  std::condition_variable cv;
+  std::list<std::weak_ptr<SessionBase>> sessions;
+
+  explicit Impl(int n) : ioc(n) {}
+
+  std::list<std::weak_ptr<SessionBase>>::iterator add(std::weak_ptr<SessionBase> s) {
+    std::lock_guard<std::mutex> lock(mu);
+    return sessions.insert(sessions.end(), std::move(s));
+  }
+  void remove(std::list<std::weak_ptr<SessionBase>>::iterator it) {
+    std::lock_guard<std::mutex> lock(mu);
+    sessions.erase(it);
+    cv.notify_all();
+  }
+  void accept();
+};
+
+namespace {
+
+template <bool kTls>
+class Session : public SessionBase, public std::enable_shared_from_this<Session<kTls>> {
+  using Stream = std::conditional_t<kTls, beast::ssl_stream<beast::tcp_stream>, beast::tcp_stream>;
+  enum class State { kStarting, kIdle, kReading, kHandling, kWriting, kClosed };
+
+ public:
+  template <bool T = kTls, std::enable_if_t<!T, int> = 0>
+  Session(tcp::socket&& socket, HttpServer::Impl* server)
+      : stream_(std::move(socket)), server_(server), scratch_(make_request_scratch()) {
+    init();
+  }
+  template <bool T = kTls, std::enable_if_t<T, int> = 0>
+  Session(tcp::socket&& socket, HttpServer::Impl* server)
+      : stream_(std::move(socket), *server->tls), server_(server), scratch_(make_request_scratch()) {
+    init();
+  }
+
+  ~Session() override { server_->remove(registration_); }
+
+  void run() {
+    registration_ = server_->add(this->weak_from_this());
+    net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] { self->begin(); });
+  }
+
+  void stop() override {
+    net::post(stream_.get_executor(), [self = this->shared_from_this()] {
+      self->stopping_ = true;
+      // Only a connection waiting for its next request is cut now; one mid
+      // request is answered first (with Connection: close).
+      if (self->state_ == State::kIdle || self->state_ == State::kStarting) {
+        beast::get_lowest_layer(self->stream_).cancel();
+      }
+    });
+  }
+
+ private:
+  void init() {
+    boost::system::error_code ec;
+    auto ep = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
+    if (!ec) peer_ip_ = ep.address().to_string();
+  }
+
+  LimitsConfig limits() const { return server_->handler->config()->relay.limits; }
+
+  void begin() {
+    if constexpr (kTls) {
+      beast::get_lowest_layer(stream_).expires_after(limits().read_timeout);
+      stream_.async_handshake(ssl::stream_base::server,
+                              [self = this->shared_from_this()](beast::error_code ec) {
+                                if (ec) return self->close_now();
+                                self->wait_request();
+                              });
+    } else {
+      wait_request();
+    }
+  }
+
+  // Waits (up to idle_timeout) for the first byte of the next request.
+  void wait_request() {
+    if (stopping_ || server_->stopping) return close_now();
+    if (buffer_.size() > 0) return read_request();
+    state_ = State::kIdle;
+    beast::get_lowest_layer(stream_).expires_after(limits().idle_timeout);
+    stream_.async_read_some(buffer_.prepare(4096), [self = this->shared_from_this()](
+                                                       beast::error_code ec, std::size_t n) {
+      self->buffer_.commit(n);
+      if (ec == beast::error::timeout) {
+        (void)self->server_->handler->server_limit(ServerLimit::kIdleTimeout, "");
+        return self->close_now();
+      }
+      if (ec) return self->close_now();
+      self->read_request();
+    });
+  }
+
+  // Reads the rest of one request, headers to end of body, within read_timeout.
+  void read_request() {
+    state_ = State::kReading;
+    LimitsConfig l = limits();
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(l.max_header_bytes, UINT32_MAX)));
+    parser_->body_limit(l.max_body_bytes);
+    beast::get_lowest_layer(stream_).expires_after(l.read_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                       self->on_read(ec);
+                     });
+  }
+
+  void on_read(beast::error_code ec) {
+    auto& handler = *server_->handler;
+    if (ec == beast::error::timeout) {
+      (void)handler.server_limit(ServerLimit::kReadTimeout, "");
+      return close_now();
+    }
+    std::string target = parser_ ? std::string(parser_->get().target()) : std::string();
+    if (ec == http::error::header_limit) {
+      return write(handler.server_limit(ServerLimit::kHeaderSize, target), false);
+    }
+    if (ec == http::error::body_limit) {
+      return write(handler.server_limit(ServerLimit::kBodySize, target), false);
+    }
+    if (ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::operation_aborted) {
+      return close_now();
+    }
+    if (ec) {
+      if (ec.category() == http::make_error_code(http::error::bad_method).category()) {
+        HttpResponse r;
+        r.status = 400;
+        r.body = "{\"error\":\"bad_request\",\"message\":\"malformed HTTP request\"}";
+        r.close = true;
+        return write(std::move(r), false);
+      }
+      return close_now();
+    }
+
+    auto& req = parser_->get();
+    keep_alive_ = req.keep_alive();
+    version_ = req.version();
+    HttpRequest request;
+    request.method = std::string(req.method_string());
+    request.target = std::move(target);
+    request.authorization = std::string(req[http::field::authorization]);
+    request.content_encoding = std::string(req[http::field::content_encoding]);
+    request.origin = std::string(req[http::field::origin]);
+    request.access_control_request_headers =
+        std::string(req[http::field::access_control_request_headers]);
+    for (auto range = req.equal_range("X-Forwarded-For"); range.first != range.second; ++range.first) {
+      if (!request.forwarded_for.empty()) request.forwarded_for += ", ";
+      request.forwarded_for += std::string(range.first->value());
+    }
+    head_ = req.method() == http::verb::head;
+    request.body = std::move(req.body());
+    request.peer_ip = peer_ip_;
+    request.received_at = std::chrono::system_clock::now();
+    request.received_steady = std::chrono::steady_clock::now();
+    parser_.reset();
+
+    state_ = State::kHandling;
+    beast::get_lowest_layer(stream_).expires_never();
+    handler.handle(std::move(request), *scratch_,
+                   [self = this->shared_from_this()](HttpResponse response) {
+                     // May run on a pipeline thread: hop back onto the strand.
+                     net::post(self->stream_.get_executor(),
+                               [self, response = std::move(response)]() mutable {
+                                 self->write(std::move(response), self->keep_alive_);
+                               });
+                   });
+  }
+
+  void write(HttpResponse response, bool keep_alive) {
+    state_ = State::kWriting;
+    keep_alive = keep_alive && !response.close && !stopping_ && !server_->stopping;
+    auto res = std::make_shared<http::response<http::string_body>>();
+    res->version(version_ ? version_ : 11);
+    res->result(static_cast<unsigned>(response.status));
+    res->set(http::field::server, "tern-relay");
+    if (!response.content_type.empty() && (response.status != 204)) {
+      res->set(http::field::content_type, response.content_type);
+    }
+    for (auto& [k, v] : response.headers) res->insert(k, v);
+    res->keep_alive(keep_alive);
+    if (!head_) res->body() = std::move(response.body);
+    res->prepare_payload();
+    head_ = false;
+    res_ = res;
+    beast::get_lowest_layer(stream_).expires_after(limits().read_timeout);
+    http::async_write(stream_, *res_, [self = this->shared_from_this(), keep_alive](
+                                          beast::error_code ec, std::size_t) {
+      self->res_.reset();
+      if (ec) return self->close_now();
+      if (!keep_alive) return self->close_graceful();
+      self->wait_request();
+    });
+  }
+
+  void close_graceful() {
+    state_ = State::kClosed;
+    if constexpr (kTls) {
+      beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(2));
+      stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {
+        self->close_now();
+      });
+    } else {
+      beast::error_code ec;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+      close_now();
+    }
+  }
+
+  void close_now() {
+    state_ = State::kClosed;
+    beast::error_code ec;
+    beast::get_lowest_layer(stream_).socket().close(ec);
+  }
+
+  Stream stream_;
+  HttpServer::Impl* server_;
+  std::unique_ptr<RequestScratch, void (*)(RequestScratch*)> scratch_;
+  std::list<std::weak_ptr<SessionBase>>::iterator registration_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::shared_ptr<http::response<http::string_body>> res_;
+  std::string peer_ip_;
+  unsigned version_ = 11;
+  bool keep_alive_ = true;
+  bool head_ = false;
+  bool stopping_ = false;
+  State state_ = State::kStarting;
+};
+
+}  // namespace
+
+void HttpServer::Impl::accept() {
+  acceptor->async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted || !acceptor->is_open()) return;
+    if (!ec && !stopping) {
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      if (tls) {
+        std::make_shared<Session<true>>(std::move(socket), this)->run();
+      } else {
+        std::make_shared<Session<false>>(std::move(socket), this)->run();
+      }
+    }
+    if (!stopping) accept();
+  });
+}
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+HttpServer::~HttpServer() { stop(std::chrono::steady_clock::now()); }
+
+const std::string& HttpServer::local_address() const { return impl_->local_address; }
+
+std::size_t HttpServer::open_connections() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->sessions.size();
+}
+
+Result<std::unique_ptr<HttpServer>> HttpServer::start(const HttpServerOptions& options,
+                                                      RequestHandler* handler) {
+  auto endpoint = parse_listen(options.listen);
+  if (!endpoint) return endpoint.status();
+  int threads = options.threads > 0 ? options.threads
+                                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  auto impl = std::make_unique<Impl>(threads);
+  impl->handler = handler;
+
+  if (options.tls.enabled) {
+    impl->tls.emplace(ssl::context::tls_server);
+    boost::system::error_code ec;
+    impl->tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                               ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                               ssl::context::no_tlsv1_1,
+                           ec);
+    impl->tls->use_certificate_chain_file(options.tls.cert_file, ec);
+    if (ec) {
+      return Status(StatusCode::kInvalidArgument,
+                    "cannot load TLS certificate '" + options.tls.cert_file + "': " + ec.message());
+    }
+    impl->tls->use_private_key_file(options.tls.key_file, ssl::context::pem, ec);
+    if (ec) {
+      return Status(StatusCode::kInvalidArgument,
+                    "cannot load TLS key '" + options.tls.key_file + "': " + ec.message());
+    }
+  }
+
+  boost::system::error_code ec;
+  impl->acceptor.emplace(net::make_strand(impl->ioc));
+  auto& acceptor = *impl->acceptor;
+  acceptor.open(endpoint->protocol(), ec);
+  if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(*endpoint, ec);
+  if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (!ec) impl->local_address = endpoint_text(acceptor.local_endpoint(ec));
+  if (ec) {
+    return Status(StatusCode::kUnavailable, "cannot listen on " + options.listen + ": " + ec.message());
+  }
+  impl->accept();
+  for (int i = 0; i < threads; ++i) {
+    impl->threads.emplace_back([ioc = &impl->ioc] { ioc->run(); });
+  }
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+void HttpServer::stop(std::chrono::steady_clock::time_point deadline) {
+  Impl& s = *impl_;
+  if (s.stopped) return;
+  s.stopped = true;
+  s.stopping = true;
+  std::promise<void> closed;
+  net::post(s.acceptor->get_executor(), [&s, &closed] {
+    beast::error_code ec;
+    s.acceptor->close(ec);
+    closed.set_value();
+  });
+  closed.get_future().wait_until(deadline + std::chrono::seconds(1));
+  std::vector<std::shared_ptr<SessionBase>> live;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    for (auto& weak : s.sessions) {
+      if (auto session = weak.lock()) live.push_back(std::move(session));
+    }
+  }
+  for (auto& session : live) session->stop();
+  live.clear();  // outside the lock: the last reference runs ~Session, which locks
+  {
+    std::unique_lock<std::mutex> lock(s.mu);
+    s.cv.wait_until(lock, deadline, [&s] { return s.sessions.empty(); });
+  }
+  s.ioc.stop();
+  for (auto& t : s.threads) t.join();
+  s.threads.clear();
+}
+
+}  // namespace tern::relay

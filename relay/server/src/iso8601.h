@@ -1,0 +1,22 @@
+// ISO-8601 / RFC 3339 timestamps as Segment clients send them.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace tern::relay {
+
+using SysTime = std::chrono::system_clock::time_point;
+
+// Accepts `YYYY-MM-DDTHH:MM:SS[.fraction][Z|±HH:MM|±HHMM]` ('t' or ' ' may
+// separate date and time; no zone means UTC). Fractions beyond microseconds
+// are truncated. Returns nullopt for anything else, including out-of-range
+// fields (month 13, second 61).
+std::optional<SysTime> parse_iso8601(std::string_view text);
+
+// `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC, milliseconds).
+std::string format_iso8601_ms(SysTime t);
+
+}  // namespace tern::relay

@@ -1,0 +1,62 @@
+// Byte-level helpers over JSON text that a validating parser (simdjson)
+// already accepted: find the spans of an array's elements or an object's
+// members, and rebuild an event object by copying its original member bytes,
+// replacing or dropping a few members and appending new ones. No DOM is
+// re-serialised, so numbers, escapes and key order the client sent survive
+// unchanged.
+//
+// Precondition for every function here: the text is valid JSON (these
+// helpers do not validate; on text they cannot follow they return false).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tern::relay {
+
+struct Span {
+  std::size_t begin = 0;  // offsets into the scanned text
+  std::size_t end = 0;    // one past the last byte
+  std::string_view of(std::string_view text) const { return text.substr(begin, end - begin); }
+};
+
+struct MemberSpan {
+  std::string_view key;  // the key as written, without quotes (escapes not decoded)
+  Span member;           // `"key" : value`
+  Span value;
+};
+
+// Index just past the JSON value starting at `i` (after leading whitespace),
+// or npos when the text ends first.
+std::size_t skip_json_value(std::string_view text, std::size_t i);
+
+// Spans of the elements of the array `text` (leading/trailing whitespace allowed).
+bool scan_array_elements(std::string_view text, std::vector<Span>* out);
+
+// Spans of the top-level members of the object `text`, in order.
+bool scan_object_members(std::string_view text, std::vector<MemberSpan>* out);
+
+// Appends `s` to `out` as a JSON string literal (quotes included).
+void append_json_string(std::string* out, std::string_view s);
+
+// Builds a new object from `object_text` (an object): for each member, in
+// the original order, the editor decides to keep its bytes, drop it, or
+// replace its value; then `extra_members` (already formatted `"k":v` texts)
+// are appended before the closing brace.
+class ObjectSplicer {
+ public:
+  enum class Action { kKeep, kDrop, kReplace };
+  struct Decision {
+    Action action = Action::kKeep;
+    std::string value;  // JSON text for kReplace
+  };
+
+  // `members` must come from scan_object_members(object_text).
+  static void splice(std::string_view object_text, const std::vector<MemberSpan>& members,
+                     const std::vector<Decision>& decisions,
+                     const std::vector<std::string>& extra_members, std::string* out);
+};
+
+}  // namespace tern::relay

@@ -1,0 +1,835 @@
+#include "request_handler.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cinttypes>
+#include <cstdio>
+#include <random>
+
+#include "inflate.h"
+
+namespace tern::relay {
+
+class RequestScratch {
+ public:
+  simdjson::dom::parser parser;
+  std::string inflated;
+  std::vector<Span> elements;
+  std::vector<MemberSpan> members;
+};
+
+std::unique_ptr<RequestScratch, void (*)(RequestScratch*)> make_request_scratch() {
+  return {new RequestScratch(), [](RequestScratch* s) { delete s; }};
+}
+
+namespace {
+
+constexpr std::string_view kEventTypes[] = {"track", "identify", "page", "screen", "group", "alias"};
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+// The path without the query, with one trailing slash tolerated.
+std::string_view path_of(std::string_view target) {
+  auto q = target.find('?');
+  if (q != std::string_view::npos) target = target.substr(0, q);
+  if (target.size() > 1 && target.back() == '/') target.remove_suffix(1);
+  return target;
+}
+
+// Bounded label values for the requests counter.
+std::string_view path_label(std::string_view path) {
+  static constexpr std::string_view kKnown[] = {
+      "/v1/batch", "/v1/b", "/v1/import", "/v1/track", "/v1/t", "/v1/identify", "/v1/i",
+      "/v1/page",  "/v1/p", "/v1/screen", "/v1/s",     "/v1/group", "/v1/g",     "/v1/alias",
+      "/v1/a",     "/health", "/ready",   "/metrics"};
+  for (std::string_view k : kKnown) {
+    if (path == k) return k;
+  }
+  return "other";
+}
+
+// Empty for batch endpoints, the event type for single-event ones,
+// "unknown" for anything else.
+std::string_view ingest_type(std::string_view path) {
+  if (path == "/v1/batch" || path == "/v1/b" || path == "/v1/import") return "";
+  static constexpr std::pair<std::string_view, std::string_view> kSingle[] = {
+      {"/v1/track", "track"},   {"/v1/t", "track"},   {"/v1/identify", "identify"},
+      {"/v1/i", "identify"},    {"/v1/page", "page"}, {"/v1/p", "page"},
+      {"/v1/screen", "screen"}, {"/v1/s", "screen"},  {"/v1/group", "group"},
+      {"/v1/g", "group"},       {"/v1/alias", "alias"}, {"/v1/a", "alias"}};
+  for (auto& [p, t] : kSingle) {
+    if (path == p) return t;
+  }
+  return "unknown";
+}
+
+int base64_value(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+' || c == '-') return 62;
+  if (c == '/' || c == '_') return 63;
+  return -1;
+}
+
+bool base64_decode(std::string_view in, std::string* out) {
+  out->clear();
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    if (c == '=') break;
+    int v = base64_value(c);
+    if (v < 0) return false;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out->push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  return true;
+}
+
+// The write key from `Authorization: Basic base64(key:)`; nullopt when the
+// header is malformed.
+std::optional<std::string> basic_auth_key(std::string_view header) {
+  header = trim(header);
+  if (header.size() < 6 || !iequals(header.substr(0, 6), "basic ")) return std::nullopt;
+  std::string decoded;
+  if (!base64_decode(trim(header.substr(6)), &decoded)) return std::nullopt;
+  auto colon = decoded.find(':');
+  if (colon != std::string::npos) decoded.resize(colon);  // the password is ignored
+  return decoded;
+}
+
+std::string uuid_v4() {
+  thread_local std::mt19937_64 rng{[] {
+    std::random_device rd;
+    std::seed_seq seq{rd(), rd(), rd(), rd()};
+    return std::mt19937_64(seq);
+  }()};
+  uint64_t hi = rng(), lo = rng();
+  hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
+  lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%012" PRIx64,
+                hi >> 32, (hi >> 16) & 0xffff, hi & 0xffff, lo >> 48, lo & uint64_t{0xffffffffffff});
+  return buf;
+}
+
+std::string error_body(std::string_view error, std::string_view message) {
+  std::string out = "{\"error\":";
+  append_json_string(&out, error);
+  out += ",\"message\":";
+  append_json_string(&out, message);
+  out += '}';
+  return out;
+}
+
+struct Rejection {
+  std::size_t index;
+  std::string_view reason;
+};
+
+std::string ingest_body(std::size_t accepted, const std::vector<Rejection>& rejected) {
+  std::string out = "{\"accepted\":" + std::to_string(accepted) + ",\"rejected\":[";
+  for (std::size_t i = 0; i < rejected.size(); ++i) {
+    if (i) out += ',';
+    out += "{\"index\":" + std::to_string(rejected[i].index) + ",\"reason\":\"";
+    out += rejected[i].reason;
+    out += "\"}";
+  }
+  out += "]}";
+  return out;
+}
+
+HttpResponse make_error(int status, std::string_view error, std::string_view message) {
+  HttpResponse r;
+  r.status = status;
+  r.body = error_body(error, message);
+  return r;
+}
+
+bool non_empty_id(simdjson::dom::object& obj, std::string_view key) {
+  simdjson::dom::element v;
+  if (obj[key].get(v) != simdjson::SUCCESS) return false;
+  if (v.is_string()) return !std::string_view(v.get_string().value_unsafe()).empty();
+  return v.is_number();
+}
+
+bool origin_allowed(const ServerConfig& server, std::string_view origin) {
+  for (const std::string& o : server.cors_origins) {
+    if (o == "*" || o == origin) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+const std::string* HttpResponse::header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (iequals(k, name)) return &v;
+  }
+  return nullptr;
+}
+
+Result<std::shared_ptr<const IngestConfig>> make_ingest_config(RelayConfig relay) {
+  auto config = std::make_shared<IngestConfig>();
+  for (std::size_t i = 0; i < relay.sources.size(); ++i) {
+    for (const std::string& key : relay.sources[i].write_keys) {
+      if (key.empty()) {
+        return Status(StatusCode::kInvalidArgument,
+                      "source '" + relay.sources[i].id + "' has an empty write key");
+      }
+      if (!config->source_by_key.emplace(key, i).second) {
+        return Status(StatusCode::kInvalidArgument,
+                      "write key of source '" + relay.sources[i].id + "' is used by two sources");
+      }
+    }
+  }
+  for (const std::string& proxy : relay.server.trusted_proxies) {
+    auto range = IpRange::parse(proxy);
+    if (!range) return range.status();
+    config->trusted_proxies.push_back(range.value());
+  }
+  config->relay = std::move(relay);
+  return std::shared_ptr<const IngestConfig>(std::move(config));
+}
+
+void enrich_event(std::string_view text, const EnrichInput& in, std::string* out,
+                  std::vector<MemberSpan>* members) {
+  using Action = ObjectSplicer::Action;
+  scan_object_members(text, members);
+  std::vector<ObjectSplicer::Decision> decisions(members->size());
+  bool correct_skew = in.timestamp && in.sent_at;
+  bool has_type = false, has_context = false;
+  std::string context_value;
+  for (std::size_t k = 0; k < members->size(); ++k) {
+    const MemberSpan& m = (*members)[k];
+    auto& d = decisions[k];
+    if (m.key == "receivedAt" || m.key == "writeKey" ||
+        (m.key == "originalTimestamp" && correct_skew)) {
+      d.action = Action::kDrop;
+    } else if (m.key == "timestamp" && correct_skew) {
+      SysTime corrected = in.received_at - (*in.sent_at - *in.timestamp);
+      d.action = Action::kReplace;
+      d.value = '"' + format_iso8601_ms(corrected) + '"';
+    } else if (m.key == "type" && !in.forced_type.empty()) {
+      has_type = true;
+      d.action = Action::kReplace;
+      d.value.clear();
+      append_json_string(&d.value, in.forced_type);
+    } else if (m.key == "context") {
+      if (has_context) {
+        d.action = Action::kDrop;  // a duplicate key: the first one wins, as in the parser
+        continue;
+      }
+      has_context = true;
+      std::string_view value = m.value.of(text);
+      std::vector<MemberSpan> inner;
+      bool is_object = !value.empty() && value.front() == '{' && scan_object_members(value, &inner);
+      std::vector<ObjectSplicer::Decision> inner_decisions(inner.size());
+      bool has_ip = false;
+      for (std::size_t j = 0; j < inner.size(); ++j) {
+        if (inner[j].key == "sourceId") inner_decisions[j].action = Action::kDrop;
+        if (inner[j].key == "ip") has_ip = true;
+      }
+      std::vector<std::string> extras;
+      if (!has_ip && !in.ip.empty()) {
+        std::string ip = "\"ip\":";
+        append_json_string(&ip, in.ip);
+        extras.push_back(std::move(ip));
+      }
+      std::string sid = "\"sourceId\":";
+      append_json_string(&sid, in.source_id);
+      extras.push_back(std::move(sid));
+      d.action = Action::kReplace;
+      d.value.clear();
+      if (is_object) {
+        ObjectSplicer::splice(value, inner, inner_decisions, extras, &d.value);
+      } else {  // null: replaced by the relay's own context
+        ObjectSplicer::splice("{}", {}, {}, extras, &d.value);
+      }
+    }
+  }
+  std::vector<std::string> extras;
+  if (!in.forced_type.empty() && !has_type) {
+    std::string t = "\"type\":";
+    append_json_string(&t, in.forced_type);
+    extras.push_back(std::move(t));
+  }
+  if (!in.generated_message_id.empty()) {
+    std::string id = "\"messageId\":";
+    append_json_string(&id, in.generated_message_id);
+    extras.push_back(std::move(id));
+  }
+  if (!in.timestamp) {
+    extras.push_back("\"timestamp\":\"" + std::string(in.received_at_text) + '"');
+  } else if (correct_skew) {
+    for (const MemberSpan& m : *members) {
+      if (m.key == "timestamp") {
+        extras.push_back("\"originalTimestamp\":" + std::string(m.value.of(text)));
+        break;
+      }
+    }
+  }
+  extras.push_back("\"receivedAt\":\"" + std::string(in.received_at_text) + '"');
+  if (!has_context) {
+    std::string ctx = "\"context\":{";
+    if (!in.ip.empty()) {
+      ctx += "\"ip\":";
+      append_json_string(&ctx, in.ip);
+      ctx += ',';
+    }
+    ctx += "\"sourceId\":";
+    append_json_string(&ctx, in.source_id);
+    ctx += '}';
+    extras.push_back(std::move(ctx));
+  }
+  ObjectSplicer::splice(text, *members, decisions, extras, out);
+}
+
+RequestHandler::RequestHandler(std::shared_ptr<const IngestConfig> config, Pipeline* pipeline,
+                               Metrics* metrics)
+    : config_(std::move(config)),
+      pipeline_(pipeline),
+      metrics_(metrics),
+      bytes_in_(metrics->counter("tern_relay_http_request_bytes_total", {},
+                                 "Request body bytes received, as sent (compressed)")),
+      auth_failures_(metrics->counter("tern_relay_auth_failures_total", {},
+                                      "Requests refused for a missing or unknown write key")),
+      latency_(metrics->histogram("tern_relay_http_request_duration_seconds", {},
+                                  "Time from request read to answer ready")) {}
+
+void RequestHandler::reload(std::shared_ptr<const IngestConfig> config) {
+  std::lock_guard<std::mutex> lock(config_mu_);
+  config_ = std::move(config);
+}
+
+std::shared_ptr<const IngestConfig> RequestHandler::config() const {
+  std::lock_guard<std::mutex> lock(config_mu_);
+  return config_;
+}
+
+void RequestHandler::count_limit(std::string_view limit) {
+  metrics_->counter("tern_relay_limit_hits_total", "limit=\"" + std::string(limit) + "\"",
+                    "Requests or events cut off by a limit, by limit")
+      .inc();
+}
+
+void RequestHandler::count_rejected(std::string_view reason, uint64_t n) {
+  metrics_->counter("tern_relay_events_rejected_total", "reason=\"" + std::string(reason) + "\"",
+                    "Events refused, by reason")
+      .inc(n);
+}
+
+DedupWindow& RequestHandler::dedup_for(const std::string& source_id) {
+  std::lock_guard<std::mutex> lock(admission_mu_);
+  auto& slot = dedup_[source_id];
+  if (!slot) slot = std::make_unique<DedupWindow>();
+  return *slot;
+}
+
+TokenBucket& RequestHandler::bucket_for(const std::string& write_key) {
+  std::lock_guard<std::mutex> lock(admission_mu_);
+  auto& slot = buckets_[write_key];
+  if (!slot) slot = std::make_unique<TokenBucket>();
+  return *slot;
+}
+
+HttpResponse RequestHandler::server_limit(ServerLimit limit, std::string_view path) {
+  HttpResponse r;
+  r.close = true;
+  std::string_view name;
+  switch (limit) {
+    case ServerLimit::kHeaderSize:
+      name = "header_size";
+      r = make_error(431, "header_too_large", "request headers exceed the configured limit");
+      break;
+    case ServerLimit::kBodySize:
+      name = "body_size";
+      r = make_error(413, "body_too_large", "request body exceeds the configured limit");
+      break;
+    case ServerLimit::kReadTimeout:
+      name = "read_timeout";
+      r = make_error(408, "read_timeout", "the request was not received in time");
+      break;
+    case ServerLimit::kIdleTimeout:
+      name = "idle_timeout";
+      r = make_error(408, "idle_timeout", "the connection was idle too long");
+      break;
+  }
+  r.close = true;
+  count_limit(name);
+  if (limit == ServerLimit::kHeaderSize || limit == ServerLimit::kBodySize) {
+    metrics_
+        ->counter("tern_relay_http_requests_total",
+                  "path=\"" + std::string(path_label(path_of(path))) + "\",status=\"" +
+                      std::to_string(r.status) + "\"",
+                  "HTTP requests answered, by path and status")
+        .inc();
+  }
+  return r;
+}
+
+void RequestHandler::handle(HttpRequest request, RequestScratch& scratch, Respond respond) {
+  auto config = this->config();
+  const std::string_view path = path_of(request.target);
+  const std::string label = "path=\"" + std::string(path_label(path)) + "\",status=\"";
+  const bool cors = !request.origin.empty() && origin_allowed(config->relay.server, request.origin);
+  std::string origin = request.origin;
+  auto started = std::chrono::steady_clock::now();
+  bytes_in_.inc(request.body.size());
+
+  // Every answer goes through here: counted, timed, CORS headers added.
+  Respond finish = [this, label, cors, origin, started,
+                    respond = std::move(respond)](HttpResponse r) {
+    if (cors) {
+      r.headers.emplace_back("Access-Control-Allow-Origin", origin);
+      r.headers.emplace_back("Vary", "Origin");
+      r.headers.emplace_back("Access-Control-Expose-Headers", "Retry-After, X-Tern-Ack");
+    }
+    metrics_->counter("tern_relay_http_requests_total", label + std::to_string(r.status) + "\"",
+                      "HTTP requests answered, by path and status")
+        .inc();
+    latency_.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    respond(std::move(r));
+  };
+
+  if (request.method == "OPTIONS") {
+    HttpResponse r;
+    if (!cors) {
+      r = make_error(403, "cors_origin", "origin not allowed");
+      finish(std::move(r));
+      return;
+    }
+    r.status = 204;
+    r.content_type.clear();
+    r.headers.emplace_back("Access-Control-Allow-Methods", "POST, GET, OPTIONS");
+    r.headers.emplace_back("Access-Control-Allow-Headers",
+                           request.access_control_request_headers.empty()
+                               ? "Authorization, Content-Type, Content-Encoding"
+                               : request.access_control_request_headers);
+    r.headers.emplace_back("Access-Control-Max-Age", "86400");
+    finish(std::move(r));
+    return;
+  }
+
+  if (path == "/health" || path == "/ready" || path == "/metrics") {
+    if (request.method != "GET" && request.method != "HEAD") {
+      HttpResponse r = make_error(405, "method_not_allowed", "use GET");
+      r.headers.emplace_back("Allow", "GET, HEAD");
+      finish(std::move(r));
+      return;
+    }
+    HttpResponse r;
+    if (path == "/health") {
+      r.body = "{\"status\":\"ok\"}";
+    } else if (path == "/ready") {
+      std::string why;
+      if (pipeline_->ready(&why)) {
+        r.body = "{\"ready\":true}";
+      } else {
+        r.status = 503;
+        r.body = "{\"ready\":false,\"reason\":";
+        append_json_string(&r.body, why);
+        r.body += '}';
+      }
+    } else {
+      r.content_type = "text/plain; version=0.0.4";
+      r.body = metrics_->render();
+    }
+    finish(std::move(r));
+    return;
+  }
+
+  std::string_view type = ingest_type(path);
+  if (type == "unknown") {
+    finish(make_error(404, "not_found", "no such endpoint"));
+    return;
+  }
+  if (request.method != "POST") {
+    HttpResponse r = make_error(405, "method_not_allowed", "use POST");
+    r.headers.emplace_back("Allow", "POST, OPTIONS");
+    finish(std::move(r));
+    return;
+  }
+  handle_ingest(request, scratch, config, type, finish);
+}
+
+void RequestHandler::handle_ingest(HttpRequest& request, RequestScratch& scratch,
+                                   const std::shared_ptr<const IngestConfig>& config,
+                                   std::string_view type, const Respond& respond) {
+  const LimitsConfig& limits = config->relay.limits;
+  auto limit_error = [&](int status, std::string_view limit, std::string_view message) {
+    count_limit(limit);
+    HttpResponse r = make_error(status, limit, message);
+    respond(std::move(r));
+  };
+  auto unauthorized = [&](std::string_view message) {
+    auth_failures_.inc();
+    HttpResponse r = make_error(401, "unauthorized", message);
+    r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"tern\"");
+    respond(std::move(r));
+  };
+
+  if (request.body.size() > limits.max_body_bytes) {
+    limit_error(413, "body_size", "request body exceeds max_body_bytes");
+    return;
+  }
+
+  // Authenticate by header first: a bad header key is refused before any
+  // decompression or parsing work.
+  std::optional<std::size_t> source_index;
+  std::string write_key;
+  if (!trim(request.authorization).empty()) {
+    auto key = basic_auth_key(request.authorization);
+    if (!key || key->empty()) {
+      unauthorized("malformed Authorization header (expected Basic with the write key as user)");
+      return;
+    }
+    auto it = config->source_by_key.find(*key);
+    if (it == config->source_by_key.end()) {
+      unauthorized("unknown write key");
+      return;
+    }
+    source_index = it->second;
+    write_key = std::move(*key);
+  }
+
+  // Decode the body.
+  std::string* json = &request.body;
+  std::string_view encoding = trim(request.content_encoding);
+  if (iequals(encoding, "gzip") || iequals(encoding, "x-gzip") || iequals(encoding, "deflate")) {
+    std::size_t cap = limits.max_decompressed_bytes;
+    InflateResult ir = inflate_bounded(request.body, !iequals(encoding, "deflate"), cap,
+                                       limits.max_inflate_ratio, &scratch.inflated);
+    if (ir == InflateResult::kTooLarge) {
+      limit_error(413, "decompressed_size", "decompressed body exceeds max_decompressed_bytes");
+      return;
+    }
+    if (ir == InflateResult::kRatioTooHigh) {
+      limit_error(413, "inflate_ratio", "body inflates beyond max_inflate_ratio");
+      return;
+    }
+    if (ir == InflateResult::kCorrupt) {
+      respond(make_error(400, "invalid_encoding", "body is not valid " + std::string(encoding) + " data"));
+      return;
+    }
+    json = &scratch.inflated;
+  } else if (!encoding.empty() && !iequals(encoding, "identity")) {
+    respond(make_error(415, "unsupported_encoding", "Content-Encoding must be gzip, deflate or identity"));
+    return;
+  }
+  if (type.empty() && json->size() > limits.max_batch_bytes) {
+    limit_error(413, "batch_size", "batch exceeds max_batch_bytes");
+    return;
+  }
+
+  // Parse and validate the whole document once (UTF-8, syntax, depth).
+  std::size_t want_depth = std::max<std::size_t>(limits.max_json_depth, 1);
+  auto& parser = scratch.parser;
+  if (parser.max_depth() != want_depth) {
+    if (parser.allocate(std::max<std::size_t>(json->size(), 4096), want_depth) != simdjson::SUCCESS) {
+      respond(make_error(500, "internal", "cannot allocate the JSON parser"));
+      return;
+    }
+  }
+  json->reserve(json->size() + simdjson::SIMDJSON_PADDING);
+  simdjson::dom::element root;
+  auto perr = parser.parse(json->data(), json->size(), false).get(root);
+  if (perr == simdjson::DEPTH_ERROR) {
+    limit_error(400, "json_depth", "JSON nesting exceeds max_json_depth");
+    return;
+  }
+  if (perr != simdjson::SUCCESS) {
+    respond(make_error(400, "invalid_json", simdjson::error_message(perr)));
+    return;
+  }
+  simdjson::dom::object root_object;
+  if (root.get_object().get(root_object) != simdjson::SUCCESS) {
+    respond(make_error(400, "invalid_json", "the body must be a JSON object"));
+    return;
+  }
+
+  if (!source_index) {
+    std::string_view body_key;
+    if (root_object["writeKey"].get_string().get(body_key) != simdjson::SUCCESS || body_key.empty()) {
+      unauthorized("missing write key (HTTP Basic user name or body writeKey)");
+      return;
+    }
+    auto it = config->source_by_key.find(std::string(body_key));
+    if (it == config->source_by_key.end()) {
+      unauthorized("unknown write key");
+      return;
+    }
+    source_index = it->second;
+    write_key = std::string(body_key);
+  }
+  const SourceConfig& source = config->relay.sources[*source_index];
+  const char* ack_name = ack_mode_name(source.ack_mode);
+
+  // Locate the events: their DOM elements and their original bytes.
+  std::string_view text(json->data(), json->size());
+  std::vector<simdjson::dom::element> events;
+  scratch.elements.clear();
+  std::optional<SysTime> sent_at;
+  std::string_view sent_at_text;
+  if (root_object["sentAt"].get_string().get(sent_at_text) == simdjson::SUCCESS) {
+    sent_at = parse_iso8601(sent_at_text);  // an unparseable sentAt disables skew correction
+  }
+  if (type.empty()) {
+    simdjson::dom::array batch;
+    if (root_object["batch"].get_array().get(batch) != simdjson::SUCCESS) {
+      respond(make_error(400, "missing_batch", "the body must have a \"batch\" array"));
+      return;
+    }
+    if (batch.size() > limits.max_batch_events) {
+      limit_error(413, "batch_events", "batch has more than max_batch_events events");
+      return;
+    }
+    // The scanner follows the same first-"batch"-key rule as the parser.
+    scan_object_members(text, &scratch.members);
+    for (const MemberSpan& m : scratch.members) {
+      if (m.key == "batch") {
+        scan_array_elements(m.value.of(text), &scratch.elements);
+        for (Span& s : scratch.elements) {
+          s.begin += m.value.begin;
+          s.end += m.value.begin;
+        }
+        break;
+      }
+    }
+    for (simdjson::dom::element e : batch) events.push_back(e);
+    if (scratch.elements.size() != events.size()) {
+      respond(make_error(500, "internal", "event scanner disagrees with the parser"));
+      return;
+    }
+  } else {
+    events.push_back(root);
+    std::size_t b = 0, e = text.size();
+    while (b < e && std::isspace(static_cast<unsigned char>(text[b]))) ++b;
+    while (e > b && std::isspace(static_cast<unsigned char>(text[e - 1]))) --e;
+    scratch.elements.push_back(Span{b, e});
+  }
+
+  if (source.rate_limit_eps > 0) {
+    int wait = bucket_for(write_key)
+                   .take(static_cast<double>(events.size()), source.rate_limit_eps,
+                         source.rate_limit_burst, request.received_steady);
+    if (wait > 0) {
+      count_limit("rate");
+      HttpResponse r = make_error(429, "rate_limited", "write key over its rate limit");
+      r.headers.emplace_back("Retry-After", std::to_string(wait));
+      r.headers.emplace_back("X-Tern-Ack", ack_name);
+      respond(std::move(r));
+      return;
+    }
+  }
+
+  // Validate, dedup and enrich each event.
+  const std::string received_text = format_iso8601_ms(request.received_at);
+  const std::string ip = client_ip(request.peer_ip, request.forwarded_for, config->trusted_proxies);
+  DedupWindow& dedup = dedup_for(source.id);
+  Submission submission;
+  submission.source_id = source.id;
+  submission.ack_mode = source.ack_mode;
+  std::vector<Rejection> rejected;
+  std::vector<std::string> new_ids;  // remembered in dedup; forgotten if the submit fails
+  std::size_t accepted = 0, duplicates = 0;
+  std::vector<MemberSpan> members;
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    std::string_view raw = scratch.elements[i].of(text);
+    auto reject = [&](std::string_view reason) {
+      rejected.push_back(Rejection{i, reason});
+      count_rejected(reason);
+    };
+    if (raw.size() > limits.max_event_bytes) {
+      count_limit("event_size");
+      reject("too_large");
+      continue;
+    }
+    simdjson::dom::object obj;
+    if (events[i].get_object().get(obj) != simdjson::SUCCESS) {
+      reject("not_an_object");
+      continue;
+    }
+    std::string_view event_type = type;
+    if (event_type.empty()) {
+      simdjson::dom::element t;
+      if (obj["type"].get(t) != simdjson::SUCCESS) {
+        reject("missing_type");
+        continue;
+      }
+      std::string_view ts;
+      if (t.get_string().get(ts) != simdjson::SUCCESS ||
+          std::find(std::begin(kEventTypes), std::end(kEventTypes), ts) == std::end(kEventTypes)) {
+        reject("invalid_type");
+        continue;
+      }
+      event_type = ts;
+    }
+    std::string_view message_id;
+    bool has_message_id = false;
+    {
+      simdjson::dom::element m;
+      if (obj["messageId"].get(m) == simdjson::SUCCESS) {
+        if (m.get_string().get(message_id) != simdjson::SUCCESS || message_id.empty()) {
+          reject("invalid_message_id");
+          continue;
+        }
+        has_message_id = true;
+      }
+    }
+    if (event_type == "alias") {
+      if (!non_empty_id(obj, "userId")) {
+        reject("missing_user");
+        continue;
+      }
+      if (!non_empty_id(obj, "previousId")) {
+        reject("missing_previous_id");
+        continue;
+      }
+    } else if (!non_empty_id(obj, "userId") && !non_empty_id(obj, "anonymousId")) {
+      reject("missing_user");
+      continue;
+    }
+    if (event_type == "track") {
+      std::string_view name;
+      if (obj["event"].get_string().get(name) != simdjson::SUCCESS || name.empty()) {
+        reject("missing_event");
+        continue;
+      }
+    }
+    if (event_type == "group" && !non_empty_id(obj, "groupId")) {
+      reject("missing_group_id");
+      continue;
+    }
+    std::optional<SysTime> timestamp;
+    {
+      simdjson::dom::element t;
+      if (obj["timestamp"].get(t) == simdjson::SUCCESS && !t.is_null()) {
+        std::string_view ts;
+        if (t.get_string().get(ts) != simdjson::SUCCESS || !(timestamp = parse_iso8601(ts))) {
+          reject("invalid_timestamp");
+          continue;
+        }
+      }
+    }
+    {
+      simdjson::dom::element c;
+      if (obj["context"].get(c) == simdjson::SUCCESS && !c.is_object() && !c.is_null()) {
+        reject("invalid_context");
+        continue;
+      }
+    }
+    std::string generated;
+    if (has_message_id) {
+      if (!dedup.insert(message_id, request.received_steady, source.dedup_window,
+                        source.dedup_max_entries)) {
+        ++accepted;
+        ++duplicates;
+        continue;
+      }
+      new_ids.emplace_back(message_id);
+    } else {
+      generated = uuid_v4();
+    }
+
+    EnrichInput in;
+    in.received_at_text = received_text;
+    in.received_at = request.received_at;
+    in.sent_at = sent_at;
+    in.timestamp = timestamp;
+    in.ip = ip;
+    in.source_id = source.id;
+    in.forced_type = type;
+    in.generated_message_id = generated;
+    std::string out;
+    out.reserve(raw.size() + 160);
+    enrich_event(raw, in, &out, &members);
+    submission.events.push_back(std::move(out));
+    ++accepted;
+  }
+
+  if (duplicates > 0) {
+    metrics_
+        ->counter("tern_relay_events_deduplicated_total", "source=\"" + source.id + "\"",
+                  "Events accepted as duplicates of a messageId seen within the window, not stored again")
+        .inc(duplicates);
+  }
+
+  if (accepted == 0) {
+    HttpResponse r;
+    r.status = 400;
+    r.body = ingest_body(0, rejected);
+    r.headers.emplace_back("X-Tern-Ack", ack_name);
+    respond(std::move(r));
+    return;
+  }
+  std::string ok_body = ingest_body(accepted, rejected);
+  if (submission.events.empty()) {  // only duplicates: already stored
+    HttpResponse r;
+    r.body = std::move(ok_body);
+    r.headers.emplace_back("X-Tern-Ack", ack_name);
+    respond(std::move(r));
+    return;
+  }
+
+  std::size_t submitted = submission.events.size();
+  Counter& accepted_counter =
+      metrics_->counter("tern_relay_events_accepted_total", "source=\"" + source.id + "\"",
+                        "Events accepted and stored, by source");
+  pipeline_->submit(
+      std::move(submission),
+      [this, respond, ok_body = std::move(ok_body), ack_name, submitted, &dedup,
+       new_ids = std::move(new_ids), &accepted_counter](Status status) mutable {
+        HttpResponse r;
+        r.headers.emplace_back("X-Tern-Ack", ack_name);
+        if (status.is_ok() || status.code() == StatusCode::kTimeout) {
+          accepted_counter.inc(submitted);
+          // kTimeout (ack mode "sink"): durable in the spool, the sinks are
+          // late. 202 tells the client it need not resend.
+          r.status = status.is_ok() ? 200 : 202;
+          r.body = std::move(ok_body);
+          respond(std::move(r));
+          return;
+        }
+        // Nothing was stored: let a retry of these messageIds through.
+        for (const std::string& id : new_ids) dedup.forget(id);
+        count_rejected(status.code() == StatusCode::kUnavailable ? "spool_full"
+                       : status.code() == StatusCode::kShutdown  ? "shutting_down"
+                                                                 : "storage_error",
+                       submitted);
+        if (status.code() == StatusCode::kUnavailable || status.code() == StatusCode::kShutdown) {
+          r.status = 503;
+          r.headers.emplace_back("Retry-After", std::to_string(std::max(1, pipeline_->retry_after_seconds())));
+          r.body = error_body(status.code() == StatusCode::kUnavailable ? "unavailable" : "shutting_down",
+                              status.message());
+        } else {
+          r.status = 500;
+          r.headers.emplace_back("Retry-After", "1");
+          r.body = error_body("storage_error", status.message());
+        }
+        respond(std::move(r));
+      });
+}
+
+}  // namespace tern::relay

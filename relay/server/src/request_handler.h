@@ -1,0 +1,164 @@
+// RequestHandler: everything the relay does with one HTTP request, with no
+// I/O of its own (the Beast session reads and writes; the Pipeline stores).
+// It routes, authenticates, applies limits, validates and enriches events,
+// dedups and rate-limits them, submits them to the Pipeline and builds the
+// answer. Unit-testable without sockets: feed it an HttpRequest, get an
+// HttpResponse through `respond`.
+//
+// Endpoints (Segment HTTP Tracking API):
+//   POST /v1/batch (/v1/b, /v1/import)   {"batch":[event,...],"sentAt":"..."}
+//   POST /v1/track|identify|page|screen|group|alias (/v1/t,i,p,s,g,a): one event
+//   OPTIONS *                             CORS preflight
+//   GET /health, /ready, /metrics
+//
+// Enrichment, spliced into each event's original bytes:
+//   - `receivedAt` (relay clock, ISO-8601 ms); a client-sent one is replaced.
+//   - `timestamp`: when both the event's `timestamp` and a `sentAt` (the
+//     batch's, else the event's own) are present, it becomes
+//     receivedAt - (sentAt - timestamp), correcting device clock skew, and
+//     the client's text is kept as `originalTimestamp`. Without sentAt the
+//     timestamp is kept; without a timestamp it is set to receivedAt.
+//   - `context.ip`: the socket peer, or for trusted proxies the right-most
+//     untrusted X-Forwarded-For entry. A client-set context.ip is kept (as
+//     Segment does): a server-side SDK may report its end user's address.
+//   - `context.sourceId`: the id of the source the write key belongs to
+//     (always the relay's; a client-sent one is replaced).
+//   - `messageId`: generated (a random UUIDv4) when the client sent none.
+//     Segment libraries always send one; it is the dedup key.
+//   - `type`: for the single-event endpoints, set from the path.
+//   - `writeKey` is removed from events so keys never reach sinks.
+//
+// Threads: handle() may be called concurrently from many sessions, each with
+// its own RequestScratch. `respond` is called exactly once: inline, or later
+// from a pipeline thread (the session must post it to its own strand).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "admission.h"
+#include "client_ip.h"
+#include "iso8601.h"
+#include "json_splice.h"
+#include "tern/relay/config.h"
+#include "tern/relay/metrics.h"
+#include "tern/relay/pipeline.h"
+#include "tern/status.h"
+
+namespace tern::relay {
+
+struct HttpRequest {
+  std::string method;  // "POST", "GET", "OPTIONS", ...
+  std::string target;  // path and query, e.g. "/v1/batch"
+  std::string authorization;
+  std::string content_encoding;
+  std::string origin;
+  std::string forwarded_for;  // every X-Forwarded-For header, joined with ", "
+  std::string access_control_request_headers;
+  std::string body;     // as received (compressed when content_encoding says so)
+  std::string peer_ip;  // socket peer address
+  std::chrono::system_clock::time_point received_at;
+  std::chrono::steady_clock::time_point received_steady;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::string content_type = "application/json";
+  // Close the connection after writing (e.g. after a limit cut the request short).
+  bool close = false;
+
+  const std::string* header(std::string_view name) const;  // case-insensitive
+};
+
+using Respond = std::function<void(HttpResponse)>;
+
+// The immutable view of the config the handler works from; swapped whole on
+// SIGHUP (held by shared_ptr<const>, so a request in flight keeps its own).
+struct IngestConfig {
+  RelayConfig relay;
+  std::unordered_map<std::string, std::size_t> source_by_key;  // write key -> sources index
+  std::vector<IpRange> trusted_proxies;
+};
+
+// Validates what the handler needs (non-empty, unique write keys; trusted
+// proxies parse) and indexes it.
+Result<std::shared_ptr<const IngestConfig>> make_ingest_config(RelayConfig relay);
+
+// Limits the server layer enforces before the handler sees a request.
+enum class ServerLimit { kHeaderSize, kBodySize, kReadTimeout, kIdleTimeout };
+
+// Per-session reusable buffers and JSON parser (no allocation per request
+// once warmed up).
+class RequestScratch;
+std::unique_ptr<RequestScratch, void (*)(RequestScratch*)> make_request_scratch();
+
+// Facts about one event the enricher needs besides its bytes.
+struct EnrichInput {
+  std::string_view received_at_text;  // format_iso8601_ms(received_at)
+  SysTime received_at;
+  std::optional<SysTime> sent_at;
+  std::optional<SysTime> timestamp;  // the event's, parsed (absent: none sent)
+  std::string_view ip;               // empty: do not set context.ip
+  std::string_view source_id;
+  std::string_view forced_type;      // non-empty: set `type` to this
+  std::string_view generated_message_id;  // non-empty: add as messageId
+};
+
+// Splices the enrichment into `event_text` (a valid JSON object) and
+// appends the result to `out`. `members` is scratch space.
+void enrich_event(std::string_view event_text, const EnrichInput& in, std::string* out,
+                  std::vector<MemberSpan>* members);
+
+class RequestHandler {
+ public:
+  // `pipeline` and `metrics` must outlive the handler.
+  RequestHandler(std::shared_ptr<const IngestConfig> config, Pipeline* pipeline,
+                 Metrics* metrics);
+
+  void handle(HttpRequest request, RequestScratch& scratch, Respond respond);
+
+  // The answer (and counter) for a request the server cut short.
+  // kReadTimeout/kIdleTimeout only count (there is no one left to answer).
+  HttpResponse server_limit(ServerLimit limit, std::string_view path);
+
+  // Atomically replaces the config; requests in flight finish with the old one.
+  void reload(std::shared_ptr<const IngestConfig> config);
+  std::shared_ptr<const IngestConfig> config() const;
+
+  Metrics& metrics() { return *metrics_; }
+
+ private:
+  struct Source;
+  void handle_ingest(HttpRequest& request, RequestScratch& scratch,
+                     const std::shared_ptr<const IngestConfig>& config, std::string_view type,
+                     const Respond& respond);
+  DedupWindow& dedup_for(const std::string& source_id);
+  TokenBucket& bucket_for(const std::string& write_key);
+  void count_limit(std::string_view limit);
+  void count_rejected(std::string_view reason, uint64_t n = 1);
+
+  mutable std::mutex config_mu_;
+  std::shared_ptr<const IngestConfig> config_;
+  Pipeline* pipeline_;
+  Metrics* metrics_;
+
+  std::mutex admission_mu_;  // guards the two maps (not the objects in them)
+  std::unordered_map<std::string, std::unique_ptr<DedupWindow>> dedup_;
+  std::unordered_map<std::string, std::unique_ptr<TokenBucket>> buckets_;
+
+  Counter& bytes_in_;
+  Counter& auth_failures_;
+  Histogram& latency_;
+};
+
+}  // namespace tern::relay
