@@ -1,0 +1,159 @@
+// The default Transport: libcurl, one easy handle reused for every request so
+// that its connection stays alive between batches.
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cctype>
+#include <mutex>
+#include <string>
+
+#include "tern/client.h"
+#include "tern/transport.h"
+#include "tern/version.h"
+
+namespace tern {
+
+void global_init() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+std::optional<std::chrono::milliseconds> parse_retry_after(const std::string& raw,
+                                                           std::chrono::system_clock::time_point now) {
+  std::size_t b = 0, e = raw.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(raw[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(raw[e - 1]))) --e;
+  if (b == e) return std::nullopt;
+  std::string v = raw.substr(b, e - b);
+  if (std::all_of(v.begin(), v.end(), [](unsigned char c) { return std::isdigit(c); })) {
+    if (v.size() > 9) return std::chrono::milliseconds(std::chrono::hours(24 * 365));
+    return std::chrono::milliseconds(std::stoll(v) * 1000);
+  }
+  time_t when = curl_getdate(v.c_str(), nullptr);
+  if (when < 0) return std::nullopt;
+  auto target = std::chrono::system_clock::from_time_t(when);
+  if (target <= now) return std::chrono::milliseconds(0);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(target - now);
+}
+
+namespace {
+
+constexpr std::size_t kMaxResponseBody = 256 * 1024;
+
+struct ResponseSink {
+  std::string body;
+  std::string retry_after;
+};
+
+size_t on_body(char* data, size_t size, size_t nmemb, void* user) {
+  auto* sink = static_cast<ResponseSink*>(user);
+  size_t n = size * nmemb;
+  if (sink->body.size() < kMaxResponseBody) {
+    sink->body.append(data, std::min(n, kMaxResponseBody - sink->body.size()));
+  }
+  return n;
+}
+
+size_t on_header(char* data, size_t size, size_t nitems, void* user) {
+  auto* sink = static_cast<ResponseSink*>(user);
+  size_t n = size * nitems;
+  static const char kName[] = "retry-after:";
+  const size_t kLen = sizeof(kName) - 1;
+  if (n > kLen) {
+    bool match = true;
+    for (size_t i = 0; i < kLen && match; ++i) {
+      match = std::tolower(static_cast<unsigned char>(data[i])) == kName[i];
+    }
+    if (match) sink->retry_after.assign(data + kLen, n - kLen);
+  }
+  return n;
+}
+
+class CurlTransport final : public Transport {
+ public:
+  explicit CurlTransport(const CurlTransportOptions& options) : options_(options) {
+    global_init();
+    curl_ = curl_easy_init();
+    headers_gzip_ = curl_slist_append(nullptr, "Expect:");
+    headers_plain_ = curl_slist_append(nullptr, "Expect:");
+    headers_gzip_ = curl_slist_append(headers_gzip_, "Content-Encoding: gzip");
+    if (options_.user_agent.empty()) options_.user_agent = std::string("tern-cpp/") + version();
+  }
+  ~CurlTransport() override {
+    if (curl_) curl_easy_cleanup(curl_);
+    curl_slist_free_all(headers_gzip_);
+    curl_slist_free_all(headers_plain_);
+  }
+  CurlTransport(const CurlTransport&) = delete;
+  CurlTransport& operator=(const CurlTransport&) = delete;
+
+  HttpResponse send(const HttpRequest& request) override {
+    HttpResponse response;
+    if (!curl_) {
+      response.error = "curl_easy_init failed";
+      return response;
+    }
+    ResponseSink sink;
+    // Keep the handle (and so its connection cache) but reset per-request options.
+    curl_easy_reset(curl_);
+    std::string content_type = "Content-Type: " + request.content_type;
+    curl_slist* headers = request.gzip ? headers_gzip_ : headers_plain_;
+    curl_slist* ct = curl_slist_append(nullptr, content_type.c_str());
+    // Chain: our static list, then the per-request Content-Type.
+    curl_slist* all = nullptr;
+    for (curl_slist* h = headers; h; h = h->next) all = curl_slist_append(all, h->data);
+    for (curl_slist* h = ct; h; h = h->next) all = curl_slist_append(all, h->data);
+    curl_slist_free_all(ct);
+
+    curl_easy_setopt(curl_, CURLOPT_URL, request.url.c_str());
+    curl_easy_setopt(curl_, CURLOPT_POST, 1L);
+    curl_easy_setopt(curl_, CURLOPT_POSTFIELDS, request.body.data());
+    curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+    curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, all);
+    curl_easy_setopt(curl_, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+    curl_easy_setopt(curl_, CURLOPT_USERNAME, request.write_key.c_str());
+    curl_easy_setopt(curl_, CURLOPT_PASSWORD, "");
+    curl_easy_setopt(curl_, CURLOPT_USERAGENT, options_.user_agent.c_str());
+    curl_easy_setopt(curl_, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count()));
+    curl_easy_setopt(curl_, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.request_timeout.count()));
+    curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl_, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(curl_, CURLOPT_SSL_VERIFYPEER, options_.verify_tls ? 1L : 0L);
+    curl_easy_setopt(curl_, CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
+    if (!options_.ca_bundle.empty()) curl_easy_setopt(curl_, CURLOPT_CAINFO, options_.ca_bundle.c_str());
+    curl_easy_setopt(curl_, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &sink);
+    curl_easy_setopt(curl_, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(curl_, CURLOPT_HEADERDATA, &sink);
+
+    CURLcode rc = curl_easy_perform(curl_);
+    curl_slist_free_all(all);
+    if (rc != CURLE_OK) {
+      response.error = curl_easy_strerror(rc);
+      return response;
+    }
+    long code = 0;
+    curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &code);
+    response.status_code = static_cast<int>(code);
+    response.body = std::move(sink.body);
+    if (!sink.retry_after.empty()) {
+      response.retry_after = parse_retry_after(sink.retry_after, std::chrono::system_clock::now());
+    }
+    return response;
+  }
+
+ private:
+  CurlTransportOptions options_;
+  CURL* curl_ = nullptr;
+  curl_slist* headers_gzip_ = nullptr;
+  curl_slist* headers_plain_ = nullptr;
+};
+
+}  // namespace
+
+std::unique_ptr<Transport> make_curl_transport(const CurlTransportOptions& options) {
+  return std::make_unique<CurlTransport>(options);
+}
+
+}  // namespace tern

@@ -1,0 +1,139 @@
+// Engine: the state behind a Client, shared by the caller-side API and the
+// one worker thread ("tern-worker").
+//
+// Threads: host threads call the record/flush/consent methods; only the
+// worker touches the transport and (except for consent purges and kv reads
+// at start) the store. The caller → worker hand-off is a bounded vector under
+// mu_, held only for a push_back.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "event_writer.h"
+#include "retry_policy.h"
+#include "store.h"
+#include "tern/client.h"
+#include "tern/config.h"
+#include "tern/stats.h"
+
+namespace tern {
+
+class Engine : public std::enable_shared_from_this<Engine> {
+ public:
+  explicit Engine(Config config);
+  ~Engine();
+
+  Status start();
+
+  // Caller side.
+  Status record_dom(MessageType type, std::string_view primary, const nlohmann::json& object,
+                    const EventOptions& options);
+  Status enqueue_raw(const RawMessage& m);
+  Status flush(std::chrono::milliseconds timeout);
+  void reset();
+  Status set_consent(Consent c);
+  Consent consent() const { return static_cast<Consent>(consent_.load()); }
+  Status set_opt_out(bool v);
+  bool opted_out() const { return opt_out_.load(); }
+  std::string anonymous_id() const;
+  std::string user_id() const;
+  Status shutdown(std::chrono::milliseconds timeout);
+  Stats stats() const;
+
+ private:
+  struct Identity {
+    std::string anonymous_id;
+    std::string user_id;
+    nlohmann::json traits = nlohmann::json::object();
+  };
+  struct ImmediateWaiter {
+    bool done = false;
+    Status status;
+  };
+  struct Pending {
+    std::string text;
+    ImmediateWaiter* waiter = nullptr;
+  };
+  using Batch = std::vector<StoredEvent>;
+  enum class UploadResult { kNothing, kSent, kDropped, kBisected, kFailed };
+
+  void count_drop(DropReason r, uint64_t n = 1);
+  Status reject(DropReason r, StatusCode code, std::string message);
+  void log(LogLevel level, const std::string& message);
+  Status gate();  // opt-out / consent / shutdown checks for event calls
+  std::shared_ptr<const Identity> identity() const;
+  void set_identity(std::shared_ptr<const Identity> id);
+  std::string merged_context(std::string_view override_json, const nlohmann::json* override_dom) const;
+  // Validates, serialises and hands off one event; JSON fields already checked.
+  Status submit(const RawMessage& m, const std::string& context_override,
+                const nlohmann::json* identify_traits);
+  Status hand_off(std::string text);
+
+  // Worker side.
+  void run();
+  Status commit(std::vector<Pending>& batch);
+  void persist_identity();
+  UploadResult upload_one();
+  bool upload_allowed() const;
+  void enforce_caps();
+  void wait_until(std::unique_lock<std::mutex>& lk, std::chrono::steady_clock::time_point deadline);
+  void complete_flush(Status s);
+
+  Config config_;
+  std::shared_ptr<Store> store_;
+  std::shared_ptr<Transport> transport_;
+  std::shared_ptr<Clock> clock_;
+  std::shared_ptr<Logger> logger_;
+  bool real_clock_ = true;
+  std::string context_text_;  // {"library":...,...provider facts}, built once
+  std::string url_;
+
+  mutable std::mutex identity_mu_;
+  std::shared_ptr<const Identity> identity_;
+
+  std::atomic<int> consent_{static_cast<int>(Consent::kGranted)};
+  std::atomic<bool> opt_out_{false};
+  std::atomic<bool> accepting_{false};
+
+  // Hand-off and worker coordination.
+  mutable std::mutex mu_;
+  std::condition_variable cv_;       // wakes the worker
+  std::condition_variable done_cv_;  // wakes flush/immediate/shutdown waiters
+  std::vector<Pending> pending_;
+  bool worker_idle_ = false;  // waiting with no commit window open
+  bool stop_ = false;
+  bool worker_exited_ = false;
+  bool shutdown_called_ = false;
+  bool identity_dirty_ = false;
+  bool batches_invalid_ = false;
+  int immediate_waiters_ = 0;
+  uint64_t flush_requested_ = 0;
+  uint64_t flush_done_ = 0;
+  Status flush_result_;
+  std::chrono::steady_clock::time_point shutdown_deadline_{};
+  std::thread worker_;
+
+  // Worker-only state.
+  RetryPolicy policy_;
+  std::deque<Batch> batches_;
+  std::chrono::steady_clock::time_point last_upload_{};
+  std::string last_error_;
+
+  // Counters.
+  std::atomic<uint64_t> enqueued_{0}, stored_{0}, sent_{0}, retried_{0}, attempts_{0},
+      batches_sent_{0}, bytes_sent_{0}, pending_count_{0};
+  std::array<std::atomic<uint64_t>, static_cast<std::size_t>(DropReason::kCount)> dropped_{};
+  std::atomic<uint64_t> corrupt_recoveries_{0};
+};
+
+}  // namespace tern

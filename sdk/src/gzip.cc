@@ -1,0 +1,58 @@
+#include "gzip.h"
+
+#include <zlib.h>
+
+namespace tern {
+
+Result<std::string> gzip_compress(std::string_view input, int level) {
+  z_stream zs{};
+  // 15 window bits + 16: write a gzip header and trailer instead of zlib's.
+  if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    return Status(StatusCode::kInternal, "deflateInit2 failed");
+  }
+  std::string out;
+  out.resize(deflateBound(&zs, static_cast<uLong>(input.size())) + 32);
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(input.data()));
+  zs.avail_in = static_cast<uInt>(input.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  int rc = deflate(&zs, Z_FINISH);
+  std::size_t produced = zs.total_out;
+  deflateEnd(&zs);
+  if (rc != Z_STREAM_END) return Status(StatusCode::kInternal, "deflate did not finish");
+  out.resize(produced);
+  return out;
+}
+
+Result<std::string> gzip_decompress(std::string_view input, std::size_t max_output) {
+  z_stream zs{};
+  // 15 + 32: detect gzip or zlib headers automatically.
+  if (inflateInit2(&zs, 15 + 32) != Z_OK) return Status(StatusCode::kInternal, "inflateInit2 failed");
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(input.data()));
+  zs.avail_in = static_cast<uInt>(input.size());
+  std::string out;
+  char buf[16384];
+  int rc = Z_OK;
+  while (rc != Z_STREAM_END) {
+    zs.next_out = reinterpret_cast<Bytef*>(buf);
+    zs.avail_out = sizeof(buf);
+    rc = inflate(&zs, Z_NO_FLUSH);
+    if (rc != Z_OK && rc != Z_STREAM_END) {
+      inflateEnd(&zs);
+      return Status(StatusCode::kInvalidArgument, "invalid gzip data");
+    }
+    out.append(buf, sizeof(buf) - zs.avail_out);
+    if (out.size() > max_output) {
+      inflateEnd(&zs);
+      return Status(StatusCode::kTooLarge, "decompressed body too large");
+    }
+    if (rc == Z_OK && zs.avail_in == 0 && zs.avail_out != 0) {
+      inflateEnd(&zs);
+      return Status(StatusCode::kInvalidArgument, "truncated gzip data");
+    }
+  }
+  inflateEnd(&zs);
+  return out;
+}
+
+}  // namespace tern

@@ -1,0 +1,264 @@
+#include "fakes.h"
+
+#include <stdlib.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <thread>
+
+#include "gzip.h"
+
+namespace tern::testing {
+
+// ---------------------------------------------------------------- ManualClock
+
+ManualClock::ManualClock()
+    : wall_(std::chrono::system_clock::time_point(std::chrono::milliseconds(1'780'000'000'000))),
+      mono_(std::chrono::steady_clock::time_point(std::chrono::hours(1000))) {}
+
+std::chrono::system_clock::time_point ManualClock::wall() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return wall_;
+}
+
+std::chrono::steady_clock::time_point ManualClock::monotonic() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return mono_;
+}
+
+void ManualClock::advance(std::chrono::milliseconds d) {
+  std::lock_guard<std::mutex> lock(mu_);
+  wall_ += d;
+  mono_ += d;
+}
+
+// ---------------------------------------------------------------- MemoryStore
+
+Status MemoryStore::append(const std::vector<std::string>& bodies, int64_t created_ms) {
+  if (fail_appends_) return Status(StatusCode::kStorage, "database or disk is full (injected)");
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& b : bodies) {
+    StoredEvent e;
+    e.id = next_id_++;
+    e.body = b;
+    e.created_ms = created_ms;
+    bytes_ += b.size();
+    events_.emplace(e.id, std::move(e));
+  }
+  return Status::ok();
+}
+
+Result<std::vector<StoredEvent>> MemoryStore::read_oldest(std::size_t max_events, std::size_t max_bytes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<StoredEvent> out;
+  std::size_t total = 0;
+  for (const auto& [id, e] : events_) {
+    if (out.size() >= max_events) break;
+    if (!out.empty() && total + e.body.size() > max_bytes) break;
+    total += e.body.size();
+    out.push_back(e);
+  }
+  return out;
+}
+
+Status MemoryStore::mark_attempt(const std::vector<int64_t>& ids, int64_t now_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto id : ids) {
+    auto it = events_.find(id);
+    if (it == events_.end()) continue;
+    ++it->second.attempts;
+    if (!it->second.first_attempt_ms) it->second.first_attempt_ms = now_ms;
+  }
+  return Status::ok();
+}
+
+Status MemoryStore::remove(const std::vector<int64_t>& ids) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto id : ids) {
+    auto it = events_.find(id);
+    if (it == events_.end()) continue;
+    bytes_ -= it->second.body.size();
+    events_.erase(it);
+  }
+  return Status::ok();
+}
+
+Result<uint64_t> MemoryStore::remove_all() {
+  std::lock_guard<std::mutex> lock(mu_);
+  uint64_t n = events_.size();
+  events_.clear();
+  bytes_ = 0;
+  return n;
+}
+
+Result<CapDrops> MemoryStore::enforce_caps(std::size_t max_events, std::size_t max_bytes,
+                                           int64_t min_created_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  CapDrops d;
+  for (auto it = events_.begin(); it != events_.end();) {
+    if (it->second.created_ms < min_created_ms) {
+      bytes_ -= it->second.body.size();
+      it = events_.erase(it);
+      ++d.by_age;
+    } else {
+      ++it;
+    }
+  }
+  while (events_.size() > max_events) {
+    bytes_ -= events_.begin()->second.body.size();
+    events_.erase(events_.begin());
+    ++d.by_events;
+  }
+  while (bytes_ > max_bytes && !events_.empty()) {
+    bytes_ -= events_.begin()->second.body.size();
+    events_.erase(events_.begin());
+    ++d.by_bytes;
+  }
+  return d;
+}
+
+uint64_t MemoryStore::count() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return events_.size();
+}
+
+uint64_t MemoryStore::bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return bytes_;
+}
+
+Result<std::optional<std::string>> MemoryStore::get(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = kv_.find(key);
+  if (it == kv_.end()) return std::optional<std::string>();
+  return std::optional<std::string>(it->second);
+}
+
+Status MemoryStore::put(const std::vector<std::pair<std::string, std::string>>& pairs) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [k, v] : pairs) kv_[k] = v;
+  return Status::ok();
+}
+
+std::vector<StoredEvent> MemoryStore::all() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<StoredEvent> out;
+  for (const auto& [id, e] : events_) out.push_back(e);
+  return out;
+}
+
+// ---------------------------------------------------------------- ScriptedTransport
+
+HttpResponse http_status(int status, std::string body) {
+  HttpResponse r;
+  r.status_code = status;
+  r.body = std::move(body);
+  return r;
+}
+
+HttpResponse network_error(std::string error) {
+  HttpResponse r;
+  r.error = std::move(error);
+  return r;
+}
+
+HttpResponse ScriptedTransport::send(const HttpRequest& request) {
+  Recorded rec;
+  rec.request = request;
+  if (request.gzip) {
+    auto r = gzip_decompress(request.body);
+    rec.body = r ? std::move(r).value() : std::string();
+  } else {
+    rec.body = request.body;
+  }
+  auto doc = nlohmann::json::parse(rec.body, nullptr, false);
+  if (doc.is_object() && doc.contains("batch") && doc["batch"].is_array()) {
+    for (auto& e : doc["batch"]) rec.events.push_back(e);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  HttpResponse resp = http_status(200);
+  if (!script_.empty()) {
+    resp = script_.front();
+    script_.pop_front();
+  } else if (responder_) {
+    resp = responder_(rec.events);
+  }
+  if (resp.status_code >= 200 && resp.status_code < 300) {
+    for (const auto& e : rec.events) delivered_.push_back(e);
+  }
+  requests_.push_back(std::move(rec));
+  return resp;
+}
+
+void ScriptedTransport::push(HttpResponse response, int times) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (int i = 0; i < times; ++i) script_.push_back(response);
+}
+
+void ScriptedTransport::set_responder(std::function<HttpResponse(const std::vector<nlohmann::json>&)> f) {
+  std::lock_guard<std::mutex> lock(mu_);
+  responder_ = std::move(f);
+}
+
+std::vector<ScriptedTransport::Recorded> ScriptedTransport::requests() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return requests_;
+}
+
+std::size_t ScriptedTransport::request_count() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return requests_.size();
+}
+
+std::vector<nlohmann::json> ScriptedTransport::delivered() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return delivered_;
+}
+
+// ---------------------------------------------------------------- CapturingLogger
+
+void CapturingLogger::log(LogLevel level, std::string_view message) {
+  std::lock_guard<std::mutex> lock(mu_);
+  lines_.emplace_back(level, std::string(message));
+}
+
+std::vector<std::pair<LogLevel, std::string>> CapturingLogger::lines() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return lines_;
+}
+
+bool CapturingLogger::contains(std::string_view needle) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return std::any_of(lines_.begin(), lines_.end(),
+                     [&](const auto& l) { return l.second.find(needle) != std::string::npos; });
+}
+
+// ---------------------------------------------------------------- TempDir, wait_until
+
+TempDir::TempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/tern-test-XXXXXX";
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  if (::mkdtemp(buf.data())) path_ = buf.data();
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  if (!path_.empty()) {
+    // Restore permissions a test may have removed, then delete.
+    std::filesystem::permissions(path_, std::filesystem::perms::owner_all, ec);
+    std::filesystem::remove_all(path_, ec);
+  }
+}
+
+bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+}  // namespace tern::testing

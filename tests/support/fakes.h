@@ -1,0 +1,144 @@
+// Fakes for every SDK seam, so tests run without disk, network or wall time:
+// ManualClock, MemoryStore, ScriptedTransport, CapturingLogger,
+// StaticContextProvider, FunctionPlugin; plus TempDir and wait_until().
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "store.h"
+#include "tern/clock.h"
+#include "tern/context_provider.h"
+#include "tern/logger.h"
+#include "tern/plugin.h"
+#include "tern/transport.h"
+
+namespace tern::testing {
+
+// Time moves only when advance() is called. The SDK's worker re-reads an
+// injected clock every millisecond of real time, so advance() takes effect
+// at once and backoff tests take no wall time.
+class ManualClock final : public Clock {
+ public:
+  ManualClock();
+  std::chrono::system_clock::time_point wall() override;
+  std::chrono::steady_clock::time_point monotonic() override;
+  void advance(std::chrono::milliseconds d);
+
+ private:
+  std::mutex mu_;
+  std::chrono::system_clock::time_point wall_;
+  std::chrono::steady_clock::time_point mono_;
+};
+
+// An in-memory Store with the SQLite store's semantics, plus failure injection.
+class MemoryStore final : public Store {
+ public:
+  Status append(const std::vector<std::string>& bodies, int64_t created_ms) override;
+  Result<std::vector<StoredEvent>> read_oldest(std::size_t max_events, std::size_t max_bytes) override;
+  Status mark_attempt(const std::vector<int64_t>& ids, int64_t now_ms) override;
+  Status remove(const std::vector<int64_t>& ids) override;
+  Result<uint64_t> remove_all() override;
+  Result<CapDrops> enforce_caps(std::size_t max_events, std::size_t max_bytes, int64_t min_created_ms) override;
+  uint64_t count() const override;
+  uint64_t bytes() const override;
+  Result<std::optional<std::string>> get(const std::string& key) override;
+  Status put(const std::vector<std::pair<std::string, std::string>>& pairs) override;
+
+  // While set, append() fails with kStorage (like SQLITE_FULL).
+  void fail_appends(bool fail) { fail_appends_ = fail; }
+  std::vector<StoredEvent> all() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<int64_t, StoredEvent> events_;
+  std::map<std::string, std::string> kv_;
+  int64_t next_id_ = 1;
+  uint64_t bytes_ = 0;
+  std::atomic<bool> fail_appends_{false};
+};
+
+// Answers each send() with the next scripted response (default: 200 "{}"),
+// and records every request with its decompressed body and events.
+class ScriptedTransport final : public Transport {
+ public:
+  struct Recorded {
+    HttpRequest request;
+    std::string body;  // decompressed
+    std::vector<nlohmann::json> events;
+  };
+  HttpResponse send(const HttpRequest& request) override;
+
+  void push(HttpResponse response, int times = 1);
+  // Decides the answer from the batch (after the scripted queue is empty).
+  void set_responder(std::function<HttpResponse(const std::vector<nlohmann::json>&)> f);
+  std::vector<Recorded> requests() const;
+  std::size_t request_count() const;
+  // Events of requests answered 2xx.
+  std::vector<nlohmann::json> delivered() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::deque<HttpResponse> script_;
+  std::function<HttpResponse(const std::vector<nlohmann::json>&)> responder_;
+  std::vector<Recorded> requests_;
+  std::vector<nlohmann::json> delivered_;
+};
+
+HttpResponse http_status(int status, std::string body = "{}");
+HttpResponse network_error(std::string error = "connection refused");
+
+class CapturingLogger final : public Logger {
+ public:
+  void log(LogLevel level, std::string_view message) override;
+  std::vector<std::pair<LogLevel, std::string>> lines() const;
+  bool contains(std::string_view needle) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::pair<LogLevel, std::string>> lines_;
+};
+
+class StaticContextProvider final : public ContextProvider {
+ public:
+  explicit StaticContextProvider(std::string json) : json_(std::move(json)) {}
+  std::string context_json() override { return json_; }
+
+ private:
+  std::string json_;
+};
+
+class FunctionPlugin final : public Plugin {
+ public:
+  explicit FunctionPlugin(std::function<bool(nlohmann::json&)> f) : f_(std::move(f)) {}
+  bool process(nlohmann::json& event) override { return f_(event); }
+
+ private:
+  std::function<bool(nlohmann::json&)> f_;
+};
+
+// A fresh directory under $TMPDIR, removed with its contents on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// Polls `pred` every millisecond of real time until it holds or `timeout` passes.
+bool wait_until(const std::function<bool()>& pred,
+                std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+}  // namespace tern::testing
