@@ -85,6 +85,16 @@ bool valid_utf8(std::string_view s) noexcept {
   return true;
 }
 
+// The integer value of an enum received from C, read without an enum-typed
+// load: a C caller may pass any int, which C++ would treat as out of range.
+template <typename Enum>
+int raw_value(const Enum& e) noexcept {
+  static_assert(sizeof(Enum) == sizeof(int), "C API enums are int-sized");
+  int v;
+  std::memcpy(&v, &e, sizeof v);
+  return v;
+}
+
 // --- Host hook adapters ----------------------------------------------------
 
 // Owns a host vtable's `state`: free_state runs once, when the last holder
@@ -437,7 +447,7 @@ tern_status check_vtable(const VTable* v, uint32_t current, bool has_callback,
 extern "C" {
 
 const char* tern_status_str(tern_status status) {
-  int v = static_cast<int>(status);
+  int v = raw_value(status);
   if (v < TERN_OK || v > TERN_UNAVAILABLE) return "unknown status";
   return tern::status_code_name(static_cast<tern::StatusCode>(v));
 }
@@ -445,7 +455,7 @@ const char* tern_status_str(tern_status status) {
 const char* tern_version(void) { return TERN_VERSION_STRING; }
 
 const char* tern_drop_reason_str(tern_drop_reason reason) {
-  int v = static_cast<int>(reason);
+  int v = raw_value(reason);
   if (v < 0 || v >= static_cast<int>(tern::DropReason::kCount)) return "unknown";
   return tern::drop_reason_name(static_cast<tern::DropReason>(v));
 }
@@ -560,10 +570,11 @@ tern_status tern_options_set_max_event_age_s(tern_options* options, int64_t seco
 }
 tern_status tern_options_set_durability(tern_options* options, tern_durability durability) {
   if (options == nullptr) return bad_options();
-  if (durability != TERN_DURABILITY_GROUP_COMMIT && durability != TERN_DURABILITY_IMMEDIATE) {
+  const int v = raw_value(durability);
+  if (v != TERN_DURABILITY_GROUP_COMMIT && v != TERN_DURABILITY_IMMEDIATE) {
     return fail(nullptr, TERN_INVALID_ARGUMENT, "unknown durability");
   }
-  options->config.durability = static_cast<tern::Durability>(durability);
+  options->config.durability = static_cast<tern::Durability>(v);
   return TERN_OK;
 }
 tern_status tern_options_set_commit_window_ms(tern_options* options, int64_t ms) {
@@ -601,10 +612,11 @@ tern_status tern_options_set_gzip(tern_options* options, int enabled) {
 }
 tern_status tern_options_set_default_consent(tern_options* options, tern_consent consent) {
   if (options == nullptr) return bad_options();
-  if (consent < TERN_CONSENT_UNKNOWN || consent > TERN_CONSENT_DENIED) {
+  const int v = raw_value(consent);
+  if (v < TERN_CONSENT_UNKNOWN || v > TERN_CONSENT_DENIED) {
     return fail(nullptr, TERN_INVALID_ARGUMENT, "unknown consent value");
   }
-  options->config.default_consent = static_cast<tern::Consent>(consent);
+  options->config.default_consent = static_cast<tern::Consent>(v);
   return TERN_OK;
 }
 tern_status tern_options_set_library_name(tern_options* options, const char* name) {
@@ -640,14 +652,15 @@ tern_status tern_options_set_logger(tern_options* options, const tern_logger* lo
   tern_status st = check_vtable(logger, TERN_LOGGER_VERSION,
                                 logger != nullptr && logger->log != nullptr, "logger");
   if (st != TERN_OK) return st;
-  if (min_level < TERN_LOG_DEBUG || min_level > TERN_LOG_ERROR) {
+  const int level = raw_value(min_level);
+  if (level < TERN_LOG_DEBUG || level > TERN_LOG_ERROR) {
     return fail(nullptr, TERN_INVALID_ARGUMENT, "unknown log level");
   }
   return guarded(nullptr, [&] {
     // make_shared before anything can fail after it: from here on the
     // adapter owns the state.
     options->config.logger =
-        std::make_shared<HostLogger>(*logger, static_cast<tern::LogLevel>(min_level));
+        std::make_shared<HostLogger>(*logger, static_cast<tern::LogLevel>(level));
     return TERN_OK;
   });
 }
@@ -770,11 +783,12 @@ tern_status tern_client_shutdown(tern_client* client, int64_t timeout_ms) {
 
 tern_status tern_client_set_consent(tern_client* client, tern_consent consent) {
   if (client == nullptr) return bad_client();
-  if (consent < TERN_CONSENT_UNKNOWN || consent > TERN_CONSENT_DENIED) {
+  const int v = raw_value(consent);
+  if (v < TERN_CONSENT_UNKNOWN || v > TERN_CONSENT_DENIED) {
     return fail(client, TERN_INVALID_ARGUMENT, "unknown consent value");
   }
   return guarded(client, [&] {
-    return from(client, client->client->set_consent(static_cast<tern::Consent>(consent)));
+    return from(client, client->client->set_consent(static_cast<tern::Consent>(v)));
   });
 }
 

@@ -27,6 +27,8 @@
  *     built against an older header keeps working with a newer library.
  *  7. No C++ exception ever crosses this API; an unexpected internal error is
  *     reported as TERN_INTERNAL.
+ *  8. Enums are 32-bit ints (each has a *_FORCE_INT32_ member that is not a
+ *     value); a value the library does not know is TERN_INVALID_ARGUMENT.
  */
 #ifndef TERN_TERN_H_
 #define TERN_TERN_H_
@@ -65,7 +67,8 @@ typedef enum tern_status {
   TERN_TRANSPORT = 10,       /* the upload failed (network error or HTTP status) */
   TERN_INTERNAL = 11,        /* a bug in Tern; the last error says where */
   TERN_NOT_FOUND = 12,
-  TERN_UNAVAILABLE = 13      /* a dependency is down; retry later */
+  TERN_UNAVAILABLE = 13,     /* a dependency is down; retry later */
+  TERN_STATUS_FORCE_INT32_ = 0x7FFFFFFF /* not a status: keeps the enum 32 bits wide */
 } tern_status;
 
 /* Static English name of a status ("ok", "invalid argument", ...); "unknown
@@ -80,20 +83,23 @@ TERN_EXPORT const char* tern_version(void);
 
 typedef enum tern_durability {
   TERN_DURABILITY_GROUP_COMMIT = 0, /* committed within the commit window (default) */
-  TERN_DURABILITY_IMMEDIATE = 1     /* committed before the event call returns */
+  TERN_DURABILITY_IMMEDIATE = 1,    /* committed before the event call returns */
+  TERN_DURABILITY_FORCE_INT32_ = 0x7FFFFFFF
 } tern_durability;
 
 typedef enum tern_consent {
   TERN_CONSENT_UNKNOWN = 0, /* events are stored but not sent */
   TERN_CONSENT_GRANTED = 1, /* events are sent */
-  TERN_CONSENT_DENIED = 2   /* queued events are purged; new events are refused */
+  TERN_CONSENT_DENIED = 2,  /* queued events are purged; new events are refused */
+  TERN_CONSENT_FORCE_INT32_ = 0x7FFFFFFF
 } tern_consent;
 
 typedef enum tern_log_level {
   TERN_LOG_DEBUG = 0,
   TERN_LOG_INFO = 1,
   TERN_LOG_WARN = 2,
-  TERN_LOG_ERROR = 3
+  TERN_LOG_ERROR = 3,
+  TERN_LOG_FORCE_INT32_ = 0x7FFFFFFF
 } tern_log_level;
 
 /* Why an event was dropped; indexes tern_stats.dropped_by_reason. Fixed
@@ -112,7 +118,8 @@ typedef enum tern_drop_reason {
   TERN_DROP_CONSENT_DENIED = 10, /* purged or refused because consent was denied */
   TERN_DROP_OPT_OUT = 11,        /* refused because the user opted out */
   TERN_DROP_PLUGIN = 12,         /* a plugin dropped it */
-  TERN_DROP_SHUTDOWN = 13        /* recorded after shutdown */
+  TERN_DROP_SHUTDOWN = 13,       /* recorded after shutdown */
+  TERN_DROP_FORCE_INT32_ = 0x7FFFFFFF
 } tern_drop_reason;
 
 /* Room in tern_stats for drop reasons, present and future. */
