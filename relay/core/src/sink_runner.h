@@ -1,0 +1,101 @@
+// SinkRunner: drives one sink instance on a thread of its own: reads the
+// spool from the sink's cursor, keeps the records the router sends to this
+// sink, batches them (batch_max_events / batch_max_bytes / batch_linger),
+// delivers with retry (exponential backoff with jitter, backoff_base up to
+// backoff_max), writes permanent refusals to the dead-letter file and moves
+// the cursor. A failing sink only stalls its own runner; its events stay in
+// the spool until it recovers.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+
+#include "tern/relay/config.h"
+#include "tern/relay/metrics.h"
+#include "tern/relay/router.h"
+#include "tern/relay/sink.h"
+#include "tern/relay/spool.h"
+
+namespace tern::relay {
+
+class SinkRunner {
+ public:
+  // Called from the runner thread after the cursor moved to `seq`.
+  using AckListener = std::function<void(const std::string& sink, uint64_t seq)>;
+
+  SinkRunner(SinkConfig config, std::unique_ptr<Sink> sink, Spool& spool, uint64_t cursor,
+             std::string dead_letter_path, std::shared_ptr<const Router> router, Metrics& metrics,
+             AckListener on_ack);
+  ~SinkRunner();  // stop() with a short deadline if still running
+
+  void start();
+  // Keeps delivering until the cursor reaches the spool's last sequence
+  // number as of this call, or `deadline`; then closes the sink. What is not
+  // delivered stays in the spool. kTimeout if it did not catch up.
+  Status stop(std::chrono::steady_clock::time_point deadline);
+  // Asks the thread to stop at the deadline without waiting (stop() then joins).
+  void begin_stop(std::chrono::steady_clock::time_point deadline);
+
+  void set_router(std::shared_ptr<const Router> router);
+  // False while open() or the last delivery failed; `why` gets the error.
+  bool healthy(std::string* why) const;
+  uint64_t acked() const { return acked_.load(); }
+  const std::string& name() const { return config_.name; }
+  const SinkConfig& config() const { return config_; }
+
+ private:
+  void run();
+  // Sleeps the backoff for `attempt`; false if stopping past the deadline.
+  bool backoff(int attempt);
+  bool past_deadline() const;
+  void set_health(const Status& st);
+  Status write_dead_letters(const std::vector<SpoolRecord>& records,
+                            const std::vector<std::size_t>& index_map,
+                            const std::vector<SinkRejection>& rejected);
+  void update_lag();
+
+  SinkConfig config_;
+  std::unique_ptr<Sink> sink_;
+  Spool& spool_;
+  std::unique_ptr<SpoolReader> reader_;
+  std::string dead_letter_path_;
+  int dead_letter_fd_ = -1;
+  Metrics& metrics_;
+  AckListener on_ack_;
+  std::mt19937_64 rng_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::shared_ptr<const Router> router_;
+  bool stopping_ = false;
+  std::chrono::steady_clock::time_point deadline_{};
+  uint64_t drain_target_ = 0;
+  Status health_;
+
+  std::atomic<uint64_t> acked_;
+  SpoolPosition acked_pos_{};
+  bool acked_pos_known_ = false;
+  std::thread thread_;
+  bool started_ = false;
+  bool joined_ = false;
+  Status exit_status_;
+
+  Counter* delivered_;
+  Counter* batches_;
+  Counter* failures_;
+  Counter* dead_lettered_;
+  Counter* filtered_;
+  Histogram* latency_;
+  Gauge* lag_events_;
+  Gauge* lag_bytes_;
+  Gauge* up_;
+};
+
+}  // namespace tern::relay

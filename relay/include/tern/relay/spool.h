@@ -1,0 +1,227 @@
+// Spool: the relay's durable, append-only log of accepted events, between
+// ingest and the sinks.
+//
+// Storage (chosen by bench/spool_bench: 1.2–1.9× SQLite WAL's durable
+// events/s at the same group size, cheaper trim, sequential reads): segment
+// files <dir>/seg-<first seq>.log holding records
+//   crc32 u32 | len u32 | seq u64 | source_len u16 | type_len u16 | source | type | event
+// (little-endian; the CRC covers everything after itself). The active segment
+// is extended with written zeros 1 MiB ahead of the data so that most
+// fdatasyncs flush data only, not the file size through the journal.
+//
+// Durability: appends are group-committed by one committer thread: everything
+// that arrives within `commit_window` of the first pending append shares one
+// pwrite + fdatasync, and each append's callback fires after that fdatasync.
+// At open, the last segment is scanned and a torn tail (short record, CRC or
+// sequence mismatch) is truncated, never replayed.
+//
+// Cursors: each consumer (sink) has a named cursor, the last sequence number
+// it has delivered. Cursors are persisted to <dir>/cursors (write, fdatasync,
+// rename) at most every `cursor_flush_interval` and at close; whole segments
+// every cursor has passed are deleted. With no cursor registered nothing is
+// trimmed.
+//
+// Cap: an append that would take the spool past `max_bytes` is refused with
+// kUnavailable (nothing written); full() stays true until a trim frees space.
+//
+// Threads: every method is thread-safe. A SpoolReader is used by one thread
+// at a time (its sink runner); interrupt() may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tern/relay/metrics.h"
+#include "tern/status.h"
+
+namespace tern::relay {
+
+struct SpoolOptions {
+  std::string dir;
+  std::size_t max_bytes = 1024ull * 1024 * 1024;
+  std::chrono::milliseconds commit_window{2};
+  // A segment rolls over once it holds this many bytes; trim frees whole
+  // segments. 0: max_bytes / 16, clamped to [64 KiB, 64 MiB].
+  std::size_t segment_bytes = 0;
+  std::chrono::milliseconds cursor_flush_interval{100};
+};
+
+// One event to append.
+struct SpoolEvent {
+  std::string source_id;
+  std::string type;  // the event's "type" ("track", ...), for routing
+  std::string event;
+};
+
+// A place between two records: the segment's first sequence number and a
+// byte offset in it.
+struct SpoolPosition {
+  uint64_t segment = 0;
+  uint64_t offset = 0;
+};
+
+struct SpoolRecord {
+  uint64_t seq = 0;
+  std::string source_id;
+  std::string type;
+  std::string event;
+  SpoolPosition end;  // just after this record
+};
+
+class Spool;
+
+// Reads committed (fdatasync'ed) records in sequence order.
+class SpoolReader {
+ public:
+  ~SpoolReader();
+  SpoolReader(const SpoolReader&) = delete;
+  SpoolReader& operator=(const SpoolReader&) = delete;
+
+  // Appends to `out` the next committed records until `out` holds
+  // `max_events` records or `max_bytes` of event text (a single record larger
+  // than max_bytes is returned alone when `out` is empty). Waits until
+  // `deadline` when no new record is committed yet. Returning with nothing
+  // added (ok status) means: nothing arrived in time, the reader was
+  // interrupted, the spool closed, or the next record does not fit. A record
+  // whose CRC fails in a committed segment is skipped with the rest of its
+  // segment, logged and counted (tern_relay_spool_corrupt_records_total).
+  Status read(std::size_t max_events, std::size_t max_bytes,
+              std::chrono::steady_clock::time_point deadline, std::vector<SpoolRecord>* out);
+  // Wakes a read() that is waiting, now and until clear_interrupt().
+  void interrupt();
+  void clear_interrupt();
+  // The next sequence number this reader will return (or a later one).
+  uint64_t next_seq() const { return next_seq_; }
+
+ private:
+  friend class Spool;
+  SpoolReader(Spool* spool, uint64_t after_seq);
+  bool open_segment(uint64_t key);
+
+  Spool* spool_;
+  uint64_t next_seq_;
+  uint64_t seg_key_ = 0;
+  uint64_t off_ = 0;
+  int fd_ = -1;
+  bool interrupted_ = false;  // guarded by the spool's mutex
+  std::string buf_;
+};
+
+class Spool {
+ public:
+  using AppendCallback = std::function<void(Status status, uint64_t first_seq, uint64_t last_seq)>;
+
+  // Creates the directory if needed, takes its lock (kLocked if another
+  // process holds it), recovers the last segment and starts the committer.
+  static Result<std::unique_ptr<Spool>> open(SpoolOptions options, Metrics& metrics);
+  ~Spool();  // close()
+
+  // Queues `events` for the next group commit. On a non-ok return nothing was
+  // queued and `done` is not called: kUnavailable (cap), kShutdown (closed),
+  // kStorage (an earlier fdatasync failed; the spool refuses until restart),
+  // kInvalidArgument (empty batch, source or type longer than 65535 bytes).
+  // Otherwise `done` is called exactly once from the committer thread, after
+  // the fdatasync (ok, with the sequence numbers given) or after a failed
+  // write (kStorage; nothing of this batch is readable).
+  Status append(std::vector<SpoolEvent> events, AppendCallback done);
+
+  uint64_t last_seq() const;      // last committed sequence number (0: none yet)
+  std::size_t bytes() const;      // committed + queued bytes
+  std::size_t max_bytes() const;
+  void set_max_bytes(std::size_t max_bytes);
+  bool full() const;
+  // Not ok after an fdatasync failure (the spool then refuses appends).
+  Status health() const;
+  // Committed bytes after `pos` (for a consumer's lag in bytes).
+  uint64_t bytes_after(SpoolPosition pos) const;
+
+  // The cursor `name`, creating it if absent: at last_seq() when
+  // `new_at_end`, else at 0 (everything still in the spool). A new cursor is
+  // persisted before this returns.
+  Result<uint64_t> register_cursor(const std::string& name, bool new_at_end);
+  Status drop_cursor(const std::string& name);
+  // Moves `name` forward to `seq` (never backward). Persisted lazily.
+  void ack(const std::string& name, uint64_t seq);
+  std::optional<uint64_t> cursor(const std::string& name) const;
+  std::map<std::string, uint64_t> cursors() const;
+
+  // A reader returning records with seq > after_seq.
+  std::unique_ptr<SpoolReader> reader(uint64_t after_seq);
+
+  // Commits what is queued, persists cursors, stops the committer, wakes
+  // readers. Later appends get kShutdown. Idempotent.
+  Status close();
+
+ private:
+  friend class SpoolReader;
+  struct Pending {
+    std::vector<SpoolEvent> events;
+    AppendCallback done;
+    std::size_t bytes = 0;
+  };
+  struct Segment {
+    std::string path;
+    uint64_t size = 0;  // committed data bytes
+  };
+
+  Spool(SpoolOptions options, Metrics& metrics);
+  Status recover();
+  void run_committer();
+  void commit(std::vector<Pending> batch);
+  Status roll_segment();
+  Status persist_cursors();
+  void trim();
+
+  SpoolOptions opt_;
+  Metrics& metrics_;
+  int lock_fd_ = -1;
+
+  mutable std::mutex mu_;
+  std::condition_variable commit_cv_;  // committer: work arrived / stop
+  std::condition_variable data_cv_;    // readers: new committed data / close
+  std::vector<Pending> pending_;
+  std::size_t pending_bytes_ = 0;
+  std::chrono::steady_clock::time_point first_pending_{};
+  std::map<uint64_t, Segment> segments_;  // by first seq
+  std::size_t committed_bytes_ = 0;
+  uint64_t last_seq_ = 0;
+  std::size_t max_bytes_;
+  bool refused_ = false;  // refused an append since the last trim
+  bool closing_ = false;
+  bool closed_ = false;
+  Status broken_;
+  std::map<std::string, uint64_t> cursors_;
+  bool cursors_dirty_ = false;
+
+  // Committer-thread state.
+  int active_fd_ = -1;
+  uint64_t active_key_ = 0;
+  uint64_t active_off_ = 0;
+  uint64_t zeroed_end_ = 0;
+  std::size_t segment_bytes_ = 0;
+
+  std::mutex cursor_file_mu_;  // one writer of <dir>/cursors at a time
+  std::thread committer_;
+
+  Counter* appended_;
+  Counter* commits_;
+  Counter* refused_full_;
+  Counter* torn_bytes_;
+  Counter* corrupt_records_;
+  Counter* write_errors_;
+  Gauge* bytes_gauge_;
+  Gauge* segments_gauge_;
+  Histogram* commit_seconds_;
+};
+
+}  // namespace tern::relay

@@ -1,0 +1,311 @@
+#include "tern/relay/file_sink.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+
+#include "tern/relay/log.h"
+#include "tern/relay/sink_settings.h"
+
+namespace tern::relay {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+constexpr const char kOpenSuffix[] = ".open";
+
+Status errno_status(const std::string& what) {
+  return Status(StatusCode::kStorage, what + ": " + std::strerror(errno));
+}
+
+bool write_all(int fd, const char* p, std::size_t n) {
+  while (n > 0) {
+    ssize_t r = ::write(fd, p, n);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    p += r;
+    n -= static_cast<std::size_t>(r);
+  }
+  return true;
+}
+
+Status make_dirs(const std::string& path) {
+  std::size_t i = 0;
+  while (i <= path.size()) {
+    std::size_t slash = path.find('/', i);
+    if (slash == std::string::npos) slash = path.size();
+    std::string cur = path.substr(0, slash);
+    if (!cur.empty() && ::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) {
+      return errno_status("mkdir " + cur);
+    }
+    i = slash + 1;
+  }
+  return Status::ok();
+}
+
+void sync_dir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    (void)::fsync(fd);
+    ::close(fd);
+  }
+}
+
+bool ends_with(const std::string& s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+struct Options {
+  std::string dir;
+  std::string prefix;
+  std::size_t max_bytes;
+  std::chrono::milliseconds max_age;
+  bool gzip;
+  int gzip_level;
+};
+
+class FileSink final : public Sink {
+ public:
+  FileSink(std::string name, Options o, Metrics& metrics) : name_(std::move(name)), opt_(std::move(o)) {
+    std::string l = "sink=";
+    log::append_json_string(l, name_);
+    rotations_ = &metrics.counter("tern_relay_file_sink_rotations_total", l, "Files finished by the file sink");
+    bytes_ = &metrics.counter("tern_relay_file_sink_bytes_total", l, "Bytes written by the file sink (after gzip)");
+  }
+  ~FileSink() override {
+    if (fd_ >= 0) (void)finish_file();
+  }
+
+  Status open() override {
+    Status st = make_dirs(opt_.dir);
+    if (!st) return st;
+    if (::access(opt_.dir.c_str(), W_OK) != 0) return errno_status("cannot write to " + opt_.dir);
+    recover_open_files();
+    return Status::ok();
+  }
+
+  DeliveryResult deliver(const std::vector<SinkRecord>& batch) override {
+    DeliveryResult res;
+    if (fd_ >= 0 && (file_bytes_ >= opt_.max_bytes || SteadyClock::now() - opened_at_ >= opt_.max_age)) {
+      res.status = finish_file();
+      if (!res.status) return res;
+    }
+    if (fd_ < 0) {
+      res.status = open_file();
+      if (!res.status) return res;
+    }
+    text_.clear();
+    for (const auto& r : batch) {
+      std::size_t start = text_.size();
+      text_.append(r.event.data(), r.event.size());
+      // Valid JSON has raw newlines only as whitespace: keep one event per line.
+      for (std::size_t i = start; i < text_.size(); ++i) {
+        if (text_[i] == '\n' || text_[i] == '\r') text_[i] = ' ';
+      }
+      text_ += '\n';
+    }
+    res.status = opt_.gzip ? write_gzip(text_) : write_plain(text_);
+    return res;
+  }
+
+  Status health() override {
+    // Idle rotation: publish a file once it is max_age old even without new events.
+    if (fd_ >= 0 && SteadyClock::now() - opened_at_ >= opt_.max_age) {
+      Status st = finish_file();
+      if (!st) return st;
+    }
+    if (::access(opt_.dir.c_str(), W_OK) != 0) return errno_status("cannot write to " + opt_.dir);
+    return last_error_;
+  }
+
+  Status close(SteadyClock::time_point) override {
+    if (fd_ < 0) return Status::ok();
+    return finish_file();
+  }
+
+ private:
+  Status open_file() {
+    char stamp[32];
+    std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    for (int n = 0; n < 100000; ++n) {
+      char num[16];
+      std::snprintf(num, sizeof num, "%04d", n);
+      std::string final_path = opt_.dir + "/" + opt_.prefix + "-" + stamp + "-" + num +
+                               (opt_.gzip ? ".ndjson.gz" : ".ndjson");
+      if (::access(final_path.c_str(), F_OK) == 0) continue;
+      std::string path = final_path + kOpenSuffix;
+      fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+      if (fd_ < 0) {
+        if (errno == EEXIST) continue;
+        last_error_ = errno_status("create " + path);
+        return last_error_;
+      }
+      path_ = path;
+      final_path_ = final_path;
+      break;
+    }
+    if (fd_ < 0) return Status(StatusCode::kStorage, "no free file name in " + opt_.dir);
+    file_bytes_ = 0;
+    opened_at_ = SteadyClock::now();
+    if (opt_.gzip) {
+      zs_ = z_stream{};
+      // windowBits 15 + 16: a gzip header and trailer, as gzip(1) writes.
+      if (deflateInit2(&zs_, opt_.gzip_level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+        ::close(fd_);
+        fd_ = -1;
+        return Status(StatusCode::kInternal, "deflateInit2 failed");
+      }
+      z_open_ = true;
+    }
+    sync_dir(opt_.dir);
+    return Status::ok();
+  }
+
+  // Writes and fdatasyncs; on failure rolls the file back to its last good
+  // size so a retried batch is not duplicated or torn.
+  Status commit_bytes(const char* p, std::size_t n) {
+    if (!write_all(fd_, p, n) || ::fdatasync(fd_) != 0) {
+      last_error_ = errno_status("write " + path_);
+      if (::ftruncate(fd_, static_cast<off_t>(file_bytes_)) == 0) {
+        (void)::lseek(fd_, static_cast<off_t>(file_bytes_), SEEK_SET);
+      }
+      return last_error_;
+    }
+    file_bytes_ += n;
+    bytes_->inc(n);
+    last_error_ = Status::ok();
+    return Status::ok();
+  }
+
+  Status write_plain(const std::string& text) { return commit_bytes(text.data(), text.size()); }
+
+  Status deflate_into(const std::string& text, int flush, std::string* out) {
+    zs_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+    zs_.avail_in = static_cast<uInt>(text.size());
+    char buf[64 * 1024];
+    do {
+      zs_.next_out = reinterpret_cast<Bytef*>(buf);
+      zs_.avail_out = sizeof buf;
+      int rc = deflate(&zs_, flush);
+      if (rc == Z_STREAM_ERROR) return Status(StatusCode::kInternal, "deflate failed");
+      out->append(buf, sizeof buf - zs_.avail_out);
+    } while (zs_.avail_out == 0 || zs_.avail_in > 0);
+    return Status::ok();
+  }
+
+  Status write_gzip(const std::string& text) {
+    std::string out;
+    Status st = deflate_into(text, Z_SYNC_FLUSH, &out);
+    if (!st) return st;
+    st = commit_bytes(out.data(), out.size());
+    if (!st) {
+      // The compressor already consumed this batch: end this file at its last
+      // good flush point (a valid, if trailer-less, gzip prefix) and start a
+      // new one on the retry.
+      abandon_file();
+    }
+    return st;
+  }
+
+  void abandon_file() {
+    if (z_open_) deflateEnd(&zs_);
+    z_open_ = false;
+    ::close(fd_);
+    fd_ = -1;
+    if (::rename(path_.c_str(), final_path_.c_str()) == 0) sync_dir(opt_.dir);
+  }
+
+  Status finish_file() {
+    if (opt_.gzip && z_open_) {
+      std::string out;
+      std::string empty;
+      Status st = deflate_into(empty, Z_FINISH, &out);
+      if (st) st = commit_bytes(out.data(), out.size());
+      if (!st) {
+        abandon_file();
+        return st;
+      }
+      deflateEnd(&zs_);
+      z_open_ = false;
+    }
+    ::close(fd_);
+    fd_ = -1;
+    if (::rename(path_.c_str(), final_path_.c_str()) != 0) {
+      last_error_ = errno_status("rename " + path_);
+      return last_error_;
+    }
+    sync_dir(opt_.dir);
+    rotations_->inc();
+    return Status::ok();
+  }
+
+  // Files left ".open" by a crash hold acknowledged events: publish them.
+  void recover_open_files() {
+    DIR* d = ::opendir(opt_.dir.c_str());
+    if (!d) return;
+    std::string want = opt_.prefix + "-";
+    while (dirent* e = ::readdir(d)) {
+      std::string n = e->d_name;
+      if (n.rfind(want, 0) != 0 || !ends_with(n, kOpenSuffix)) continue;
+      std::string from = opt_.dir + "/" + n;
+      if (from == path_) continue;
+      std::string to = from.substr(0, from.size() - (sizeof kOpenSuffix - 1));
+      if (::rename(from.c_str(), to.c_str()) == 0) {
+        log::info("file sink: published a file left open by a crash", {{"sink", name_}, {"path", to}});
+      }
+    }
+    ::closedir(d);
+    sync_dir(opt_.dir);
+  }
+
+  std::string name_;
+  Options opt_;
+  int fd_ = -1;
+  std::string path_;
+  std::string final_path_;
+  std::size_t file_bytes_ = 0;
+  SteadyClock::time_point opened_at_{};
+  z_stream zs_{};
+  bool z_open_ = false;
+  std::string text_;
+  Status last_error_;
+  Counter* rotations_;
+  Counter* bytes_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Sink>> make_file_sink(const SinkConfig& config, const SinkContext& ctx) {
+  SinkSettings s(config);
+  Options o;
+  o.dir = s.str("dir", "");
+  if (o.dir.empty()) o.dir = ctx.data_dir + "/events";
+  o.prefix = s.str("prefix", config.name);
+  o.max_bytes = s.size("max_bytes", 128u << 20);
+  o.max_age = s.duration("max_age", std::chrono::hours(1));
+  o.gzip = s.boolean("gzip", false);
+  o.gzip_level = static_cast<int>(s.integer("gzip_level", 6, 1, 9));
+  Status st = s.finish();
+  if (!st) return st;
+  if (o.prefix.empty() || o.prefix.find('/') != std::string::npos) {
+    return Status(StatusCode::kInvalidArgument,
+                  "sink \"" + config.name + "\" (file): prefix must be a non-empty file name part");
+  }
+  if (o.max_age.count() <= 0) {
+    return Status(StatusCode::kInvalidArgument, "sink \"" + config.name + "\" (file): max_age must be positive");
+  }
+  return std::unique_ptr<Sink>(new FileSink(config.name, std::move(o), *ctx.metrics));
+}
+
+}  // namespace tern::relay
