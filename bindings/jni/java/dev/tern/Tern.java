@@ -1,0 +1,658 @@
+package dev.tern;
+
+import java.lang.ref.PhantomReference;
+import java.lang.ref.ReferenceQueue;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+
+/**
+ * A Tern client: records Segment-spec events (track, identify, screen, page,
+ * group, alias), stores them durably on the device and uploads them in
+ * batches with retry and backoff from one background worker thread.
+ *
+ * <pre>{@code
+ * Tern.Options options = Tern.Options.builder()
+ *     .endpoint("https://relay.example.com")
+ *     .writeKey("WRITE_KEY")
+ *     .storagePath(new File(context.getFilesDir(), "tern.db").getPath())
+ *     .build();
+ * try (Tern tern = new Tern(options)) {
+ *   Map<String, Object> props = new HashMap<>();
+ *   props.put("total", 12.5);
+ *   tern.track("Order Completed", props);
+ * }
+ * }</pre>
+ *
+ * <p>Threads: every method may be called from any thread. Event calls only
+ * validate and hand the event to the worker; they never block on disk or
+ * network (except with {@link Durability#IMMEDIATE}). {@link #flush} and
+ * {@link #shutdown} block up to their timeout.
+ *
+ * <p>Errors: a call that fails throws an unchecked {@link TernException}
+ * carrying the {@link Status} and the library's message; a rejected event is
+ * also counted in {@link #stats()}.
+ *
+ * <p>Lifetime: {@link #close()} shuts the client down (2 s deadline unless
+ * {@link #shutdown} ran) and frees the native handle; what was not sent stays
+ * on disk for the next client on the same storage path. A client that becomes
+ * unreachable without being closed is closed by a background reaper after
+ * garbage collection, but relying on that delays the release of the database.
+ */
+public final class Tern implements AutoCloseable {
+
+  /** The native library's version, e.g. "0.1.0". */
+  public static String version() {
+    return NativeBridge.version();
+  }
+
+  // --- Native library loading ----------------------------------------------
+
+  private static boolean loaded;
+
+  /**
+   * Loads libtern_jni (and libtern) from {@code java.library.path}; on Android
+   * from the app's native library directory. Called automatically by the
+   * first use, so hosts need it only to control when loading happens.
+   */
+  public static synchronized void loadLibrary() {
+    if (loaded) return;
+    try {
+      // On old Android versions the dependency must be loaded first; elsewhere
+      // the loader finds it next to libtern_jni (RPATH $ORIGIN).
+      System.loadLibrary("tern");
+    } catch (UnsatisfiedLinkError ignored) {
+      // Resolved through libtern_jni's own dependency lookup below.
+    }
+    System.loadLibrary("tern_jni");
+    loaded = true;
+  }
+
+  /**
+   * Loads libtern_jni from an explicit file path (libtern.so must be in the
+   * same directory or on the loader's search path). Call before any other use.
+   */
+  public static synchronized void loadLibrary(String path) {
+    if (loaded) return;
+    System.load(path);
+    loaded = true;
+  }
+
+  static synchronized void ensureLoaded() {
+    if (!loaded) loadLibrary();
+  }
+
+  // --- Options --------------------------------------------------------------
+
+  /** Every knob of a client; immutable, made with {@link #builder()}. */
+  public static final class Options {
+    final String endpoint;
+    final String writeKey;
+    final String storagePath;
+    final String libraryName;
+    final String libraryVersion;
+    final String httpCaBundle;
+    final String httpUserAgent;
+    final Map<Integer, Long> numbers;
+    final Logger logger;
+    final LogLevel logLevel;
+    final Transport transport;
+    final ContextProvider contextProvider;
+
+    private Options(Builder b) {
+      endpoint = b.endpoint;
+      writeKey = b.writeKey;
+      storagePath = b.storagePath;
+      libraryName = b.libraryName;
+      libraryVersion = b.libraryVersion;
+      httpCaBundle = b.httpCaBundle;
+      httpUserAgent = b.httpUserAgent;
+      numbers = Collections.unmodifiableMap(new java.util.TreeMap<Integer, Long>(b.numbers));
+      logger = b.logger;
+      logLevel = b.logLevel;
+      transport = b.transport;
+      contextProvider = b.contextProvider;
+    }
+
+    public static Builder builder() {
+      return new Builder();
+    }
+
+    /**
+     * Builds {@link Options}. Unset knobs keep the SDK's defaults (see the C
+     * API's tern_options); values are validated by {@link Tern#Tern(Options)}.
+     */
+    public static final class Builder {
+      private String endpoint;
+      private String writeKey;
+      private String storagePath;
+      private String libraryName = "tern-java";
+      private String libraryVersion;
+      private String httpCaBundle;
+      private String httpUserAgent;
+      private final Map<Integer, Long> numbers = new java.util.HashMap<Integer, Long>();
+      private Logger logger;
+      private LogLevel logLevel = LogLevel.WARN;
+      private Transport transport;
+      private ContextProvider contextProvider;
+
+      private Builder() {}
+
+      private Builder number(int key, long value) {
+        numbers.put(key, value);
+        return this;
+      }
+
+      /** Segment-compatible base URL; events go to {@code <endpoint>/v1/batch}. */
+      public Builder endpoint(String url) {
+        endpoint = url;
+        return this;
+      }
+
+      /** Required. Sent as the HTTP Basic user name. */
+      public Builder writeKey(String key) {
+        writeKey = key;
+        return this;
+      }
+
+      /** Required. The SQLite database file; one process owns it at a time. */
+      public Builder storagePath(String path) {
+        storagePath = path;
+        return this;
+      }
+
+      /** Upload when this many events are queued (default 20). */
+      public Builder flushAt(long events) {
+        return number(NativeBridge.N_FLUSH_AT, events);
+      }
+
+      /** ... or after this long (default 30 000 ms). */
+      public Builder flushIntervalMillis(long ms) {
+        return number(NativeBridge.N_FLUSH_INTERVAL_MS, ms);
+      }
+
+      public Builder maxEventBytes(long bytes) {
+        return number(NativeBridge.N_MAX_EVENT_BYTES, bytes);
+      }
+
+      public Builder maxBatchBytes(long bytes) {
+        return number(NativeBridge.N_MAX_BATCH_BYTES, bytes);
+      }
+
+      public Builder maxBatchEvents(long events) {
+        return number(NativeBridge.N_MAX_BATCH_EVENTS, events);
+      }
+
+      /** Disk cap in events (default 10 000); past it the oldest are dropped. */
+      public Builder maxQueueEvents(long events) {
+        return number(NativeBridge.N_MAX_QUEUE_EVENTS, events);
+      }
+
+      /** Disk cap in bytes (default 10 MB). */
+      public Builder maxQueueBytes(long bytes) {
+        return number(NativeBridge.N_MAX_QUEUE_BYTES, bytes);
+      }
+
+      /** Disk cap in age (default 7 days). */
+      public Builder maxEventAgeSeconds(long seconds) {
+        return number(NativeBridge.N_MAX_EVENT_AGE_S, seconds);
+      }
+
+      public Builder durability(Durability durability) {
+        return number(NativeBridge.N_DURABILITY, durability.ordinal());
+      }
+
+      public Builder commitWindowMillis(long ms) {
+        return number(NativeBridge.N_COMMIT_WINDOW_MS, ms);
+      }
+
+      public Builder commitMaxEvents(long events) {
+        return number(NativeBridge.N_COMMIT_MAX_EVENTS, events);
+      }
+
+      /** Bound of the caller-to-worker hand-off; past it events are refused (QUEUE_FULL). */
+      public Builder maxPendingEvents(long events) {
+        return number(NativeBridge.N_MAX_PENDING_EVENTS, events);
+      }
+
+      /** First retry delay (default 500 ms), doubling with full jitter. */
+      public Builder backoffBaseMillis(long ms) {
+        return number(NativeBridge.N_BACKOFF_BASE_MS, ms);
+      }
+
+      /** Longest retry delay (default 300 000 ms). */
+      public Builder backoffMaxMillis(long ms) {
+        return number(NativeBridge.N_BACKOFF_MAX_MS, ms);
+      }
+
+      /** A batch older than this is dropped (default 12 h). */
+      public Builder maxBatchAgeSeconds(long seconds) {
+        return number(NativeBridge.N_MAX_BATCH_AGE_S, seconds);
+      }
+
+      /** ... or after this many attempts (default 100). */
+      public Builder maxAttempts(int attempts) {
+        return number(NativeBridge.N_MAX_ATTEMPTS, attempts);
+      }
+
+      /** Gzip request bodies (default true). */
+      public Builder gzip(boolean enabled) {
+        return number(NativeBridge.N_GZIP, enabled ? 1 : 0);
+      }
+
+      /** Consent when none was persisted yet (default GRANTED). */
+      public Builder defaultConsent(Consent consent) {
+        return number(NativeBridge.N_DEFAULT_CONSENT, consent.ordinal());
+      }
+
+      /** context.library.name (default "tern-java"). */
+      public Builder libraryName(String name) {
+        libraryName = name;
+        return this;
+      }
+
+      /** context.library.version (default the SDK's). */
+      public Builder libraryVersion(String version) {
+        libraryVersion = version;
+        return this;
+      }
+
+      /** For the built-in libcurl transport (no effect with {@link #transport}). */
+      public Builder httpConnectTimeoutMillis(long ms) {
+        return number(NativeBridge.N_HTTP_CONNECT_TIMEOUT_MS, ms);
+      }
+
+      public Builder httpRequestTimeoutMillis(long ms) {
+        return number(NativeBridge.N_HTTP_REQUEST_TIMEOUT_MS, ms);
+      }
+
+      public Builder httpVerifyTls(boolean verify) {
+        return number(NativeBridge.N_HTTP_VERIFY_TLS, verify ? 1 : 0);
+      }
+
+      public Builder httpCaBundle(String path) {
+        httpCaBundle = path;
+        return this;
+      }
+
+      public Builder httpUserAgent(String userAgent) {
+        httpUserAgent = userAgent;
+        return this;
+      }
+
+      /** Where log lines go (default: stderr, warnings and up), from {@code minLevel} up. */
+      public Builder logger(Logger logger, LogLevel minLevel) {
+        this.logger = logger;
+        this.logLevel = minLevel;
+        return this;
+      }
+
+      /**
+       * Who performs HTTP requests (default: the native libcurl transport; on
+       * Android use {@link HttpUrlConnectionTransport}).
+       */
+      public Builder transport(Transport transport) {
+        this.transport = transport;
+        return this;
+      }
+
+      /** Device/app/OS facts added to every event's context. */
+      public Builder contextProvider(ContextProvider provider) {
+        this.contextProvider = provider;
+        return this;
+      }
+
+      public Options build() {
+        return new Options(this);
+      }
+    }
+  }
+
+  // --- Handle ownership -------------------------------------------------------
+
+  /** Owns one native handle; destroys it on close() or after the Tern is collected. */
+  private static final class HandleRef extends PhantomReference<Tern> {
+    final AtomicLong handle;
+
+    HandleRef(Tern owner, long handle) {
+      super(owner, Reaper.QUEUE);
+      this.handle = new AtomicLong(handle);
+    }
+
+    void destroy() {
+      long h = handle.getAndSet(0);
+      if (h != 0) NativeBridge.clientDestroy(h);
+      Reaper.LIVE.remove(this);
+    }
+  }
+
+  /** Destroys the handles of clients collected without close(). */
+  private static final class Reaper implements Runnable {
+    static final ReferenceQueue<Tern> QUEUE = new ReferenceQueue<Tern>();
+    static final Set<HandleRef> LIVE = Collections.synchronizedSet(new HashSet<HandleRef>());
+    private static Thread thread;
+
+    static synchronized void start() {
+      if (thread != null) return;
+      thread = new Thread(new Reaper(), "tern-reaper");
+      thread.setDaemon(true);
+      thread.start();
+    }
+
+    @Override
+    public void run() {
+      while (true) {
+        try {
+          ((HandleRef) QUEUE.remove()).destroy();
+        } catch (InterruptedException e) {
+          return;
+        } catch (Throwable ignored) {
+          // Keep reaping: one failed destroy must not leak every later handle.
+        }
+      }
+    }
+  }
+
+  private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+  private final HandleRef ref;
+
+  /**
+   * Opens (or creates) the store at the options' storage path and starts the
+   * client. Throws {@link TernException}: INVALID_ARGUMENT (missing write key or
+   * storage path, bad values), LOCKED (another client owns the database),
+   * STORAGE (cannot open it).
+   */
+  public Tern(Options options) {
+    if (options == null) throw new TernException(Status.INVALID_ARGUMENT, "options is null");
+    long o = NativeBridge.optionsNew();
+    long h;
+    try {
+      setString(o, NativeBridge.S_ENDPOINT, options.endpoint);
+      setString(o, NativeBridge.S_WRITE_KEY, options.writeKey);
+      setString(o, NativeBridge.S_STORAGE_PATH, options.storagePath);
+      setString(o, NativeBridge.S_LIBRARY_NAME, options.libraryName);
+      setString(o, NativeBridge.S_LIBRARY_VERSION, options.libraryVersion);
+      setString(o, NativeBridge.S_HTTP_CA_BUNDLE, options.httpCaBundle);
+      setString(o, NativeBridge.S_HTTP_USER_AGENT, options.httpUserAgent);
+      for (Map.Entry<Integer, Long> e : options.numbers.entrySet()) {
+        NativeBridge.optionsSetLong(o, e.getKey(), e.getValue());
+      }
+      if (options.logger != null) {
+        NativeBridge.optionsSetLogger(o, options.logger, options.logLevel.ordinal());
+      }
+      if (options.transport != null) NativeBridge.optionsSetTransport(o, options.transport);
+      if (options.contextProvider != null) {
+        NativeBridge.optionsSetContextProvider(o, options.contextProvider);
+      }
+      h = NativeBridge.clientCreate(o);
+    } finally {
+      NativeBridge.optionsFree(o);
+    }
+    ref = new HandleRef(this, h);
+    Reaper.LIVE.add(ref);
+    Reaper.start();
+  }
+
+  /** Same as {@code new Tern(options)}. */
+  public static Tern create(Options options) {
+    return new Tern(options);
+  }
+
+  private static void setString(long o, int key, String value) {
+    if (value != null) NativeBridge.optionsSetString(o, key, value);
+  }
+
+  // Takes the read lock and returns the live handle, or throws SHUTDOWN when closed.
+  private long acquire() {
+    lock.readLock().lock();
+    long h = ref.handle.get();
+    if (h == 0) {
+      lock.readLock().unlock();
+      throw new TernException(Status.SHUTDOWN, "the client is closed");
+    }
+    return h;
+  }
+
+  private void release() {
+    lock.readLock().unlock();
+  }
+
+  private void event(int type, String subject, Map<String, ?> json, EventOptions options) {
+    String jsonText;
+    String contextText = null;
+    String integrationsText = null;
+    try {
+      jsonText = json == null ? null : Json.write(json);
+      if (options != null) {
+        if (options.context != null) contextText = Json.write(options.context);
+        if (options.integrations != null) integrationsText = Json.write(options.integrations);
+      }
+    } catch (IllegalArgumentException e) {
+      throw new TernException(Status.INVALID_ARGUMENT, e.getMessage());
+    }
+    long h = acquire();
+    try {
+      NativeBridge.event(this, h, type, subject, jsonText,
+          options == null ? null : options.userId,
+          options == null ? null : options.anonymousId, contextText, integrationsText,
+          options == null ? 0 : options.timestampMillis);
+    } finally {
+      release();
+    }
+  }
+
+  // --- Event calls -----------------------------------------------------------
+
+  /** Records a track event named {@code event} (required). */
+  public void track(String event) {
+    track(event, null, null);
+  }
+
+  public void track(String event, Map<String, ?> properties) {
+    track(event, properties, null);
+  }
+
+  public void track(String event, Map<String, ?> properties, EventOptions options) {
+    event(NativeBridge.TRACK, event, properties, options);
+  }
+
+  /** Sets and persists the user id (required) and merges {@code traits} into the stored traits. */
+  public void identify(String userId) {
+    identify(userId, null, null);
+  }
+
+  public void identify(String userId, Map<String, ?> traits) {
+    identify(userId, traits, null);
+  }
+
+  public void identify(String userId, Map<String, ?> traits, EventOptions options) {
+    event(NativeBridge.IDENTIFY, userId, traits, options);
+  }
+
+  /** Records a screen view ({@code name} required). */
+  public void screen(String name) {
+    screen(name, null, null);
+  }
+
+  public void screen(String name, Map<String, ?> properties) {
+    screen(name, properties, null);
+  }
+
+  public void screen(String name, Map<String, ?> properties, EventOptions options) {
+    event(NativeBridge.SCREEN, name, properties, options);
+  }
+
+  /** Records a page view ({@code name} may be null). */
+  public void page(String name) {
+    page(name, null, null);
+  }
+
+  public void page(String name, Map<String, ?> properties) {
+    page(name, properties, null);
+  }
+
+  public void page(String name, Map<String, ?> properties, EventOptions options) {
+    event(NativeBridge.PAGE, name, properties, options);
+  }
+
+  /** Associates the user with a group ({@code groupId} required). */
+  public void group(String groupId) {
+    group(groupId, null, null);
+  }
+
+  public void group(String groupId, Map<String, ?> traits) {
+    group(groupId, traits, null);
+  }
+
+  public void group(String groupId, Map<String, ?> traits, EventOptions options) {
+    event(NativeBridge.GROUP, groupId, traits, options);
+  }
+
+  /** Links the current identity to {@code newUserId}, which becomes the user id. */
+  public void alias(String newUserId) {
+    alias(newUserId, null);
+  }
+
+  public void alias(String newUserId, EventOptions options) {
+    event(NativeBridge.ALIAS, newUserId, null, options);
+  }
+
+  // --- Control ---------------------------------------------------------------
+
+  /** {@link #flush(long)} with a 30 s deadline. */
+  public void flush() {
+    flush(30_000);
+  }
+
+  /**
+   * Uploads everything queued now, waiting up to {@code timeoutMillis}. Throws
+   * TRANSPORT (an upload failed; the events stay queued and are retried),
+   * TIMEOUT, DISABLED (no consent, or opted out), SHUTDOWN.
+   */
+  public void flush(long timeoutMillis) {
+    long h = acquire();
+    try {
+      NativeBridge.flush(this, h, timeoutMillis);
+    } finally {
+      release();
+    }
+  }
+
+  /** Forgets the user: clears user id and traits, makes a new anonymous id. */
+  public void reset() {
+    long h = acquire();
+    try {
+      NativeBridge.reset(this, h);
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * Stops accepting events, commits what is pending, tries one last upload
+   * and stops the worker. Idempotent. Throws TIMEOUT when the worker did not
+   * finish in time (what is not sent stays on disk). {@link #close()} is still
+   * needed to free the handle.
+   */
+  public void shutdown(long timeoutMillis) {
+    long h = acquire();
+    try {
+      NativeBridge.shutdown(this, h, timeoutMillis);
+    } finally {
+      release();
+    }
+  }
+
+  /** Sets and persists consent; DENIED purges the queue. */
+  public void setConsent(Consent consent) {
+    if (consent == null) throw new TernException(Status.INVALID_ARGUMENT, "consent is null");
+    long h = acquire();
+    try {
+      NativeBridge.setConsent(this, h, consent.ordinal());
+    } finally {
+      release();
+    }
+  }
+
+  public Consent consent() {
+    long h = acquire();
+    try {
+      return Consent.fromCode(NativeBridge.consent(this, h));
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * Sets and persists opt-out. While opted out, event calls throw DISABLED
+   * (and count the drop) and nothing is uploaded; queued events stay on disk.
+   */
+  public void optOut(boolean optedOut) {
+    long h = acquire();
+    try {
+      NativeBridge.setOptOut(this, h, optedOut);
+    } finally {
+      release();
+    }
+  }
+
+  public boolean isOptedOut() {
+    long h = acquire();
+    try {
+      return NativeBridge.optedOut(this, h);
+    } finally {
+      release();
+    }
+  }
+
+  public String anonymousId() {
+    long h = acquire();
+    try {
+      return NativeBridge.anonymousId(this, h);
+    } finally {
+      release();
+    }
+  }
+
+  /** The user id, or "" when none is set. */
+  public String userId() {
+    long h = acquire();
+    try {
+      return NativeBridge.userId(this, h);
+    } finally {
+      release();
+    }
+  }
+
+  public Stats stats() {
+    long h = acquire();
+    try {
+      return new Stats(NativeBridge.stats(this, h));
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * Shuts down (2 s deadline unless {@link #shutdown} ran) and frees the
+   * native handle. Waits for calls in progress on other threads. Idempotent;
+   * later calls throw SHUTDOWN.
+   */
+  @Override
+  public void close() {
+    lock.writeLock().lock();
+    try {
+      ref.destroy();
+    } finally {
+      lock.writeLock().unlock();
+    }
+  }
+
+  /** Clients created and not yet freed, process-wide (for leak checks). */
+  static int liveNativeClients() {
+    return NativeBridge.liveClients();
+  }
+}
