@@ -384,6 +384,18 @@ void Spool::run_committer() {
       trim();
       last_cursor_flush = now;
     }
+    bool roll;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      roll = roll_requested_;
+      roll_requested_ = false;
+    }
+    if (roll && active_off_ > 0) {
+      // Every cursor has consumed the whole active segment: seal it so the
+      // next trim can free it even if no more events arrive.
+      Status st = roll_segment();
+      if (st) trim();
+    }
     lock.lock();
     // Appends are refused once closing_ is set, so one pass after it drains all.
     if (stop && pending_.empty()) break;
@@ -539,6 +551,11 @@ void Spool::trim() {
       doomed.push_back(it->second.path);
       segments_.erase(it);
     }
+    const Segment& active = segments_[active_key_];
+    if (min_cursor >= last_seq_ && active.size > 0 && active.size >= segment_bytes_ / 4) {
+      roll_requested_ = true;
+      commit_cv_.notify_one();
+    }
     if (!doomed.empty()) {
       refused_ = false;
       bytes_gauge_->set(static_cast<int64_t>(committed_bytes_));
@@ -660,6 +677,11 @@ Status Spool::close() {
   data_cv_.notify_all();
   Status st = persist_cursors();
   trim();
+  // Leave the active segment without its zero preallocation.
+  if (active_fd_ >= 0 && broken_.is_ok() && zeroed_end_ > active_off_) {
+    if (::ftruncate(active_fd_, static_cast<off_t>(active_off_)) == 0) (void)::fdatasync(active_fd_);
+    zeroed_end_ = active_off_;
+  }
   return st;
 }
 

@@ -197,6 +197,7 @@ class Spool {
   uint64_t last_seq_ = 0;
   std::size_t max_bytes_;
   bool refused_ = false;  // refused an append since the last trim
+  bool roll_requested_ = false;
   bool closing_ = false;
   bool closed_ = false;
   Status broken_;

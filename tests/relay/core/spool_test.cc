@@ -1,0 +1,312 @@
+#include "tern/relay/spool.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <future>
+
+#include "test_util.h"
+
+namespace tern::relay {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::eventually;
+using testing::TempDir;
+
+SpoolOptions options(const std::string& dir) {
+  SpoolOptions o;
+  o.dir = dir;
+  o.commit_window = 1ms;
+  o.cursor_flush_interval = 5ms;
+  return o;
+}
+
+std::vector<SpoolEvent> events(int from, int n, const std::string& type = "track") {
+  std::vector<SpoolEvent> v;
+  for (int i = from; i < from + n; ++i) {
+    v.push_back(SpoolEvent{"web", type, "{\"type\":\"" + type + "\",\"n\":" + std::to_string(i) + "}"});
+  }
+  return v;
+}
+
+// Appends and waits for the commit; returns {first, last}.
+std::pair<uint64_t, uint64_t> append_sync(Spool& s, std::vector<SpoolEvent> ev) {
+  std::promise<std::tuple<Status, uint64_t, uint64_t>> p;
+  auto f = p.get_future();
+  Status st = s.append(std::move(ev), [&](Status st, uint64_t a, uint64_t b) { p.set_value({st, a, b}); });
+  EXPECT_TRUE(st.is_ok()) << st.to_string();
+  if (!st) return {0, 0};
+  auto [cst, a, b] = f.get();
+  EXPECT_TRUE(cst.is_ok()) << cst.to_string();
+  return {a, b};
+}
+
+std::vector<SpoolRecord> read_all(Spool& s, uint64_t after) {
+  auto r = s.reader(after);
+  std::vector<SpoolRecord> out;
+  for (;;) {
+    std::size_t before = out.size();
+    EXPECT_TRUE(r->read(1000, 1 << 20, std::chrono::steady_clock::now(), &out).is_ok());
+    if (out.size() == before) break;
+  }
+  return out;
+}
+
+std::vector<std::string> segment_files(const std::string& dir) {
+  std::vector<std::string> v;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    std::string n = e.path().filename().string();
+    if (n.rfind("seg-", 0) == 0) v.push_back(e.path().string());
+  }
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+TEST(SpoolTest, AppendedEventsReadBackInOrderWithSequenceNumbers) {
+  TempDir dir;
+  Metrics m;
+  auto s = Spool::open(options(dir.path()), m);
+  ASSERT_TRUE(s.is_ok()) << s.status().to_string();
+  auto [a, b] = append_sync(**s, events(0, 3));
+  EXPECT_EQ(a, 1u);
+  EXPECT_EQ(b, 3u);
+  auto [c, d] = append_sync(**s, events(3, 2, "identify"));
+  EXPECT_EQ(c, 4u);
+  EXPECT_EQ(d, 5u);
+  auto recs = read_all(**s, 0);
+  ASSERT_EQ(recs.size(), 5u);
+  for (std::size_t i = 0; i < recs.size(); ++i) {
+    EXPECT_EQ(recs[i].seq, i + 1);
+    EXPECT_EQ(recs[i].source_id, "web");
+    EXPECT_NE(recs[i].event.find("\"n\":" + std::to_string(i) + "}"), std::string::npos);
+  }
+  EXPECT_EQ(recs[4].type, "identify");
+  EXPECT_EQ(read_all(**s, 3).size(), 2u);
+  EXPECT_EQ(m.counter("tern_relay_spool_appended_events_total").value(), 5u);
+}
+
+TEST(SpoolTest, ConcurrentAppendsShareGroupCommits) {
+  TempDir dir;
+  Metrics m;
+  auto o = options(dir.path());
+  o.commit_window = 20ms;
+  auto s = Spool::open(o, m);
+  ASSERT_TRUE(s.is_ok());
+  std::atomic<int> done{0};
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE((*s)->append(events(i, 1), [&](Status st, uint64_t, uint64_t) {
+                     EXPECT_TRUE(st.is_ok());
+                     done++;
+                   }).is_ok());
+  }
+  ASSERT_TRUE(eventually([&] { return done.load() == 50; }));
+  EXPECT_LT(m.counter("tern_relay_spool_commits_total").value(), 50u);
+  EXPECT_EQ(read_all(**s, 0).size(), 50u);
+}
+
+TEST(SpoolTest, RestartKeepsEventsSequenceAndCursors) {
+  TempDir dir;
+  Metrics m;
+  {
+    auto s = Spool::open(options(dir.path()), m);
+    ASSERT_TRUE(s.is_ok());
+    ASSERT_TRUE((*s)->register_cursor("a", false).is_ok());
+    append_sync(**s, events(0, 4));
+    (*s)->ack("a", 2);
+    ASSERT_TRUE((*s)->close().is_ok());
+  }
+  auto s = Spool::open(options(dir.path()), m);
+  ASSERT_TRUE(s.is_ok());
+  EXPECT_EQ((*s)->last_seq(), 4u);
+  EXPECT_EQ((*s)->cursor("a"), std::optional<uint64_t>(2));
+  auto [a, b] = append_sync(**s, events(4, 1));
+  EXPECT_EQ(a, 5u);
+  auto recs = read_all(**s, *(*s)->cursor("a"));
+  ASSERT_EQ(recs.size(), 3u);
+  EXPECT_EQ(recs[0].seq, 3u);
+}
+
+TEST(SpoolTest, TornTailIsTruncatedAtOpenNotReplayed) {
+  TempDir dir;
+  Metrics m;
+  {
+    auto s = Spool::open(options(dir.path()), m);
+    ASSERT_TRUE(s.is_ok());
+    append_sync(**s, events(0, 3));
+  }
+  // A crash in the middle of a write: a record header promising 200 bytes and
+  // only some of them.
+  auto segs = segment_files(dir.path());
+  ASSERT_EQ(segs.size(), 1u);
+  auto size = std::filesystem::file_size(segs[0]);
+  {
+    int fd = ::open(segs[0].c_str(), O_WRONLY | O_APPEND);
+    ASSERT_GE(fd, 0);
+    unsigned char torn[40] = {0x12, 0x34, 0x56, 0x78, 200, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 3, 0, 5, 0};
+    for (int i = 20; i < 40; ++i) torn[i] = 'x';
+    ASSERT_EQ(::write(fd, torn, sizeof torn), static_cast<ssize_t>(sizeof torn));
+    ::close(fd);
+  }
+  auto s = Spool::open(options(dir.path()), m);
+  ASSERT_TRUE(s.is_ok());
+  EXPECT_EQ((*s)->last_seq(), 3u);
+  EXPECT_EQ(std::filesystem::file_size(segs[0]), size);
+  EXPECT_EQ(m.counter("tern_relay_spool_torn_bytes_total").value(), 40u);
+  auto [a, b] = append_sync(**s, events(3, 1));
+  EXPECT_EQ(a, 4u);
+  auto recs = read_all(**s, 0);
+  ASSERT_EQ(recs.size(), 4u);
+  EXPECT_NE(recs[3].event.find("\"n\":3"), std::string::npos);
+}
+
+TEST(SpoolTest, RecordWithBadCrcAtTheTailIsDropped) {
+  TempDir dir;
+  Metrics m;
+  {
+    auto s = Spool::open(options(dir.path()), m);
+    ASSERT_TRUE(s.is_ok());
+    append_sync(**s, events(0, 3));
+  }
+  auto segs = segment_files(dir.path());
+  // Flip the last byte of the file: the third record's CRC no longer matches.
+  std::filesystem::resize_file(segs[0], std::filesystem::file_size(segs[0]));
+  {
+    int fd = ::open(segs[0].c_str(), O_RDWR);
+    ASSERT_GE(fd, 0);
+    off_t end = ::lseek(fd, 0, SEEK_END);
+    char c;
+    ASSERT_EQ(::pread(fd, &c, 1, end - 1), 1);
+    c ^= 0x55;
+    ASSERT_EQ(::pwrite(fd, &c, 1, end - 1), 1);
+    ::close(fd);
+  }
+  auto s = Spool::open(options(dir.path()), m);
+  ASSERT_TRUE(s.is_ok());
+  EXPECT_EQ((*s)->last_seq(), 2u);
+  EXPECT_EQ(read_all(**s, 0).size(), 2u);
+}
+
+TEST(SpoolTest, ReaderCrossesSegmentsAndTrimDeletesWhatEveryCursorPassed) {
+  TempDir dir;
+  Metrics m;
+  auto o = options(dir.path());
+  o.segment_bytes = 256;  // a few events per segment
+  auto s = Spool::open(o, m);
+  ASSERT_TRUE(s.is_ok());
+  ASSERT_TRUE((*s)->register_cursor("a", false).is_ok());
+  ASSERT_TRUE((*s)->register_cursor("b", false).is_ok());
+  for (int i = 0; i < 40; ++i) append_sync(**s, events(i, 1));
+  auto before = segment_files(dir.path()).size();
+  EXPECT_GT(before, 5u);
+  auto recs = read_all(**s, 0);
+  ASSERT_EQ(recs.size(), 40u);
+  for (std::size_t i = 0; i < 40; ++i) EXPECT_EQ(recs[i].seq, i + 1);
+
+  (*s)->ack("a", 40);
+  // b has not moved: nothing may go.
+  std::this_thread::sleep_for(30ms);
+  EXPECT_EQ(segment_files(dir.path()).size(), before);
+  (*s)->ack("b", 30);
+  ASSERT_TRUE(eventually([&] { return segment_files(dir.path()).size() < before; }));
+  // Everything after b's cursor is still readable.
+  auto rest = read_all(**s, 30);
+  ASSERT_EQ(rest.size(), 10u);
+  EXPECT_EQ(rest[0].seq, 31u);
+  EXPECT_LT((*s)->bytes(), 40u * 60);
+}
+
+TEST(SpoolTest, PastTheCapAppendsAreRefusedAndNothingIsDropped) {
+  TempDir dir;
+  Metrics m;
+  auto o = options(dir.path());
+  o.max_bytes = 2000;
+  o.segment_bytes = 500;
+  auto s = Spool::open(o, m);
+  ASSERT_TRUE(s.is_ok());
+  ASSERT_TRUE((*s)->register_cursor("a", false).is_ok());
+  int accepted = 0;
+  Status st;
+  for (int i = 0; i < 100; ++i) {
+    st = (*s)->append(events(i, 1), [](Status, uint64_t, uint64_t) {});
+    if (!st) break;
+    ++accepted;
+  }
+  EXPECT_EQ(st.code(), StatusCode::kUnavailable);
+  EXPECT_GT(accepted, 10);
+  EXPECT_TRUE((*s)->full());
+  ASSERT_TRUE(eventually([&] { return (*s)->last_seq() == static_cast<uint64_t>(accepted); }));
+  EXPECT_EQ(read_all(**s, 0).size(), static_cast<std::size_t>(accepted));
+  EXPECT_GT(m.counter("tern_relay_spool_refused_events_total", "reason=\"full\"").value(), 0u);
+
+  // The consumer catches up: space is freed and appends are accepted again.
+  (*s)->ack("a", (*s)->last_seq());
+  ASSERT_TRUE(eventually([&] { return !(*s)->full(); }));
+  EXPECT_TRUE((*s)->append(events(1000, 1), [](Status, uint64_t, uint64_t) {}).is_ok());
+}
+
+TEST(SpoolTest, NewCursorStartsAtTheEndOrAtTheOldestEvent) {
+  TempDir dir;
+  Metrics m;
+  auto s = Spool::open(options(dir.path()), m);
+  ASSERT_TRUE(s.is_ok());
+  append_sync(**s, events(0, 5));
+  EXPECT_EQ((*s)->register_cursor("late", true).value(), 5u);
+  EXPECT_EQ((*s)->register_cursor("all", false).value(), 0u);
+  EXPECT_EQ((*s)->register_cursor("late", false).value(), 5u);  // existing cursors are kept
+  ASSERT_TRUE((*s)->drop_cursor("late").is_ok());
+  EXPECT_FALSE((*s)->cursor("late").has_value());
+  EXPECT_EQ((*s)->drop_cursor("late").code(), StatusCode::kNotFound);
+}
+
+TEST(SpoolTest, SecondOpenerOfTheSameDirectoryIsLockedOut) {
+  TempDir dir;
+  Metrics m;
+  auto a = Spool::open(options(dir.path()), m);
+  ASSERT_TRUE(a.is_ok());
+  auto b = Spool::open(options(dir.path()), m);
+  ASSERT_FALSE(b.is_ok());
+  EXPECT_EQ(b.status().code(), StatusCode::kLocked);
+}
+
+TEST(SpoolTest, ClosedSpoolRefusesAppendsWithShutdownAndWakesReaders) {
+  TempDir dir;
+  Metrics m;
+  auto s = Spool::open(options(dir.path()), m);
+  ASSERT_TRUE(s.is_ok());
+  auto r = (*s)->reader(0);
+  std::vector<SpoolRecord> out;
+  auto t = std::thread([&] {
+    EXPECT_TRUE(r->read(10, 1000, std::chrono::steady_clock::now() + 30s, &out).is_ok());
+  });
+  std::this_thread::sleep_for(20ms);
+  ASSERT_TRUE((*s)->close().is_ok());
+  t.join();  // would take 30 s if close did not wake it
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ((*s)->append(events(0, 1), {}).code(), StatusCode::kShutdown);
+}
+
+TEST(SpoolTest, ReadHonoursEventAndByteLimits) {
+  TempDir dir;
+  Metrics m;
+  auto s = Spool::open(options(dir.path()), m);
+  ASSERT_TRUE(s.is_ok());
+  append_sync(**s, events(0, 10));
+  auto r = (*s)->reader(0);
+  std::vector<SpoolRecord> out;
+  ASSERT_TRUE(r->read(3, 1 << 20, std::chrono::steady_clock::now(), &out).is_ok());
+  EXPECT_EQ(out.size(), 3u);
+  std::size_t one = out[0].event.size();
+  out.clear();
+  ASSERT_TRUE(r->read(100, one * 2 + 1, std::chrono::steady_clock::now(), &out).is_ok());
+  EXPECT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].seq, 4u);
+  // Topping up the same batch respects the totals.
+  ASSERT_TRUE(r->read(100, one * 2 + 1, std::chrono::steady_clock::now(), &out).is_ok());
+  EXPECT_EQ(out.size(), 2u);
+}
+
+}  // namespace
+}  // namespace tern::relay
