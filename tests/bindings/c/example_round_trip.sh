@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs examples/c (tern-example-c) against tern-test-collector and checks
-# that every event it sends arrives exactly once.
-#   example_c_round_trip.sh <tern-example-c> <tern-test-collector>
+# Runs an example program (examples/c or examples/java) against
+# tern-test-collector and checks that every event it sends (identify, 5
+# tracks, screen) arrives exactly once.
+#   example_round_trip.sh <example program> <tern-test-collector>
 set -euo pipefail
 example=$1
 collector=$2
@@ -22,9 +23,7 @@ done
 port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$dir/collector.out")
 [[ -n "$port" ]] || { echo "collector did not start"; exit 1; }
 
-"$example" --endpoint "http://127.0.0.1:$port" --write-key ex --db "$dir/example.db" --count 5 \
-  | tee "$dir/example.out"
-grep -q '"sent":7' "$dir/example.out"
+"$example" --endpoint "http://127.0.0.1:$port" --write-key ex --db "$dir/example.db" --count 5
 
 kill -TERM "$pid"
 wait "$pid"
