@@ -407,6 +407,8 @@ Status Engine::hand_off(std::string text) {
     lk.unlock();
     return reject(DropReason::kQueueFull, StatusCode::kQueueFull, "the hand-off queue is full");
   }
+  // The commit window opens with the first pending event (one clock read per window).
+  if (pending_.empty()) first_pending_at_ = clock_->monotonic();
   pending_.push_back(Pending{std::move(text), immediate ? &waiter : nullptr});
   pending_count_.fetch_add(1, std::memory_order_relaxed);
   enqueued_.fetch_add(1, std::memory_order_relaxed);
@@ -578,7 +580,7 @@ void Engine::run() {
     if (!pending_.empty()) {
       if (!window_open) {
         window_open = true;
-        commit_deadline = now + config_.commit_window;
+        commit_deadline = first_pending_at_ + config_.commit_window;
       }
       if (stop_ || flush_pending || immediate_waiters_ > 0 ||
           pending_.size() >= config_.commit_max_events || now >= commit_deadline) {

@@ -110,6 +110,7 @@ class Engine : public std::enable_shared_from_this<Engine> {
   std::condition_variable cv_;       // wakes the worker
   std::condition_variable done_cv_;  // wakes flush/immediate/shutdown waiters
   std::vector<Pending> pending_;
+  std::chrono::steady_clock::time_point first_pending_at_{};
   bool worker_idle_ = false;  // waiting with no commit window open
   bool stop_ = false;
   bool worker_exited_ = false;

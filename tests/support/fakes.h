@@ -137,6 +137,10 @@ class TempDir {
   std::string path_;
 };
 
+// Format checks for assertions on events.
+bool is_uuid(const std::string& s, char version);   // canonical lower-case text, RFC 9562 variant
+bool is_iso8601_ms(const std::string& s);           // YYYY-MM-DDTHH:MM:SS.mmmZ
+
 // Polls `pred` every millisecond of real time until it holds or `timeout` passes.
 bool wait_until(const std::function<bool()>& pred,
                 std::chrono::milliseconds timeout = std::chrono::seconds(10));
