@@ -1,0 +1,108 @@
+import Foundation
+
+extension Tern {
+  /// How events are stored before the call returns.
+  public enum Durability: Int32, Sendable, CaseIterable {
+    /// Committed within the commit window (default, ≤ 20 ms or 256 events).
+    case groupCommit = 0
+    /// Committed to SQLite before the event call returns (slower).
+    case immediate = 1
+  }
+
+  /// The user's consent to analytics.
+  public enum Consent: Int32, Sendable, CaseIterable {
+    /// Events are stored but not sent.
+    case unknown = 0
+    /// Events are sent.
+    case granted = 1
+    /// Queued events are purged; new events are refused.
+    case denied = 2
+  }
+
+  /// Severity of a log line from the SDK.
+  public enum LogLevel: Int32, Sendable, CaseIterable, Comparable {
+    case debug = 0, info = 1, warn = 2, error = 3
+
+    public static func < (lhs: LogLevel, rhs: LogLevel) -> Bool { lhs.rawValue < rhs.rawValue }
+  }
+
+  /// Receives the SDK's log lines. Called on any SDK thread (the caller's for a
+  /// rejected event, the worker's for storage and upload); it must be
+  /// thread-safe and must not call back into the client that logs.
+  public typealias LogHandler = @Sendable (LogLevel, String) -> Void
+
+  /// Everything a client is created with. `writeKey` and `storagePath` are
+  /// required; every optional left `nil` keeps the SDK's default
+  /// (sdk/include/tern/config.h). Durations are in seconds.
+  public struct Configuration: Sendable {
+    /// The source's write key (sent as the HTTP Basic user name).
+    public var writeKey: String
+    /// The Segment-compatible endpoint, e.g. "https://relay.example.com".
+    public var endpoint: String
+    /// The SQLite database file that buffers events (created if missing).
+    /// One client per file: a second opener gets `TernError.Code.locked`.
+    public var storagePath: String
+
+    /// Upload when this many events are queued (SDK default 20).
+    public var flushAt: Int?
+    /// Upload at least this often while events are queued.
+    public var flushInterval: TimeInterval?
+    public var maxEventBytes: Int?
+    public var maxBatchBytes: Int?
+    public var maxBatchEvents: Int?
+    /// Disk caps: past them the oldest events are dropped (and counted).
+    public var maxQueueEvents: Int?
+    public var maxQueueBytes: Int?
+    public var maxEventAge: TimeInterval?
+    public var durability: Durability?
+    public var commitWindow: TimeInterval?
+    public var commitMaxEvents: Int?
+    /// Events handed to the worker but not yet stored; past this, event calls
+    /// fail with `queueFull`.
+    public var maxPendingEvents: Int?
+    /// Retry backoff: full jitter from `backoffBase` doubling to `backoffMax`.
+    public var backoffBase: TimeInterval?
+    public var backoffMax: TimeInterval?
+    /// A batch is dropped after this age or this many attempts.
+    public var maxBatchAge: TimeInterval?
+    public var maxAttempts: Int?
+    /// Gzip request bodies (default true).
+    public var gzip: Bool?
+    /// Consent used until one is set and persisted (SDK default: granted).
+    public var defaultConsent: Consent?
+    /// `context.library.name` of every event.
+    public var libraryName: String = "tern-swift"
+    /// `context.library.version`; `nil`: the SDK's version.
+    public var libraryVersion: String?
+
+    /// Settings of the built-in libcurl transport (used when `transport` is nil).
+    public var httpConnectTimeout: TimeInterval?
+    public var httpRequestTimeout: TimeInterval?
+    /// Verify the TLS peer and host (default true). Turn off only for local tests.
+    public var httpVerifyTLS: Bool?
+    public var httpCABundle: String?
+    public var httpUserAgent: String?
+
+    /// Who performs the HTTP requests: `nil` is the library's built-in libcurl
+    /// transport; `URLSessionTransport()` uses the system's HTTP stack (the
+    /// default on Apple platforms, where libcurl is not part of the OS).
+    public var transport: (any TernTransport)?
+    /// Facts about the app and device merged into every event's `context`.
+    /// Defaults to `FoundationContextProvider()`; `nil` keeps the C++ core's
+    /// own (library name and version only).
+    public var contextProvider: (any TernContextProvider)? = FoundationContextProvider()
+    /// Receives log lines at `logLevel` and above; `nil` logs warnings and
+    /// errors to stderr (the SDK default).
+    public var logHandler: LogHandler?
+    public var logLevel: LogLevel = .warn
+
+    public init(writeKey: String, endpoint: String, storagePath: String) {
+      self.writeKey = writeKey
+      self.endpoint = endpoint
+      self.storagePath = storagePath
+      #if canImport(Darwin)
+        self.transport = URLSessionTransport()
+      #endif
+    }
+  }
+}

@@ -1,0 +1,331 @@
+import Foundation
+internal import CTern
+
+/// A Tern client: records analytics events into an on-device SQLite queue and
+/// uploads them in gzip batches to a Segment-compatible endpoint (the Tern
+/// relay) with retry and backoff.
+///
+/// ```swift
+/// let tern = try Tern(writeKey: "KEY", endpoint: "https://relay.example.com",
+///                     storage: dbPath)
+/// try tern.track("Order Completed", properties: ["total": 42.5, "items": ["a", "b"]])
+/// ```
+///
+/// Threads and isolation: `Tern` is `@unchecked Sendable` because the C client
+/// it wraps is thread-safe: every call may be made from any thread, any task
+/// or actor, concurrently; the only call that is not (`tern_client_destroy`)
+/// runs in `deinit`, when no other reference exists. The event calls never
+/// block on disk or network (unless `durability` is `.immediate`): they
+/// validate and serialise on the calling thread and hand the event to the
+/// client's background worker. `flush` and `shutdown` block the calling
+/// thread up to their timeout; from Swift concurrency use their `async`
+/// overloads, which wait on a dispatch thread instead of a cooperative one.
+/// Hooks (transport, context provider, log handler) run on the SDK's threads.
+///
+/// Lifetime: the handle is released in `deinit`, which shuts the client down
+/// (up to 2 s) if `shutdown` was not called; what was not sent stays on disk
+/// and is sent by the next client opened on the same `storagePath`.
+public final class Tern: @unchecked Sendable {
+  private let handle: OpaquePointer
+
+  /// The version of the C library ("0.1.0").
+  public static var version: String { String(cString: tern_version()) }
+
+  /// Opens (or creates) the store, restores the identity and the queue, and
+  /// starts the background worker.
+  /// - Throws: `TernError` with `.invalidArgument` (missing write key or
+  ///   storage path, a bad option), `.locked` (another client or process owns
+  ///   the database), `.storage` (it cannot be opened or created).
+  public init(configuration: Configuration) throws {
+    guard let options = tern_options_new() else {
+      throw TernError(code: .internal, message: "out of memory")
+    }
+    defer { tern_options_free(options) }
+    try Tern.apply(configuration, to: options)
+    var client: OpaquePointer?
+    let status = tern_client_create(options, &client)
+    guard status == TERN_OK, let client else {
+      throw TernError(status: status, message: String(cString: tern_client_last_error(nil)))
+    }
+    handle = client
+  }
+
+  /// A client with the defaults for everything but the three required settings.
+  public convenience init(writeKey: String, endpoint: String, storage: String) throws {
+    try self.init(
+      configuration: Configuration(writeKey: writeKey, endpoint: endpoint, storagePath: storage))
+  }
+
+  deinit {
+    tern_client_destroy(handle)
+  }
+
+  // MARK: - Events
+
+  /// Per-call overrides for the event calls.
+  public struct EventOptions {
+    /// Overrides the stored user id for this event.
+    public var userId: String?
+    /// Overrides the stored anonymous id for this event.
+    public var anonymousId: String?
+    /// Merged over the provider's context for this event.
+    public var context: [String: Any]?
+    /// The Segment `integrations` object.
+    public var integrations: [String: Any]?
+    /// Device time of the event; `nil`: now.
+    public var timestamp: Date?
+
+    public init(
+      userId: String? = nil, anonymousId: String? = nil, context: [String: Any]? = nil,
+      integrations: [String: Any]? = nil, timestamp: Date? = nil
+    ) {
+      self.userId = userId
+      self.anonymousId = anonymousId
+      self.context = context
+      self.integrations = integrations
+      self.timestamp = timestamp
+    }
+  }
+
+  /// Records a track event. `properties` holds JSON-like values (see
+  /// "Property values" in README.md): strings, numbers, bools, `NSNull`/`nil`,
+  /// `Date`, arrays, `[String: Any]`, `Encodable`.
+  /// - Throws: `TernError` when the event was dropped (and counted):
+  ///   `.invalidArgument` (empty name, a value that is not JSON), `.tooLarge`,
+  ///   `.queueFull`, `.disabled` (opted out or consent denied), `.shutdown`,
+  ///   `.storage` (immediate durability only).
+  public func track(
+    _ event: String, properties: [String: Any]? = nil, options: EventOptions? = nil
+  ) throws {
+    let json = try properties.map { try JSONText.object($0, path: "properties") }
+    try call("track", options) { tern_client_track(handle, event, json, $0) }
+  }
+
+  /// Records a track event whose properties are an `Encodable` value that
+  /// encodes to a JSON object.
+  public func track<Properties: Encodable>(
+    _ event: String, properties: Properties, options: EventOptions? = nil
+  ) throws {
+    let json = try JSONText.object(encoding: properties, path: "properties")
+    try call("track", options) { tern_client_track(handle, event, json, $0) }
+  }
+
+  /// Sets and persists the user id and merges `traits` into the stored traits.
+  public func identify(
+    userId: String, traits: [String: Any]? = nil, options: EventOptions? = nil
+  ) throws {
+    let json = try traits.map { try JSONText.object($0, path: "traits") }
+    try call("identify", options) { tern_client_identify(handle, userId, json, $0) }
+  }
+
+  public func identify<Traits: Encodable>(
+    userId: String, traits: Traits, options: EventOptions? = nil
+  ) throws {
+    let json = try JSONText.object(encoding: traits, path: "traits")
+    try call("identify", options) { tern_client_identify(handle, userId, json, $0) }
+  }
+
+  /// Records a screen view; `name` is required.
+  public func screen(
+    _ name: String, properties: [String: Any]? = nil, options: EventOptions? = nil
+  ) throws {
+    let json = try properties.map { try JSONText.object($0, path: "properties") }
+    try call("screen", options) { tern_client_screen(handle, name, json, $0) }
+  }
+
+  /// Records a page view (web-style); `name` may be empty.
+  public func page(
+    _ name: String? = nil, properties: [String: Any]? = nil, options: EventOptions? = nil
+  ) throws {
+    let json = try properties.map { try JSONText.object($0, path: "properties") }
+    try call("page", options) { tern_client_page(handle, name, json, $0) }
+  }
+
+  /// Associates the user with a group; `groupId` is required.
+  public func group(
+    _ groupId: String, traits: [String: Any]? = nil, options: EventOptions? = nil
+  ) throws {
+    let json = try traits.map { try JSONText.object($0, path: "traits") }
+    try call("group", options) { tern_client_group(handle, groupId, json, $0) }
+  }
+
+  /// Links the current identity (`previousId`) to `newUserId`, which becomes
+  /// the user id.
+  public func alias(_ newUserId: String, options: EventOptions? = nil) throws {
+    try call("alias", options) { tern_client_alias(handle, newUserId, $0) }
+  }
+
+  // MARK: - Delivery and lifecycle
+
+  /// Commits what is pending and uploads everything queued now, blocking the
+  /// calling thread up to `timeout` seconds.
+  /// - Throws: `.transport` (an upload failed; the events stay on disk and
+  ///   are retried by the normal policy), `.timeout`, `.disabled` (consent not
+  ///   granted, or opted out), `.shutdown`, `.invalidArgument`.
+  public func flush(timeout: TimeInterval = 10) throws {
+    let ms = try Tern.milliseconds(timeout, "timeout")
+    try check(tern_client_flush(handle, ms))
+  }
+
+  /// `flush(timeout:)` for Swift concurrency: waits on a dispatch thread, so
+  /// no cooperative thread is blocked.
+  public func flush(timeout: TimeInterval = 10) async throws {
+    try await offload { try self.flush(timeout: timeout) }
+  }
+
+  /// Forgets the user: clears user id and traits and makes a new anonymous id.
+  /// Queued events keep the identity they were recorded with.
+  public func reset() throws {
+    try check(tern_client_reset(handle))
+  }
+
+  /// Stops accepting events, commits what is pending, tries one last upload
+  /// if `timeout` allows, and stops the worker. Idempotent. What is not sent
+  /// stays on disk.
+  /// - Throws: `.timeout` (the worker stops at its next step).
+  public func shutdown(timeout: TimeInterval = 2) throws {
+    let ms = try Tern.milliseconds(timeout, "timeout")
+    try check(tern_client_shutdown(handle, ms))
+  }
+
+  /// `shutdown(timeout:)` for Swift concurrency (see `flush`).
+  public func shutdown(timeout: TimeInterval = 2) async throws {
+    try await offload { try self.shutdown(timeout: timeout) }
+  }
+
+  // MARK: - Privacy
+
+  /// The persisted consent (`Configuration.defaultConsent` until one is set).
+  public var consent: Consent {
+    var value = tern_consent(rawValue: 0)
+    guard tern_client_consent(handle, &value) == TERN_OK else { return .unknown }
+    return Consent(rawValue: Int32(truncatingIfNeeded: value.rawValue)) ?? .unknown
+  }
+
+  /// Sets and persists consent: `.unknown` stores events without sending,
+  /// `.granted` sends them, `.denied` purges the queue and refuses new events.
+  public func setConsent(_ consent: Consent) throws {
+    try check(
+      tern_client_set_consent(handle, tern_consent(rawValue: .init(truncatingIfNeeded: consent.rawValue))))
+  }
+
+  /// Whether the user opted out (persisted).
+  public var isOptedOut: Bool {
+    var value: Int32 = 0
+    guard tern_client_opted_out(handle, &value) == TERN_OK else { return false }
+    return value != 0
+  }
+
+  /// Sets and persists opt-out. While opted out, event calls throw
+  /// `.disabled` and nothing is uploaded; queued events stay on disk.
+  public func setOptedOut(_ optedOut: Bool) throws {
+    try check(tern_client_set_opt_out(handle, optedOut ? 1 : 0))
+  }
+
+  // MARK: - Identity and stats
+
+  /// The current anonymous id (a UUID, persisted; new after `reset()`).
+  public var anonymousId: String {
+    readString { tern_client_anonymous_id(handle, $0, $1, $2) }
+  }
+
+  /// The current user id, or `nil` before `identify`/`alias` and after `reset()`.
+  public var userId: String? {
+    let id = readString { tern_client_user_id(handle, $0, $1, $2) }
+    return id.isEmpty ? nil : id
+  }
+
+  /// What the client did so far: counters, queue depth, drops by reason.
+  public var stats: Stats {
+    var raw = tern_stats()
+    raw.struct_size = UInt32(MemoryLayout<tern_stats>.size)
+    guard tern_client_stats(handle, &raw) == TERN_OK else { return Stats(raw: tern_stats()) }
+    return Stats(raw: raw)
+  }
+
+  // MARK: - Plumbing
+
+  private func check(_ status: tern_status) throws {
+    guard status != TERN_OK else { return }
+    // The message belongs to this thread's last failed call on the handle, so
+    // it is read right after the call, on the same thread.
+    throw TernError(status: status, message: String(cString: tern_client_last_error(handle)))
+  }
+
+  /// Runs `body` with `options` as a C `tern_event_options` (or NULL) and
+  /// throws for a non-OK status.
+  private func call(
+    _ what: String, _ options: EventOptions?,
+    _ body: (UnsafePointer<tern_event_options>?) -> tern_status
+  ) throws {
+    guard let options else {
+      try check(body(nil))
+      return
+    }
+    let context = try options.context.map { try JSONText.object($0, path: "context") }
+    let integrations = try options.integrations.map {
+      try JSONText.object($0, path: "integrations")
+    }
+    var timestampMs: Int64 = 0
+    if let timestamp = options.timestamp {
+      let ms = (timestamp.timeIntervalSince1970 * 1000).rounded()
+      guard ms.isFinite, ms >= 1, ms < 1e15 else {
+        throw TernError.invalid("\(what): timestamp \(timestamp) is out of range")
+      }
+      timestampMs = Int64(ms)
+    }
+    let status = withOptionalCString(options.userId) { userId in
+      withOptionalCString(options.anonymousId) { anonymousId in
+        withOptionalCString(context) { context in
+          withOptionalCString(integrations) { integrations in
+            var c = tern_event_options()
+            c.struct_size = UInt32(MemoryLayout<tern_event_options>.size)
+            c.user_id = userId
+            c.anonymous_id = anonymousId
+            c.context_json = context
+            c.integrations_json = integrations
+            c.timestamp_ms = timestampMs
+            return body(&c)
+          }
+        }
+      }
+    }
+    try check(status)
+  }
+
+  private func readString(
+    _ read: (UnsafeMutablePointer<CChar>?, Int, UnsafeMutablePointer<Int>) -> tern_status
+  ) -> String {
+    var capacity = 64
+    while true {
+      var buffer = [CChar](repeating: 0, count: capacity)
+      var length = 0
+      guard read(&buffer, capacity, &length) == TERN_OK else { return "" }
+      if length < capacity {
+        return String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+      }
+      capacity = length + 1
+    }
+  }
+
+  private func offload(_ body: @escaping @Sendable () throws -> Void) async throws {
+    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+      DispatchQueue.global(qos: .utility).async {
+        continuation.resume(with: Result { try body() })
+      }
+    }
+  }
+
+  static func milliseconds(_ seconds: TimeInterval, _ name: String) throws -> Int64 {
+    let ms = (seconds * 1000).rounded()
+    guard ms.isFinite, ms >= 0, ms <= Double(Int64.max / 2) else {
+      throw TernError.invalid("\(name) must be a finite number of seconds >= 0, not \(seconds)")
+    }
+    return Int64(ms)
+  }
+}
+
+func withOptionalCString<R>(_ string: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
+  guard let string else { return body(nil) }
+  return string.withCString { body($0) }
+}
