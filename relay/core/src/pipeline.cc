@@ -56,7 +56,17 @@ class PipelineImpl final : public DurablePipeline {
                                  "Events no route sends to any sink (kept until trimmed, delivered nowhere)");
   }
 
-  ~PipelineImpl() override { (void)stop(SteadyClock::now() + std::chrono::seconds(2)); }
+  ~PipelineImpl() override {
+    (void)stop(SteadyClock::now() + std::chrono::seconds(2));
+    // The callback thread outlives stop(): later submissions still get their
+    // kShutdown answer from it, never inside submit().
+    {
+      std::lock_guard<std::mutex> g(cb_mu_);
+      cb_stop_ = true;
+    }
+    cb_cv_.notify_all();
+    if (callbacks_.joinable()) callbacks_.join();
+  }
 
   Status start() {
     SpoolOptions so;
@@ -231,12 +241,6 @@ class PipelineImpl final : public DurablePipeline {
     fail_all_waiters(Status(StatusCode::kTimeout, "relay shutting down before the sinks acknowledged; events are spooled"));
     Status cs = spool_->close();
     if (!cs && result.is_ok()) result = cs;
-    {
-      std::lock_guard<std::mutex> g(cb_mu_);
-      cb_stop_ = true;
-    }
-    cb_cv_.notify_all();
-    if (callbacks_.joinable()) callbacks_.join();
     log::info("pipeline stopped", {{"ok", result.is_ok()}, {"last_seq", spool_->last_seq()}});
     stopped_ = true;
     stop_status_ = result;

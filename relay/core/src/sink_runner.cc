@@ -194,7 +194,9 @@ void SinkRunner::run() {
       break;
     }
     failures_->inc();
-    log::warn("sink open failed; retrying", {{"sink", name}, {"attempt", attempt + 1}, {"error", st.to_string()}});
+    if ((attempt & (attempt + 1)) == 0 || attempt == 0) {
+      log::warn("sink open failed; retrying", {{"sink", name}, {"attempt", attempt + 1}, {"error", st.to_string()}});
+    }
     if (!backoff(attempt++)) break;
   }
 
@@ -279,6 +281,7 @@ void SinkRunner::run() {
                     {{"sink", name}, {"count", res.rejected.size()}, {"path", dead_letter_path_},
                      {"reason", res.rejected.front().reason}});
         }
+        if (attempt > 0) log::info("sink recovered", {{"sink", name}, {"attempts", attempt + 1}});
         delivered_->inc(batch.size() - std::min(batch.size(), res.rejected.size()));
         batches_->inc();
         set_health(Status::ok());
@@ -287,9 +290,13 @@ void SinkRunner::run() {
       }
       failures_->inc();
       set_health(res.status);
-      log::warn("sink delivery failed; retrying",
-                {{"sink", name}, {"attempt", attempt + 1}, {"events", batch.size()},
-                 {"error", res.status.to_string()}});
+      update_lag();  // the backlog grows while we retry
+      // Attempts 1, 2, 4, 8, ...: a sink down for an hour logs a few lines, not thousands.
+      if ((attempt & (attempt + 1)) == 0 || attempt == 0) {
+        log::warn("sink delivery failed; retrying",
+                  {{"sink", name}, {"attempt", attempt + 1}, {"events", batch.size()},
+                   {"error", res.status.to_string()}});
+      }
       if (!backoff(attempt++)) {
         gave_up = true;
         break;

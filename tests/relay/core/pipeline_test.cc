@@ -1,0 +1,382 @@
+#include "tern/relay/pipeline_impl.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <future>
+#include <thread>
+
+#include "test_sink.h"
+#include "test_util.h"
+
+namespace tern::relay {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::eventually;
+using testing::Script;
+using testing::TempDir;
+
+using Scripts = std::map<std::string, std::shared_ptr<Script>>;
+
+SinkConfig scripted(const std::string& name) {
+  SinkConfig s;
+  s.name = name;
+  s.type = "scripted";
+  s.batch_linger = 1ms;
+  s.backoff_base = 2ms;
+  s.backoff_max = 10ms;
+  return s;
+}
+
+RelayConfig config_with(const std::string& dir, std::vector<SinkConfig> sinks,
+                        std::vector<RouteConfig> routes = {}) {
+  RelayConfig c;
+  c.data_dir = dir;
+  c.spool.commit_window = 1ms;
+  c.limits.sink_ack_timeout = 5s;
+  SourceConfig src;
+  src.id = "web";
+  src.write_keys = {"k"};
+  c.sources.push_back(src);
+  if (routes.empty()) {
+    RouteConfig all;
+    for (const auto& s : sinks) all.sinks.push_back(s.name);
+    routes.push_back(all);
+  }
+  c.sinks = std::move(sinks);
+  c.routes = std::move(routes);
+  return c;
+}
+
+// Owns the registry, metrics and scripts a pipeline needs.
+struct Fixture {
+  Metrics metrics;
+  SinkRegistry registry;
+  std::shared_ptr<Scripts> scripts = std::make_shared<Scripts>();
+  Fixture() { testing::register_scripted(registry, scripts); }
+  Script& script(const std::string& name) {
+    auto& s = (*scripts)[name];
+    if (!s) s = std::make_shared<Script>();
+    return *s;
+  }
+  std::unique_ptr<DurablePipeline> make(const RelayConfig& c) {
+    for (const auto& s : c.sinks) script(s.name);
+    auto p = make_pipeline(c, metrics, registry);
+    EXPECT_TRUE(p.is_ok()) << p.status().to_string();
+    return p.is_ok() ? std::move(p.value()) : nullptr;
+  }
+};
+
+Submission submission(int from, int n, AckMode mode = AckMode::kLocal, const std::string& type = "track") {
+  Submission s;
+  s.source_id = "web";
+  s.ack_mode = mode;
+  for (int i = from; i < from + n; ++i) {
+    s.events.push_back("{\"type\":\"" + type + "\",\"messageId\":\"m" + std::to_string(i) + "\"}");
+  }
+  return s;
+}
+
+// Submits and returns a future for the done status.
+std::future<Status> submit(Pipeline& p, Submission s) {
+  auto prom = std::make_shared<std::promise<Status>>();
+  auto f = prom->get_future();
+  p.submit(std::move(s), [prom](Status st) { prom->set_value(std::move(st)); });
+  return f;
+}
+
+Status wait(std::future<Status>& f, std::chrono::milliseconds t = 10s) {
+  if (f.wait_for(t) != std::future_status::ready) return Status(StatusCode::kInternal, "done never called");
+  return f.get();
+}
+
+TEST(PipelineTest, LocalAckAnswersAfterTheSpoolCommitAndTheSinkReceivesEverything) {
+  TempDir dir;
+  Fixture fx;
+  auto p = fx.make(config_with(dir.path(), {scripted("a")}));
+  ASSERT_TRUE(p);
+  auto f = submit(*p, submission(0, 5));
+  ASSERT_TRUE(wait(f).is_ok());
+  ASSERT_TRUE(eventually([&] { return fx.script("a").count() == 5; }));
+  std::lock_guard<std::mutex> g(fx.script("a").mu);
+  EXPECT_EQ(fx.script("a").events[0], "{\"type\":\"track\",\"messageId\":\"m0\"}");
+  EXPECT_EQ(fx.script("a").events[4], "{\"type\":\"track\",\"messageId\":\"m4\"}");
+}
+
+TEST(PipelineTest, DoneIsNeverCalledInsideSubmit) {
+  TempDir dir;
+  Fixture fx;
+  auto p = fx.make(config_with(dir.path(), {scripted("a")}));
+  ASSERT_TRUE(p);
+  for (AckMode mode : {AckMode::kLocal, AckMode::kMemory, AckMode::kSink}) {
+    std::atomic<bool> inside{true};
+    std::atomic<bool> called_inside{false};
+    auto prom = std::make_shared<std::promise<Status>>();
+    auto f = prom->get_future();
+    p->submit(submission(0, 1, mode), [&, prom](Status st) {
+      if (inside.load()) called_inside = true;
+      prom->set_value(st);
+    });
+    inside = false;
+    ASSERT_TRUE(wait(f).is_ok()) << ack_mode_name(mode);
+    EXPECT_FALSE(called_inside.load()) << ack_mode_name(mode);
+  }
+}
+
+TEST(PipelineTest, MemoryAckAnswersWithoutWaitingForTheSinks) {
+  TempDir dir;
+  Fixture fx;
+  auto p = fx.make(config_with(dir.path(), {scripted("a")}));
+  ASSERT_TRUE(p);
+  fx.script("a").set_blocked(true);
+  auto f = submit(*p, submission(0, 3, AckMode::kMemory));
+  EXPECT_TRUE(wait(f).is_ok());
+  fx.script("a").set_blocked(false);
+  EXPECT_TRUE(eventually([&] { return fx.script("a").count() == 3; }));
+}
+
+TEST(PipelineTest, SinkAckWaitsUntilEveryRoutedSinkDelivered) {
+  TempDir dir;
+  Fixture fx;
+  auto p = fx.make(config_with(dir.path(), {scripted("a"), scripted("b")}));
+  ASSERT_TRUE(p);
+  fx.script("b").set_blocked(true);
+  auto f = submit(*p, submission(0, 4, AckMode::kSink));
+  ASSERT_TRUE(eventually([&] { return fx.script("a").count() == 4; }));
+  EXPECT_EQ(f.wait_for(50ms), std::future_status::timeout);  // b has not delivered yet
+  fx.script("b").set_blocked(false);
+  EXPECT_TRUE(wait(f).is_ok());
+  EXPECT_EQ(fx.script("b").count(), 4u);
+}
+
+TEST(PipelineTest, SinkAckTimesOutButTheEventsStayAndArriveLater) {
+  TempDir dir;
+  Fixture fx;
+  auto c = config_with(dir.path(), {scripted("a")});
+  c.limits.sink_ack_timeout = 100ms;
+  auto p = fx.make(c);
+  ASSERT_TRUE(p);
+  fx.script("a").set_fail(true);
+  auto f = submit(*p, submission(0, 2, AckMode::kSink));
+  Status st = wait(f);
+  EXPECT_EQ(st.code(), StatusCode::kTimeout) << st.to_string();
+  EXPECT_EQ(fx.metrics.counter("tern_relay_pipeline_sink_ack_timeouts_total").value(), 1u);
+  fx.script("a").set_fail(false);
+  EXPECT_TRUE(eventually([&] { return fx.script("a").count() == 2; }));
+}
+
+TEST(PipelineTest, ADeadSinkDoesNotBlockAnotherAndMakesTheRelayNotReady) {
+  TempDir dir;
+  Fixture fx;
+  auto p = fx.make(config_with(dir.path(), {scripted("dead"), scripted("live")}));
+  ASSERT_TRUE(p);
+  fx.script("dead").set_fail(true);
+  for (int i = 0; i < 10; ++i) {
+    auto f = submit(*p, submission(i * 10, 10));
+    ASSERT_TRUE(wait(f).is_ok());
+  }
+  ASSERT_TRUE(eventually([&] { return fx.script("live").count() == 100; }));
+  EXPECT_EQ(fx.script("dead").count(), 0u);
+  std::string why;
+  ASSERT_TRUE(eventually([&] { return !p->ready(&why); }));
+  EXPECT_NE(why.find("sink \"dead\" unhealthy"), std::string::npos) << why;
+  EXPECT_EQ(why.find("\"live\""), std::string::npos) << why;
+  ASSERT_TRUE(eventually([&] {
+    return fx.metrics.gauge("tern_relay_sink_lag_events", "sink=\"dead\"").value() == 100;
+  }));
+  EXPECT_GT(fx.metrics.gauge("tern_relay_sink_lag_bytes", "sink=\"dead\"").value(), 100 * 30);
+  EXPECT_EQ(fx.metrics.gauge("tern_relay_sink_up", "sink=\"dead\"").value(), 0);
+  EXPECT_GT(fx.metrics.counter("tern_relay_sink_failures_total", "sink=\"dead\"").value(), 0u);
+  EXPECT_EQ(fx.metrics.counter("tern_relay_sink_delivered_events_total", "sink=\"live\"").value(), 100u);
+
+  // When it recovers it replays everything, in order.
+  fx.script("dead").set_fail(false);
+  ASSERT_TRUE(eventually([&] { return fx.script("dead").count() == 100; }));
+  std::lock_guard<std::mutex> g(fx.script("dead").mu);
+  for (std::size_t i = 1; i < 100; ++i) EXPECT_LT(fx.script("dead").seqs[i - 1], fx.script("dead").seqs[i]);
+  EXPECT_TRUE(eventually([&] { return p->ready(nullptr); }));
+}
+
+TEST(PipelineTest, RejectedEventsGoToTheDeadLetterFileAndTheRestIsDelivered) {
+  TempDir dir;
+  Fixture fx;
+  auto p = fx.make(config_with(dir.path(), {scripted("a")}));
+  ASSERT_TRUE(p);
+  fx.script("a").reject_marker = "poison";
+  Submission s = submission(0, 3);
+  s.events[1] = R"({"type":"track","messageId":"poison-1"})";
+  auto f = submit(*p, std::move(s));
+  ASSERT_TRUE(wait(f).is_ok());
+  ASSERT_TRUE(eventually([&] { return fx.script("a").count() == 2; }));
+  std::string path = dir.path() + "/dead-letter/a.ndjson";
+  ASSERT_TRUE(eventually([&] { return fx.metrics.counter("tern_relay_sink_dead_lettered_events_total", "sink=\"a\"").value() == 1; }));
+  std::ifstream in(path);
+  std::string line;
+  ASSERT_TRUE(std::getline(in, line)) << path;
+  EXPECT_EQ(line, R"({"sink":"a","reason":"scripted rejection","seq":2,"source":"web","event":{"type":"track","messageId":"poison-1"}})");
+  EXPECT_FALSE(std::getline(in, line));
+}
+
+TEST(PipelineTest, RestartResumesEachSinkFromItsOwnCursor) {
+  TempDir dir;
+  auto c = config_with(dir.path(), {scripted("a"), scripted("b")});
+  {
+    Fixture fx;
+    auto p = fx.make(c);
+    ASSERT_TRUE(p);
+    fx.script("b").set_fail(true);
+    auto f = submit(*p, submission(0, 6));
+    ASSERT_TRUE(wait(f).is_ok());
+    ASSERT_TRUE(eventually([&] { return fx.script("a").count() == 6; }));
+    Status st = p->stop(std::chrono::steady_clock::now() + 100ms);
+    EXPECT_EQ(st.code(), StatusCode::kTimeout);  // b could not drain
+  }
+  Fixture fx;
+  auto p = fx.make(c);
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(eventually([&] { return fx.script("b").count() == 6; }));
+  auto f = submit(*p, submission(6, 1));
+  ASSERT_TRUE(wait(f).is_ok());
+  ASSERT_TRUE(eventually([&] { return fx.script("a").count() == 1; }));
+  std::lock_guard<std::mutex> g(fx.script("a").mu);
+  EXPECT_EQ(fx.script("a").events[0], "{\"type\":\"track\",\"messageId\":\"m6\"}");  // nothing replayed to a
+}
+
+TEST(PipelineTest, StopDrainsSinksAndRefusesNewSubmissions) {
+  TempDir dir;
+  Fixture fx;
+  auto c = config_with(dir.path(), {scripted("a")});
+  c.sinks[0].batch_linger = 200ms;  // stop must not wait for the linger
+  auto p = fx.make(c);
+  ASSERT_TRUE(p);
+  auto f = submit(*p, submission(0, 3));
+  ASSERT_TRUE(wait(f).is_ok());
+  EXPECT_TRUE(p->stop(std::chrono::steady_clock::now() + 5s).is_ok());
+  EXPECT_EQ(fx.script("a").count(), 3u);
+  EXPECT_EQ(fx.script("a").closes.load(), 1);
+  auto g = submit(*p, submission(3, 1));
+  EXPECT_EQ(wait(g).code(), StatusCode::kShutdown);
+  std::string why;
+  EXPECT_FALSE(p->ready(&why));
+}
+
+TEST(PipelineTest, FullSpoolAnswersUnavailableAndIsNotReady) {
+  TempDir dir;
+  Fixture fx;
+  auto c = config_with(dir.path(), {scripted("a")});
+  c.spool.max_bytes = 4096;
+  c.spool.retry_after_seconds = 7;
+  auto p = fx.make(c);
+  ASSERT_TRUE(p);
+  fx.script("a").set_fail(true);
+  Status last;
+  for (int i = 0; i < 100 && last.is_ok(); ++i) {
+    auto f = submit(*p, submission(i * 10, 10));
+    last = wait(f);
+  }
+  EXPECT_EQ(last.code(), StatusCode::kUnavailable) << last.to_string();
+  EXPECT_EQ(p->retry_after_seconds(), 7);
+  std::string why;
+  EXPECT_FALSE(p->ready(&why));
+  EXPECT_NE(why.find("spool full"), std::string::npos) << why;
+  EXPECT_GT(fx.metrics.counter("tern_relay_pipeline_refused_events_total", "reason=\"spool_full\"").value(), 0u);
+}
+
+TEST(PipelineTest, RoutesSendEventTypesToTheirSinks) {
+  TempDir dir;
+  Fixture fx;
+  auto c = config_with(dir.path(), {scripted("all"), scripted("ids")},
+                       {RouteConfig{{}, {}, {"all"}}, RouteConfig{{"web"}, {"identify"}, {"ids"}}});
+  auto p = fx.make(c);
+  ASSERT_TRUE(p);
+  auto f1 = submit(*p, submission(0, 3, AckMode::kLocal, "track"));
+  auto f2 = submit(*p, submission(3, 2, AckMode::kLocal, "identify"));
+  ASSERT_TRUE(wait(f1).is_ok());
+  ASSERT_TRUE(wait(f2).is_ok());
+  ASSERT_TRUE(eventually([&] { return fx.script("all").count() == 5; }));
+  ASSERT_TRUE(eventually([&] { return fx.script("ids").count() == 2; }));
+  std::lock_guard<std::mutex> g(fx.script("ids").mu);
+  for (const auto& e : fx.script("ids").events) EXPECT_NE(e.find("identify"), std::string::npos);
+}
+
+TEST(PipelineTest, ReloadAddsASinkAtTheEndAndDropsARemovedSinksCursor) {
+  TempDir dir;
+  Fixture fx;
+  auto c1 = config_with(dir.path(), {scripted("a"), scripted("old")});
+  auto p = fx.make(c1);
+  ASSERT_TRUE(p);
+  auto f = submit(*p, submission(0, 3));
+  ASSERT_TRUE(wait(f).is_ok());
+  ASSERT_TRUE(eventually([&] { return fx.script("a").count() == 3; }));
+
+  auto c2 = config_with(dir.path(), {scripted("a"), scripted("new")});
+  fx.script("new");
+  ASSERT_TRUE(p->reload(c2).is_ok());
+  auto g = submit(*p, submission(3, 2));
+  ASSERT_TRUE(wait(g).is_ok());
+  ASSERT_TRUE(eventually([&] { return fx.script("new").count() == 2; }));
+  ASSERT_TRUE(eventually([&] { return fx.script("a").count() == 5; }));
+  EXPECT_EQ(fx.script("a").opens.load(), 1);  // unchanged sinks keep running
+  ASSERT_TRUE(p->stop(std::chrono::steady_clock::now() + 2s).is_ok());
+
+  std::ifstream in(dir.path() + "/spool/cursors");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("a 5\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("new 5\n"), std::string::npos) << text;
+  EXPECT_EQ(text.find("old"), std::string::npos) << text;
+}
+
+TEST(PipelineTest, ReloadWithABadSinkChangesNothing) {
+  TempDir dir;
+  Fixture fx;
+  auto p = fx.make(config_with(dir.path(), {scripted("a")}));
+  ASSERT_TRUE(p);
+  auto bad = config_with(dir.path(), {scripted("a"), SinkConfig{}});
+  bad.sinks[1].name = "mystery";
+  bad.sinks[1].type = "no-such-type";
+  Status st = p->reload(bad);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("no-such-type"), std::string::npos) << st.message();
+  auto f = submit(*p, submission(0, 1));
+  ASSERT_TRUE(wait(f).is_ok());
+  EXPECT_TRUE(eventually([&] { return fx.script("a").count() == 1; }));
+  auto moved = config_with(dir.path() + "/elsewhere", {scripted("a")});
+  EXPECT_EQ(p->reload(moved).code(), StatusCode::kInvalidArgument);
+}
+
+TEST(PipelineTest, UnknownSinkTypeFailsMakePipelineNamingIt) {
+  TempDir dir;
+  Fixture fx;
+  auto c = config_with(dir.path(), {scripted("a")});
+  c.sinks[0].type = "carrier-pigeon";
+  auto p = make_pipeline(c, fx.metrics, fx.registry);
+  ASSERT_FALSE(p.is_ok());
+  EXPECT_EQ(p.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(p.status().message().find("carrier-pigeon"), std::string::npos);
+}
+
+TEST(SinkRegistryTest, DuplicateAndUnknownNamesAreErrors) {
+  SinkRegistry reg;
+  auto factory = [](const SinkConfig&, const SinkContext&) -> Result<std::unique_ptr<Sink>> {
+    return Status(StatusCode::kInternal, "unused");
+  };
+  EXPECT_TRUE(reg.add("x", factory).is_ok());
+  Status dup = reg.add("x", factory);
+  EXPECT_EQ(dup.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(dup.message().find("already registered"), std::string::npos);
+  EXPECT_EQ(reg.add("", factory).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(reg.add("y", nullptr).code(), StatusCode::kInvalidArgument);
+  SinkConfig c;
+  c.name = "s";
+  c.type = "nope";
+  Metrics m;
+  auto r = reg.create(c, SinkContext{"/tmp", &m});
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(r.status().message().find("\"nope\""), std::string::npos);
+  EXPECT_EQ(reg.types(), std::vector<std::string>{"x"});
+}
+
+}  // namespace
+}  // namespace tern::relay
