@@ -68,8 +68,17 @@ class SessionBase {
 }  // namespace
 
 struct HttpServer::Impl {
+  // Declared before the io_context: destroying it destroys queued handlers
+  // that own sessions, whose destructors deregister here.
+  mutable std::mutex mu;
+  std::condition_variable cv;
+  std::list<std::weak_ptr<SessionBase>> sessions;
+
   RequestHandler* handler = nullptr;
   net::io_context ioc;
+  // Keeps the I/O threads running while a session waits for the pipeline
+  // with no I/O pending (during a drain there may be nothing else).
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
   std::optional<ssl::context> tls;
   std::optional<tcp::acceptor> acceptor;
   std::string local_address;
@@ -77,11 +86,7 @@ struct HttpServer::Impl {
   std::atomic<bool> stopping{false};
   bool stopped = false;
 
-  mutable std::mutex mu;
-  std::condition_variable cv;
-  std::list<std::weak_ptr<SessionBase>> sessions;
-
-  explicit Impl(int n) : ioc(n) {}
+  explicit Impl(int n) : ioc(n), work(net::make_work_guard(ioc)) {}
 
   std::list<std::weak_ptr<SessionBase>>::iterator add(std::weak_ptr<SessionBase> s) {
     std::lock_guard<std::mutex> lock(mu);
@@ -408,6 +413,7 @@ void HttpServer::stop(std::chrono::steady_clock::time_point deadline) {
     std::unique_lock<std::mutex> lock(s.mu);
     s.cv.wait_until(lock, deadline, [&s] { return s.sessions.empty(); });
   }
+  s.work.reset();
   s.ioc.stop();
   for (auto& t : s.threads) t.join();
   s.threads.clear();

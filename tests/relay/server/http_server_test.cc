@@ -1,0 +1,416 @@
+// The Beast server over real HTTP on 127.0.0.1 (port 0), with a tiny
+// blocking client written against POSIX sockets and OpenSSL.
+#include "http_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
+
+#include "test_util.h"
+
+namespace tern::relay {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::gzip;
+using testing::gzip_zeros;
+
+const char* kEvent =
+    R"({"type":"track","event":"E","userId":"u","messageId":"MID"})";
+
+std::string batch_of(std::string_view id) {
+  std::string e = kEvent;
+  e.replace(e.find("MID"), 3, id);
+  return "{\"batch\":[" + e + "]}";
+}
+
+// Answers every submission with ok from its own thread, like the real one.
+class AutoPipeline : public Pipeline {
+ public:
+  AutoPipeline() : worker_([this] { run(); }) {}
+  ~AutoPipeline() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    worker_.join();
+  }
+  void submit(Submission s, std::function<void(Status)> done) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    events += s.events.size();
+    queue_.push_back(std::move(done));
+    cv_.notify_all();
+  }
+  bool ready(std::string*) const override { return true; }
+  int retry_after_seconds() const override { return 1; }
+
+  std::atomic<std::size_t> events{0};
+  std::chrono::milliseconds delay{0};
+
+ private:
+  void run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [this] { return done_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      auto done = std::move(queue_.front());
+      queue_.erase(queue_.begin());
+      lock.unlock();
+      std::this_thread::sleep_for(delay);
+      done(Status());
+      lock.lock();
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::function<void(Status)>> queue_;
+  bool done_ = false;
+  std::thread worker_;
+};
+
+// Polls `done` for up to `limit`: counters are bumped on the server's thread
+// right after the client already saw the effect (e.g. the closed socket).
+template <typename F>
+bool eventually(F done, std::chrono::milliseconds limit = 2000ms) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
+
+struct Reply {
+  int status = 0;
+  std::string headers;  // raw, lower-cased
+  std::string body;
+  bool has(std::string_view header_line) const { return headers.find(header_line) != std::string::npos; }
+};
+
+// A blocking HTTP/1.1 client over one connection (plain or TLS).
+class Client {
+ public:
+  explicit Client(const std::string& address, SSL_CTX* tls = nullptr) {
+    auto colon = address.rfind(':');
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
+    inet_pton(AF_INET, address.substr(0, colon).c_str(), &sa.sin_addr);
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    timeval tv{5, 0};  // no test waits longer for a byte
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
+    if (connected_ && tls) {
+      ssl_ = SSL_new(tls);
+      SSL_set_fd(ssl_, fd_);
+      SSL_set_tlsext_host_name(ssl_, "localhost");
+      connected_ = SSL_connect(ssl_) == 1;
+    }
+  }
+  ~Client() {
+    if (ssl_) SSL_free(ssl_);
+    ::close(fd_);
+  }
+  bool connected() const { return connected_; }
+
+  bool send_raw(std::string_view data) {
+    while (!data.empty()) {
+      long n = ssl_ ? SSL_write(ssl_, data.data(), static_cast<int>(data.size()))
+                    : ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      data.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+  }
+
+  // Reads one response; status 0 when the connection closed first.
+  Reply read_reply() {
+    Reply r;
+    std::size_t header_end;
+    while ((header_end = buf_.find("\r\n\r\n")) == std::string::npos) {
+      if (!fill()) return r;
+    }
+    std::string head = buf_.substr(0, header_end + 2);
+    buf_.erase(0, header_end + 4);
+    for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    r.status = std::atoi(head.c_str() + 9);
+    r.headers = head;
+    std::size_t length = 0;
+    auto cl = head.find("content-length: ");
+    if (cl != std::string::npos) length = std::stoul(head.substr(cl + 16));
+    while (buf_.size() < length) {
+      if (!fill()) return Reply{};
+    }
+    r.body = buf_.substr(0, length);
+    buf_.erase(0, length);
+    return r;
+  }
+
+  Reply request(std::string_view method, std::string_view path, std::string_view body,
+                std::string_view extra_headers = "") {
+    std::string req = std::string(method) + " " + std::string(path) + " HTTP/1.1\r\nHost: localhost\r\n" +
+                      "Authorization: Basic a2V5MTo=\r\n" + std::string(extra_headers) +
+                      "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
+    if (!send_raw(req)) return Reply{};
+    return read_reply();
+  }
+
+  // True when the server closed the connection (EOF) within `limit`.
+  bool closed_within(std::chrono::milliseconds limit) {
+    auto end = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < end) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 50) > 0) {
+        char c;
+        long n = ssl_ ? SSL_read(ssl_, &c, 1) : ::recv(fd_, &c, 1, 0);
+        if (n <= 0) return true;
+      }
+    }
+    return false;
+  }
+
+ private:
+  bool fill() {
+    char tmp[16384];
+    long n = ssl_ ? SSL_read(ssl_, tmp, sizeof tmp) : ::recv(fd_, tmp, sizeof tmp, 0);
+    if (n <= 0) return false;
+    buf_.append(tmp, static_cast<std::size_t>(n));
+    return true;
+  }
+
+  int fd_ = -1;
+  SSL* ssl_ = nullptr;
+  bool connected_ = false;
+  std::string buf_;
+};
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  HttpServerTest() {
+    SourceConfig web;
+    web.id = "web";
+    web.write_keys = {"key1"};
+    config.sources = {web};
+    config.limits.read_timeout = 2s;
+    config.limits.idle_timeout = 3s;
+  }
+  ~HttpServerTest() override {
+    if (server) server->stop(std::chrono::steady_clock::now() + 2s);
+  }
+
+  void start(TlsConfig tls = {}) {
+    handler = std::make_unique<RequestHandler>(make_ingest_config(config).value(), &pipeline, &metrics);
+    HttpServerOptions options;
+    options.listen = "127.0.0.1:0";
+    options.threads = 2;
+    options.tls = tls;
+    auto s = HttpServer::start(options, handler.get());
+    ASSERT_TRUE(s) << s.status().to_string();
+    server = std::move(s.value());
+  }
+
+  uint64_t limit_hits(std::string_view limit) {
+    return metrics.counter("tern_relay_limit_hits_total", "limit=\"" + std::string(limit) + "\"").value();
+  }
+
+  RelayConfig config;
+  Metrics metrics;
+  AutoPipeline pipeline;
+  std::unique_ptr<RequestHandler> handler;
+  std::unique_ptr<HttpServer> server;
+};
+
+TEST_F(HttpServerTest, PortZeroReportsTheBoundAddress) {
+  start();
+  const std::string& addr = server->local_address();
+  EXPECT_EQ(addr.rfind("127.0.0.1:", 0), 0u);
+  EXPECT_NE(addr, "127.0.0.1:0");
+}
+
+TEST_F(HttpServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
+  start();
+  Client c(server->local_address());
+  ASSERT_TRUE(c.connected());
+  for (int i = 0; i < 3; ++i) {
+    Reply r = c.request("POST", "/v1/batch", batch_of("k" + std::to_string(i)));
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_TRUE(r.has("x-tern-ack: local"));
+    EXPECT_FALSE(r.has("connection: close"));
+  }
+  Reply h = c.request("GET", "/health", "");
+  EXPECT_EQ(h.status, 200);
+  EXPECT_EQ(pipeline.events.load(), 3u);
+  EXPECT_EQ(server->open_connections(), 1u);
+}
+
+TEST_F(HttpServerTest, GzipBodyIsAccepted) {
+  start();
+  Client c(server->local_address());
+  Reply r = c.request("POST", "/v1/batch", gzip(batch_of("gz1")), "Content-Encoding: gzip\r\n");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(pipeline.events.load(), 1u);
+}
+
+TEST_F(HttpServerTest, GzipBombIsCutOffWith413) {
+  config.limits.max_inflate_ratio = 0;  // the size cap alone must stop it
+  start();
+  std::string bomb = gzip_zeros(64u << 20);  // 64 MiB of zeros in ~64 KB
+  ASSERT_LT(bomb.size(), config.limits.max_body_bytes);
+  Client c(server->local_address());
+  Reply r = c.request("POST", "/v1/batch", bomb, "Content-Encoding: gzip\r\n");
+  EXPECT_EQ(r.status, 413);
+  EXPECT_NE(r.body.find("decompressed_size"), std::string::npos);
+  EXPECT_EQ(limit_hits("decompressed_size"), 1u);
+  // The connection stays usable: the body was read whole, only not inflated.
+  EXPECT_EQ(c.request("POST", "/v1/batch", batch_of("after")).status, 200);
+}
+
+TEST_F(HttpServerTest, SlowLorisTricklingHeadersIsCutOffAtReadTimeout) {
+  config.limits.read_timeout = 300ms;
+  start();
+  Client c(server->local_address());
+  ASSERT_TRUE(c.send_raw("POST /v1/batch HTTP/1.1\r\nHost: x\r\n"));
+  bool cut = false;
+  auto give_up = std::chrono::steady_clock::now() + 5s;
+  for (int i = 0; std::chrono::steady_clock::now() < give_up; ++i) {
+    if (!c.send_raw("X-Slow-" + std::to_string(i) + ": y\r\n") || c.closed_within(50ms)) {
+      cut = true;
+      break;
+    }
+  }
+  EXPECT_TRUE(cut);
+  EXPECT_TRUE(eventually([&] { return limit_hits("read_timeout") == 1; }));
+}
+
+TEST_F(HttpServerTest, IdleKeepAliveConnectionIsClosedAfterIdleTimeout) {
+  config.limits.idle_timeout = 200ms;
+  start();
+  Client c(server->local_address());
+  EXPECT_EQ(c.request("GET", "/health", "").status, 200);
+  EXPECT_TRUE(c.closed_within(3s));
+  EXPECT_TRUE(eventually([&] { return limit_hits("idle_timeout") == 1; }));
+}
+
+TEST_F(HttpServerTest, HeadersLargerThanTheLimitAre431) {
+  config.limits.max_header_bytes = 1024;
+  start();
+  Client c(server->local_address());
+  Reply r = c.request("POST", "/v1/batch", batch_of("h1"), "X-Big: " + std::string(4096, 'a') + "\r\n");
+  EXPECT_EQ(r.status, 431);
+  EXPECT_TRUE(r.has("connection: close"));
+  EXPECT_EQ(limit_hits("header_size"), 1u);
+  EXPECT_EQ(pipeline.events.load(), 0u);
+}
+
+TEST_F(HttpServerTest, DeclaredBodyLargerThanTheLimitIs413) {
+  config.limits.max_body_bytes = 1000;
+  start();
+  Client c(server->local_address());
+  Reply r = c.request("POST", "/v1/batch", std::string(5000, ' ') + batch_of("b1"));
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(limit_hits("body_size"), 1u);
+}
+
+TEST_F(HttpServerTest, WrongKeyIs401OverHttp) {
+  start();
+  Client c(server->local_address());
+  std::string req = "POST /v1/batch HTTP/1.1\r\nHost: x\r\nAuthorization: Basic d3Jvbmc6\r\nContent-Length: " +
+                    std::to_string(batch_of("w").size()) + "\r\n\r\n" + batch_of("w");
+  ASSERT_TRUE(c.send_raw(req));
+  EXPECT_EQ(c.read_reply().status, 401);
+  EXPECT_EQ(pipeline.events.load(), 0u);
+}
+
+TEST_F(HttpServerTest, StopAnswersTheRequestInFlightThenCloses) {
+  pipeline.delay = 300ms;
+  start();
+  Client c(server->local_address());
+  std::string body = batch_of("s1");
+  ASSERT_TRUE(c.send_raw("POST /v1/batch HTTP/1.1\r\nHost: x\r\nAuthorization: Basic a2V5MTo=\r\nContent-Length: " +
+                         std::to_string(body.size()) + "\r\n\r\n" + body));
+  Client idle(server->local_address());
+  ASSERT_TRUE(idle.connected());
+  std::this_thread::sleep_for(100ms);  // the request is with the pipeline now
+  std::thread stopper([&] { server->stop(std::chrono::steady_clock::now() + 5s); });
+  Reply r = c.read_reply();
+  stopper.join();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(r.has("connection: close"));
+  EXPECT_TRUE(idle.closed_within(1s));
+  EXPECT_EQ(server->open_connections(), 0u);
+}
+
+class TlsServerTest : public HttpServerTest {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("tern-tls-" + std::to_string(::getpid()) + "-" + std::to_string(std::rand()));
+    std::filesystem::create_directories(dir_);
+    std::string cmd = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
+                      "-subj /CN=localhost -keyout " + (dir_ / "key.pem").string() + " -out " +
+                      (dir_ / "cert.pem").string() + " >/dev/null 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << "the openssl CLI is needed to make a test certificate";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::filesystem::path dir_;
+};
+
+TEST_F(TlsServerTest, TlsRoundTripWithSelfSignedCertificate) {
+  TlsConfig tls;
+  tls.enabled = true;
+  tls.cert_file = (dir_ / "cert.pem").string();
+  tls.key_file = (dir_ / "key.pem").string();
+  start(tls);
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  ASSERT_EQ(SSL_CTX_load_verify_locations(ctx, tls.cert_file.c_str(), nullptr), 1);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  {
+    Client c(server->local_address(), ctx);
+    ASSERT_TRUE(c.connected());
+    EXPECT_EQ(c.request("POST", "/v1/batch", batch_of("t1")).status, 200);
+    EXPECT_EQ(c.request("POST", "/v1/batch", batch_of("t2")).status, 200);  // keep-alive over TLS
+  }
+  SSL_CTX_free(ctx);
+  EXPECT_EQ(pipeline.events.load(), 2u);
+  // A plain-text client gets no HTTP answer from a TLS port.
+  Client plain(server->local_address());
+  EXPECT_EQ(plain.request("GET", "/health", "").status, 0);
+}
+
+TEST_F(TlsServerTest, MissingCertificateIsAClearStartError) {
+  handler = std::make_unique<RequestHandler>(make_ingest_config(config).value(), &pipeline, &metrics);
+  HttpServerOptions options;
+  options.listen = "127.0.0.1:0";
+  options.tls.enabled = true;
+  options.tls.cert_file = (dir_ / "nope.pem").string();
+  options.tls.key_file = (dir_ / "key.pem").string();
+  auto s = HttpServer::start(options, handler.get());
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.status().message().find("nope.pem"), std::string::npos);
+}
+
+TEST(HttpServerStartTest, BadListenAddressIsAClearError) {
+  Metrics metrics;
+  AutoPipeline pipeline;
+  RelayConfig config;
+  RequestHandler handler(make_ingest_config(config).value(), &pipeline, &metrics);
+  HttpServerOptions options;
+  options.listen = "nonsense";
+  auto s = HttpServer::start(options, &handler);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace tern::relay

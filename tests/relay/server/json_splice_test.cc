@@ -1,0 +1,78 @@
+#include "json_splice.h"
+
+#include <gtest/gtest.h>
+
+namespace tern::relay {
+namespace {
+
+TEST(JsonSpliceTest, ScansArrayElementsWithNestedBracesAndEscapedQuotes) {
+  std::string text = R"( [ {"a":"x\"]}"}, [1,[2]] ,"s\\",3 ,{"b":{"c":"}"}} ] )";
+  std::vector<Span> spans;
+  ASSERT_TRUE(scan_array_elements(text, &spans));
+  ASSERT_EQ(spans.size(), 5u);
+  EXPECT_EQ(spans[0].of(text), R"({"a":"x\"]}"})");
+  EXPECT_EQ(spans[1].of(text), "[1,[2]]");
+  EXPECT_EQ(spans[2].of(text), R"("s\\")");
+  EXPECT_EQ(spans[3].of(text), "3");
+  EXPECT_EQ(spans[4].of(text), R"({"b":{"c":"}"}})");
+}
+
+TEST(JsonSpliceTest, ScansEmptyArrayAndObject) {
+  std::vector<Span> spans;
+  EXPECT_TRUE(scan_array_elements(" [ ] ", &spans));
+  EXPECT_TRUE(spans.empty());
+  std::vector<MemberSpan> members;
+  EXPECT_TRUE(scan_object_members("{}", &members));
+  EXPECT_TRUE(members.empty());
+}
+
+TEST(JsonSpliceTest, ScansObjectMembersKeepingKeysAndValuesAsWritten) {
+  std::string text = R"({ "k\"ey" : "v,}" , "n":-1.5e3,"o":{"x":[1,"]"]},"t":true,"z":null })";
+  std::vector<MemberSpan> m;
+  ASSERT_TRUE(scan_object_members(text, &m));
+  ASSERT_EQ(m.size(), 5u);
+  EXPECT_EQ(m[0].key, R"(k\"ey)");
+  EXPECT_EQ(m[0].value.of(text), R"("v,}")");
+  EXPECT_EQ(m[0].member.of(text), R"("k\"ey" : "v,}")");
+  EXPECT_EQ(m[1].value.of(text), "-1.5e3");
+  EXPECT_EQ(m[2].value.of(text), R"({"x":[1,"]"]})");
+  EXPECT_EQ(m[3].value.of(text), "true");
+  EXPECT_EQ(m[4].key, "z");
+  EXPECT_EQ(m[4].value.of(text), "null");
+}
+
+TEST(JsonSpliceTest, RejectsTextItCannotFollow) {
+  std::vector<MemberSpan> m;
+  EXPECT_FALSE(scan_object_members(R"({"a":"unterminated)", &m));
+  EXPECT_FALSE(scan_object_members("[1]", &m));
+  std::vector<Span> s;
+  EXPECT_FALSE(scan_array_elements("[1,2", &s));
+}
+
+TEST(JsonSpliceTest, SpliceKeepsDropsReplacesAndAppends) {
+  std::string text = R"({"a":1, "b" :"two","c":[3]})";
+  std::vector<MemberSpan> m;
+  ASSERT_TRUE(scan_object_members(text, &m));
+  std::vector<ObjectSplicer::Decision> d(3);
+  d[1].action = ObjectSplicer::Action::kDrop;
+  d[2].action = ObjectSplicer::Action::kReplace;
+  d[2].value = "{\"x\":0}";
+  std::string out;
+  ObjectSplicer::splice(text, m, d, {"\"new\":true"}, &out);
+  EXPECT_EQ(out, R"({"a":1,"c":{"x":0},"new":true})");
+}
+
+TEST(JsonSpliceTest, SpliceIntoEmptyObject) {
+  std::string out;
+  ObjectSplicer::splice("{}", {}, {}, {"\"a\":1", "\"b\":2"}, &out);
+  EXPECT_EQ(out, R"({"a":1,"b":2})");
+}
+
+TEST(JsonSpliceTest, AppendJsonStringEscapesQuotesBackslashesAndControls) {
+  std::string out;
+  append_json_string(&out, std::string("a\"b\\c\n\x01", 7));
+  EXPECT_EQ(out, R"("a\"b\\c\n\u0001")");
+}
+
+}  // namespace
+}  // namespace tern::relay
