@@ -25,6 +25,11 @@ enum JSONText {
   /// The text of one JSON object encoded from `value`; anything that does not
   /// encode to an object is rejected.
   static func object<T: Encodable>(encoding value: T, path: String) throws -> String {
+    // A dictionary literal such as ["total": 42.5] picks the Encodable
+    // overload; give it the same treatment as [String: Any].
+    if let dictionary = value as Any as? [String: Any] {
+      return try object(dictionary, path: path)
+    }
     let text = try encode(value, path: path)
     guard text.first(where: { !$0.isWhitespace }) == "{" else {
       throw TernError.invalid("\(path): \(T.self) does not encode to a JSON object")
@@ -42,6 +47,12 @@ enum JSONText {
     encoder.nonConformingFloatEncodingStrategy = .throw
     do {
       return String(decoding: try encoder.encode(value), as: UTF8.self)
+    } catch let error as TernError {
+      throw error
+    } catch let EncodingError.invalidValue(value, context) {
+      let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }
+      throw TernError.invalid(
+        "\(path)\(keys.joined()): \(value) is not a JSON value (\(context.debugDescription))")
     } catch {
       throw TernError.invalid("\(path): cannot encode \(T.self) as JSON: \(error)")
     }

@@ -34,6 +34,7 @@ extension Tern {
       throws
     {
       guard let value else { return }
+      try checkNoNUL(value, "Configuration.\(name)")
       try set(name, "\"\(value)\"", value.withCString { setter(options, $0) })
     }
 

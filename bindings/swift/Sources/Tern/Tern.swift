@@ -27,6 +27,9 @@ internal import CTern
 /// and is sent by the next client opened on the same `storagePath`.
 public final class Tern: @unchecked Sendable {
   private let handle: OpaquePointer
+  /// Events rejected by the Swift layer before reaching C (a property value
+  /// that is not JSON, a NUL in a name); added to the `.invalid` drops.
+  private let rejectedInSwift = Counter()
 
   /// The version of the C library ("0.1.0").
   public static var version: String { String(cString: tern_version()) }
@@ -97,8 +100,8 @@ public final class Tern: @unchecked Sendable {
   public func track(
     _ event: String, properties: [String: Any]? = nil, options: EventOptions? = nil
   ) throws {
-    let json = try properties.map { try JSONText.object($0, path: "properties") }
-    try call("track", options) { tern_client_track(handle, event, json, $0) }
+    let json = try prepare { try properties.map { try JSONText.object($0, path: "properties") } }
+    try call("track", [("event", event)], options) { tern_client_track(handle, event, json, $0) }
   }
 
   /// Records a track event whose properties are an `Encodable` value that
@@ -106,53 +109,53 @@ public final class Tern: @unchecked Sendable {
   public func track<Properties: Encodable>(
     _ event: String, properties: Properties, options: EventOptions? = nil
   ) throws {
-    let json = try JSONText.object(encoding: properties, path: "properties")
-    try call("track", options) { tern_client_track(handle, event, json, $0) }
+    let json = try prepare { try JSONText.object(encoding: properties, path: "properties") }
+    try call("track", [("event", event)], options) { tern_client_track(handle, event, json, $0) }
   }
 
   /// Sets and persists the user id and merges `traits` into the stored traits.
   public func identify(
     userId: String, traits: [String: Any]? = nil, options: EventOptions? = nil
   ) throws {
-    let json = try traits.map { try JSONText.object($0, path: "traits") }
-    try call("identify", options) { tern_client_identify(handle, userId, json, $0) }
+    let json = try prepare { try traits.map { try JSONText.object($0, path: "traits") } }
+    try call("identify", [("userId", userId)], options) { tern_client_identify(handle, userId, json, $0) }
   }
 
   public func identify<Traits: Encodable>(
     userId: String, traits: Traits, options: EventOptions? = nil
   ) throws {
-    let json = try JSONText.object(encoding: traits, path: "traits")
-    try call("identify", options) { tern_client_identify(handle, userId, json, $0) }
+    let json = try prepare { try JSONText.object(encoding: traits, path: "traits") }
+    try call("identify", [("userId", userId)], options) { tern_client_identify(handle, userId, json, $0) }
   }
 
   /// Records a screen view; `name` is required.
   public func screen(
     _ name: String, properties: [String: Any]? = nil, options: EventOptions? = nil
   ) throws {
-    let json = try properties.map { try JSONText.object($0, path: "properties") }
-    try call("screen", options) { tern_client_screen(handle, name, json, $0) }
+    let json = try prepare { try properties.map { try JSONText.object($0, path: "properties") } }
+    try call("screen", [("name", name)], options) { tern_client_screen(handle, name, json, $0) }
   }
 
   /// Records a page view (web-style); `name` may be empty.
   public func page(
     _ name: String? = nil, properties: [String: Any]? = nil, options: EventOptions? = nil
   ) throws {
-    let json = try properties.map { try JSONText.object($0, path: "properties") }
-    try call("page", options) { tern_client_page(handle, name, json, $0) }
+    let json = try prepare { try properties.map { try JSONText.object($0, path: "properties") } }
+    try call("page", [("name", name)], options) { tern_client_page(handle, name, json, $0) }
   }
 
   /// Associates the user with a group; `groupId` is required.
   public func group(
     _ groupId: String, traits: [String: Any]? = nil, options: EventOptions? = nil
   ) throws {
-    let json = try traits.map { try JSONText.object($0, path: "traits") }
-    try call("group", options) { tern_client_group(handle, groupId, json, $0) }
+    let json = try prepare { try traits.map { try JSONText.object($0, path: "traits") } }
+    try call("group", [("groupId", groupId)], options) { tern_client_group(handle, groupId, json, $0) }
   }
 
   /// Links the current identity (`previousId`) to `newUserId`, which becomes
   /// the user id.
   public func alias(_ newUserId: String, options: EventOptions? = nil) throws {
-    try call("alias", options) { tern_client_alias(handle, newUserId, $0) }
+    try call("alias", [("newUserId", newUserId)], options) { tern_client_alias(handle, newUserId, $0) }
   }
 
   // MARK: - Delivery and lifecycle
@@ -239,8 +242,14 @@ public final class Tern: @unchecked Sendable {
   public var stats: Stats {
     var raw = tern_stats()
     raw.struct_size = UInt32(MemoryLayout<tern_stats>.size)
-    guard tern_client_stats(handle, &raw) == TERN_OK else { return Stats(raw: tern_stats()) }
-    return Stats(raw: raw)
+    if tern_client_stats(handle, &raw) != TERN_OK { raw = tern_stats() }
+    var stats = Stats(raw: raw)
+    let rejected = rejectedInSwift.value
+    if rejected > 0 {
+      stats.droppedByReason[.invalid, default: 0] += rejected
+      stats.dropped += rejected
+    }
+    return stats
   }
 
   // MARK: - Plumbing
@@ -253,44 +262,75 @@ public final class Tern: @unchecked Sendable {
   }
 
   /// Runs `body` with `options` as a C `tern_event_options` (or NULL) and
-  /// throws for a non-OK status.
+  /// throws for a non-OK status. `strings` are the call's text arguments,
+  /// checked for NUL characters (C would silently cut the text there).
   private func call(
-    _ what: String, _ options: EventOptions?,
+    _ what: String, _ strings: [(String, String?)], _ options: EventOptions?,
     _ body: (UnsafePointer<tern_event_options>?) -> tern_status
   ) throws {
-    guard let options else {
+    let prepared = try prepare { () -> PreparedOptions? in
+      for (name, value) in strings { try Tern.checkNoNUL(value, "\(what): \(name)") }
+      guard let options else { return nil }
+      try Tern.checkNoNUL(options.userId, "\(what): options.userId")
+      try Tern.checkNoNUL(options.anonymousId, "\(what): options.anonymousId")
+      var prepared = PreparedOptions()
+      prepared.context = try options.context.map { try JSONText.object($0, path: "context") }
+      prepared.integrations = try options.integrations.map {
+        try JSONText.object($0, path: "integrations")
+      }
+      if let timestamp = options.timestamp {
+        let ms = (timestamp.timeIntervalSince1970 * 1000).rounded()
+        guard ms.isFinite, ms >= 1, ms < 1e15 else {
+          throw TernError.invalid("\(what): timestamp \(timestamp) is out of range")
+        }
+        prepared.timestampMs = Int64(ms)
+      }
+      return prepared
+    }
+    guard let options, let prepared else {
       try check(body(nil))
       return
     }
-    let context = try options.context.map { try JSONText.object($0, path: "context") }
-    let integrations = try options.integrations.map {
-      try JSONText.object($0, path: "integrations")
-    }
-    var timestampMs: Int64 = 0
-    if let timestamp = options.timestamp {
-      let ms = (timestamp.timeIntervalSince1970 * 1000).rounded()
-      guard ms.isFinite, ms >= 1, ms < 1e15 else {
-        throw TernError.invalid("\(what): timestamp \(timestamp) is out of range")
-      }
-      timestampMs = Int64(ms)
-    }
     let status = withOptionalCString(options.userId) { userId in
       withOptionalCString(options.anonymousId) { anonymousId in
-        withOptionalCString(context) { context in
-          withOptionalCString(integrations) { integrations in
+        withOptionalCString(prepared.context) { context in
+          withOptionalCString(prepared.integrations) { integrations in
             var c = tern_event_options()
             c.struct_size = UInt32(MemoryLayout<tern_event_options>.size)
             c.user_id = userId
             c.anonymous_id = anonymousId
             c.context_json = context
             c.integrations_json = integrations
-            c.timestamp_ms = timestampMs
+            c.timestamp_ms = prepared.timestampMs
             return body(&c)
           }
         }
       }
     }
     try check(status)
+  }
+
+  private struct PreparedOptions {
+    var context: String?
+    var integrations: String?
+    var timestampMs: Int64 = 0
+  }
+
+  /// Runs the Swift-side validation and serialisation of an event; an event
+  /// it rejects is counted as dropped (`.invalid`), like those C rejects.
+  private func prepare<T>(_ body: () throws -> T) throws -> T {
+    do {
+      return try body()
+    } catch {
+      rejectedInSwift.increment()
+      throw error
+    }
+  }
+
+  static func checkNoNUL(_ value: String?, _ name: String) throws {
+    if let value, value.utf8.contains(0) {
+      throw TernError.invalid("\(name) contains a NUL character")
+    }
   }
 
   private func readString(
@@ -328,4 +368,22 @@ public final class Tern: @unchecked Sendable {
 func withOptionalCString<R>(_ string: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
   guard let string else { return body(nil) }
   return string.withCString { body($0) }
+}
+
+/// A thread-safe event counter.
+final class Counter: @unchecked Sendable {
+  private let lock = NSLock()
+  private var count: UInt64 = 0
+
+  func increment() {
+    lock.lock()
+    count += 1
+    lock.unlock()
+  }
+
+  var value: UInt64 {
+    lock.lock()
+    defer { lock.unlock() }
+    return count
+  }
 }

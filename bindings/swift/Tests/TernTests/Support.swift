@@ -109,6 +109,12 @@ class TernTestCase: XCTestCase {
     c.backoffMax = 0.1
     c.httpConnectTimeout = 1
     c.httpRequestTimeout = 2
+    // Upload failures to the refusing endpoint are expected: keep the output
+    // readable, errors only.
+    c.logHandler = { level, line in
+      FileHandle.standardError.write(Data("tern [\(level)] \(line)\n".utf8))
+    }
+    c.logLevel = .error
     return c
   }
 

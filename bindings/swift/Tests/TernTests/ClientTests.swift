@@ -1,0 +1,331 @@
+import Foundation
+import XCTest
+
+@testable import Tern
+
+/// The client's calls, their errors and their counters, without a server
+/// (the endpoint refuses connections, so nothing leaves the queue).
+final class ClientTests: TernTestCase {
+  func testEveryEventCallIsAcceptedAndCounted() throws {
+    let tern = try Tern(configuration: configuration())
+    try tern.track("Order Completed", properties: ["total": 42.5, "items": ["a", "b"]])
+    try tern.track("No Properties")
+    try tern.identify(userId: "u-1", traits: ["email": "a@example.com"])
+    try tern.screen("Home")
+    try tern.page()
+    try tern.page("Docs", properties: ["path": "/docs"])
+    try tern.group("g-1", traits: ["name": "Acme"])
+    try tern.alias("u-2")
+    XCTAssertEqual(tern.stats.enqueued, 8)
+    XCTAssertEqual(tern.stats.dropped, 0)
+    try tern.shutdown()
+    let stats = tern.stats
+    XCTAssertEqual(stats.stored, 8)
+    XCTAssertEqual(stats.queueDepth, 8, "not sent: nothing listens at the endpoint")
+    XCTAssertGreaterThan(stats.queueBytes, 0)
+  }
+
+  func testIdentifyAliasAndResetChangeTheIdentity() throws {
+    let tern = try Tern(configuration: configuration())
+    let first = tern.anonymousId
+    XCTAssertNotNil(UUID(uuidString: first), first)
+    XCTAssertNil(tern.userId)
+    try tern.identify(userId: "user-1")
+    XCTAssertEqual(tern.userId, "user-1")
+    try tern.alias("user-2")
+    XCTAssertEqual(tern.userId, "user-2")
+    try tern.reset()
+    XCTAssertNil(tern.userId)
+    XCTAssertNotEqual(tern.anonymousId, first)
+  }
+
+  func testIdentityAndQueueSurviveAReopen() throws {
+    let db = dbPath()
+    var anonymousId = ""
+    do {
+      let tern = try Tern(configuration: configuration(db: db))
+      anonymousId = tern.anonymousId
+      try tern.identify(userId: "kept")
+      try tern.track("Queued")
+      try tern.shutdown()
+    }
+    let reopened = try Tern(configuration: configuration(db: db))
+    XCTAssertEqual(reopened.anonymousId, anonymousId)
+    XCTAssertEqual(reopened.userId, "kept")
+    XCTAssertEqual(reopened.stats.queueDepth, 2)
+  }
+
+  func testEmptyRequiredNamesAreInvalidArgumentsAndCounted() throws {
+    let tern = try Tern(configuration: configuration())
+    assertThrows(.invalidArgument) { try tern.track("") }
+    assertThrows(.invalidArgument) { try tern.screen("") }
+    assertThrows(.invalidArgument) { try tern.identify(userId: "") }
+    assertThrows(.invalidArgument) { try tern.group("") }
+    assertThrows(.invalidArgument) { try tern.alias("") }
+    let stats = tern.stats
+    XCTAssertEqual(stats.enqueued, 0)
+    XCTAssertEqual(stats.dropped(.invalid), 5)
+    XCTAssertEqual(stats.dropped, 5)
+  }
+
+  func testErrorsCarryTheStatusNameAndTheLibrarysMessage() throws {
+    let tern = try Tern(configuration: configuration())
+    do {
+      try tern.track("")
+      XCTFail("an empty event name was accepted")
+    } catch let error as TernError {
+      XCTAssertEqual(error.code, .invalidArgument)
+      XCTAssertEqual(error.code.rawValue, 1)
+      XCTAssertEqual(error.code.description, "invalid argument")
+      XCTAssertFalse(error.message.isEmpty)
+      XCTAssertTrue(error.description.hasPrefix("tern: invalid argument: "), error.description)
+    }
+  }
+
+  func testPropertyValuesThatAreNotJSONAreRejectedNamingTheKeyPath() throws {
+    final class NotJSON {}
+    let tern = try Tern(configuration: configuration())
+    assertThrows(.invalidArgument, messageContains: "properties.cart.items[1]") {
+      try tern.track("Bad", properties: ["cart": ["items": ["ok", NotJSON()]]])
+    }
+    assertThrows(.invalidArgument, messageContains: "properties.ratio") {
+      try tern.track("Bad", properties: ["ratio": Double.nan])
+    }
+    assertThrows(.invalidArgument, messageContains: "properties.inf") {
+      try tern.track("Bad", properties: ["inf": Float.infinity])
+    }
+    assertThrows(.invalidArgument, messageContains: "is not a String") {
+      try tern.track("Bad", properties: ["map": [1: "one"] as [AnyHashable: Any]])
+    }
+    assertThrows(.invalidArgument, messageContains: "does not encode to a JSON object") {
+      try tern.track("Bad", properties: [1, 2, 3])
+    }
+    assertThrows(.invalidArgument, messageContains: "traits.age") {
+      try tern.identify(userId: "u", traits: ["age": Double.infinity])
+    }
+    assertThrows(.invalidArgument, messageContains: "context") {
+      try tern.track("Bad", options: .init(context: ["x": NotJSON()]))
+    }
+    assertThrows(.invalidArgument, messageContains: "timestamp") {
+      try tern.track("Bad", options: .init(timestamp: Date(timeIntervalSince1970: -5)))
+    }
+    assertThrows(.invalidArgument, messageContains: "NUL") { try tern.track("Bad\u{0}Name") }
+    assertThrows(.invalidArgument, messageContains: "options.userId") {
+      try tern.track("Bad", options: .init(userId: "a\u{0}b"))
+    }
+    let stats = tern.stats
+    XCTAssertEqual(stats.enqueued, 0)
+    XCTAssertEqual(stats.dropped(.invalid), 10, "rejections in Swift are counted like C's")
+    XCTAssertEqual(stats.dropped, 10)
+  }
+
+  func testEncodableStructsWithBadValuesNameTheCodingPath() throws {
+    struct Inner: Encodable { var score: Double }
+    struct Outer: Encodable { var inner: [Inner] }
+    let tern = try Tern(configuration: configuration())
+    assertThrows(.invalidArgument, messageContains: "properties.inner[0].score") {
+      try tern.track("Bad", properties: Outer(inner: [Inner(score: .nan)]))
+    }
+  }
+
+  func testAnEventAboveMaxEventBytesIsTooLargeAndCounted() throws {
+    var config = configuration()
+    config.maxEventBytes = 2048
+    let tern = try Tern(configuration: config)
+    assertThrows(.tooLarge) {
+      try tern.track("Big", properties: ["blob": String(repeating: "x", count: 4096)])
+    }
+    try tern.track("Small", properties: ["blob": "x"])
+    XCTAssertEqual(tern.stats.dropped(.tooLarge), 1)
+    XCTAssertEqual(tern.stats.enqueued, 1)
+  }
+
+  func testMissingOrBadSettingsFailCreationNamingTheSetting() {
+    assertThrows(.invalidArgument, messageContains: "writeKey") {
+      _ = try Tern(writeKey: "", endpoint: "http://127.0.0.1:9", storage: dbPath())
+    }
+    assertThrows(.invalidArgument, messageContains: "storagePath") {
+      _ = try Tern(writeKey: "k", endpoint: "http://127.0.0.1:9", storage: "")
+    }
+    var config = configuration()
+    config.flushAt = 0
+    assertThrows(.invalidArgument, messageContains: "flushAt") { _ = try Tern(configuration: config) }
+    config = configuration()
+    config.flushInterval = -1
+    assertThrows(.invalidArgument, messageContains: "flushInterval") {
+      _ = try Tern(configuration: config)
+    }
+    config = configuration()
+    config.maxAttempts = -3
+    assertThrows(.invalidArgument, messageContains: "maxAttempts") {
+      _ = try Tern(configuration: config)
+    }
+    config = configuration()
+    config.writeKey = "bad\u{0}key"
+    assertThrows(.invalidArgument) { _ = try Tern(configuration: config) }
+  }
+
+  func testAStoragePathThatCannotBeCreatedIsAStorageError() {
+    let path = directory.appendingPathComponent("missing/dir/events.db").path
+    do {
+      _ = try Tern(configuration: configuration(db: path))
+      XCTFail("a database in a missing directory was opened")
+    } catch let error as TernError {
+      XCTAssertTrue([.storage, .invalidArgument].contains(error.code), "\(error)")
+      XCTAssertFalse(error.message.isEmpty)
+    } catch {
+      XCTFail("\(error)")
+    }
+  }
+
+  func testASecondClientOnTheSameDatabaseIsLocked() throws {
+    let db = dbPath()
+    let first = try Tern(configuration: configuration(db: db))
+    assertThrows(.locked) { _ = try Tern(configuration: configuration(db: db)) }
+    try first.track("Still Works")
+    try first.shutdown()
+  }
+
+  func testADatabaseIsReusableOnceItsClientIsReleased() throws {
+    let db = dbPath()
+    do {
+      let first = try Tern(configuration: configuration(db: db))
+      try first.track("One")
+    }  // deinit releases the handle and the database
+    let second = try Tern(configuration: configuration(db: db))
+    XCTAssertEqual(second.stats.queueDepth, 1)
+  }
+
+  func testManyClientsCreatedAndReleased() throws {
+    for round in 0..<3 {
+      var clients: [Tern] = []
+      for i in 0..<10 {
+        let tern = try Tern(configuration: configuration(db: dbPath("c\(i)")))
+        try tern.track("Round", properties: ["round": round, "client": i])
+        clients.append(tern)
+      }
+      XCTAssertEqual(Set(clients.map(\.anonymousId)).count, 10, "each database has its own identity")
+      for tern in clients { XCTAssertEqual(tern.stats.enqueued, 1) }
+      clients.removeAll()  // releases all ten; their databases are free again
+    }
+    for i in 0..<10 {
+      let tern = try Tern(configuration: configuration(db: dbPath("c\(i)")))
+      XCTAssertEqual(tern.stats.queueDepth, 3, "client \(i) kept every round's event")
+    }
+  }
+
+  func testOptOutRefusesEventsAndPersists() throws {
+    let db = dbPath()
+    do {
+      let tern = try Tern(configuration: configuration(db: db))
+      XCTAssertFalse(tern.isOptedOut)
+      try tern.setOptedOut(true)
+      XCTAssertTrue(tern.isOptedOut)
+      assertThrows(.disabled) { try tern.track("Refused") }
+      XCTAssertEqual(tern.stats.dropped(.optOut), 1)
+      assertThrows(.disabled) { try tern.flush(timeout: 1) }
+      try tern.shutdown()
+    }
+    let reopened = try Tern(configuration: configuration(db: db))
+    XCTAssertTrue(reopened.isOptedOut)
+    try reopened.setOptedOut(false)
+    try reopened.track("Accepted")
+  }
+
+  func testConsentUnknownBuffersGrantedSendsDeniedPurges() throws {
+    let collector = try Collector(directory: directory)
+    var config = configuration(endpoint: collector.url)
+    config.defaultConsent = .unknown
+    let tern = try Tern(configuration: config)
+    XCTAssertEqual(tern.consent, .unknown)
+    try tern.track("Buffered")
+    assertThrows(.disabled) { try tern.flush(timeout: 1) }
+    try tern.setConsent(.granted)
+    XCTAssertEqual(tern.consent, .granted)
+    try flushUntilSent(tern)
+    XCTAssertEqual(tern.stats.sent, 1)
+
+    try tern.setConsent(.unknown)
+    try tern.track("Purged 1")
+    try tern.track("Purged 2")
+    try tern.setConsent(.denied)
+    XCTAssertEqual(tern.consent, .denied)
+    assertThrows(.disabled) { try tern.track("Refused") }
+    let stats = tern.stats
+    XCTAssertEqual(stats.queueDepth, 0)
+    XCTAssertEqual(stats.dropped(.consentDenied), 3, "two purged, one refused")
+    try tern.shutdown()
+    let (events, _) = try collector.stop()
+    XCTAssertEqual(events.compactMap { $0["event"] as? String }, ["Buffered"])
+  }
+
+  func testShutdownIsIdempotentAndLaterCallsReportShutdown() throws {
+    let tern = try Tern(configuration: configuration())
+    try tern.track("Before")
+    try tern.shutdown(timeout: 1)
+    try tern.shutdown(timeout: 1)
+    assertThrows(.shutdown) { try tern.track("After") }
+    assertThrows(.shutdown) { try tern.flush(timeout: 1) }
+    XCTAssertEqual(tern.stats.dropped(.shutdown), 1)
+  }
+
+  func testNegativeTimeoutsAreInvalidArguments() throws {
+    let tern = try Tern(configuration: configuration())
+    assertThrows(.invalidArgument, messageContains: "timeout") { try tern.flush(timeout: -1) }
+    assertThrows(.invalidArgument, messageContains: "timeout") {
+      try tern.shutdown(timeout: .infinity)
+    }
+  }
+
+  func testImmediateDurabilityStoresBeforeTrackReturns() throws {
+    var config = configuration()
+    config.durability = .immediate
+    let tern = try Tern(configuration: config)
+    try tern.track("Durable")
+    XCTAssertEqual(tern.stats.stored, 1)
+  }
+
+  func testLogHandlerReceivesTheSDKsWarnings() throws {
+    final class Lines: @unchecked Sendable {
+      let lock = NSLock()
+      var lines: [(Tern.LogLevel, String)] = []
+      func add(_ level: Tern.LogLevel, _ line: String) {
+        lock.lock()
+        lines.append((level, line))
+        lock.unlock()
+      }
+      var snapshot: [(Tern.LogLevel, String)] {
+        lock.lock()
+        defer { lock.unlock() }
+        return lines
+      }
+    }
+    let lines = Lines()
+    var config = configuration()  // nothing listens: the upload fails and is logged
+    config.logHandler = { level, line in lines.add(level, line) }
+    config.logLevel = .warn
+    let tern = try Tern(configuration: config)
+    try tern.track("Logged")
+    assertThrows(.transport) { try tern.flush(timeout: 5) }
+    try tern.shutdown()
+    let logged = lines.snapshot
+    XCTAssertTrue(logged.contains { $0.0 >= .warn && $0.1.contains("upload failed") }, "\(logged)")
+    XCTAssertFalse(logged.contains { $0.0 < .warn })
+  }
+
+  func testAsyncFlushAndShutdownFromATask() async throws {
+    let collector = try Collector(directory: directory)
+    let tern = try Tern(configuration: configuration(endpoint: collector.url))
+    try tern.track("From Task")
+    try await tern.flush(timeout: 5)
+    try await tern.shutdown(timeout: 2)
+    XCTAssertEqual(tern.stats.sent, 1)
+    let (events, _) = try collector.stop()
+    XCTAssertEqual(events.count, 1)
+  }
+
+  func testVersionIsTheLibrarys() {
+    XCTAssertFalse(Tern.version.isEmpty)
+    XCTAssertEqual(Tern.version.split(separator: ".").count, 3, Tern.version)
+  }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import XCTest
+
+@testable import Tern
+
+/// The Swift-value-to-JSON-text step, on its own: the exact text for each kind
+/// of value.
+final class JSONTextTests: XCTestCase {
+  private func json(_ value: Any) throws -> String {
+    var writer = JSONText.Writer()
+    try writer.write(value, path: "v", depth: 0)
+    return writer.out
+  }
+
+  func testScalarsBecomeTheirJSONText() throws {
+    XCTAssertEqual(try json(true), "true")
+    XCTAssertEqual(try json(false), "false")
+    XCTAssertEqual(try json(42), "42")
+    XCTAssertEqual(try json(-7), "-7")
+    XCTAssertEqual(try json(UInt64.max), "18446744073709551615")
+    XCTAssertEqual(try json(Int64.min), "-9223372036854775808")
+    XCTAssertEqual(try json(42.5), "42.5")
+    XCTAssertEqual(try json(0.1), "0.1")
+    XCTAssertEqual(try json(Float(0.1)), "0.1")
+    XCTAssertEqual(try json(1e-7), "1e-07")
+    XCTAssertEqual(try json(Decimal(string: "12.34")!), "12.34")
+    XCTAssertEqual(try json(NSNull()), "null")
+    XCTAssertEqual(try json(Optional<Int>.none as Any), "null")
+    XCTAssertEqual(try json(Optional<Int>.some(5) as Any), "5")
+    XCTAssertEqual(try json(Date(timeIntervalSince1970: 0.5)), "\"1970-01-01T00:00:00.500Z\"")
+    XCTAssertEqual(try json(Date(timeIntervalSince1970: -0.5)), "\"1969-12-31T23:59:59.500Z\"")
+  }
+
+  func testNSNumbersKeepBooleansApartFromIntegers() throws {
+    XCTAssertEqual(try json(NSNumber(value: true)), "true")
+    XCTAssertEqual(try json(NSNumber(value: false)), "false")
+    XCTAssertEqual(try json(NSNumber(value: 7)), "7")
+    XCTAssertEqual(try json(NSNumber(value: 2.5)), "2.5")
+    XCTAssertEqual(try json(NSNumber(value: UInt64.max)), "18446744073709551615")
+  }
+
+  func testStringsAreEscapedAndUnicodeIsKept() throws {
+    XCTAssertEqual(try json("a\"b\\c/d"), #""a\"b\\c/d""#)
+    XCTAssertEqual(try json("\n\r\t\u{08}\u{0C}"), #""\n\r\t\b\f""#)
+    XCTAssertEqual(try json("\u{01}\u{1F}"), #""\u0001\u001f""#)
+    XCTAssertEqual(try json("Grüße 🚀 日本語"), "\"Grüße 🚀 日本語\"")
+    XCTAssertEqual(try json("\u{2028}\u{2029}"), #""\u2028\u2029""#)
+    XCTAssertEqual(try json("e\u{301}"), "\"e\u{301}\"", "combining marks are not normalised")
+  }
+
+  func testContainersNest() throws {
+    XCTAssertEqual(try json([1, "two", [3.5, NSNull()]] as [Any]), #"[1,"two",[3.5,null]]"#)
+    XCTAssertEqual(try json(["k": ["n": [true]]] as [String: Any]), #"{"k":{"n":[true]}}"#)
+    XCTAssertEqual(try json([String: Any]()), "{}")
+    XCTAssertEqual(try json(NSDictionary(dictionary: ["a": 1])), #"{"a":1}"#)
+    XCTAssertEqual(try json(NSArray(array: ["x"])), #"["x"]"#)
+  }
+
+  func testEncodableValuesNestInsideDictionaries() throws {
+    struct Item: Encodable {
+      var sku: String
+      var qty: Int
+    }
+    XCTAssertEqual(try json(["item": Item(sku: "s-1", qty: 2)] as [String: Any]), #"{"item":{"sku":"s-1","qty":2}}"#)
+  }
+
+  func testTheParsedTextEqualsTheInput() throws {
+    let input: [String: Any] = [
+      "s": "x\"y", "n": 1, "d": 2.25, "b": true, "a": ["q", 1] as [Any], "o": ["k": "v"],
+    ]
+    let text = try JSONText.object(input, path: "properties")
+    let parsed = try XCTUnwrap(
+      try JSONSerialization.jsonObject(with: Data(text.utf8)) as? NSDictionary)
+    XCTAssertEqual(parsed, NSDictionary(dictionary: input))
+  }
+
+  func testTooDeepNestingIsRejected() {
+    var value: Any = "leaf"
+    for _ in 0..<(JSONText.maxDepth + 1) { value = [value] }
+    XCTAssertThrowsError(try json(value)) { error in
+      XCTAssertEqual((error as? TernError)?.code, .invalidArgument)
+    }
+  }
+}
