@@ -37,11 +37,12 @@ std::string base64_decode(const std::string& in) {
   static const std::string kAlphabet =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
-  int val = 0, bits = -8;
+  uint32_t val = 0;
+  int bits = -8;
   for (char c : in) {
     auto pos = kAlphabet.find(c);
     if (pos == std::string::npos) break;
-    val = (val << 6) + static_cast<int>(pos);
+    val = ((val << 6) | static_cast<uint32_t>(pos)) & 0xFFFFFFu;
     bits += 6;
     if (bits >= 0) {
       out.push_back(static_cast<char>((val >> bits) & 0xFF));
