@@ -25,6 +25,7 @@
 #include "tern/config.h"
 #include "tern/context_provider.h"
 #include "tern/logger.h"
+#include "tern/plugin.h"
 #include "tern/stats.h"
 #include "tern/status.h"
 #include "tern/transport.h"
@@ -188,6 +189,27 @@ class HostTransport final : public tern::Transport, private HostState<tern_trans
       out.error = "host transport adapter: unknown error";
       return out;
     }
+  }
+};
+
+}  // namespace
+
+struct tern_plugin_event {
+  nlohmann::json* event;
+};
+
+namespace {
+
+class HostPlugin final : public tern::Plugin, private HostState<tern_plugin> {
+ public:
+  explicit HostPlugin(const tern_plugin& v) : HostState(v) {}
+
+  bool process(nlohmann::json& event) override {
+    // The core validated every string, so replace never triggers; it only
+    // keeps dump() from throwing.
+    const std::string text = event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    tern_plugin_event handle{&event};
+    return v_.process(v_.state, text.c_str(), text.size(), &handle) != 0;
   }
 };
 
@@ -689,9 +711,36 @@ tern_status tern_options_set_transport(tern_options* options, const tern_transpo
   });
 }
 
+tern_status tern_options_add_plugin(tern_options* options, const tern_plugin* plugin) {
+  if (options == nullptr) return bad_options();
+  tern_status st = check_vtable(plugin, TERN_PLUGIN_VERSION,
+                                plugin != nullptr && plugin->process != nullptr, "plugin");
+  if (st != TERN_OK) return st;
+  return guarded(nullptr, [&] {
+    auto adapter = std::make_shared<HostPlugin>(*plugin);  // owns the state from here
+    options->config.plugins.push_back(std::move(adapter));
+    return TERN_OK;
+  });
+}
+
+tern_status tern_plugin_event_replace(tern_plugin_event* event, const char* json, size_t length) {
+  if (event == nullptr || json == nullptr) {
+    return fail(nullptr, TERN_INVALID_ARGUMENT, "event or json is NULL");
+  }
+  return guarded(nullptr, [&] {
+    nlohmann::json parsed = nlohmann::json::parse(json, json + length, nullptr, /*allow_exceptions=*/false);
+    if (parsed.is_discarded() || !parsed.is_object()) {
+      return fail(nullptr, TERN_INVALID_ARGUMENT, "replacement is not a JSON object");
+    }
+    *event->event = std::move(parsed);
+    return TERN_OK;
+  });
+}
+
 tern_status tern_options_clear_hooks(tern_options* options) {
   if (options == nullptr) return bad_options();
   return guarded(nullptr, [&] {
+    options->config.plugins.clear();
     options->config.logger.reset();
     options->config.context_provider.reset();
     options->config.transport.reset();

@@ -700,6 +700,61 @@ static int test_logger_and_context_provider_hooks_are_used_and_freed(const char*
   return 0;
 }
 
+/* Plugins: one enriches every event, one drops "secret" events. */
+static int enrich(void* state, const char* json, size_t length, tern_plugin_event* event) {
+  (void)state;
+  /* Insert a property at the front of the object: {"plugin":"c",...}. */
+  char* out = malloc(length + 32);
+  if (out == NULL) return 0;
+  int n = snprintf(out, length + 32, "{\"plugin\":\"c\",%s", json + 1);
+  int ok = tern_plugin_event_replace(event, out, (size_t)n) == TERN_OK;
+  free(out);
+  /* A replacement that is not an object is refused and leaves the event as is. */
+  ok = ok && tern_plugin_event_replace(event, "[1]", 3) == TERN_INVALID_ARGUMENT;
+  ok = ok && tern_plugin_event_replace(event, "{\"a\":", 5) == TERN_INVALID_ARGUMENT;
+  return ok;
+}
+static int drop_secret(void* state, const char* json, size_t length, tern_plugin_event* event) {
+  (void)event;
+  ++*(int*)state;
+  return strlen(json) == length && strstr(json, "\"event\":\"secret\"") == NULL;
+}
+static void count_free(void* state) { *(int*)state += 1000; }
+
+static int test_plugins_enrich_and_drop_events_in_order(const char* dir) {
+  recorder* r = recorder_new();
+  tern_options* o = test_options(dir, "plugins", r);
+  CHECK(o != NULL);
+  tern_plugin p1 = {TERN_PLUGIN_VERSION, NULL, NULL, enrich};
+  int calls = 0;
+  tern_plugin p2 = {TERN_PLUGIN_VERSION, &calls, count_free, drop_secret};
+  CHECK_OK(NULL, tern_options_add_plugin(o, &p1));
+  CHECK_OK(NULL, tern_options_add_plugin(o, &p2));
+  p2.process = NULL;
+  CHECK_STATUS(TERN_INVALID_ARGUMENT, NULL, tern_options_add_plugin(o, &p2));
+  CHECK_STATUS(TERN_INVALID_ARGUMENT, NULL, tern_plugin_event_replace(NULL, "{}", 2));
+  tern_client* c = NULL;
+  CHECK_OK(NULL, tern_client_create(o, &c));
+  tern_options_free(o);
+
+  CHECK_OK(c, tern_client_track(c, "public", "{\"x\":1}", NULL));
+  CHECK_STATUS(TERN_DISABLED, c, tern_client_track(c, "secret", NULL, NULL));
+  CHECK_OK(c, tern_client_flush(c, 5000));
+  CHECK(calls == 2);
+  CHECK(recorder_count_bodies_with(r, "\"plugin\":\"c\"") == 1);
+  CHECK(recorder_count_bodies_with(r, "\"secret\"") == 0);
+  tern_stats s;
+  memset(&s, 0, sizeof s);
+  s.struct_size = sizeof s;
+  CHECK_OK(c, tern_client_stats(c, &s));
+  CHECK(s.sent == 1);
+  CHECK(s.dropped_by_reason[TERN_DROP_PLUGIN] == 1);
+  tern_client_destroy(c);
+  CHECK(calls == 1002); /* free_state ran once */
+  recorder_delete(r);
+  return 0;
+}
+
 /* Last error is per client and per thread. */
 typedef struct thread_arg {
   tern_client* client;
@@ -820,6 +875,7 @@ static const test_case kTests[] = {
     TEST_CASE(test_queue_survives_a_restart),
     TEST_CASE(test_stats_fill_only_what_an_older_struct_holds),
     TEST_CASE(test_logger_and_context_provider_hooks_are_used_and_freed),
+    TEST_CASE(test_plugins_enrich_and_drop_events_in_order),
     TEST_CASE(test_last_error_belongs_to_the_calling_thread),
     TEST_CASE(test_concurrent_tracking_from_four_threads_loses_nothing),
     TEST_CASE(test_round_trip_to_the_local_test_collector),

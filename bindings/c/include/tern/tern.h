@@ -221,6 +221,31 @@ TERN_EXPORT tern_status tern_http_response_set_body(tern_http_response* response
 TERN_EXPORT tern_status tern_http_response_set_error(tern_http_response* response,
                                                      const char* error);
 
+/* Plugin: enriches, filters or drops an event before it is stored. Ownership
+ * of `state` as for tern_logger. process() runs on the thread making the
+ * event call (inside tern_client_track and friends), in the order plugins
+ * were added, so it must be fast and thread-safe and must not call into the
+ * client. It receives the complete event as JSON object text (`event_json`,
+ * `length` bytes, NUL-terminated, valid during the call). Return non-zero to
+ * keep the event, 0 to drop it (the event call then returns TERN_DISABLED and
+ * the drop is counted as TERN_DROP_PLUGIN). To change the event, call
+ * tern_plugin_event_replace(event, ...) before returning non-zero. */
+typedef struct tern_plugin_event tern_plugin_event;
+#define TERN_PLUGIN_VERSION 1u
+typedef struct tern_plugin {
+  uint32_t version; /* TERN_PLUGIN_VERSION */
+  void* state;
+  void (*free_state)(void* state);
+  int (*process)(void* state, const char* event_json, size_t length, tern_plugin_event* event);
+} tern_plugin;
+
+/* Replaces the event being processed with `json` (the text of one JSON
+ * object, `length` bytes; copied). Only inside process(), on its thread.
+ * TERN_OK, or TERN_INVALID_ARGUMENT (NULL, not a JSON object: the event is
+ * then unchanged). */
+TERN_EXPORT tern_status tern_plugin_event_replace(tern_plugin_event* event, const char* json,
+                                                  size_t length);
+
 /* ------------------------------------------------------------------------ */
 /* Options                                                                   */
 
@@ -241,7 +266,8 @@ TERN_EXPORT void tern_options_free(tern_options* options);
  * TERN_INVALID_ARGUMENT for a NULL options or string, invalid UTF-8, a
  * negative or zero value where one is meaningless, or an unknown enum value
  * (the options are then unchanged). Semantics are those of tern::Config
- * (sdk/include/tern/config.h). Durations are in the unit their name says. */
+ * (sdk/include/tern/config.h). Durations are in the unit their name says.
+ * Config's clock and store are C++ test seams and are not exposed here. */
 TERN_EXPORT tern_status tern_options_set_endpoint(tern_options* options, const char* url);
 TERN_EXPORT tern_status tern_options_set_write_key(tern_options* options, const char* write_key);
 TERN_EXPORT tern_status tern_options_set_storage_path(tern_options* options, const char* path);
@@ -299,8 +325,11 @@ TERN_EXPORT tern_status tern_options_set_context_provider(
     tern_options* options, const tern_context_provider* provider);
 TERN_EXPORT tern_status tern_options_set_transport(tern_options* options,
                                                    const tern_transport* transport);
+/* Appends a plugin; plugins run in the order they were added. */
+TERN_EXPORT tern_status tern_options_add_plugin(tern_options* options, const tern_plugin* plugin);
 /* Back to the defaults: stderr logger (warnings and up), system context
- * facts, libcurl transport. TERN_OK or TERN_INVALID_ARGUMENT (NULL). */
+ * facts, libcurl transport, no plugins. TERN_OK or TERN_INVALID_ARGUMENT
+ * (NULL). */
 TERN_EXPORT tern_status tern_options_clear_hooks(tern_options* options);
 
 /* ------------------------------------------------------------------------ */
