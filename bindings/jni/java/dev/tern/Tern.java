@@ -286,7 +286,7 @@ public final class Tern implements AutoCloseable {
       /** Where log lines go (default: stderr, warnings and up), from {@code minLevel} up. */
       public Builder logger(Logger logger, LogLevel minLevel) {
         this.logger = logger;
-        this.logLevel = minLevel;
+        this.logLevel = minLevel != null ? minLevel : LogLevel.WARN;
         return this;
       }
 
