@@ -1,0 +1,348 @@
+// SDK Client → tern-relay (child process) → file sink, over real HTTP on
+// 127.0.0.1. Asserts what a user would see: the events in the output files.
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tern/client.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+fs::path make_temp_dir() {
+  std::random_device rd;
+  fs::path p = fs::temp_directory_path() / ("tern-it-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+  fs::create_directories(p);
+  return p;
+}
+
+// tern-relay as a child process; stdout's first line gives the address.
+class RelayProcess {
+ public:
+  RelayProcess() = default;
+  ~RelayProcess() { kill9(); }
+
+  // Starts the relay with `args`; false (with the reason in `error`) when it
+  // does not print its listening line within 30 s.
+  bool start(const std::vector<std::string>& args, const fs::path& log_file,
+             const std::vector<std::string>& env = {}) {
+    int out[2];
+    if (::pipe(out) != 0) return false;
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(out[1], 1);
+      int log = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (log >= 0) ::dup2(log, 2);
+      ::close(out[0]);
+      ::close(out[1]);
+      for (const std::string& kv : env) ::putenv(const_cast<char*>(kv.c_str()));
+      std::vector<char*> argv;
+      std::string bin = TERN_RELAY_BIN;
+      argv.push_back(bin.data());
+      std::vector<std::string> copy = args;
+      for (std::string& a : copy) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(bin.c_str(), argv.data());
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    out_ = out[0];
+    std::string line;
+    auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd p{out_, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      char c;
+      if (::read(out_, &c, 1) != 1) break;
+      if (c == '\n') break;
+      line += c;
+    }
+    const std::string prefix = "listening on ";
+    if (line.rfind(prefix, 0) != 0) {
+      error = "no listening line (got '" + line + "'); see " + log_file.string();
+      return false;
+    }
+    address = line.substr(prefix.size());
+    return true;
+  }
+
+  // SIGTERM and wait; the exit code, or -1 if it did not exit within 30 s.
+  int terminate() {
+    if (pid_ <= 0) return -1;
+    ::kill(pid_, SIGTERM);
+    return wait_exit(30s);
+  }
+  void hup() { ::kill(pid_, SIGHUP); }
+  void kill9() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    (void)wait_exit(30s);
+  }
+
+  std::string address;
+  std::string error;
+
+ private:
+  int wait_exit(std::chrono::seconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    int status = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+      pid_t r = ::waitpid(pid_, &status, WNOHANG);
+      if (r == pid_) {
+        pid_ = -1;
+        if (out_ >= 0) ::close(out_);
+        out_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+    return -1;
+  }
+  pid_t pid_ = -1;
+  int out_ = -1;
+};
+
+// Every event line the file sink wrote under <data>/events.
+std::vector<json> read_events(const fs::path& data_dir) {
+  std::vector<json> events;
+  fs::path dir = data_dir / "events";
+  if (!fs::exists(dir)) return events;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path());
+    std::string line;
+    while (std::getline(in, line)) {
+      if (!line.empty()) events.push_back(json::parse(line));
+    }
+  }
+  return events;
+}
+
+size_t write_cb(char* p, size_t s, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(p, s * n);
+  return s * n;
+}
+
+// One HTTP request with libcurl: the status code and the body in `body`.
+long http(const std::string& url, const std::string& user, const std::string& post_body,
+          std::string* body = nullptr) {
+  CURL* c = curl_easy_init();
+  std::string sink;
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, body ? body : &sink);
+  if (!user.empty()) curl_easy_setopt(c, CURLOPT_USERPWD, (user + ":").c_str());
+  if (!post_body.empty()) curl_easy_setopt(c, CURLOPT_POSTFIELDS, post_body.c_str());
+  long code = 0;
+  if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+  curl_easy_cleanup(c);
+  return code;
+}
+
+class RelayIntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = make_temp_dir();
+    data_ = dir_ / "data";
+  }
+  void TearDown() override {
+    relay_.kill9();
+    if (!HasFailure()) fs::remove_all(dir_);
+  }
+
+  bool start_relay(const std::string& listen = "127.0.0.1:0") {
+    bool ok = relay_.start({"--listen", listen, "--data-dir", data_.string(), "--write-key", "it-key"},
+                           dir_ / "relay.log");
+    EXPECT_TRUE(ok) << relay_.error;
+    return ok;
+  }
+
+  std::unique_ptr<tern::Client> make_client(const std::string& key) {
+    tern::Config config;
+    config.endpoint = "http://" + relay_.address;
+    config.write_key = key;
+    config.storage_path = (dir_ / ("sdk-" + key + ".db")).string();
+    config.flush_at = 50;
+    config.flush_interval = 100ms;
+    config.max_batch_events = 100;
+    config.backoff_base = 20ms;
+    config.backoff_max = 200ms;
+    config.http.connect_timeout = 1000ms;
+    config.http.request_timeout = 5000ms;
+    auto client = tern::Client::create(config);
+    EXPECT_TRUE(client) << client.status().to_string();
+    return client ? std::move(client.value()) : nullptr;
+  }
+
+  // How many times each properties.i appears in the output.
+  std::map<int, int> count_by_index() {
+    std::map<int, int> seen;
+    for (const json& e : read_events(data_)) seen[e["properties"]["i"].get<int>()]++;
+    return seen;
+  }
+
+  fs::path dir_, data_;
+  RelayProcess relay_;
+};
+
+TEST_F(RelayIntegrationTest, EveryEventFromTheSdkArrivesExactlyOnce) {
+  ASSERT_TRUE(start_relay());
+  auto client = make_client("it-key");
+  ASSERT_TRUE(client);
+  constexpr int kEvents = 500;
+  for (int i = 0; i < kEvents; ++i) {
+    ASSERT_TRUE(client->track("Item Viewed", {{"i", i}}).is_ok());
+  }
+  tern::Status flushed = client->flush(60s);
+  ASSERT_TRUE(flushed.is_ok()) << flushed.to_string();
+  EXPECT_EQ(client->stats().sent, static_cast<uint64_t>(kEvents));
+  ASSERT_TRUE(client->shutdown(5s).is_ok());
+  ASSERT_EQ(relay_.terminate(), 0);  // drains; the file sink flushes
+
+  auto events = read_events(data_);
+  ASSERT_EQ(events.size(), static_cast<size_t>(kEvents));
+  std::map<int, int> seen = count_by_index();
+  ASSERT_EQ(seen.size(), static_cast<size_t>(kEvents));
+  for (auto& [i, n] : seen) EXPECT_EQ(n, 1) << "event " << i;
+  // Enriched by the relay.
+  const json& e = events.front();
+  EXPECT_EQ(e["type"], "track");
+  EXPECT_EQ(e["event"], "Item Viewed");
+  EXPECT_TRUE(e.contains("receivedAt"));
+  EXPECT_TRUE(e.contains("originalTimestamp"));  // the SDK sends sentAt
+  EXPECT_EQ(e["context"]["ip"], "127.0.0.1");
+  EXPECT_EQ(e["context"]["sourceId"], "default");
+}
+
+TEST_F(RelayIntegrationTest, KillNineDuringAStreamLosesNoAcknowledgedEvent) {
+  ASSERT_TRUE(start_relay());
+  std::string address = relay_.address;
+  auto client = make_client("it-key");
+  ASSERT_TRUE(client);
+  constexpr int kEvents = 600;
+  for (int i = 0; i < kEvents; ++i) {
+    ASSERT_TRUE(client->track("Streamed", {{"i", i}}).is_ok());
+    if (i % 20 == 0) std::this_thread::sleep_for(5ms);
+    if (i == kEvents / 2) {
+      uint64_t acked_before = client->stats().sent;
+      relay_.kill9();
+      RecordProperty("acknowledged_before_kill", static_cast<int>(acked_before));
+      EXPECT_GT(acked_before, 0u) << "the stream should have been flowing before the kill";
+    }
+    if (i == kEvents / 2 + 100) {
+      // Same port, so the client's endpoint stays valid.
+      ASSERT_TRUE(start_relay(address));
+    }
+  }
+  tern::Status flushed = client->flush(60s);
+  ASSERT_TRUE(flushed.is_ok()) << flushed.to_string();
+  tern::Stats stats = client->stats();
+  EXPECT_EQ(stats.sent, static_cast<uint64_t>(kEvents));
+  EXPECT_EQ(stats.dropped, 0u);
+  ASSERT_TRUE(client->shutdown(5s).is_ok());
+  ASSERT_EQ(relay_.terminate(), 0);
+
+  std::map<int, int> seen = count_by_index();
+  int duplicates = 0;
+  for (int i = 0; i < kEvents; ++i) {
+    EXPECT_GE(seen[i], 1) << "event " << i << " was acknowledged but is missing";
+    duplicates += std::max(0, seen[i] - 1);
+  }
+  // At-least-once across a crash: a batch whose answer was lost is resent,
+  // and the relay's in-memory dedup does not survive the kill.
+  RecordProperty("duplicates_after_kill", duplicates);
+}
+
+TEST_F(RelayIntegrationTest, WrongWriteKeyIs401AndNothingIsWritten) {
+  ASSERT_TRUE(start_relay());
+  std::string batch = R"({"batch":[{"type":"track","event":"E","userId":"u","messageId":"m1"}]})";
+  EXPECT_EQ(http("http://" + relay_.address + "/v1/batch", "wrong-key", batch), 401);
+  auto client = make_client("wrong-key");
+  ASSERT_TRUE(client);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(client->track("Nope", {{"i", i}}).is_ok());
+  EXPECT_FALSE(client->flush(1500ms).is_ok());
+  EXPECT_EQ(client->stats().sent, 0u);
+  std::string metrics;
+  EXPECT_EQ(http("http://" + relay_.address + "/metrics", "", "", &metrics), 200);
+  EXPECT_NE(metrics.find("tern_relay_auth_failures_total"), std::string::npos);
+  (void)client->shutdown(1s);
+  ASSERT_EQ(relay_.terminate(), 0);
+  EXPECT_TRUE(read_events(data_).empty());
+}
+
+TEST_F(RelayIntegrationTest, WriteKeyFromTheEnvironment) {
+  ASSERT_TRUE(relay_.start({"--listen", "127.0.0.1:0", "--data-dir", data_.string()}, dir_ / "relay.log",
+                           {"TERN_WRITE_KEY=env-key"}))
+      << relay_.error;
+  std::string batch = R"({"batch":[{"type":"track","event":"E","userId":"u","messageId":"m1"}]})";
+  EXPECT_EQ(http("http://" + relay_.address + "/v1/batch", "env-key", batch), 200);
+  EXPECT_EQ(http("http://" + relay_.address + "/v1/batch", "it-key", batch), 401);
+  ASSERT_EQ(relay_.terminate(), 0);
+  EXPECT_EQ(read_events(data_).size(), 1u);
+}
+
+TEST_F(RelayIntegrationTest, SighupReloadsKeysAndRefusesABadConfig) {
+  fs::path config = dir_ / "relay.toml";
+  auto write_config = [&](const std::string& key) {
+    std::ofstream(config) << "data_dir = \"" << data_.string() << "\"\n"
+                          << "[server]\nlisten = \"127.0.0.1:0\"\n"
+                          << "[[sources]]\nid = \"app\"\nwrite_keys = [\"" << key << "\"]\n";
+  };
+  write_config("key-a");
+  ASSERT_TRUE(relay_.start({"--config", config.string()}, dir_ / "relay.log")) << relay_.error;
+  std::string url = "http://" + relay_.address + "/v1/track";
+  std::string event = R"({"event":"E","userId":"u"})";
+  EXPECT_EQ(http(url, "key-a", event), 200);
+
+  write_config("key-b");
+  relay_.hup();
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (http(url, "key-b", event) != 200 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(http(url, "key-a", event), 401);
+
+  std::ofstream(config) << "this is [not valid toml\n";
+  relay_.hup();
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(http(url, "key-b", event), 200);  // the running config stayed
+  ASSERT_EQ(relay_.terminate(), 0);
+  std::ifstream log(dir_ / "relay.log");
+  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("config reload refused"), std::string::npos);
+}
+
+TEST(RelayProgramTest, HelpAndVersionExitZeroAndBadFlagsExitTwo) {
+  auto run = [](const std::string& args) {
+    std::string cmd = std::string(TERN_RELAY_BIN) + " " + args + " >/dev/null 2>&1";
+    int st = std::system(cmd.c_str());
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  };
+  EXPECT_EQ(run("--help"), 0);
+  EXPECT_EQ(run("--version"), 0);
+  EXPECT_EQ(run("--no-such-flag"), 2);
+  EXPECT_EQ(run("--listen"), 2);
+  EXPECT_EQ(run("--config /nonexistent/relay.toml"), 1);
+}
+
+}  // namespace
