@@ -61,7 +61,7 @@ final class JSONTextTests: XCTestCase {
       var sku: String
       var qty: Int
     }
-    XCTAssertEqual(try json(["item": Item(sku: "s-1", qty: 2)] as [String: Any]), #"{"item":{"sku":"s-1","qty":2}}"#)
+    XCTAssertEqual(try json(["item": Item(sku: "s-1", qty: 2)] as [String: Any]), #"{"item":{"qty":2,"sku":"s-1"}}"#)
   }
 
   func testTheParsedTextEqualsTheInput() throws {
