@@ -60,15 +60,22 @@ public final class Tern implements AutoCloseable {
    */
   public static synchronized void loadLibrary() {
     if (loaded) return;
-    try {
-      // On old Android versions the dependency must be loaded first; elsewhere
-      // the loader finds it next to libtern_jni (RPATH $ORIGIN).
-      System.loadLibrary("tern");
-    } catch (UnsatisfiedLinkError ignored) {
-      // Resolved through libtern_jni's own dependency lookup below.
-    }
-    System.loadLibrary("tern_jni");
+    // Set first: JNI_OnLoad initialises NativeBridge, whose static block
+    // calls ensureLoaded() again on this thread.
     loaded = true;
+    try {
+      try {
+        // On old Android versions the dependency must be loaded first;
+        // elsewhere the loader finds it next to libtern_jni (RPATH $ORIGIN).
+        System.loadLibrary("tern");
+      } catch (UnsatisfiedLinkError ignored) {
+        // Resolved through libtern_jni's own dependency lookup below.
+      }
+      System.loadLibrary("tern_jni");
+    } catch (RuntimeException | Error e) {
+      loaded = false;
+      throw e;
+    }
   }
 
   /**
@@ -77,8 +84,13 @@ public final class Tern implements AutoCloseable {
    */
   public static synchronized void loadLibrary(String path) {
     if (loaded) return;
-    System.load(path);
-    loaded = true;
+    loaded = true;  // see loadLibrary()
+    try {
+      System.load(path);
+    } catch (RuntimeException | Error e) {
+      loaded = false;
+      throw e;
+    }
   }
 
   static synchronized void ensureLoaded() {
