@@ -1,6 +1,12 @@
 import Foundation
 import XCTest
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 @testable import Tern
 
 /// The tern-test-collector program (tests/support) run as a child process: a
@@ -93,16 +99,35 @@ class TernTestCase: XCTestCase {
     try? FileManager.default.removeItem(at: directory)
   }
 
+  /// An endpoint on 127.0.0.1 where nothing listens (a port the kernel just
+  /// handed out and that was closed again): connections are refused at once.
+  lazy var refusedEndpoint: String = {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM_VALUE), 0)
+    precondition(fd >= 0, "socket() failed")
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+      pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
+        bind(fd, socketAddress, length) == 0 && getsockname(fd, socketAddress, &length) == 0
+      }
+    }
+    precondition(bound, "bind() on 127.0.0.1 failed")
+    return "http://127.0.0.1:\(UInt16(bigEndian: address.sin_port))"
+  }()
+
   func dbPath(_ name: String = "events") -> String {
     directory.appendingPathComponent("\(name).db").path
   }
 
   /// A configuration for fast tests: small intervals, quick retries, no
   /// context provider unless the test sets one.
-  func configuration(endpoint: String = "http://127.0.0.1:9", db: String? = nil)
-    -> Tern.Configuration
-  {
-    var c = Tern.Configuration(writeKey: "test-key", endpoint: endpoint, storagePath: db ?? dbPath())
+  func configuration(endpoint: String? = nil, db: String? = nil) -> Tern.Configuration {
+    var c = Tern.Configuration(
+      writeKey: "test-key", endpoint: endpoint ?? refusedEndpoint, storagePath: db ?? dbPath())
     c.flushInterval = 0.05
     c.commitWindow = 0.005
     c.backoffBase = 0.02
@@ -151,3 +176,9 @@ class TernTestCase: XCTestCase {
     }
   }
 }
+
+#if canImport(Glibc)
+  private let SOCK_STREAM_VALUE = SOCK_STREAM.rawValue
+#else
+  private let SOCK_STREAM_VALUE = SOCK_STREAM
+#endif
