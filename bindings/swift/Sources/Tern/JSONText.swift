@@ -17,9 +17,9 @@ enum JSONText {
 
   /// The text of one JSON object built from `dictionary`.
   static func object(_ dictionary: [String: Any], path: String) throws -> String {
-    var writer = Writer()
-    try writer.writeDictionary(dictionary, path: path, depth: 0)
-    return writer.out
+    var writer = Writer(root: path)
+    try writer.writeDictionary(dictionary, depth: 0)
+    return writer.text
   }
 
   /// The text of one JSON object encoded from `value`; anything that does not
@@ -71,68 +71,132 @@ enum JSONText {
       Int(parts.tm_sec), millis)
   }
 
+  /// Appends JSON text to a byte buffer. The key path of the value being
+  /// written is kept as a stack and only turned into text for an error.
   struct Writer {
-    var out = ""
+    private(set) var bytes: [UInt8] = []
+    private let root: String
+    private var path: [PathItem] = []
 
-    mutating func writeDictionary(_ dictionary: [String: Any], path: String, depth: Int) throws {
-      out.append("{")
-      var first = true
-      for (key, value) in dictionary {
-        if !first { out.append(",") }
-        first = false
-        writeString(key)
-        out.append(":")
-        try write(value, path: "\(path).\(key)", depth: depth + 1)
-      }
-      out.append("}")
+    private enum PathItem {
+      case key(String)
+      case index(Int)
     }
 
-    mutating func write(_ value: Any, path: String, depth: Int) throws {
-      guard depth < JSONText.maxDepth else {
-        throw TernError.invalid("\(path): nested deeper than \(JSONText.maxDepth) levels")
+    init(root: String) {
+      self.root = root
+      bytes.reserveCapacity(256)
+    }
+
+    var text: String { String(decoding: bytes, as: UTF8.self) }
+
+    /// "properties.cart.items[1]"
+    private func pathText() -> String {
+      var text = root
+      for item in path {
+        switch item {
+        case .key(let key): text += ".\(key)"
+        case .index(let index): text += "[\(index)]"
+        }
       }
+      return text
+    }
+
+    private func failure(_ what: String) -> TernError {
+      TernError.invalid("\(pathText()): \(what)")
+    }
+
+    private mutating func append(_ ascii: Unicode.Scalar) { bytes.append(UInt8(ascii: ascii)) }
+    private mutating func append(_ text: String) { bytes.append(contentsOf: text.utf8) }
+
+    mutating func writeDictionary(_ dictionary: [String: Any], depth: Int) throws {
+      append("{")
+      var first = true
+      for (key, value) in dictionary {
+        if !first { append(",") }
+        first = false
+        writeString(key)
+        append(":")
+        path.append(.key(key))
+        try write(value, depth: depth + 1)
+        path.removeLast()
+      }
+      append("}")
+    }
+
+    mutating func writeArray(_ array: [Any], depth: Int) throws {
+      append("[")
+      for (index, element) in array.enumerated() {
+        if index > 0 { append(",") }
+        path.append(.index(index))
+        try write(element, depth: depth + 1)
+        path.removeLast()
+      }
+      append("]")
+    }
+
+    mutating func write(_ value: Any, depth: Int) throws {
+      guard depth < JSONText.maxDepth else {
+        throw failure("nested deeper than \(JSONText.maxDepth) levels")
+      }
+      // Objects (NSNumber, NSString, NSNull, NSDictionary, ...) first: on Apple
+      // platforms an NSNumber also casts to Int and Bool, which would lose the
+      // distinction between true and 1.
+      let type = type(of: value)
+      // Fast paths: exact metatype checks are much cheaper than failed casts.
+      if type == String.self {
+        writeString(value as! String)
+        return
+      }
+      if type == Double.self {
+        try writeFloat(value as! Double)
+        return
+      }
+      if type == Int.self {
+        append((value as! Int).description)
+        return
+      }
+      if type == Bool.self {
+        append(value as! Bool ? "true" : "false")
+        return
+      }
+      if type is AnyObject.Type {
+        try writeObject(value, depth: depth)
+        return
+      }
+      // The other common Swift types (these casts also look through
+      // Optional.some).
+      switch value {
+      case let string as String: writeString(string)
+      case let bool as Bool: append(bool ? "true" : "false")
+      case let int as Int: append(int.description)
+      case let double as Double: try writeFloat(double)
+      case let dictionary as [String: Any]: try writeDictionary(dictionary, depth: depth)
+      case let array as [Any]: try writeArray(array, depth: depth)
+      default: try writeOther(value, depth: depth)
+      }
+    }
+
+    private mutating func writeOther(_ value: Any, depth: Int) throws {
       if let optional = value as? AnyOptional {
         guard let wrapped = optional.wrappedValue else {
-          out.append("null")
+          append("null")
           return
         }
-        try write(wrapped, path: path, depth: depth)
-        return
-      }
-      if value is NSNull {
-        out.append("null")
-        return
-      }
-      // Exact Swift types first: on Apple platforms an Int or Bool boxed in Any
-      // also casts to NSNumber, which would lose the distinction.
-      if type(of: value) == Bool.self, let bool = value as? Bool {
-        out.append(bool ? "true" : "false")
-        return
-      }
-      if let string = value as? String {
-        writeString(string)
+        try write(wrapped, depth: depth)
         return
       }
       if let integer = value as? any BinaryInteger {
-        out.append(String(describing: integer))
+        append(String(describing: integer))
         return
       }
       if let float = value as? any BinaryFloatingPoint {
-        guard isFinite(float) else {
-          throw TernError.invalid("\(path): \(float) is not a JSON number")
-        }
-        out.append(String(describing: float))
+        try writeFloat(float)
         return
       }
       if let decimal = value as? Decimal {
-        guard decimal.isFinite else {
-          throw TernError.invalid("\(path): \(decimal) is not a JSON number")
-        }
-        out.append(decimal.description)
-        return
-      }
-      if let number = value as? NSNumber {
-        try writeNumber(number, path: path)
+        guard decimal.isFinite else { throw failure("\(decimal) is not a JSON number") }
+        append(decimal.description)
         return
       }
       if let date = value as? Date {
@@ -147,43 +211,49 @@ enum JSONText {
         writeString(uuid.uuidString)
         return
       }
-      if let dictionary = value as? [String: Any] {
-        try writeDictionary(dictionary, path: path, depth: depth)
-        return
-      }
       if let dictionary = value as? [AnyHashable: Any] {
         var converted: [String: Any] = [:]
         for (key, element) in dictionary {
           guard let key = key.base as? String else {
-            throw TernError.invalid("\(path): dictionary key \(key) is not a String")
+            throw failure("dictionary key \(key) is not a String")
           }
           converted[key] = element
         }
-        try writeDictionary(converted, path: path, depth: depth)
-        return
-      }
-      if let array = value as? [Any] {
-        out.append("[")
-        for (index, element) in array.enumerated() {
-          if index > 0 { out.append(",") }
-          try write(element, path: "\(path)[\(index)]", depth: depth + 1)
-        }
-        out.append("]")
+        try writeDictionary(converted, depth: depth)
         return
       }
       if let encodable = value as? any Encodable {
-        out.append(try JSONText.encode(encodable, path: path))
+        append(try JSONText.encode(encodable, path: pathText()))
         return
       }
-      throw TernError.invalid("\(path): a \(type(of: value)) is not a JSON value")
+      throw failure("a \(type(of: value)) is not a JSON value")
     }
 
-    private func isFinite<F: BinaryFloatingPoint>(_ value: F) -> Bool { value.isFinite }
+    private mutating func writeObject(_ value: Any, depth: Int) throws {
+      if value is NSNull {
+        append("null")
+      } else if let number = value as? NSNumber {
+        try writeNumber(number)
+      } else if let string = value as? String {
+        writeString(string)
+      } else if let dictionary = value as? [String: Any] {
+        try writeDictionary(dictionary, depth: depth)
+      } else if let array = value as? [Any] {
+        try writeArray(array, depth: depth)
+      } else {
+        try writeOther(value, depth: depth)
+      }
+    }
 
-    private mutating func writeNumber(_ number: NSNumber, path: String) throws {
+    private mutating func writeFloat<F: BinaryFloatingPoint>(_ value: F) throws {
+      guard value.isFinite else { throw failure("\(value) is not a JSON number") }
+      append(String(describing: value))
+    }
+
+    private mutating func writeNumber(_ number: NSNumber) throws {
       #if canImport(Darwin)
         if CFGetTypeID(number) == CFBooleanGetTypeID() {
-          out.append(number.boolValue ? "true" : "false")
+          append(number.boolValue ? "true" : "false")
           return
         }
       #endif
@@ -191,44 +261,55 @@ enum JSONText {
       #if !canImport(Darwin)
         case "c" where number.int8Value == 0 || number.int8Value == 1:
           // swift-corelibs-foundation stores NSNumber(value: Bool) as "c".
-          out.append(number.boolValue ? "true" : "false")
+          append(number.boolValue ? "true" : "false")
       #endif
-      case "f", "d":
-        let double = number.doubleValue
-        guard double.isFinite else {
-          throw TernError.invalid("\(path): \(double) is not a JSON number")
-        }
-        out.append(String(describing: double))
-      case "Q", "L", "I", "S", "C":
-        out.append(String(number.uint64Value))
-      default:
-        out.append(String(number.int64Value))
+      case "f", "d": try writeFloat(number.doubleValue)
+      case "Q", "L", "I", "S", "C": append(String(number.uint64Value))
+      default: append(String(number.int64Value))
       }
     }
 
+    /// Writes `string` quoted, escaping what JSON requires (and U+2028/U+2029,
+    /// which break JavaScript string literals); runs of plain UTF-8 are copied.
     mutating func writeString(_ string: String) {
-      out.append("\"")
-      for scalar in string.unicodeScalars {
-        switch scalar {
-        case "\"": out.append("\\\"")
-        case "\\": out.append("\\\\")
-        case "\n": out.append("\\n")
-        case "\r": out.append("\\r")
-        case "\t": out.append("\\t")
-        case "\u{08}": out.append("\\b")
-        case "\u{0C}": out.append("\\f")
-        case "\u{2028}": out.append("\\u2028")
-        case "\u{2029}": out.append("\\u2029")
-        default:
-          if scalar.value < 0x20 {
-            let hex = String(scalar.value, radix: 16)
-            out.append("\\u" + String(repeating: "0", count: 4 - hex.count) + hex)
+      append("\"")
+      var string = string
+      string.withUTF8 { utf8 in
+        var runStart = 0
+        var i = 0
+        while i < utf8.count {
+          let byte = utf8[i]
+          var escape: String?
+          var width = 1
+          switch byte {
+          case 0x22: escape = "\\\""
+          case 0x5C: escape = "\\\\"
+          case 0x0A: escape = "\\n"
+          case 0x0D: escape = "\\r"
+          case 0x09: escape = "\\t"
+          case 0x08: escape = "\\b"
+          case 0x0C: escape = "\\f"
+          case 0x00..<0x20:
+            let hex = String(byte, radix: 16)
+            escape = "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+          case 0xE2 where i + 2 < utf8.count && utf8[i + 1] == 0x80
+            && (utf8[i + 2] == 0xA8 || utf8[i + 2] == 0xA9):
+            escape = utf8[i + 2] == 0xA8 ? "\\u2028" : "\\u2029"
+            width = 3
+          default: break
+          }
+          if let escape {
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<i]))
+            bytes.append(contentsOf: escape.utf8)
+            i += width
+            runStart = i
           } else {
-            out.unicodeScalars.append(scalar)
+            i += 1
           }
         }
+        bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<utf8.count]))
       }
-      out.append("\"")
+      append("\"")
     }
   }
 }

@@ -7,9 +7,9 @@ import XCTest
 /// of value.
 final class JSONTextTests: XCTestCase {
   private func json(_ value: Any) throws -> String {
-    var writer = JSONText.Writer()
-    try writer.write(value, path: "v", depth: 0)
-    return writer.out
+    var writer = JSONText.Writer(root: "v")
+    try writer.write(value, depth: 0)
+    return writer.text
   }
 
   func testScalarsBecomeTheirJSONText() throws {
