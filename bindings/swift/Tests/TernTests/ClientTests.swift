@@ -324,6 +324,44 @@ final class ClientTests: TernTestCase {
     XCTAssertEqual(events.count, 1)
   }
 
+  func testHooksAreReleasedWithTheClient() throws {
+    final class Provider: TernContextProvider, @unchecked Sendable {
+      func context() -> [String: Any] { ["app": ["name": "weak"]] }
+    }
+    weak var transport: URLSessionTransport?
+    weak var provider: Provider?
+    do {
+      var config = configuration()
+      let strongTransport = URLSessionTransport(requestTimeout: 1)
+      let strongProvider = Provider()
+      transport = strongTransport
+      provider = strongProvider
+      config.transport = strongTransport
+      config.contextProvider = strongProvider
+      config.logHandler = { _, _ in }
+      let tern = try Tern(configuration: config)
+      try tern.track("Hooked")
+      try tern.shutdown()
+    }
+    XCTAssertNil(transport, "the library released the transport's state")
+    XCTAssertNil(provider, "the library released the context provider's state")
+  }
+
+  func testHooksAreReleasedWhenCreationFails() throws {
+    weak var transport: URLSessionTransport?
+    let db = dbPath()
+    let owner = try Tern(configuration: configuration(db: db))
+    do {
+      var config = configuration(db: db)
+      let strongTransport = URLSessionTransport(requestTimeout: 1)
+      transport = strongTransport
+      config.transport = strongTransport
+      assertThrows(.locked) { _ = try Tern(configuration: config) }
+    }
+    XCTAssertNil(transport)
+    try owner.shutdown()
+  }
+
   func testVersionIsTheLibrarys() {
     XCTAssertFalse(Tern.version.isEmpty)
     XCTAssertEqual(Tern.version.split(separator: ".").count, 3, Tern.version)
