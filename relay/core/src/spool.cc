@@ -344,6 +344,7 @@ Status Spool::append(std::vector<SpoolEvent> events, AppendCallback done) {
     return Status(StatusCode::kUnavailable, "the spool is full (" + std::to_string(max_bytes_) +
                                                 " bytes); sinks are behind");
   }
+  refused_ = false;  // there is room again
   if (pending_.empty()) first_pending_ = SteadyClock::now();
   pending_bytes_ += bytes;
   pending_.push_back(Pending{std::move(events), std::move(done), bytes});

@@ -110,18 +110,27 @@ TEST(PipelineTest, DoneIsNeverCalledInsideSubmit) {
   auto p = fx.make(config_with(dir.path(), {scripted("a")}));
   ASSERT_TRUE(p);
   for (AckMode mode : {AckMode::kLocal, AckMode::kMemory, AckMode::kSink}) {
-    std::atomic<bool> inside{true};
-    std::atomic<bool> called_inside{false};
-    auto prom = std::make_shared<std::promise<Status>>();
+    const auto submitter = std::this_thread::get_id();
+    auto prom = std::make_shared<std::promise<std::thread::id>>();
     auto f = prom->get_future();
-    p->submit(submission(0, 1, mode), [&, prom](Status st) {
-      if (inside.load()) called_inside = true;
-      prom->set_value(st);
+    p->submit(submission(0, 1, mode), [prom](Status st) {
+      EXPECT_TRUE(st.is_ok());
+      prom->set_value(std::this_thread::get_id());
     });
-    inside = false;
-    ASSERT_TRUE(wait(f).is_ok()) << ack_mode_name(mode);
-    EXPECT_FALSE(called_inside.load()) << ack_mode_name(mode);
+    ASSERT_EQ(f.wait_for(10s), std::future_status::ready) << ack_mode_name(mode);
+    EXPECT_NE(f.get(), submitter) << ack_mode_name(mode);
   }
+  // Refusals too: after stop, kShutdown comes from a pipeline thread.
+  ASSERT_TRUE(p->stop(std::chrono::steady_clock::now() + 2s).is_ok());
+  const auto submitter = std::this_thread::get_id();
+  auto prom = std::make_shared<std::promise<std::thread::id>>();
+  auto f = prom->get_future();
+  p->submit(submission(0, 1), [prom](Status st) {
+    EXPECT_EQ(st.code(), StatusCode::kShutdown);
+    prom->set_value(std::this_thread::get_id());
+  });
+  ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+  EXPECT_NE(f.get(), submitter);
 }
 
 TEST(PipelineTest, MemoryAckAnswersWithoutWaitingForTheSinks) {
@@ -325,6 +334,31 @@ TEST(PipelineTest, ReloadAddsASinkAtTheEndAndDropsARemovedSinksCursor) {
   EXPECT_NE(text.find("a 5\n"), std::string::npos) << text;
   EXPECT_NE(text.find("new 5\n"), std::string::npos) << text;
   EXPECT_EQ(text.find("old"), std::string::npos) << text;
+}
+
+TEST(PipelineTest, ReloadRebuildsAChangedSinkAtItsCursorWithoutLosingEvents) {
+  TempDir dir;
+  Fixture fx;
+  auto c1 = config_with(dir.path(), {scripted("a")});
+  auto p = fx.make(c1);
+  ASSERT_TRUE(p);
+  auto f = submit(*p, submission(0, 3));
+  ASSERT_TRUE(wait(f).is_ok());
+  ASSERT_TRUE(eventually([&] { return fx.script("a").count() == 3; }));
+  fx.script("a").set_fail(true);
+  auto g = submit(*p, submission(3, 2));
+  ASSERT_TRUE(wait(g).is_ok());
+
+  auto c2 = c1;
+  c2.sinks[0].batch_max_events = 7;
+  c2.sinks[0].settings["mode"] = "changed";
+  ASSERT_TRUE(p->reload(c2).is_ok());
+  EXPECT_EQ(fx.script("a").closes.load(), 1);  // the old instance was closed
+  EXPECT_TRUE(eventually([&] { return fx.script("a").opens.load() == 2; }));
+  fx.script("a").set_fail(false);
+  ASSERT_TRUE(eventually([&] { return fx.script("a").count() == 5; }));
+  std::lock_guard<std::mutex> lock(fx.script("a").mu);
+  EXPECT_EQ(fx.script("a").seqs, (std::vector<uint64_t>{1, 2, 3, 4, 5}));
 }
 
 TEST(PipelineTest, ReloadWithABadSinkChangesNothing) {

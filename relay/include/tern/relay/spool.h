@@ -22,7 +22,8 @@
 // trimmed.
 //
 // Cap: an append that would take the spool past `max_bytes` is refused with
-// kUnavailable (nothing written); full() stays true until a trim frees space.
+// kUnavailable (nothing written); full() stays true until a trim frees space
+// or an append fits again.
 //
 // Threads: every method is thread-safe. A SpoolReader is used by one thread
 // at a time (its sink runner); interrupt() may be called from any thread.
