@@ -286,10 +286,25 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
         self->close_now();
       });
     } else {
+      // Lingering close: after an early answer (413, 431) the client may
+      // still be sending; closing with unread data would reset the
+      // connection and could destroy the answer before the client reads it.
+      // So: half-close, then drain what arrives for a short while.
       beast::error_code ec;
       stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-      close_now();
+      if (ec) return close_now();
+      stream_.expires_after(std::chrono::seconds(2));
+      linger();
     }
+  }
+
+  void linger() {
+    buffer_.clear();
+    stream_.async_read_some(buffer_.prepare(16384), [self = this->shared_from_this()](
+                                                        beast::error_code ec, std::size_t) {
+      if (ec) return self->close_now();  // EOF, timeout or reset: done
+      self->linger();
+    });
   }
 
   void close_now() {

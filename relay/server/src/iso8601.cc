@@ -107,7 +107,8 @@ std::string format_iso8601_ms(SysTime t) {
   int64_t y;
   unsigned m, d;
   civil_from_days(days, &y, &m, &d);
-  char buf[40];
+  // Sized for GCC's worst case of each field (-Wformat-truncation at -O2).
+  char buf[128];
   std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
                 static_cast<long long>(y), m, d, static_cast<long long>(rem / 3600000),
                 static_cast<long long>(rem / 60000 % 60), static_cast<long long>(rem / 1000 % 60),

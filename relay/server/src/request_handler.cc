@@ -18,6 +18,15 @@ class RequestScratch {
   std::string inflated;
   std::vector<Span> elements;
   std::vector<MemberSpan> members;
+
+  // Buffers are reused across a connection's requests, but one large request
+  // must not pin megabytes to an idle keep-alive connection.
+  void trim() {
+    constexpr std::size_t kKeep = 256 * 1024;
+    if (parser.capacity() > kKeep) parser = simdjson::dom::parser();
+    if (inflated.capacity() > kKeep) std::string().swap(inflated);
+    if (elements.capacity() > 4096) std::vector<Span>().swap(elements);
+  }
 };
 
 std::unique_ptr<RequestScratch, void (*)(RequestScratch*)> make_request_scratch() {
@@ -315,6 +324,8 @@ RequestHandler::RequestHandler(std::shared_ptr<const IngestConfig> config, Pipel
                                  "Request body bytes received, as sent (compressed)")),
       auth_failures_(metrics->counter("tern_relay_auth_failures_total", {},
                                       "Requests refused for a missing or unknown write key")),
+      inflated_bytes_(metrics->counter("tern_relay_http_inflated_bytes_total", {},
+                                       "Bytes produced by decompressing request bodies (bounded per request by max_decompressed_bytes)")),
       latency_(metrics->histogram("tern_relay_http_request_duration_seconds", {},
                                   "Time from request read to answer ready")) {}
 
@@ -472,6 +483,7 @@ void RequestHandler::handle(HttpRequest request, RequestScratch& scratch, Respon
     return;
   }
   handle_ingest(request, scratch, config, type, finish);
+  scratch.trim();
 }
 
 void RequestHandler::handle_ingest(HttpRequest& request, RequestScratch& scratch,
@@ -521,6 +533,7 @@ void RequestHandler::handle_ingest(HttpRequest& request, RequestScratch& scratch
     std::size_t cap = limits.max_decompressed_bytes;
     InflateResult ir = inflate_bounded(request.body, !iequals(encoding, "deflate"), cap,
                                        limits.max_inflate_ratio, &scratch.inflated);
+    inflated_bytes_.inc(scratch.inflated.size());
     if (ir == InflateResult::kTooLarge) {
       limit_error(413, "decompressed_size", "decompressed body exceeds max_decompressed_bytes");
       return;

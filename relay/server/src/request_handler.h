@@ -158,6 +158,7 @@ class RequestHandler {
 
   Counter& bytes_in_;
   Counter& auth_failures_;
+  Counter& inflated_bytes_;
   Histogram& latency_;
 };
 
