@@ -290,6 +290,8 @@ TEST(PipelineTest, FullSpoolAnswersUnavailableAndIsNotReady) {
   EXPECT_FALSE(p->ready(&why));
   EXPECT_NE(why.find("spool full"), std::string::npos) << why;
   EXPECT_GT(fx.metrics.counter("tern_relay_pipeline_refused_events_total", "reason=\"spool_full\"").value(), 0u);
+  // The sink is still down: stop gives up at its deadline, the events stay spooled.
+  EXPECT_EQ(p->stop(std::chrono::steady_clock::now() + 20ms).code(), StatusCode::kTimeout);
 }
 
 TEST(PipelineTest, RoutesSendEventTypesToTheirSinks) {
