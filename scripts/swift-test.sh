@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the Swift package's tests (bindings/swift, XCTest) against a CMake-built
-# libtern.so, and builds the Swift example (examples/swift).
+# libtern.so, then builds the Swift example (examples/swift) and runs it once.
 #
 #   scripts/swift-test.sh [--build-dir DIR] [--no-example] [-- SWIFT_TEST_ARGS...]
 #
@@ -10,7 +10,8 @@
 #                    into the Swift test process. It is configured (RelWithDebInfo,
 #                    no relay/bench/JNI) when it has no CMakeCache.txt yet, and
 #                    tern_c + tern-test-collector are (re)built in it.
-#   --no-example     skip building examples/swift.
+#   --no-example     skip building examples/swift and running it once against
+#                    tern-test-collector.
 #   after --         passed to `swift test`, e.g. -- --filter RoundTripTests
 #
 # Environment: SWIFT (the swift driver; default: swift on PATH, else
@@ -29,7 +30,7 @@ while [[ $# -gt 0 ]]; do
     --build-dir) BUILD=$2; shift 2 ;;
     --no-example) EXAMPLE=0; shift ;;
     --) shift; SWIFT_TEST_ARGS=("$@"); break ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "swift-test.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -67,7 +68,30 @@ cd "$ROOT/bindings/swift"
 "$SWIFT" test --skip-build "${SWIFT_TEST_ARGS[@]}"
 
 if [[ $EXAMPLE == 1 ]]; then
+  # Build the example and run it once against the test collector: six events
+  # (identify, screen, 3 x Product Added, Order Completed) must arrive.
   cd "$ROOT/examples/swift"
   "$SWIFT" build -j "$JOBS"
+  EXAMPLE_BIN="$("$SWIFT" build --show-bin-path)/tern-example-swift"
+  TMP=$(mktemp -d)
+  COLLECTOR_PID=
+  cleanup() {
+    if [[ -n $COLLECTOR_PID ]]; then kill "$COLLECTOR_PID" 2>/dev/null || true; fi
+    rm -rf "$TMP"
+  }
+  trap cleanup EXIT
+  "$TERN_TEST_COLLECTOR" --max-seconds 60 >"$TMP/collector.out" &
+  COLLECTOR_PID=$!
+  for _ in $(seq 50); do grep -q '^listening on' "$TMP/collector.out" && break; sleep 0.1; done
+  PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$TMP/collector.out")
+  [[ -n $PORT ]] || { echo "swift-test.sh: tern-test-collector did not start" >&2; exit 1; }
+  "$EXAMPLE_BIN" --endpoint "http://127.0.0.1:$PORT" --write-key example --db "$TMP/example.db" --events 3
+  kill -TERM "$COLLECTOR_PID"
+  wait "$COLLECTOR_PID" || true
+  COLLECTOR_PID=
+  if ! grep -q '"events":6,' "$TMP/collector.out"; then
+    echo "swift-test.sh: the example's events did not arrive: $(tail -1 "$TMP/collector.out")" >&2
+    exit 1
+  fi
 fi
 echo "swift-test.sh: Swift tests passed"
