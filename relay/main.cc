@@ -97,7 +97,7 @@ int parse_flags(int argc, char** argv, Flags* flags) {
       std::fputs(kUsage, stdout);
       return -1;
     } else if (arg == "--version") {
-      std::printf("tern-relay %s\n", tern::version());
+      std::printf("tern-relay %s\n", TERN_VERSION_STRING);
       return -1;
     } else if (arg == "--config") {
       if (!need_value("--config")) return 2;
@@ -269,7 +269,7 @@ int run(const Flags& flags) {
   log::info("listening", {{"addr", address},
                           {"tls", config->server.tls.enabled},
                           {"data_dir", config->data_dir},
-                          {"version", tern::version()}});
+                          {"version", TERN_VERSION_STRING}});
   if (!generated_key.empty()) {
     log::warn("no write key configured: using a generated dev key (set --write-key or TERN_WRITE_KEY)",
               {{"write_key", generated_key}});
