@@ -396,8 +396,7 @@ Status Engine::submit(const RawMessage& m, const std::string& context_override,
 }
 
 Status Engine::hand_off(std::string text) {
-  const bool immediate = config_.durability == Durability::kImmediate;
-  ImmediateWaiter waiter;
+  if (config_.durability == Durability::kImmediate) return append_now(std::move(text));
   std::unique_lock<std::mutex> lk(mu_);
   if (stop_) {
     lk.unlock();
@@ -409,18 +408,41 @@ Status Engine::hand_off(std::string text) {
   }
   // The commit window opens with the first pending event (one clock read per window).
   if (pending_.empty()) first_pending_at_ = clock_->monotonic();
-  pending_.push_back(Pending{std::move(text), immediate ? &waiter : nullptr});
+  pending_.push_back(std::move(text));
   pending_count_.fetch_add(1, std::memory_order_relaxed);
   enqueued_.fetch_add(1, std::memory_order_relaxed);
-  if (immediate) {
-    ++immediate_waiters_;
-    cv_.notify_one();
-    done_cv_.wait(lk, [&] { return waiter.done; });
-    return waiter.status;
-  }
   // Wake the worker only when it must open a commit window or commit now:
   // at high rates this is one wake-up per window, not one per event.
   if (worker_idle_ || pending_.size() == config_.commit_max_events) {
+    worker_idle_ = false;
+    cv_.notify_one();
+  }
+  return Status::ok();
+}
+
+// Durability::kImmediate: the caller commits its own event (the store
+// serialises writers), so track() never waits behind an upload in progress.
+Status Engine::append_now(std::string text) {
+  if (!accepting_.load()) return reject(DropReason::kShutdown, StatusCode::kShutdown, "the client is shut down");
+  std::vector<std::string> one;
+  one.push_back(std::move(text));
+  std::unique_lock<std::mutex> commit_lock(commit_mu_);
+  if (consent() == Consent::kDenied) {
+    commit_lock.unlock();
+    return reject(DropReason::kConsentDenied, StatusCode::kDisabled, "consent denied");
+  }
+  Status s = store_->append(one, to_unix_ms(clock_->wall()));
+  commit_lock.unlock();
+  if (!s) {
+    count_drop(DropReason::kStorageError);
+    log(LogLevel::kWarn, "could not store an event (dropped): " + s.to_string());
+    return s;
+  }
+  enqueued_.fetch_add(1, std::memory_order_relaxed);
+  stored_.fetch_add(1, std::memory_order_relaxed);
+  std::lock_guard<std::mutex> lock(mu_);
+  caps_dirty_ = true;
+  if (worker_idle_) {
     worker_idle_ = false;
     cv_.notify_one();
   }
@@ -449,21 +471,16 @@ Status Engine::set_consent(Consent c) {
   consent_ = static_cast<int>(c);
   Status persisted = store_->put({{kKeyConsent, text}});
   if (c == Consent::kDenied) {
+    // commit_mu_ keeps a worker commit from landing rows after the purge.
+    std::lock_guard<std::mutex> commit_lock(commit_mu_);
     uint64_t purged_pending = 0;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      for (auto& p : pending_) {
-        if (p.waiter) {
-          p.waiter->done = true;
-          p.waiter->status = Status(StatusCode::kDisabled, "consent denied");
-          --immediate_waiters_;
-        }
-      }
+      ++purge_epoch_;
       purged_pending = pending_.size();
       pending_count_.fetch_sub(purged_pending);
       pending_.clear();
       batches_invalid_ = true;
-      done_cv_.notify_all();
     }
     count_drop(DropReason::kConsentDenied, purged_pending);
     auto r = store_->remove_all();
@@ -582,24 +599,23 @@ void Engine::run() {
         window_open = true;
         commit_deadline = first_pending_at_ + config_.commit_window;
       }
-      if (stop_ || flush_pending || immediate_waiters_ > 0 ||
-          pending_.size() >= config_.commit_max_events || now >= commit_deadline) {
-        std::vector<Pending> batch;
+      if (stop_ || flush_pending || pending_.size() >= config_.commit_max_events || now >= commit_deadline) {
+        std::vector<std::string> batch;
         batch.swap(pending_);
         window_open = false;
+        const uint64_t epoch = purge_epoch_;
         lk.unlock();
-        Status s = commit(batch);
+        (void)commit(batch, epoch);
         lk.lock();
-        for (auto& p : batch) {
-          if (p.waiter && !p.waiter->done) {
-            p.waiter->done = true;
-            p.waiter->status = s;
-            --immediate_waiters_;
-          }
-        }
-        done_cv_.notify_all();
         continue;
       }
+    }
+    if (caps_dirty_) {
+      caps_dirty_ = false;
+      lk.unlock();
+      enforce_caps();
+      lk.lock();
+      continue;
     }
     if (identity_dirty_) {
       identity_dirty_ = false;
@@ -665,10 +681,18 @@ void Engine::run() {
   done_cv_.notify_all();
 }
 
-Status Engine::commit(std::vector<Pending>& batch) {
-  std::vector<std::string> texts;
-  texts.reserve(batch.size());
-  for (auto& p : batch) texts.push_back(std::move(p.text));
+Status Engine::commit(const std::vector<std::string>& texts, uint64_t epoch) {
+  std::lock_guard<std::mutex> commit_lock(commit_mu_);
+  bool purged;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    purged = purge_epoch_ != epoch;
+  }
+  if (purged) {  // consent was denied after these were handed off
+    pending_count_.fetch_sub(texts.size());
+    count_drop(DropReason::kConsentDenied, texts.size());
+    return Status(StatusCode::kDisabled, "consent denied");
+  }
   Status s = store_->append(texts, to_unix_ms(clock_->wall()));
   pending_count_.fetch_sub(texts.size());
   if (s) {
@@ -743,7 +767,6 @@ Engine::UploadResult Engine::upload_one() {
     log(LogLevel::kWarn, "dropped a batch of " + std::to_string(batch.size()) + " events after " +
                              std::to_string(max_attempts_seen) + " attempts (retry budget)");
     batches_.pop_front();
-    policy_.on_success();
     return UploadResult::kDropped;
   }
 

@@ -2,9 +2,11 @@
 // one worker thread ("tern-worker").
 //
 // Threads: host threads call the record/flush/consent methods; only the
-// worker touches the transport and (except for consent purges and kv reads
-// at start) the store. The caller → worker hand-off is a bounded vector under
-// mu_, held only for a push_back.
+// worker touches the transport. The store is written by the worker (group
+// commits, claims, acks, caps, identity), and by host threads only for
+// Durability::kImmediate appends, consent/opt-out writes and consent purges
+// (the store serialises them). The caller → worker hand-off is a bounded
+// vector under mu_, held only for a push_back.
 #pragma once
 
 #include <array>
@@ -56,14 +58,6 @@ class Engine : public std::enable_shared_from_this<Engine> {
     std::string user_id;
     nlohmann::json traits = nlohmann::json::object();
   };
-  struct ImmediateWaiter {
-    bool done = false;
-    Status status;
-  };
-  struct Pending {
-    std::string text;
-    ImmediateWaiter* waiter = nullptr;
-  };
   using Batch = std::vector<StoredEvent>;
   enum class UploadResult { kNothing, kSent, kDropped, kBisected, kFailed };
 
@@ -78,10 +72,11 @@ class Engine : public std::enable_shared_from_this<Engine> {
   Status submit(const RawMessage& m, const std::string& context_override,
                 const nlohmann::json* identify_traits);
   Status hand_off(std::string text);
+  Status append_now(std::string text);
 
   // Worker side.
   void run();
-  Status commit(std::vector<Pending>& batch);
+  Status commit(const std::vector<std::string>& texts, uint64_t epoch);
   void persist_identity();
   UploadResult upload_one();
   bool upload_allowed() const;
@@ -106,10 +101,11 @@ class Engine : public std::enable_shared_from_this<Engine> {
   std::atomic<bool> accepting_{false};
 
   // Hand-off and worker coordination.
+  std::mutex commit_mu_;  // orders commits against consent purges (taken before mu_)
   mutable std::mutex mu_;
   std::condition_variable cv_;       // wakes the worker
-  std::condition_variable done_cv_;  // wakes flush/immediate/shutdown waiters
-  std::vector<Pending> pending_;
+  std::condition_variable done_cv_;  // wakes flush/shutdown waiters
+  std::vector<std::string> pending_;  // serialised events not yet committed
   std::chrono::steady_clock::time_point first_pending_at_{};
   bool worker_idle_ = false;  // waiting with no commit window open
   bool stop_ = false;
@@ -117,7 +113,8 @@ class Engine : public std::enable_shared_from_this<Engine> {
   bool shutdown_called_ = false;
   bool identity_dirty_ = false;
   bool batches_invalid_ = false;
-  int immediate_waiters_ = 0;
+  uint64_t purge_epoch_ = 0;  // bumped by a consent purge
+  bool caps_dirty_ = false;  // kImmediate appends happened: enforce the caps
   uint64_t flush_requested_ = 0;
   uint64_t flush_done_ = 0;
   Status flush_result_;

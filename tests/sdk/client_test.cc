@@ -241,6 +241,17 @@ TEST_F(ClientTest, ImmediateDurabilityCommitsBeforeTrackReturns) {
   }
 }
 
+TEST_F(ClientTest, ImmediateDurabilityStillEnforcesTheQueueCaps) {
+  config.durability = Durability::kImmediate;
+  config.default_consent = Consent::kUnknown;
+  config.max_queue_events = 3;
+  start();
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(client->track("e", {{"i", i}}).is_ok());
+  ASSERT_TRUE(wait_until([&] { return stats().dropped_for(DropReason::kCapEvents) == 2; }));
+  EXPECT_EQ(stats().queue_depth, 3u);
+  EXPECT_EQ(nlohmann::json::parse(store->all().front().body)["properties"]["i"], 2);
+}
+
 TEST_F(ClientTest, FullHandOffQueueDropsTheNewEventWithoutBlocking) {
   config.max_pending_events = 3;
   config.commit_max_events = 100;
