@@ -10,7 +10,8 @@ import Foundation
 /// - `NSNull` and `Optional.none` (both become `null`),
 /// - `Date` (ISO-8601 UTC with milliseconds, as Segment expects), `URL`, `UUID`,
 /// - `[String: Any]`/`NSDictionary` with string keys, `[Any]`/`NSArray`,
-/// - any other `Encodable` value (through `JSONEncoder`).
+/// - any other `Encodable` value (through `ValueEncoder`, with the same rules;
+///   `Data` becomes base64 as with `JSONEncoder`).
 /// Anything else is `TernError.Code.invalidArgument` naming the key path.
 enum JSONText {
   static let maxDepth = 64
@@ -38,24 +39,9 @@ enum JSONText {
   }
 
   static func encode<T: Encodable>(_ value: T, path: String) throws -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
-    encoder.dateEncodingStrategy = .custom { date, encoder in
-      var container = encoder.singleValueContainer()
-      try container.encode(iso8601(date))
-    }
-    encoder.nonConformingFloatEncodingStrategy = .throw
-    do {
-      return String(decoding: try encoder.encode(value), as: UTF8.self)
-    } catch let error as TernError {
-      throw error
-    } catch let EncodingError.invalidValue(value, context) {
-      let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }
-      throw TernError.invalid(
-        "\(path)\(keys.joined()): \(value) is not a JSON value (\(context.debugDescription))")
-    } catch {
-      throw TernError.invalid("\(path): cannot encode \(T.self) as JSON: \(error)")
-    }
+    var writer = Writer(root: path)
+    writer.writeNode(try ValueEncoder.tree(value, root: path))
+    return writer.text
   }
 
   /// "2026-11-26T04:40:29.123Z"
@@ -122,6 +108,36 @@ enum JSONText {
         path.removeLast()
       }
       append("}")
+    }
+
+    /// Writes a tree made by `ValueEncoder`, object keys sorted.
+    mutating func writeNode(_ node: Node) {
+      if let scalar = node.scalar {
+        switch scalar {
+        case .null: append("null")
+        case .bool(let bool): append(bool ? "true" : "false")
+        case .number(let text): append(text)
+        case .string(let string): writeString(string)
+        }
+      } else if let array = node.array {
+        append("[")
+        for (index, element) in array.enumerated() {
+          if index > 0 { append(",") }
+          writeNode(element)
+        }
+        append("]")
+      } else {
+        append("{")
+        var first = true
+        for (key, value) in (node.object ?? [:]).sorted(by: { $0.key < $1.key }) {
+          if !first { append(",") }
+          first = false
+          writeString(key)
+          append(":")
+          writeNode(value)
+        }
+        append("}")
+      }
     }
 
     mutating func writeArray(_ array: [Any], depth: Int) throws {

@@ -64,6 +64,68 @@ final class JSONTextTests: XCTestCase {
     XCTAssertEqual(try json(["item": Item(sku: "s-1", qty: 2)] as [String: Any]), #"{"item":{"qty":2,"sku":"s-1"}}"#)
   }
 
+  func testEncodableStructsBecomeObjectsWithSortedKeys() throws {
+    enum Tier: String, Encodable { case gold }
+    struct Line: Encodable {
+      var sku: String
+      var price: Double
+      var note: String?
+    }
+    struct Order: Encodable {
+      var id: Int
+      var tier: Tier
+      var lines: [Line]
+      var placed: Date
+      var link: URL
+      var blob: Data
+      var tags: Set<String>
+      var meta: [String: Int]
+      var flag: Bool?
+    }
+    let order = Order(
+      id: 7, tier: .gold, lines: [Line(sku: "a\"b", price: 2.5), Line(sku: "c", price: 1, note: "n")],
+      placed: Date(timeIntervalSince1970: 1), link: URL(string: "https://x.example/p")!,
+      blob: Data([1, 2, 3]), tags: ["t"], meta: ["b": 2, "a": 1], flag: nil)
+    XCTAssertEqual(
+      try JSONText.object(encoding: order, path: "properties"),
+      #"{"blob":"AQID","id":7,"lines":[{"price":2.5,"sku":"a\"b"},{"note":"n","price":1.0,"sku":"c"}],"#
+        + #""link":"https://x.example/p","meta":{"a":1,"b":2},"placed":"1970-01-01T00:00:01.000Z","#
+        + #""tags":["t"],"tier":"gold"}"#)
+  }
+
+  func testCustomEncodeImplementationsAreFollowed() throws {
+    struct Custom: Encodable {
+      enum Keys: String, CodingKey { case point, list, nothing }
+      func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: Keys.self)
+        var point = container.nestedContainer(keyedBy: Keys.self, forKey: .point)
+        try point.encode(1, forKey: .list)
+        var list = container.nestedUnkeyedContainer(forKey: .list)
+        try list.encode("x")
+        try list.encodeNil()
+        var inner = list.nestedUnkeyedContainer()
+        try inner.encode(true)
+        try container.encodeNil(forKey: .nothing)
+        var base = container.superEncoder().singleValueContainer()
+        try base.encode(UInt8(9))
+      }
+    }
+    XCTAssertEqual(
+      try JSONText.object(encoding: Custom(), path: "p"),
+      #"{"list":["x",null,[true]],"nothing":null,"point":{"list":1},"super":9}"#)
+  }
+
+  func testEncodableValuesThatAreNotObjectsOrNotFiniteAreRejected() {
+    XCTAssertThrowsError(try JSONText.object(encoding: "text", path: "properties")) { error in
+      XCTAssertTrue("\(error)".contains("does not encode to a JSON object"), "\(error)")
+    }
+    struct Bad: Encodable { var values: [Double] }
+    XCTAssertThrowsError(try JSONText.object(encoding: Bad(values: [1, .infinity]), path: "properties")) {
+      error in
+      XCTAssertEqual((error as? TernError)?.message, "properties.values[1]: inf is not a JSON number")
+    }
+  }
+
   func testTheParsedTextEqualsTheInput() throws {
     let input: [String: Any] = [
       "s": "x\"y", "n": 1, "d": 2.25, "b": true, "a": ["q", 1] as [Any], "o": ["k": "v"],
