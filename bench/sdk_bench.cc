@@ -37,6 +37,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sqlite3.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -886,17 +887,28 @@ class Nginx {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, (prefix + "/stderr.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int rc = posix_spawn(&n->pid_, bin.c_str(), &fa, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) {
-      n->pid_ = -1;
-      *why = "cannot start nginx: " + std::string(std::strerror(rc));
+    // fork/exec rather than posix_spawn: the child asks for SIGTERM when
+    // the bench dies, so a crashed or killed run leaves no nginx behind.
+    std::string err_path = prefix + "/stderr.log";
+    std::fflush(stdout);
+    std::fflush(stderr);
+    const pid_t parent = ::getpid();
+    pid_t pid = ::fork();
+    if (pid < 0) {
+      *why = "cannot fork for nginx: " + std::string(std::strerror(errno));
       return nullptr;
     }
+    if (pid == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (::getppid() != parent) _exit(127);
+      int out = ::open("/dev/null", O_WRONLY);
+      int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (out >= 0) ::dup2(out, 1);
+      if (err >= 0) ::dup2(err, 2);
+      ::execv(bin.c_str(), argv.data());
+      _exit(127);
+    }
+    n->pid_ = pid;
     if (!wait_for([&] { return can_connect(n->port_); }, milliseconds(5000))) {
       std::ifstream err(prefix + "/stderr.log");
       std::string text((std::istreambuf_iterator<char>(err)), std::istreambuf_iterator<char>());
