@@ -59,6 +59,14 @@ public final class Tern: @unchecked Sendable {
       configuration: Configuration(writeKey: writeKey, endpoint: endpoint, storagePath: storage))
   }
 
+  /// The same with URLs; `storage` must be a file URL.
+  public convenience init(writeKey: String, endpoint: URL, storage: URL) throws {
+    guard storage.isFileURL else {
+      throw TernError.invalid("storage must be a file URL, not \(storage)")
+    }
+    try self.init(writeKey: writeKey, endpoint: endpoint.absoluteString, storage: storage.path)
+  }
+
   deinit {
     tern_client_destroy(handle)
   }

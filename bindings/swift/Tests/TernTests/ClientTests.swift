@@ -25,6 +25,17 @@ final class ClientTests: TernTestCase {
     XCTAssertGreaterThan(stats.queueBytes, 0)
   }
 
+  func testURLInitializerTakesFileURLsOnly() throws {
+    let endpoint = URL(string: refusedEndpoint)!
+    let tern = try Tern(
+      writeKey: "k", endpoint: endpoint, storage: directory.appendingPathComponent("url.db"))
+    try tern.track("Via URL")
+    XCTAssertTrue(FileManager.default.fileExists(atPath: dbPath("url")))
+    assertThrows(.invalidArgument, messageContains: "file URL") {
+      _ = try Tern(writeKey: "k", endpoint: endpoint, storage: URL(string: "https://x.example/db")!)
+    }
+  }
+
   func testIdentifyAliasAndResetChangeTheIdentity() throws {
     let tern = try Tern(configuration: configuration())
     let first = tern.anonymousId
