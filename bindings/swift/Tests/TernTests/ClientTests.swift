@@ -225,6 +225,34 @@ final class ClientTests: TernTestCase {
     }
   }
 
+  func testClientsCreatedAndReleasedConcurrentlyFromTasks() async throws {
+    let base = directory!
+    let endpoint = refusedEndpoint
+    let counts = try await withThrowingTaskGroup(of: UInt64.self) { group in
+      for i in 0..<8 {
+        group.addTask {
+          var config = Tern.Configuration(
+            writeKey: "k", endpoint: endpoint,
+            storagePath: base.appendingPathComponent("task\(i).db").path)
+          config.logHandler = { _, _ in }
+          config.durability = .immediate
+          var stored: UInt64 = 0
+          for round in 0..<3 {
+            let tern = try Tern(configuration: config)
+            for j in 0..<20 { try tern.track("Task Event", properties: ["task": i, "round": round, "j": j]) }
+            stored = tern.stats.queueDepth
+            try await tern.shutdown(timeout: 2)
+          }
+          return stored
+        }
+      }
+      var all: [UInt64] = []
+      for try await count in group { all.append(count) }
+      return all
+    }
+    XCTAssertEqual(counts, Array(repeating: 60, count: 8), "each client reopened its own queue")
+  }
+
   func testOptOutRefusesEventsAndPersists() throws {
     let db = dbPath()
     do {
