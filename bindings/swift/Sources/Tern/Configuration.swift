@@ -89,7 +89,7 @@ extension Tern {
     public var transport: (any TernTransport)?
     /// Facts about the app and device merged into every event's `context`.
     /// Defaults to `FoundationContextProvider()`; `nil` keeps the C++ core's
-    /// own (library name and version only).
+    /// own POSIX facts (os, locale and timezone from the system).
     public var contextProvider: (any TernContextProvider)? = FoundationContextProvider()
     /// Receives log lines at `logLevel` and above; `nil` logs warnings and
     /// errors to stderr (the SDK default).
