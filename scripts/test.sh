@@ -1,21 +1,57 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds everything and runs every test
-# (C++ under ASan+UBSan, C, JNI, Swift). ctest prints the summary.
-set -euo pipefail
+# Installs what is missing, builds everything and runs every test:
+#   1. C++, C and JNI tests (ctest) in an ASan+UBSan build (build/asan); ctest
+#      fixtures start the servers they need (PostgreSQL, the Kafka mock cluster);
+#   2. the Swift package's tests (scripts/swift-test.sh) against a plain build
+#      (an ASan libtern.so cannot be loaded into the Swift process).
+# Exits non-zero if any part failed; every part runs regardless.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh || exit 1
 
 JOBS=${JOBS:-$(nproc)}
 WERROR=OFF
 if [[ "${CI:-}" == "true" ]]; then WERROR=ON; fi
 
-BUILD=${TERN_TEST_BUILD_DIR:-$ROOT/build/asan}
-cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Asan -DTERN_WERROR=$WERROR \
-  -DTERN_BUILD_TESTS=ON -DTERN_BUILD_BENCH=ON >/dev/null
-cmake --build "$BUILD" -j "$JOBS"
+declare -A RESULT
+ORDER=()
+step() {  # step NAME COMMAND...
+  local name=$1; shift
+  local start=$SECONDS
+  echo "=== $name"
+  "$@"
+  local rc=$?
+  RESULT[$name]="rc=$rc, $((SECONDS - start)) s"
+  ORDER+=("$name")
+  return 0
+}
 
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-ctest --test-dir "$BUILD" --output-on-failure -j "$JOBS" --timeout 300
+BUILD=${TERN_TEST_BUILD_DIR:-$ROOT/build/asan}
+asan_tests() {
+  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Asan -DTERN_WERROR=$WERROR \
+    -DTERN_BUILD_TESTS=ON -DTERN_BUILD_BENCH=ON >/dev/null || return 1
+  cmake --build "$BUILD" -j "$JOBS" || return 1
+  ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
+  UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+    ctest --test-dir "$BUILD" --output-on-failure -j "$JOBS" --timeout 300
+}
+step "C++/C/JNI tests (ASan+UBSan)" asan_tests
+
+swift_tests() {
+  TERN_SWIFT_BUILD_DIR=$ROOT/build/plain bash scripts/swift-test.sh
+  local rc=$?
+  if [[ $rc -eq 77 ]]; then echo "swift: no toolchain, skipped"; return 0; fi
+  return $rc
+}
+step "Swift tests" swift_tests
+
+echo
+echo "=== summary"
+failed=0
+for name in "${ORDER[@]}"; do
+  echo "  $name: ${RESULT[$name]}"
+  [[ "${RESULT[$name]}" == rc=0,* ]] || failed=1
+done
+exit $failed
