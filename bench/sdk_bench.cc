@@ -105,6 +105,7 @@ struct Settings {
   int s7_events = 100'000;  // the figure's definition: not reduced by --quick
 };
 
+constexpr int64_t kSlowCallNs = 100'000;  // S1: a track() call this slow is explained in the notes
 constexpr int kS6Speed = 20;             // simulated seconds per real second
 constexpr int kS6WindowMs = 60'000;      // the figure's 60 s
 constexpr int kS6EventsPerSecond = 1000;  // the figure's 1k events/s
@@ -560,6 +561,9 @@ struct Results {
   std::optional<double> single_commit_ns;
   uint64_t s1_rejected = 0, s1_attempts = 0;
   long s1_voluntary_switches = 0, s1_involuntary_switches = 0;
+  // Calls slower than kSlowCallNs, and how many of them slept (blocked on a
+  // lock) or were preempted (since the previous slow call: an upper bound).
+  long s1_slow = 0, s1_slow_blocked = 0, s1_slow_preempted = 0;
   // S3
   std::optional<double> durable_eps, sqlite_baseline_eps;
   // S4
@@ -680,18 +684,35 @@ void measure_track_latency(const Settings& st, const RunDir& dir, Results& res) 
   ns.reserve(static_cast<std::size_t>(st.s1_calls));
   const int64_t interval = 1'000'000'000LL / st.s1_rate;
   int64_t next = now_ns();
-  rusage ru0{}, ru1{};
+  // The thread's switch counters are read only at the start and after a slow
+  // call (a syscall before every call would slow the calls measured). The
+  // pacing spin never sleeps, so a voluntary switch since the last reading
+  // means a track() call slept: blocked on a lock.
+  rusage ru0{}, ru1{}, before{}, after{};
   for (int i = 0; i < st.s1_warmup + st.s1_calls; ++i) {
     while (now_ns() < next) {
     }
     next += interval;
-    if (i == st.s1_warmup) ::getrusage(RUSAGE_THREAD, &ru0);
+    if (i == st.s1_warmup) {
+      ::getrusage(RUSAGE_THREAD, &ru0);
+      before = ru0;
+    }
     int64_t t0 = now_ns();
     tern::Status s = client->track(kEventName, props);
     int64_t t1 = now_ns();
     if (i < st.s1_warmup) continue;
     if (!s) ++res.s1_rejected;
     ns.push_back(t1 - t0);
+    if (t1 - t0 >= kSlowCallNs) {
+      ::getrusage(RUSAGE_THREAD, &after);
+      ++res.s1_slow;
+      if (after.ru_nvcsw > before.ru_nvcsw) {
+        ++res.s1_slow_blocked;
+      } else if (after.ru_nivcsw > before.ru_nivcsw) {
+        ++res.s1_slow_preempted;
+      }
+      before = after;
+    }
   }
   ::getrusage(RUSAGE_THREAD, &ru1);
   // The pacing loop spins and never sleeps: a voluntary switch means track()
@@ -1422,6 +1443,10 @@ void report(const Settings& st, const Results& r) {
   std::printf("      caller thread during the timed calls: %ld voluntary context switches (track() blocked),"
               " %ld involuntary (preempted)\n",
               r.s1_voluntary_switches, r.s1_involuntary_switches);
+  std::printf("      %ld calls took >= %.0f us: %ld slept in track() (blocked on a lock), %ld were preempted"
+              " (at most), %ld neither\n",
+              r.s1_slow, kSlowCallNs / 1e3, r.s1_slow_blocked, r.s1_slow_preempted,
+              r.s1_slow - r.s1_slow_blocked - r.s1_slow_preempted);
   std::printf("  S3: %d events; S4: %zu request(s) carrying %zu events, uncompressed %.0f B/event\n",
               st.s3_events, r.wire_requests, r.wire_events, r.raw_bpe.value_or(0));
   std::printf("  S5: %d events per round, best of rounds (SDK/baseline ev/s):", st.s5_events);
@@ -1486,6 +1511,8 @@ void report(const Settings& st, const Results& r) {
   j["rss_sqlite_baseline_anon_kb"] = num(r.rss_sqlite_anon_kb);
   j["lib_bytes"] = num(r.lib_bytes);
   j["libcurl_bytes"] = num(r.libcurl_bytes);
+  j["track_slow_calls"] = r.s1_slow;
+  j["track_slow_calls_blocked"] = r.s1_slow_blocked;
   j["s1_ratio"] = num(r1);
   j["s2_p99_ratio"] = num(r2a);
   j["s2_p999_ratio"] = num(r2b);
