@@ -136,7 +136,14 @@ class PipelineImpl final : public DurablePipeline {
       if (submission.ack_mode == AckMode::kSink) routed.insert(sinks.begin(), sinks.end());
       events.push_back(std::move(e));
     }
-    if (unrouted) unrouted_->inc(unrouted);
+    if (unrouted) {
+      unrouted_->inc(unrouted);
+      if (!warned_unrouted_.exchange(true)) {
+        log::warn("events match no route and go to no sink (counted in "
+                  "tern_relay_pipeline_unrouted_events_total; logged once)",
+                  {{"source", submission.source_id}});
+      }
+    }
 
     const AckMode mode = submission.ack_mode;
     auto shared_done = std::make_shared<Done>(std::move(done));
@@ -526,6 +533,7 @@ class PipelineImpl final : public DurablePipeline {
   bool stopped_ = false;
   Status stop_status_;
 
+  std::atomic<bool> warned_unrouted_{false};
   std::atomic<int64_t> inflight_{0};
   std::mutex inflight_mu_;
   std::condition_variable inflight_cv_;

@@ -335,14 +335,22 @@ Status Spool::append(std::vector<SpoolEvent> events, AppendCallback done) {
     }
     bytes += record_size(e);
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   if (closing_) return Status(StatusCode::kShutdown, "the spool is closed");
   if (!broken_.is_ok()) return broken_;
   if (committed_bytes_ + pending_bytes_ + bytes > max_bytes_) {
+    const bool first = !refused_;
     refused_ = true;
     refused_full_->inc(events.size());
-    return Status(StatusCode::kUnavailable, "the spool is full (" + std::to_string(max_bytes_) +
-                                                " bytes); sinks are behind");
+    const std::size_t used = committed_bytes_ + pending_bytes_;
+    const std::size_t cap = max_bytes_;
+    lock.unlock();
+    if (first) {
+      log::warn("spool full: refusing events (503) until the sinks catch up",
+                {{"bytes", used}, {"max_bytes", cap}});
+    }
+    return Status(StatusCode::kUnavailable,
+                  "the spool is full (" + std::to_string(cap) + " bytes); sinks are behind");
   }
   refused_ = false;  // there is room again
   if (pending_.empty()) first_pending_ = SteadyClock::now();

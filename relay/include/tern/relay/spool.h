@@ -81,7 +81,8 @@ struct SpoolRecord {
 
 class Spool;
 
-// Reads committed (fdatasync'ed) records in sequence order.
+// Reads committed (fdatasync'ed) records in sequence order. Must not
+// outlive the Spool that made it.
 class SpoolReader {
  public:
   ~SpoolReader();
