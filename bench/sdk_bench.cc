@@ -2,11 +2,12 @@
 //
 // Every figure is printed next to its baseline measured in the same run on the
 // same machine and file system, with the ratio and the target; the program
-// ends with ONE JSON line holding every number (keys listed in print_json()).
+// ends with ONE JSON line holding every number (keys: see report()).
 //
-//   S1  track() p50 on the caller's thread while the worker is busy retrying
-//       failed uploads (real libcurl against a refused loopback port, 1 ms
-//       backoff, default caps)       vs snprintf of the same event text.
+//   S1  track() p50 on the caller's thread, paced at 20k calls/s, while the
+//       worker is busy retrying failed uploads (real libcurl against a refused
+//       loopback port, 1 ms backoff, default caps)
+//                                    vs snprintf of the same event text.
 //   S2  track() p99 / p99.9          vs the same / one single-row WAL
 //       synchronous=FULL commit (raw SQLite, same schema, same directory).
 //   S3  durable events/s with group commit (Stats.stored), synchronous=FULL
@@ -14,7 +15,9 @@
 //   S4  wire bytes per event, a batch of 100 typical events captured from the
 //       Transport                    vs zlib -6 of the same events as NDJSON.
 //   S5  drain: store → gzip → POST to nginx (`return 200`) → delete
-//                                    vs SELECT + gzip + DELETE loop, no HTTP.
+//                                    vs SELECT + gzip + DELETE loop, no HTTP
+//                                    (best of 3 rounds each; skipped, and
+//                                    said so, when nginx is not installed).
 //   S6  upload attempts in 60 s with the collector down, 1k events/s tracked,
 //       on a simulated clock running kS6Speed× faster than real time (the
 //       SDK's Clock seam) and a transport that always fails
@@ -24,10 +27,13 @@
 //                                    DB after reading it (another child).
 //   S8  stripped libtern.so          vs Debian's libcurl.so.4.
 //
-// Usage: sdk_bench [--quick] [--dir DIR]
-//   --quick  fewer iterations (about a third of the time).
-//   --dir    where the temporary databases go (default $TMPDIR or /tmp); it
-//            must be a real disk for the synchronous=FULL figures to mean much.
+// Usage: sdk_bench [--quick] [--dir DIR] [--only Sn] [--rate N] [--verbose]
+//   --quick    fewer iterations (a full run takes about a minute, --quick ~20 s).
+//   --dir      where the temporary databases go (default $TMPDIR or /tmp); it
+//              must be a real disk for the synchronous=FULL figures to mean much.
+//   --only Sn  run one figure (S1 and S2 run together).
+//   --rate N   S1's track() calls per second (default 20000).
+//   --verbose  the SDK's log lines, and S6's attempt times, on stderr.
 //
 // It is a benchmark, not a test: it never fails on a missed target, it says so.
 
@@ -81,13 +87,13 @@ extern char** environ;
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
-
-bool g_verbose = false;  // --verbose: the SDK's log lines on stderr
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 using std::chrono::nanoseconds;
 
 // ---------------------------------------------------------------- settings
+
+bool g_verbose = false;  // --verbose: the SDK's log lines and S6's attempt times on stderr
 
 struct Settings {
   bool quick = false;
@@ -1533,7 +1539,6 @@ int main(int argc, char** argv) {
   Settings st;
   const char* tmp = std::getenv("TMPDIR");
   st.dir = tmp && *tmp ? tmp : "/tmp";
-  bool rate_set = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--quick") {
@@ -1542,20 +1547,22 @@ int main(int argc, char** argv) {
       g_verbose = true;
     } else if (a == "--only" && i + 1 < argc) {
       st.only = argv[++i];
+      if (st.only.size() != 2 || st.only[0] != 'S' || st.only[1] < '1' || st.only[1] > '8') {
+        std::fprintf(stderr, "sdk_bench: --only takes S1 .. S8, not %s\n", st.only.c_str());
+        return 2;
+      }
     } else if (a == "--rate" && i + 1 < argc) {
       st.s1_rate = std::max(1, std::atoi(argv[++i]));
-      rate_set = true;
     } else if (a == "--dir" && i + 1 < argc) {
       st.dir = argv[++i];
     } else if (a == "--help" || a == "-h") {
-      std::printf("usage: %s [--quick] [--dir DIR] [--only S1..S8] [--verbose]\n", argv[0]);
+      std::printf("usage: %s [--quick] [--dir DIR] [--only S1..S8] [--rate N] [--verbose]\n", argv[0]);
       return 0;
     } else {
       std::fprintf(stderr, "sdk_bench: unknown argument %s (try --help)\n", a.c_str());
       return 2;
     }
   }
-  (void)rate_set;
   if (st.quick) {
     st.s1_warmup = 5'000;
     st.s1_calls = 100'000;
