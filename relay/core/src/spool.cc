@@ -372,12 +372,16 @@ void Spool::run_committer() {
         commit_cv_.wait(lock, [&] { return !pending_.empty() || closing_ || cursors_dirty_; });
       }
     }
-    if (!pending_.empty() && !closing_ && opt_.commit_window.count() > 0) {
+    // Wait for company only under concurrency (the previous group had
+    // several appends, like PostgreSQL's commit_siblings): a lone request is
+    // committed at once, while under load the window grows the groups.
+    if (!pending_.empty() && !closing_ && opt_.commit_window.count() > 0 && last_group_appends_ > 1) {
       auto until = first_pending_ + opt_.commit_window;
       commit_cv_.wait_until(lock, until, [&] { return closing_ || pending_bytes_ >= kMaxGroupBytes; });
     }
     std::vector<Pending> batch;
     batch.swap(pending_);
+    if (!batch.empty()) last_group_appends_ = batch.size();
     bool stop = closing_;
     lock.unlock();
     if (!batch.empty()) commit(std::move(batch));

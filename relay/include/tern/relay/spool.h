@@ -9,9 +9,11 @@
 // is extended with written zeros 1 MiB ahead of the data so that most
 // fdatasyncs flush data only, not the file size through the journal.
 //
-// Durability: appends are group-committed by one committer thread: everything
-// that arrives within `commit_window` of the first pending append shares one
-// pwrite + fdatasync, and each append's callback fires after that fdatasync.
+// Durability: appends are group-committed by one committer thread: what
+// arrives while an fdatasync runs, and, under concurrency (the previous group
+// held several appends), within `commit_window` of the first pending append,
+// shares one pwrite + fdatasync; a lone append is committed at once. Each
+// append's callback fires after its fdatasync.
 // At open, the last segment is scanned and a torn tail (short record, CRC or
 // sequence mismatch) is truncated, never replayed.
 //
@@ -212,6 +214,7 @@ class Spool {
   uint64_t active_off_ = 0;
   uint64_t zeroed_end_ = 0;
   std::size_t segment_bytes_ = 0;
+  std::size_t last_group_appends_ = 0;
 
   std::mutex cursor_file_mu_;  // one writer of <dir>/cursors at a time
   std::thread committer_;
