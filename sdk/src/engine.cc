@@ -59,15 +59,13 @@ Status Engine::start() {
   if (c.commit_window.count() < 0 || c.flush_interval.count() <= 0) {
     return Status(StatusCode::kInvalidArgument, "commit_window and flush_interval must be positive");
   }
-  global_init();
   clock_ = c.clock ? c.clock : make_system_clock();
   real_clock_ = dynamic_cast<SystemClock*>(clock_.get()) != nullptr;
   logger_ = c.logger ? c.logger : make_stderr_logger();
-  if (c.transport) {
-    transport_ = c.transport;
-  } else {
-    transport_ = make_curl_transport(c.http);
-  }
+  // The default transport (and with it curl_global_init and OpenSSL) is made
+  // by the worker before its first upload: an app that only queues, or
+  // whose consent is unknown, never pays for it.
+  transport_ = c.transport;
   if (c.store) {
     store_ = c.store;
   } else {
@@ -97,7 +95,7 @@ Status Engine::start() {
   if (auto v = get(kKeyAnonymousId)) id->anonymous_id = *v;
   if (auto v = get(kKeyUserId)) id->user_id = *v;
   if (auto v = get(kKeyTraits)) {
-    auto j = nlohmann::json::parse(*v, nullptr, false);
+    auto j = parse_json(*v);
     if (j.is_object()) id->traits = std::move(j);
   }
   consent_ = static_cast<int>(c.default_consent);
@@ -120,7 +118,7 @@ Status Engine::start() {
   auto provider = c.context_provider ? c.context_provider : make_system_context_provider();
   std::string provided = provider->context_json();
   if (!provided.empty()) {
-    auto j = nlohmann::json::parse(provided, nullptr, false);
+    auto j = parse_json(provided);
     if (j.is_object()) {
       ctx = std::move(j);
     } else {
@@ -195,10 +193,10 @@ Status Engine::gate() {
 
 std::string Engine::merged_context(std::string_view override_json,
                                    const nlohmann::json* override_dom) const {
-  nlohmann::json base = nlohmann::json::parse(context_text_, nullptr, false);
+  nlohmann::json base = parse_json(context_text_);
   nlohmann::json parsed;
   if (!override_dom) {
-    parsed = nlohmann::json::parse(override_json, nullptr, false);
+    parsed = parse_json(override_json);
     override_dom = &parsed;
   }
   if (override_dom->is_object()) {
@@ -289,7 +287,7 @@ Status Engine::enqueue_raw(const RawMessage& m) {
     if (!m.context_json.empty()) context_text = merged_context(m.context_json, nullptr);
     nlohmann::json traits;
     if (m.type == MessageType::kIdentify && !m.traits_json.empty()) {
-      traits = nlohmann::json::parse(m.traits_json, nullptr, false);
+      traits = parse_json(m.traits_json);
     }
     return submit(m, context_text, m.type == MessageType::kIdentify ? &traits : nullptr);
   } catch (const std::exception& e) {
@@ -359,7 +357,7 @@ Status Engine::submit(const RawMessage& m, const std::string& context_override,
   write_event(text, p);
 
   if (!config_.plugins.empty()) {
-    nlohmann::json dom = nlohmann::json::parse(text);
+    nlohmann::json dom = parse_json(text);
     for (const auto& plugin : config_.plugins) {
       bool keep = false;
       try {
@@ -797,6 +795,7 @@ Engine::UploadResult Engine::upload_one() {
   }
   attempts_.fetch_add(1);
   bytes_sent_.fetch_add(req.body.size());
+  if (!transport_) transport_ = make_curl_transport(config_.http);
   HttpResponse resp = transport_->send(req);
   last_upload_ = clock_->monotonic();
 
@@ -814,7 +813,7 @@ Engine::UploadResult Engine::upload_one() {
       std::vector<bool> rejected(batch.size(), false);
       uint64_t n_rejected = 0;
       if (resp.body.find("rejected") != std::string::npos) {
-        auto j = nlohmann::json::parse(resp.body, nullptr, false);
+        auto j = parse_json(resp.body);
         if (j.is_object() && j.contains("rejected") && j["rejected"].is_array()) {
           for (const auto& item : j["rejected"]) {
             if (!item.is_object() || !item.contains("index") || !item["index"].is_number_integer()) continue;

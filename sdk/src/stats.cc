@@ -1,5 +1,7 @@
 #include "tern/stats.h"
 
+#include <cstdio>
+
 namespace tern {
 
 const char* drop_reason_name(DropReason reason) noexcept {
@@ -23,36 +25,40 @@ const char* drop_reason_name(DropReason reason) noexcept {
   return "unknown";
 }
 
+namespace {
+// Out of line on purpose: one small helper instead of many inlined
+// std::to_string expansions (the SDK's size is a tracked figure).
+void append_field(std::string& out, const char* name, uint64_t v) {
+  char buf[96];
+  int n = std::snprintf(buf, sizeof(buf), "%s\"%s\":%llu", out.size() > 1 ? "," : "", name,
+                        static_cast<unsigned long long>(v));
+  if (n > 0) out.append(buf, static_cast<std::size_t>(n) < sizeof(buf) ? static_cast<std::size_t>(n) : sizeof(buf) - 1);
+}
+}  // namespace
+
 std::string Stats::to_json() const {
   std::string out = "{";
-  auto field = [&out](const char* name, uint64_t v) {
-    if (out.size() > 1) out += ',';
-    out += '"';
-    out += name;
-    out += "\":";
-    out += std::to_string(v);
-  };
-  field("enqueued", enqueued);
-  field("stored", stored);
-  field("sent", sent);
-  field("retried", retried);
-  field("attempts", attempts);
-  field("batches_sent", batches_sent);
-  field("dropped", dropped);
+  append_field(out, "enqueued", enqueued);
+  append_field(out, "stored", stored);
+  append_field(out, "sent", sent);
+  append_field(out, "retried", retried);
+  append_field(out, "attempts", attempts);
+  append_field(out, "batches_sent", batches_sent);
+  append_field(out, "dropped", dropped);
   out += ",\"dropped_by_reason\":{";
   for (std::size_t i = 0; i < dropped_by_reason.size(); ++i) {
-    if (i) out += ',';
-    out += '"';
-    out += drop_reason_name(static_cast<DropReason>(i));
-    out += "\":";
-    out += std::to_string(dropped_by_reason[i]);
+    char buf[64];
+    int n = std::snprintf(buf, sizeof(buf), "%s\"%s\":%llu", i ? "," : "",
+                          drop_reason_name(static_cast<DropReason>(i)),
+                          static_cast<unsigned long long>(dropped_by_reason[i]));
+    if (n > 0) out.append(buf, static_cast<std::size_t>(n));
   }
   out += '}';
-  field("queue_depth", queue_depth);
-  field("queue_bytes", queue_bytes);
-  field("pending", pending);
-  field("bytes_sent", bytes_sent);
-  field("corrupt_db_recoveries", corrupt_db_recoveries);
+  append_field(out, "queue_depth", queue_depth);
+  append_field(out, "queue_bytes", queue_bytes);
+  append_field(out, "pending", pending);
+  append_field(out, "bytes_sent", bytes_sent);
+  append_field(out, "corrupt_db_recoveries", corrupt_db_recoveries);
   out += '}';
   return out;
 }

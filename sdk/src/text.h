@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
 namespace tern {
 
 // True when `s` is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
@@ -22,8 +24,14 @@ std::string iso8601(std::chrono::system_clock::time_point t);
 // Milliseconds since the Unix epoch.
 int64_t to_unix_ms(std::chrono::system_clock::time_point t) noexcept;
 
-// True when `text` is exactly one JSON object (surrounding whitespace allowed),
-// with valid UTF-8 strings. Validates without building a DOM.
+// True when `text` is exactly one JSON object (RFC 8259; surrounding
+// whitespace allowed; nesting at most kMaxJsonDepth), with valid UTF-8
+// strings. A hand-written validator: no DOM, no allocation.
+constexpr int kMaxJsonDepth = 256;
 bool is_json_object_text(std::string_view text) noexcept;
+
+// Parses JSON text into a DOM; a discarded value (is_discarded()) on any
+// error. The SDK's one parse entry point (one parser instantiation: size).
+nlohmann::json parse_json(std::string_view text) noexcept;
 
 }  // namespace tern

@@ -44,6 +44,31 @@ TEST(JsonObjectTextTest, AcceptsOnlyOneValidObject) {
   EXPECT_FALSE(is_json_object_text(""));
 }
 
+TEST(JsonObjectTextTest, AgreesWithNlohmannOnTrickyInputs) {
+  const char* cases[] = {
+      R"({"n":-0.5e+10,"z":0,"e":1E3})", R"({"n":01})", R"({"n":1.})", R"({"n":-})", R"({"n":.5})",
+      R"({"s":"\u00e9\ud83d\ude00"})", R"({"s":"\ud83d"})", R"({"s":"\ude00"})", R"({"s":"\x"})",
+      "{\"s\":\"tab\there\"}", R"({"a":[1,2,]})", R"({"a":[]}  )", R"({,})", R"({"a" 1})",
+      R"({"a":tru})", R"({"a":null,"b":false,"c":true})", R"({"k":{"k":{"k":[{"x":"y"}]}}})", R"({"a":1}x)",
+  };
+  for (const char* c : cases) {
+    bool expected = nlohmann::json::accept(c);
+    EXPECT_EQ(is_json_object_text(c), expected) << c;
+  }
+}
+
+TEST(JsonObjectTextTest, RefusesNestingBeyondTheDepthLimit) {
+  std::string ok = "{\"a\":" + std::string(kMaxJsonDepth - 1, '[') + std::string(kMaxJsonDepth - 1, ']') + "}";
+  EXPECT_TRUE(is_json_object_text(ok));
+  std::string deep = "{\"a\":" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  EXPECT_FALSE(is_json_object_text(deep));  // and no stack overflow
+}
+
+TEST(ParseJsonTest, ReturnsDiscardedInsteadOfThrowing) {
+  EXPECT_TRUE(parse_json("{\"a\":").is_discarded());
+  EXPECT_EQ(parse_json(R"({"a":[1]})")["a"][0], 1);
+}
+
 TEST(Iso8601Test, FormatsUtcWithMilliseconds) {
   using namespace std::chrono;
   EXPECT_EQ(iso8601(system_clock::time_point(milliseconds(0))), "1970-01-01T00:00:00.000Z");

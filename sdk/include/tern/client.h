@@ -133,7 +133,9 @@ class Client {
 };
 
 // Process-wide initialisation (curl_global_init). Thread-safe and idempotent;
-// Client::create calls it, so hosts rarely need to.
+// the default transport calls it before its first request (make_curl_transport),
+// so hosts rarely need to. A host that must initialise libcurl/OpenSSL at a
+// time of its choosing (e.g. before starting threads) may call it first.
 void global_init();
 
 }  // namespace tern

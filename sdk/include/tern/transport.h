@@ -48,8 +48,7 @@ struct CurlTransportOptions {
 };
 
 // The default transport: libcurl with one reused keep-alive connection.
-// Requires curl_global_init to have run; tern::global_init() does it once per
-// process (Client::create calls it).
+// It calls tern::global_init() (curl_global_init, once per process) itself.
 std::unique_ptr<Transport> make_curl_transport(const CurlTransportOptions& options = {});
 
 // Parses an HTTP Retry-After value: delta seconds or an HTTP date, relative to `now`.
