@@ -185,6 +185,30 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     parser_->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(l.max_header_bytes, UINT32_MAX)));
     parser_->body_limit(l.max_body_bytes);
     beast::get_lowest_layer(stream_).expires_after(l.read_timeout);
+    // Headers first, so a client waiting on `Expect: 100-continue` (curl
+    // does for large bodies) is told to go on instead of stalling a second.
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                              if (ec) return self->on_read(ec);
+                              auto& req = self->parser_->get();
+                              if (req.version() >= 11 && !self->parser_->is_done() &&
+                                  beast::iequals(req[http::field::expect], "100-continue")) {
+                                return self->send_continue();
+                              }
+                              self->read_body();
+                            });
+  }
+
+  void send_continue() {
+    auto res = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
+    http::async_write(stream_, *res, [self = this->shared_from_this(), res](beast::error_code ec,
+                                                                            std::size_t) {
+      if (ec) return self->close_now();
+      self->read_body();
+    });
+  }
+
+  void read_body() {
     http::async_read(stream_, buffer_, *parser_,
                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                        self->on_read(ec);
@@ -264,8 +288,12 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
     for (auto& [k, v] : response.headers) res->insert(k, v);
     res->keep_alive(keep_alive);
-    if (!head_) res->body() = std::move(response.body);
-    res->prepare_payload();
+    if (head_) {
+      res->content_length(response.body.size());  // what GET would send, without the body
+    } else {
+      res->body() = std::move(response.body);
+      res->prepare_payload();
+    }
     head_ = false;
     res_ = res;
     beast::get_lowest_layer(stream_).expires_after(limits().read_timeout);

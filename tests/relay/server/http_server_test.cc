@@ -157,6 +157,20 @@ class Client {
     return r;
   }
 
+  // For HEAD: the headers announce a length but no body follows.
+  Reply read_reply_headers_only() {
+    Reply r;
+    std::size_t header_end;
+    while ((header_end = buf_.find("\r\n\r\n")) == std::string::npos) {
+      if (!fill()) return r;
+    }
+    r.headers = buf_.substr(0, header_end + 2);
+    buf_.erase(0, header_end + 4);
+    for (char& c : r.headers) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    r.status = std::atoi(r.headers.c_str() + 9);
+    return r;
+  }
+
   Reply request(std::string_view method, std::string_view path, std::string_view body,
                 std::string_view extra_headers = "") {
     std::string req = std::string(method) + " " + std::string(path) + " HTTP/1.1\r\nHost: localhost\r\n" +
@@ -252,6 +266,29 @@ TEST_F(HttpServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   EXPECT_EQ(h.status, 200);
   EXPECT_EQ(pipeline.events.load(), 3u);
   EXPECT_EQ(server->open_connections(), 1u);
+}
+
+TEST_F(HttpServerTest, ExpectContinueGetsA100BeforeTheBody) {
+  start();
+  Client c(server->local_address());
+  std::string body = batch_of("x1");
+  ASSERT_TRUE(c.send_raw("POST /v1/batch HTTP/1.1\r\nHost: x\r\nAuthorization: Basic a2V5MTo=\r\n"
+                         "Expect: 100-continue\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n"));
+  Reply interim = c.read_reply();
+  EXPECT_EQ(interim.status, 100);
+  ASSERT_TRUE(c.send_raw(body));
+  EXPECT_EQ(c.read_reply().status, 200);
+  EXPECT_EQ(pipeline.events.load(), 1u);
+}
+
+TEST_F(HttpServerTest, HeadAnswersWithoutABody) {
+  start();
+  Client c(server->local_address());
+  ASSERT_TRUE(c.send_raw("HEAD /health HTTP/1.1\r\nHost: x\r\n\r\n"));
+  Reply r = c.read_reply_headers_only();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(r.has("content-length: 15"));
+  EXPECT_EQ(c.request("GET", "/health", "").body, R"({"status":"ok"})");  // the stream stayed in sync
 }
 
 TEST_F(HttpServerTest, GzipBodyIsAccepted) {
