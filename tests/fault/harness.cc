@@ -1,0 +1,261 @@
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace tern::fault {
+
+using namespace std::chrono_literals;
+
+bool Child::start(const std::vector<std::string>& argv, const fs::path& log_file, bool want_listen_line) {
+  int out[2] = {-1, -1};
+  if (want_listen_line && ::pipe2(out, O_CLOEXEC) != 0) return false;
+  pid_ = ::fork();
+  if (pid_ < 0) return false;
+  if (pid_ == 0) {
+    int log = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (want_listen_line) {
+      ::dup2(out[1], 1);
+    } else if (log >= 0) {
+      ::dup2(log, 1);
+    }
+    if (log >= 0) ::dup2(log, 2);
+    std::vector<char*> args;
+    std::vector<std::string> copy = argv;
+    for (std::string& a : copy) args.push_back(a.data());
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  if (!want_listen_line) return true;
+  ::close(out[1]);
+  out_ = out[0];
+  std::string line;
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{out_, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    char c;
+    if (::read(out_, &c, 1) != 1) break;
+    if (c == '\n') break;
+    line += c;
+  }
+  const std::string prefix = "listening on ";
+  if (line.rfind(prefix, 0) != 0) {
+    error = "no listening line (got '" + line + "'); see " + log_file.string();
+    return false;
+  }
+  address = line.substr(prefix.size());
+  return true;
+}
+
+int Child::wait(std::chrono::milliseconds limit) {
+  if (pid_ <= 0) return -1;
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  int status = 0;
+  for (;;) {
+    pid_t r = ::waitpid(pid_, &status, WNOHANG);
+    if (r == pid_) {
+      pid_ = -1;
+      if (out_ >= 0) ::close(out_);
+      out_ = -1;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return -1;
+    std::this_thread::sleep_for(5ms);
+  }
+}
+
+bool Child::running() {
+  if (pid_ <= 0) return false;
+  int status = 0;
+  if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+    pid_ = -1;
+    return false;
+  }
+  return true;
+}
+
+void Child::kill9() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  (void)wait(30s);
+}
+
+int Child::terminate(std::chrono::milliseconds limit) {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, SIGTERM);
+  int rc = wait(limit);
+  if (rc == -1) kill9();
+  return rc;
+}
+
+std::string relay_config(const fs::path& data_dir, const RelayOptions& o) {
+  std::ostringstream c;
+  c << "data_dir = \"" << data_dir.string() << "\"\n"
+    << "[server]\nlisten = \"127.0.0.1:0\"\nthreads = 2\n"
+    << "[limits]\nmax_batch_bytes = \"" << o.max_batch_bytes << "\"\nread_timeout = \"5s\"\n"
+    << "[spool]\nmax_bytes = \"" << o.spool_max_bytes << "\"\ncommit_window = \"1ms\"\nretry_after_seconds = 1\n"
+    << "[log]\nlevel = \"warn\"\n"
+    << "[[sources]]\nid = \"fault\"\nwrite_keys = [\"" << o.write_key << "\"]\nack_mode = \"local\"\n"
+    << "rate_limit_eps = " << o.rate_limit_eps << "\nrate_limit_burst = " << o.rate_limit_burst << "\n"
+    << "dedup_window = \"" << o.dedup_window << "\"\n"
+    << "[[sinks]]\nname = \"file\"\ntype = \"file\"\nbatch_linger = \"5ms\"\nbackoff_base = \"50ms\"\n"
+    << "backoff_max = \"300ms\"\ndir = \"" << (data_dir / "events").string() << "\"\ngzip = false\n"
+    << "max_age = \"" << o.file_max_age << "\"\n";
+  return c.str();
+}
+
+std::string http_get(const std::string& host_port, const std::string& path) {
+  auto colon = host_port.rfind(':');
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(std::atoi(host_port.c_str() + colon + 1)));
+  ::inet_pton(AF_INET, host_port.substr(0, colon).c_str(), &a.sin_addr);
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return "";
+  std::string resp;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+    std::string req = "GET " + path + " HTTP/1.1\r\nHost: " + host_port + "\r\nConnection: close\r\n\r\n";
+    if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
+      auto deadline = std::chrono::steady_clock::now() + 5s;
+      while (std::chrono::steady_clock::now() < deadline) {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, 100) <= 0) continue;
+        char buf[8192];
+        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        resp.append(buf, static_cast<std::size_t>(n));
+      }
+    }
+  }
+  ::close(fd);
+  auto body = resp.find("\r\n\r\n");
+  return body == std::string::npos ? "" : resp.substr(body + 4);
+}
+
+std::map<std::string, double> relay_drop_metrics(const std::string& host_port) {
+  std::map<std::string, double> out;
+  std::istringstream in(http_get(host_port, "/metrics"));
+  std::string line;
+  static const char* kDropWords[] = {"rejected", "deduplicated", "lost", "refused", "dead_lettered",
+                                     "limit_hits", "unrouted", "corrupt"};
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    auto space = line.rfind(' ');
+    if (space == std::string::npos) continue;
+    std::string name = line.substr(0, space);
+    bool wanted = false;
+    for (const char* w : kDropWords) wanted = wanted || name.find(w) != std::string::npos;
+    if (!wanted) continue;
+    double v = std::atof(line.c_str() + space + 1);
+    if (v != 0) out[name] = v;
+  }
+  return out;
+}
+
+SinkContents read_sink(const std::vector<fs::path>& dirs) {
+  SinkContents s;
+  for (const fs::path& dir : dirs) {
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) continue;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+      if (!entry.is_regular_file()) continue;
+      std::ifstream in(entry.path());
+      std::string line;
+      while (std::getline(in, line)) {
+        if (line.empty()) continue;
+        // A file being written may end in a partial line; it is complete on the next read.
+        nlohmann::json e = nlohmann::json::parse(line, nullptr, false);
+        if (e.is_discarded()) {
+          ++s.unparseable_lines;
+          continue;
+        }
+        std::string fid;
+        if (e.contains("properties") && e["properties"].is_object() && e["properties"].contains("fid") &&
+            e["properties"]["fid"].is_string()) {
+          fid = e["properties"]["fid"].get<std::string>();
+        }
+        ++s.count_by_fid[fid];
+        if (e.contains("messageId") && e["messageId"].is_string()) {
+          s.message_ids_by_fid[fid].insert(e["messageId"].get<std::string>());
+        }
+        s.events.push_back(std::move(e));
+      }
+    }
+  }
+  return s;
+}
+
+std::set<std::string> read_ids(const fs::path& file) {
+  std::set<std::string> ids;
+  std::ifstream in(file);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::size_t start = 0, nl;
+  while ((nl = text.find('\n', start)) != std::string::npos) {  // a line without '\n' is torn
+    if (nl > start) ids.insert(text.substr(start, nl - start));
+    start = nl + 1;
+  }
+  return ids;
+}
+
+void reconcile(const std::set<std::string>& accepted, const SinkContents& sink, Outcome* out) {
+  out->accepted = accepted.size();
+  out->delivered = out->missing = out->duplicates = out->unexpected = 0;
+  for (const std::string& id : accepted) {
+    auto it = sink.count_by_fid.find(id);
+    if (it == sink.count_by_fid.end()) {
+      ++out->missing;
+    } else {
+      ++out->delivered;
+      out->duplicates += static_cast<uint64_t>(it->second - 1);
+    }
+  }
+  for (const auto& [fid, n] : sink.count_by_fid) {
+    if (!accepted.count(fid)) out->unexpected += static_cast<uint64_t>(n);
+  }
+}
+
+void add_sdk_drops(const nlohmann::json& stats, std::map<std::string, uint64_t>* out) {
+  if (!stats.is_object() || !stats.contains("dropped_by_reason")) return;
+  for (const auto& [reason, n] : stats["dropped_by_reason"].items()) {
+    if (n.is_number_unsigned() && n.get<uint64_t>() > 0) (*out)[reason] += n.get<uint64_t>();
+  }
+}
+
+nlohmann::json Outcome::to_json() const {
+  return nlohmann::json{{"scenario", scenario},
+                        {"sent", sent},
+                        {"accepted", accepted},
+                        {"delivered", delivered},
+                        {"duplicates", duplicates},
+                        {"duplicate_bound", duplicate_bound},
+                        {"missing", missing},
+                        {"unexpected", unexpected},
+                        {"explained", explained},
+                        {"sdk_dropped", sdk_dropped},
+                        {"relay_dropped", relay_dropped},
+                        {"faults", faults},
+                        {"seconds", seconds},
+                        {"note", note}};
+}
+
+void write_outcome(const Outcome& o) {
+  fs::path dir = FAULT_RESULTS_DIR;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  std::ofstream f(dir / (o.scenario + ".json"));
+  f << o.to_json().dump(2) << "\n";
+}
+
+}  // namespace tern::fault
