@@ -557,7 +557,9 @@ void RequestHandler::handle_ingest(HttpRequest& request, RequestScratch& scratch
   }
 
   // Parse and validate the whole document once (UTF-8, syntax, depth).
-  std::size_t want_depth = std::max<std::size_t>(limits.max_json_depth, 1);
+  // max_json_depth bounds each event's nesting (the event object itself is
+  // level 1); a batch adds two levels (the body object and the array).
+  std::size_t want_depth = std::max<std::size_t>(limits.max_json_depth, 1) + (type.empty() ? 2 : 0);
   auto& parser = scratch.parser;
   if (parser.max_depth() != want_depth) {
     if (parser.allocate(std::max<std::size_t>(json->size(), 4096), want_depth) != simdjson::SUCCESS) {

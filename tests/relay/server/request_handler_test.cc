@@ -269,9 +269,15 @@ TEST_F(RequestHandlerTest, NestingDeeperThanMaxJsonDepthIs400) {
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(json::parse(r.body)["error"], "json_depth");
   EXPECT_EQ(counter("tern_relay_limit_hits_total", R"(limit="json_depth")"), 1u);
-  // Within the limit passes.
-  std::string ok = track("d2", ",\"properties\":" + std::string(4, '[') + std::string(4, ']'));
+  // The limit counts from the event: 1 (event) + 7 arrays = 8 passes in a
+  // batch and on a single-event endpoint alike; 9 does not.
+  std::string ok = track("d2", ",\"properties\":" + std::string(7, '[') + std::string(7, ']'));
   EXPECT_EQ(call(post("/v1/batch", "{\"batch\":[" + ok + "]}")).status, 200);
+  std::string single = R"({"event":"E","userId":"u","p":)" + std::string(7, '[') + std::string(7, ']') + "}";
+  EXPECT_EQ(call(post("/v1/track", single)).status, 200);
+  std::string too_deep = R"({"event":"E","userId":"u","p":)" + std::string(8, '[') + std::string(8, ']') + "}";
+  EXPECT_EQ(call(post("/v1/track", too_deep)).status, 400);
+  EXPECT_EQ(call(post("/v1/batch", "{\"batch\":[" + too_deep + "]}")).status, 400);
 }
 
 TEST_F(RequestHandlerTest, ServerSideLimitsAnswerAndCount) {
