@@ -768,9 +768,17 @@ Engine::UploadResult Engine::upload_one() {
     return UploadResult::kDropped;
   }
 
-  if (Status s = store_->mark_attempt(ids, now_ms); !s) {
-    log(LogLevel::kWarn, "could not record an upload attempt: " + s.to_string());
-  }
+  // The attempt is recorded in the store (one transaction, the "claim")
+  // before a retry is sent, and after a first attempt only if it fails: a
+  // batch that goes through on its first try costs no claim write. A crash
+  // during a first attempt forgets at most that one attempt.
+  const bool retrying = std::any_of(batch.begin(), batch.end(), [](const StoredEvent& e) { return e.attempts > 0; });
+  auto claim = [&] {
+    if (Status s = store_->mark_attempt(ids, now_ms); !s) {
+      log(LogLevel::kWarn, "could not record an upload attempt: " + s.to_string());
+    }
+  };
+  if (retrying) claim();
   for (auto& e : batch) {
     ++e.attempts;
     if (!e.first_attempt_ms) e.first_attempt_ms = now_ms;
@@ -857,6 +865,7 @@ Engine::UploadResult Engine::upload_one() {
     case UploadVerdict::kRetry:
       break;
   }
+  if (!retrying) claim();
   retried_.fetch_add(1);
   last_error_ = resp.status_code == 0 ? "network error: " + resp.error
                                       : "HTTP " + std::to_string(resp.status_code);

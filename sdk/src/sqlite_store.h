@@ -48,6 +48,7 @@ class SqliteStore final : public Store {
   Result<std::string> integrity_check();
 
   class Stmt;
+  class RelaxedSync;
 
  private:
   SqliteStore() = default;
@@ -62,6 +63,7 @@ class SqliteStore final : public Store {
   mutable std::mutex mu_;
   sqlite3* db_ = nullptr;
   int lock_fd_ = -1;
+  bool synchronous_full_ = true;
   std::string path_;
   uint64_t count_ = 0;
   uint64_t bytes_ = 0;

@@ -69,6 +69,32 @@ TEST(DurabilityTest, QueueAndIdentitySurviveARestart) {
   }
 }
 
+TEST(DurabilityTest, RetryBudgetCountsAttemptsAcrossRestarts) {
+  TempDir dir;
+  auto transport = std::make_shared<ScriptedTransport>();
+  transport->set_responder([](const std::vector<nlohmann::json>&) { return testing::http_status(503); });
+  auto clock = std::make_shared<testing::ManualClock>();
+  Config c = sqlite_config(dir, transport);
+  c.clock = clock;
+  c.max_attempts = 3;
+  {
+    auto client = make_client(c);
+    ASSERT_TRUE(client->track("doomed").is_ok());
+    EXPECT_EQ(client->flush(5s).code(), StatusCode::kTransport);
+    clock->advance(c.backoff_max);
+    EXPECT_EQ(client->flush(5s).code(), StatusCode::kTransport);
+    ASSERT_TRUE(client->shutdown(1s).is_ok());
+    EXPECT_EQ(transport->request_count(), 2u);
+  }
+  auto client = make_client(c);
+  EXPECT_EQ(client->flush(5s).code(), StatusCode::kTransport);  // the third and last attempt
+  EXPECT_EQ(transport->request_count(), 3u);
+  clock->advance(c.backoff_max);
+  ASSERT_TRUE(wait_until([&] { return client->stats().dropped_for(DropReason::kRetryBudget) == 1; }));
+  EXPECT_EQ(client->stats().queue_depth, 0u);
+  EXPECT_EQ(transport->request_count(), 3u);
+}
+
 TEST(DurabilityTest, SecondClientOnTheSameDatabaseGetsLocked) {
   TempDir dir;
   Config c = sqlite_config(dir, std::make_shared<ScriptedTransport>());
@@ -128,8 +154,10 @@ TEST(DurabilityTest, FullDiskDropsAreCountedAndTheHostSurvives) {
 
 // A child process tracks at full speed and reports progress through a pipe;
 // it is killed with SIGKILL. Every event acknowledged well before the kill
-// (more than the 20 ms group-commit window) must be in the reopened database,
-// and the database must pass integrity_check.
+// must be in the reopened database, and the database must pass
+// integrity_check. "Well before" is the 20 ms group-commit window plus slack
+// for a loaded 2-core CI machine running ASan, where the tracking child and
+// the worker compete for CPU: 1 s.
 TEST(DurabilityTest, KillNineLosesAtMostTheCommitWindow) {
   TempDir dir;
   std::string path = dir.file("events.db");
@@ -170,8 +198,8 @@ TEST(DurabilityTest, KillNineLosesAtMostTheCommitWindow) {
     }
   };
   read_progress(400ms);
-  int64_t safe = acked;  // tracked at least 300 ms before the kill
-  read_progress(300ms);
+  int64_t safe = acked;  // tracked at least 1 s before the kill
+  read_progress(1000ms);
   ASSERT_EQ(kill(pid, SIGKILL), 0);
   int status = 0;
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
@@ -193,9 +221,16 @@ TEST(DurabilityTest, KillNineLosesAtMostTheCommitWindow) {
     ASSERT_NE(pos, std::string::npos);
     seqs.insert(std::stoll(e.body.substr(pos + 6)));
   }
+  int64_t missing = 0, first_missing = -1;
   for (int64_t s = 0; s <= safe; ++s) {
-    ASSERT_TRUE(seqs.count(s)) << "event " << s << " was acknowledged 300 ms before the kill but is missing";
+    if (!seqs.count(s)) {
+      if (first_missing < 0) first_missing = s;
+      ++missing;
+    }
   }
+  EXPECT_EQ(missing, 0) << "of " << safe + 1 << " events acknowledged 1 s before the kill, " << missing
+                        << " are missing, the first is " << first_missing << "; " << seqs.size()
+                        << " events on disk, the last is " << (seqs.empty() ? -1 : *seqs.rbegin());
   RecordProperty("events_acked_before_kill", std::to_string(safe + 1));
   RecordProperty("events_on_disk", std::to_string(seqs.size()));
 }
