@@ -144,6 +144,18 @@ std::string http_get(const std::string& host_port, const std::string& path) {
   return body == std::string::npos ? "" : resp.substr(body + 4);
 }
 
+double metric_sum(const std::string& host_port, const std::string& name) {
+  std::istringstream in(http_get(host_port, "/metrics"));
+  std::string line;
+  double sum = 0;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    auto space = line.rfind(' ');
+    if (space != std::string::npos && line.compare(0, name.size(), name) == 0) sum += std::atof(line.c_str() + space + 1);
+  }
+  return sum;
+}
+
 std::map<std::string, double> relay_drop_metrics(const std::string& host_port) {
   std::map<std::string, double> out;
   std::istringstream in(http_get(host_port, "/metrics"));

@@ -60,6 +60,8 @@ std::string relay_config(const fs::path& data_dir, const RelayOptions& o);
 
 // Relay GET over loopback: the response body ("" on error).
 std::string http_get(const std::string& host_port, const std::string& path);
+// The sum of every /metrics sample whose name (with labels) contains `name`.
+double metric_sum(const std::string& host_port, const std::string& name);
 // Counters from /metrics whose name mentions "drop" or "rejected", non-zero only.
 std::map<std::string, double> relay_drop_metrics(const std::string& host_port);
 
