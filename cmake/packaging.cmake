@@ -55,7 +55,7 @@ if(TARGET tern-relay)
   install(FILES ${_tern_pkg_dir}/relay.toml DESTINATION /etc/tern COMPONENT relay)
   install(FILES ${_tern_pkg_dir}/tern-relay.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 COMPONENT relay)
   install(FILES ${PROJECT_SOURCE_DIR}/relay/tern-relay.example.toml
-          DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples COMPONENT relay)
+          DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/tern-relay/examples COMPONENT relay)
 endif()
 
 # ---------------------------------------------------------------- CPack (DEB)

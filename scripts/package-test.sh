@@ -84,7 +84,7 @@ if command -v systemd-analyze >/dev/null; then
   # verify checks every directive; it needs ExecStart's binary at its real
   # path, so check a copy pointing into the scratch root.
   sed "s|^ExecStart=/usr/bin/tern-relay|ExecStart=$R/usr/bin/tern-relay|" "$unit" >"$SCRATCH/tern-relay.service"
-  out=$(SYSTEMD_LOG_LEVEL=warning systemd-analyze verify "$SCRATCH/tern-relay.service" 2>&1 | grep -F "tern-relay.service" || true)
+  out=$(SYSTEMD_LOG_LEVEL=warning systemd-analyze verify --man=no "$SCRATCH/tern-relay.service" 2>&1 | grep -F "tern-relay.service" || true)
   [[ -z "$out" ]] || fail "systemd-analyze verify: $out"
   say "systemd-analyze verify: the unit is valid"
 fi
