@@ -78,24 +78,25 @@ if(TARGET tern_c)
   list(APPEND CPACK_COMPONENTS_ALL sdk)
   set(CPACK_DEBIAN_SDK_PACKAGE_NAME libtern-dev)
   set(CPACK_DEBIAN_SDK_PACKAGE_SECTION libdevel)
-  set(CPACK_COMPONENT_SDK_DESCRIPTION
+  # First line: the synopsis; the rest: the long description.
+  set(CPACK_DEBIAN_SDK_DESCRIPTION
     "Tern SDK: record events on-device and upload them with retry
- libtern.so (the C API, tern/tern.h), the CMake package (find_package(tern),
- target tern::c) and the pkg-config file tern.pc. Events are buffered in
- SQLite, batched, gzipped and uploaded to a Segment-compatible endpoint
- such as tern-relay.")
+libtern.so (the C API, tern/tern.h), the CMake package (find_package(tern),
+target tern::c) and the pkg-config file tern.pc. Events are buffered in
+SQLite, batched, gzipped and uploaded to a Segment-compatible endpoint
+such as tern-relay.")
 endif()
 if(TARGET tern-relay)
   list(APPEND CPACK_COMPONENTS_ALL relay)
   set(CPACK_DEBIAN_RELAY_PACKAGE_NAME tern-relay)
   set(CPACK_DEBIAN_RELAY_PACKAGE_SECTION net)
   set(CPACK_DEBIAN_RELAY_PACKAGE_DEPENDS "adduser")
-  set(CPACK_COMPONENT_RELAY_DESCRIPTION
-    "Tern relay: receives Segment-compatible event batches and fans them out
- Accepts batches from the Tern SDK and any Segment-compatible client,
- spools them durably and delivers them to sinks (Kafka, HTTP, files,
- PostgreSQL). Runs as the systemd service tern-relay, configured by
- /etc/tern/relay.toml.")
+  set(CPACK_DEBIAN_RELAY_DESCRIPTION
+    "Tern relay: receives Segment-compatible event batches, fans them out
+Accepts batches from the Tern SDK and any Segment-compatible client,
+spools them durably and delivers them to sinks (Kafka, HTTP, files,
+PostgreSQL). Runs as the systemd service tern-relay, configured by
+/etc/tern/relay.toml.")
   set(CPACK_DEBIAN_RELAY_PACKAGE_CONTROL_EXTRA
     ${_tern_pkg_dir}/debian/conffiles
     ${_tern_pkg_dir}/debian/postinst
