@@ -222,6 +222,8 @@ void TestCollector::serve(int fd) {
         for (auto& e : accepted) events_.push_back(std::move(e));
         cv_.notify_all();
       }
+      if (reply.delay.count() > 0) std::this_thread::sleep_for(reply.delay);
+      if (reply.drop_connection) goto done;
       if (!write_all(fd, resp) || close_after) goto done;
     }
   }

@@ -46,6 +46,8 @@ struct ScriptedReply {
   int status = 200;
   std::string body = "{}";
   std::vector<std::pair<std::string, std::string>> headers;  // e.g. {"Retry-After","1"}
+  std::chrono::milliseconds delay{0};  // wait this long before answering (a slow server)
+  bool drop_connection = false;        // close the connection instead of answering
 };
 
 enum class PoisonMode {
