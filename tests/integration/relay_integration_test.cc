@@ -142,15 +142,18 @@ size_t write_cb(char* p, size_t s, size_t n, void* out) {
   return s * n;
 }
 
-// One HTTP request with libcurl: the status code and the body in `body`.
+// One HTTP request with libcurl: the status code; the body and the response
+// headers in `body` / `headers` when given.
 long http(const std::string& url, const std::string& user, const std::string& post_body,
-          std::string* body = nullptr) {
+          std::string* body = nullptr, std::string* headers = nullptr) {
   CURL* c = curl_easy_init();
-  std::string sink;
+  std::string sink, header_sink;
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, body ? body : &sink);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, write_cb);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, headers ? headers : &header_sink);
   if (!user.empty()) curl_easy_setopt(c, CURLOPT_USERPWD, (user + ":").c_str());
   if (!post_body.empty()) curl_easy_setopt(c, CURLOPT_POSTFIELDS, post_body.c_str());
   long code = 0;
@@ -330,6 +333,25 @@ TEST_F(RelayIntegrationTest, SighupReloadsKeysAndRefusesABadConfig) {
   std::ifstream log(dir_ / "relay.log");
   std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
   EXPECT_NE(text.find("config reload refused"), std::string::npos);
+}
+
+TEST_F(RelayIntegrationTest, SinkAckModeAnswersAfterTheFileSinkWroteTheEvent) {
+  fs::path config = dir_ / "relay.toml";
+  std::ofstream(config) << "data_dir = \"" << data_.string() << "\"\n"
+                        << "[server]\nlisten = \"127.0.0.1:0\"\n"
+                        << "[[sources]]\nid = \"pos\"\nwrite_keys = [\"pos-key\"]\nack_mode = \"sink\"\n";
+  ASSERT_TRUE(relay_.start({"--config", config.string()}, dir_ / "relay.log")) << relay_.error;
+  std::string headers, body;
+  long code = http("http://" + relay_.address + "/v1/batch", "pos-key",
+                   R"({"batch":[{"type":"track","event":"Paid","userId":"u","messageId":"s1","properties":{"i":0}}]})",
+                   &body, &headers);
+  EXPECT_EQ(code, 200) << body;
+  EXPECT_NE(headers.find("X-Tern-Ack: sink"), std::string::npos) << headers;
+  // Acknowledged in sink mode: already in the output before the relay stops.
+  auto events = read_events(data_);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]["context"]["sourceId"], "pos");
+  ASSERT_EQ(relay_.terminate(), 0);
 }
 
 TEST(RelayProgramTest, HelpAndVersionExitZeroAndBadFlagsExitTwo) {
