@@ -131,9 +131,13 @@ class PipelineImpl final : public DurablePipeline {
       e.source_id = submission.source_id;
       e.type = event_type(text);
       e.event = std::move(text);
-      auto sinks = router->sinks_for(e.source_id, e.type);
-      if (sinks.empty()) ++unrouted;
-      if (submission.ack_mode == AckMode::kSink) routed.insert(sinks.begin(), sinks.end());
+      if (submission.ack_mode == AckMode::kSink) {
+        auto sinks = router->sinks_for(e.source_id, e.type);
+        if (sinks.empty()) ++unrouted;
+        routed.insert(sinks.begin(), sinks.end());
+      } else if (!router->routed_anywhere(e.source_id, e.type)) {
+        ++unrouted;
+      }
       events.push_back(std::move(e));
     }
     if (unrouted) {

@@ -22,6 +22,13 @@ bool Router::routes_to(std::string_view source, std::string_view type, std::stri
   return false;
 }
 
+bool Router::routed_anywhere(std::string_view source, std::string_view type) const {
+  for (const auto& r : routes_) {
+    if (!r.sinks.empty() && matches(r, source, type)) return true;
+  }
+  return false;
+}
+
 std::vector<std::string> Router::sinks_for(std::string_view source, std::string_view type) const {
   std::vector<std::string> out;
   for (const auto& r : routes_) {

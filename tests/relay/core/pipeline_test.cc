@@ -311,6 +311,23 @@ TEST(PipelineTest, RoutesSendEventTypesToTheirSinks) {
   for (const auto& e : fx.script("ids").events) EXPECT_NE(e.find("identify"), std::string::npos);
 }
 
+TEST(PipelineTest, EventsMatchingNoRouteAreAcceptedAndCounted) {
+  TempDir dir;
+  Fixture fx;
+  auto c = config_with(dir.path(), {scripted("ids")}, {RouteConfig{{}, {"identify"}, {"ids"}}});
+  auto p = fx.make(c);
+  ASSERT_TRUE(p);
+  auto f = submit(*p, submission(0, 3, AckMode::kSink, "track"));
+  EXPECT_TRUE(wait(f).is_ok());  // nothing to wait for
+  auto g = submit(*p, submission(3, 1, AckMode::kLocal, "identify"));
+  ASSERT_TRUE(wait(g).is_ok());
+  ASSERT_TRUE(eventually([&] { return fx.script("ids").count() == 1; }));
+  EXPECT_EQ(fx.metrics.counter("tern_relay_pipeline_unrouted_events_total").value(), 3u);
+  EXPECT_TRUE(eventually([&] {
+    return fx.metrics.counter("tern_relay_sink_unrouted_events_total", "sink=\"ids\"").value() == 3;
+  }));
+}
+
 TEST(PipelineTest, ReloadAddsASinkAtTheEndAndDropsARemovedSinksCursor) {
   TempDir dir;
   Fixture fx;

@@ -30,11 +30,15 @@ TEST(RouterTest, AnEventGoesToTheUnionOfEveryMatchingRoute) {
   EXPECT_TRUE(r.routes_to("web", "page", "kafka"));
   EXPECT_FALSE(r.routes_to("mobile", "page", "kafka"));
   EXPECT_FALSE(r.routes_to("web", "track", "nowhere"));
+  EXPECT_TRUE(r.routed_anywhere("other", "alias"));
 }
 
 TEST(RouterTest, NoRoutesSendNothingAnywhere) {
   Router r({});
   EXPECT_TRUE(r.sinks_for("web", "track").empty());
+  EXPECT_FALSE(r.routed_anywhere("web", "track"));
+  Router only_web({RouteConfig{{"web"}, {}, {"a"}}});
+  EXPECT_FALSE(only_web.routed_anywhere("mobile", "track"));
 }
 
 }  // namespace

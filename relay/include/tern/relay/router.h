@@ -19,6 +19,8 @@ class Router {
   explicit Router(std::vector<RouteConfig> routes);
 
   bool routes_to(std::string_view source, std::string_view type, std::string_view sink) const;
+  // Does the event go to any sink? (No allocation; the submit hot path.)
+  bool routed_anywhere(std::string_view source, std::string_view type) const;
   // Sink names, sorted, without duplicates. Empty: the event goes nowhere.
   std::vector<std::string> sinks_for(std::string_view source, std::string_view type) const;
 
