@@ -424,15 +424,9 @@ Result<CapDrops> SqliteStore::enforce_caps(std::size_t max_events, std::size_t m
   return drops;
 }
 
-uint64_t SqliteStore::count() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return count_;
-}
+uint64_t SqliteStore::count() const { return count_.load(); }
 
-uint64_t SqliteStore::bytes() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return bytes_;
-}
+uint64_t SqliteStore::bytes() const { return bytes_.load(); }
 
 Result<std::optional<std::string>> SqliteStore::get(const std::string& key) {
   std::lock_guard<std::mutex> lock(mu_);

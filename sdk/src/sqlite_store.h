@@ -7,6 +7,7 @@
 // renamed to "<path>.corrupt-<unix seconds>" and a fresh database is made.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -65,8 +66,10 @@ class SqliteStore final : public Store {
   int lock_fd_ = -1;
   bool synchronous_full_ = true;
   std::string path_;
-  uint64_t count_ = 0;
-  uint64_t bytes_ = 0;
+  // Written under mu_, read without it: the worker checks the queue depth
+  // while it holds the hand-off lock, and must never wait behind disk I/O there.
+  std::atomic<uint64_t> count_{0};
+  std::atomic<uint64_t> bytes_{0};
   uint64_t corrupt_recoveries_ = 0;
   uint64_t corrupt_events_lost_ = 0;
 };

@@ -63,6 +63,8 @@ class Store {
   virtual Result<CapDrops> enforce_caps(std::size_t max_events, std::size_t max_bytes,
                                         int64_t min_created_ms) = 0;
 
+  // Events and body bytes stored. Must not wait behind another call's disk
+  // I/O: the worker reads them while holding its hand-off lock.
   virtual uint64_t count() const = 0;
   virtual uint64_t bytes() const = 0;
 
