@@ -15,6 +15,8 @@ PACKAGES=(
   # tests, benches, bindings
   libgtest-dev libgmock-dev googletest nginx-light curl procps python3
   default-jdk-headless junit5
+  # fuzzing (scripts/fuzz.sh): libFuzzer comes with clang's runtime
+  clang libclang-rt-14-dev
 )
 
 missing=()
