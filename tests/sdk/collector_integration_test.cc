@@ -167,6 +167,46 @@ TEST_F(CollectorIntegrationTest, CollectorInflatesGzipBodiesAndRefusesGarbage) {
   EXPECT_EQ(transport->send(req).status_code, 400);
 }
 
+TEST_F(CollectorIntegrationTest, CurlTransportReportsStatusRetryAfterAndBody) {
+  testing::ScriptedReply busy;
+  busy.status = 429;
+  busy.body = R"({"error":"slow down"})";
+  busy.headers = {{"Retry-After", "7"}};
+  collector->script(busy, 1);
+  auto transport = make_curl_transport();
+  HttpRequest req;
+  req.url = collector->url() + "/v1/batch";
+  req.write_key = "k";
+  req.gzip = false;
+  req.body = R"({"batch":[{"type":"track","event":"e","messageId":"m"}]})";
+  HttpResponse r = transport->send(req);
+  EXPECT_EQ(r.status_code, 429);
+  ASSERT_TRUE(r.retry_after.has_value());
+  EXPECT_EQ(*r.retry_after, std::chrono::milliseconds(7000));
+  EXPECT_EQ(r.body, R"({"error":"slow down"})");
+  r = transport->send(req);
+  EXPECT_EQ(r.status_code, 200);
+  EXPECT_FALSE(r.retry_after.has_value());
+  EXPECT_EQ(collector->connection_count(), 1u);  // the connection was kept alive
+}
+
+TEST(CurlTransportTest, RefusedConnectionIsStatusZeroWithAnError) {
+  // Bind a port, then close it: nothing listens there.
+  uint16_t port;
+  {
+    auto c = TestCollector::start(0);
+    ASSERT_TRUE(c.is_ok());
+    port = c.value()->port();
+  }
+  auto transport = make_curl_transport();
+  HttpRequest req;
+  req.url = "http://127.0.0.1:" + std::to_string(port) + "/v1/batch";
+  req.body = "{}";
+  HttpResponse r = transport->send(req);
+  EXPECT_EQ(r.status_code, 0);
+  EXPECT_FALSE(r.error.empty());
+}
+
 TEST(RetryAfterParsingTest, AcceptsSecondsAndHttpDates) {
   auto now = std::chrono::system_clock::from_time_t(1'700'000'000);  // Tue, 14 Nov 2023 22:13:20 GMT
   EXPECT_EQ(parse_retry_after("120", now), std::chrono::milliseconds(120'000));
