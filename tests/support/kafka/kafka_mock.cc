@@ -1,5 +1,14 @@
 #include "kafka_mock.h"
 
+#include <dirent.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <set>
+
 namespace tern::testing {
 
 Result<std::unique_ptr<KafkaMock>> KafkaMock::start(int brokers) {
@@ -53,6 +62,38 @@ void KafkaMock::set_all_brokers_up() {
 
 void KafkaMock::push_produce_errors(const std::vector<rd_kafka_resp_err_t>& errors) {
   rd_kafka_mock_push_request_errors_array(cluster_, 0 /* Produce */, errors.size(), errors.data());
+}
+
+int KafkaMock::set_nodelay_on_broker_connections() const {
+  std::set<int> ports;
+  std::size_t i = 0;
+  while (i < bootstrap_.size()) {
+    std::size_t comma = bootstrap_.find(',', i);
+    if (comma == std::string::npos) comma = bootstrap_.size();
+    std::string hp = bootstrap_.substr(i, comma - i);
+    std::size_t colon = hp.rfind(':');
+    if (colon != std::string::npos) ports.insert(std::atoi(hp.c_str() + colon + 1));
+    i = comma + 1;
+  }
+  int changed = 0;
+  DIR* d = ::opendir("/proc/self/fd");
+  if (!d) return 0;
+  while (dirent* e = ::readdir(d)) {
+    int fd = std::atoi(e->d_name);
+    if (fd <= 2) continue;
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
+    sockaddr_in local{}, peer{};
+    socklen_t len = sizeof local;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) != 0 || local.sin_family != AF_INET) continue;
+    len = sizeof peer;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0) continue;  // a listener
+    if (!ports.count(ntohs(local.sin_port))) continue;  // not the broker side
+    int one = 1;
+    if (::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0) ++changed;
+  }
+  ::closedir(d);
+  return changed;
 }
 
 std::vector<KafkaMessage> KafkaMock::consume(const std::string& topic, int partitions, std::size_t n,
