@@ -29,8 +29,11 @@
 //       relay_bench runs it when it sits next to this binary and merges its
 //       JSON keys (kafka_eps, file_eps, ...) into the final line.
 //
-// Usage: relay_bench [--quick] [--dir DIR] [--relay PATH] [--nginx PATH]
+// Usage: relay_bench [--quick] [--dir DIR] [--relay PATH] [--nginx PATH] [--nice N]
 //   --quick  shorter phases and fewer connections for R5 (about half the time)
+//   --nice   run the bench, the load generator and the servers at this nice
+//            level (e.g. -10, needs privilege) so other work on a shared
+//            machine disturbs the figures less; the level is printed
 //   --dir    where the run directory (spool, sink output, nginx prefix) goes;
 //            default $TMPDIR or /tmp. Use a real disk: R3 includes fsync.
 //   --relay  the tern-relay binary (default: the one built with this bench)
@@ -716,17 +719,22 @@ int main(int argc, char** argv) {
   std::string relay_bin;
 #endif
   std::string nginx_bin;
+  int nice_level = 0;
+  bool set_nice = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--quick") {
       quick = true;
+    } else if (a == "--nice" && i + 1 < argc) {
+      nice_level = std::atoi(argv[++i]);
+      set_nice = true;
     } else if ((a == "--dir" || a == "--relay" || a == "--nginx") && i + 1 < argc) {
       std::string v = argv[++i];
       if (a == "--dir") parent = v;
       else if (a == "--relay") relay_bin = v;
       else nginx_bin = v;
     } else {
-      std::fprintf(stderr, "usage: relay_bench [--quick] [--dir DIR] [--relay PATH] [--nginx PATH]\n");
+      std::fprintf(stderr, "usage: relay_bench [--quick] [--dir DIR] [--relay PATH] [--nginx PATH] [--nice N]\n");
       return 2;
     }
   }
@@ -736,6 +744,11 @@ int main(int argc, char** argv) {
   }
   if (nginx_bin.empty()) nginx_bin = find_program("nginx", {"/usr/sbin", "/usr/local/sbin"});
   signal(SIGPIPE, SIG_IGN);
+  // Set before any thread or child exists: all of them inherit it.
+  if (set_nice && setpriority(PRIO_PROCESS, 0, nice_level) != 0) {
+    std::fprintf(stderr, "relay_bench: cannot set nice %d: %s (continuing at %d)\n", nice_level, std::strerror(errno),
+                 getpriority(PRIO_PROCESS, 0));
+  }
   // K idle connections on both ends need file descriptors.
   rlimit rl{};
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -768,8 +781,9 @@ int main(int argc, char** argv) {
   const std::size_t r1_bodies = quick ? 3000 : 9000;
 
   std::printf("relay_bench: tern-relay %s; servers on CPU %d, load generator on CPU %d; %s mode; "
-              "load average %s on %d CPUs\n",
-              relay_bin.c_str(), server_cpu, load_cpu, quick ? "quick" : "full", loadavg().c_str(), threads);
+              "load average %s on %d CPUs; nice %d\n",
+              relay_bin.c_str(), server_cpu, load_cpu, quick ? "quick" : "full", loadavg().c_str(), threads,
+              getpriority(PRIO_PROCESS, 0));
 
   // ------------------------------------------------------------ R1
   std::string why;
@@ -1045,6 +1059,7 @@ int main(int argc, char** argv) {
   j["rss_per_conn_bytes_get"] = std::round(rss_relay_get.bytes_per_conn);
   j["nginx_rss_per_conn_bytes_get"] = std::round(rss_nginx_get.bytes_per_conn);
   j["loadavg_end"] = load_end;
+  j["nice"] = getpriority(PRIO_PROCESS, 0);
   j["targets_met"] = {{"R1", r1_met}, {"R2", r2_met}, {"R3", r3_met}, {"R5", r5_met}};
   // R4's own figures keep their names; its other keys get an r4_ prefix.
   for (auto it = kafka.begin(); it != kafka.end(); ++it) {
