@@ -7,7 +7,8 @@
 //   topic               topic template                             (default "tern.events")
 //   key                 key template; empty renders a null key     (default "{userId|anonymousId}")
 //   compression         none|gzip|snappy|lz4|zstd                  (default "lz4")
-//   linger              producer linger (linger.ms)                (default "5ms")
+//   linger              linger.ms within a batch (deliver() flushes
+//                       at the end of each batch)                  (default "5ms")
 //   batch_max_messages  batch.num.messages                         (default 10000)
 //   batch_max_bytes     batch.size                                 (default "1MiB")
 //   delivery_timeout    message.timeout.ms: a report (ok or error) per
