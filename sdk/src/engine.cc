@@ -6,7 +6,6 @@
 
 #include "gzip.h"
 #include "sqlite_store.h"
-#include "system_clock.h"
 #include "tern/version.h"
 #include "text.h"
 #include "uuid.h"
@@ -60,7 +59,7 @@ Status Engine::start() {
     return Status(StatusCode::kInvalidArgument, "commit_window and flush_interval must be positive");
   }
   clock_ = c.clock ? c.clock : make_system_clock();
-  real_clock_ = dynamic_cast<SystemClock*>(clock_.get()) != nullptr;
+  real_clock_ = clock_->is_real_steady_clock();
   logger_ = c.logger ? c.logger : make_stderr_logger();
   // The default transport (and with it curl_global_init and OpenSSL) is made
   // by the worker before its first upload: an app that only queues, or
@@ -656,6 +655,18 @@ void Engine::run() {
                      (flush_pending || !batches_.empty() || policy_.consecutive_failures() > 0 ||
                       queued >= config_.flush_at || now >= last_upload_ + config_.flush_interval);
     if (due && policy_.may_attempt(now)) {
+      if (!pending_.empty()) {
+        // Commit first: an upload blocks this thread for up to the request
+        // timeout, and events handed off meanwhile are not durable until it returns.
+        std::vector<std::string> batch;
+        batch.swap(pending_);
+        window_open = false;
+        const uint64_t epoch = purge_epoch_;
+        lk.unlock();
+        (void)commit(batch, epoch);
+        lk.lock();
+        continue;
+      }
       lk.unlock();
       UploadResult r = upload_one();
       lk.lock();

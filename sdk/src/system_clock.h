@@ -1,6 +1,4 @@
-// The real clocks. The worker recognises this type: with it, it sleeps until
-// its deadline; with any other Clock (a manual test clock) it re-reads the
-// clock in short real-time slices, so advancing a manual clock wakes it.
+// The real clocks: the worker sleeps until its deadlines with them.
 #pragma once
 
 #include "tern/clock.h"
@@ -11,6 +9,7 @@ class SystemClock final : public Clock {
  public:
   std::chrono::system_clock::time_point wall() override;
   std::chrono::steady_clock::time_point monotonic() override;
+  bool is_real_steady_clock() const override { return true; }
 };
 
 }  // namespace tern
