@@ -209,9 +209,11 @@ for a in "${ARCHES[@]}"; do
   cmake -S . -B "$b" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_TOOLCHAIN_FILE="$ROOT/platforms/iot/toolchain-$a.cmake" -DTERN_CROSS_SYSROOT="$sysroot" \
     -DTERN_BUILD_RELAY=OFF -DTERN_BUILD_JNI=OFF -DTERN_BUILD_BENCH=OFF -DTERN_BUILD_TESTS=ON \
-    -DTERN_WERROR=ON >/dev/null || fail "$a: configure failed"
+    -DTERN_WERROR=ON >/dev/null || { RESULT[$a]="configure failed"; failed=1; continue; }
   t1=$SECONDS
-  cmake --build "$b" -j "$JOBS" || fail "$a: build failed"
+  if ! cmake --build "$b" -j "$JOBS"; then
+    RESULT[$a]="build failed after $((SECONDS - t1)) s"; failed=1; continue
+  fi
   t2=$SECONDS
   rc=0
   # Tests started through a script (bash → the ARM program, via binfmt_misc)

@@ -20,8 +20,10 @@ if(NOT TERN_CROSS_SYSROOT)
   message(FATAL_ERROR "cross build: set TERN_CROSS_SYSROOT to the unpacked ${TERN_CROSS_TRIPLE} "
                       "packages (scripts/cross-test.sh makes it)")
 endif()
-# Try-compiles (compiler checks, find_package(Threads)) see the same settings.
+# Try-compiles see the same sysroot: source-file checks through the variable,
+# whole-project ones (check_ipo_supported) through the environment.
 list(APPEND CMAKE_TRY_COMPILE_PLATFORM_VARIABLES TERN_CROSS_SYSROOT)
+set(ENV{TERN_CROSS_SYSROOT} "${TERN_CROSS_SYSROOT}")
 
 set(CMAKE_FIND_ROOT_PATH /usr/${TERN_CROSS_TRIPLE} ${TERN_CROSS_SYSROOT})
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
