@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <future>
 #include <set>
 #include <thread>
 
@@ -621,6 +623,29 @@ TEST_F(ClientTest, StatsToJsonIsOneLineWithEveryDropReason) {
                         "corrupt_db_recoveries", "pending", "batches_sent", "queue_bytes"}) {
     EXPECT_TRUE(j.contains(k)) << k;
   }
+}
+
+TEST_F(ClientTest, TrackNeverWaitsForAnUploadInFlight) {
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<int> in_flight{0};
+  transport->set_responder([&](const std::vector<nlohmann::json>&) {
+    in_flight = 1;
+    released.wait();  // the server hangs until the test lets it answer
+    return testing::http_status(200);
+  });
+  start();
+  ASSERT_TRUE(client->track("first").is_ok());
+  commit();
+  clock->advance(config.flush_interval);
+  ASSERT_TRUE(wait_until([&] { return in_flight.load() == 1; }));
+  // The worker is blocked in send(): the caller's thread still only enqueues.
+  for (int i = 0; i < 500; ++i) ASSERT_TRUE(client->track("during", {{"i", i}}).is_ok());
+  EXPECT_EQ(stats().pending, 500u);
+  EXPECT_EQ(stats().enqueued, 501u);
+  release.set_value();
+  ASSERT_TRUE(client->flush(5s).is_ok());
+  EXPECT_EQ(transport->delivered().size(), 501u);
 }
 
 TEST_F(ClientTest, ConcurrentTrackersLoseNothing) {
