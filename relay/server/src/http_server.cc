@@ -7,6 +7,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "tern/relay/log.h"
+
 #include <atomic>
 #include <condition_variable>
 #include <future>
@@ -81,6 +83,8 @@ struct HttpServer::Impl {
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
   std::optional<ssl::context> tls;
   std::optional<tcp::acceptor> acceptor;
+  std::optional<net::steady_timer> accept_pause;  // on the acceptor's strand
+  int64_t accept_failures = 0;                     // in a row; acceptor strand only
   std::string local_address;
   std::vector<std::thread> threads;
   std::atomic<bool> stopping{false};
@@ -362,6 +366,10 @@ void HttpServer::Impl::accept() {
   acceptor->async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || !acceptor->is_open()) return;
     if (!ec && !stopping) {
+      if (accept_failures > 0) {
+        log::info("accepting connections again", {{"failed_accepts", accept_failures}});
+        accept_failures = 0;
+      }
       beast::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
       if (tls) {
@@ -370,7 +378,20 @@ void HttpServer::Impl::accept() {
         std::make_shared<Session<false>>(std::move(socket), this)->run();
       }
     }
-    if (!stopping) accept();
+    if (stopping) return;
+    if (ec) {
+      // Out of file descriptors (EMFILE) or memory: accepting again at once
+      // would spin. Pause briefly; established connections keep working.
+      if (accept_failures++ == 0) {
+        log::warn("accept failed; retrying every 100 ms", {{"error", ec.message()}});
+      }
+      accept_pause->expires_after(std::chrono::milliseconds(100));
+      accept_pause->async_wait([this](beast::error_code wait_ec) {
+        if (!wait_ec && !stopping && acceptor->is_open()) accept();
+      });
+      return;
+    }
+    accept();
   });
 }
 
@@ -414,7 +435,9 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const HttpServerOptions& o
   }
 
   boost::system::error_code ec;
-  impl->acceptor.emplace(net::make_strand(impl->ioc));
+  auto acceptor_strand = net::make_strand(impl->ioc);
+  impl->acceptor.emplace(acceptor_strand);
+  impl->accept_pause.emplace(acceptor_strand);
   auto& acceptor = *impl->acceptor;
   acceptor.open(endpoint->protocol(), ec);
   if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
@@ -440,6 +463,7 @@ void HttpServer::stop(std::chrono::steady_clock::time_point deadline) {
   net::post(s.acceptor->get_executor(), [&s, &closed] {
     beast::error_code ec;
     s.acceptor->close(ec);
+    s.accept_pause->cancel();
     closed.set_value();
   });
   closed.get_future().wait_until(deadline + std::chrono::seconds(1));
