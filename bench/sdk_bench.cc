@@ -114,6 +114,9 @@ struct Settings {
   int s7_events = 100'000;  // the figure's definition: not reduced by --quick
 };
 
+// A byte cap the figures never reach (their queues hold < 100 MB), valid on
+// 32-bit targets too.
+constexpr std::size_t kBigQueueBytes = std::size_t{1} << 30;
 constexpr int64_t kSlowCallNs = 100'000;  // S1: a track() call this slow is explained in the notes
 constexpr int kS6Speed = 20;             // simulated seconds per real second
 constexpr int kS6WindowMs = 60'000;      // the figure's 60 s
@@ -776,7 +779,7 @@ void measure_durable(const Settings& st, const RunDir& dir, Results& res) {
     tern::Config c = base_config(path);
     c.default_consent = tern::Consent::kUnknown;
     c.max_queue_events = static_cast<std::size_t>(n) * 2;
-    c.max_queue_bytes = std::size_t{1} << 32;
+    c.max_queue_bytes = kBigQueueBytes;
     c.max_pending_events = static_cast<std::size_t>(n);
     auto client = make_client(c, "S3");
     if (!client) return;
@@ -1030,7 +1033,7 @@ std::vector<double> drain_round(int n, const Nginx& nginx, const RunDir& dir, in
   std::string path = dir.file("drain-" + std::to_string(round) + ".db");
   auto configure = [&](tern::Config& c) {
     c.max_queue_events = static_cast<std::size_t>(n) * 2;
-    c.max_queue_bytes = std::size_t{1} << 32;
+    c.max_queue_bytes = kBigQueueBytes;
     c.max_pending_events = static_cast<std::size_t>(n);
     c.endpoint = nginx.url();
   };
@@ -1284,7 +1287,7 @@ void measure_rss(const Settings& st, const RunDir& dir, Results& res) {
     tern::Config c = base_config(path);
     c.default_consent = tern::Consent::kUnknown;  // queued, not sent
     c.max_queue_events = static_cast<std::size_t>(n) * 2;
-    c.max_queue_bytes = std::size_t{1} << 32;
+    c.max_queue_bytes = kBigQueueBytes;
     auto client = make_client(c, "S7");
     if (!client) return {};
     long created = rss_kb();
