@@ -1460,6 +1460,13 @@ void report(const Settings& st, const Results& r) {
                 " (fsync, HTTP) %.2f;\n      baseline %.2f s = on-CPU %.2f + waiting for a CPU %.2f + blocked %.2f\n",
                 p.sdk_wall, p.sdk_cpu, p.sdk_runq, p.sdk_wall - p.sdk_cpu - p.sdk_runq, p.base_wall, p.base_cpu,
                 p.base_runq, p.base_wall - p.base_cpu - p.base_runq);
+    if (!r.drain_rounds.empty()) {
+      std::vector<double> ratios;
+      for (const auto& d : r.drain_rounds) ratios.push_back(d.first / d.second);
+      std::sort(ratios.begin(), ratios.end());
+      std::printf("      per-round ratios: median %.2fx, range %.2fx .. %.2fx (best-of on each side is the figure)\n",
+                  ratios[ratios.size() / 2], ratios.front(), ratios.back());
+    }
     if (p.sdk_cpu > 0) {
       std::printf("      on-CPU time, which neighbours on a shared machine disturb less than wall time: the baseline"
                   " needs %.2fx the SDK worker's\n", p.base_cpu / p.sdk_cpu);
@@ -1507,6 +1514,12 @@ void report(const Settings& st, const Results& r) {
   j["drain_eps"] = num(r.drain_eps);
   j["drain_baseline_eps"] = num(r.drain_baseline_eps);
   j["drain_full_sync_baseline_eps"] = num(r.drain_full_baseline_eps);
+  if (!r.drain_rounds.empty()) {
+    std::vector<double> ratios;
+    for (const auto& d : r.drain_rounds) ratios.push_back(d.first / d.second);
+    std::sort(ratios.begin(), ratios.end());
+    j["drain_median_round_ratio"] = ratios[ratios.size() / 2];
+  }
   j["drain_cpu_ratio"] = r.drain_profile.sdk_cpu > 0 ? nlohmann::json(r.drain_profile.base_cpu / r.drain_profile.sdk_cpu)
                                                       : nlohmann::json(nullptr);
   j["attempts_collector_down"] = num(r.attempts_down);
