@@ -40,6 +40,11 @@ if [[ -z "$CXX" ]]; then
   exit 1
 fi
 
+# libtern.so links with --no-undefined; clang's static sanitizer runtimes only
+# go into executables, so every binary uses the shared runtime instead.
+RT_DIR=$(dirname "$("$CXX" -print-file-name=libclang_rt.asan-x86_64.so)")
+LINK_FLAGS="-shared-libsan -Wl,-rpath,$RT_DIR"
+
 BUILD=${TERN_FUZZ_BUILD_DIR:-$ROOT/build/fuzz}
 JOBS=${JOBS:-2}
 start=$(date +%s)
@@ -48,6 +53,7 @@ start=$(date +%s)
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Asan \
   -DCMAKE_C_COMPILER="$CC" -DCMAKE_CXX_COMPILER="$CXX" \
   -DCMAKE_C_FLAGS=-fsanitize=fuzzer-no-link -DCMAKE_CXX_FLAGS=-fsanitize=fuzzer-no-link \
+  -DCMAKE_EXE_LINKER_FLAGS="$LINK_FLAGS" -DCMAKE_SHARED_LINKER_FLAGS="$LINK_FLAGS" \
   -DTERN_BUILD_FUZZ=ON -DTERN_FUZZ_SECONDS="$SECONDS_PER_TARGET" \
   -DTERN_BUILD_BENCH=OFF -DTERN_BUILD_JNI=OFF -DTERN_WERROR=OFF >/dev/null
 TARGETS=(fuzz_request_handler fuzz_event_validator fuzz_event_serialiser fuzz_c_api)
