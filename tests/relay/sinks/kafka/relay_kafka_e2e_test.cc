@@ -74,7 +74,23 @@ TEST(RelayKafkaEndToEndTest, TwoRelaysFeedOneClusterExactlyOnceKeyedByUser) {
       ASSERT_EQ(post_batch(relays[static_cast<std::size_t>(r)]->address, batch), 200);
     }
   }
-  auto msgs = (*mock)->consume("events.track", 4, 400, 20s);
+  // On failure, show what the relays logged (their dir is removed afterwards).
+  struct DumpLogs {
+    const std::string& dir;
+    ~DumpLogs() {
+      if (!::testing::Test::HasFailure()) return;
+      for (int r = 0; r < 2; ++r) {
+        std::ifstream in(dir + "/relay" + std::to_string(r) + ".log");
+        std::string line;
+        std::vector<std::string> tail;
+        while (std::getline(in, line)) tail.push_back(line);
+        for (std::size_t i = tail.size() > 20 ? tail.size() - 20 : 0; i < tail.size(); ++i) {
+          std::fprintf(stderr, "relay%d: %s\n", r, tail[i].c_str());
+        }
+      }
+    }
+  } dump{dir.path()};
+  auto msgs = (*mock)->consume("events.track", 4, 400, 30s);
   ASSERT_EQ(msgs.size(), 400u);
   std::set<std::string> ids;
   std::map<std::string, int32_t> partition_of_user;
