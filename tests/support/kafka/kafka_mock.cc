@@ -96,6 +96,29 @@ int KafkaMock::set_nodelay_on_broker_connections() const {
   return changed;
 }
 
+int64_t KafkaMock::message_count(const std::string& topic, int partitions, std::chrono::milliseconds timeout) const {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  (void)rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap_.c_str(), err, sizeof err);
+  (void)rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);
+  rd_kafka_t* c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  if (!c) {
+    rd_kafka_conf_destroy(conf);
+    return -1;
+  }
+  int64_t total = 0;
+  for (int p = 0; p < partitions && total >= 0; ++p) {
+    int64_t lo = 0, hi = 0;
+    if (rd_kafka_query_watermark_offsets(c, topic.c_str(), p, &lo, &hi, static_cast<int>(timeout.count()))) {
+      total = -1;
+    } else {
+      total += hi;
+    }
+  }
+  rd_kafka_destroy(c);
+  return total;
+}
+
 std::vector<KafkaMessage> KafkaMock::consume(const std::string& topic, int partitions, std::size_t n,
                                              std::chrono::milliseconds timeout) const {
   std::vector<KafkaMessage> out;

@@ -52,6 +52,10 @@ class KafkaMock {
   // delayed ACK). For benchmarks; returns how many sockets it changed.
   int set_nodelay_on_broker_connections() const;
 
+  // Messages stored in `topic` (the sum of its partitions' high watermarks),
+  // or -1 if the cluster does not answer within `timeout`.
+  int64_t message_count(const std::string& topic, int partitions, std::chrono::milliseconds timeout) const;
+
   // Reads `topic` (partitions 0..partitions-1) from the beginning until `n`
   // messages arrived or `timeout` passed, with a real rdkafka consumer.
   // Messages are in arrival order (per partition: offset order).
