@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -38,11 +39,16 @@ class PgEnvironment : public ::testing::Environment {
     } else {
       g_dir = "/tmp/tern-pg-test-" + std::to_string(::getpid());
       g_own_fixture = true;
-      ASSERT_EQ(fixture("start"), 0) << "pg-fixture.sh start failed";
+      if (fixture("start") != 0) die("pg-fixture.sh start failed");
     }
     std::ifstream in(g_dir + "/conninfo");
     std::getline(in, g_conninfo);
-    ASSERT_FALSE(g_conninfo.empty()) << "no " << g_dir << "/conninfo: is the pg fixture running?";
+    if (g_conninfo.empty()) die("no " + g_dir + "/conninfo: is the pg fixture running?");
+  }
+  // A failed environment set-up would show as "skipped" under ctest: fail loudly.
+  [[noreturn]] static void die(const std::string& why) {
+    std::fprintf(stderr, "postgres sink tests: %s\n", why.c_str());
+    std::exit(1);
   }
   void TearDown() override {
     if (g_own_fixture) (void)fixture("stop");
