@@ -55,6 +55,8 @@ class SkewedClock final : public tern::Clock {
     return std::chrono::system_clock::now() + offset;
   }
   std::chrono::steady_clock::time_point monotonic() override { return std::chrono::steady_clock::now(); }
+  // Only wall time jumps; the timers run on the real steady clock, as in production.
+  bool is_real_steady_clock() const override { return true; }
   void jump() { jumped_.store(true, std::memory_order_relaxed); }
 
  private:

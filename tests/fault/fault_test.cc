@@ -470,24 +470,35 @@ TEST_F(FaultTest, DeviceClockJumpsAreCorrectedAtTheRelay) {
   };
   long long lo = std::chrono::duration_cast<std::chrono::milliseconds>(t0.time_since_epoch()).count() - 60000;
   long long hi = std::chrono::duration_cast<std::chrono::milliseconds>(t1.time_since_epoch()).count() + 60000;
-  int corrected = 0, off = 0, with_original = 0;
+  // Events tracked after the jump carry the same offset in timestamp and
+  // sentAt: each is corrected into the real time window. An event tracked
+  // before the jump but sent after it (e.g. held back by a 503) has a sentAt
+  // a day further ahead than its timestamp, so the relay's correction moves
+  // it a day back: that is the only error allowed, and it is counted.
+  constexpr long long kDay = 86400000;
+  int corrected = 0, shifted = 0, with_original = 0;
   for (const json& e : sink.events) {
     long long ts = to_ms(e.value("timestamp", ""));
-    (ts >= lo && ts <= hi) ? ++corrected : ++off;
+    long long seq = e["properties"].value("seq", -1LL);
+    if (ts >= lo && ts <= hi) {
+      ++corrected;
+    } else {
+      ++shifted;
+      EXPECT_LT(seq, 300) << "an event tracked after the jump was not corrected: " << e.dump();
+      EXPECT_TRUE(ts >= lo - kDay && ts <= hi - kDay) << "not explained by the jump: " << e.dump();
+    }
     if (e.contains("originalTimestamp")) ++with_original;
   }
   out_.note = "device clock -2h, then +1 day: " + std::to_string(corrected) + " timestamps corrected, " +
-              std::to_string(off) + " not";
+              std::to_string(shifted) + " tracked before the jump and sent after it shifted by the jump";
   conclude(accepted, sink, stats, 0);
   EXPECT_EQ(out_.missing, 0u);
-  // Only events tracked before the jump and sent after it can be corrected
-  // by the wrong offset (the relay sees one sentAt per batch): at most a few batches.
-  EXPECT_LE(off, 3 * 20);
+  EXPECT_GE(corrected, 300);
   EXPECT_EQ(with_original, static_cast<int>(sink.events.size()));
   // Backoff runs on the monotonic clock: the jump neither stalls nor speeds it.
   auto c = proxy_.counters();
   EXPECT_GE(stats.value("retried", 0ull), c["synth_503"]);
-  EXPECT_LE(stats.value("retried", 0ull), c["synth_503"] + c["upstream_error"] + 5);
+  EXPECT_LE(stats.value("retried", 0ull), c["synth_503"] + c["upstream_error"] + 10);
 }
 
 }  // namespace
