@@ -683,6 +683,7 @@ void Engine::run() {
       deadline = std::min(deadline, upload_at);
     }
     worker_idle_ = !window_open;
+    if (!real_clock_) clock_->on_worker_wait(now, deadline);
     wait_until(lk, deadline);
     worker_idle_ = false;
   }

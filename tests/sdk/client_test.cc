@@ -48,11 +48,19 @@ class ClientTest : public ::testing::Test {
     client = std::move(r).value();
   }
 
-  // Commits what is pending by moving past the group-commit window.
+  // Commits what is pending by moving past the group-commit window, and
+  // waits until the worker has finished with it (the queue caps are applied
+  // after the rows are stored, so `pending == 0` alone is too early).
   void commit() {
     clock->advance(config.commit_window);
     ASSERT_TRUE(wait_until([&] { return client->stats().pending == 0; }));
+    ASSERT_TRUE(clock->wait_for_worker_idle());
   }
+
+  // Waits until the worker has acted on everything the test did so far and
+  // on the current time: what it has not done by then, it will not do until
+  // the clock moves. Use before a negative check or before advancing.
+  void settle() { ASSERT_TRUE(clock->wait_for_worker_idle()); }
 
   Stats stats() const { return client->stats(); }
 
@@ -225,7 +233,7 @@ TEST_F(ClientTest, GroupCommitWaitsForTheWindowOrTheEventCount) {
   config.commit_max_events = 5;
   start();
   ASSERT_TRUE(client->track("one").is_ok());
-  std::this_thread::sleep_for(30ms);  // real time does not move a manual clock
+  settle();  // the window is open; only the clock closes it
   EXPECT_EQ(stats().stored, 0u);
   EXPECT_EQ(stats().pending, 1u);
   clock->advance(20ms);
@@ -289,7 +297,6 @@ TEST_F(ClientTest, UploadsStartAtFlushAtEvents) {
   start();
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(client->track("e").is_ok());
   commit();
-  std::this_thread::sleep_for(20ms);
   EXPECT_EQ(transport->request_count(), 0u);
   ASSERT_TRUE(client->track("fifth").is_ok());
   commit();
@@ -302,7 +309,7 @@ TEST_F(ClientTest, UploadsStartAfterTheFlushInterval) {
   ASSERT_TRUE(client->track("e").is_ok());
   commit();
   clock->advance(29s);
-  std::this_thread::sleep_for(20ms);
+  settle();
   EXPECT_EQ(transport->request_count(), 0u);
   clock->advance(1s);
   ASSERT_TRUE(wait_until([&] { return transport->delivered().size() == 1; }));
@@ -324,6 +331,10 @@ TEST_F(ClientTest, BatchesRespectTheEventAndByteLimits) {
 TEST_F(ClientTest, NetworkErrorBacksOffAndNewEventsDoNotCutItShort) {
   config.backoff_base = 10s;
   config.backoff_max = 10s;
+  config.flush_at = 20;
+  // The 30 new events commit by count: advancing the clock by the commit
+  // window could step past a jittered delay (anywhere in 0..10 s).
+  config.commit_max_events = 30;
   start();
   transport->push(testing::network_error(), 1);
   ASSERT_TRUE(client->track("e").is_ok());
@@ -334,8 +345,8 @@ TEST_F(ClientTest, NetworkErrorBacksOffAndNewEventsDoNotCutItShort) {
   EXPECT_EQ(stats().queue_depth, 1u);  // kept for the retry
   // New events, even past flush_at, wait for the backoff.
   for (int i = 0; i < 30; ++i) ASSERT_TRUE(client->track("more").is_ok());
-  commit();
-  std::this_thread::sleep_for(20ms);
+  ASSERT_TRUE(wait_until([&] { return stats().pending == 0; }));
+  settle();
   EXPECT_EQ(transport->request_count(), 1u);
   clock->advance(10s);  // past any jittered delay (ceiling 10 s)
   ASSERT_TRUE(client->flush(5s).is_ok());
@@ -353,7 +364,6 @@ TEST_F(ClientTest, RetryAfterHoldsThePipelineForItsWholeDuration) {
   clock->advance(119s);
   ASSERT_TRUE(client->track("f").is_ok());
   commit();
-  std::this_thread::sleep_for(20ms);
   EXPECT_EQ(transport->request_count(), 1u);
   EXPECT_EQ(client->flush(30ms).code(), StatusCode::kTimeout);  // flush does not cut it short either
   clock->advance(1s);
@@ -369,13 +379,23 @@ TEST_F(ClientTest, BackoffDelaysGrowAndStayWithinTheCeiling) {
   ASSERT_TRUE(client->track("e").is_ok());
   commit();
   clock->advance(config.flush_interval);
-  // The n-th retry may not come before 0 and must come by min(300 s, 0.5 s * 2^(n-1)).
-  for (int n = 1; n <= 12; ++n) {
-    ASSERT_TRUE(wait_until([&] { return transport->request_count() == static_cast<std::size_t>(n); }));
-    auto ceiling = std::min<int64_t>(300'000, 500LL << (n - 1));
+  // The n-th retry may not come before 0 and must come by min(300 s, 0.5 s * 2^(n-1)):
+  // once the worker has set its deadline after failure n, advancing by that
+  // ceiling must bring at least one more attempt. (A jittered delay of 0
+  // retries at once, so one step may bring two.)
+  settle();
+  std::size_t failures = transport->request_count();
+  ASSERT_GE(failures, 1u);
+  while (failures <= 12) {
+    auto ceiling = std::min<int64_t>(300'000, 500LL << (failures - 1));
     clock->advance(std::chrono::milliseconds(ceiling));
+    settle();
+    std::size_t now_failed = transport->request_count();
+    ASSERT_GT(now_failed, failures) << "no retry within " << ceiling << " ms after failure " << failures;
+    failures = now_failed;
   }
-  EXPECT_EQ(stats().retried, 12u);
+  EXPECT_EQ(stats().retried, failures);
+  EXPECT_GE(stats().retried, 13u);
   EXPECT_EQ(stats().dropped, 0u);
 }
 

@@ -26,6 +26,21 @@ std::chrono::steady_clock::time_point ManualClock::monotonic() {
   return mono_;
 }
 
+void ManualClock::on_worker_wait(std::chrono::steady_clock::time_point now,
+                                 std::chrono::steady_clock::time_point deadline) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // A pass that read the time before an advance() is stale: it does not count.
+  if (now != mono_ || deadline <= mono_) return;
+  ++idle_reports_;
+  cv_.notify_all();
+}
+
+bool ManualClock::wait_for_worker_idle(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  const uint64_t target = idle_reports_ + 2;
+  return cv_.wait_for(lock, timeout, [&] { return idle_reports_ >= target; });
+}
+
 void ManualClock::advance(std::chrono::milliseconds d) {
   std::lock_guard<std::mutex> lock(mu_);
   wall_ += d;

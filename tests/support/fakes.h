@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
@@ -26,17 +28,37 @@ namespace tern::testing {
 // Time moves only when advance() is called. The SDK's worker re-reads an
 // injected clock every millisecond of real time, so advance() takes effect
 // at once and backoff tests take no wall time.
+//
+// advance() only means something once the worker has acted on the present
+// time (e.g. set its next backoff deadline after a failed upload): advancing
+// earlier moves "now" under a worker that is still computing from it, and the
+// deadline lands past the advanced time. wait_for_worker_idle() is the
+// synchronisation point: it returns once the worker has done everything due
+// at the current time and is waiting for a later deadline.
 class ManualClock final : public Clock {
  public:
   ManualClock();
   std::chrono::system_clock::time_point wall() override;
   std::chrono::steady_clock::time_point monotonic() override;
+  void on_worker_wait(std::chrono::steady_clock::time_point now,
+                      std::chrono::steady_clock::time_point deadline) override;
   void advance(std::chrono::milliseconds d);
+
+  // Blocks until a worker using this clock has twice, after this call began,
+  // reported that it did everything due at the current time and waits for a
+  // later deadline (twice: the second report comes from a pass that began
+  // after this call, so it saw everything the test did before calling).
+  // False if that does not happen within `timeout` of real time (the worker
+  // is stuck, e.g. in a transport that does not answer). Meant for one
+  // client per clock at a time.
+  bool wait_for_worker_idle(std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
  private:
   std::mutex mu_;
+  std::condition_variable cv_;
   std::chrono::system_clock::time_point wall_;
   std::chrono::steady_clock::time_point mono_;
+  uint64_t idle_reports_ = 0;  // worker waits reported at the current time
 };
 
 // An in-memory Store with the SQLite store's semantics, plus failure injection.
