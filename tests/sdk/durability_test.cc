@@ -1,5 +1,6 @@
 // The Client on its real SQLite store: restarts, kill -9, corrupt files,
 // a second owner, a full disk.
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -152,13 +153,21 @@ TEST(DurabilityTest, FullDiskDropsAreCountedAndTheHostSurvives) {
   EXPECT_EQ(transport->delivered().back()["event"], "after");
 }
 
-// A child process tracks at full speed and reports progress through a pipe;
-// it is killed with SIGKILL. Every event acknowledged well before the kill
-// must be in the reopened database, and the database must pass
-// integrity_check. "Well before" is the 20 ms group-commit window plus slack
-// for a loaded 2-core CI machine running ASan, where the tracking child and
-// the worker compete for CPU: 1 s.
+// A child process tracks at full speed and reports its progress through a
+// pipe: how far it has tracked, and how many events the SDK reports stored
+// (committed to SQLite). It is killed with SIGKILL mid-stream. Every event
+// the SDK had reported stored must be in the reopened database, which must
+// pass integrity_check, and what is lost is at most what was still in the
+// hand-off queue or the commit in progress (2 x max_pending_events). No
+// wall-time bound: on a loaded 2-core CI machine under ASan the worker may
+// lag the tracking thread by seconds, which is allowed; losing a committed
+// event is not.
 TEST(DurabilityTest, KillNineLosesAtMostTheCommitWindow) {
+  struct Progress {
+    int64_t tracked;  // highest seq tracked
+    int64_t stored;   // Stats::stored read after tracking it
+  };
+  constexpr std::size_t kMaxPending = 4096;
   TempDir dir;
   std::string path = dir.file("events.db");
   int fds[2];
@@ -173,6 +182,7 @@ TEST(DurabilityTest, KillNineLosesAtMostTheCommitWindow) {
     c.default_consent = Consent::kUnknown;  // keep everything on disk
     c.logger = make_null_logger();
     c.transport = std::make_shared<ScriptedTransport>();
+    c.max_pending_events = kMaxPending;
     c.max_queue_events = 100'000'000;
     c.max_queue_bytes = std::size_t(1) << 30;  // no cap in practice; fits a 32-bit size_t (armhf)
     auto r = Client::create(c);
@@ -183,29 +193,31 @@ TEST(DurabilityTest, KillNineLosesAtMostTheCommitWindow) {
       while ((s = client->track("k", {{"seq", seq}})).code() == StatusCode::kQueueFull) usleep(1000);
       if (!s.is_ok()) _exit(4);
       if (seq % 64 == 0) {
-        if (write(fds[1], &seq, sizeof(seq)) != sizeof(seq)) _exit(5);
+        Progress p{seq, static_cast<int64_t>(client->stats().stored)};
+        if (write(fds[1], &p, sizeof(p)) != sizeof(p)) _exit(5);
       }
     }
   }
   close(fds[1]);
-  int64_t acked = -1;
-  auto read_progress = [&](std::chrono::milliseconds for_how_long) {
-    auto until = std::chrono::steady_clock::now() + for_how_long;
-    while (std::chrono::steady_clock::now() < until) {
-      int64_t v;
-      if (read(fds[0], &v, sizeof(v)) != sizeof(v)) break;
-      acked = v;
-    }
-  };
-  read_progress(400ms);
-  int64_t safe = acked;  // tracked at least 1 s before the kill
-  read_progress(1000ms);
+  // Read progress until the SDK has committed a good number of events while
+  // the child keeps tracking (bounded: 60 s of real time for a slow machine).
+  Progress last{-1, 0};
+  auto until = std::chrono::steady_clock::now() + 60s;
+  while (last.stored < 2000 && std::chrono::steady_clock::now() < until) {
+    pollfd pfd{fds[0], POLLIN, 0};
+    if (poll(&pfd, 1, 100) <= 0) continue;
+    Progress p;
+    if (read(fds[0], &p, sizeof(p)) != sizeof(p)) break;
+    last = p;
+  }
   ASSERT_EQ(kill(pid, SIGKILL), 0);
   int status = 0;
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  // Reports still in the pipe were made before the kill: the latest counts.
+  for (Progress p; read(fds[0], &p, sizeof(p)) == sizeof(p);) last = p;
   close(fds[0]);
   ASSERT_TRUE(WIFSIGNALED(status)) << "child exited early with " << WEXITSTATUS(status);
-  ASSERT_GT(safe, 0) << "the child made no progress";
+  ASSERT_GE(last.stored, 2000) << "the child committed too little in 60 s (tracked " << last.tracked << ")";
 
   SqliteStoreOptions so;
   so.path = path;
@@ -221,17 +233,25 @@ TEST(DurabilityTest, KillNineLosesAtMostTheCommitWindow) {
     ASSERT_NE(pos, std::string::npos);
     seqs.insert(std::stoll(e.body.substr(pos + 6)));
   }
+  // One tracking thread, commits in order: `stored` events means seqs
+  // 0 .. stored-1 are committed.
+  const int64_t committed = last.stored - 1;
   int64_t missing = 0, first_missing = -1;
-  for (int64_t s = 0; s <= safe; ++s) {
+  for (int64_t s = 0; s <= committed; ++s) {
     if (!seqs.count(s)) {
       if (first_missing < 0) first_missing = s;
       ++missing;
     }
   }
-  EXPECT_EQ(missing, 0) << "of " << safe + 1 << " events acknowledged 1 s before the kill, " << missing
+  EXPECT_EQ(missing, 0) << "of " << committed + 1 << " events the SDK reported stored, " << missing
                         << " are missing, the first is " << first_missing << "; " << seqs.size()
                         << " events on disk, the last is " << (seqs.empty() ? -1 : *seqs.rbegin());
-  RecordProperty("events_acked_before_kill", std::to_string(safe + 1));
+  // Lost: tracked (at least as far as last reported) but not on disk.
+  const int64_t lost = last.tracked + 1 - static_cast<int64_t>(seqs.size());
+  EXPECT_LE(lost, static_cast<int64_t>(2 * kMaxPending))
+      << "tracked " << last.tracked + 1 << ", on disk " << seqs.size();
+  RecordProperty("events_reported_stored", std::to_string(committed + 1));
+  RecordProperty("events_tracked", std::to_string(last.tracked + 1));
   RecordProperty("events_on_disk", std::to_string(seqs.size()));
 }
 
