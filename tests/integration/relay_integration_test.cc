@@ -247,6 +247,11 @@ TEST_F(RelayIntegrationTest, KillNineDuringAStreamLosesNoAcknowledgedEvent) {
     ASSERT_TRUE(client->track("Streamed", {{"i", i}}).is_ok());
     if (i % 20 == 0) std::this_thread::sleep_for(5ms);
     if (i == kEvents / 2) {
+      // Let the stream flow first (bounded): under ASan on a loaded machine the
+      // first upload may not have been answered yet.
+      for (int waited = 0; client->stats().sent == 0 && waited < 2000; ++waited) {
+        std::this_thread::sleep_for(10ms);
+      }
       uint64_t acked_before = client->stats().sent;
       relay_.kill9();
       RecordProperty("acknowledged_before_kill", static_cast<int>(acked_before));
