@@ -107,13 +107,27 @@ std::string format_iso8601_ms(SysTime t) {
   int64_t y;
   unsigned m, d;
   civil_from_days(days, &y, &m, &d);
-  // Sized for GCC's worst case of each field (-Wformat-truncation at -O2).
-  char buf[128];
-  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
-                static_cast<long long>(y), m, d, static_cast<long long>(rem / 3600000),
-                static_cast<long long>(rem / 60000 % 60), static_cast<long long>(rem / 1000 % 60),
-                static_cast<long long>(rem % 1000));
-  return buf;
+  if (y < 0 || y > 9999) {  // outside what 4 digits hold: rare, take the slow path
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
+                  static_cast<long long>(y), m, d, static_cast<long long>(rem / 3600000),
+                  static_cast<long long>(rem / 60000 % 60),
+                  static_cast<long long>(rem / 1000 % 60), static_cast<long long>(rem % 1000));
+    return buf;
+  }
+  // Hot path (once per event with skew correction): no printf.
+  char buf[25] = "0000-00-00T00:00:00.000Z";
+  auto put = [&buf](int pos, int64_t v, int width) {
+    for (int i = width - 1; i >= 0; --i, v /= 10) buf[pos + i] = static_cast<char>('0' + v % 10);
+  };
+  put(0, y, 4);
+  put(5, m, 2);
+  put(8, d, 2);
+  put(11, rem / 3600000, 2);
+  put(14, rem / 60000 % 60, 2);
+  put(17, rem / 1000 % 60, 2);
+  put(20, rem % 1000, 3);
+  return std::string(buf, 24);
 }
 
 }  // namespace tern::relay

@@ -1,5 +1,8 @@
 #include "json_splice.h"
 
+#include <algorithm>
+#include <cstring>
+
 namespace tern::relay {
 namespace {
 
@@ -13,16 +16,31 @@ std::size_t skip_ws(std::string_view t, std::size_t i) {
 }
 
 // `i` at the opening quote; returns the index past the closing quote.
+// Most JSON strings are short: scan them inline; long ones (property
+// values, user agents) jump from quote to quote with memchr. A quote
+// preceded by an odd run of backslashes is escaped.
 std::size_t skip_string(std::string_view t, std::size_t i) {
-  ++i;
-  while (i < t.size()) {
-    char c = t[i];
+  const char* base = t.data();
+  const std::size_t n = t.size();
+  std::size_t pos = i + 1;
+  const std::size_t inline_end = std::min(n, pos + 32);
+  while (pos < inline_end) {
+    char c = base[pos];
     if (c == '\\') {
-      i += 2;
+      pos += 2;
       continue;
     }
-    if (c == '"') return i + 1;
-    ++i;
+    if (c == '"') return pos + 1;
+    ++pos;
+  }
+  while (pos < n) {
+    const void* hit = std::memchr(base + pos, '"', n - pos);
+    if (!hit) return npos;
+    std::size_t q = static_cast<std::size_t>(static_cast<const char*>(hit) - base);
+    std::size_t backslashes = 0;
+    while (q - backslashes > i + 1 && base[q - backslashes - 1] == '\\') ++backslashes;
+    if (backslashes % 2 == 0) return q + 1;
+    pos = q + 1;
   }
   return npos;
 }
@@ -106,6 +124,30 @@ bool scan_object_members(std::string_view t, std::vector<MemberSpan>* out) {
   return false;
 }
 
+bool find_member_value(std::string_view t, std::string_view key, std::size_t* value_begin) {
+  std::size_t i = skip_ws(t, 0);
+  if (i >= t.size() || t[i] != '{') return false;
+  i = skip_ws(t, i + 1);
+  while (i < t.size() && t[i] == '"') {
+    std::size_t key_end = skip_string(t, i);
+    if (key_end == npos) return false;
+    std::string_view k = t.substr(i + 1, key_end - i - 2);
+    i = skip_ws(t, key_end);
+    if (i >= t.size() || t[i] != ':') return false;
+    i = skip_ws(t, i + 1);
+    if (k == key) {
+      *value_begin = i;
+      return true;
+    }
+    i = skip_json_value(t, i);
+    if (i == npos) return false;
+    i = skip_ws(t, i);
+    if (i >= t.size() || t[i] != ',') return false;
+    i = skip_ws(t, i + 1);
+  }
+  return false;
+}
+
 void append_json_string(std::string* out, std::string_view s) {
   static const char kHex[] = "0123456789abcdef";
   out->push_back('"');
@@ -132,21 +174,18 @@ void append_json_string(std::string* out, std::string_view s) {
   out->push_back('"');
 }
 
-void ObjectSplicer::splice(std::string_view text, const std::vector<MemberSpan>& members,
-                           const std::vector<Decision>& decisions,
-                           const std::vector<std::string>& extra_members, std::string* out) {
+void ObjectSplicer::splice_text(std::string_view text, const std::vector<MemberSpan>& members,
+                                const std::vector<Decision>& decisions, std::string_view extra_text,
+                                std::string* out) {
   out->push_back('{');
   bool first = true;
-  auto sep = [&] {
-    if (!first) out->push_back(',');
-    first = false;
-  };
   for (std::size_t k = 0; k < members.size(); ++k) {
     const MemberSpan& m = members[k];
     const Decision* d = k < decisions.size() ? &decisions[k] : nullptr;
     Action action = d ? d->action : Action::kKeep;
     if (action == Action::kDrop) continue;
-    sep();
+    if (!first) out->push_back(',');
+    first = false;
     if (action == Action::kKeep) {
       out->append(m.member.of(text));
     } else {
@@ -155,11 +194,22 @@ void ObjectSplicer::splice(std::string_view text, const std::vector<MemberSpan>&
       out->append(d->value);
     }
   }
-  for (const std::string& extra : extra_members) {
-    sep();
-    out->append(extra);
+  if (!extra_text.empty()) {
+    if (!first) out->push_back(',');
+    out->append(extra_text);
   }
   out->push_back('}');
+}
+
+void ObjectSplicer::splice(std::string_view text, const std::vector<MemberSpan>& members,
+                           const std::vector<Decision>& decisions,
+                           const std::vector<std::string>& extra_members, std::string* out) {
+  std::string joined;
+  for (const std::string& extra : extra_members) {
+    if (!joined.empty()) joined.push_back(',');
+    joined.append(extra);
+  }
+  splice_text(text, members, decisions, joined, out);
 }
 
 }  // namespace tern::relay

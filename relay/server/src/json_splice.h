@@ -38,6 +38,11 @@ bool scan_array_elements(std::string_view text, std::vector<Span>* out);
 // Spans of the top-level members of the object `text`, in order.
 bool scan_object_members(std::string_view text, std::vector<MemberSpan>* out);
 
+// Where the value of the first top-level member named `key` of the object
+// `text` starts (keys compared as written). Neither that value nor the
+// members after it are scanned.
+bool find_member_value(std::string_view text, std::string_view key, std::size_t* value_begin);
+
 // Appends `s` to `out` as a JSON string literal (quotes included).
 void append_json_string(std::string* out, std::string_view s);
 
@@ -53,10 +58,16 @@ class ObjectSplicer {
     std::string value;  // JSON text for kReplace
   };
 
-  // `members` must come from scan_object_members(object_text).
+  // `members` must come from scan_object_members(object_text); decisions
+  // beyond decisions.size() are kKeep.
   static void splice(std::string_view object_text, const std::vector<MemberSpan>& members,
                      const std::vector<Decision>& decisions,
                      const std::vector<std::string>& extra_members, std::string* out);
+  // The same with the new members already joined: `extra_text` is empty or
+  // `"k1":v1,"k2":v2` (no leading or trailing comma).
+  static void splice_text(std::string_view object_text, const std::vector<MemberSpan>& members,
+                          const std::vector<Decision>& decisions, std::string_view extra_text,
+                          std::string* out);
 };
 
 }  // namespace tern::relay

@@ -18,6 +18,7 @@ class RequestScratch {
   std::string inflated;
   std::vector<Span> elements;
   std::vector<MemberSpan> members;
+  EnrichScratch enrich;
 
   // Buffers are reused across a connection's requests, but one large request
   // must not pin megabytes to an idle keep-alive connection.
@@ -222,28 +223,61 @@ Result<std::shared_ptr<const IngestConfig>> make_ingest_config(RelayConfig relay
   return std::shared_ptr<const IngestConfig>(std::move(config));
 }
 
+namespace {
+
+// Resets `v` to n kKeep decisions, keeping the value strings' capacity.
+void reset_decisions(std::vector<ObjectSplicer::Decision>* v, std::size_t n) {
+  if (v->size() < n) v->resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    (*v)[i].action = ObjectSplicer::Action::kKeep;
+    (*v)[i].value.clear();
+  }
+}
+
+void add_member(std::string* joined, std::string_view key_json, std::string_view value_json) {
+  if (!joined->empty()) joined->push_back(',');
+  joined->append(key_json);
+  joined->push_back(':');
+  joined->append(value_json);
+}
+
+void add_string_member(std::string* joined, std::string_view key_json, std::string_view value) {
+  if (!joined->empty()) joined->push_back(',');
+  joined->append(key_json);
+  joined->push_back(':');
+  append_json_string(joined, value);
+}
+
+}  // namespace
+
 void enrich_event(std::string_view text, const EnrichInput& in, std::string* out,
-                  std::vector<MemberSpan>* members) {
+                  EnrichScratch* scratch) {
   using Action = ObjectSplicer::Action;
-  scan_object_members(text, members);
-  std::vector<ObjectSplicer::Decision> decisions(members->size());
-  bool correct_skew = in.timestamp && in.sent_at;
+  auto& members = scratch->members;
+  auto& decisions = scratch->decisions;
+  scan_object_members(text, &members);
+  reset_decisions(&decisions, members.size());
+  // reset_decisions may leave extra entries past members.size(); splice only
+  // reads decisions for existing members.
+  const bool correct_skew = in.timestamp && in.sent_at;
   bool has_type = false, has_context = false;
-  std::string context_value;
-  for (std::size_t k = 0; k < members->size(); ++k) {
-    const MemberSpan& m = (*members)[k];
+  std::string_view original_timestamp;
+  for (std::size_t k = 0; k < members.size(); ++k) {
+    const MemberSpan& m = members[k];
     auto& d = decisions[k];
     if (m.key == "receivedAt" || m.key == "writeKey" ||
         (m.key == "originalTimestamp" && correct_skew)) {
       d.action = Action::kDrop;
     } else if (m.key == "timestamp" && correct_skew) {
       SysTime corrected = in.received_at - (*in.sent_at - *in.timestamp);
+      if (original_timestamp.empty()) original_timestamp = m.value.of(text);
       d.action = Action::kReplace;
-      d.value = '"' + format_iso8601_ms(corrected) + '"';
+      d.value.push_back('"');
+      d.value.append(format_iso8601_ms(corrected));
+      d.value.push_back('"');
     } else if (m.key == "type" && !in.forced_type.empty()) {
       has_type = true;
       d.action = Action::kReplace;
-      d.value.clear();
       append_json_string(&d.value, in.forced_type);
     } else if (m.key == "context") {
       if (has_context) {
@@ -252,67 +286,49 @@ void enrich_event(std::string_view text, const EnrichInput& in, std::string* out
       }
       has_context = true;
       std::string_view value = m.value.of(text);
-      std::vector<MemberSpan> inner;
+      auto& inner = scratch->context_members;
       bool is_object = !value.empty() && value.front() == '{' && scan_object_members(value, &inner);
-      std::vector<ObjectSplicer::Decision> inner_decisions(inner.size());
+      if (!is_object) inner.clear();  // null: replaced by the relay's own context
+      reset_decisions(&scratch->context_decisions, inner.size());
       bool has_ip = false;
       for (std::size_t j = 0; j < inner.size(); ++j) {
-        if (inner[j].key == "sourceId") inner_decisions[j].action = Action::kDrop;
+        if (inner[j].key == "sourceId") scratch->context_decisions[j].action = Action::kDrop;
         if (inner[j].key == "ip") has_ip = true;
       }
-      std::vector<std::string> extras;
-      if (!has_ip && !in.ip.empty()) {
-        std::string ip = "\"ip\":";
-        append_json_string(&ip, in.ip);
-        extras.push_back(std::move(ip));
-      }
-      std::string sid = "\"sourceId\":";
-      append_json_string(&sid, in.source_id);
-      extras.push_back(std::move(sid));
+      auto& extras = scratch->context_extras;
+      extras.clear();
+      if (!has_ip && !in.ip.empty()) add_string_member(&extras, "\"ip\"", in.ip);
+      add_string_member(&extras, "\"sourceId\"", in.source_id);
       d.action = Action::kReplace;
-      d.value.clear();
-      if (is_object) {
-        ObjectSplicer::splice(value, inner, inner_decisions, extras, &d.value);
-      } else {  // null: replaced by the relay's own context
-        ObjectSplicer::splice("{}", {}, {}, extras, &d.value);
-      }
+      ObjectSplicer::splice_text(is_object ? value : std::string_view("{}"), inner,
+                                 scratch->context_decisions, extras, &d.value);
     }
   }
-  std::vector<std::string> extras;
-  if (!in.forced_type.empty() && !has_type) {
-    std::string t = "\"type\":";
-    append_json_string(&t, in.forced_type);
-    extras.push_back(std::move(t));
-  }
+  auto& extras = scratch->extras;
+  extras.clear();
+  if (!in.forced_type.empty() && !has_type) add_string_member(&extras, "\"type\"", in.forced_type);
   if (!in.generated_message_id.empty()) {
-    std::string id = "\"messageId\":";
-    append_json_string(&id, in.generated_message_id);
-    extras.push_back(std::move(id));
+    add_string_member(&extras, "\"messageId\"", in.generated_message_id);
   }
   if (!in.timestamp) {
-    extras.push_back("\"timestamp\":\"" + std::string(in.received_at_text) + '"');
-  } else if (correct_skew) {
-    for (const MemberSpan& m : *members) {
-      if (m.key == "timestamp") {
-        extras.push_back("\"originalTimestamp\":" + std::string(m.value.of(text)));
-        break;
-      }
-    }
+    add_string_member(&extras, "\"timestamp\"", in.received_at_text);
+  } else if (correct_skew && !original_timestamp.empty()) {
+    add_member(&extras, "\"originalTimestamp\"", original_timestamp);
   }
-  extras.push_back("\"receivedAt\":\"" + std::string(in.received_at_text) + '"');
+  add_string_member(&extras, "\"receivedAt\"", in.received_at_text);
   if (!has_context) {
-    std::string ctx = "\"context\":{";
+    if (!extras.empty()) extras.push_back(',');
+    extras.append("\"context\":{");
     if (!in.ip.empty()) {
-      ctx += "\"ip\":";
-      append_json_string(&ctx, in.ip);
-      ctx += ',';
+      extras.append("\"ip\":");
+      append_json_string(&extras, in.ip);
+      extras.push_back(',');
     }
-    ctx += "\"sourceId\":";
-    append_json_string(&ctx, in.source_id);
-    ctx += '}';
-    extras.push_back(std::move(ctx));
+    extras.append("\"sourceId\":");
+    append_json_string(&extras, in.source_id);
+    extras.push_back('}');
   }
-  ObjectSplicer::splice(text, *members, decisions, extras, out);
+  ObjectSplicer::splice_text(text, members, decisions, extras, out);
 }
 
 RequestHandler::RequestHandler(std::shared_ptr<const IngestConfig> config, Pipeline* pipeline,
@@ -621,15 +637,12 @@ void RequestHandler::handle_ingest(HttpRequest& request, RequestScratch& scratch
       return;
     }
     // The scanner follows the same first-"batch"-key rule as the parser.
-    scan_object_members(text, &scratch.members);
-    for (const MemberSpan& m : scratch.members) {
-      if (m.key == "batch") {
-        scan_array_elements(m.value.of(text), &scratch.elements);
-        for (Span& s : scratch.elements) {
-          s.begin += m.value.begin;
-          s.end += m.value.begin;
-        }
-        break;
+    std::size_t batch_begin = 0;
+    if (find_member_value(text, "batch", &batch_begin)) {
+      scan_array_elements(text.substr(batch_begin), &scratch.elements);
+      for (Span& s : scratch.elements) {
+        s.begin += batch_begin;
+        s.end += batch_begin;
       }
     }
     for (simdjson::dom::element e : batch) events.push_back(e);
@@ -669,7 +682,7 @@ void RequestHandler::handle_ingest(HttpRequest& request, RequestScratch& scratch
   std::vector<Rejection> rejected;
   std::vector<std::string> new_ids;  // remembered in dedup; forgotten if the submit fails
   std::size_t accepted = 0, duplicates = 0;
-  std::vector<MemberSpan> members;
+  EnrichScratch& enrich_scratch = scratch.enrich;
   for (std::size_t i = 0; i < events.size(); ++i) {
     std::string_view raw = scratch.elements[i].of(text);
     auto reject = [&](std::string_view reason) {
@@ -779,7 +792,7 @@ void RequestHandler::handle_ingest(HttpRequest& request, RequestScratch& scratch
     in.generated_message_id = generated;
     std::string out;
     out.reserve(raw.size() + 160);
-    enrich_event(raw, in, &out, &members);
+    enrich_event(raw, in, &out, &enrich_scratch);
     submission.events.push_back(std::move(out));
     ++accepted;
   }

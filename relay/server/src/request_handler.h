@@ -114,10 +114,17 @@ struct EnrichInput {
   std::string_view generated_message_id;  // non-empty: add as messageId
 };
 
+// Buffers enrich_event reuses from one event to the next.
+struct EnrichScratch {
+  std::vector<MemberSpan> members, context_members;
+  std::vector<ObjectSplicer::Decision> decisions, context_decisions;
+  std::string extras, context_extras;
+};
+
 // Splices the enrichment into `event_text` (a valid JSON object) and
-// appends the result to `out`. `members` is scratch space.
+// appends the result to `out`.
 void enrich_event(std::string_view event_text, const EnrichInput& in, std::string* out,
-                  std::vector<MemberSpan>* members);
+                  EnrichScratch* scratch);
 
 class RequestHandler {
  public:

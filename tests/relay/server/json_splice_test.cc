@@ -17,6 +17,28 @@ TEST(JsonSpliceTest, ScansArrayElementsWithNestedBracesAndEscapedQuotes) {
   EXPECT_EQ(spans[4].of(text), R"({"b":{"c":"}"}})");
 }
 
+TEST(JsonSpliceTest, RunsOfBackslashesBeforeQuotesAreCountedRight) {
+  // `"\\"` ends after two backslashes; `"\\\""` holds an escaped
+  // backslash and an escaped quote; `"\\\\"` two escaped backslashes.
+  std::string text = R"(["\\","\\\"x","\\\\",""])";
+  std::vector<Span> spans;
+  ASSERT_TRUE(scan_array_elements(text, &spans));
+  ASSERT_EQ(spans.size(), 4u);
+  EXPECT_EQ(spans[0].of(text), R"("\\")");
+  EXPECT_EQ(spans[1].of(text), R"("\\\"x")");
+  EXPECT_EQ(spans[2].of(text), R"("\\\\")");
+  EXPECT_EQ(spans[3].of(text), R"("")");
+}
+
+TEST(JsonSpliceTest, FindsTheFirstMemberNamedKey) {
+  std::string text = R"({"sentAt":"x","b":{"batch":1},"batch":[1,2],"batch":[3]})";
+  std::size_t begin = 0;
+  ASSERT_TRUE(find_member_value(text, "batch", &begin));
+  EXPECT_EQ(text.substr(begin, 5), "[1,2]");
+  EXPECT_FALSE(find_member_value(text, "missing", &begin));
+  EXPECT_FALSE(find_member_value("[1]", "batch", &begin));
+}
+
 TEST(JsonSpliceTest, ScansEmptyArrayAndObject) {
   std::vector<Span> spans;
   EXPECT_TRUE(scan_array_elements(" [ ] ", &spans));
