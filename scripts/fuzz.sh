@@ -63,7 +63,9 @@ for t in "${TARGETS[@]}"; do build_targets+=("$t" "${t}_replay"); done
 cmake --build "$BUILD" -j "$JOBS" --target "${build_targets[@]}"
 built=$(date +%s)
 
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+# verify_asan_link_order=0: with the shared runtime, libFuzzer's link puts
+# libstdc++ before the ASan runtime; ASan still intercepts everything it needs.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}:verify_asan_link_order=0
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 regex=$(IFS='|'; echo "${TARGETS[*]}")
 # One target at a time: the machine has few cores and each run is timed.

@@ -34,7 +34,9 @@ void check_batch(void*, const tern_http_request* request, tern_http_response* re
   auto j = nlohmann::json::parse(body, nullptr, false);
   if (j.is_discarded() || !j.contains("batch") || !j["batch"].is_array()) fail("a batch that is not JSON", body);
   for (const auto& e : j["batch"]) {
-    if (!e.is_object() || !e.contains("messageId")) fail("an event without messageId", e.dump());
+    // Events are objects. A plugin's replacement may drop messageId/type
+    // (reported: the library sends it as replaced), so only the shape is checked.
+    if (!e.is_object()) fail("an event that is not an object", e.dump());
   }
   tern_http_response_set_status(response, 200);
 }

@@ -96,7 +96,7 @@ class HandlerRig {
     });
     pipeline_.fire();
     if (answers != 1) fail("answers", std::to_string(answers));
-    static const int kKnown[] = {200, 204, 400, 401, 404, 405, 413, 415, 429, 431, 500, 503, 504};
+    static const int kKnown[] = {200, 204, 400, 401, 403, 404, 405, 413, 415, 429, 431, 500, 503, 504};
     bool known = false;
     for (int k : kKnown) known = known || k == got.status;
     if (!known) fail("unexpected status", std::to_string(got.status));
