@@ -603,6 +603,8 @@ void Engine::run() {
         const uint64_t epoch = purge_epoch_;
         lk.unlock();
         (void)commit(batch, epoch);
+        // Free the strings before re-taking mu_: track() never waits behind it.
+        std::vector<std::string>().swap(batch);
         lk.lock();
         continue;
       }
@@ -664,6 +666,8 @@ void Engine::run() {
         const uint64_t epoch = purge_epoch_;
         lk.unlock();
         (void)commit(batch, epoch);
+        // Free the strings before re-taking mu_: track() never waits behind it.
+        std::vector<std::string>().swap(batch);
         lk.lock();
         continue;
       }
