@@ -57,6 +57,10 @@ std::optional<SysTime> parse_iso8601(std::string_view s) {
       !digits(s, 17, 2, &second)) {
     return std::nullopt;
   }
+  // SysTime counts nanoseconds in 64 bits (about 1678..2262), and the skew
+  // correction subtracts two parsed times: years outside 1900..2100 would
+  // overflow that arithmetic, so they are treated as unparseable.
+  if (year < 1900 || year > 2100) return std::nullopt;
   if (month < 1 || month > 12 || day < 1 ||
       static_cast<unsigned>(day) > days_in_month(year, static_cast<unsigned>(month)) ||
       hour > 23 || minute > 59 || second > 60) {
