@@ -3,7 +3,10 @@
 #   1. C++, C and JNI tests (ctest) in an ASan+UBSan build (build/asan); ctest
 #      fixtures start the servers they need (PostgreSQL, the Kafka mock cluster);
 #   2. the Swift package's tests (scripts/swift-test.sh) against a plain build
-#      (an ASan libtern.so cannot be loaded into the Swift process).
+#      (an ASan libtern.so cannot be loaded into the Swift process);
+#   3. a bounded libFuzzer smoke run of every fuzz target (scripts/fuzz.sh,
+#      TERN_FUZZ_SECONDS per target, default 20; TERN_FUZZ_SECONDS=0 skips it).
+# ThreadSanitizer runs separately: scripts/tsan.sh (too slow for this budget).
 # Exits non-zero if any part failed; every part runs regardless.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -46,6 +49,11 @@ swift_tests() {
   return $rc
 }
 step "Swift tests" swift_tests
+
+FUZZ_SECONDS=${TERN_FUZZ_SECONDS:-20}
+if [[ "$FUZZ_SECONDS" != 0 ]]; then
+  step "Fuzz smoke (${FUZZ_SECONDS} s per target)" bash scripts/fuzz.sh --seconds "$FUZZ_SECONDS"
+fi
 
 echo
 echo "=== summary"
