@@ -114,12 +114,12 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
  public:
   template <bool T = kTls, std::enable_if_t<!T, int> = 0>
   Session(tcp::socket&& socket, HttpServer::Impl* server)
-      : stream_(std::move(socket)), server_(server), scratch_(make_request_scratch()) {
+      : stream_(std::move(socket)), server_(server) {
     init();
   }
   template <bool T = kTls, std::enable_if_t<T, int> = 0>
   Session(tcp::socket&& socket, HttpServer::Impl* server)
-      : stream_(std::move(socket), *server->tls), server_(server), scratch_(make_request_scratch()) {
+      : stream_(std::move(socket), *server->tls), server_(server) {
     init();
   }
 
@@ -168,6 +168,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     if (stopping_ || server_->stopping) return close_now();
     if (buffer_.size() > 0) return read_request();
     state_ = State::kIdle;
+    // Reading a large request may have grown the buffer; an idle keep-alive
+    // connection keeps only the small read below.
+    buffer_.shrink_to_fit();
     beast::get_lowest_layer(stream_).expires_after(limits().idle_timeout);
     stream_.async_read_some(buffer_.prepare(4096), [self = this->shared_from_this()](
                                                        beast::error_code ec, std::size_t n) {
@@ -270,7 +273,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
     state_ = State::kHandling;
     beast::get_lowest_layer(stream_).expires_never();
-    handler.handle(std::move(request), *scratch_,
+    handler.handle(std::move(request), thread_request_scratch(),
                    [self = this->shared_from_this()](HttpResponse response) {
                      // May run on a pipeline thread: hop back onto the strand.
                      net::post(self->stream_.get_executor(),
@@ -347,7 +350,6 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   Stream stream_;
   HttpServer::Impl* server_;
-  std::unique_ptr<RequestScratch, void (*)(RequestScratch*)> scratch_;
   std::list<std::weak_ptr<SessionBase>>::iterator registration_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;

@@ -20,8 +20,9 @@ class RequestScratch {
   std::vector<MemberSpan> members;
   EnrichScratch enrich;
 
-  // Buffers are reused across a connection's requests, but one large request
-  // must not pin megabytes to an idle keep-alive connection.
+  // Buffers are reused across requests (of one I/O thread, see
+  // thread_request_scratch), but one large request must not pin megabytes
+  // to the thread for good.
   void trim() {
     constexpr std::size_t kKeep = 256 * 1024;
     if (parser.capacity() > kKeep) parser = simdjson::dom::parser();
@@ -32,6 +33,11 @@ class RequestScratch {
 
 std::unique_ptr<RequestScratch, void (*)(RequestScratch*)> make_request_scratch() {
   return {new RequestScratch(), [](RequestScratch* s) { delete s; }};
+}
+
+RequestScratch& thread_request_scratch() {
+  thread_local RequestScratch scratch;
+  return scratch;
 }
 
 namespace {

@@ -102,6 +102,14 @@ enum class ServerLimit { kHeaderSize, kBodySize, kReadTimeout, kIdleTimeout };
 class RequestScratch;
 std::unique_ptr<RequestScratch, void (*)(RequestScratch*)> make_request_scratch();
 
+// The calling thread's scratch (created on first use, freed at thread exit).
+// The server passes this to handle(): parsing and enrichment run
+// synchronously inside handle() and nothing reads the scratch after it
+// returns (the pipeline callback owns its data), so one scratch per I/O
+// thread serves all its connections, and an idle keep-alive connection holds
+// no parser or body buffers. Not for re-entrant use on one thread.
+RequestScratch& thread_request_scratch();
+
 // Facts about one event the enricher needs besides its bytes.
 struct EnrichInput {
   std::string_view received_at_text;  // format_iso8601_ms(received_at)
