@@ -1,5 +1,9 @@
 #include "text.h"
 
+#include <cmath>
+#include <cstdlib>
+#include <string>
+
 namespace tern {
 
 bool is_valid_utf8(std::string_view s) noexcept {
@@ -267,6 +271,7 @@ class JsonValidator {
     return p_ > start;
   }
   bool number() {
+    const char* start = p_;
     if (p_ < end_ && *p_ == '-') ++p_;
     if (p_ == end_) return false;
     if (*p_ == '0') {
@@ -278,10 +283,20 @@ class JsonValidator {
       ++p_;
       if (!digits()) return false;
     }
+    bool positive_exponent = false;
     if (p_ < end_ && (*p_ == 'e' || *p_ == 'E')) {
       ++p_;
+      positive_exponent = p_ < end_ && *p_ != '-';
       if (p_ < end_ && (*p_ == '+' || *p_ == '-')) ++p_;
       if (!digits()) return false;
+    }
+    // A number beyond a double's range (1e400) is valid JSON grammar, but
+    // every receiver (the relay's simdjson, nlohmann) refuses it: reject it
+    // here rather than have the server drop the whole event later. Only a
+    // positive exponent or a very long mantissa can overflow.
+    if (positive_exponent || p_ - start > 300) {
+      std::string text(start, p_);
+      if (!std::isfinite(std::strtod(text.c_str(), nullptr))) return false;
     }
     return true;
   }

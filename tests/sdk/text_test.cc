@@ -57,6 +57,14 @@ TEST(JsonObjectTextTest, AgreesWithNlohmannOnTrickyInputs) {
   }
 }
 
+TEST(JsonObjectTextTest, RefusesNumbersBeyondADoublesRange) {
+  // Receivers (simdjson at the relay, nlohmann) refuse them; found by fuzz_event_serialiser.
+  EXPECT_FALSE(is_json_object_text(R"({"a":1e400})"));
+  EXPECT_FALSE(is_json_object_text(R"({"a":-2.5E+309})"));
+  EXPECT_FALSE(is_json_object_text("{\"a\":" + std::string(400, '9') + "}"));
+  EXPECT_TRUE(is_json_object_text(R"({"a":1e308,"b":-1.5e-400,"c":0.5e2,"d":123456789012345678901234567890})"));
+}
+
 TEST(JsonObjectTextTest, RefusesNestingBeyondTheDepthLimit) {
   std::string ok = "{\"a\":" + std::string(kMaxJsonDepth - 1, '[') + std::string(kMaxJsonDepth - 1, ']') + "}";
   EXPECT_TRUE(is_json_object_text(ok));
