@@ -431,8 +431,8 @@ Status Engine::append_now(std::string text) {
   Status s = store_->append(one, to_unix_ms(clock_->wall()));
   commit_lock.unlock();
   if (!s) {
-    count_drop(DropReason::kStorageError);
     log(LogLevel::kWarn, "could not store an event (dropped): " + s.to_string());
+    count_drop(DropReason::kStorageError);
     return s;
   }
   enqueued_.fetch_add(1, std::memory_order_relaxed);
@@ -713,8 +713,9 @@ Status Engine::commit(const std::vector<std::string>& texts, uint64_t epoch) {
     stored_.fetch_add(texts.size());
     enforce_caps();
   } else {
-    count_drop(DropReason::kStorageError, texts.size());
+    // Log before counting: whoever sees the count can also find the reason.
     log(LogLevel::kWarn, "could not store " + std::to_string(texts.size()) + " events (dropped): " + s.to_string());
+    count_drop(DropReason::kStorageError, texts.size());
   }
   return s;
 }
