@@ -2,30 +2,40 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 
 namespace tern::relay {
 
+std::uint64_t DedupWindow::key_of(std::string_view id) {
+  return static_cast<std::uint64_t>(std::hash<std::string_view>{}(id));
+}
+
 bool DedupWindow::insert(std::string_view id, SteadyTime now, std::chrono::seconds window,
                          std::size_t max_entries) {
+  const std::uint64_t key = key_of(id);
   std::lock_guard<std::mutex> lock(mu_);
   expire(now, max_entries == 0 ? 0 : max_entries - 1);
-  std::string key(id);
   auto it = seen_.find(key);
   if (it != seen_.end() && it->second > now) return false;
   if (max_entries == 0) return true;
+  if (seen_.empty() && order_.empty()) {
+    // Sized once up front so a filling window does not stall on rehashes.
+    seen_.reserve(std::min<std::size_t>(max_entries, kReserveCap));
+  }
   SteadyTime expiry = now + window;
   if (it != seen_.end()) {
     it->second = expiry;
   } else {
     seen_.emplace(key, expiry);
   }
-  order_.emplace_back(expiry, std::move(key));
+  order_.emplace_back(expiry, key);
   return true;
 }
 
 void DedupWindow::forget(std::string_view id) {
+  const std::uint64_t key = key_of(id);
   std::lock_guard<std::mutex> lock(mu_);
-  seen_.erase(std::string(id));
+  seen_.erase(key);
 }
 
 std::size_t DedupWindow::size() const {
@@ -35,8 +45,8 @@ std::size_t DedupWindow::size() const {
 
 void DedupWindow::expire(SteadyTime now, std::size_t max_entries) {
   while (!order_.empty()) {
-    auto& [expiry, id] = order_.front();
-    auto it = seen_.find(id);
+    auto [expiry, key] = order_.front();
+    auto it = seen_.find(key);
     bool stale = it == seen_.end() || it->second != expiry;  // forgotten or re-inserted later
     if (stale) {
       order_.pop_front();

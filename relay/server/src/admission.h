@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <mutex>
 #include <string>
@@ -31,11 +32,23 @@ class DedupWindow {
  private:
   void expire(SteadyTime now, std::size_t max_entries);
 
+  // Ids are kept as a 64-bit hash (std::hash<std::string_view>), not as
+  // copies: one node allocation per new id instead of three, and no string
+  // compares. Two distinct ids collide with probability ~2^-64, so with n ids
+  // remembered a new id is wrongly taken for a duplicate with probability
+  // about n / 2^64 (for n = 10^6: ~5e-14 per event) — negligible next to
+  // the duplicates the window exists to catch.
+  static std::uint64_t key_of(std::string_view id);
+  // Up-front table size, capped so an idle source with a large
+  // dedup_max_entries does not pay for it before it sees traffic.
+  static constexpr std::size_t kReserveCap = 4096;
+
   mutable std::mutex mu_;
-  // id -> expiry; `order_` keeps insertion order for eviction. A forgotten id
-  // leaves a stale entry in `order_`, skipped when it reaches the front.
-  std::unordered_map<std::string, SteadyTime> seen_;
-  std::deque<std::pair<SteadyTime, std::string>> order_;
+  // hash(id) -> expiry; `order_` keeps insertion order for eviction. A
+  // forgotten id leaves a stale entry in `order_`, skipped when it reaches
+  // the front.
+  std::unordered_map<std::uint64_t, SteadyTime> seen_;
+  std::deque<std::pair<SteadyTime, std::uint64_t>> order_;
 };
 
 // Token bucket: `rate` tokens/s up to `burst`. A request of n events is let
