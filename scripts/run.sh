@@ -43,6 +43,15 @@ done
 [[ -n "$ADDR" ]] || { echo "tern-relay did not report its address; see $LOG" >&2; exit 1; }
 echo "relay:   listening on http://$ADDR (write key $KEY, data in $DATA, log $LOG)"
 
+count_events() {
+  local n=0 f
+  while IFS= read -r f; do
+    if [[ "$f" == *.gz ]]; then n=$((n + $(zcat "$f" | wc -l))); else n=$((n + $(wc -l <"$f"))); fi
+  done < <(find "$DATA/events" -type f -name '*.ndjson*' 2>/dev/null)
+  echo "$n"
+}
+BEFORE=$(count_events)
+
 DB=$DATA/example-app.db
 echo "example: tern-send --endpoint http://$ADDR --count $COUNT --db $DB"
 STATS=$("$BUILD/examples/cli/tern-send" --endpoint "http://$ADDR" --write-key "$KEY" \
@@ -60,4 +69,4 @@ while IFS= read -r f; do
   printf '  %8d  %s\n' "$n" "${f#$ROOT/}"
   total=$((total + n))
 done < <(find "$DATA/events" -type f -name '*.ndjson*' | sort)
-echo "  total: $total events"
+echo "  total: $total events ($((total - BEFORE)) from this run; earlier runs' files stay in $DATA/events)"
