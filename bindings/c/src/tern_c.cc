@@ -30,6 +30,7 @@
 #include "tern/status.h"
 #include "tern/transport.h"
 #include "tern/version.h"
+#include "text.h"  // sdk/src: the SDK's own UTF-8 check, one definition for both layers
 
 // The C enums mirror the C++ ones value for value; these keep them in step.
 static_assert(TERN_UNAVAILABLE == static_cast<int>(tern::StatusCode::kUnavailable),
@@ -50,41 +51,6 @@ namespace {
 // Messages of failed calls made without a valid client handle
 // (tern_client_create, NULL handles), one per thread.
 thread_local std::string t_last_error;
-
-bool valid_utf8(std::string_view s) noexcept {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const auto* end = p + s.size();
-  while (p < end) {
-    unsigned char c = *p;
-    if (c < 0x80) {
-      ++p;
-      continue;
-    }
-    std::size_t n;
-    uint32_t cp;
-    if ((c & 0xE0) == 0xC0) {
-      n = 1;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 2;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (static_cast<std::size_t>(end - p) <= n) return false;
-    for (std::size_t i = 1; i <= n; ++i) {
-      if ((p[i] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    p += n + 1;
-  }
-  return true;
-}
 
 // The integer value of an enum received from C, read without an enum-typed
 // load: a C caller may pass any int, which C++ would treat as out of range.
@@ -290,7 +256,7 @@ tern_status set_string(tern_options* options, const char* value, const char* wha
     if (value == nullptr) {
       return fail(nullptr, TERN_INVALID_ARGUMENT, (std::string(what) + " is NULL").c_str());
     }
-    if (!valid_utf8(value)) {
+    if (!tern::is_valid_utf8(value)) {
       return fail(nullptr, TERN_INVALID_ARGUMENT,
                   (std::string(what) + " is not valid UTF-8").c_str());
     }
@@ -303,7 +269,7 @@ tern_status set_http_string(tern_options* options, const char* value, const char
                             std::string tern::CurlTransportOptions::*field) noexcept {
   return guarded(nullptr, [&] {
     if (options == nullptr) return bad_options();
-    if (value == nullptr || !valid_utf8(value)) {
+    if (value == nullptr || !tern::is_valid_utf8(value)) {
       return fail(nullptr, TERN_INVALID_ARGUMENT,
                   (std::string(what) + " is NULL or not valid UTF-8").c_str());
     }
