@@ -8,6 +8,9 @@ namespace tern::relay {
 namespace {
 
 bool parse_ip(std::string_view text, int* family, unsigned char* bytes) {
+  // inet_pton stops at a NUL: "9.9.9.4\0junk" must not pass as 9.9.9.4 and
+  // carry the junk into context.ip (found by fuzz_request_handler).
+  if (text.find('\0') != std::string_view::npos) return false;
   std::string s(text);
   // "[::1]" and an IPv4-mapped form both occur in headers and peers.
   if (s.size() > 2 && s.front() == '[' && s.back() == ']') s = s.substr(1, s.size() - 2);

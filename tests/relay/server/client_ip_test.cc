@@ -34,6 +34,13 @@ TEST(ClientIpTest, MalformedEntryStopsTheWalk) {
   EXPECT_EQ(client_ip("10.0.0.1", "", trusted), "10.0.0.1");
 }
 
+TEST(ClientIpTest, EntryWithAnEmbeddedNulIsMalformed) {
+  // inet_pton would read "9.9.9.4" and the rest would reach context.ip.
+  auto trusted = ranges({"10.0.0.1"});
+  std::string forwarded("9.9.9.4\0\xe4" "1.1", 12);
+  EXPECT_EQ(client_ip("10.0.0.1", forwarded, trusted), "10.0.0.1");
+}
+
 TEST(ClientIpTest, Ipv6AndMappedAddresses) {
   auto trusted = ranges({"::1", "fd00::/8"});
   EXPECT_EQ(client_ip("::1", "2001:db8::1", trusted), "2001:db8::1");
