@@ -14,6 +14,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "crc32c.h"
 #include "fs_util.h"
 #include "tern/relay/log.h"
 
@@ -51,7 +52,13 @@ void put(std::string& b, T v) {
   b.append(reinterpret_cast<const char*>(&v), sizeof v);
 }
 
-uint32_t crc_of(const char* p, std::size_t n) {
+// Records carry CRC-32C (hardware-assisted, see crc32c.h).
+uint32_t crc_of(const char* p, std::size_t n) { return crc32c(0, p, n); }
+
+// Spools written before CRC-32C carried zlib's CRC-32; such a record is still
+// accepted (checked only when the CRC-32C does not match, so new records pay
+// nothing for it).
+bool legacy_crc_matches(const char* p, std::size_t n, uint32_t want) {
   uLong crc = crc32(0L, Z_NULL, 0);
   while (n > 0) {
     uInt chunk = static_cast<uInt>(std::min<std::size_t>(n, 1u << 30));
@@ -59,7 +66,7 @@ uint32_t crc_of(const char* p, std::size_t n) {
     p += chunk;
     n -= chunk;
   }
-  return static_cast<uint32_t>(crc);
+  return static_cast<uint32_t>(crc) == want;
 }
 
 std::size_t record_size(const SpoolEvent& e) {
@@ -95,7 +102,8 @@ Parse parse_record(const char* p, std::size_t n, SpoolRecord* rec, std::size_t* 
   if (body > kMaxRecordLen || static_cast<uint32_t>(src_len) + type_len > body) return Parse::kBad;
   *len = kHeader + body;
   if (n < *len) return Parse::kNeedMore;
-  if (crc_of(p + 4, *len - 4) != get32(p)) return Parse::kBad;
+  const uint32_t want = get32(p);
+  if (crc_of(p + 4, *len - 4) != want && !legacy_crc_matches(p + 4, *len - 4, want)) return Parse::kBad;
   if (rec) {
     rec->seq = get64(p + 8);
     rec->source_id.assign(p + kHeader, src_len);

@@ -4,7 +4,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <future>
 
 #include "test_util.h"
@@ -187,6 +191,50 @@ TEST(SpoolTest, RecordWithBadCrcAtTheTailIsDropped) {
   ASSERT_TRUE(s.is_ok());
   EXPECT_EQ((*s)->last_seq(), 2u);
   EXPECT_EQ(read_all(**s, 0).size(), 2u);
+}
+
+TEST(SpoolTest, RecordsOfAnOlderRelayWithZlibCrc32AreStillRead) {
+  TempDir dir;
+  Metrics m;
+  {
+    auto s = Spool::open(options(dir.path()), m);
+    ASSERT_TRUE(s.is_ok());
+    append_sync(**s, events(0, 3));
+  }
+  // Rewrite every record's checksum as an earlier relay wrote it (zlib's
+  // CRC-32 of everything after the checksum field).
+  auto segs = segment_files(dir.path());
+  ASSERT_EQ(segs.size(), 1u);
+  std::string data;
+  {
+    std::ifstream in(segs[0], std::ios::binary);
+    data.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  std::size_t pos = 0;
+  int rewritten = 0;
+  while (pos + 20 <= data.size()) {
+    uint32_t body;
+    std::memcpy(&body, data.data() + pos + 4, 4);
+    if (body == 0) break;  // preallocated zeros past the last record
+    uint32_t crc = static_cast<uint32_t>(
+        ::crc32(0L, reinterpret_cast<const Bytef*>(data.data() + pos + 4), static_cast<uInt>(16 + body)));
+    std::memcpy(&data[pos], &crc, 4);
+    pos += 20 + body;
+    ++rewritten;
+  }
+  ASSERT_EQ(rewritten, 3);
+  {
+    std::ofstream out(segs[0], std::ios::binary | std::ios::trunc);
+    out.write(data.data(), static_cast<std::streamsize>(data.size()));
+  }
+  auto s = Spool::open(options(dir.path()), m);
+  ASSERT_TRUE(s.is_ok());
+  EXPECT_EQ((*s)->last_seq(), 3u);
+  auto recs = read_all(**s, 0);
+  ASSERT_EQ(recs.size(), 3u);
+  EXPECT_NE(recs[2].event.find("\"n\":2"), std::string::npos);
+  EXPECT_EQ(m.counter("tern_relay_spool_corrupt_records_total").value(), 0u);
+  EXPECT_EQ(m.counter("tern_relay_spool_torn_bytes_total").value(), 0u);
 }
 
 TEST(SpoolTest, ReaderCrossesSegmentsAndTrimDeletesWhatEveryCursorPassed) {
