@@ -15,32 +15,115 @@ std::size_t skip_ws(std::string_view t, std::size_t i) {
   return i;
 }
 
+// Byte classes for the scanners: one table load per byte instead of a chain
+// of compares (the scanners walk every byte of every event).
+enum : unsigned char { kPlain = 0, kQuote = 1, kBackslash = 2, kOpen = 3, kClose = 4 };
+struct ByteClasses {
+  unsigned char c[256] = {};
+  constexpr ByteClasses() {
+    c[static_cast<unsigned char>('"')] = kQuote;
+    c[static_cast<unsigned char>('\\')] = kBackslash;
+    c[static_cast<unsigned char>('{')] = kOpen;
+    c[static_cast<unsigned char>('[')] = kOpen;
+    c[static_cast<unsigned char>('}')] = kClose;
+    c[static_cast<unsigned char>(']')] = kClose;
+  }
+};
+constexpr ByteClasses kClasses;
+
+inline unsigned char class_of(char c) { return kClasses.c[static_cast<unsigned char>(c)]; }
+
 // `i` at the opening quote; returns the index past the closing quote.
-// Most JSON strings are short: scan them inline; long ones (property
-// values, user agents) jump from quote to quote with memchr. A quote
-// preceded by an odd run of backslashes is escaped.
 std::size_t skip_string(std::string_view t, std::size_t i) {
   const char* base = t.data();
   const std::size_t n = t.size();
   std::size_t pos = i + 1;
-  const std::size_t inline_end = std::min(n, pos + 32);
-  while (pos < inline_end) {
+  for (;;) {
+    // Four bytes per round while far from the end (quotes and backslashes are rare).
+    while (pos + 4 <= n && class_of(base[pos]) != kQuote && class_of(base[pos]) != kBackslash &&
+           class_of(base[pos + 1]) != kQuote && class_of(base[pos + 1]) != kBackslash &&
+           class_of(base[pos + 2]) != kQuote && class_of(base[pos + 2]) != kBackslash &&
+           class_of(base[pos + 3]) != kQuote && class_of(base[pos + 3]) != kBackslash) {
+      pos += 4;
+    }
+    if (pos >= n) return npos;
     char c = base[pos];
-    if (c == '\\') {
-      pos += 2;
+    if (c == '"') return pos + 1;
+    pos += c == '\\' ? 2 : 1;
+  }
+}
+
+// `i` at '{' or '['; returns the index past the matching close.
+std::size_t skip_container(std::string_view t, std::size_t i) {
+  const char* base = t.data();
+  const std::size_t n = t.size();
+  std::size_t depth = 0;
+  while (i < n) {
+    unsigned char k = class_of(base[i]);
+    if (k == kPlain) {
+      ++i;
       continue;
     }
-    if (c == '"') return pos + 1;
-    ++pos;
+    if (k == kQuote) {
+      i = skip_string(t, i);
+      if (i == npos) return npos;
+      continue;
+    }
+    if (k == kOpen) {
+      ++depth;
+    } else if (k == kClose) {
+      if (--depth == 0) return i + 1;
+    }
+    ++i;
   }
-  while (pos < n) {
-    const void* hit = std::memchr(base + pos, '"', n - pos);
-    if (!hit) return npos;
-    std::size_t q = static_cast<std::size_t>(static_cast<const char*>(hit) - base);
-    std::size_t backslashes = 0;
-    while (q - backslashes > i + 1 && base[q - backslashes - 1] == '\\') ++backslashes;
-    if (backslashes % 2 == 0) return q + 1;
-    pos = q + 1;
+  return npos;
+}
+
+// The members of the object at t[i] ('{'), appended to `out` with spans
+// relative to t[base]; the value of the first member named `descend_key`,
+// when an object, has its own members appended to `*descend_out` (spans
+// relative to that value) in the same pass, and `*descended` is set to that
+// member's index in `out`. Returns the index past the closing brace, or npos.
+std::size_t scan_members(std::string_view t, std::size_t i, std::size_t base, std::vector<MemberSpan>* out,
+                         std::string_view descend_key, std::vector<MemberSpan>* descend_out,
+                         std::ptrdiff_t* descended) {
+  i = skip_ws(t, i + 1);
+  if (i < t.size() && t[i] == '}') return i + 1;
+  bool looked_for_key = descend_out == nullptr;
+  while (i < t.size()) {
+    if (t[i] != '"') return npos;
+    std::size_t key_end = skip_string(t, i);
+    if (key_end == npos) return npos;
+    MemberSpan m;
+    m.key = t.substr(i + 1, key_end - i - 2);
+    m.member.begin = i - base;
+    i = skip_ws(t, key_end);
+    if (i >= t.size() || t[i] != ':') return npos;
+    i = skip_ws(t, i + 1);
+    if (i >= t.size()) return npos;
+    std::size_t value_end;
+    if (!looked_for_key && m.key == descend_key) {
+      looked_for_key = true;  // only the first such member (the parser's rule)
+      if (t[i] == '{') {
+        descend_out->clear();
+        value_end = scan_members(t, i, i, descend_out, {}, nullptr, nullptr);
+        *descended = static_cast<std::ptrdiff_t>(out->size());
+      } else {
+        value_end = skip_json_value(t, i);
+      }
+    } else {
+      char c = t[i];
+      value_end = c == '"' ? skip_string(t, i) : (c == '{' || c == '[') ? skip_container(t, i) : skip_json_value(t, i);
+    }
+    if (value_end == npos) return npos;
+    m.value = Span{i - base, value_end - base};
+    m.member.end = value_end - base;
+    out->push_back(m);
+    i = skip_ws(t, value_end);
+    if (i >= t.size()) return npos;
+    if (t[i] == '}') return i + 1;
+    if (t[i] != ',') return npos;
+    i = skip_ws(t, i + 1);
   }
   return npos;
 }
@@ -52,24 +135,7 @@ std::size_t skip_json_value(std::string_view t, std::size_t i) {
   if (i >= t.size()) return npos;
   char c = t[i];
   if (c == '"') return skip_string(t, i);
-  if (c == '{' || c == '[') {
-    std::size_t depth = 0;
-    while (i < t.size()) {
-      char d = t[i];
-      if (d == '"') {
-        i = skip_string(t, i);
-        if (i == npos) return npos;
-        continue;
-      }
-      if (d == '{' || d == '[') {
-        ++depth;
-      } else if (d == '}' || d == ']') {
-        if (--depth == 0) return i + 1;
-      }
-      ++i;
-    }
-    return npos;
-  }
+  if (c == '{' || c == '[') return skip_container(t, i);
   // number, true, false, null
   while (i < t.size() && !is_ws(t[i]) && t[i] != ',' && t[i] != '}' && t[i] != ']') ++i;
   return i;
@@ -98,26 +164,35 @@ bool scan_object_members(std::string_view t, std::vector<MemberSpan>* out) {
   out->clear();
   std::size_t i = skip_ws(t, 0);
   if (i >= t.size() || t[i] != '{') return false;
+  return scan_members(t, i, 0, out, {}, nullptr, nullptr) != npos;
+}
+
+bool scan_events(std::string_view t, std::size_t i, std::vector<ScannedEvent>* events,
+                 std::size_t* count) {
+  *count = 0;
+  i = skip_ws(t, i);
+  if (i >= t.size()) return false;
+  auto scan_one = [&](std::size_t at) -> std::size_t {
+    if (*count == events->size()) events->emplace_back();
+    ScannedEvent& e = (*events)[(*count)++];
+    e.members.clear();
+    e.context_members.clear();
+    e.context = -1;
+    e.is_object = t[at] == '{';
+    std::size_t end = e.is_object ? scan_members(t, at, at, &e.members, "context", &e.context_members, &e.context)
+                                   : skip_json_value(t, at);
+    e.span = Span{at, end};
+    return end;
+  };
+  if (t[i] != '[') return scan_one(i) != npos;
   i = skip_ws(t, i + 1);
-  if (i < t.size() && t[i] == '}') return true;
+  if (i < t.size() && t[i] == ']') return true;
   while (i < t.size()) {
-    if (t[i] != '"') return false;
-    std::size_t key_end = skip_string(t, i);
-    if (key_end == npos) return false;
-    MemberSpan m;
-    m.key = t.substr(i + 1, key_end - i - 2);
-    m.member.begin = i;
-    i = skip_ws(t, key_end);
-    if (i >= t.size() || t[i] != ':') return false;
-    i = skip_ws(t, i + 1);
-    std::size_t value_end = skip_json_value(t, i);
-    if (value_end == npos) return false;
-    m.value = Span{i, value_end};
-    m.member.end = value_end;
-    out->push_back(m);
-    i = skip_ws(t, value_end);
+    std::size_t end = scan_one(i);
+    if (end == npos) return false;
+    i = skip_ws(t, end);
     if (i >= t.size()) return false;
-    if (t[i] == '}') return true;
+    if (t[i] == ']') return true;
     if (t[i] != ',') return false;
     i = skip_ws(t, i + 1);
   }

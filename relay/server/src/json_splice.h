@@ -38,6 +38,23 @@ bool scan_array_elements(std::string_view text, std::vector<Span>* out);
 // Spans of the top-level members of the object `text`, in order.
 bool scan_object_members(std::string_view text, std::vector<MemberSpan>* out);
 
+// One event as scan_events found it: its span in the scanned text, its
+// top-level members and, when its first "context" member is an object, that
+// object's members — all in one pass over the bytes.
+struct ScannedEvent {
+  Span span;                                // in the scanned text
+  bool is_object = false;
+  std::vector<MemberSpan> members;          // spans relative to span.begin
+  std::ptrdiff_t context = -1;              // index in `members` of the context object, or -1
+  std::vector<MemberSpan> context_members;  // spans relative to that member's value
+};
+
+// Scans the value at text[i]: each element of an array, or the value itself
+// otherwise, into (*events)[0..*count). Entries of `events` past *count are
+// left for reuse (their vectors keep their capacity).
+bool scan_events(std::string_view text, std::size_t i, std::vector<ScannedEvent>* events,
+                 std::size_t* count);
+
 // Where the value of the first top-level member named `key` of the object
 // `text` starts (keys compared as written). Neither that value nor the
 // members after it are scanned.

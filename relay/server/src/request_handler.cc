@@ -16,7 +16,8 @@ class RequestScratch {
  public:
   simdjson::dom::parser parser;
   std::string inflated;
-  std::vector<Span> elements;
+  std::vector<ScannedEvent> scanned;  // reused: their member vectors keep capacity
+  std::size_t scanned_count = 0;
   std::vector<MemberSpan> members;
   EnrichScratch enrich;
 
@@ -27,7 +28,7 @@ class RequestScratch {
     constexpr std::size_t kKeep = 256 * 1024;
     if (parser.capacity() > kKeep) parser = simdjson::dom::parser();
     if (inflated.capacity() > kKeep) std::string().swap(inflated);
-    if (elements.capacity() > 4096) std::vector<Span>().swap(elements);
+    if (scanned.size() > 4096) std::vector<ScannedEvent>().swap(scanned);
   }
 };
 
@@ -258,10 +259,22 @@ void add_string_member(std::string* joined, std::string_view key_json, std::stri
 
 void enrich_event(std::string_view text, const EnrichInput& in, std::string* out,
                   EnrichScratch* scratch) {
+  std::size_t count = 0;
+  auto& scanned = scratch->scanned;
+  if (!scan_events(text, 0, &scanned, &count) || count != 1 || !scanned[0].is_object) {
+    scanned.resize(1);
+    scanned[0] = ScannedEvent{};
+    scanned[0].span = Span{0, text.size()};
+  }
+  const ScannedEvent& e = scanned[0];
+  enrich_scanned(e.span.of(text), e.members, e.context, e.context_members, in, out, scratch);
+}
+
+void enrich_scanned(std::string_view text, const std::vector<MemberSpan>& members,
+                    std::ptrdiff_t context, const std::vector<MemberSpan>& context_members,
+                    const EnrichInput& in, std::string* out, EnrichScratch* scratch) {
   using Action = ObjectSplicer::Action;
-  auto& members = scratch->members;
   auto& decisions = scratch->decisions;
-  scan_object_members(text, &members);
   reset_decisions(&decisions, members.size());
   // reset_decisions may leave extra entries past members.size(); splice only
   // reads decisions for existing members.
@@ -292,9 +305,10 @@ void enrich_event(std::string_view text, const EnrichInput& in, std::string* out
       }
       has_context = true;
       std::string_view value = m.value.of(text);
-      auto& inner = scratch->context_members;
-      bool is_object = !value.empty() && value.front() == '{' && scan_object_members(value, &inner);
-      if (!is_object) inner.clear();  // null: replaced by the relay's own context
+      // Not an object (null): replaced by the relay's own context.
+      const bool is_object = static_cast<std::ptrdiff_t>(k) == context;
+      static const std::vector<MemberSpan> kNone;
+      const std::vector<MemberSpan>& inner = is_object ? context_members : kNone;
       reset_decisions(&scratch->context_decisions, inner.size());
       bool has_ip = false;
       for (std::size_t j = 0; j < inner.size(); ++j) {
@@ -626,12 +640,14 @@ void RequestHandler::handle_ingest(HttpRequest& request, RequestScratch& scratch
   // Locate the events: their DOM elements and their original bytes.
   std::string_view text(json->data(), json->size());
   std::vector<simdjson::dom::element> events;
-  scratch.elements.clear();
   std::optional<SysTime> sent_at;
   std::string_view sent_at_text;
   if (root_object["sentAt"].get_string().get(sent_at_text) == simdjson::SUCCESS) {
     sent_at = parse_iso8601(sent_at_text);  // an unparseable sentAt disables skew correction
   }
+  // One pass over the bytes finds every event's span and members (and its
+  // context's members) for the splicing below.
+  bool scanned_ok = false;
   if (type.empty()) {
     simdjson::dom::array batch;
     if (root_object["batch"].get_array().get(batch) != simdjson::SUCCESS) {
@@ -644,24 +660,16 @@ void RequestHandler::handle_ingest(HttpRequest& request, RequestScratch& scratch
     }
     // The scanner follows the same first-"batch"-key rule as the parser.
     std::size_t batch_begin = 0;
-    if (find_member_value(text, "batch", &batch_begin)) {
-      scan_array_elements(text.substr(batch_begin), &scratch.elements);
-      for (Span& s : scratch.elements) {
-        s.begin += batch_begin;
-        s.end += batch_begin;
-      }
-    }
+    scanned_ok = find_member_value(text, "batch", &batch_begin) &&
+                 scan_events(text, batch_begin, &scratch.scanned, &scratch.scanned_count);
     for (simdjson::dom::element e : batch) events.push_back(e);
-    if (scratch.elements.size() != events.size()) {
-      respond(make_error(500, "internal", "event scanner disagrees with the parser"));
-      return;
-    }
   } else {
     events.push_back(root);
-    std::size_t b = 0, e = text.size();
-    while (b < e && std::isspace(static_cast<unsigned char>(text[b]))) ++b;
-    while (e > b && std::isspace(static_cast<unsigned char>(text[e - 1]))) --e;
-    scratch.elements.push_back(Span{b, e});
+    scanned_ok = scan_events(text, 0, &scratch.scanned, &scratch.scanned_count);
+  }
+  if (!scanned_ok || scratch.scanned_count != events.size()) {
+    respond(make_error(500, "internal", "event scanner disagrees with the parser"));
+    return;
   }
 
   if (source.rate_limit_eps > 0) {
@@ -690,7 +698,8 @@ void RequestHandler::handle_ingest(HttpRequest& request, RequestScratch& scratch
   std::size_t accepted = 0, duplicates = 0;
   EnrichScratch& enrich_scratch = scratch.enrich;
   for (std::size_t i = 0; i < events.size(); ++i) {
-    std::string_view raw = scratch.elements[i].of(text);
+    const ScannedEvent& scanned = scratch.scanned[i];
+    std::string_view raw = scanned.span.of(text);
     auto reject = [&](std::string_view reason) {
       rejected.push_back(Rejection{i, reason});
       count_rejected(reason);
@@ -798,7 +807,8 @@ void RequestHandler::handle_ingest(HttpRequest& request, RequestScratch& scratch
     in.generated_message_id = generated;
     std::string out;
     out.reserve(raw.size() + 160);
-    enrich_event(raw, in, &out, &enrich_scratch);
+    enrich_scanned(raw, scanned.members, scanned.context, scanned.context_members, in, &out,
+                   &enrich_scratch);
     submission.events.push_back(std::move(out));
     ++accepted;
   }

@@ -124,7 +124,7 @@ struct EnrichInput {
 
 // Buffers enrich_event reuses from one event to the next.
 struct EnrichScratch {
-  std::vector<MemberSpan> members, context_members;
+  std::vector<ScannedEvent> scanned;  // enrich_event's own scan
   std::vector<ObjectSplicer::Decision> decisions, context_decisions;
   std::string extras, context_extras;
 };
@@ -133,6 +133,11 @@ struct EnrichScratch {
 // appends the result to `out`.
 void enrich_event(std::string_view event_text, const EnrichInput& in, std::string* out,
                   EnrichScratch* scratch);
+// The same for an event already scanned by scan_events (`event_text` is its
+// span; `context` and the spans as scan_events left them).
+void enrich_scanned(std::string_view event_text, const std::vector<MemberSpan>& members,
+                    std::ptrdiff_t context, const std::vector<MemberSpan>& context_members,
+                    const EnrichInput& in, std::string* out, EnrichScratch* scratch);
 
 class RequestHandler {
  public:
