@@ -17,6 +17,52 @@ TEST(JsonSpliceTest, ScansArrayElementsWithNestedBracesAndEscapedQuotes) {
   EXPECT_EQ(spans[4].of(text), R"({"b":{"c":"}"}})");
 }
 
+TEST(JsonSpliceTest, ScanEventsFindsEachEventsMembersAndItsFirstContextsMembersInOnePass) {
+  std::string text = R"({"batch": [ {"type":"track","context":{"ip":"1.2.3.4","app":{"v":"}"}},"n":1},
+    {"context":null,"context":{"x":1}} , 7, {"a\"context":{"q":1},"context":{ }} ] })";
+  std::size_t begin = 0;
+  ASSERT_TRUE(find_member_value(text, "batch", &begin));
+  std::vector<ScannedEvent> events(5);  // reused entries past the count are left alone
+  std::size_t count = 0;
+  ASSERT_TRUE(scan_events(text, begin, &events, &count));
+  ASSERT_EQ(count, 4u);
+
+  const ScannedEvent& e0 = events[0];
+  std::string_view t0 = e0.span.of(text);
+  EXPECT_EQ(t0, R"({"type":"track","context":{"ip":"1.2.3.4","app":{"v":"}"}},"n":1})");
+  ASSERT_EQ(e0.members.size(), 3u);
+  EXPECT_EQ(e0.members[2].member.of(t0), R"("n":1)");
+  ASSERT_EQ(e0.context, 1);
+  std::string_view ctx = e0.members[1].value.of(t0);
+  ASSERT_EQ(e0.context_members.size(), 2u);
+  EXPECT_EQ(e0.context_members[0].member.of(ctx), R"("ip":"1.2.3.4")");
+  EXPECT_EQ(e0.context_members[1].value.of(ctx), R"({"v":"}"})");
+
+  // The first "context" is null: no context members, the second is not descended into.
+  EXPECT_EQ(events[1].context, -1);
+  EXPECT_TRUE(events[1].context_members.empty());
+  EXPECT_EQ(events[1].members.size(), 2u);
+
+  EXPECT_FALSE(events[2].is_object);
+  EXPECT_EQ(events[2].span.of(text), "7");
+
+  // A key that merely contains "context" is not the context.
+  ASSERT_EQ(events[3].context, 1);
+  EXPECT_TRUE(events[3].context_members.empty());
+}
+
+TEST(JsonSpliceTest, ScanEventsOfASingleObjectAndOfBrokenText) {
+  std::vector<ScannedEvent> events;
+  std::size_t count = 0;
+  ASSERT_TRUE(scan_events(R"(  {"type":"identify"}  )", 0, &events, &count));
+  ASSERT_EQ(count, 1u);
+  EXPECT_EQ(events[0].span.begin, 2u);
+  EXPECT_EQ(events[0].members.size(), 1u);
+  EXPECT_FALSE(scan_events(R"([{"a":"unterminated}])", 0, &events, &count));
+  EXPECT_FALSE(scan_events(R"([{"a":1},)", 0, &events, &count));
+  EXPECT_FALSE(scan_events("", 0, &events, &count));
+}
+
 TEST(JsonSpliceTest, RunsOfBackslashesBeforeQuotesAreCountedRight) {
   // `"\\"` ends after two backslashes; `"\\\""` holds an escaped
   // backslash and an escaped quote; `"\\\\"` two escaped backslashes.
