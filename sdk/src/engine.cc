@@ -25,6 +25,23 @@ constexpr SteadyTime kNever = SteadyTime::max();
 std::string dump_object(const nlohmann::json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::strict);
 }
+
+// After the plugins: puts the SDK's messageId back unless the event has a
+// non-empty string one, and its type back unless the event names one of the
+// six Segment types (what the relay accepts).
+void restore_sdk_fields(nlohmann::json& event, const std::string& message_id, const std::string& type) {
+  auto it = event.find("messageId");
+  if (it == event.end() || !it->is_string() || it->get_ref<const std::string&>().empty()) {
+    event["messageId"] = message_id;
+  }
+  static const char* const kTypes[] = {"track", "identify", "page", "screen", "group", "alias"};
+  it = event.find("type");
+  bool valid_type = false;
+  if (it != event.end() && it->is_string()) {
+    for (const char* t : kTypes) valid_type = valid_type || it->get_ref<const std::string&>() == t;
+  }
+  if (!valid_type) event["type"] = type;
+}
 }  // namespace
 
 Engine::Engine(Config config)
@@ -357,6 +374,13 @@ Status Engine::submit(const RawMessage& m, const std::string& context_override,
 
   if (!config_.plugins.empty()) {
     nlohmann::json dom = parse_json(text);
+    // The SDK's own messageId (the idempotency key every retry relies on: the
+    // relay would mint a fresh one per attempt) and type (how the relay
+    // validates the event). A plugin may change them to other valid values;
+    // one that removes them (e.g. tern_plugin_event_replace with an object
+    // built from scratch) or makes them invalid gets these back.
+    const std::string own_message_id = dom.value("messageId", std::string());
+    const std::string own_type = dom.value("type", std::string());
     for (const auto& plugin : config_.plugins) {
       bool keep = false;
       try {
@@ -368,6 +392,7 @@ Status Engine::submit(const RawMessage& m, const std::string& context_override,
       if (!keep) return reject(DropReason::kPlugin, StatusCode::kDisabled, "dropped by a plugin");
     }
     if (!dom.is_object()) return reject(DropReason::kInvalid, StatusCode::kInvalidArgument, "a plugin made the event not an object");
+    restore_sdk_fields(dom, own_message_id, own_type);
     try {
       text = dump_object(dom);
     } catch (...) {

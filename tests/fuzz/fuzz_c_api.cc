@@ -34,9 +34,15 @@ void check_batch(void*, const tern_http_request* request, tern_http_response* re
   auto j = nlohmann::json::parse(body, nullptr, false);
   if (j.is_discarded() || !j.contains("batch") || !j["batch"].is_array()) fail("a batch that is not JSON", body);
   for (const auto& e : j["batch"]) {
-    // Events are objects. A plugin's replacement may drop messageId/type
-    // (reported: the library sends it as replaced), so only the shape is checked.
+    // Events are objects with a messageId and a type, even when a plugin's
+    // replacement left them out (the library puts its own back).
     if (!e.is_object()) fail("an event that is not an object", e.dump());
+    auto id = e.find("messageId");
+    if (id == e.end() || !id->is_string() || id->get_ref<const std::string&>().empty()) {
+      fail("an event without a messageId", e.dump());
+    }
+    auto type = e.find("type");
+    if (type == e.end() || !type->is_string()) fail("an event without a type", e.dump());
   }
   tern_http_response_set_status(response, 200);
 }

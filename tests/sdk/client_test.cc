@@ -578,6 +578,41 @@ TEST_F(ClientTest, PluginsEnrichAndDropEvents) {
   EXPECT_TRUE(logger->contains("plugin threw"));
 }
 
+TEST_F(ClientTest, APluginThatReplacesTheEventCannotRemoveItsMessageIdOrType) {
+  // Found by fuzz_c_api: tern_plugin_event_replace with an object built from
+  // scratch sent events without a messageId, so the relay minted a new one on
+  // every retry (duplicates downstream) and could not validate the type.
+  std::vector<std::string> seen_ids;
+  config.plugins.push_back(std::make_shared<FunctionPlugin>([&](nlohmann::json& e) {
+    seen_ids.push_back(e["messageId"].get<std::string>());
+    return true;
+  }));
+  config.plugins.push_back(std::make_shared<FunctionPlugin>([](nlohmann::json& e) {
+    if (e["event"] == "own id") {
+      e["messageId"] = "plugin-chosen-id";  // a valid value of its own is kept
+      return true;
+    }
+    nlohmann::json replaced = {{"event", e["event"]}, {"anonymousId", "a1"}, {"type", 7}, {"properties", {{"r", 1}}}};
+    if (e["event"] == "empty id") replaced["messageId"] = "";
+    e = std::move(replaced);
+    return true;
+  }));
+  start();
+  ASSERT_TRUE(client->track("rebuilt").is_ok());
+  ASSERT_TRUE(client->track("empty id").is_ok());
+  ASSERT_TRUE(client->track("own id").is_ok());
+  ASSERT_TRUE(client->flush(5s).is_ok());
+  auto delivered = transport->delivered();
+  ASSERT_EQ(delivered.size(), 3u);
+  ASSERT_EQ(seen_ids.size(), 3u);
+  EXPECT_EQ(delivered[0]["messageId"], seen_ids[0]);
+  EXPECT_EQ(delivered[0]["type"], "track");
+  EXPECT_EQ(delivered[0]["properties"]["r"], 1);
+  EXPECT_EQ(delivered[1]["messageId"], seen_ids[1]);
+  EXPECT_EQ(delivered[2]["messageId"], "plugin-chosen-id");
+  EXPECT_EQ(delivered[2]["type"], "track");
+}
+
 TEST_F(ClientTest, QueueCapsDropTheOldestAndCountByReason) {
   config.default_consent = Consent::kUnknown;
   config.max_queue_events = 10;

@@ -242,7 +242,8 @@ typedef struct tern_plugin {
 /* Replaces the event being processed with `json` (the text of one JSON
  * object, `length` bytes; copied). Only inside process(), on its thread.
  * TERN_OK, or TERN_INVALID_ARGUMENT (NULL, not a JSON object: the event is
- * then unchanged). */
+ * then unchanged). A replacement without a valid messageId or type gets the
+ * library's own back (the messageId is what makes a retry idempotent). */
 TERN_EXPORT tern_status tern_plugin_event_replace(tern_plugin_event* event, const char* json,
                                                   size_t length);
 
