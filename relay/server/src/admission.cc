@@ -3,61 +3,182 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
+#include <type_traits>
 
 namespace tern::relay {
 
+namespace {
+
+using Ticks = SteadyTime::duration::rep;
+static_assert(std::is_integral_v<Ticks> && sizeof(Ticks) == 8,
+              "DedupWindow stores steady-clock expiries as 64-bit ticks");
+
+// now + window in ticks, saturated (a window of years must not overflow).
+std::int64_t expiry_of(std::int64_t now, std::chrono::seconds window) {
+  using Tick = SteadyTime::duration;
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  constexpr std::int64_t kTicksPerSecond =
+      std::chrono::duration_cast<Tick>(std::chrono::seconds(1)).count();
+  std::int64_t seconds = window.count();
+  if (seconds <= 0) return now;
+  if (seconds > (kMax - std::max<std::int64_t>(now, 0)) / kTicksPerSecond) return kMax;
+  return now + seconds * kTicksPerSecond;
+}
+
+std::size_t next_pow2(std::size_t n) {
+  std::size_t p = 1;
+  while (p < n) p <<= 1;
+  return p;
+}
+
+int log2_of_pow2(std::size_t p) {
+  int l = 0;
+  while ((std::size_t{1} << l) < p) ++l;
+  return l;
+}
+
+}  // namespace
+
 std::uint64_t DedupWindow::key_of(std::string_view id) {
-  return static_cast<std::uint64_t>(std::hash<std::string_view>{}(id));
+  auto h = static_cast<std::uint64_t>(std::hash<std::string_view>{}(id));
+  return h == 0 ? 1 : h;
+}
+
+std::size_t DedupWindow::slots_for(std::size_t max_entries) {
+  // Capped far beyond any memory a relay has, so 2 × max_entries cannot overflow.
+  constexpr std::size_t kMaxEntries = std::size_t{1} << 60;
+  return next_pow2(2 * std::min(std::max<std::size_t>(max_entries, 1), kMaxEntries));
+}
+
+std::size_t DedupWindow::home(std::uint64_t key) const {
+  // Fibonacci hashing: the high bits of key × 2^64/phi. std::hash may be the
+  // identity on some platforms; the multiply spreads any key over the table.
+  return static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> shift_) & mask_;
+}
+
+std::size_t DedupWindow::find_slot(std::uint64_t key) const {
+  std::size_t i = home(key);
+  while (slots_[i].key != 0 && slots_[i].key != key) i = (i + 1) & mask_;
+  return i;
+}
+
+void DedupWindow::erase_at(std::size_t index) {
+  // Backward shift: pull each later member of the cluster into the hole
+  // unless that would put it before its home slot.
+  std::size_t hole = index;
+  std::size_t j = index;
+  for (;;) {
+    j = (j + 1) & mask_;
+    if (slots_[j].key == 0) break;
+    std::size_t displacement = (j - home(slots_[j].key)) & mask_;
+    std::size_t distance = (j - hole) & mask_;
+    if (displacement >= distance) {
+      slots_[hole] = slots_[j];
+      hole = j;
+    }
+  }
+  slots_[hole] = Slot{0, 0};
+  --count_;
+}
+
+void DedupWindow::grow_table(std::size_t slots) {
+  std::vector<Slot> old;
+  old.swap(slots_);
+  slots_.assign(slots, Slot{0, 0});
+  mask_ = slots - 1;
+  shift_ = 64 - log2_of_pow2(slots);
+  for (const Slot& s : old) {
+    if (s.key != 0) slots_[find_slot(s.key)] = s;
+  }
+}
+
+bool DedupWindow::is_live(const Insertion& e) const {
+  const Slot& s = slots_[find_slot(e.key)];
+  return s.key == e.key && s.expiry == e.expiry;
+}
+
+void DedupWindow::push_insertion(Insertion e) {
+  if (ring_count_ == ring_.size()) {
+    std::size_t ring_mask = ring_.size() - 1;
+    if (!ring_.empty()) {
+      // Full: drop stale insertions in place (order kept). Only if more
+      // than half is still live does the ring grow, so compaction is
+      // amortised O(1) per insertion and the ring stays within ~4 × the
+      // live ids.
+      std::size_t kept = 0;
+      for (std::size_t r = 0; r < ring_count_; ++r) {
+        const Insertion& x = ring_[(ring_head_ + r) & ring_mask];
+        if (is_live(x)) ring_[(ring_head_ + kept++) & ring_mask] = x;
+      }
+      ring_count_ = kept;
+    }
+    if (ring_.empty() || 2 * ring_count_ > ring_.size()) {
+      std::vector<Insertion> bigger(ring_.empty() ? kInitialRing : 2 * ring_.size());
+      for (std::size_t r = 0; r < ring_count_; ++r) bigger[r] = ring_[(ring_head_ + r) & ring_mask];
+      ring_.swap(bigger);
+      ring_head_ = 0;
+    }
+  }
+  ring_[(ring_head_ + ring_count_) & (ring_.size() - 1)] = e;
+  ++ring_count_;
 }
 
 bool DedupWindow::insert(std::string_view id, SteadyTime now, std::chrono::seconds window,
                          std::size_t max_entries) {
   const std::uint64_t key = key_of(id);
+  const std::int64_t now_ticks = now.time_since_epoch().count();
   std::lock_guard<std::mutex> lock(mu_);
-  expire(now, max_entries == 0 ? 0 : max_entries - 1);
-  auto it = seen_.find(key);
-  if (it != seen_.end() && it->second > now) return false;
+  expire(now_ticks, max_entries);
+  std::size_t i = slots_.empty() ? 0 : find_slot(key);
+  const bool present = !slots_.empty() && slots_[i].key == key;
+  // A present id may be expired yet not evicted when the window was
+  // shortened by a reload (later insertions expire sooner): then it is new.
+  if (present && slots_[i].expiry > now_ticks) return false;
   if (max_entries == 0) return true;
-  if (seen_.empty() && order_.empty()) {
-    // Sized once up front so a filling window does not stall on rehashes.
-    seen_.reserve(std::min<std::size_t>(max_entries, kReserveCap));
-  }
-  SteadyTime expiry = now + window;
-  if (it != seen_.end()) {
-    it->second = expiry;
+  const std::int64_t expiry = expiry_of(now_ticks, window);
+  if (present) {
+    slots_[i].expiry = expiry;  // its older insertion turns stale
   } else {
-    seen_.emplace(key, expiry);
+    // Room for the new id is made only now, so a duplicate of the oldest
+    // remembered id is still caught when the window is full.
+    if (count_ >= max_entries) expire(now_ticks, max_entries - 1);
+    if (slots_.empty()) {
+      grow_table(std::min(kInitialSlots, slots_for(max_entries)));
+    } else if (2 * (count_ + 1) > slots_.size() && slots_.size() < slots_for(max_entries)) {
+      grow_table(2 * slots_.size());
+    }
+    i = find_slot(key);
+    slots_[i] = Slot{key, expiry};
+    ++count_;
   }
-  order_.emplace_back(expiry, key);
+  push_insertion(Insertion{expiry, key});
   return true;
 }
 
 void DedupWindow::forget(std::string_view id) {
   const std::uint64_t key = key_of(id);
   std::lock_guard<std::mutex> lock(mu_);
-  seen_.erase(key);
+  if (slots_.empty()) return;
+  std::size_t i = find_slot(key);
+  if (slots_[i].key == key) erase_at(i);
 }
 
 std::size_t DedupWindow::size() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return seen_.size();
+  return count_;
 }
 
-void DedupWindow::expire(SteadyTime now, std::size_t max_entries) {
-  while (!order_.empty()) {
-    auto [expiry, key] = order_.front();
-    auto it = seen_.find(key);
-    bool stale = it == seen_.end() || it->second != expiry;  // forgotten or re-inserted later
-    if (stale) {
-      order_.pop_front();
-      continue;
-    }
-    if (expiry <= now || seen_.size() > max_entries) {
-      seen_.erase(it);
-      order_.pop_front();
-      continue;
-    }
-    break;
+void DedupWindow::expire(std::int64_t now, std::size_t keep) {
+  const std::size_t ring_mask = ring_.size() - 1;
+  while (ring_count_ > 0) {
+    const Insertion& front = ring_[ring_head_];
+    std::size_t i = find_slot(front.key);
+    const bool live = slots_[i].key == front.key && slots_[i].expiry == front.expiry;
+    if (live && front.expiry > now && count_ <= keep) break;
+    if (live) erase_at(i);
+    ring_head_ = (ring_head_ + 1) & ring_mask;
+    --ring_count_;
   }
 }
 

@@ -1,17 +1,17 @@
 // Per-source dedup of messageIds and per-write-key rate limiting.
 //
 // Threads: both classes are thread-safe (one mutex each; held for
-// microseconds). Time is passed in, so tests drive it.
+// microseconds; DedupWindow's rare table growth or queue compaction is
+// O(ids remembered)). Time is passed in, so tests drive it.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+#include <vector>
 
 namespace tern::relay {
 
@@ -20,6 +20,7 @@ using SteadyTime = std::chrono::steady_clock::time_point;
 // Remembers messageIds seen within `window`, at most `max_entries` of them
 // (past it the oldest are forgotten early: memory stays bounded, and a
 // duplicate older than what fits is let through rather than refused).
+// `max_entries` = 0 remembers nothing: every id is new.
 class DedupWindow {
  public:
   // True when `id` is new (and now remembered); false for a duplicate.
@@ -30,25 +31,64 @@ class DedupWindow {
   std::size_t size() const;
 
  private:
-  void expire(SteadyTime now, std::size_t max_entries);
+  friend class DedupWindowTestPeer;  // tests inspect capacities and home slots
 
   // Ids are kept as a 64-bit hash (std::hash<std::string_view>), not as
-  // copies: one node allocation per new id instead of three, and no string
-  // compares. Two distinct ids collide with probability ~2^-64, so with n ids
-  // remembered a new id is wrongly taken for a duplicate with probability
-  // about n / 2^64 (for n = 10^6: ~5e-14 per event) — negligible next to
-  // the duplicates the window exists to catch.
+  // copies: no allocation per id and no string compares. Two distinct ids
+  // collide with probability ~2^-64 (hashes 0 and 1 share a key, since 0
+  // marks an empty slot: still ~2^-63), so with n ids remembered a new id is
+  // wrongly taken for a duplicate with probability about n / 2^63 (for
+  // n = 10^6: ~1e-13 per event) — negligible next to the duplicates the
+  // window exists to catch.
   static std::uint64_t key_of(std::string_view id);
-  // Up-front table size, capped so an idle source with a large
-  // dedup_max_entries does not pay for it before it sees traffic.
-  static constexpr std::size_t kReserveCap = 4096;
+
+  // A slot of the open-addressing table; key 0 = empty. Expiry is in
+  // steady-clock ticks, so a slot is 16 bytes and a probe stays in one or
+  // two cache lines.
+  struct Slot {
+    std::uint64_t key;
+    std::int64_t expiry;
+  };
+  // An insertion, in insertion order, for eviction. It is stale (skipped)
+  // when its key was forgotten or re-inserted since: the table's expiry for
+  // the key no longer equals this one.
+  struct Insertion {
+    std::int64_t expiry;
+    std::uint64_t key;
+  };
+
+  // Slots the table starts with (16 KiB) on the first remembered id, so an
+  // idle source with a large max_entries does not pay for it up front.
+  static constexpr std::size_t kInitialSlots = 1024;
+  static constexpr std::size_t kInitialRing = 1024;
+
+  // Drops expired insertions, then the oldest live ones until at most
+  // `keep` ids remain.
+  void expire(std::int64_t now, std::size_t keep);
+  // Index of `key`'s slot, or of the empty slot where it would go.
+  std::size_t find_slot(std::uint64_t key) const;
+  std::size_t home(std::uint64_t key) const;
+  // Removes the key at `index`, shifting its cluster back (no tombstones).
+  void erase_at(std::size_t index);
+  // Table capacity that keeps load <= 0.5 with `max_entries` ids.
+  static std::size_t slots_for(std::size_t max_entries);
+  void grow_table(std::size_t slots);
+  void push_insertion(Insertion e);
+  bool is_live(const Insertion& e) const;
 
   mutable std::mutex mu_;
-  // hash(id) -> expiry; `order_` keeps insertion order for eviction. A
-  // forgotten id leaves a stale entry in `order_`, skipped when it reaches
-  // the front.
-  std::unordered_map<std::uint64_t, SteadyTime> seen_;
-  std::deque<std::pair<SteadyTime, std::uint64_t>> order_;
+  // Linear-probing hash table, power-of-two size; grown by doubling while
+  // it would pass half full, never past slots_for(max_entries).
+  std::vector<Slot> slots_;
+  std::size_t mask_ = 0;   // slots_.size() - 1
+  int shift_ = 64;         // 64 - log2(slots_.size()): home() takes the high bits
+  std::size_t count_ = 0;  // occupied slots
+  // FIFO of insertions, a ring over a power-of-two vector. Stale entries
+  // are compacted away when it fills, so it grows only while more than
+  // half of it is live (it stays under ~4 × max_entries).
+  std::vector<Insertion> ring_;
+  std::size_t ring_head_ = 0;
+  std::size_t ring_count_ = 0;
 };
 
 // Token bucket: `rate` tokens/s up to `burst`. A request of n events is let
