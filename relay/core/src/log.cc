@@ -1,16 +1,30 @@
 #include "tern/relay/log.h"
 
+#include <pthread.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <mutex>
 
 namespace tern::relay::log {
+
+void set_thread_name(std::string_view name) {
+#ifdef __linux__
+  char buf[16] = {};
+  std::memcpy(buf, name.data(), std::min<std::size_t>(name.size(), sizeof buf - 1));
+  pthread_setname_np(pthread_self(), buf);
+#else
+  (void)name;
+#endif
+}
+
 namespace {
 
 std::atomic<int> g_level{static_cast<int>(Level::kInfo)};

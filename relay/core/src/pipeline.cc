@@ -98,7 +98,10 @@ class PipelineImpl final : public DurablePipeline {
       Status st = start_runner(sc, std::move(sink));
       if (!st) return st;
     }
-    callbacks_ = std::thread([this] { run_callbacks(); });
+    callbacks_ = std::thread([this] {
+      log::set_thread_name("tern-callbacks");
+      run_callbacks();
+    });
     log::info("pipeline started", {{"sinks", config_.sinks.size()},
                                    {"spool", spool_dir(config_)},
                                    {"last_seq", spool_->last_seq()}});

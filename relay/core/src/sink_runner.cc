@@ -65,7 +65,10 @@ SinkRunner::~SinkRunner() {
 
 void SinkRunner::start() {
   started_ = true;
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    log::set_thread_name("tern-sink-" + config_.name);
+    run();
+  });
 }
 
 void SinkRunner::begin_stop(SteadyClock::time_point deadline) {

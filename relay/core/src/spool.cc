@@ -193,7 +193,10 @@ Result<std::unique_ptr<Spool>> Spool::open(SpoolOptions options, Metrics& metric
   std::unique_ptr<Spool> s(new Spool(std::move(options), metrics));
   Status st = s->recover();
   if (!st) return st;
-  s->committer_ = std::thread([p = s.get()] { p->run_committer(); });
+  s->committer_ = std::thread([p = s.get()] {
+    log::set_thread_name("tern-spool");
+    p->run_committer();
+  });
   return s;
 }
 

@@ -57,6 +57,11 @@ inline bool enabled(Level l) noexcept { return static_cast<int>(l) >= static_cas
 // stderr. Meant for tests and for embedding; not for the hot path.
 void set_output(std::function<void(std::string_view line)> out);
 
+// Names the calling thread (shown by top -H, ps -L, perf and debuggers;
+// Linux keeps the first 15 bytes). Threads: the relay's own threads call it
+// once at their start: tern-io, tern-spool, tern-callbacks, tern-sink-<name>.
+void set_thread_name(std::string_view name);
+
 // Formats one line (with trailing '\n') without writing it.
 std::string format(Level level, std::string_view msg, Fields fields);
 
