@@ -127,8 +127,31 @@ void DedupWindow::push_insertion(Insertion e) {
 bool DedupWindow::insert(std::string_view id, SteadyTime now, std::chrono::seconds window,
                          std::size_t max_entries) {
   const std::uint64_t key = key_of(id);
+  std::lock_guard<std::mutex> lock(mu_);
+  return insert_locked(key, now.time_since_epoch().count(), window, max_entries);
+}
+
+void DedupWindow::insert_all(const std::vector<std::string_view>& ids, SteadyTime now,
+                             std::chrono::seconds window, std::size_t max_entries,
+                             std::vector<char>* is_new) {
+  thread_local std::vector<std::uint64_t> keys;
+  keys.clear();
+  for (std::string_view id : ids) keys.push_back(key_of(id));
+  is_new->assign(ids.size(), 0);
   const std::int64_t now_ticks = now.time_since_epoch().count();
   std::lock_guard<std::mutex> lock(mu_);
+  // A large window is far bigger than the CPU caches: each lookup is a cache
+  // miss. Touching every home slot first lets those misses overlap.
+  if (!slots_.empty()) {
+    for (std::uint64_t key : keys) __builtin_prefetch(&slots_[home(key)]);
+  }
+  for (std::size_t k = 0; k < keys.size(); ++k) {
+    (*is_new)[k] = insert_locked(keys[k], now_ticks, window, max_entries) ? 1 : 0;
+  }
+}
+
+bool DedupWindow::insert_locked(std::uint64_t key, std::int64_t now_ticks, std::chrono::seconds window,
+                                std::size_t max_entries) {
   expire(now_ticks, max_entries);
   std::size_t i = slots_.empty() ? 0 : find_slot(key);
   const bool present = !slots_.empty() && slots_[i].key == key;
@@ -173,9 +196,12 @@ void DedupWindow::expire(std::int64_t now, std::size_t keep) {
   const std::size_t ring_mask = ring_.size() - 1;
   while (ring_count_ > 0) {
     const Insertion& front = ring_[ring_head_];
+    // Nothing to drop: the front is not due (a stale front may wait; it is
+    // skipped whenever it comes due). Checked before the table lookup, which
+    // is a cache miss in a large window.
+    if (front.expiry > now && count_ <= keep) break;
     std::size_t i = find_slot(front.key);
     const bool live = slots_[i].key == front.key && slots_[i].expiry == front.expiry;
-    if (live && front.expiry > now && count_ <= keep) break;
     if (live) erase_at(i);
     ring_head_ = (ring_head_ + 1) & ring_mask;
     --ring_count_;

@@ -26,6 +26,10 @@ class DedupWindow {
   // True when `id` is new (and now remembered); false for a duplicate.
   bool insert(std::string_view id, SteadyTime now, std::chrono::seconds window,
               std::size_t max_entries);
+  // insert() for each of `ids` in order under one lock, their table slots
+  // prefetched first; (*is_new)[i] is what insert(ids[i]) would return.
+  void insert_all(const std::vector<std::string_view>& ids, SteadyTime now, std::chrono::seconds window,
+                  std::size_t max_entries, std::vector<char>* is_new);
   // Forgets `id` (its submission failed, so a retry must not be taken for a duplicate).
   void forget(std::string_view id);
   std::size_t size() const;
@@ -62,6 +66,8 @@ class DedupWindow {
   static constexpr std::size_t kInitialSlots = 1024;
   static constexpr std::size_t kInitialRing = 1024;
 
+  bool insert_locked(std::uint64_t key, std::int64_t now_ticks, std::chrono::seconds window,
+                     std::size_t max_entries);
   // Drops expired insertions, then the oldest live ones until at most
   // `keep` ids remain.
   void expire(std::int64_t now, std::size_t keep);

@@ -19,9 +19,10 @@ enum class InflateResult {
 // repetitive JSON legitimately compresses more than 100:1.
 inline constexpr std::size_t kRatioFloorBytes = 64 * 1024;
 
-// Inflates `input` into `out` (cleared first) in chunks. `gzip`: gzip
-// framing; otherwise zlib ("deflate" content-coding). Never writes more than
-// max_output + one chunk. `out`'s capacity is reused across calls.
+// Inflates `input` into `out` (cleared first). `gzip`: gzip framing;
+// otherwise zlib ("deflate" content-coding). Never inflates more than one
+// byte past max_output or the ratio bound. `out`'s capacity is reused
+// across calls.
 InflateResult inflate_bounded(std::string_view input, bool gzip, std::size_t max_output,
                               double max_ratio, std::string* out);
 

@@ -18,8 +18,16 @@ class RequestScratch {
   std::string inflated;
   std::vector<ScannedEvent> scanned;  // reused: their member vectors keep capacity
   std::size_t scanned_count = 0;
-  std::vector<MemberSpan> members;
   EnrichScratch enrich;
+  // An event that passed validation.
+  struct Candidate {
+    std::size_t index;
+    std::string_view message_id;  // empty: none sent (one is generated)
+    std::optional<SysTime> timestamp;
+  };
+  std::vector<Candidate> candidates;
+  std::vector<std::string_view> ids;
+  std::vector<char> is_new;
 
   // Buffers are reused across requests (of one I/O thread, see
   // thread_request_scratch), but one large request must not pin megabytes
@@ -694,9 +702,11 @@ void RequestHandler::handle_ingest(HttpRequest& request, RequestScratch& scratch
   submission.source_id = source.id;
   submission.ack_mode = source.ack_mode;
   std::vector<Rejection> rejected;
-  std::vector<std::string> new_ids;  // remembered in dedup; forgotten if the submit fails
   std::size_t accepted = 0, duplicates = 0;
-  EnrichScratch& enrich_scratch = scratch.enrich;
+  // Pass 1: validate. The events that pass are candidates.
+  using Candidate = RequestScratch::Candidate;
+  auto& candidates = scratch.candidates;
+  candidates.clear();
   for (std::size_t i = 0; i < events.size(); ++i) {
     const ScannedEvent& scanned = scratch.scanned[i];
     std::string_view raw = scanned.span.of(text);
@@ -783,28 +793,50 @@ void RequestHandler::handle_ingest(HttpRequest& request, RequestScratch& scratch
         continue;
       }
     }
+    candidates.push_back(Candidate{i, has_message_id ? message_id : std::string_view(), timestamp});
+  }
+
+  // Pass 2: dedup, all of the request's ids at once (one lock, the window's
+  // slots prefetched together).
+  auto& ids = scratch.ids;
+  ids.clear();
+  for (const Candidate& c : candidates) {
+    if (!c.message_id.empty()) ids.push_back(c.message_id);
+  }
+  auto& is_new = scratch.is_new;
+  dedup.insert_all(ids, request.received_steady, source.dedup_window, source.dedup_max_entries, &is_new);
+  // The new ids, remembered now, are forgotten if the submit fails.
+  std::string new_ids;
+  std::vector<uint32_t> new_id_ends;
+
+  // Pass 3: enrich the new events.
+  EnrichScratch& enrich_scratch = scratch.enrich;
+  std::size_t id_index = 0;
+  submission.events.reserve(candidates.size());
+  for (const Candidate& c : candidates) {
     std::string generated;
-    if (has_message_id) {
-      if (!dedup.insert(message_id, request.received_steady, source.dedup_window,
-                        source.dedup_max_entries)) {
+    if (!c.message_id.empty()) {
+      if (!is_new[id_index++]) {
         ++accepted;
         ++duplicates;
         continue;
       }
-      new_ids.emplace_back(message_id);
+      new_ids.append(c.message_id);
+      new_id_ends.push_back(static_cast<uint32_t>(new_ids.size()));
     } else {
       generated = uuid_v4();
     }
-
+    const ScannedEvent& scanned = scratch.scanned[c.index];
     EnrichInput in;
     in.received_at_text = received_text;
     in.received_at = request.received_at;
     in.sent_at = sent_at;
-    in.timestamp = timestamp;
+    in.timestamp = c.timestamp;
     in.ip = ip;
     in.source_id = source.id;
     in.forced_type = type;
     in.generated_message_id = generated;
+    std::string_view raw = scanned.span.of(text);
     std::string out;
     out.reserve(raw.size() + 160);
     enrich_scanned(raw, scanned.members, scanned.context, scanned.context_members, in, &out,
@@ -844,7 +876,8 @@ void RequestHandler::handle_ingest(HttpRequest& request, RequestScratch& scratch
   pipeline_->submit(
       std::move(submission),
       [this, respond, ok_body = std::move(ok_body), ack_name, submitted, &dedup,
-       new_ids = std::move(new_ids), &accepted_counter](Status status) mutable {
+       new_ids = std::move(new_ids), new_id_ends = std::move(new_id_ends),
+       &accepted_counter](Status status) mutable {
         HttpResponse r;
         r.headers.emplace_back("X-Tern-Ack", ack_name);
         if (status.is_ok() || status.code() == StatusCode::kTimeout) {
@@ -857,7 +890,9 @@ void RequestHandler::handle_ingest(HttpRequest& request, RequestScratch& scratch
           return;
         }
         // Nothing was stored: let a retry of these messageIds through.
-        for (const std::string& id : new_ids) dedup.forget(id);
+        for (std::size_t k = 0, begin = 0; k < new_id_ends.size(); begin = new_id_ends[k++]) {
+          dedup.forget(std::string_view(new_ids).substr(begin, new_id_ends[k] - begin));
+        }
         count_rejected(status.code() == StatusCode::kUnavailable ? "spool_full"
                        : status.code() == StatusCode::kShutdown  ? "shutting_down"
                                                                  : "storage_error",

@@ -32,6 +32,29 @@ TEST(DedupWindowTest, DuplicateWithinWindowIsRefusedAndAfterItAccepted) {
   EXPECT_TRUE(d.insert("m1", t0 + 11s, 10s, 100));
 }
 
+TEST(DedupWindowTest, InsertAllAnswersAsOneInsertPerIdInOrder) {
+  DedupWindow batch, single;
+  SteadyTime t0{};
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3000; ++i) ids.push_back("id-" + std::to_string(i % 2500));  // 500 repeats
+  std::vector<std::string_view> views(ids.begin(), ids.end());
+  std::vector<char> is_new;
+  // Two calls: the second sees the first's ids (and repeats within itself).
+  std::vector<std::string_view> first(views.begin(), views.begin() + 1000);
+  std::vector<std::string_view> second(views.begin() + 1000, views.end());
+  batch.insert_all(first, t0, 60s, 2000, &is_new);
+  std::vector<char> answers(is_new);
+  batch.insert_all(second, t0 + 1s, 60s, 2000, &is_new);
+  answers.insert(answers.end(), is_new.begin(), is_new.end());
+  ASSERT_EQ(answers.size(), views.size());
+  for (std::size_t i = 0; i < views.size(); ++i) {
+    bool expect = single.insert(views[i], i < 1000 ? t0 : t0 + 1s, 60s, 2000);
+    EXPECT_EQ(answers[i] != 0, expect) << "id " << i << " " << views[i];
+  }
+  EXPECT_EQ(batch.size(), single.size());
+  EXPECT_EQ(batch.size(), 2000u);  // bounded by max_entries, like insert()
+}
+
 TEST(DedupWindowTest, ExpiredIdsAreDroppedFromMemory) {
   DedupWindow d;
   SteadyTime t0{};

@@ -107,8 +107,10 @@ class FileSink final : public Sink {
       std::size_t start = text_.size();
       text_.append(r.event.data(), r.event.size());
       // Valid JSON has raw newlines only as whitespace: keep one event per line.
-      for (std::size_t i = start; i < text_.size(); ++i) {
-        if (text_[i] == '\n' || text_[i] == '\r') text_[i] = ' ';
+      for (char nl : {'\n', '\r'}) {
+        char* p = &text_[start];
+        char* end = text_.data() + text_.size();
+        while ((p = static_cast<char*>(std::memchr(p, nl, static_cast<std::size_t>(end - p)))) != nullptr) *p++ = ' ';
       }
       text_ += '\n';
     }
