@@ -238,6 +238,153 @@ bool scan_events(std::string_view t, std::size_t i, std::vector<ScannedEvent>* e
   return false;
 }
 
+namespace {
+
+// A walk over a structural index. Every function takes `k`, the index of
+// the value's first token, and returns the index of the token after the
+// value (or npos when the index runs out: it does not describe the text).
+class TokenWalk {
+ public:
+  TokenWalk(std::string_view t, StructuralIndex index) : t_(t), pos_(index.positions), n_(index.count) {}
+
+  std::size_t size() const { return n_; }
+  char at(std::size_t k) const { return k < n_ && pos_[k] < t_.size() ? t_[pos_[k]] : '\0'; }
+  std::size_t offset(std::size_t k) const { return pos_[k]; }
+
+  // Where the value starting at token k ends (one past its last byte).
+  // Scalars and strings end before the whitespace preceding the next token.
+  std::size_t skip(std::size_t k, std::size_t* end) const {
+    char c = at(k);
+    if (c == '{' || c == '[') {
+      std::size_t depth = 0;
+      for (; k < n_; ++k) {
+        char d = at(k);
+        if (d == '{' || d == '[') {
+          ++depth;
+        } else if ((d == '}' || d == ']') && --depth == 0) {
+          *end = pos_[k] + 1;
+          return k + 1;
+        }
+      }
+      return npos;
+    }
+    if (k + 1 >= n_) return npos;
+    *end = trim_back(pos_[k + 1], pos_[k]);
+    return k + 1;
+  }
+
+  // The members of the object at token k, as scan_members.
+  std::size_t members(std::size_t k, std::size_t base, std::vector<MemberSpan>* out, std::string_view descend_key,
+                      std::vector<MemberSpan>* descend_out, std::ptrdiff_t* descended, std::size_t* end) const {
+    if (at(k) != '{') return npos;
+    ++k;
+    if (at(k) == '}') {
+      *end = pos_[k] + 1;
+      return k + 1;
+    }
+    bool looked_for_key = descend_out == nullptr;
+    while (k + 2 < n_) {
+      if (at(k) != '"' || at(k + 1) != ':') return npos;
+      MemberSpan m;
+      std::size_t key_begin = pos_[k];
+      std::size_t key_end = trim_back(pos_[k + 1], key_begin);  // past the closing quote
+      if (key_end < key_begin + 2) return npos;
+      m.key = t_.substr(key_begin + 1, key_end - key_begin - 2);
+      m.member.begin = key_begin - base;
+      k += 2;
+      std::size_t value_begin = pos_[k];
+      std::size_t value_end = 0;
+      if (!looked_for_key && m.key == descend_key) {
+        looked_for_key = true;  // only the first such member (the parser's rule)
+        if (at(k) == '{') {
+          descend_out->clear();
+          k = members(k, value_begin, descend_out, {}, nullptr, nullptr, &value_end);
+          *descended = static_cast<std::ptrdiff_t>(out->size());
+        } else {
+          k = skip(k, &value_end);
+        }
+      } else {
+        k = skip(k, &value_end);
+      }
+      if (k == npos) return npos;
+      m.value = Span{value_begin - base, value_end - base};
+      m.member.end = value_end - base;
+      out->push_back(m);
+      char c = at(k);
+      if (c == '}') {
+        *end = pos_[k] + 1;
+        return k + 1;
+      }
+      if (c != ',') return npos;
+      ++k;
+    }
+    return npos;
+  }
+
+ private:
+  std::size_t trim_back(std::size_t end, std::size_t floor) const {
+    while (end > floor && end <= t_.size() && is_ws(t_[end - 1])) --end;
+    return end;
+  }
+
+  std::string_view t_;
+  const uint32_t* pos_;
+  std::size_t n_;
+};
+
+}  // namespace
+
+bool scan_events_indexed(std::string_view text, StructuralIndex index, std::string_view batch_key,
+                         std::vector<ScannedEvent>* events, std::size_t* count) {
+  *count = 0;
+  if (index.positions == nullptr || index.count == 0) return false;
+  TokenWalk w(text, index);
+  std::size_t k = 0;
+  if (!batch_key.empty()) {
+    // Find the root object's first member named batch_key.
+    if (w.at(0) != '{') return false;
+    k = 1;
+    for (;;) {
+      if (w.at(k) != '"' || w.at(k + 1) != ':') return false;
+      std::size_t key_begin = w.offset(k);
+      std::size_t key_end = w.offset(k + 1);
+      while (key_end > key_begin && is_ws(text[key_end - 1])) --key_end;
+      bool match = key_end >= key_begin + 2 && text.substr(key_begin + 1, key_end - key_begin - 2) == batch_key;
+      k += 2;
+      if (match) break;
+      std::size_t end = 0;
+      k = w.skip(k, &end);
+      if (k == npos || w.at(k) != ',') return false;
+      ++k;
+    }
+    if (w.at(k) != '[') return false;
+  }
+  auto scan_one = [&](std::size_t at_k) -> std::size_t {
+    if (*count == events->size()) events->emplace_back();
+    ScannedEvent& e = (*events)[(*count)++];
+    e.members.clear();
+    e.context_members.clear();
+    e.context = -1;
+    e.is_object = w.at(at_k) == '{';
+    std::size_t begin = w.offset(at_k), end = 0;
+    std::size_t next = e.is_object ? w.members(at_k, begin, &e.members, "context", &e.context_members, &e.context, &end)
+                                   : w.skip(at_k, &end);
+    e.span = Span{begin, end};
+    return next;
+  };
+  if (batch_key.empty()) return scan_one(0) != npos;
+  ++k;  // past '['
+  if (w.at(k) == ']') return true;
+  for (;;) {
+    k = scan_one(k);
+    if (k == npos) return false;
+    char c = w.at(k);
+    if (c == ']') return true;
+    if (c != ',') return false;
+    ++k;
+  }
+}
+
 bool find_member_value(std::string_view t, std::string_view key, std::size_t* value_begin) {
   std::size_t i = skip_ws(t, 0);
   if (i >= t.size() || t[i] != '{') return false;

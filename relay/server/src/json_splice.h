@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,6 +55,23 @@ struct ScannedEvent {
 // left for reuse (their vectors keep their capacity).
 bool scan_events(std::string_view text, std::size_t i, std::vector<ScannedEvent>* events,
                  std::size_t* count);
+
+// The byte offsets of a document's structural characters in order, as a
+// validating parser's first stage found them (simdjson's stage 1): every
+// { } [ ] , : and the first byte of every string, number, true, false and
+// null. With them a scan steps from token to token instead of byte to byte.
+struct StructuralIndex {
+  const uint32_t* positions = nullptr;
+  std::size_t count = 0;
+};
+
+// scan_events over a document with its structural index. `batch_key`
+// non-empty: the events are the elements of the root object's first member
+// of that name (an array); empty: the root value is the one event. Returns
+// false when the index does not describe the text (the caller falls back to
+// scan_events).
+bool scan_events_indexed(std::string_view text, StructuralIndex index, std::string_view batch_key,
+                         std::vector<ScannedEvent>* events, std::size_t* count);
 
 // Where the value of the first top-level member named `key` of the object
 // `text` starts (keys compared as written). Neither that value nor the

@@ -199,6 +199,16 @@ bool non_empty_id(simdjson::dom::object& obj, std::string_view key) {
   return v.is_number();
 }
 
+// The structural index of the document `parser` parsed last. simdjson keeps
+// it in its parser implementation (a public member, documented as being
+// there for benchmarking access); scan_events_indexed checks it against the
+// text and the caller falls back to the byte scanner if it ever does not fit.
+StructuralIndex structural_index(const simdjson::dom::parser& parser) {
+  if (!parser.implementation) return {};
+  return StructuralIndex{parser.implementation->structural_indexes.get(),
+                         parser.implementation->n_structural_indexes};
+}
+
 bool origin_allowed(const ServerConfig& server, std::string_view origin) {
   for (const std::string& o : server.cors_origins) {
     if (o == "*" || o == origin) return true;
@@ -666,14 +676,20 @@ void RequestHandler::handle_ingest(HttpRequest& request, RequestScratch& scratch
       limit_error(413, "batch_events", "batch has more than max_batch_events events");
       return;
     }
-    // The scanner follows the same first-"batch"-key rule as the parser.
-    std::size_t batch_begin = 0;
-    scanned_ok = find_member_value(text, "batch", &batch_begin) &&
-                 scan_events(text, batch_begin, &scratch.scanned, &scratch.scanned_count);
     for (simdjson::dom::element e : batch) events.push_back(e);
   } else {
     events.push_back(root);
-    scanned_ok = scan_events(text, 0, &scratch.scanned, &scratch.scanned_count);
+  }
+  // The scanners follow the same first-"batch"-key rule as the parser. The
+  // parser's own structural index makes the scan token by token; the byte
+  // scanner is the fallback should the index ever not match the text.
+  scanned_ok = scan_events_indexed(text, structural_index(parser), type.empty() ? "batch" : "",
+                                   &scratch.scanned, &scratch.scanned_count) &&
+               scratch.scanned_count == events.size();
+  if (!scanned_ok) {
+    std::size_t begin = 0;
+    scanned_ok = (!type.empty() || find_member_value(text, "batch", &begin)) &&
+                 scan_events(text, begin, &scratch.scanned, &scratch.scanned_count);
   }
   if (!scanned_ok || scratch.scanned_count != events.size()) {
     respond(make_error(500, "internal", "event scanner disagrees with the parser"));

@@ -1,6 +1,7 @@
 #include "json_splice.h"
 
 #include <gtest/gtest.h>
+#include <simdjson.h>
 
 #include <functional>
 #include <string>
@@ -70,7 +71,7 @@ TEST(JsonSpliceTest, ScanEventsOfASingleObjectAndOfBrokenText) {
 // Random strings and nested containers of every length around the 16-byte
 // steps of the vectorised scan: escapes, quotes and brackets inside strings
 // at every offset. The spans are known from how the text was built.
-TEST(JsonSpliceTest, SpansAreExactForRandomTextAcrossVectorBoundaries) {
+TEST(JsonSpliceTest, SpansAreExactForRandomTextByteScannedOrIndexed) {
   uint32_t x = 2463534242u;
   auto next = [&] {
     x ^= x << 13;
@@ -113,6 +114,40 @@ TEST(JsonSpliceTest, SpansAreExactForRandomTextAcrossVectorBoundaries) {
       text += (i ? "," : "") + std::string(next() % 3, ' ') + v;
     }
     text += "]";
+    // The same through simdjson's structural index, with the array as the
+    // "batch" member of a body (after another member, with whitespace).
+    std::string body = "{ \"sentAt\" : \"x\" , \"batch\" : " + text + " }";
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    ASSERT_EQ(parser.parse(body).get(root), simdjson::SUCCESS) << body;
+    std::vector<ScannedEvent> indexed;
+    std::size_t indexed_count = 0;
+    ASSERT_TRUE(scan_events_indexed(
+        body, StructuralIndex{parser.implementation->structural_indexes.get(), parser.implementation->n_structural_indexes},
+        "batch", &indexed, &indexed_count))
+        << body;
+    ASSERT_EQ(indexed_count, expected.size()) << body;
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+      EXPECT_EQ(indexed[i].span.of(body), expected[i]) << body;
+      EXPECT_EQ(indexed[i].is_object, expected[i][0] == '{');
+      if (expected[i][0] != '{') continue;
+      std::vector<ScannedEvent> bytewise;
+      std::size_t one = 0;
+      ASSERT_TRUE(scan_events(expected[i], 0, &bytewise, &one));
+      ASSERT_EQ(indexed[i].members.size(), bytewise[0].members.size()) << expected[i];
+      for (std::size_t m = 0; m < bytewise[0].members.size(); ++m) {
+        EXPECT_EQ(indexed[i].members[m].key, bytewise[0].members[m].key);
+        EXPECT_EQ(indexed[i].members[m].value.begin, bytewise[0].members[m].value.begin);
+        EXPECT_EQ(indexed[i].members[m].value.end, bytewise[0].members[m].value.end);
+        EXPECT_EQ(indexed[i].members[m].member.end, bytewise[0].members[m].member.end);
+      }
+      EXPECT_EQ(indexed[i].context, bytewise[0].context);
+      ASSERT_EQ(indexed[i].context_members.size(), bytewise[0].context_members.size());
+      for (std::size_t m = 0; m < bytewise[0].context_members.size(); ++m) {
+        EXPECT_EQ(indexed[i].context_members[m].value.begin, bytewise[0].context_members[m].value.begin);
+        EXPECT_EQ(indexed[i].context_members[m].value.end, bytewise[0].context_members[m].value.end);
+      }
+    }
     std::vector<Span> spans;
     ASSERT_TRUE(scan_array_elements(text, &spans)) << text;
     ASSERT_EQ(spans.size(), expected.size()) << text;
