@@ -18,6 +18,20 @@
 namespace tern::relay {
 namespace {
 
+// Batch defaults that depend on the sink type: a file sink pays one
+// fdatasync per delivery, so its batches default larger (still bounded in
+// time by batch_linger).
+void set_type_defaults(SinkConfig& s) {
+  if (s.type == "file") {
+    s.batch_max_events = 5'000;
+    s.batch_max_bytes = 4 << 20;
+  }
+}
+
+}  // namespace
+
+namespace {
+
 std::string describe(const toml::node& n) {
   switch (n.type()) {
     case toml::node_type::string: return "\"" + std::string(*n.value<std::string_view>()) + "\"";
@@ -388,6 +402,7 @@ void read_sinks(TableReader& root, RelayConfig& c, Errors& errors) {
         break;
       }
     }
+    set_type_defaults(s);
     r.integer("batch_max_events", &s.batch_max_events, 1, 1'000'000);
     r.size("batch_max_bytes", &s.batch_max_bytes, 1);
     r.duration("batch_linger", &s.batch_linger, std::chrono::milliseconds(0));
@@ -464,6 +479,7 @@ void fill_defaults(RelayConfig& c) {
     SinkConfig file;
     file.name = "file";
     file.type = "file";
+    set_type_defaults(file);
     c.sinks.push_back(std::move(file));
   }
   if (c.routes.empty()) {
