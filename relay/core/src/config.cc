@@ -18,20 +18,6 @@
 namespace tern::relay {
 namespace {
 
-// Batch defaults that depend on the sink type: a file sink pays one
-// fdatasync per delivery, so its batches default larger (still bounded in
-// time by batch_linger).
-void set_type_defaults(SinkConfig& s) {
-  if (s.type == "file") {
-    s.batch_max_events = 5'000;
-    s.batch_max_bytes = 4 << 20;
-  }
-}
-
-}  // namespace
-
-namespace {
-
 std::string describe(const toml::node& n) {
   switch (n.type()) {
     case toml::node_type::string: return "\"" + std::string(*n.value<std::string_view>()) + "\"";
@@ -402,7 +388,6 @@ void read_sinks(TableReader& root, RelayConfig& c, Errors& errors) {
         break;
       }
     }
-    set_type_defaults(s);
     r.integer("batch_max_events", &s.batch_max_events, 1, 1'000'000);
     r.size("batch_max_bytes", &s.batch_max_bytes, 1);
     r.duration("batch_linger", &s.batch_linger, std::chrono::milliseconds(0));
@@ -479,7 +464,6 @@ void fill_defaults(RelayConfig& c) {
     SinkConfig file;
     file.name = "file";
     file.type = "file";
-    set_type_defaults(file);
     c.sinks.push_back(std::move(file));
   }
   if (c.routes.empty()) {
@@ -549,6 +533,7 @@ Result<RelayConfig> parse_config(std::string_view toml_text, std::string_view or
     s.str("dir", &c.spool.dir);
     s.size("max_bytes", &c.spool.max_bytes, 4096);
     s.duration("commit_window", &c.spool.commit_window, std::chrono::milliseconds(0));
+    s.size("memory_tail_bytes", &c.spool.memory_tail_bytes, 0);
     s.integer("retry_after_seconds", &c.spool.retry_after_seconds, 1, 3600);
     s.reject_unknown();
   }

@@ -73,6 +73,7 @@ class PipelineImpl final : public DurablePipeline {
     so.dir = spool_dir(config_);
     so.max_bytes = config_.spool.max_bytes;
     so.commit_window = config_.spool.commit_window;
+    so.memory_tail_bytes = config_.spool.memory_tail_bytes;
     auto spool = Spool::open(so, metrics_);
     if (!spool) return spool.status();
     spool_ = std::move(spool.value());

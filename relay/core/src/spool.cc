@@ -89,6 +89,29 @@ void encode(std::string& out, uint64_t seq, const SpoolEvent& e) {
 
 enum class Parse { kOk, kNeedMore, kBad };
 
+// The views of a record whose header (at p) was checked; the caller sets
+// rec->storage to what holds p.
+void fill_record(const char* p, uint32_t body, uint16_t src_len, uint16_t type_len, SpoolRecord* rec) {
+  rec->seq = get64(p + 8);
+  rec->source_id = std::string_view(p + kHeader, src_len);
+  rec->type = std::string_view(p + kHeader + src_len, type_len);
+  rec->event = std::string_view(p + kHeader + src_len + type_len, body - src_len - type_len);
+}
+
+// A record of a commit kept in memory: the bytes never left the process, so
+// its CRC is not checked again. False when p[0..n) does not hold a whole
+// record (cannot happen for a chunk the committer wrote).
+bool parse_memory_record(const char* p, std::size_t n, SpoolRecord* rec, std::size_t* len) {
+  if (n < kHeader) return false;
+  uint32_t body = get32(p + 4);
+  uint16_t src_len = get16(p + 16);
+  uint16_t type_len = get16(p + 18);
+  if (static_cast<uint32_t>(src_len) + type_len > body || n - kHeader < body) return false;
+  *len = kHeader + body;
+  fill_record(p, body, src_len, type_len, rec);
+  return true;
+}
+
 // Parses the record at p[0..n). On kOk, *len is its full size. kNeedMore
 // means the header says it is longer than n (want *len bytes).
 Parse parse_record(const char* p, std::size_t n, SpoolRecord* rec, std::size_t* len) {
@@ -104,12 +127,7 @@ Parse parse_record(const char* p, std::size_t n, SpoolRecord* rec, std::size_t* 
   if (n < *len) return Parse::kNeedMore;
   const uint32_t want = get32(p);
   if (crc_of(p + 4, *len - 4) != want && !legacy_crc_matches(p + 4, *len - 4, want)) return Parse::kBad;
-  if (rec) {
-    rec->seq = get64(p + 8);
-    rec->source_id.assign(p + kHeader, src_len);
-    rec->type.assign(p + kHeader + src_len, type_len);
-    rec->event.assign(p + kHeader + src_len + type_len, body - src_len - type_len);
-  }
+  if (rec) fill_record(p, body, src_len, type_len, rec);
   return Parse::kOk;
 }
 
@@ -179,6 +197,12 @@ Spool::Spool(SpoolOptions options, Metrics& metrics)
                                       "Committed records that failed their CRC when read (skipped)");
   write_errors_ = &metrics.counter("tern_relay_spool_write_errors_total", {},
                                    "Failed spool writes or fdatasyncs");
+  read_memory_ = &metrics.counter("tern_relay_spool_read_records_total", "from=\"memory\"",
+                                  "Records sinks read from the spool, from recent commits kept in memory or from disk");
+  read_disk_ = &metrics.counter("tern_relay_spool_read_records_total", "from=\"disk\"",
+                                "Records sinks read from the spool, from recent commits kept in memory or from disk");
+  tail_gauge_ = &metrics.gauge("tern_relay_spool_memory_tail_bytes", {},
+                               "Bytes of recent commits kept in memory until every sink has read them");
   bytes_gauge_ = &metrics.gauge("tern_relay_spool_bytes", {}, "Bytes held in the spool");
   segments_gauge_ = &metrics.gauge("tern_relay_spool_segments", {}, "Segment files in the spool");
   commit_seconds_ = &metrics.histogram("tern_relay_spool_commit_seconds", {},
@@ -474,13 +498,25 @@ void Spool::commit(std::vector<Pending> batch) {
     }
   }
   const uint64_t last = seq - 1;
+  const std::size_t written = buf.size();
   {
     std::lock_guard<std::mutex> g(mu_);
     pending_bytes_ -= total;
+    if (st.is_ok() && opt_.memory_tail_bytes > 0 && written > 0) {
+      tail_.push_back(TailChunk{first, last, active_key_, active_off_,
+                                std::make_shared<const std::string>(std::move(buf))});
+      tail_bytes_ += written;
+      while (tail_bytes_ > opt_.memory_tail_bytes && !tail_.empty()) {
+        tail_bytes_ -= tail_.front().bytes->size();
+        tail_.pop_front();
+      }
+    }
+    if (st.is_ok()) last_seq_ = last;
+    trim_tail_locked();  // nothing to keep when every cursor is already past it
     if (st.is_ok()) {
-      active_off_ += buf.size();
+      active_off_ += written;
       segments_[active_key_].size = active_off_;
-      committed_bytes_ += buf.size();
+      committed_bytes_ += written;
       last_seq_ = last;
       bytes_gauge_->set(static_cast<int64_t>(committed_bytes_));
     }
@@ -657,9 +693,20 @@ Status Spool::drop_cursor(const std::string& name) {
     std::lock_guard<std::mutex> g(mu_);
     if (!cursors_.erase(name)) return Status(StatusCode::kNotFound, "no cursor \"" + name + "\"");
     cursors_dirty_ = true;
+    trim_tail_locked();
   }
   commit_cv_.notify_one();
   return persist_cursors();
+}
+
+void Spool::trim_tail_locked() {
+  uint64_t passed = last_seq_;
+  for (const auto& [name, seq] : cursors_) passed = std::min(passed, seq);
+  while (!tail_.empty() && tail_.front().last_seq <= passed) {
+    tail_bytes_ -= tail_.front().bytes->size();
+    tail_.pop_front();
+  }
+  tail_gauge_->set(static_cast<int64_t>(tail_bytes_));
 }
 
 void Spool::ack(const std::string& name, uint64_t seq) {
@@ -667,6 +714,7 @@ void Spool::ack(const std::string& name, uint64_t seq) {
   auto it = cursors_.find(name);
   if (it == cursors_.end() || seq <= it->second) return;
   it->second = std::min(seq, last_seq_);
+  trim_tail_locked();
   if (!cursors_dirty_) {
     cursors_dirty_ = true;
     commit_cv_.notify_one();
@@ -730,7 +778,7 @@ void SpoolReader::clear_interrupt() {
   interrupted_ = false;
 }
 
-bool SpoolReader::open_segment(uint64_t key) {
+bool SpoolReader::open_segment(uint64_t key, uint64_t offset) {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
   std::string path;
@@ -746,7 +794,7 @@ bool SpoolReader::open_segment(uint64_t key) {
     return false;
   }
   seg_key_ = key;
-  off_ = 0;
+  off_ = offset;
   return true;
 }
 
@@ -758,11 +806,35 @@ Status SpoolReader::read(std::size_t max_events, std::size_t max_bytes,
   std::size_t got_bytes = 0;
   for (const auto& r : *out) got_bytes += r.event.size();
   if (got_events >= max_events) return Status::ok();
-  std::size_t taken = 0;
+  std::size_t taken = 0, from_memory = 0;
+  struct CountReads {  // however read() returns
+    Spool* spool;
+    const std::size_t& taken;
+    const std::size_t& from_memory;
+    ~CountReads() {
+      spool->read_memory_->inc(from_memory);
+      spool->read_disk_->inc(taken - from_memory);
+    }
+  } count_reads{spool_, taken, from_memory};
+  // Takes `rec` (at `offset` of the current segment, `len` bytes) unless
+  // `out` is full; false when full.
+  auto take = [&](SpoolRecord& rec, uint64_t offset, std::size_t len) {
+    if (rec.seq < next_seq_) return true;  // already returned
+    std::size_t ev = rec.event.size();
+    if (got_events > 0 && (got_events >= max_events || got_bytes + ev > max_bytes)) return false;
+    next_seq_ = rec.seq + 1;
+    rec.end = SpoolPosition{seg_key_, offset + len};
+    got_events++;
+    taken++;
+    got_bytes += ev;
+    out->push_back(std::move(rec));
+    return true;
+  };
   for (int guard = 0; guard < 1'000'000; ++guard) {
     uint64_t limit = 0;
     bool has_next = false;
     uint64_t next_key = 0;
+    Spool::TailChunk chunk;
     {
       std::unique_lock<std::mutex> lock(spool_->mu_);
       if (taken == 0) {
@@ -771,21 +843,71 @@ Status SpoolReader::read(std::size_t max_events, std::size_t max_bytes,
         });
       }
       if (spool_->last_seq_ < next_seq_) return Status::ok();
-      auto& segs = spool_->segments_;
-      // Find the segment holding next_seq_ when we have none or ours is gone.
-      if (fd_ < 0 || !segs.count(seg_key_)) {
-        auto it = segs.upper_bound(next_seq_);
-        if (it != segs.begin()) --it;
-        uint64_t key = it->first;
-        lock.unlock();
-        if (!open_segment(key)) return Status(StatusCode::kStorage, "spool segment unreadable");
-        continue;
+      // A recent commit still in memory?
+      for (const auto& c : spool_->tail_) {
+        if (c.first_seq <= next_seq_ && next_seq_ <= c.last_seq) {
+          chunk = c;
+          break;
+        }
       }
-      auto it = segs.find(seg_key_);
-      limit = it->second.size;
-      auto nx = std::next(it);
-      has_next = nx != segs.end();
-      if (has_next) next_key = nx->first;
+      auto& segs = spool_->segments_;
+      if (!chunk.bytes) {
+        // Find the segment holding next_seq_ when we have none or ours is
+        // gone; after reading from memory we know the position in it.
+        if (fd_ < 0 || !segs.count(seg_key_)) {
+          uint64_t key = 0, offset = 0;
+          if (fd_ < 0 && positioned_ && segs.count(seg_key_)) {
+            key = seg_key_;
+            offset = off_;
+          } else {
+            auto it = segs.upper_bound(next_seq_);
+            if (it != segs.begin()) --it;
+            key = it->first;
+          }
+          lock.unlock();
+          if (!open_segment(key, offset)) return Status(StatusCode::kStorage, "spool segment unreadable");
+          continue;
+        }
+        auto it = segs.find(seg_key_);
+        limit = it->second.size;
+        auto nx = std::next(it);
+        has_next = nx != segs.end();
+        if (has_next) next_key = nx->first;
+      }
+    }
+    if (chunk.bytes) {
+      // Parse the commit as the committer wrote it; the reader's place in
+      // the segment follows, so it can go on from the file if it falls behind.
+      const std::string& bytes = *chunk.bytes;
+      std::size_t pos = 0;
+      if (seg_key_ == chunk.segment && off_ >= chunk.offset && off_ < chunk.offset + bytes.size()) {
+        pos = static_cast<std::size_t>(off_ - chunk.offset);
+      }
+      if (seg_key_ != chunk.segment && fd_ >= 0) {
+        ::close(fd_);
+        fd_ = -1;
+      }
+      seg_key_ = chunk.segment;
+      positioned_ = true;
+      bool full = false;
+      const std::size_t taken_before = taken;
+      while (pos < bytes.size()) {
+        SpoolRecord rec;
+        std::size_t len = 0;
+        if (!parse_memory_record(bytes.data() + pos, bytes.size() - pos, &rec, &len)) {
+          return Status(StatusCode::kInternal, "spool: a commit kept in memory does not parse");
+        }
+        rec.storage = chunk.bytes;
+        if (!take(rec, chunk.offset + pos, len)) {
+          full = true;
+          break;
+        }
+        pos += len;
+      }
+      off_ = chunk.offset + pos;
+      from_memory += taken - taken_before;
+      if (full || got_events >= max_events) return Status::ok();
+      continue;
     }
     if (off_ >= limit) {
       if (!has_next) return Status::ok();  // caught up with the committed end
@@ -793,12 +915,15 @@ Status SpoolReader::read(std::size_t max_events, std::size_t max_bytes,
       if (!open_segment(next_key)) return Status(StatusCode::kStorage, "spool segment unreadable");
       continue;
     }
-    // Read a chunk and parse whole records from it.
+    // Read a chunk and parse whole records from it. The chunk is a buffer of
+    // its own while records returned earlier still point into the last one.
     std::size_t want = static_cast<std::size_t>(
         std::min<uint64_t>(limit - off_, std::max<std::size_t>(max_bytes, 64u << 10) + kHeader + 512));
-    buf_.resize(want);
+    if (!buf_ || buf_.use_count() > 1) buf_ = std::make_shared<std::string>();
+    std::string& buf = *buf_;
+    buf.resize(want);
     std::size_t n = 0;
-    if (!read_full(fd_, buf_.data(), want, off_, &n)) {
+    if (!read_full(fd_, buf.data(), want, off_, &n)) {
       return Status(StatusCode::kStorage, std::string("spool read: ") + std::strerror(errno));
     }
     std::size_t pos = 0;
@@ -806,13 +931,13 @@ Status SpoolReader::read(std::size_t max_events, std::size_t max_bytes,
     while (pos < n) {
       SpoolRecord rec;
       std::size_t len = 0;
-      Parse p = parse_record(buf_.data() + pos, n - pos, &rec, &len);
+      Parse p = parse_record(buf.data() + pos, n - pos, &rec, &len);
       if (p == Parse::kNeedMore) {
         if (pos > 0) break;  // re-read from this record next round
         if (off_ + len <= limit) {
           // One record larger than the chunk: read exactly it.
-          buf_.resize(len);
-          if (!read_full(fd_, buf_.data(), len, off_, &n) || n != len) {
+          buf.resize(len);
+          if (!read_full(fd_, buf.data(), len, off_, &n) || n != len) {
             return Status(StatusCode::kStorage, "spool read: short record");
           }
           continue;
@@ -827,18 +952,10 @@ Status SpoolReader::read(std::size_t max_events, std::size_t max_bytes,
         corrupt = true;
         break;
       }
-      if (rec.seq >= next_seq_) {
-        std::size_t ev = rec.event.size();
-        if (got_events > 0 && (got_events >= max_events || got_bytes + ev > max_bytes)) {
-          off_ += pos;
-          return Status::ok();
-        }
-        next_seq_ = rec.seq + 1;
-        rec.end = SpoolPosition{seg_key_, off_ + pos + len};
-        got_events++;
-        taken++;
-        got_bytes += ev;
-        out->push_back(std::move(rec));
+      rec.storage = buf_;
+      if (!take(rec, off_ + pos, len)) {
+        off_ += pos;
+        return Status::ok();
       }
       pos += len;
     }

@@ -68,31 +68,6 @@ TEST(ConfigTest, DefaultConfigHasOneSourceWithTheWriteKeys) {
   ASSERT_EQ(c.routes.size(), 1u);
 }
 
-TEST(ConfigTest, FileSinksBatchLargerByDefaultAndTheKeysStillWin) {
-  auto r = parse(R"(
-[[sinks]]
-type = "file"
-[[sinks]]
-type = "stdout"
-[[sinks]]
-name = "small"
-type = "file"
-batch_max_events = 100
-batch_max_bytes = "64KiB"
-)");
-  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
-  EXPECT_EQ(r->sinks[0].batch_max_events, 5000u);
-  EXPECT_EQ(r->sinks[0].batch_max_bytes, 4u << 20);
-  EXPECT_EQ(r->sinks[1].batch_max_events, 500u);
-  EXPECT_EQ(r->sinks[1].batch_max_bytes, 1u << 20);
-  EXPECT_EQ(r->sinks[2].batch_max_events, 100u);
-  EXPECT_EQ(r->sinks[2].batch_max_bytes, 64u << 10);
-  // The embedded default's file sink too.
-  auto d = parse("");
-  ASSERT_TRUE(d.is_ok());
-  EXPECT_EQ(d->sinks[0].batch_max_events, 5000u);
-}
-
 TEST(ConfigTest, NestedSinkSettingsAreFlattenedWithDots) {
   auto r = parse(R"(
 [[sinks]]

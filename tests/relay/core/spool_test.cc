@@ -356,5 +356,91 @@ TEST(SpoolTest, ReadHonoursEventAndByteLimits) {
   EXPECT_EQ(out.size(), 2u);
 }
 
+uint64_t reads_from(Metrics& m, const char* from) {
+  return m.counter("tern_relay_spool_read_records_total", std::string("from=\"") + from + "\"").value();
+}
+
+// Every record once, in order, reading `step` at a time.
+void expect_all_in_order(Spool& s, uint64_t after, uint64_t last, std::size_t step = 1000) {
+  auto r = s.reader(after);
+  std::vector<SpoolRecord> out;
+  uint64_t want = after + 1;
+  for (int guard = 0; guard < 10000 && want <= last; ++guard) {
+    out.clear();
+    ASSERT_TRUE(r->read(step, 1 << 20, std::chrono::steady_clock::now(), &out).is_ok());
+    for (const auto& rec : out) {
+      ASSERT_EQ(rec.seq, want);
+      EXPECT_NE(rec.event.find("\"n\":" + std::to_string(want - 1) + "}"), std::string::npos) << rec.event;
+      ++want;
+    }
+  }
+  EXPECT_EQ(want, last + 1);
+}
+
+TEST(SpoolTest, SinksThatKeepUpReadRecentCommitsFromMemory) {
+  TempDir dir;
+  Metrics m;
+  auto s = Spool::open(options(dir.path()), m);
+  ASSERT_TRUE(s.is_ok());
+  ASSERT_TRUE((*s)->register_cursor("file", false).is_ok());
+  append_sync(**s, events(0, 5));
+  append_sync(**s, events(5, 5));
+  EXPECT_GT(m.gauge("tern_relay_spool_memory_tail_bytes").value(), 0);
+  expect_all_in_order(**s, 0, 10, 3);
+  EXPECT_EQ(reads_from(m, "memory"), 10u);
+  EXPECT_EQ(reads_from(m, "disk"), 0u);
+  // Once every cursor has passed them, the commits leave memory.
+  (*s)->ack("file", 10);
+  EXPECT_EQ(m.gauge("tern_relay_spool_memory_tail_bytes").value(), 0);
+  expect_all_in_order(**s, 0, 10);
+  EXPECT_EQ(reads_from(m, "disk"), 10u);
+}
+
+TEST(SpoolTest, AReaderFallingBehindTheMemoryTailGoesOnFromDiskWhereItWas) {
+  TempDir dir;
+  Metrics m;
+  SpoolOptions o = options(dir.path());
+  o.memory_tail_bytes = 400;  // about two commits of five small events
+  auto s = Spool::open(o, m);
+  ASSERT_TRUE(s.is_ok());
+  ASSERT_TRUE((*s)->register_cursor("slow", false).is_ok());
+  append_sync(**s, events(0, 5));
+  auto r = (*s)->reader(0);
+  std::vector<SpoolRecord> out;
+  ASSERT_TRUE(r->read(3, 1 << 20, std::chrono::steady_clock::now(), &out).is_ok());
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(reads_from(m, "memory"), 3u);
+  // Four more commits push the first ones out of memory.
+  for (int c = 1; c <= 4; ++c) append_sync(**s, events(5 * c, 5));
+  uint64_t want = 4;
+  for (int guard = 0; guard < 100 && want <= 25; ++guard) {
+    std::vector<SpoolRecord> more;
+    ASSERT_TRUE(r->read(4, 1 << 20, std::chrono::steady_clock::now(), &more).is_ok());
+    for (const auto& rec : more) {
+      ASSERT_EQ(rec.seq, want);
+      EXPECT_NE(rec.event.find("\"n\":" + std::to_string(want - 1) + "}"), std::string::npos);
+      ++want;
+    }
+  }
+  EXPECT_EQ(want, 26u);
+  EXPECT_GT(reads_from(m, "disk"), 0u);
+  // The records read earlier stay valid: they hold their own bytes.
+  EXPECT_NE(out[2].event.find("\"n\":2}"), std::string::npos);
+}
+
+TEST(SpoolTest, WithTheMemoryTailOffEverythingIsReadFromDisk) {
+  TempDir dir;
+  Metrics m;
+  SpoolOptions o = options(dir.path());
+  o.memory_tail_bytes = 0;
+  auto s = Spool::open(o, m);
+  ASSERT_TRUE(s.is_ok());
+  ASSERT_TRUE((*s)->register_cursor("file", false).is_ok());
+  for (int c = 0; c < 4; ++c) append_sync(**s, events(5 * c, 5));
+  expect_all_in_order(**s, 0, 20, 7);
+  EXPECT_EQ(reads_from(m, "memory"), 0u);
+  EXPECT_EQ(reads_from(m, "disk"), 20u);
+}
+
 }  // namespace
 }  // namespace tern::relay

@@ -35,12 +35,14 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -57,6 +59,10 @@ struct SpoolOptions {
   // segments. 0: max_bytes / 16, clamped to [64 KiB, 64 MiB].
   std::size_t segment_bytes = 0;
   std::chrono::milliseconds cursor_flush_interval{100};
+  // The most recent commits are also kept in memory, as written, until every
+  // cursor has passed them (at most this many bytes): sinks that keep up read
+  // them from there, without a read(2) and a second CRC check. 0: off.
+  std::size_t memory_tail_bytes = 16u << 20;
 };
 
 // One event to append.
@@ -75,10 +81,13 @@ struct SpoolPosition {
 
 struct SpoolRecord {
   uint64_t seq = 0;
-  std::string source_id;
-  std::string type;
-  std::string event;
+  std::string_view source_id;
+  std::string_view type;
+  std::string_view event;
   SpoolPosition end;  // just after this record
+  // The bytes the views point into (a chunk read from a segment, or a recent
+  // commit still in memory), kept alive as long as the record is.
+  std::shared_ptr<const std::string> storage;
 };
 
 class Spool;
@@ -110,15 +119,18 @@ class SpoolReader {
  private:
   friend class Spool;
   SpoolReader(Spool* spool, uint64_t after_seq);
-  bool open_segment(uint64_t key);
+  // Opens segment `key` for reading at `offset`.
+  bool open_segment(uint64_t key, uint64_t offset = 0);
 
   Spool* spool_;
   uint64_t next_seq_;
   uint64_t seg_key_ = 0;
   uint64_t off_ = 0;
   int fd_ = -1;
+  bool positioned_ = false;   // off_ is a known place in seg_key_ (fd_ may be closed)
   bool interrupted_ = false;  // guarded by the spool's mutex
-  std::string buf_;
+  // The last chunk read from a segment; reused when no record holds it.
+  std::shared_ptr<std::string> buf_;
 };
 
 class Spool {
@@ -177,6 +189,15 @@ class Spool {
     std::string path;
     uint64_t size = 0;  // committed data bytes
   };
+  // One group commit kept in memory: records first_seq..last_seq, written
+  // at `offset` of segment `segment`.
+  struct TailChunk {
+    uint64_t first_seq = 0;
+    uint64_t last_seq = 0;
+    uint64_t segment = 0;
+    uint64_t offset = 0;
+    std::shared_ptr<const std::string> bytes;
+  };
 
   Spool(SpoolOptions options, Metrics& metrics);
   Status recover();
@@ -185,6 +206,8 @@ class Spool {
   Status roll_segment();
   Status persist_cursors();
   void trim();
+  // Drops the tail chunks every cursor has passed. Needs mu_.
+  void trim_tail_locked();
 
   SpoolOptions opt_;
   Metrics& metrics_;
@@ -207,6 +230,8 @@ class Spool {
   Status broken_;
   std::map<std::string, uint64_t> cursors_;
   bool cursors_dirty_ = false;
+  std::deque<TailChunk> tail_;  // in seq order
+  std::size_t tail_bytes_ = 0;
 
   // Committer-thread state.
   int active_fd_ = -1;
@@ -225,6 +250,9 @@ class Spool {
   Counter* torn_bytes_;
   Counter* corrupt_records_;
   Counter* write_errors_;
+  Counter* read_memory_;
+  Counter* read_disk_;
+  Gauge* tail_gauge_;
   Gauge* bytes_gauge_;
   Gauge* segments_gauge_;
   Histogram* commit_seconds_;
