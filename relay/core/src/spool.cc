@@ -221,6 +221,10 @@ Result<std::unique_ptr<Spool>> Spool::open(SpoolOptions options, Metrics& metric
     log::set_thread_name("tern-spool");
     p->run_committer();
   });
+  s->maintenance_ = std::thread([p = s.get()] {
+    log::set_thread_name("tern-spool-gc");
+    p->run_maintenance();
+  });
   return s;
 }
 
@@ -396,15 +400,26 @@ Status Spool::append(std::vector<SpoolEvent> events, AppendCallback done) {
 }
 
 void Spool::run_committer() {
-  auto last_cursor_flush = SteadyClock::now();
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    auto flush_at = last_cursor_flush + opt_.cursor_flush_interval;
     if (pending_.empty() && !closing_) {
-      if (cursors_dirty_) {
-        commit_cv_.wait_until(lock, flush_at, [&] { return !pending_.empty() || closing_; });
+      // Idle: a roll asked for by trim (every cursor consumed the active
+      // segment) is done only once no commit came for a while, so a busy
+      // spool never stalls its commits on sealing a segment early.
+      if (roll_requested_) {
+        bool woke = commit_cv_.wait_for(lock, opt_.cursor_flush_interval,
+                                        [&] { return !pending_.empty() || closing_; });
+        if (!woke && roll_requested_ && active_off_ > 0) {
+          roll_requested_ = false;
+          lock.unlock();
+          Status st = roll_segment();  // the maintenance thread frees the sealed one
+          if (!st) log::error("spool: cannot roll the segment", {{"error", st.to_string()}});
+          lock.lock();
+          continue;
+        }
       } else {
-        commit_cv_.wait(lock, [&] { return !pending_.empty() || closing_ || cursors_dirty_; });
+        commit_cv_.wait(lock, [&] { return !pending_.empty() || closing_ || roll_requested_; });
+        continue;
       }
     }
     // Wait for company only under concurrency (the previous group had
@@ -420,33 +435,30 @@ void Spool::run_committer() {
     bool stop = closing_;
     lock.unlock();
     if (!batch.empty()) commit(std::move(batch));
-    auto now = SteadyClock::now();
-    bool dirty;
-    {
-      std::lock_guard<std::mutex> g(mu_);
-      dirty = cursors_dirty_;
-    }
-    if (dirty && (now >= last_cursor_flush + opt_.cursor_flush_interval || stop)) {
-      Status st = persist_cursors();
-      if (!st) log::error("spool: cannot persist cursors", {{"error", st.to_string()}});
-      trim();
-      last_cursor_flush = now;
-    }
-    bool roll;
-    {
-      std::lock_guard<std::mutex> g(mu_);
-      roll = roll_requested_;
-      roll_requested_ = false;
-    }
-    if (roll && active_off_ > 0) {
-      // Every cursor has consumed the whole active segment: seal it so the
-      // next trim can free it even if no more events arrive.
-      Status st = roll_segment();
-      if (st) trim();
-    }
     lock.lock();
     // Appends are refused once closing_ is set, so one pass after it drains all.
     if (stop && pending_.empty()) break;
+  }
+}
+
+void Spool::run_maintenance() {
+  // Cursor files and segment deletes are slow (fdatasync, directory fsync,
+  // unlinking a large file): they run here, never in the committer's way.
+  auto last_flush = SteadyClock::now();
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    maintenance_cv_.wait_until(lock, last_flush + opt_.cursor_flush_interval,
+                               [&] { return maintenance_stop_; });
+    if (maintenance_stop_) break;
+    bool dirty = cursors_dirty_;
+    lock.unlock();
+    if (dirty) {
+      Status st = persist_cursors();
+      if (!st) log::error("spool: cannot persist cursors", {{"error", st.to_string()}});
+    }
+    trim();
+    last_flush = SteadyClock::now();
+    lock.lock();
   }
 }
 
@@ -695,7 +707,6 @@ Status Spool::drop_cursor(const std::string& name) {
     cursors_dirty_ = true;
     trim_tail_locked();
   }
-  commit_cv_.notify_one();
   return persist_cursors();
 }
 
@@ -715,10 +726,7 @@ void Spool::ack(const std::string& name, uint64_t seq) {
   if (it == cursors_.end() || seq <= it->second) return;
   it->second = std::min(seq, last_seq_);
   trim_tail_locked();
-  if (!cursors_dirty_) {
-    cursors_dirty_ = true;
-    commit_cv_.notify_one();
-  }
+  cursors_dirty_ = true;  // persisted by the maintenance thread's next pass
 }
 
 std::optional<uint64_t> Spool::cursor(const std::string& name) const {
@@ -746,6 +754,12 @@ Status Spool::close() {
   }
   commit_cv_.notify_all();
   if (committer_.joinable()) committer_.join();
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    maintenance_stop_ = true;
+  }
+  maintenance_cv_.notify_all();
+  if (maintenance_.joinable()) maintenance_.join();
   data_cv_.notify_all();
   Status st = persist_cursors();
   trim();

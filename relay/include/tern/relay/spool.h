@@ -202,6 +202,7 @@ class Spool {
   Spool(SpoolOptions options, Metrics& metrics);
   Status recover();
   void run_committer();
+  void run_maintenance();
   void commit(std::vector<Pending> batch);
   Status roll_segment();
   Status persist_cursors();
@@ -215,6 +216,8 @@ class Spool {
 
   mutable std::mutex mu_;
   std::condition_variable commit_cv_;  // committer: work arrived / stop
+  std::condition_variable maintenance_cv_;  // maintenance thread: stop
+  bool maintenance_stop_ = false;
   std::condition_variable data_cv_;    // readers: new committed data / close
   std::vector<Pending> pending_;
   std::size_t pending_bytes_ = 0;
@@ -243,6 +246,7 @@ class Spool {
 
   std::mutex cursor_file_mu_;  // one writer of <dir>/cursors at a time
   std::thread committer_;
+  std::thread maintenance_;  // persists cursors and trims segments
 
   Counter* appended_;
   Counter* commits_;
