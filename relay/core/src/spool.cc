@@ -2,6 +2,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -441,6 +444,14 @@ void Spool::run_committer() {
   }
 }
 
+namespace {
+void release_free_memory() {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
+}  // namespace
+
 void Spool::run_maintenance() {
   // Cursor files and segment deletes are slow (fdatasync, directory fsync,
   // unlinking a large file): they run here, never in the committer's way.
@@ -459,6 +470,17 @@ void Spool::run_maintenance() {
     trim();
     last_flush = SteadyClock::now();
     lock.lock();
+    // After a burst, once commits have paused, hand the memory the burst
+    // used (request buffers, commits kept for the sinks) back to the system:
+    // glibc keeps freed heap memory otherwise, and an idle relay should not
+    // stay at its peak RSS.
+    if (last_seq_ != trimmed_at_seq_ && last_seq_ == seq_at_last_pass_ && pending_.empty()) {
+      trimmed_at_seq_ = last_seq_;
+      lock.unlock();
+      release_free_memory();
+      lock.lock();
+    }
+    seq_at_last_pass_ = last_seq_;
   }
 }
 

@@ -168,9 +168,33 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     if (stopping_ || server_->stopping) return close_now();
     if (buffer_.size() > 0) return read_request();
     state_ = State::kIdle;
-    // Reading a large request may have grown the buffer; an idle keep-alive
-    // connection keeps only the small read below.
+    // Reading a request grew the buffer; an idle keep-alive connection
+    // holds none.
     buffer_.shrink_to_fit();
+    if constexpr (!kTls) {
+      // Wait until the socket is readable, with no buffer allocated until a
+      // request starts (TLS keeps the read below: its layer may already
+      // hold decrypted bytes the socket will not signal again).
+      idle_expired_ = false;
+      idle_timer_.expires_after(limits().idle_timeout);
+      idle_timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
+        if (ec) return;  // cancelled: the request came first
+        self->idle_expired_ = true;
+        beast::error_code ignored;
+        beast::get_lowest_layer(self->stream_).socket().cancel(ignored);
+      });
+      beast::get_lowest_layer(stream_).socket().async_wait(
+          tcp::socket::wait_read, [self = this->shared_from_this()](beast::error_code ec) {
+            self->idle_timer_.cancel();
+            if (self->idle_expired_) {
+              (void)self->server_->handler->server_limit(ServerLimit::kIdleTimeout, "");
+              return self->close_now();
+            }
+            if (ec || self->stopping_ || self->server_->stopping) return self->close_now();
+            self->read_request();
+          });
+      return;
+    }
     beast::get_lowest_layer(stream_).expires_after(limits().idle_timeout);
     stream_.async_read_some(buffer_.prepare(4096), [self = this->shared_from_this()](
                                                        beast::error_code ec, std::size_t n) {
@@ -349,6 +373,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   Stream stream_;
+  net::steady_timer idle_timer_{stream_.get_executor()};  // plain TCP: the idle wait's deadline
+  bool idle_expired_ = false;
   HttpServer::Impl* server_;
   std::list<std::weak_ptr<SessionBase>>::iterator registration_;
   beast::flat_buffer buffer_;

@@ -218,6 +218,8 @@ class Spool {
   std::condition_variable commit_cv_;  // committer: work arrived / stop
   std::condition_variable maintenance_cv_;  // maintenance thread: stop
   bool maintenance_stop_ = false;
+  uint64_t seq_at_last_pass_ = 0;  // maintenance thread: last_seq_ at its previous pass
+  uint64_t trimmed_at_seq_ = 0;    // last_seq_ when free memory was last released
   std::condition_variable data_cv_;    // readers: new committed data / close
   std::vector<Pending> pending_;
   std::size_t pending_bytes_ = 0;
