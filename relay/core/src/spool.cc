@@ -353,6 +353,7 @@ Status Spool::recover() {
     }
   }
   active_off_ = segments_[active_key_].size;
+  active_path_ = segments_[active_key_].path;
   zeroed_end_ = active_off_;
   committed_bytes_ = 0;
   for (const auto& [k, seg] : segments_) committed_bytes_ += seg.size;
@@ -510,12 +511,12 @@ void Spool::commit(std::vector<Pending> batch) {
     static const std::string zeros(kZeroChunk, '\0');
     while (st.is_ok() && active_off_ + buf.size() > zeroed_end_) {
       if (!write_full(active_fd_, zeros.data(), zeros.size(), zeroed_end_)) {
-        st = Status(StatusCode::kStorage, errno_text("write", segments_[active_key_].path));
+        st = Status(StatusCode::kStorage, errno_text("write", active_path_));
       }
       zeroed_end_ += kZeroChunk;
     }
     if (st.is_ok() && !write_full(active_fd_, buf.data(), buf.size(), active_off_)) {
-      st = Status(StatusCode::kStorage, errno_text("write", segments_[active_key_].path));
+      st = Status(StatusCode::kStorage, errno_text("write", active_path_));
     }
     if (!st.is_ok()) {
       // Nothing of this batch is committed; the next batch overwrites it.
@@ -525,7 +526,7 @@ void Spool::commit(std::vector<Pending> batch) {
       // After a failed fdatasync the kernel may have dropped dirty pages: we
       // can no longer tell what is on disk, so refuse until a restart
       // recovers from the file itself.
-      st = Status(StatusCode::kStorage, errno_text("fdatasync", segments_[active_key_].path));
+      st = Status(StatusCode::kStorage, errno_text("fdatasync", active_path_));
       write_errors_->inc();
       std::lock_guard<std::mutex> g(mu_);
       broken_ = st;
@@ -573,9 +574,8 @@ void Spool::commit(std::vector<Pending> batch) {
 
 // Committer thread only.
 Status Spool::roll_segment() {
-  std::string path = segments_[active_key_].path;
   if (::ftruncate(active_fd_, static_cast<off_t>(active_off_)) != 0 || ::fdatasync(active_fd_) != 0) {
-    return Status(StatusCode::kStorage, errno_text("seal", path));
+    return Status(StatusCode::kStorage, errno_text("seal", active_path_));
   }
   uint64_t key = last_seq_ + 1;
   Segment seg;
@@ -591,6 +591,7 @@ Status Spool::roll_segment() {
   active_fd_ = fd;
   active_off_ = 0;
   zeroed_end_ = 0;
+  active_path_ = seg.path;
   std::lock_guard<std::mutex> g(mu_);
   active_key_ = key;
   segments_.emplace(key, std::move(seg));

@@ -242,6 +242,10 @@ class Spool {
   int active_fd_ = -1;
   uint64_t active_key_ = 0;
   uint64_t active_off_ = 0;
+  // The active segment's path, the committer's own copy: segments_ is also
+  // changed by the maintenance thread (trim), so the committer reads it
+  // only under mu_.
+  std::string active_path_;
   uint64_t zeroed_end_ = 0;
   std::size_t segment_bytes_ = 0;
   std::size_t last_group_appends_ = 0;
