@@ -199,6 +199,50 @@ bool non_empty_id(simdjson::dom::object& obj, std::string_view key) {
   return v.is_number();
 }
 
+// Which of the keys the relay reads or rewrites `key` is (as a bit), or 0.
+uint32_t interpreted_key_bit(std::string_view key) {
+  switch (key.size()) {
+    case 4: return key == "type" ? 1u << 0 : 0;
+    case 5: return key == "event" ? 1u << 1 : 0;
+    case 6: return key == "userId" ? 1u << 2 : key == "sentAt" ? 1u << 3 : 0;
+    case 7: return key == "context" ? 1u << 4 : key == "groupId" ? 1u << 5 : 0;
+    case 8: return key == "writeKey" ? 1u << 6 : 0;
+    case 9: return key == "timestamp" ? 1u << 7 : key == "messageId" ? 1u << 8 : 0;
+    case 10: return key == "previousId" ? 1u << 9 : key == "receivedAt" ? 1u << 10 : 0;
+    case 11: return key == "anonymousId" ? 1u << 11 : 0;
+    case 17: return key == "originalTimestamp" ? 1u << 12 : 0;
+    default: return 0;
+  }
+}
+
+// A key the relay reads or rewrites, given twice in one event: the relay
+// (like simdjson) takes the first, most JSON libraries downstream take the
+// last, so validation and routing could judge a different event than the
+// sinks' consumers see. Such an event is refused. Keys are compared as
+// written; an event with an escaped key is checked on the parser's decoded
+// keys instead.
+bool has_ambiguous_key(const std::vector<MemberSpan>& members, simdjson::dom::object obj) {
+  uint32_t seen = 0;
+  bool escaped = false;
+  for (const MemberSpan& m : members) {
+    if (m.key.find('\\') != std::string_view::npos) {
+      escaped = true;
+      break;
+    }
+    uint32_t bit = interpreted_key_bit(m.key);
+    if (seen & bit) return true;
+    seen |= bit;
+  }
+  if (!escaped) return false;
+  seen = 0;
+  for (auto field : obj) {
+    uint32_t bit = interpreted_key_bit(field.key);
+    if (seen & bit) return true;
+    seen |= bit;
+  }
+  return false;
+}
+
 // The structural index of the document `parser` parsed last. simdjson keeps
 // it in its parser implementation (a public member, documented as being
 // there for benchmarking access); scan_events_indexed checks it against the
@@ -738,6 +782,10 @@ void RequestHandler::handle_ingest(HttpRequest& request, RequestScratch& scratch
     simdjson::dom::object obj;
     if (events[i].get_object().get(obj) != simdjson::SUCCESS) {
       reject("not_an_object");
+      continue;
+    }
+    if (has_ambiguous_key(scratch.scanned[i].members, obj)) {
+      reject("duplicate_key");
       continue;
     }
     std::string_view event_type = type;

@@ -343,6 +343,26 @@ TEST_F(RequestHandlerTest, PartialBatchAcceptsGoodEventsAndListsEachRejection) {
   EXPECT_EQ(counter("tern_relay_events_accepted_total", R"(source="web")"), 4u);
 }
 
+TEST_F(RequestHandlerTest, AnEventGivingAKeyTheRelayReadsTwiceIsRefusedAsAmbiguous) {
+  std::string batch = "{\"batch\":[" + track("d1") + R"(,
+    {"type":"track","event":"E","userId":"u","messageId":"d2","type":"identify"},
+    {"type":"track","event":"E","userId":"u","messageId":"d3","messageId":"d4"},
+    {"type":"track","event":"E","userId":"u","messageId":"d5","context":{},"context":{"ip":"1.1.1.1"}},
+    {"type":"track","event":"E","userId":"u","messageId":"d6","typ\u0065":"alias"},
+    {"type":"track","event":"E","userId":"u","messageId":"d7","extra":1,"extra":2}
+  ]})";
+  auto r = call(post("/v1/batch", batch));
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto body = json::parse(r.body);
+  EXPECT_EQ(body["accepted"], 2);  // d1, and d7 (its repeated key is not one the relay reads)
+  ASSERT_EQ(body["rejected"].size(), 4u) << r.body;
+  for (int k = 0; k < 4; ++k) {
+    EXPECT_EQ(body["rejected"][k]["index"], k + 1);
+    EXPECT_EQ(body["rejected"][k]["reason"], "duplicate_key");
+  }
+  EXPECT_EQ(counter("tern_relay_events_rejected_total", R"(reason="duplicate_key")"), 4u);
+}
+
 TEST_F(RequestHandlerTest, BatchWithNoGoodEventIs400WithTheSameBodyShape) {
   auto r = call(post("/v1/batch", R"({"batch":[{"type":"track","userId":"u"}]})"));
   EXPECT_EQ(r.status, 400);
