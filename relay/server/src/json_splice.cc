@@ -334,24 +334,20 @@ class TokenWalk {
 
 }  // namespace
 
-bool scan_events_indexed(std::string_view text, StructuralIndex index, std::string_view batch_key,
+bool scan_events_indexed(std::string_view text, StructuralIndex index, std::ptrdiff_t batch_member,
                          std::vector<ScannedEvent>* events, std::size_t* count) {
   *count = 0;
   if (index.positions == nullptr || index.count == 0) return false;
   TokenWalk w(text, index);
   std::size_t k = 0;
-  if (!batch_key.empty()) {
-    // Find the root object's first member named batch_key.
+  if (batch_member >= 0) {
+    // Skip the root object's members before the batch.
     if (w.at(0) != '{') return false;
     k = 1;
-    for (;;) {
+    for (std::ptrdiff_t m = 0;; ++m) {
       if (w.at(k) != '"' || w.at(k + 1) != ':') return false;
-      std::size_t key_begin = w.offset(k);
-      std::size_t key_end = w.offset(k + 1);
-      while (key_end > key_begin && is_ws(text[key_end - 1])) --key_end;
-      bool match = key_end >= key_begin + 2 && text.substr(key_begin + 1, key_end - key_begin - 2) == batch_key;
       k += 2;
-      if (match) break;
+      if (m == batch_member) break;
       std::size_t end = 0;
       k = w.skip(k, &end);
       if (k == npos || w.at(k) != ',') return false;
@@ -372,7 +368,7 @@ bool scan_events_indexed(std::string_view text, StructuralIndex index, std::stri
     e.span = Span{begin, end};
     return next;
   };
-  if (batch_key.empty()) return scan_one(0) != npos;
+  if (batch_member < 0) return scan_one(0) != npos;
   ++k;  // past '['
   if (w.at(k) == ']') return true;
   for (;;) {
@@ -383,6 +379,29 @@ bool scan_events_indexed(std::string_view text, StructuralIndex index, std::stri
     if (c != ',') return false;
     ++k;
   }
+}
+
+bool find_nth_member_value(std::string_view t, std::size_t n, std::size_t* value_begin) {
+  std::size_t i = skip_ws(t, 0);
+  if (i >= t.size() || t[i] != '{') return false;
+  i = skip_ws(t, i + 1);
+  for (std::size_t m = 0; i < t.size() && t[i] == '"'; ++m) {
+    std::size_t key_end = skip_string(t, i);
+    if (key_end == npos) return false;
+    i = skip_ws(t, key_end);
+    if (i >= t.size() || t[i] != ':') return false;
+    i = skip_ws(t, i + 1);
+    if (m == n) {
+      *value_begin = i;
+      return true;
+    }
+    i = skip_json_value(t, i);
+    if (i == npos) return false;
+    i = skip_ws(t, i);
+    if (i >= t.size() || t[i] != ',') return false;
+    i = skip_ws(t, i + 1);
+  }
+  return false;
 }
 
 bool find_member_value(std::string_view t, std::string_view key, std::size_t* value_begin) {

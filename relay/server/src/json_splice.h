@@ -65,13 +65,17 @@ struct StructuralIndex {
   std::size_t count = 0;
 };
 
-// scan_events over a document with its structural index. `batch_key`
-// non-empty: the events are the elements of the root object's first member
-// of that name (an array); empty: the root value is the one event. Returns
-// false when the index does not describe the text (the caller falls back to
-// scan_events).
-bool scan_events_indexed(std::string_view text, StructuralIndex index, std::string_view batch_key,
+// scan_events over a document with its structural index. `batch_member`
+// >= 0: the events are the elements of the root object's member at that
+// position (an array; the caller finds which member is "batch" from the
+// parser, whose keys are decoded); < 0: the root value is the one event.
+// Returns false when the index does not describe the text (the caller falls
+// back to scan_events).
+bool scan_events_indexed(std::string_view text, StructuralIndex index, std::ptrdiff_t batch_member,
                          std::vector<ScannedEvent>* events, std::size_t* count);
+
+// Where the value of the root object's n-th member (from 0) starts.
+bool find_nth_member_value(std::string_view text, std::size_t n, std::size_t* value_begin);
 
 // Where the value of the first top-level member named `key` of the object
 // `text` starts (keys compared as written). Neither that value nor the

@@ -215,32 +215,36 @@ uint32_t interpreted_key_bit(std::string_view key) {
   }
 }
 
-// A key the relay reads or rewrites, given twice in one event: the relay
-// (like simdjson) takes the first, most JSON libraries downstream take the
-// last, so validation and routing could judge a different event than the
-// sinks' consumers see. Such an event is refused. Keys are compared as
-// written; an event with an escaped key is checked on the parser's decoded
-// keys instead.
-bool has_ambiguous_key(const std::vector<MemberSpan>& members, simdjson::dom::object obj) {
+// Why an event's keys make it ambiguous, or empty:
+//   duplicate_key: a key the relay reads or rewrites is given twice. The
+//     relay (like simdjson) takes the first, most JSON libraries downstream
+//     take the last, so validation and routing could judge a different event
+//     than the sinks' consumers see.
+//   escaped_key: such a key is written with escapes ("typ\u0065"). The relay
+//     edits events by their keys as written, so it would miss it.
+std::string_view ambiguous_keys(const std::vector<MemberSpan>& members, simdjson::dom::object obj) {
   uint32_t seen = 0;
   bool escaped = false;
   for (const MemberSpan& m : members) {
     if (m.key.find('\\') != std::string_view::npos) {
       escaped = true;
-      break;
+      continue;
     }
     uint32_t bit = interpreted_key_bit(m.key);
-    if (seen & bit) return true;
+    if (seen & bit) return "duplicate_key";
     seen |= bit;
   }
-  if (!escaped) return false;
-  seen = 0;
+  if (!escaped) return {};
+  // Decoded keys, in the same order as the members.
+  std::size_t k = 0;
   for (auto field : obj) {
-    uint32_t bit = interpreted_key_bit(field.key);
-    if (seen & bit) return true;
-    seen |= bit;
+    if (k < members.size() && members[k].key.find('\\') != std::string_view::npos) {
+      uint32_t bit = interpreted_key_bit(field.key);
+      if (bit) return (seen & bit) ? "duplicate_key" : "escaped_key";
+    }
+    ++k;
   }
-  return false;
+  return {};
 }
 
 // The structural index of the document `parser` parsed last. simdjson keeps
@@ -724,15 +728,24 @@ void RequestHandler::handle_ingest(HttpRequest& request, RequestScratch& scratch
   } else {
     events.push_back(root);
   }
-  // The scanners follow the same first-"batch"-key rule as the parser. The
-  // parser's own structural index makes the scan token by token; the byte
-  // scanner is the fallback should the index ever not match the text.
-  scanned_ok = scan_events_indexed(text, structural_index(parser), type.empty() ? "batch" : "",
-                                   &scratch.scanned, &scratch.scanned_count) &&
+  // The scanners take the member the parser found as "batch" (its first;
+  // keys compared decoded, so "b\u0061tch" is the batch too). The parser's
+  // own structural index makes the scan token by token; the byte scanner is
+  // the fallback should the index ever not match the text.
+  std::ptrdiff_t batch_member = -1;
+  if (type.empty()) {
+    batch_member = 0;
+    for (auto field : root_object) {
+      if (field.key == "batch") break;
+      ++batch_member;
+    }
+  }
+  scanned_ok = scan_events_indexed(text, structural_index(parser), batch_member, &scratch.scanned,
+                                   &scratch.scanned_count) &&
                scratch.scanned_count == events.size();
   if (!scanned_ok) {
     std::size_t begin = 0;
-    scanned_ok = (!type.empty() || find_member_value(text, "batch", &begin)) &&
+    scanned_ok = (batch_member < 0 || find_nth_member_value(text, static_cast<std::size_t>(batch_member), &begin)) &&
                  scan_events(text, begin, &scratch.scanned, &scratch.scanned_count);
   }
   if (!scanned_ok || scratch.scanned_count != events.size()) {
@@ -784,8 +797,8 @@ void RequestHandler::handle_ingest(HttpRequest& request, RequestScratch& scratch
       reject("not_an_object");
       continue;
     }
-    if (has_ambiguous_key(scratch.scanned[i].members, obj)) {
-      reject("duplicate_key");
+    if (std::string_view why = ambiguous_keys(scratch.scanned[i].members, obj); !why.empty()) {
+      reject(why);
       continue;
     }
     std::string_view event_type = type;

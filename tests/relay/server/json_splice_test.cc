@@ -124,7 +124,7 @@ TEST(JsonSpliceTest, SpansAreExactForRandomTextByteScannedOrIndexed) {
     std::size_t indexed_count = 0;
     ASSERT_TRUE(scan_events_indexed(
         body, StructuralIndex{parser.implementation->structural_indexes.get(), parser.implementation->n_structural_indexes},
-        "batch", &indexed, &indexed_count))
+        1, &indexed, &indexed_count))
         << body;
     ASSERT_EQ(indexed_count, expected.size()) << body;
     for (std::size_t i = 0; i < expected.size(); ++i) {

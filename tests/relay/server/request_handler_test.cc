@@ -347,8 +347,10 @@ TEST_F(RequestHandlerTest, AnEventGivingAKeyTheRelayReadsTwiceIsRefusedAsAmbiguo
   std::string batch = "{\"batch\":[" + track("d1") + R"(,
     {"type":"track","event":"E","userId":"u","messageId":"d2","type":"identify"},
     {"type":"track","event":"E","userId":"u","messageId":"d3","messageId":"d4"},
-    {"type":"track","event":"E","userId":"u","messageId":"d5","context":{},"context":{"ip":"1.1.1.1"}},
-    {"type":"track","event":"E","userId":"u","messageId":"d6","typ\u0065":"alias"},
+    {"type":"track","event":"E","userId":"u","messageId":"d5","context":{},"context":{"ip":"1.1.1.1"}},)" +
+                      // An escaped duplicate ("\\u" in an ordinary literal; see below).
+                      "{\"type\":\"track\",\"event\":\"E\",\"userId\":\"u\",\"messageId\":\"d6\",\"typ\\u0065\":\"alias\"}," +
+                      R"(
     {"type":"track","event":"E","userId":"u","messageId":"d7","extra":1,"extra":2}
   ]})";
   auto r = call(post("/v1/batch", batch));
@@ -356,11 +358,35 @@ TEST_F(RequestHandlerTest, AnEventGivingAKeyTheRelayReadsTwiceIsRefusedAsAmbiguo
   auto body = json::parse(r.body);
   EXPECT_EQ(body["accepted"], 2);  // d1, and d7 (its repeated key is not one the relay reads)
   ASSERT_EQ(body["rejected"].size(), 4u) << r.body;
+  const char* reasons[] = {"duplicate_key", "duplicate_key", "duplicate_key", "duplicate_key"};
   for (int k = 0; k < 4; ++k) {
     EXPECT_EQ(body["rejected"][k]["index"], k + 1);
-    EXPECT_EQ(body["rejected"][k]["reason"], "duplicate_key");
+    EXPECT_EQ(body["rejected"][k]["reason"], reasons[k]);
   }
   EXPECT_EQ(counter("tern_relay_events_rejected_total", R"(reason="duplicate_key")"), 4u);
+}
+
+TEST_F(RequestHandlerTest, EscapedKeysTheRelayReadsAreRefusedAndAnEscapedBatchKeyStillWorks) {
+  // "b\u0061tch" is "batch" once decoded: the body is a batch (not a 500).
+  // The escapes are spelled "\\u" in ordinary literals: in a raw string
+  // literal the compiler itself turns \u0061 into the letter.
+  std::string batch = "{\"b\\u0061tch\":[" + track("e1") +
+                      ",{\"typ\\u0065\":\"track\",\"event\":\"E\",\"userId\":\"u\",\"messageId\":\"e2\"}"
+                      ",{\"type\":\"track\",\"event\":\"E\",\"userId\":\"u\",\"messageId\":\"e3\","
+                      "\"c\\u006fntext\":{\"ip\":\"1.1.1.1\"}}"
+                      ",{\"type\":\"track\",\"event\":\"E\",\"userId\":\"u\",\"messageId\":\"e4\",\"caf\\u00e9\":1}"
+                      "]}";
+  auto r = call(post("/v1/batch", batch));
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto body = json::parse(r.body);
+  EXPECT_EQ(body["accepted"], 2);  // e1, and e4 (an escaped key the relay does not read)
+  ASSERT_EQ(body["rejected"].size(), 2u) << r.body;
+  EXPECT_EQ(body["rejected"][0]["index"], 1);
+  EXPECT_EQ(body["rejected"][0]["reason"], "escaped_key");
+  EXPECT_EQ(body["rejected"][1]["index"], 2);
+  EXPECT_EQ(body["rejected"][1]["reason"], "escaped_key");
+  ASSERT_EQ(pipeline.all_events().size(), 2u);
+  EXPECT_NE(pipeline.all_events()[1].find("\"caf\\u00e9\":1"), std::string::npos);
 }
 
 TEST_F(RequestHandlerTest, BatchWithNoGoodEventIs400WithTheSameBodyShape) {
