@@ -13,26 +13,30 @@ Status bad(std::string_view text, const std::string& why) {
   return Status(StatusCode::kInvalidArgument, "template \"" + std::string(text) + "\": " + why);
 }
 
-// Appends a scalar's text; false for missing/null/object/array.
-bool append_scalar(const simdjson::dom::element& e, std::string* out) {
-  switch (e.type()) {
-    case simdjson::dom::element_type::STRING: {
-      std::string_view s = e.get_string().value_unsafe();
+// Appends the scalar at `v`; false for null, objects, arrays, empty strings
+// and anything that does not parse.
+bool append_scalar(simdjson::ondemand::value v, std::string* out) {
+  simdjson::ondemand::json_type type;
+  if (v.type().get(type) != simdjson::SUCCESS) return false;
+  switch (type) {
+    case simdjson::ondemand::json_type::string: {
+      std::string_view s;
+      if (v.get_string().get(s) != simdjson::SUCCESS) return false;
       out->append(s.data(), s.size());
       return !s.empty();
     }
-    case simdjson::dom::element_type::INT64:
-      *out += std::to_string(e.get_int64().value_unsafe());
+    case simdjson::ondemand::json_type::number: {
+      std::string_view raw = trim(v.raw_json_token());
+      while (!raw.empty() && (raw.back() == '\n' || raw.back() == '\r')) raw.remove_suffix(1);
+      out->append(raw.data(), raw.size());
+      return !raw.empty();
+    }
+    case simdjson::ondemand::json_type::boolean: {
+      bool b = false;
+      if (v.get_bool().get(b) != simdjson::SUCCESS) return false;
+      *out += b ? "true" : "false";
       return true;
-    case simdjson::dom::element_type::UINT64:
-      *out += std::to_string(e.get_uint64().value_unsafe());
-      return true;
-    case simdjson::dom::element_type::DOUBLE:
-      *out += simdjson::to_string(e);
-      return true;
-    case simdjson::dom::element_type::BOOL:
-      *out += e.get_bool().value_unsafe() ? "true" : "false";
-      return true;
+    }
     default:
       return false;
   }
@@ -109,8 +113,16 @@ Result<EventTemplate> EventTemplate::parse(std::string_view text) {
   return t;
 }
 
-std::string EventTemplate::render(const simdjson::dom::element* event, std::string_view source) const {
+std::string EventTemplate::render(std::string_view event, std::string_view source, Scratch* scratch) const {
   std::string out;
+  simdjson::ondemand::document doc;
+  bool have_doc = false;
+  if (needs_event_) {
+    scratch->padded.assign(event.data(), event.size());
+    scratch->padded.append(simdjson::SIMDJSON_PADDING, '\0');
+    simdjson::padded_string_view text(scratch->padded.data(), event.size(), scratch->padded.size());
+    have_doc = scratch->parser.iterate(text).get(doc) == simdjson::SUCCESS;
+  }
   for (const Part& p : parts_) {
     if (p.alternatives.empty()) {
       out += p.literal;
@@ -126,15 +138,12 @@ std::string EventTemplate::render(const simdjson::dom::element* event, std::stri
         out.append(source.data(), source.size());
         break;
       }
-      if (!event) continue;
-      simdjson::dom::element cur = *event;
-      bool found = true;
-      for (const std::string& seg : a.path) {
-        simdjson::dom::object obj;
-        if (cur.get_object().get(obj) != simdjson::SUCCESS || obj.at_key(seg).get(cur) != simdjson::SUCCESS) {
-          found = false;
-          break;
-        }
+      if (!have_doc) continue;
+      doc.rewind();
+      simdjson::ondemand::value cur;
+      bool found = doc.find_field_unordered(a.path.front()).get(cur) == simdjson::SUCCESS;
+      for (std::size_t k = 1; found && k < a.path.size(); ++k) {
+        found = cur.find_field_unordered(a.path[k]).get(cur) == simdjson::SUCCESS;
       }
       std::size_t before = out.size();
       if (found && append_scalar(cur, &out)) break;

@@ -7,8 +7,9 @@
 //   type, event, userId, anonymousId, messageId, ...   a top-level event field
 //   context.app.name  a dotted path into nested objects
 //   'text'            a literal fallback, e.g. {type|'other'}
-// Strings render as-is, numbers and booleans as JSON text; objects, arrays,
-// null and missing fields are empty. `{{` and `}}` are literal braces.
+// Strings render as-is (unescaped), numbers as written, booleans as
+// true/false; objects, arrays, null and missing fields are empty. `{{` and
+// `}}` are literal braces.
 //   "events.{type}"  "{source}"  "{userId|anonymousId}"
 #pragma once
 
@@ -33,8 +34,15 @@ class EventTemplate {
   bool empty() const { return parts_.empty(); }
   const std::string& text() const { return text_; }
 
-  // `event` may be null when !needs_event().
-  std::string render(const simdjson::dom::element* event, std::string_view source) const;
+  // Reused between renders: simdjson's on-demand parser reads only the
+  // fields a placeholder names (no DOM is built for the whole event).
+  struct Scratch {
+    simdjson::ondemand::parser parser;
+    std::string padded;  // the event text with simdjson's padding after it
+  };
+
+  // `event` is the event's JSON text (unused when !needs_event()).
+  std::string render(std::string_view event, std::string_view source, Scratch* scratch) const;
 
  private:
   struct Alternative {

@@ -158,14 +158,17 @@ class KafkaSink final : public Sink {
         slots_[i].done = true;
         continue;
       }
-      simdjson::dom::element doc;
-      const simdjson::dom::element* docp = nullptr;
-      if (opt_.topic.needs_event() || opt_.key.needs_event()) {
-        if (parser_.parse(r.event.data(), r.event.size()).get(doc) == simdjson::SUCCESS) docp = &doc;
+      if (!opt_.topic.needs_event() && !cached_topic_.empty() && cached_topic_source_ == r.source_id) {
+        topic = cached_topic_;  // the same for every event of this source
+      } else {
+        topic = opt_.topic.render(r.event, r.source_id, &template_scratch_);
+        sanitize_topic(&topic);
+        if (!opt_.topic.needs_event()) {
+          cached_topic_ = topic;
+          cached_topic_source_ = std::string(r.source_id);
+        }
       }
-      topic = opt_.topic.render(docp, r.source_id);
-      sanitize_topic(&topic);
-      key = opt_.key.render(docp, r.source_id);
+      key = opt_.key.render(r.event, r.source_id, &template_scratch_);
       if (topic.empty()) {
         slots_[i].done = true;
         slots_[i].err = RD_KAFKA_RESP_ERR__INVALID_ARG;
@@ -343,7 +346,8 @@ class KafkaSink final : public Sink {
 
   Options opt_;
   rd_kafka_t* rk_ = nullptr;
-  simdjson::dom::parser parser_;
+  EventTemplate::Scratch template_scratch_;
+  std::string cached_topic_, cached_topic_source_;  // topic templates that need no event field
   std::vector<Slot> slots_;
   uint64_t generation_ = 0;
   std::set<uint64_t> confirmed_;
