@@ -1,103 +1,26 @@
 #include "harness.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
-#include <thread>
+
+#include "relay_process.h"
 
 namespace tern::fault {
 
 using namespace std::chrono_literals;
 
 bool Child::start(const std::vector<std::string>& argv, const fs::path& log_file, bool want_listen_line) {
-  int out[2] = {-1, -1};
-  if (want_listen_line && ::pipe2(out, O_CLOEXEC) != 0) return false;
-  pid_ = ::fork();
-  if (pid_ < 0) return false;
-  if (pid_ == 0) {
-    int log = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (want_listen_line) {
-      ::dup2(out[1], 1);
-    } else if (log >= 0) {
-      ::dup2(log, 1);
-    }
-    if (log >= 0) ::dup2(log, 2);
-    std::vector<char*> args;
-    std::vector<std::string> copy = argv;
-    for (std::string& a : copy) args.push_back(a.data());
-    args.push_back(nullptr);
-    ::execv(args[0], args.data());
-    ::_exit(127);
+  address.clear();
+  tern::testing::ChildProcess::Options options;
+  options.log_file = log_file.string();
+  options.pipe_stdout = want_listen_line;
+  if (!process_.start(argv, options)) {
+    error = process_.error();
+    return false;
   }
   if (!want_listen_line) return true;
-  ::close(out[1]);
-  out_ = out[0];
-  std::string line;
-  auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    pollfd p{out_, POLLIN, 0};
-    if (::poll(&p, 1, 100) <= 0) continue;
-    char c;
-    if (::read(out_, &c, 1) != 1) break;
-    if (c == '\n') break;
-    line += c;
-  }
-  const std::string prefix = "listening on ";
-  if (line.rfind(prefix, 0) != 0) {
-    error = "no listening line (got '" + line + "'); see " + log_file.string();
-    return false;
-  }
-  address = line.substr(prefix.size());
-  return true;
-}
-
-int Child::wait(std::chrono::milliseconds limit) {
-  if (pid_ <= 0) return -1;
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  int status = 0;
-  for (;;) {
-    pid_t r = ::waitpid(pid_, &status, WNOHANG);
-    if (r == pid_) {
-      pid_ = -1;
-      if (out_ >= 0) ::close(out_);
-      out_ = -1;
-      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    }
-    if (std::chrono::steady_clock::now() >= deadline) return -1;
-    std::this_thread::sleep_for(5ms);
-  }
-}
-
-bool Child::running() {
-  if (pid_ <= 0) return false;
-  int status = 0;
-  if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-    pid_ = -1;
-    return false;
-  }
-  return true;
-}
-
-void Child::kill9() {
-  if (pid_ <= 0) return;
-  ::kill(pid_, SIGKILL);
-  (void)wait(30s);
-}
-
-int Child::terminate(std::chrono::milliseconds limit) {
-  if (pid_ <= 0) return -1;
-  ::kill(pid_, SIGTERM);
-  int rc = wait(limit);
-  if (rc == -1) kill9();
-  return rc;
+  return tern::testing::read_listening_address(process_, 30s, log_file.string(), &address, &error);
 }
 
 std::string relay_config(const fs::path& data_dir, const RelayOptions& o) {
@@ -114,34 +37,6 @@ std::string relay_config(const fs::path& data_dir, const RelayOptions& o) {
     << "backoff_max = \"300ms\"\ndir = \"" << (data_dir / "events").string() << "\"\ngzip = false\n"
     << "max_age = \"" << o.file_max_age << "\"\n";
   return c.str();
-}
-
-std::string http_get(const std::string& host_port, const std::string& path) {
-  auto colon = host_port.rfind(':');
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(std::atoi(host_port.c_str() + colon + 1)));
-  ::inet_pton(AF_INET, host_port.substr(0, colon).c_str(), &a.sin_addr);
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return "";
-  std::string resp;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
-    std::string req = "GET " + path + " HTTP/1.1\r\nHost: " + host_port + "\r\nConnection: close\r\n\r\n";
-    if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
-      auto deadline = std::chrono::steady_clock::now() + 5s;
-      while (std::chrono::steady_clock::now() < deadline) {
-        pollfd p{fd, POLLIN, 0};
-        if (::poll(&p, 1, 100) <= 0) continue;
-        char buf[8192];
-        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-        if (n <= 0) break;
-        resp.append(buf, static_cast<std::size_t>(n));
-      }
-    }
-  }
-  ::close(fd);
-  auto body = resp.find("\r\n\r\n");
-  return body == std::string::npos ? "" : resp.substr(body + 4);
 }
 
 double metric_sum(const std::string& host_port, const std::string& name) {

@@ -14,35 +14,33 @@
 
 #include <nlohmann/json.hpp>
 
+#include "child_process.h"
+
 namespace tern::fault {
 
 namespace fs = std::filesystem;
 
-// A child process with stdout/stderr going to files (or, for the relay, the
-// first stdout line read through a pipe). The destructor kills it with -9.
+// A child process with stdout/stderr going to a log file (or, for the relay,
+// the first stdout line read through a pipe): tern::testing::ChildProcess
+// plus the relay's listening address. The destructor kills it with -9.
 class Child {
  public:
-  Child() = default;
-  ~Child() { kill9(); }
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-
   // Starts `argv` (argv[0] is the binary). With `want_listen_line`, waits up
   // to 30 s for "listening on HOST:PORT" on stdout and stores it in address.
   bool start(const std::vector<std::string>& argv, const fs::path& log_file, bool want_listen_line);
   // Waits up to `limit` for the exit; the exit code, 128+signal, or -1 on timeout.
-  int wait(std::chrono::milliseconds limit);
-  bool running();
-  void kill9();
-  int terminate(std::chrono::milliseconds limit);  // SIGTERM, then wait
-  pid_t pid() const { return pid_; }
+  int wait(std::chrono::milliseconds limit) { return process_.wait(limit); }
+  bool running() { return process_.running(); }
+  void kill9() { process_.kill9(); }
+  // SIGTERM, then wait; on timeout killed with -9 and -1 returned.
+  int terminate(std::chrono::milliseconds limit) { return process_.terminate(limit); }
+  pid_t pid() const { return process_.pid(); }
 
   std::string address;
   std::string error;
 
  private:
-  pid_t pid_ = -1;
-  int out_ = -1;
+  tern::testing::ChildProcess process_;
 };
 
 // tern-relay with a generated TOML config under `dir`.
@@ -59,7 +57,9 @@ struct RelayOptions {
 std::string relay_config(const fs::path& data_dir, const RelayOptions& o);
 
 // Relay GET over loopback: the response body ("" on error).
-std::string http_get(const std::string& host_port, const std::string& path);
+inline std::string http_get(const std::string& host_port, const std::string& path) {
+  return tern::testing::http_get(host_port, path);
+}
 // The sum of every /metrics sample whose name (with labels) contains `name`.
 double metric_sum(const std::string& host_port, const std::string& name);
 // Counters from /metrics whose name mentions "drop" or "rejected", non-zero only.

@@ -1,8 +1,6 @@
 // SDK Client → tern-relay (child process) → file sink, over real HTTP on
 // 127.0.0.1. Asserts what a user would see: the events in the output files.
 #include <curl/curl.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "relay_process.h"
 #include "tern/client.h"
 
 namespace {
@@ -34,92 +33,6 @@ fs::path make_temp_dir() {
   fs::create_directories(p);
   return p;
 }
-
-// tern-relay as a child process; stdout's first line gives the address.
-class RelayProcess {
- public:
-  RelayProcess() = default;
-  ~RelayProcess() { kill9(); }
-
-  // Starts the relay with `args`; false (with the reason in `error`) when it
-  // does not print its listening line within 30 s.
-  bool start(const std::vector<std::string>& args, const fs::path& log_file,
-             const std::vector<std::string>& env = {}) {
-    int out[2];
-    if (::pipe(out) != 0) return false;
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(out[1], 1);
-      int log = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      if (log >= 0) ::dup2(log, 2);
-      ::close(out[0]);
-      ::close(out[1]);
-      for (const std::string& kv : env) ::putenv(const_cast<char*>(kv.c_str()));
-      std::vector<char*> argv;
-      std::string bin = TERN_RELAY_BIN;
-      argv.push_back(bin.data());
-      std::vector<std::string> copy = args;
-      for (std::string& a : copy) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(bin.c_str(), argv.data());
-      ::_exit(127);
-    }
-    ::close(out[1]);
-    out_ = out[0];
-    std::string line;
-    auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      pollfd p{out_, POLLIN, 0};
-      if (::poll(&p, 1, 100) <= 0) continue;
-      char c;
-      if (::read(out_, &c, 1) != 1) break;
-      if (c == '\n') break;
-      line += c;
-    }
-    const std::string prefix = "listening on ";
-    if (line.rfind(prefix, 0) != 0) {
-      error = "no listening line (got '" + line + "'); see " + log_file.string();
-      return false;
-    }
-    address = line.substr(prefix.size());
-    return true;
-  }
-
-  // SIGTERM and wait; the exit code, or -1 if it did not exit within 30 s.
-  int terminate() {
-    if (pid_ <= 0) return -1;
-    ::kill(pid_, SIGTERM);
-    return wait_exit(30s);
-  }
-  void hup() { ::kill(pid_, SIGHUP); }
-  void kill9() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    (void)wait_exit(30s);
-  }
-
-  std::string address;
-  std::string error;
-
- private:
-  int wait_exit(std::chrono::seconds limit) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    int status = 0;
-    while (std::chrono::steady_clock::now() < deadline) {
-      pid_t r = ::waitpid(pid_, &status, WNOHANG);
-      if (r == pid_) {
-        pid_ = -1;
-        if (out_ >= 0) ::close(out_);
-        out_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      std::this_thread::sleep_for(10ms);
-    }
-    return -1;
-  }
-  pid_t pid_ = -1;
-  int out_ = -1;
-};
 
 // Every event line the file sink wrote under <data>/events.
 std::vector<json> read_events(const fs::path& data_dir) {
@@ -176,13 +89,13 @@ class RelayIntegrationTest : public ::testing::Test {
   bool start_relay(const std::string& listen = "127.0.0.1:0") {
     bool ok = relay_.start({"--listen", listen, "--data-dir", data_.string(), "--write-key", "it-key"},
                            dir_ / "relay.log");
-    EXPECT_TRUE(ok) << relay_.error;
+    EXPECT_TRUE(ok) << relay_.error();
     return ok;
   }
 
   std::unique_ptr<tern::Client> make_client(const std::string& key) {
     tern::Config config;
-    config.endpoint = "http://" + relay_.address;
+    config.endpoint = "http://" + relay_.address();
     config.write_key = key;
     config.storage_path = (dir_ / ("sdk-" + key + ".db")).string();
     config.flush_at = 50;
@@ -205,7 +118,7 @@ class RelayIntegrationTest : public ::testing::Test {
   }
 
   fs::path dir_, data_;
-  RelayProcess relay_;
+  tern::testing::RelayProcess relay_;
 };
 
 TEST_F(RelayIntegrationTest, EveryEventFromTheSdkArrivesExactlyOnce) {
@@ -239,7 +152,7 @@ TEST_F(RelayIntegrationTest, EveryEventFromTheSdkArrivesExactlyOnce) {
 
 TEST_F(RelayIntegrationTest, KillNineDuringAStreamLosesNoAcknowledgedEvent) {
   ASSERT_TRUE(start_relay());
-  std::string address = relay_.address;
+  std::string address = relay_.address();
   auto client = make_client("it-key");
   ASSERT_TRUE(client);
   constexpr int kEvents = 600;
@@ -284,14 +197,14 @@ TEST_F(RelayIntegrationTest, KillNineDuringAStreamLosesNoAcknowledgedEvent) {
 TEST_F(RelayIntegrationTest, WrongWriteKeyIs401AndNothingIsWritten) {
   ASSERT_TRUE(start_relay());
   std::string batch = R"({"batch":[{"type":"track","event":"E","userId":"u","messageId":"m1"}]})";
-  EXPECT_EQ(http("http://" + relay_.address + "/v1/batch", "wrong-key", batch), 401);
+  EXPECT_EQ(http("http://" + relay_.address() + "/v1/batch", "wrong-key", batch), 401);
   auto client = make_client("wrong-key");
   ASSERT_TRUE(client);
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(client->track("Nope", {{"i", i}}).is_ok());
   EXPECT_FALSE(client->flush(1500ms).is_ok());
   EXPECT_EQ(client->stats().sent, 0u);
   std::string metrics;
-  EXPECT_EQ(http("http://" + relay_.address + "/metrics", "", "", &metrics), 200);
+  EXPECT_EQ(http("http://" + relay_.address() + "/metrics", "", "", &metrics), 200);
   EXPECT_NE(metrics.find("tern_relay_auth_failures_total"), std::string::npos);
   (void)client->shutdown(1s);
   ASSERT_EQ(relay_.terminate(), 0);
@@ -301,10 +214,10 @@ TEST_F(RelayIntegrationTest, WrongWriteKeyIs401AndNothingIsWritten) {
 TEST_F(RelayIntegrationTest, WriteKeyFromTheEnvironment) {
   ASSERT_TRUE(relay_.start({"--listen", "127.0.0.1:0", "--data-dir", data_.string()}, dir_ / "relay.log",
                            {"TERN_WRITE_KEY=env-key"}))
-      << relay_.error;
+      << relay_.error();
   std::string batch = R"({"batch":[{"type":"track","event":"E","userId":"u","messageId":"m1"}]})";
-  EXPECT_EQ(http("http://" + relay_.address + "/v1/batch", "env-key", batch), 200);
-  EXPECT_EQ(http("http://" + relay_.address + "/v1/batch", "it-key", batch), 401);
+  EXPECT_EQ(http("http://" + relay_.address() + "/v1/batch", "env-key", batch), 200);
+  EXPECT_EQ(http("http://" + relay_.address() + "/v1/batch", "it-key", batch), 401);
   ASSERT_EQ(relay_.terminate(), 0);
   EXPECT_EQ(read_events(data_).size(), 1u);
 }
@@ -317,13 +230,13 @@ TEST_F(RelayIntegrationTest, SighupReloadsKeysAndRefusesABadConfig) {
                           << "[[sources]]\nid = \"app\"\nwrite_keys = [\"" << key << "\"]\n";
   };
   write_config("key-a");
-  ASSERT_TRUE(relay_.start({"--config", config.string()}, dir_ / "relay.log")) << relay_.error;
-  std::string url = "http://" + relay_.address + "/v1/track";
+  ASSERT_TRUE(relay_.start({"--config", config.string()}, dir_ / "relay.log")) << relay_.error();
+  std::string url = "http://" + relay_.address() + "/v1/track";
   std::string event = R"({"event":"E","userId":"u"})";
   EXPECT_EQ(http(url, "key-a", event), 200);
 
   write_config("key-b");
-  relay_.hup();
+  relay_.kill(SIGHUP);
   auto deadline = std::chrono::steady_clock::now() + 10s;
   while (http(url, "key-b", event) != 200 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(20ms);
@@ -331,7 +244,7 @@ TEST_F(RelayIntegrationTest, SighupReloadsKeysAndRefusesABadConfig) {
   EXPECT_EQ(http(url, "key-a", event), 401);
 
   std::ofstream(config) << "this is [not valid toml\n";
-  relay_.hup();
+  relay_.kill(SIGHUP);
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(http(url, "key-b", event), 200);  // the running config stayed
   ASSERT_EQ(relay_.terminate(), 0);
@@ -341,13 +254,12 @@ TEST_F(RelayIntegrationTest, SighupReloadsKeysAndRefusesABadConfig) {
 }
 
 TEST_F(RelayIntegrationTest, SinkAckModeAnswersAfterTheFileSinkWroteTheEvent) {
-  fs::path config = dir_ / "relay.toml";
-  std::ofstream(config) << "data_dir = \"" << data_.string() << "\"\n"
-                        << "[server]\nlisten = \"127.0.0.1:0\"\n"
-                        << "[[sources]]\nid = \"pos\"\nwrite_keys = [\"pos-key\"]\nack_mode = \"sink\"\n";
-  ASSERT_TRUE(relay_.start({"--config", config.string()}, dir_ / "relay.log")) << relay_.error;
+  std::string toml = "data_dir = \"" + data_.string() + "\"\n" +
+                     "[server]\nlisten = \"127.0.0.1:0\"\n" +
+                     "[[sources]]\nid = \"pos\"\nwrite_keys = [\"pos-key\"]\nack_mode = \"sink\"\n";
+  ASSERT_TRUE(relay_.start_with_config(dir_ / "relay.toml", toml, dir_ / "relay.log")) << relay_.error();
   std::string headers, body;
-  long code = http("http://" + relay_.address + "/v1/batch", "pos-key",
+  long code = http("http://" + relay_.address() + "/v1/batch", "pos-key",
                    R"({"batch":[{"type":"track","event":"Paid","userId":"u","messageId":"s1","properties":{"i":0}}]})",
                    &body, &headers);
   EXPECT_EQ(code, 200) << body;

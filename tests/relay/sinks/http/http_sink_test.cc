@@ -3,12 +3,6 @@
 // connections, poison events) and against a second tern-relay (edge → core).
 #include "tern/relay/http_sink.h"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -225,10 +219,11 @@ std::vector<nlohmann::json> core_events(const fs::path& dir) {
 
 TEST(HttpSinkRelayTest, EdgeRelayForwardsEveryEventOnceToACoreRelay) {
   testing::TempDir core_dir;
-  testing::RelayProcess core;
+  tern::testing::RelayProcess core;
   ASSERT_TRUE(core.start({"--listen", "127.0.0.1:0", "--data-dir", core_dir.path(), "--write-key", "edge-key"},
-                         core_dir.path() + "/relay.log"));
-  SinkHarness edge(http_config("http://" + core.address, {{"timeout", "5s"}}));
+                         core_dir.path() + "/relay.log"))
+      << core.error();
+  SinkHarness edge(http_config("http://" + core.address(), {{"timeout", "5s"}}));
   ASSERT_TRUE(edge.start().is_ok());
   auto batch = events(0, 300);
   batch[42] = R"({"type":"track","event":"NoIdentity","messageId":"bad-1"})";  // the core refuses it

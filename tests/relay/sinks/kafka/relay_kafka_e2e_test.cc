@@ -53,25 +53,23 @@ TEST(RelayKafkaEndToEndTest, TwoRelaysFeedOneClusterExactlyOnceKeyedByUser) {
   ASSERT_TRUE(mock.is_ok());
   ASSERT_TRUE((*mock)->create_topic("events.track", 4).is_ok());
   testing::TempDir dir;
-  std::vector<std::unique_ptr<testing::RelayProcess>> relays;
+  std::vector<std::unique_ptr<tern::testing::RelayProcess>> relays;
   for (int r = 0; r < 2; ++r) {
-    std::string data = dir.path() + "/relay" + std::to_string(r);
-    std::string toml = dir.path() + "/relay" + std::to_string(r) + ".toml";
-    std::ofstream(toml) << "data_dir = \"" << data << "\"\n"
-                        << "[server]\nlisten = \"127.0.0.1:0\"\n"
-                        << "[[sources]]\nid = \"app\"\nwrite_keys = [\"e2e-key\"]\n"
-                        << "[[sinks]]\nname = \"kafka\"\ntype = \"kafka\"\nbatch_linger = \"2ms\"\n"
-                        << "brokers = \"" << (*mock)->bootstrap() << "\"\n"
-                        << "topic = \"events.{type}\"\nlinger = \"1ms\"\n";
-    relays.push_back(std::make_unique<testing::RelayProcess>());
-    ASSERT_TRUE(relays.back()->start({"--config", toml}, dir.path() + "/relay" + std::to_string(r) + ".log"))
-        << "see " << dir.path();
+    std::string name = dir.path() + "/relay" + std::to_string(r);
+    std::string toml = "data_dir = \"" + name + "\"\n"
+                       "[server]\nlisten = \"127.0.0.1:0\"\n"
+                       "[[sources]]\nid = \"app\"\nwrite_keys = [\"e2e-key\"]\n"
+                       "[[sinks]]\nname = \"kafka\"\ntype = \"kafka\"\nbatch_linger = \"2ms\"\n"
+                       "brokers = \"" + (*mock)->bootstrap() + "\"\n"
+                       "topic = \"events.{type}\"\nlinger = \"1ms\"\n";
+    relays.push_back(std::make_unique<tern::testing::RelayProcess>());
+    ASSERT_TRUE(relays.back()->start_with_config(name + ".toml", toml, name + ".log")) << relays.back()->error();
   }
   for (int round = 0; round < 5; ++round) {
     for (int r = 0; r < 2; ++r) {
       std::vector<std::string> batch;
       for (int i = round * 40; i < (round + 1) * 40; ++i) batch.push_back(event(r, i));
-      ASSERT_EQ(post_batch(relays[static_cast<std::size_t>(r)]->address, batch), 200);
+      ASSERT_EQ(post_batch(relays[static_cast<std::size_t>(r)]->address(), batch), 200);
     }
   }
   // On failure, show what the relays logged (their dir is removed afterwards).
