@@ -340,6 +340,11 @@ void enrich_scanned(std::string_view text, const std::vector<MemberSpan>& member
                     std::ptrdiff_t context, const std::vector<MemberSpan>& context_members,
                     const EnrichInput& in, std::string* out, EnrichScratch* scratch) {
   using Action = ObjectSplicer::Action;
+  // The same for every event of a request: encoded once, not per event.
+  auto& frag = scratch->fragments;
+  frag.ip.set(in.ip);
+  frag.source_id.set(in.source_id);
+  frag.received_at.set(in.received_at_text);
   auto& decisions = scratch->decisions;
   reset_decisions(&decisions, members.size());
   // reset_decisions may leave extra entries past members.size(); splice only
@@ -383,8 +388,8 @@ void enrich_scanned(std::string_view text, const std::vector<MemberSpan>& member
       }
       auto& extras = scratch->context_extras;
       extras.clear();
-      if (!has_ip && !in.ip.empty()) add_string_member(&extras, "\"ip\"", in.ip);
-      add_string_member(&extras, "\"sourceId\"", in.source_id);
+      if (!has_ip && !in.ip.empty()) add_member(&extras, "\"ip\"", frag.ip.json);
+      add_member(&extras, "\"sourceId\"", frag.source_id.json);
       d.action = Action::kReplace;
       ObjectSplicer::splice_text(is_object ? value : std::string_view("{}"), inner,
                                  scratch->context_decisions, extras, &d.value);
@@ -397,21 +402,21 @@ void enrich_scanned(std::string_view text, const std::vector<MemberSpan>& member
     add_string_member(&extras, "\"messageId\"", in.generated_message_id);
   }
   if (!in.timestamp) {
-    add_string_member(&extras, "\"timestamp\"", in.received_at_text);
+    add_member(&extras, "\"timestamp\"", frag.received_at.json);
   } else if (correct_skew && !original_timestamp.empty()) {
     add_member(&extras, "\"originalTimestamp\"", original_timestamp);
   }
-  add_string_member(&extras, "\"receivedAt\"", in.received_at_text);
+  add_member(&extras, "\"receivedAt\"", frag.received_at.json);
   if (!has_context) {
     if (!extras.empty()) extras.push_back(',');
     extras.append("\"context\":{");
     if (!in.ip.empty()) {
       extras.append("\"ip\":");
-      append_json_string(&extras, in.ip);
+      extras.append(frag.ip.json);
       extras.push_back(',');
     }
     extras.append("\"sourceId\":");
-    append_json_string(&extras, in.source_id);
+    extras.append(frag.source_id.json);
     extras.push_back('}');
   }
   ObjectSplicer::splice_text(text, members, decisions, extras, out);

@@ -122,8 +122,23 @@ struct EnrichInput {
   std::string_view generated_message_id;  // non-empty: add as messageId
 };
 
+// A text and its JSON string literal, re-encoded only when the text changes.
+struct EncodedText {
+  std::string text;
+  std::string json;
+  void set(std::string_view t) {
+    if (t == text && !json.empty()) return;
+    text.assign(t.data(), t.size());
+    json.clear();
+    append_json_string(&json, t);
+  }
+};
+
 // Buffers enrich_event reuses from one event to the next.
 struct EnrichScratch {
+  struct {
+    EncodedText ip, source_id, received_at;
+  } fragments;
   std::vector<ScannedEvent> scanned;  // enrich_event's own scan
   std::vector<ObjectSplicer::Decision> decisions, context_decisions;
   std::string extras, context_extras;
