@@ -18,7 +18,6 @@
 //
 // relay_bench can reuse run_round() (one sink config → events/s through the
 // pipeline) or run this program and read its last line.
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -30,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.h"
 #include "kafka_mock.h"
 #include "tern/relay/builtin_sinks.h"
 #include "tern/relay/log.h"
@@ -58,9 +58,9 @@ std::string make_event(int n) {
 // timed; `after_warmup` runs between the two phases.
 double run_round(SinkConfig sink, int events, int warmup, int per_submit, const std::vector<std::string>& texts,
                  const std::function<void()>& after_warmup) {
-  std::string tmpl = (fs::temp_directory_path() / "tern-kafka-bench-XXXXXX").string();
-  if (!::mkdtemp(tmpl.data())) return -1;
-  std::string dir = tmpl;
+  tern::bench::RunDir run_dir(fs::temp_directory_path().string(), "tern-kafka-bench");
+  if (!run_dir.ok()) return -1;
+  const std::string& dir = run_dir.path();
   double eps = -1;
   {
     Metrics metrics;
@@ -110,23 +110,7 @@ double run_round(SinkConfig sink, int events, int warmup, int per_submit, const 
     wait_for(static_cast<uint64_t>(warmup));
     if (after_warmup) after_warmup();
     auto t0 = Clock::now();
-    std::vector<std::future<Status>> acks;
-    for (int i = warmup; i < events; i += per_submit) {
-      Submission s;
-      s.source_id = "default";
-      s.ack_mode = AckMode::kMemory;
-      for (int j = i; j < std::min(events, i + per_submit); ++j) s.events.push_back(texts[static_cast<std::size_t>(j)]);
-      auto done = std::make_shared<std::promise<Status>>();
-      acks.push_back(done->get_future());
-      (*p)->submit(std::move(s), [done](Status st) { done->set_value(std::move(st)); });
-    }
-    for (auto& a : acks) {
-      Status st = a.get();
-      if (!st) {
-        std::fprintf(stderr, "kafka_bench: submit: %s\n", st.to_string().c_str());
-        return -1;
-      }
-    }
+    if (!submit_range(warmup, events)) return -1;
     wait_for(static_cast<uint64_t>(events));
     double secs = std::chrono::duration<double>(Clock::now() - t0).count();
     if (delivered.value() == static_cast<uint64_t>(events)) {
@@ -144,8 +128,6 @@ double run_round(SinkConfig sink, int events, int warmup, int per_submit, const 
     }
     (void)(*p)->stop(Clock::now() + std::chrono::seconds(10));
   }
-  std::error_code ec;
-  fs::remove_all(dir, ec);
   return eps;
 }
 

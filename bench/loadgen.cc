@@ -1,5 +1,7 @@
 #include "loadgen.h"
 
+#include "bench_util.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -10,7 +12,6 @@
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <chrono>
@@ -27,12 +28,6 @@ using Clock = std::chrono::steady_clock;
 using TimePoint = Clock::time_point;
 
 double seconds_between(TimePoint a, TimePoint b) { return std::chrono::duration<double>(b - a).count(); }
-
-double thread_cpu_s() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
 
 bool iequal_prefix(const char* p, const char* end, const char* lit) {
   for (; *lit; ++lit, ++p) {
@@ -645,19 +640,7 @@ std::string BatchGenerator::batch_json(int events) {
 
 std::string BatchGenerator::batch_gzip(int events, int level) { return gzip_text(batch_json(events), level); }
 
-std::string gzip_text(const std::string& text, int level) {
-  z_stream zs{};
-  if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return {};
-  std::string out(deflateBound(&zs, static_cast<uLong>(text.size())) + 32, '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
-  zs.avail_in = static_cast<uInt>(text.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  int rc = deflate(&zs, Z_FINISH);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return rc == Z_STREAM_END ? out : std::string();
-}
+std::string gzip_text(const std::string& text, int level) { return deflate_text(text, level, true); }
 
 namespace {
 std::string base64(const std::string& in) {

@@ -76,15 +76,15 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.h"
 #include "loadgen.h"
 
 extern char** environ;
 
 namespace {
 
-using tern::bench::BatchGenerator;
-using tern::bench::LoadOptions;
-using tern::bench::LoadResult;
+// bench_util.h and loadgen.h: RunDir, BatchGenerator, run_load, ...
+using namespace tern::bench;
 using Clock = std::chrono::steady_clock;
 
 constexpr int kEventsPerBatch = 100;
@@ -94,14 +94,6 @@ constexpr const char* kWriteKey = "wk_relay_bench";
 // against a second nginx with kNginxSmallConnections) to its dynamic growth.
 constexpr int kNginxConnections = 8192;
 constexpr int kNginxSmallConnections = 256;
-
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-double thread_cpu_s() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
 
 std::string loadavg() {
   std::ifstream in("/proc/loadavg");
@@ -113,22 +105,6 @@ std::string loadavg() {
 void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 
 // ---------------------------------------------------------------- process helpers
-
-std::string find_program(const std::string& name, const std::vector<std::string>& extra_dirs) {
-  std::vector<std::string> dirs = extra_dirs;
-  if (const char* path = std::getenv("PATH")) {
-    std::stringstream ss(path);
-    std::string d;
-    while (std::getline(ss, d, ':')) {
-      if (!d.empty()) dirs.push_back(d);
-    }
-  }
-  for (const auto& d : dirs) {
-    std::string f = d + "/" + name;
-    if (::access(f.c_str(), X_OK) == 0) return f;
-  }
-  return {};
-}
 
 int cpu_count() {
   cpu_set_t set;
@@ -157,16 +133,12 @@ bool pin_self(int cpu) {
   return sched_setaffinity(0, sizeof set, &set) == 0;
 }
 
-long long proc_status_kb(pid_t pid, const char* key) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  std::size_t klen = std::strlen(key);
-  while (std::getline(in, line)) {
-    if (line.compare(0, klen, key) == 0 && line.size() > klen && line[klen] == ':') {
-      return std::atoll(line.c_str() + klen + 1);
-    }
-  }
-  return -1;
+// Lets this thread run on any of `cpus` again (after pin_self).
+bool pin_self_to(const std::vector<int>& cpus) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (int c : cpus) CPU_SET(c, &set);
+  return sched_setaffinity(0, sizeof set, &set) == 0;
 }
 
 // utime + stime of the whole process (all threads), seconds.
@@ -210,28 +182,6 @@ std::vector<pid_t> children_of(pid_t parent) {
   ::closedir(d);
   return out;
 }
-
-// A run directory removed with everything in it at exit.
-class RunDir {
- public:
-  explicit RunDir(const std::string& parent) {
-    std::string tmpl = parent + "/tern-relay-bench-XXXXXX";
-    std::vector<char> buf(tmpl.begin(), tmpl.end());
-    buf.push_back('\0');
-    if (::mkdtemp(buf.data())) path_ = buf.data();
-  }
-  ~RunDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  RunDir(const RunDir&) = delete;
-  RunDir& operator=(const RunDir&) = delete;
-  bool ok() const { return !path_.empty(); }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 // A child process, pinned to `cpu` (inherited affinity), stopped with
 // SIGTERM (then SIGKILL after 10 s) when destroyed.
@@ -323,11 +273,6 @@ class Child {
   int out_ = -1;
 };
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 // One blocking GET on a fresh connection; the body, or empty on failure.
 std::string http_get_body(uint16_t port, const std::string& path) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -409,22 +354,6 @@ std::unique_ptr<Relay> start_relay(const std::string& bin, const RunDir& dir, co
   return r;
 }
 
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  socklen_t len = sizeof a;
-  uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-    port = ntohs(a.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
-
 struct Nginx {
   std::unique_ptr<Child> child;
   uint16_t port = 0;
@@ -440,7 +369,7 @@ struct Nginx {
 std::unique_ptr<Nginx> start_nginx(const std::string& bin, const RunDir& dir, const std::string& name, int workers,
                                    int worker_connections, int cpu, std::string* why) {
   auto n = std::make_unique<Nginx>();
-  n->port = free_port();
+  n->port = static_cast<uint16_t>(std::max(0, tern::bench::free_port()));  // 0: none free; nginx fails to start
   std::string prefix = dir.file(name);
   std::filesystem::create_directories(prefix + "/tmp");
   std::string conf = prefix + "/nginx.conf";
@@ -780,7 +709,7 @@ int main(int argc, char** argv) {
   }
   getrlimit(RLIMIT_NOFILE, &rl);
 
-  RunDir dir(parent);
+  RunDir dir(parent, "tern-relay-bench");
   if (!dir.ok()) {
     std::fprintf(stderr, "relay_bench: cannot create a run directory in %s\n", parent.c_str());
     return 1;
@@ -883,13 +812,7 @@ int main(int argc, char** argv) {
   double r3_rps = r3_rate_eps / kEventsPerBatch;
   std::size_t r3_count = static_cast<std::size_t>(std::ceil(r3_rps * (warmup_s + r3_s))) + 16;
   step("R3 generating batches for the open loop");
-  pin_self(-1);
-  {
-    cpu_set_t all;
-    CPU_ZERO(&all);
-    for (int c : cpus) CPU_SET(c, &all);
-    sched_setaffinity(0, sizeof all, &all);
-  }
+  pin_self_to(cpus);
   std::vector<std::string> r3_reqs = make_requests(relay->port, r3_count, 3, threads);
   pin_self(load_cpu);
   step("R3 tern-relay open loop at half R1");
@@ -928,13 +851,7 @@ int main(int argc, char** argv) {
 
   // ------------------------------------------------------------ R5
   step("R5 idle keep-alive connections");
-  pin_self(-1);
-  {
-    cpu_set_t all;
-    CPU_ZERO(&all);
-    for (int c : cpus) CPU_SET(c, &all);
-    sched_setaffinity(0, sizeof all, &all);
-  }
+  pin_self_to(cpus);
   auto relay5 = start_relay(relay_bin, dir, "relay-r5", server_cpu, &why);
   RssResult rss_relay, rss_nginx;
   uint16_t relay5_port = relay5 ? relay5->port : 0;

@@ -11,14 +11,14 @@ if(TERN_BUILD_RELAY)
   # Plain sockets + epoll (no Beast), so it compiles in seconds.
   add_library(tern_loadgen STATIC ${CMAKE_CURRENT_LIST_DIR}/loadgen.cc)
   target_include_directories(tern_loadgen PUBLIC ${CMAKE_CURRENT_LIST_DIR})
-  target_link_libraries(tern_loadgen PUBLIC ZLIB::ZLIB PRIVATE tern_warnings)
+  target_link_libraries(tern_loadgen PUBLIC ZLIB::ZLIB PRIVATE tern_bench_util tern_warnings)
 
   add_executable(loadgen ${CMAKE_CURRENT_LIST_DIR}/loadgen_main.cc)
   target_link_libraries(loadgen PRIVATE tern_loadgen tern_warnings)
 
   add_executable(relay_bench ${CMAKE_CURRENT_LIST_DIR}/relay_bench.cc)
   target_link_libraries(relay_bench PRIVATE
-    tern_loadgen simdjson::simdjson ZLIB::ZLIB nlohmann_json::nlohmann_json Threads::Threads tern_warnings)
+    tern_loadgen tern_bench_util simdjson::simdjson ZLIB::ZLIB nlohmann_json::nlohmann_json Threads::Threads tern_warnings)
   # The relay under test is the tern-relay of the same build (--relay overrides).
   if(TARGET tern-relay)
     add_dependencies(relay_bench tern-relay)

@@ -82,6 +82,8 @@
 #include "tern/logger.h"
 #include "tern/transport.h"
 
+#include "bench_util.h"
+
 // Private: S6 opens the SQLite store itself, without fsync per commit.
 #include "sqlite_store.h"
 
@@ -90,6 +92,11 @@ extern char** environ;
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
+using tern::bench::deflate_text;
+using tern::bench::find_program;
+using tern::bench::free_port;
+using tern::bench::RunDir;
+using tern::bench::seconds_since;
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 using std::chrono::nanoseconds;
@@ -130,10 +137,6 @@ int64_t now_ns() {
   return duration_cast<nanoseconds>(SteadyClock::now().time_since_epoch()).count();
 }
 
-double seconds_since(SteadyClock::time_point t0) {
-  return std::chrono::duration<double>(SteadyClock::now() - t0).count();
-}
-
 // Value at quantile q (0..1) of sorted samples (nearest rank).
 int64_t quantile(const std::vector<int64_t>& sorted, double q) {
   if (sorted.empty()) return 0;
@@ -145,15 +148,7 @@ int64_t quantile(const std::vector<int64_t>& sorted, double q) {
 // A field of /proc/self/status in KiB: "VmRSS" (resident set size), or its
 // parts "RssAnon" (heap, stacks: private) and "RssFile" (mapped files,
 // mostly shared library pages other processes share).
-long status_kb(const char* field) {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  std::string key = std::string(field) + ":";
-  while (std::getline(in, line)) {
-    if (line.rfind(key, 0) == 0) return std::strtol(line.c_str() + key.size(), nullptr, 10);
-  }
-  return -1;
-}
+long status_kb(const char* field) { return static_cast<long>(tern::bench::proc_status_kb(::getpid(), field)); }
 long rss_kb() { return status_kb("VmRSS"); }
 
 // A thread's scheduler accounting (/proc/.../schedstat): time on a CPU and
@@ -186,24 +181,6 @@ SchedStat worker_schedstat() {
 }
 long rss_anon_kb() { return status_kb("RssAnon"); }
 
-// A free loopback TCP port (bound then released: nothing listens on it).
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  socklen_t len = sizeof a;
-  int port = -1;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-    port = ntohs(a.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
-
 bool can_connect(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return false;
@@ -214,25 +191,6 @@ bool can_connect(int port) {
   bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
   ::close(fd);
   return ok;
-}
-
-std::string find_program(const std::string& name, const std::vector<std::string>& extra_dirs) {
-  std::vector<std::string> dirs = extra_dirs;
-  if (const char* path = std::getenv("PATH")) {
-    std::string p = path;
-    std::size_t start = 0;
-    while (start <= p.size()) {
-      std::size_t end = p.find(':', start);
-      if (end == std::string::npos) end = p.size();
-      if (end > start) dirs.push_back(p.substr(start, end - start));
-      start = end + 1;
-    }
-  }
-  for (const auto& d : dirs) {
-    std::string f = d + "/" + name;
-    if (::access(f.c_str(), X_OK) == 0) return f;
-  }
-  return {};
 }
 
 // Runs argv to completion; true on exit status 0.
@@ -253,22 +211,6 @@ long file_size(const std::string& path) {
   return static_cast<long>(st.st_size);
 }
 
-// zlib helpers for the baselines (zlib wrapper for S4's "zlib -6", gzip
-// wrapper where the baseline stands in for an upload body).
-std::string deflate_text(const std::string& in, int level, bool gzip_wrapper) {
-  z_stream zs{};
-  if (deflateInit2(&zs, level, Z_DEFLATED, gzip_wrapper ? 15 + 16 : 15, 8, Z_DEFAULT_STRATEGY) != Z_OK) return {};
-  std::string out(deflateBound(&zs, static_cast<uLong>(in.size())) + 32, '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  int rc = deflate(&zs, Z_FINISH);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return rc == Z_STREAM_END ? out : std::string();
-}
-
 std::string inflate_gzip(const std::string& in) {
   z_stream zs{};
   if (inflateInit2(&zs, 15 + 32) != Z_OK) return {};
@@ -286,28 +228,6 @@ std::string inflate_gzip(const std::string& in) {
   inflateEnd(&zs);
   return rc == Z_STREAM_END ? out : std::string();
 }
-
-// A directory for this run, removed with everything in it at exit.
-class RunDir {
- public:
-  explicit RunDir(const std::string& parent) {
-    std::string tmpl = parent + "/tern-sdk-bench-XXXXXX";
-    std::vector<char> buf(tmpl.begin(), tmpl.end());
-    buf.push_back('\0');
-    if (::mkdtemp(buf.data())) path_ = buf.data();
-  }
-  ~RunDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  RunDir(const RunDir&) = delete;
-  RunDir& operator=(const RunDir&) = delete;
-  bool ok() const { return !path_.empty(); }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 void remove_db(const std::string& path) {
   for (const char* ext : {"", "-wal", "-shm", "-journal", ".lock"}) ::unlink((path + ext).c_str());
@@ -1594,7 +1514,7 @@ int main(int argc, char** argv) {
     st.s6_runs = 3;
   }
   ::signal(SIGPIPE, SIG_IGN);
-  RunDir dir(st.dir);
+  RunDir dir(st.dir, "tern-sdk-bench");
   if (!dir.ok()) {
     std::fprintf(stderr, "sdk_bench: cannot create a directory under %s: %s\n", st.dir.c_str(), std::strerror(errno));
     return 1;

@@ -8,7 +8,7 @@ if(TARGET tern_sdk)
   find_package(nlohmann_json 3.11 REQUIRED)
   add_executable(sdk_bench ${CMAKE_CURRENT_LIST_DIR}/sdk_bench.cc)
   target_link_libraries(sdk_bench PRIVATE
-    tern::sdk tern_sdk_internal SQLite::SQLite3 ZLIB::ZLIB nlohmann_json::nlohmann_json Threads::Threads
+    tern::sdk tern_sdk_internal tern_bench_util SQLite::SQLite3 ZLIB::ZLIB nlohmann_json::nlohmann_json Threads::Threads
     tern_warnings)
   # S8 measures the C API's shared library (the SDK as apps ship it).
   if(TARGET tern_c)
