@@ -315,6 +315,22 @@ double metric_sum(const std::string& text, const std::string& name) {
   return sum;
 }
 
+// One load phase against 127.0.0.1:`port`; `rate_rps` 0 = closed loop.
+LoadOptions load_phase(uint16_t port, int connections, double warmup_s, double duration_s, double rate_rps) {
+  LoadOptions o;
+  o.port = port;
+  o.connections = connections;
+  o.warmup_s = warmup_s;
+  o.duration_s = duration_s;
+  o.rate_rps = rate_rps;
+  return o;
+}
+
+// Sends each of `requests` at most once, in order, as `o` says.
+LoadResult run_requests(const LoadOptions& o, const std::vector<std::string>& requests) {
+  return run_load(o, [&](uint64_t i) { return i < requests.size() ? &requests[i] : nullptr; });
+}
+
 // ---------------------------------------------------------------- the relay and nginx
 
 struct Relay {
@@ -766,14 +782,10 @@ int main(int argc, char** argv) {
 
   if (cache_dropped) drop_page_cache();
   step("R1 tern-relay closed loop");
-  LoadOptions o1;
-  o1.port = relay->port;
-  o1.connections = r1_conns;
-  o1.warmup_s = warmup_s;
-  o1.duration_s = r1_s;
+  LoadOptions o1 = load_phase(relay->port, r1_conns, warmup_s, r1_s, 0);
   double cpu0 = proc_cpu_s(relay->child->pid());
   auto wall0 = Clock::now();
-  LoadResult r1 = tern::bench::run_load(o1, [&](uint64_t i) { return i < r1_reqs.size() ? &r1_reqs[i] : nullptr; });
+  LoadResult r1 = run_requests(o1, r1_reqs);
   double relay_cpu_load = proc_cpu_s(relay->child->pid()) - cpu0;
   double relay_wall = seconds_since(wall0);
   double relay_eps_wall = r1.rps() * kEventsPerBatch;
@@ -816,13 +828,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> r3_reqs = make_requests(relay->port, r3_count, 3, threads);
   pin_self(load_cpu);
   step("R3 tern-relay open loop at half R1");
-  LoadOptions o3;
-  o3.port = relay->port;
-  o3.connections = r3_conns;
-  o3.warmup_s = warmup_s;
-  o3.duration_s = r3_s;
-  o3.rate_rps = r3_rps;
-  LoadResult r3 = tern::bench::run_load(o3, [&](uint64_t i) { return i < r3_reqs.size() ? &r3_reqs[i] : nullptr; });
+  LoadOptions o3 = load_phase(relay->port, r3_conns, warmup_s, r3_s, r3_rps);
+  LoadResult r3 = run_requests(o3, r3_reqs);
   double relay_p99 = r3.percentile_us(99) / 1000;
   double relay_p50 = r3.percentile_us(50) / 1000;
   relay->child->stop();
@@ -838,7 +845,7 @@ int main(int argc, char** argv) {
     step("R3 nginx open loop at the same rate");
     std::vector<std::string> n3_reqs = retarget(r3_reqs, relay->port, nginx->port);
     o3.port = nginx->port;
-    n3 = tern::bench::run_load(o3, [&](uint64_t i) { return i < n3_reqs.size() ? &n3_reqs[i] : nullptr; });
+    n3 = run_requests(o3, n3_reqs);
   }
   double nginx_p99 = n3.percentile_us(99) / 1000;
   std::printf("R3 run: %.0f req/s (%.0f events/s) open loop for %.1f s, %d connections: relay %llu ok / %llu "
