@@ -16,9 +16,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   tern::fuzz::ByteReader in(data, size);
   HttpRequest r;
   static const char* kMethods[] = {"POST", "GET", "OPTIONS", "PUT"};
+  // No /metrics: its text holds request latencies (wall time), which would
+  // make the smoke run's coverage differ between two runs with the same seed.
   static const char* kPaths[] = {"/v1/batch", "/v1/b", "/v1/import", "/v1/track", "/v1/identify", "/v1/page",
                                  "/v1/screen", "/v1/group", "/v1/alias", "/v1/t", "/health", "/ready",
-                                 "/metrics", "/v1/batch?x=1", "/v2/nope"};
+                                 "/v1/", "/v1/batch?x=1", "/v2/nope"};
   r.method = kMethods[in.choose(4)];
   r.target = kPaths[in.choose(sizeof kPaths / sizeof *kPaths)];
   switch (in.choose(4)) {
