@@ -232,10 +232,8 @@ class KafkaSink final : public Sink {
     Status retry_status;
     for (std::size_t i = 0; i < batch.size(); ++i) {
       const Slot& s = slots_[i];
-      if (!s.done) continue;
-      if (s.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        confirmed_.insert(batch[i].seq);
-      } else if (retryable(s.err)) {
+      if (!s.done || s.err == RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+      if (retryable(s.err)) {
         if (retry_status) retry_status = Status(StatusCode::kUnavailable, "kafka delivery failed: " + s.reason);
       } else {
         res.rejected.push_back(SinkRejection{i, s.reason});
@@ -247,6 +245,11 @@ class KafkaSink final : public Sink {
       confirmed_first_seq_ = 0;
       down_.store(false);
     } else {
+      // The batch comes back: remember what Kafka confirmed so the retry
+      // does not send it twice. (Only then: a good batch records nothing.)
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (slots_[i].done && slots_[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) confirmed_.insert(batch[i].seq);
+      }
       res.rejected.clear();  // re-decided on the retry
     }
     (void)outstanding;
