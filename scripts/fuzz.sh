@@ -16,13 +16,17 @@
 # the day: libFuzzer's mutations follow -seed, it stops after -runs executions
 # (the seed inputs included), the seed files are passed by name in sorted
 # order (-seed_inputs; a directory listing's order differs between file
-# systems), its work corpus starts empty, and the targets use fixed clocks
-# where they can (the relay rig's request times) and upload synchronously (the
-# C API target). -max_total_time only caps a much slower machine, which then
-# runs a prefix of the same schedule and says so.
-# Known limit: coverage still differs slightly between two runs with the same
-# seed (a few features of ~6000 after the seed replay, in every target; not
-# from ASLR), so the inputs mutated after the first divergence can differ. The
+# systems), its work corpus starts empty, ASLR is off where the system allows
+# it (setarch -R: libFuzzer's comparison tracing feeds pointer values into its
+# mutations), the fuzz tree defines FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+# (the SDK's UUID seed is fixed), the relay rig's request times are fake and
+# the C API target uploads synchronously. -max_total_time only caps a much
+# slower machine, which then runs a prefix of the same schedule and says so.
+# fuzz_event_serialiser is then identical run to run. Known limit: the other
+# three still differ slightly (a few coverage features), so the inputs
+# mutated after the first difference can differ: the relay draws generated
+# messageIds from std::random_device and times each request for its latency
+# histogram, and the SDK's worker thread runs beside fuzz_c_api's calls. The
 # checked-in corpora are minimised from long runs (every edge they reached),
 # so the smoke run re-checks known ground first; a crash is reproduced from
 # its file, not from the seed.
@@ -58,7 +62,7 @@ while (($#)); do
     --seconds) SECONDS_PER_TARGET=$2; shift 2 ;;
     --seed) RANDOM_SEED=$2; shift 2 ;;
     --only) ONLY=$2; shift 2 ;;
-    -h|--help) sed -n '2,40p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,44p' "$0"; exit 0 ;;
     *) echo "fuzz.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -103,6 +107,14 @@ built=$(date +%s)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}:verify_asan_link_order=0
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 OUT=$BUILD/tests/fuzz
+NO_ASLR=()
+if [[ "$SECONDS_PER_TARGET" == 0 ]]; then
+  if setarch "$(uname -m)" -R true 2>/dev/null; then
+    NO_ASLR=(setarch "$(uname -m)" -R)
+  else
+    echo "fuzz.sh: note: cannot turn ASLR off here (setarch -R); coverage may differ between runs"
+  fi
+fi
 failed=0
 for t in "${TARGETS[@]}"; do
   bin=$OUT/$t
@@ -126,7 +138,7 @@ for t in "${TARGETS[@]}"; do
   echo "=== $t ($what)"
   t0=$(date +%s)
   rc=0
-  "$bin" "${common[@]}" "${args[@]}" >"$log" 2>&1 || rc=$?
+  "${NO_ASLR[@]}" "$bin" "${common[@]}" "${args[@]}" >"$log" 2>&1 || rc=$?
   t1=$(date +%s)
   done_runs=$(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' "$log" | tail -1)
   stats=$(grep -o 'cov: [0-9]* ft: [0-9]* corp: [0-9]*' "$log" | tail -1 || true)
