@@ -20,13 +20,14 @@
 # it (setarch -R: libFuzzer's comparison tracing feeds pointer values into its
 # mutations), the fuzz tree defines FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
 # (the SDK's UUID seed is fixed), the relay rig's request times are fake and
-# the C API target uploads synchronously. -max_total_time only caps a much
-# slower machine, which then runs a prefix of the same schedule and says so.
-# fuzz_event_serialiser is then identical run to run. Known limit: the other
-# three still differ slightly (a few coverage features), so the inputs
-# mutated after the first difference can differ: the relay draws generated
-# messageIds from std::random_device and times each request for its latency
-# histogram, and the SDK's worker thread runs beside fuzz_c_api's calls. The
+# the C API target uploads synchronously; in the fuzz build the relay's
+# generated messageIds come from a fixed seed and its latency histogram is
+# not timed. -max_total_time only caps a much slower machine, which then runs
+# a prefix of the same schedule and says so. fuzz_event_serialiser,
+# fuzz_request_handler and fuzz_event_validator are then identical run to run
+# (same coverage, features and corpus). Known limit: fuzz_c_api still differs
+# slightly (a few coverage features): the SDK's worker thread runs beside its
+# calls, so the inputs mutated after the first difference can differ. The
 # checked-in corpora are minimised from long runs (every edge they reached),
 # so the smoke run re-checks known ground first; a crash is reproduced from
 # its file, not from the seed.
