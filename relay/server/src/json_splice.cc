@@ -180,32 +180,6 @@ std::size_t skip_json_value(std::string_view t, std::size_t i) {
   return i;
 }
 
-bool scan_array_elements(std::string_view t, std::vector<Span>* out) {
-  out->clear();
-  std::size_t i = skip_ws(t, 0);
-  if (i >= t.size() || t[i] != '[') return false;
-  i = skip_ws(t, i + 1);
-  if (i < t.size() && t[i] == ']') return true;
-  while (i < t.size()) {
-    std::size_t end = skip_json_value(t, i);
-    if (end == npos) return false;
-    out->push_back(Span{i, end});
-    i = skip_ws(t, end);
-    if (i >= t.size()) return false;
-    if (t[i] == ']') return true;
-    if (t[i] != ',') return false;
-    i = skip_ws(t, i + 1);
-  }
-  return false;
-}
-
-bool scan_object_members(std::string_view t, std::vector<MemberSpan>* out) {
-  out->clear();
-  std::size_t i = skip_ws(t, 0);
-  if (i >= t.size() || t[i] != '{') return false;
-  return scan_members(t, i, 0, out, {}, nullptr, nullptr) != npos;
-}
-
 bool scan_events(std::string_view t, std::size_t i, std::vector<ScannedEvent>* events,
                  std::size_t* count) {
   *count = 0;
@@ -404,30 +378,6 @@ bool find_nth_member_value(std::string_view t, std::size_t n, std::size_t* value
   return false;
 }
 
-bool find_member_value(std::string_view t, std::string_view key, std::size_t* value_begin) {
-  std::size_t i = skip_ws(t, 0);
-  if (i >= t.size() || t[i] != '{') return false;
-  i = skip_ws(t, i + 1);
-  while (i < t.size() && t[i] == '"') {
-    std::size_t key_end = skip_string(t, i);
-    if (key_end == npos) return false;
-    std::string_view k = t.substr(i + 1, key_end - i - 2);
-    i = skip_ws(t, key_end);
-    if (i >= t.size() || t[i] != ':') return false;
-    i = skip_ws(t, i + 1);
-    if (k == key) {
-      *value_begin = i;
-      return true;
-    }
-    i = skip_json_value(t, i);
-    if (i == npos) return false;
-    i = skip_ws(t, i);
-    if (i >= t.size() || t[i] != ',') return false;
-    i = skip_ws(t, i + 1);
-  }
-  return false;
-}
-
 void append_json_string(std::string* out, std::string_view s) {
   static const char kHex[] = "0123456789abcdef";
   out->push_back('"');
@@ -479,17 +429,6 @@ void ObjectSplicer::splice_text(std::string_view text, const std::vector<MemberS
     out->append(extra_text);
   }
   out->push_back('}');
-}
-
-void ObjectSplicer::splice(std::string_view text, const std::vector<MemberSpan>& members,
-                           const std::vector<Decision>& decisions,
-                           const std::vector<std::string>& extra_members, std::string* out) {
-  std::string joined;
-  for (const std::string& extra : extra_members) {
-    if (!joined.empty()) joined.push_back(',');
-    joined.append(extra);
-  }
-  splice_text(text, members, decisions, joined, out);
 }
 
 }  // namespace tern::relay

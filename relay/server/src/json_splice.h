@@ -33,12 +33,6 @@ struct MemberSpan {
 // or npos when the text ends first.
 std::size_t skip_json_value(std::string_view text, std::size_t i);
 
-// Spans of the elements of the array `text` (leading/trailing whitespace allowed).
-bool scan_array_elements(std::string_view text, std::vector<Span>* out);
-
-// Spans of the top-level members of the object `text`, in order.
-bool scan_object_members(std::string_view text, std::vector<MemberSpan>* out);
-
 // One event as scan_events found it: its span in the scanned text, its
 // top-level members and, when its first "context" member is an object, that
 // object's members — all in one pass over the bytes.
@@ -77,17 +71,12 @@ bool scan_events_indexed(std::string_view text, StructuralIndex index, std::ptrd
 // Where the value of the root object's n-th member (from 0) starts.
 bool find_nth_member_value(std::string_view text, std::size_t n, std::size_t* value_begin);
 
-// Where the value of the first top-level member named `key` of the object
-// `text` starts (keys compared as written). Neither that value nor the
-// members after it are scanned.
-bool find_member_value(std::string_view text, std::string_view key, std::size_t* value_begin);
-
 // Appends `s` to `out` as a JSON string literal (quotes included).
 void append_json_string(std::string* out, std::string_view s);
 
 // Builds a new object from `object_text` (an object): for each member, in
 // the original order, the editor decides to keep its bytes, drop it, or
-// replace its value; then `extra_members` (already formatted `"k":v` texts)
+// replace its value; then the extra members (already formatted `"k":v` texts)
 // are appended before the closing brace.
 class ObjectSplicer {
  public:
@@ -97,13 +86,9 @@ class ObjectSplicer {
     std::string value;  // JSON text for kReplace
   };
 
-  // `members` must come from scan_object_members(object_text); decisions
-  // beyond decisions.size() are kKeep.
-  static void splice(std::string_view object_text, const std::vector<MemberSpan>& members,
-                     const std::vector<Decision>& decisions,
-                     const std::vector<std::string>& extra_members, std::string* out);
-  // The same with the new members already joined: `extra_text` is empty or
-  // `"k1":v1,"k2":v2` (no leading or trailing comma).
+  // `members` come from scan_events; decisions beyond decisions.size() are
+  // kKeep. `extra_text` is empty or `"k1":v1,"k2":v2` (no leading or
+  // trailing comma).
   static void splice_text(std::string_view object_text, const std::vector<MemberSpan>& members,
                           const std::vector<Decision>& decisions, std::string_view extra_text,
                           std::string* out);
