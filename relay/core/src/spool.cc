@@ -92,32 +92,14 @@ void encode(std::string& out, uint64_t seq, const SpoolEvent& e) {
 
 enum class Parse { kOk, kNeedMore, kBad };
 
-// The views of a record whose header (at p) was checked; the caller sets
-// rec->storage to what holds p.
-void fill_record(const char* p, uint32_t body, uint16_t src_len, uint16_t type_len, SpoolRecord* rec) {
-  rec->seq = get64(p + 8);
-  rec->source_id = std::string_view(p + kHeader, src_len);
-  rec->type = std::string_view(p + kHeader + src_len, type_len);
-  rec->event = std::string_view(p + kHeader + src_len + type_len, body - src_len - type_len);
-}
-
-// A record of a commit kept in memory: the bytes never left the process, so
-// its CRC is not checked again. False when p[0..n) does not hold a whole
-// record (cannot happen for a chunk the committer wrote).
-bool parse_memory_record(const char* p, std::size_t n, SpoolRecord* rec, std::size_t* len) {
-  if (n < kHeader) return false;
-  uint32_t body = get32(p + 4);
-  uint16_t src_len = get16(p + 16);
-  uint16_t type_len = get16(p + 18);
-  if (static_cast<uint32_t>(src_len) + type_len > body || n - kHeader < body) return false;
-  *len = kHeader + body;
-  fill_record(p, body, src_len, type_len, rec);
-  return true;
-}
+enum class Check { kCrc, kNone };
 
 // Parses the record at p[0..n). On kOk, *len is its full size. kNeedMore
-// means the header says it is longer than n (want *len bytes).
-Parse parse_record(const char* p, std::size_t n, SpoolRecord* rec, std::size_t* len) {
+// means the header says it is longer than n (want *len bytes). Check::kNone
+// is for a commit kept in memory: those bytes never left the process, so
+// their CRC is not computed again. rec's views point into p; the caller sets
+// rec->storage to what holds p.
+Parse parse_record(const char* p, std::size_t n, SpoolRecord* rec, std::size_t* len, Check check = Check::kCrc) {
   if (n < kHeader) {
     *len = kHeader;
     return Parse::kNeedMore;
@@ -128,9 +110,16 @@ Parse parse_record(const char* p, std::size_t n, SpoolRecord* rec, std::size_t* 
   if (body > kMaxRecordLen || static_cast<uint32_t>(src_len) + type_len > body) return Parse::kBad;
   *len = kHeader + body;
   if (n < *len) return Parse::kNeedMore;
-  const uint32_t want = get32(p);
-  if (crc_of(p + 4, *len - 4) != want && !legacy_crc_matches(p + 4, *len - 4, want)) return Parse::kBad;
-  if (rec) fill_record(p, body, src_len, type_len, rec);
+  if (check == Check::kCrc) {
+    const uint32_t want = get32(p);
+    if (crc_of(p + 4, *len - 4) != want && !legacy_crc_matches(p + 4, *len - 4, want)) return Parse::kBad;
+  }
+  if (rec) {
+    rec->seq = get64(p + 8);
+    rec->source_id = std::string_view(p + kHeader, src_len);
+    rec->type = std::string_view(p + kHeader + src_len, type_len);
+    rec->event = std::string_view(p + kHeader + src_len + type_len, body - src_len - type_len);
+  }
   return Parse::kOk;
 }
 
@@ -931,7 +920,7 @@ Status SpoolReader::read(std::size_t max_events, std::size_t max_bytes,
       while (pos < bytes.size()) {
         SpoolRecord rec;
         std::size_t len = 0;
-        if (!parse_memory_record(bytes.data() + pos, bytes.size() - pos, &rec, &len)) {
+        if (parse_record(bytes.data() + pos, bytes.size() - pos, &rec, &len, Check::kNone) != Parse::kOk) {
           return Status(StatusCode::kInternal, "spool: a commit kept in memory does not parse");
         }
         rec.storage = chunk.bytes;
