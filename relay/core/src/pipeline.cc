@@ -130,10 +130,12 @@ class PipelineImpl final : public DurablePipeline {
     events.reserve(n);
     std::set<std::string> routed;
     std::size_t unrouted = 0;
-    for (auto& text : submission.events) {
+    const bool typed = submission.types.size() == n;
+    for (std::size_t i = 0; i < n; ++i) {
+      std::string& text = submission.events[i];
       SpoolEvent e;
       e.source_id = submission.source_id;
-      e.type = event_type(text);
+      e.type = typed ? std::string(submission.types[i]) : event_type(text);
       e.event = std::move(text);
       if (submission.ack_mode == AckMode::kSink) {
         auto sinks = router->sinks_for(e.source_id, e.type);

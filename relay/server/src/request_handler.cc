@@ -24,6 +24,7 @@ class RequestScratch {
     std::size_t index;
     std::string_view message_id;  // empty: none sent (one is generated)
     std::optional<SysTime> timestamp;
+    std::string_view type;        // static text (kEventTypes or the path's type)
   };
   std::vector<Candidate> candidates;
   std::vector<std::string_view> ids;
@@ -823,12 +824,15 @@ void RequestHandler::handle_ingest(HttpRequest& request, RequestScratch& scratch
         continue;
       }
       std::string_view ts;
-      if (t.get_string().get(ts) != simdjson::SUCCESS ||
-          std::find(std::begin(kEventTypes), std::end(kEventTypes), ts) == std::end(kEventTypes)) {
+      const std::string_view* known = std::end(kEventTypes);
+      if (t.get_string().get(ts) == simdjson::SUCCESS) {
+        known = std::find(std::begin(kEventTypes), std::end(kEventTypes), ts);
+      }
+      if (known == std::end(kEventTypes)) {
         reject("invalid_type");
         continue;
       }
-      event_type = ts;
+      event_type = *known;  // static text: it outlives the parser's buffers
     }
     std::string_view message_id;
     bool has_message_id = false;
@@ -884,7 +888,7 @@ void RequestHandler::handle_ingest(HttpRequest& request, RequestScratch& scratch
         continue;
       }
     }
-    candidates.push_back(Candidate{i, has_message_id ? message_id : std::string_view(), timestamp});
+    candidates.push_back(Candidate{i, has_message_id ? message_id : std::string_view(), timestamp, event_type});
   }
 
   // Pass 2: dedup, all of the request's ids at once (one lock, the window's
@@ -904,6 +908,7 @@ void RequestHandler::handle_ingest(HttpRequest& request, RequestScratch& scratch
   EnrichScratch& enrich_scratch = scratch.enrich;
   std::size_t id_index = 0;
   submission.events.reserve(candidates.size());
+  submission.types.reserve(candidates.size());
   for (const Candidate& c : candidates) {
     std::string generated;
     if (!c.message_id.empty()) {
@@ -933,6 +938,7 @@ void RequestHandler::handle_ingest(HttpRequest& request, RequestScratch& scratch
     enrich_scanned(raw, scanned.members, scanned.context, scanned.context_members, in, &out,
                    &enrich_scratch);
     submission.events.push_back(std::move(out));
+    submission.types.push_back(c.type);
     ++accepted;
   }
 

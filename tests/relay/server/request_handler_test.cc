@@ -389,6 +389,24 @@ TEST_F(RequestHandlerTest, EscapedKeysTheRelayReadsAreRefusedAndAnEscapedBatchKe
   EXPECT_NE(pipeline.all_events()[1].find("\"caf\\u00e9\":1"), std::string::npos);
 }
 
+TEST_F(RequestHandlerTest, EachSubmittedEventCarriesItsValidatedTypeForThePipeline) {
+  std::string batch = "{\"batch\":[" + track("t1") +
+                      R"(,{"type":"identify","userId":"u","messageId":"t2"},{"type":"fly","userId":"u"}]})";
+  auto r = call(post("/v1/batch", batch));
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(pipeline.submissions.size(), 1u);
+  const Submission& s = pipeline.submissions[0];
+  ASSERT_EQ(s.types.size(), s.events.size());
+  EXPECT_EQ(s.types[0], "track");
+  EXPECT_EQ(s.types[1], "identify");
+  // A single-event endpoint's type comes from its path.
+  r = call(post("/v1/page", R"({"userId":"u","name":"Home","messageId":"t3"})"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(pipeline.submissions.size(), 2u);
+  ASSERT_EQ(pipeline.submissions[1].types.size(), 1u);
+  EXPECT_EQ(pipeline.submissions[1].types[0], "page");
+}
+
 TEST_F(RequestHandlerTest, BatchWithNoGoodEventIs400WithTheSameBodyShape) {
   auto r = call(post("/v1/batch", R"({"batch":[{"type":"track","userId":"u"}]})"));
   EXPECT_EQ(r.status, 400);

@@ -13,6 +13,7 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tern/status.h"
@@ -31,6 +32,11 @@ struct Submission {
   std::string source_id;
   AckMode ack_mode = AckMode::kLocal;
   std::vector<std::string> events;  // enriched event JSON texts, in request order
+  // Optional, parallel to `events`: each event's type ("track", ...), known
+  // from validation, so the pipeline need not read it out of the text again.
+  // The views must outlive submit() (static strings do). Empty: read from
+  // each event's text.
+  std::vector<std::string_view> types;
 };
 
 class Pipeline {
