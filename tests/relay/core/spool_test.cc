@@ -69,6 +69,18 @@ std::vector<std::string> segment_files(const std::string& dir) {
   return v;
 }
 
+// A closed spool in `dir` holding events 0..2 in one segment, whose path
+// is returned (empty if that failed; the caller asserts).
+std::string closed_spool_of_three(const TempDir& dir, Metrics& m) {
+  {
+    auto s = Spool::open(options(dir.path()), m);
+    if (!s.is_ok()) return {};
+    append_sync(**s, events(0, 3));
+  }
+  auto segs = segment_files(dir.path());
+  return segs.size() == 1 ? segs[0] : std::string();
+}
+
 TEST(SpoolTest, AppendedEventsReadBackInOrderWithSequenceNumbers) {
   TempDir dir;
   Metrics m;
@@ -136,18 +148,13 @@ TEST(SpoolTest, RestartKeepsEventsSequenceAndCursors) {
 TEST(SpoolTest, TornTailIsTruncatedAtOpenNotReplayed) {
   TempDir dir;
   Metrics m;
-  {
-    auto s = Spool::open(options(dir.path()), m);
-    ASSERT_TRUE(s.is_ok());
-    append_sync(**s, events(0, 3));
-  }
+  const std::string seg = closed_spool_of_three(dir, m);
+  ASSERT_FALSE(seg.empty());
   // A crash in the middle of a write: a record header promising 200 bytes and
   // only some of them.
-  auto segs = segment_files(dir.path());
-  ASSERT_EQ(segs.size(), 1u);
-  auto size = std::filesystem::file_size(segs[0]);
+  auto size = std::filesystem::file_size(seg);
   {
-    int fd = ::open(segs[0].c_str(), O_WRONLY | O_APPEND);
+    int fd = ::open(seg.c_str(), O_WRONLY | O_APPEND);
     ASSERT_GE(fd, 0);
     unsigned char torn[40] = {0x12, 0x34, 0x56, 0x78, 200, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 3, 0, 5, 0};
     for (int i = 20; i < 40; ++i) torn[i] = 'x';
@@ -157,7 +164,7 @@ TEST(SpoolTest, TornTailIsTruncatedAtOpenNotReplayed) {
   auto s = Spool::open(options(dir.path()), m);
   ASSERT_TRUE(s.is_ok());
   EXPECT_EQ((*s)->last_seq(), 3u);
-  EXPECT_EQ(std::filesystem::file_size(segs[0]), size);
+  EXPECT_EQ(std::filesystem::file_size(seg), size);
   EXPECT_EQ(m.counter("tern_relay_spool_torn_bytes_total").value(), 40u);
   auto [a, b] = append_sync(**s, events(3, 1));
   EXPECT_EQ(a, 4u);
@@ -169,16 +176,12 @@ TEST(SpoolTest, TornTailIsTruncatedAtOpenNotReplayed) {
 TEST(SpoolTest, RecordWithBadCrcAtTheTailIsDropped) {
   TempDir dir;
   Metrics m;
-  {
-    auto s = Spool::open(options(dir.path()), m);
-    ASSERT_TRUE(s.is_ok());
-    append_sync(**s, events(0, 3));
-  }
-  auto segs = segment_files(dir.path());
+  const std::string seg = closed_spool_of_three(dir, m);
+  ASSERT_FALSE(seg.empty());
   // Flip the last byte of the file: the third record's CRC no longer matches.
-  std::filesystem::resize_file(segs[0], std::filesystem::file_size(segs[0]));
+  std::filesystem::resize_file(seg, std::filesystem::file_size(seg));
   {
-    int fd = ::open(segs[0].c_str(), O_RDWR);
+    int fd = ::open(seg.c_str(), O_RDWR);
     ASSERT_GE(fd, 0);
     off_t end = ::lseek(fd, 0, SEEK_END);
     char c;
@@ -196,18 +199,13 @@ TEST(SpoolTest, RecordWithBadCrcAtTheTailIsDropped) {
 TEST(SpoolTest, RecordsOfAnOlderRelayWithZlibCrc32AreStillRead) {
   TempDir dir;
   Metrics m;
-  {
-    auto s = Spool::open(options(dir.path()), m);
-    ASSERT_TRUE(s.is_ok());
-    append_sync(**s, events(0, 3));
-  }
+  const std::string seg = closed_spool_of_three(dir, m);
+  ASSERT_FALSE(seg.empty());
   // Rewrite every record's checksum as an earlier relay wrote it (zlib's
   // CRC-32 of everything after the checksum field).
-  auto segs = segment_files(dir.path());
-  ASSERT_EQ(segs.size(), 1u);
   std::string data;
   {
-    std::ifstream in(segs[0], std::ios::binary);
+    std::ifstream in(seg, std::ios::binary);
     data.assign(std::istreambuf_iterator<char>(in), {});
   }
   std::size_t pos = 0;
@@ -224,7 +222,7 @@ TEST(SpoolTest, RecordsOfAnOlderRelayWithZlibCrc32AreStillRead) {
   }
   ASSERT_EQ(rewritten, 3);
   {
-    std::ofstream out(segs[0], std::ios::binary | std::ios::trunc);
+    std::ofstream out(seg, std::ios::binary | std::ios::trunc);
     out.write(data.data(), static_cast<std::streamsize>(data.size()));
   }
   auto s = Spool::open(options(dir.path()), m);
