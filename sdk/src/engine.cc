@@ -613,6 +613,19 @@ void Engine::run() {
   std::unique_lock<std::mutex> lk(mu_);
   bool window_open = false;
   SteadyTime commit_deadline{};
+  // Commits what track() handed off, with mu_ released meanwhile (`lk` is
+  // held on entry and on return).
+  auto commit_pending = [&] {
+    std::vector<std::string> batch;
+    batch.swap(pending_);
+    window_open = false;
+    const uint64_t epoch = purge_epoch_;
+    lk.unlock();
+    (void)commit(batch, epoch);
+    // Free the strings before re-taking mu_: track() never waits behind it.
+    std::vector<std::string>().swap(batch);
+    lk.lock();
+  };
   for (;;) {
     SteadyTime now = clock_->monotonic();
     const bool flush_pending = flush_requested_ > flush_done_;
@@ -622,15 +635,7 @@ void Engine::run() {
         commit_deadline = first_pending_at_ + config_.commit_window;
       }
       if (stop_ || flush_pending || pending_.size() >= config_.commit_max_events || now >= commit_deadline) {
-        std::vector<std::string> batch;
-        batch.swap(pending_);
-        window_open = false;
-        const uint64_t epoch = purge_epoch_;
-        lk.unlock();
-        (void)commit(batch, epoch);
-        // Free the strings before re-taking mu_: track() never waits behind it.
-        std::vector<std::string>().swap(batch);
-        lk.lock();
+        commit_pending();
         continue;
       }
     }
@@ -685,15 +690,7 @@ void Engine::run() {
       if (!pending_.empty()) {
         // Commit first: an upload blocks this thread for up to the request
         // timeout, and events handed off meanwhile are not durable until it returns.
-        std::vector<std::string> batch;
-        batch.swap(pending_);
-        window_open = false;
-        const uint64_t epoch = purge_epoch_;
-        lk.unlock();
-        (void)commit(batch, epoch);
-        // Free the strings before re-taking mu_: track() never waits behind it.
-        std::vector<std::string>().swap(batch);
-        lk.lock();
+        commit_pending();
         continue;
       }
       lk.unlock();
