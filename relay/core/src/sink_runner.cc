@@ -17,6 +17,9 @@ using SteadyClock = std::chrono::steady_clock;
 
 constexpr auto kIdlePoll = std::chrono::milliseconds(250);
 constexpr auto kHealthCheckEvery = std::chrono::seconds(1);
+// A sink that defers durability settles (flushes) at least every this many
+// batches, so its cursor and the spool's trim keep up under a backlog.
+constexpr std::size_t kMaxUnsettledBatches = 16;
 
 std::string label(const std::string& sink) {
   std::string l = "sink=";
@@ -149,8 +152,7 @@ void SinkRunner::update_lag() {
   lag_bytes_->set(static_cast<int64_t>(bytes));
 }
 
-Status SinkRunner::write_dead_letters(const std::vector<SpoolRecord>& records,
-                                      const std::vector<std::size_t>& index_map,
+Status SinkRunner::write_dead_letters(const Group& group, std::size_t offset,
                                       const std::vector<SinkRejection>& rejected) {
   if (dead_letter_fd_ < 0) {
     Status st = fs::make_dirs(fs::parent_dir(dead_letter_path_));
@@ -162,8 +164,9 @@ Status SinkRunner::write_dead_letters(const std::vector<SpoolRecord>& records,
   }
   std::string text;
   for (const auto& r : rejected) {
-    if (r.index >= index_map.size()) continue;  // a sink bug; the record counts as delivered
-    const SpoolRecord& rec = records[index_map[r.index]];
+    std::size_t i = offset + r.index;
+    if (i >= group.index_map.size()) continue;  // a sink bug; the record counts as delivered
+    const SpoolRecord& rec = group.records[group.index_map[i]];
     text += "{\"sink\":";
     log::append_json_string(text, config_.name);
     text += ",\"reason\":";
@@ -185,6 +188,74 @@ Status SinkRunner::write_dead_letters(const std::vector<SpoolRecord>& records,
   return Status::ok();
 }
 
+bool SinkRunner::dead_letter(Group& group, std::size_t offset, const std::vector<SinkRejection>& rejected) {
+  int attempt = 0;
+  Status st;
+  while (!(st = write_dead_letters(group, offset, rejected))) {
+    log::error("cannot write dead-letter file; retrying",
+               {{"sink", config_.name}, {"path", dead_letter_path_}, {"error", st.to_string()}});
+    if (!backoff(attempt++)) return false;  // stopping: the events stay in the spool
+  }
+  group.rejected += rejected.size();
+  dead_lettered_->inc(rejected.size());
+  log::warn("sink rejected events; written to dead-letter file",
+            {{"sink", config_.name}, {"count", rejected.size()}, {"path", dead_letter_path_},
+             {"reason", rejected.front().reason}});
+  return true;
+}
+
+bool SinkRunner::deliver(Group& group, std::size_t first, const std::vector<SinkRecord>& fresh, bool flush) {
+  const std::string& name = config_.name;
+  bool again = false;  // after a failure the sink may have lost everything not flushed
+  for (int attempt = 0;; ++attempt) {
+    const std::vector<SinkRecord>& batch = again ? group.batch : fresh;
+    auto t0 = SteadyClock::now();
+    DeliveryResult res;
+    if (!batch.empty()) res = sink_->deliver(batch);
+    if (res.status && !res.rejected.empty() && !dead_letter(group, again ? 0 : first, res.rejected)) return false;
+    if (res.status && flush && two_phase_ && !group.batch.empty()) {
+      res = sink_->flush();
+      if (res.status && !res.rejected.empty() && !dead_letter(group, 0, res.rejected)) return false;
+    }
+    if (res.status) {
+      latency_->observe(std::chrono::duration<double>(SteadyClock::now() - t0).count());
+      if (attempt > 0) log::info("sink recovered", {{"sink", name}, {"attempts", attempt + 1}});
+      set_health(Status::ok());
+      return true;
+    }
+    failures_->inc();
+    set_health(res.status);
+    update_lag();  // the backlog grows while we retry
+    // Attempts 1, 2, 4, 8, ...: a sink down for an hour logs a few lines, not thousands.
+    if ((attempt & (attempt + 1)) == 0 || attempt == 0) {
+      log::warn("sink delivery failed; retrying",
+                {{"sink", name}, {"attempt", attempt + 1}, {"events", group.batch.size()},
+                 {"error", res.status.to_string()}});
+    }
+    if (!backoff(attempt)) return false;
+    again = true;
+    group.rejected = 0;  // the retry reports its refusals again
+  }
+}
+
+void SinkRunner::acknowledge(Group& group) {
+  delivered_->inc(group.batch.size() - std::min(group.batch.size(), group.rejected));
+  batches_->inc(group.batches);
+  const SpoolRecord& last = group.records.back();
+  acked_.store(last.seq);
+  acked_pos_ = last.end;
+  acked_pos_known_ = true;
+  spool_.ack(config_.name, last.seq);
+  if (on_ack_) on_ack_(config_.name, last.seq);
+  group.clear();
+  update_lag();
+}
+
+bool SinkRunner::stopping() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return stopping_;
+}
+
 void SinkRunner::run() {
   const std::string& name = config_.name;
   int attempt = 0;
@@ -202,21 +273,36 @@ void SinkRunner::run() {
     }
     if (!backoff(attempt++)) break;
   }
+  two_phase_ = sink_->defers_durability();
 
   std::vector<SpoolRecord> records;
-  std::vector<SinkRecord> batch;
-  std::vector<std::size_t> index_map;
+  std::vector<SinkRecord> fresh;
+  Group group;  // read and delivered, not yet acknowledged
   auto last_health_check = SteadyClock::now();
   bool gave_up = !opened;
+  // Makes what was delivered durable and moves the cursor past it.
+  auto settle = [&] {
+    if (group.records.empty()) return true;
+    if (!deliver(group, group.batch.size(), {}, true)) return false;
+    acknowledge(group);
+    return true;
+  };
+  attempt = 0;
   while (opened) {
     {
       std::lock_guard<std::mutex> g(mu_);
       if (stopping_ && (acked_.load() >= drain_target_ || SteadyClock::now() >= deadline_)) break;
     }
     records.clear();
+    // With deliveries to settle, take only what the spool already holds.
     auto now = SteadyClock::now();
-    Status st = reader_->read(config_.batch_max_events, config_.batch_max_bytes, now + kIdlePoll, &records);
+    Status st = reader_->read(config_.batch_max_events, config_.batch_max_bytes,
+                              group.records.empty() ? now + kIdlePoll : now, &records);
     if (!st) {
+      if (!settle()) {
+        gave_up = true;
+        break;
+      }
       set_health(st);
       log::error("sink cannot read the spool", {{"sink", name}, {"error", st.to_string()}});
       if (!backoff(attempt++)) {
@@ -225,7 +311,15 @@ void SinkRunner::run() {
       }
       continue;
     }
+    attempt = 0;
     if (records.empty()) {
+      if (!group.records.empty()) {  // the spool has nothing more ready
+        if (!settle()) {
+          gave_up = true;
+          break;
+        }
+        continue;
+      }
       update_lag();
       if (SteadyClock::now() - last_health_check >= kHealthCheckEvery) {
         set_health(sink_->health());
@@ -236,10 +330,7 @@ void SinkRunner::run() {
     // Linger to fill the batch, unless stopping (then flush what we have).
     auto linger_until = SteadyClock::now() + config_.batch_linger;
     while (records.size() < config_.batch_max_events && SteadyClock::now() < linger_until) {
-      {
-        std::lock_guard<std::mutex> g(mu_);
-        if (stopping_) break;
-      }
+      if (stopping()) break;
       std::size_t before = records.size();
       if (!reader_->read(config_.batch_max_events, config_.batch_max_bytes, linger_until, &records)) break;
       if (records.size() == before) break;
@@ -250,70 +341,26 @@ void SinkRunner::run() {
       std::lock_guard<std::mutex> g(mu_);
       router = router_;
     }
-    batch.clear();
-    index_map.clear();
+    fresh.clear();
+    std::size_t first = group.batch.size();
     for (std::size_t i = 0; i < records.size(); ++i) {
       const SpoolRecord& r = records[i];
       if (!router->routes_to(r.source_id, r.type, name)) continue;
-      batch.push_back(SinkRecord{r.seq, r.source_id, r.event});
-      index_map.push_back(i);
+      fresh.push_back(SinkRecord{r.seq, r.source_id, r.event});
+      group.index_map.push_back(group.records.size() + i);
     }
-    if (records.size() > batch.size()) filtered_->inc(records.size() - batch.size());
-
-    bool delivered = batch.empty();
-    attempt = 0;
-    while (!delivered) {
-      auto t0 = SteadyClock::now();
-      DeliveryResult res = sink_->deliver(batch);
-      if (res.status) {
-        latency_->observe(std::chrono::duration<double>(SteadyClock::now() - t0).count());
-        if (!res.rejected.empty()) {
-          int dl_attempt = 0;
-          Status dl;
-          while (!(dl = write_dead_letters(records, index_map, res.rejected))) {
-            log::error("cannot write dead-letter file; retrying",
-                       {{"sink", name}, {"path", dead_letter_path_}, {"error", dl.to_string()}});
-            if (!backoff(dl_attempt++)) break;
-          }
-          if (!dl) {
-            gave_up = true;  // stopping: the batch stays in the spool
-            break;
-          }
-          dead_lettered_->inc(res.rejected.size());
-          log::warn("sink rejected events; written to dead-letter file",
-                    {{"sink", name}, {"count", res.rejected.size()}, {"path", dead_letter_path_},
-                     {"reason", res.rejected.front().reason}});
-        }
-        if (attempt > 0) log::info("sink recovered", {{"sink", name}, {"attempts", attempt + 1}});
-        delivered_->inc(batch.size() - std::min(batch.size(), res.rejected.size()));
-        batches_->inc();
-        set_health(Status::ok());
-        delivered = true;
-        break;
-      }
-      failures_->inc();
-      set_health(res.status);
-      update_lag();  // the backlog grows while we retry
-      // Attempts 1, 2, 4, 8, ...: a sink down for an hour logs a few lines, not thousands.
-      if ((attempt & (attempt + 1)) == 0 || attempt == 0) {
-        log::warn("sink delivery failed; retrying",
-                  {{"sink", name}, {"attempt", attempt + 1}, {"events", batch.size()},
-                   {"error", res.status.to_string()}});
-      }
-      if (!backoff(attempt++)) {
-        gave_up = true;
-        break;
-      }
+    if (records.size() > fresh.size()) filtered_->inc(records.size() - fresh.size());
+    // The views in `fresh` stay valid: records share their storage when moved.
+    group.records.insert(group.records.end(), std::make_move_iterator(records.begin()),
+                         std::make_move_iterator(records.end()));
+    group.batch.insert(group.batch.end(), fresh.begin(), fresh.end());
+    if (!fresh.empty()) group.batches++;
+    bool flush = !two_phase_ || group.batches >= kMaxUnsettledBatches || stopping();
+    if (!deliver(group, first, fresh, flush)) {
+      gave_up = true;  // stopping: the batch stays in the spool
+      break;
     }
-    if (!delivered) break;
-    attempt = 0;
-    uint64_t last = records.back().seq;
-    acked_.store(last);
-    acked_pos_ = records.back().end;
-    acked_pos_known_ = true;
-    spool_.ack(name, last);
-    if (on_ack_) on_ack_(name, last);
-    update_lag();
+    if (flush) acknowledge(group);
   }
 
   SteadyClock::time_point close_deadline;

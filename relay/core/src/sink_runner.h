@@ -51,18 +51,45 @@ class SinkRunner {
   const SinkConfig& config() const { return config_; }
 
  private:
+  // Read and delivered since the cursor last moved: the spool records, the
+  // ones routed to this sink (`batch`) and where each came from.
+  struct Group {
+    std::vector<SpoolRecord> records;
+    std::vector<SinkRecord> batch;
+    std::vector<std::size_t> index_map;  // batch index -> records index
+    std::size_t batches = 0;             // deliver() calls it took
+    std::size_t rejected = 0;            // sent to the dead-letter file
+    void clear() {
+      records.clear();
+      batch.clear();
+      index_map.clear();
+      batches = 0;
+      rejected = 0;
+    }
+  };
+
   void run();
+  // Delivers `fresh` (group.batch from `first` on) and, with `flush`, settles
+  // the group (Sink::flush for a two-phase sink), retrying with backoff; after
+  // a failure the whole group is delivered again. False if stopping first.
+  bool deliver(Group& group, std::size_t first, const std::vector<SinkRecord>& fresh, bool flush);
+  // Counts the group as delivered and moves the cursor past it.
+  void acknowledge(Group& group);
+  // Writes refusals (indexes into group.batch from `offset`) to the
+  // dead-letter file, retrying; false if stopping first.
+  bool dead_letter(Group& group, std::size_t offset, const std::vector<SinkRejection>& rejected);
+  bool stopping() const;
   // Sleeps the backoff for `attempt`; false if stopping past the deadline.
   bool backoff(int attempt);
   bool past_deadline() const;
   void set_health(const Status& st);
-  Status write_dead_letters(const std::vector<SpoolRecord>& records,
-                            const std::vector<std::size_t>& index_map,
+  Status write_dead_letters(const Group& group, std::size_t offset,
                             const std::vector<SinkRejection>& rejected);
   void update_lag();
 
   SinkConfig config_;
   std::unique_ptr<Sink> sink_;
+  bool two_phase_ = false;  // sink_->defers_durability()
   Spool& spool_;
   std::unique_ptr<SpoolReader> reader_;
   std::string dead_letter_path_;

@@ -227,6 +227,80 @@ TEST(PipelineTest, RejectedEventsGoToTheDeadLetterFileAndTheRestIsDelivered) {
   EXPECT_FALSE(std::getline(in, line));
 }
 
+// Checks `events` are m0..m<n-1>, each once, in order.
+void expect_in_order(Script& s, int n) {
+  std::lock_guard<std::mutex> g(s.mu);
+  ASSERT_EQ(s.events.size(), static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    ASSERT_EQ(s.events[i], "{\"type\":\"track\",\"messageId\":\"m" + std::to_string(i) + "\"}") << i;
+  }
+}
+
+TEST(PipelineTest, TwoPhaseSinkFlushesOnceForTheBatchesTheSpoolAlreadyHolds) {
+  TempDir dir;
+  Fixture fx;
+  SinkConfig a = scripted("a");
+  a.batch_max_events = 10;
+  auto c = config_with(dir.path(), {a});
+  fx.script("a").two_phase = true;
+  auto p = fx.make(c);
+  ASSERT_TRUE(p);
+  fx.script("a").set_blocked(true);  // a backlog builds up behind the first delivery
+  auto f = submit(*p, submission(0, 200));
+  ASSERT_TRUE(wait(f).is_ok());
+  ASSERT_TRUE(eventually([&] { return fx.script("a").deliveries.load() >= 1; }));
+  fx.script("a").set_blocked(false);
+  ASSERT_TRUE(eventually([&] { return fx.script("a").count() == 200; }));
+  expect_in_order(fx.script("a"), 200);
+  std::lock_guard<std::mutex> g(fx.script("a").mu);
+  const auto& flushes = fx.script("a").flush_sizes;
+  EXPECT_LT(flushes.size(), 20u);  // 20 batches of 10, fewer flushes
+  for (std::size_t n : flushes) EXPECT_LE(n, 160u);  // settled at least every 16 batches
+  EXPECT_EQ(fx.metrics.counter("tern_relay_sink_delivered_events_total", "sink=\"a\"").value(), 200u);
+}
+
+TEST(PipelineTest, TwoPhaseSinkAcknowledgesOnlyAfterAFlushAndRedeliversWhatAFailedFlushLost) {
+  TempDir dir;
+  Fixture fx;
+  fx.script("a").two_phase = true;
+  fx.script("a").fail_flushes = 2;
+  auto p = fx.make(config_with(dir.path(), {scripted("a")}));
+  ASSERT_TRUE(p);
+  auto f = submit(*p, submission(0, 5, AckMode::kSink));
+  ASSERT_TRUE(wait(f).is_ok());  // answered once a flush succeeded
+  expect_in_order(fx.script("a"), 5);  // the staged copies the failures lost came again, once
+  EXPECT_EQ(fx.metrics.counter("tern_relay_sink_failures_total", "sink=\"a\"").value(), 2u);
+  EXPECT_GE(fx.script("a").deliveries.load(), 3);
+}
+
+TEST(PipelineTest, TwoPhaseSinkRejectionsFromAFlushNameTheRightEvents) {
+  TempDir dir;
+  Fixture fx;
+  SinkConfig a = scripted("a");
+  a.batch_max_events = 10;
+  fx.script("a").two_phase = true;
+  fx.script("a").reject_marker = "poison";
+  auto p = fx.make(config_with(dir.path(), {a}));
+  ASSERT_TRUE(p);
+  fx.script("a").set_blocked(true);
+  Submission s = submission(0, 30);
+  s.events[5] = R"({"type":"track","messageId":"poison-5"})";
+  s.events[25] = R"({"type":"track","messageId":"poison-25"})";
+  auto f = submit(*p, std::move(s));
+  ASSERT_TRUE(wait(f).is_ok());
+  fx.script("a").set_blocked(false);
+  ASSERT_TRUE(eventually([&] { return fx.metrics.counter("tern_relay_sink_dead_lettered_events_total", "sink=\"a\"").value() == 2; }));
+  ASSERT_TRUE(eventually([&] { return fx.script("a").count() == 28; }));
+  std::ifstream in(dir.path() + "/dead-letter/a.ndjson");
+  std::string line;
+  ASSERT_TRUE(std::getline(in, line));
+  EXPECT_EQ(line, R"({"sink":"a","reason":"scripted rejection","seq":6,"source":"web","event":{"type":"track","messageId":"poison-5"}})");
+  ASSERT_TRUE(std::getline(in, line));
+  EXPECT_EQ(line, R"({"sink":"a","reason":"scripted rejection","seq":26,"source":"web","event":{"type":"track","messageId":"poison-25"}})");
+  EXPECT_FALSE(std::getline(in, line));
+  EXPECT_EQ(fx.metrics.counter("tern_relay_sink_delivered_events_total", "sink=\"a\"").value(), 28u);
+}
+
 TEST(PipelineTest, RestartResumesEachSinkFromItsOwnCursor) {
   TempDir dir;
   auto c = config_with(dir.path(), {scripted("a"), scripted("b")});

@@ -1,5 +1,6 @@
 // A scriptable in-process Sink for pipeline tests: records what it receives,
-// can be made to fail, block or reject chosen events. Its state lives in a
+// can be made to fail, block or reject chosen events, and can deliver in two
+// phases (Sink::defers_durability) like the file and Kafka sinks. Its state lives in a
 // shared Script so the test keeps a handle after the pipeline owns the sink.
 #pragma once
 
@@ -22,6 +23,14 @@ struct Script {
   bool fail = false;                // deliver() answers kUnavailable
   bool blocked = false;             // deliver() waits until unblocked
   std::string reject_marker;        // events containing it are rejected for good
+  // Two-phase: deliver() stages, flush() makes `staged` delivered (and
+  // reports rejections then, as Kafka's delivery reports do); a failure of
+  // either loses what is staged.
+  bool two_phase = false;
+  int fail_flushes = 0;  // the next this many flush() calls fail
+  std::vector<std::string> staged;
+  std::vector<uint64_t> staged_seqs;
+  std::vector<std::size_t> flush_sizes;  // events per successful flush()
   std::atomic<int> deliveries{0};
   std::atomic<int> opens{0};
   std::atomic<int> closes{0};
@@ -57,18 +66,51 @@ class ScriptedSink final : public Sink {
     s_->cv.wait_for(l, std::chrono::seconds(10), [&] { return !s_->blocked; });
     DeliveryResult r;
     if (s_->fail) {
+      s_->staged.clear();
+      s_->staged_seqs.clear();
       r.status = Status(StatusCode::kUnavailable, "scripted failure");
       return r;
     }
     for (std::size_t i = 0; i < batch.size(); ++i) {
       std::string ev(batch[i].event);
-      if (!s_->reject_marker.empty() && ev.find(s_->reject_marker) != std::string::npos) {
+      if (s_->two_phase) {
+        s_->staged.push_back(std::move(ev));
+        s_->staged_seqs.push_back(batch[i].seq);
+        continue;
+      }
+      if (rejects(ev)) {
         r.rejected.push_back(SinkRejection{i, "scripted rejection"});
         continue;
       }
       s_->events.push_back(std::move(ev));
       s_->seqs.push_back(batch[i].seq);
     }
+    return r;
+  }
+  bool defers_durability() const override { return s_->two_phase; }
+  DeliveryResult flush() override {
+    std::lock_guard<std::mutex> g(s_->mu);
+    DeliveryResult r;
+    if (s_->fail_flushes > 0) {
+      s_->fail_flushes--;
+      s_->staged.clear();
+      s_->staged_seqs.clear();
+      r.status = Status(StatusCode::kUnavailable, "scripted flush failure");
+      return r;
+    }
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < s_->staged.size(); ++i) {
+      if (rejects(s_->staged[i])) {
+        r.rejected.push_back(SinkRejection{i, "scripted rejection"});
+        continue;
+      }
+      s_->events.push_back(std::move(s_->staged[i]));
+      s_->seqs.push_back(s_->staged_seqs[i]);
+      kept++;
+    }
+    s_->flush_sizes.push_back(kept);
+    s_->staged.clear();
+    s_->staged_seqs.clear();
     return r;
   }
   Status health() override {
@@ -81,6 +123,9 @@ class ScriptedSink final : public Sink {
   }
 
  private:
+  bool rejects(const std::string& ev) const {
+    return !s_->reject_marker.empty() && ev.find(s_->reject_marker) != std::string::npos;
+  }
   std::shared_ptr<Script> s_;
 };
 

@@ -1,8 +1,10 @@
 #include "tern/relay/file_sink.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <zlib.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -162,6 +164,53 @@ TEST(FileSinkTest, GzipFilesAreCompleteStreamsThatReadBack) {
   }
   ASSERT_EQ(all.size(), 300u);
   for (int i = 0; i < 300; ++i) EXPECT_EQ(all[i], "{\"type\":\"track\",\"n\":" + std::to_string(i % 10 + (i / 10) * 10) + "}");
+}
+
+// A write that fails part-way (here the file-size limit, as a full disk
+// would) loses everything since the last flush, and only that: the file goes
+// back to its flushed size, and the runner's second delivery of those
+// batches leaves each event in it once.
+TEST(FileSinkTest, AFailedWriteGoesBackToTheLastFlushSoTheRedeliveryIsNotDuplicated) {
+  TempDir dir;
+  Metrics m;
+  auto sink = make_file_sink(file_config({{"dir", dir.path()}}), SinkContext{dir.path(), &m});
+  ASSERT_TRUE(sink.is_ok());
+  Sink& s = **sink;
+  ASSERT_TRUE(s.open().is_ok());
+  ASSERT_TRUE(s.defers_durability());
+  Batch a(0, 3), b(3, 3), c(6, 3);
+  ASSERT_TRUE(s.deliver(a.records).status.is_ok());
+  ASSERT_TRUE(s.flush().status.is_ok());
+  auto open_files = files_in(dir.path(), ".ndjson.open");
+  ASSERT_EQ(open_files.size(), 1u);
+  auto flushed = fs::file_size(open_files[0]);
+  ASSERT_TRUE(s.deliver(b.records).status.is_ok());  // written, not flushed
+  EXPECT_GT(fs::file_size(open_files[0]), flushed);
+
+  struct sigaction ignore {}, old {};
+  ignore.sa_handler = SIG_IGN;
+  ASSERT_EQ(::sigaction(SIGXFSZ, &ignore, &old), 0);
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
+  rlimit small = saved;
+  small.rlim_cur = fs::file_size(open_files[0]) + 10;  // c gets 10 bytes in
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  DeliveryResult failed = s.deliver(c.records);
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &saved), 0);
+  ASSERT_EQ(::sigaction(SIGXFSZ, &old, nullptr), 0);
+  EXPECT_FALSE(failed.status.is_ok());
+  EXPECT_EQ(fs::file_size(open_files[0]), flushed);  // b's and c's bytes are gone
+
+  std::vector<SinkRecord> again = b.records;
+  again.insert(again.end(), c.records.begin(), c.records.end());
+  ASSERT_TRUE(s.deliver(again).status.is_ok());
+  ASSERT_TRUE(s.flush().status.is_ok());
+  ASSERT_TRUE(s.close(std::chrono::steady_clock::now() + 1s).is_ok());
+  auto files = files_in(dir.path(), ".ndjson");
+  ASSERT_EQ(files.size(), 1u);
+  auto lines = lines_of(read_plain(files[0]));
+  ASSERT_EQ(lines.size(), 9u);
+  for (int i = 0; i < 9; ++i) EXPECT_EQ(lines[i], "{\"type\":\"track\",\"n\":" + std::to_string(i) + "}");
 }
 
 TEST(FileSinkTest, AFileLeftOpenByACrashIsPublishedAtOpen) {

@@ -14,6 +14,16 @@
 // - A record the destination permanently refuses is listed in `rejected`
 //   with the reason; the runner writes it to the sink's dead-letter file and
 //   moves on. The other records of the batch count as delivered.
+// - Two-phase delivery (optional): a sink whose durable step is costly
+//   (fdatasync, waiting for Kafka's delivery reports) returns true from
+//   defers_durability(). Its deliver() then only hands the batch over, and
+//   flush() makes every batch delivered since the last flush() durable. The
+//   runner delivers the batches the spool already holds one after another,
+//   up to a bound, calls flush() when it runs out of them or reaches the
+//   bound, and moves the cursor only after flush() succeeds. Rejections from
+//   flush() index into those batches taken together, in delivery order.
+//   After a failed deliver() or flush() the sink may have lost anything not
+//   flushed: the runner delivers all of it again.
 // - No method throws.
 #pragma once
 
@@ -51,6 +61,9 @@ class Sink {
   // Connects / opens files. A non-ok status is retried with backoff.
   virtual Status open() = 0;
   virtual DeliveryResult deliver(const std::vector<SinkRecord>& batch) = 0;
+  // Two-phase delivery (see above); by default deliver() is durable on return.
+  virtual bool defers_durability() const { return false; }
+  virtual DeliveryResult flush() { return {}; }
   // Is the destination reachable right now (for /ready)? Cheap; no I/O that blocks long.
   virtual Status health() = 0;
   // Flushes and releases resources; bounded by the deadline.

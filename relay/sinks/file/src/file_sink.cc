@@ -114,7 +114,23 @@ class FileSink final : public Sink {
       }
       text_ += '\n';
     }
-    res.status = opt_.gzip ? write_gzip(text_) : write_plain(text_);
+    res.status = opt_.gzip ? write_gzip(text_) : write_bytes(text_.data(), text_.size());
+    return res;
+  }
+
+  // Written with write(2) in deliver(), made durable here: one fdatasync for
+  // all the batches the runner delivered since the last flush.
+  bool defers_durability() const override { return true; }
+
+  DeliveryResult flush() override {
+    DeliveryResult res;
+    if (fd_ < 0 || synced_bytes_ == file_bytes_) return res;
+    if (::fdatasync(fd_) != 0) {
+      res.status = last_error_ = errno_status("fdatasync " + path_);
+      discard_unsynced();
+      return res;
+    }
+    synced_bytes_ = file_bytes_;
     return res;
   }
 
@@ -159,6 +175,7 @@ class FileSink final : public Sink {
     }
     if (fd_ < 0) return Status(StatusCode::kStorage, "no free file name in " + opt_.dir);
     file_bytes_ = 0;
+    synced_bytes_ = 0;
     opened_at_ = SteadyClock::now();
     if (opt_.gzip) {
       zs_ = z_stream{};
@@ -174,14 +191,13 @@ class FileSink final : public Sink {
     return Status::ok();
   }
 
-  // Writes and fdatasyncs; on failure rolls the file back to its last good
-  // size so a retried batch is not duplicated or torn.
-  Status commit_bytes(const char* p, std::size_t n) {
-    if (!write_all(fd_, p, n) || ::fdatasync(fd_) != 0) {
+  // Appends to the file; on failure rolls the file back to its last synced
+  // size: the runner delivers everything since the last flush again, so
+  // nothing is duplicated or torn.
+  Status write_bytes(const char* p, std::size_t n) {
+    if (!write_all(fd_, p, n)) {
       last_error_ = errno_status("write " + path_);
-      if (::ftruncate(fd_, static_cast<off_t>(file_bytes_)) == 0) {
-        (void)::lseek(fd_, static_cast<off_t>(file_bytes_), SEEK_SET);
-      }
+      discard_unsynced();
       return last_error_;
     }
     file_bytes_ += n;
@@ -190,7 +206,17 @@ class FileSink final : public Sink {
     return Status::ok();
   }
 
-  Status write_plain(const std::string& text) { return commit_bytes(text.data(), text.size()); }
+  // Drops what was written since the last fdatasync. A gzip stream cannot go
+  // back: its file ends at the last synced flush point (a valid, if
+  // trailer-less, gzip prefix) and the next delivery starts a new one.
+  void discard_unsynced() {
+    if (::ftruncate(fd_, static_cast<off_t>(synced_bytes_)) == 0) {
+      (void)::lseek(fd_, static_cast<off_t>(synced_bytes_), SEEK_SET);
+      (void)::fdatasync(fd_);
+    }
+    file_bytes_ = synced_bytes_;
+    if (opt_.gzip) abandon_file();
+  }
 
   Status deflate_into(const std::string& text, int flush, std::string* out) {
     zs_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
@@ -210,14 +236,7 @@ class FileSink final : public Sink {
     std::string out;
     Status st = deflate_into(text, Z_SYNC_FLUSH, &out);
     if (!st) return st;
-    st = commit_bytes(out.data(), out.size());
-    if (!st) {
-      // The compressor already consumed this batch: end this file at its last
-      // good flush point (a valid, if trailer-less, gzip prefix) and start a
-      // new one on the retry.
-      abandon_file();
-    }
-    return st;
+    return write_bytes(out.data(), out.size());
   }
 
   void abandon_file() {
@@ -228,19 +247,20 @@ class FileSink final : public Sink {
     if (::rename(path_.c_str(), final_path_.c_str()) == 0) sync_dir(opt_.dir);
   }
 
+  // Ends the file (gzip trailer), makes it durable and publishes it under
+  // its final name.
   Status finish_file() {
     if (opt_.gzip && z_open_) {
       std::string out;
       std::string empty;
       Status st = deflate_into(empty, Z_FINISH, &out);
-      if (st) st = commit_bytes(out.data(), out.size());
-      if (!st) {
-        abandon_file();
-        return st;
-      }
+      if (st) st = write_bytes(out.data(), out.size());
+      if (!st) return st;
       deflateEnd(&zs_);
       z_open_ = false;
     }
+    DeliveryResult synced = flush();
+    if (!synced.status) return synced.status;
     ::close(fd_);
     fd_ = -1;
     if (::rename(path_.c_str(), final_path_.c_str()) != 0) {
@@ -276,7 +296,8 @@ class FileSink final : public Sink {
   int fd_ = -1;
   std::string path_;
   std::string final_path_;
-  std::size_t file_bytes_ = 0;
+  std::size_t file_bytes_ = 0;    // written
+  std::size_t synced_bytes_ = 0;  // of which made durable by fdatasync
   SteadyClock::time_point opened_at_{};
   z_stream zs_{};
   bool z_open_ = false;
