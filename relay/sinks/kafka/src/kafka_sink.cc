@@ -106,8 +106,9 @@ Result<ConfPtr> build_conf(const Options& o) {
   return conf;
 }
 
-// What the delivery report callback writes for one message of the batch.
+// One message of the open group; the delivery report callback fills it in.
 struct Slot {
+  uint64_t seq = 0;
   bool done = false;
   rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
   std::string reason;
@@ -136,24 +137,31 @@ class KafkaSink final : public Sink {
     return Status::ok();
   }
 
+  // Two phases: deliver() produces a batch and returns; flush() waits for
+  // the delivery reports of every batch produced since the last flush, so
+  // several batches are in flight at once (acks=all, idempotent, in order).
+  bool defers_durability() const override { return true; }
+
   DeliveryResult deliver(const std::vector<SinkRecord>& batch) override {
     DeliveryResult res;
     if (!rk_) {
       res.status = open();
       if (!res.status) return res;
     }
-    // A retry of the batch that failed last time skips what was confirmed then.
-    bool same_batch = !batch.empty() && batch.front().seq == confirmed_first_seq_;
-    if (!same_batch) confirmed_.clear();
-    confirmed_first_seq_ = batch.empty() ? 0 : batch.front().seq;
-
-    ++generation_;
-    slots_.assign(batch.size(), Slot{});
-    std::size_t outstanding = 0;
+    if (!group_open_) {
+      // A retry of the group that failed last time skips what was confirmed then.
+      bool same_group = !batch.empty() && batch.front().seq == confirmed_first_seq_;
+      if (!same_group) confirmed_.clear();
+      confirmed_first_seq_ = batch.empty() ? 0 : batch.front().seq;
+      ++generation_;
+      slots_.clear();
+      group_open_ = true;
+    }
     auto deadline = SteadyClock::now() + opt_.delivery_timeout + milliseconds(5000);
     std::string topic, key;
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      const SinkRecord& r = batch[i];
+    for (const SinkRecord& r : batch) {
+      std::size_t i = slots_.size();
+      slots_.emplace_back().seq = r.seq;
       if (confirmed_.count(r.seq)) {
         slots_[i].done = true;
         continue;
@@ -176,7 +184,7 @@ class KafkaSink final : public Sink {
         continue;
       }
       // Opaque: generation in the high bits, index + 1 below, so a report
-      // arriving late from an abandoned attempt is recognised and ignored.
+      // arriving late from an abandoned group is recognised and ignored.
       auto opaque = reinterpret_cast<void*>((static_cast<uintptr_t>(generation_ & 0xffff) << 40) |
                                             static_cast<uintptr_t>(i + 1));
       for (;;) {
@@ -185,10 +193,7 @@ class KafkaSink final : public Sink {
             RD_KAFKA_V_VALUE(const_cast<char*>(r.event.data()), r.event.size()),
             RD_KAFKA_V_KEY(key.empty() ? nullptr : key.data(), key.size()), RD_KAFKA_V_OPAQUE(opaque),
             RD_KAFKA_V_END);
-        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-          ++outstanding;
-          break;
-        }
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
         if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && SteadyClock::now() < deadline) {
           rd_kafka_poll(rk_, 10);  // serve delivery reports to make room
           continue;
@@ -204,57 +209,12 @@ class KafkaSink final : public Sink {
       }
       if (!res.status) break;
     }
-
-    // Wait for every delivery report of this attempt. flush() sends what
-    // linger.ms would hold back: the batch is complete, nothing more is coming.
-    while (count_pending() > 0) {
-      auto left = std::chrono::duration_cast<milliseconds>(deadline - SteadyClock::now()).count();
-      if (left <= 0) break;
-      (void)rd_kafka_flush(rk_, static_cast<int>(std::min<int64_t>(left, 100)));
-    }
-    std::size_t pending = count_pending();
-    if (pending > 0 && res.status) {
-      res.status = Status(StatusCode::kTimeout,
-                          "kafka: " + std::to_string(pending) + " delivery reports missing after " +
-                              std::to_string(opt_.delivery_timeout.count()) + " ms");
-    }
-
-    // Fatal (idempotence broken): a new producer on the next attempt.
-    char fatal[512];
-    rd_kafka_resp_err_t ferr = rd_kafka_fatal_error(rk_, fatal, sizeof fatal);
-    if (ferr) {
-      log::error("kafka producer fatal error; recreating it",
-                 {{"sink", opt_.name}, {"error", err_text(ferr)}, {"reason", fatal}});
-      destroy_producer();
-      if (res.status) res.status = Status(StatusCode::kUnavailable, std::string("kafka fatal error: ") + fatal);
-    }
-
-    Status retry_status;
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      const Slot& s = slots_[i];
-      if (!s.done || s.err == RD_KAFKA_RESP_ERR_NO_ERROR) continue;
-      if (retryable(s.err)) {
-        if (retry_status) retry_status = Status(StatusCode::kUnavailable, "kafka delivery failed: " + s.reason);
-      } else {
-        res.rejected.push_back(SinkRejection{i, s.reason});
-      }
-    }
-    if (res.status && !retry_status) res.status = retry_status;
-    if (res.status) {
-      confirmed_.clear();
-      confirmed_first_seq_ = 0;
-      down_.store(false);
-    } else {
-      // The batch comes back: remember what Kafka confirmed so the retry
-      // does not send it twice. (Only then: a good batch records nothing.)
-      for (std::size_t i = 0; i < batch.size(); ++i) {
-        if (slots_[i].done && slots_[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) confirmed_.insert(batch[i].seq);
-      }
-      res.rejected.clear();  // re-decided on the retry
-    }
-    (void)outstanding;
+    if (!res.status) (void)finish_group(res.status);  // remembers what was confirmed for the retry
+    if (rk_) rd_kafka_poll(rk_, 0);  // serve the reports already in
     return res;
   }
+
+  DeliveryResult flush() override { return finish_group(Status::ok()); }
 
   Status health() override {
     if (!rk_) return Status(StatusCode::kUnavailable, "kafka producer not created");
@@ -300,6 +260,66 @@ class KafkaSink final : public Sink {
     rd_kafka_poll(rk_, 0);
     rd_kafka_destroy(rk_);
     rk_ = nullptr;
+  }
+
+  // Waits for the delivery reports of the open group (bounded by the
+  // delivery timeout) and closes it. Refusals index into the group. On
+  // failure (`status`, a report missing or retryable) what Kafka confirmed is
+  // remembered so the runner's retry of the group does not send it twice.
+  DeliveryResult finish_group(Status status) {
+    DeliveryResult res;
+    res.status = std::move(status);
+    if (!group_open_) return res;
+    group_open_ = false;
+    // flush() sends what linger.ms would hold back: nothing more is coming.
+    auto deadline = SteadyClock::now() + opt_.delivery_timeout + milliseconds(5000);
+    while (rk_ && count_pending() > 0) {
+      auto left = std::chrono::duration_cast<milliseconds>(deadline - SteadyClock::now()).count();
+      if (left <= 0) break;
+      (void)rd_kafka_flush(rk_, static_cast<int>(std::min<int64_t>(left, 100)));
+    }
+    std::size_t pending = count_pending();
+    if (pending > 0 && res.status) {
+      res.status = Status(StatusCode::kTimeout,
+                          "kafka: " + std::to_string(pending) + " delivery reports missing after " +
+                              std::to_string(opt_.delivery_timeout.count()) + " ms");
+    }
+
+    // Fatal (idempotence broken): a new producer on the next attempt.
+    char fatal[512];
+    rd_kafka_resp_err_t ferr = rk_ ? rd_kafka_fatal_error(rk_, fatal, sizeof fatal) : RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (ferr) {
+      log::error("kafka producer fatal error; recreating it",
+                 {{"sink", opt_.name}, {"error", err_text(ferr)}, {"reason", fatal}});
+      destroy_producer();
+      if (res.status) res.status = Status(StatusCode::kUnavailable, std::string("kafka fatal error: ") + fatal);
+    }
+
+    Status retry_status;
+    for (std::size_t i = 0; i < slots_.size(); ++i) {
+      const Slot& s = slots_[i];
+      if (!s.done || s.err == RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+      if (retryable(s.err)) {
+        if (retry_status) retry_status = Status(StatusCode::kUnavailable, "kafka delivery failed: " + s.reason);
+      } else {
+        res.rejected.push_back(SinkRejection{i, s.reason});
+      }
+    }
+    if (res.status && !retry_status) res.status = retry_status;
+    if (res.status) {
+      confirmed_.clear();
+      confirmed_first_seq_ = 0;
+      down_.store(false);
+    } else {
+      // The group comes back: remember what Kafka confirmed so the retry
+      // does not send it twice. (Only then: a good group records nothing.)
+      for (const Slot& s : slots_) {
+        if (s.done && s.err == RD_KAFKA_RESP_ERR_NO_ERROR) confirmed_.insert(s.seq);
+      }
+      res.rejected.clear();  // re-decided on the retry
+    }
+    slots_.clear();
+    return res;
   }
 
   std::size_t count_pending() const {
@@ -355,6 +375,7 @@ class KafkaSink final : public Sink {
   uint64_t generation_ = 0;
   std::set<uint64_t> confirmed_;
   uint64_t confirmed_first_seq_ = 0;
+  bool group_open_ = false;  // produced since the last flush()
   std::atomic<bool> down_{false};
 };
 
