@@ -385,10 +385,15 @@ Status Spool::append(std::vector<SpoolEvent> events, AppendCallback done) {
                   "the spool is full (" + std::to_string(cap) + " bytes); sinks are behind");
   }
   refused_ = false;  // there is room again
-  if (pending_.empty()) first_pending_ = SteadyClock::now();
+  const bool first = pending_.empty();
+  if (first) first_pending_ = SteadyClock::now();
   pending_bytes_ += bytes;
   pending_.push_back(Pending{std::move(events), std::move(done), bytes});
-  commit_cv_.notify_one();
+  // Wake the committer for the first append of a group, or when the group is
+  // full. Otherwise it is already awake (committing) or waiting out the
+  // commit window, and a wake-up per append would only cost it and this
+  // thread a context switch each.
+  if (first || pending_bytes_ >= kMaxGroupBytes) commit_cv_.notify_one();
   return Status::ok();
 }
 
