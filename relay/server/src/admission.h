@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -60,41 +62,66 @@ class DedupWindow {
     std::int64_t expiry;
     std::uint64_t key;
   };
+  // A power-of-two array of slots, zeroed by calloc: a large one is fresh
+  // pages the kernel zeroes as they are first touched, not a memset up front.
+  struct Table {
+    std::unique_ptr<Slot[], void (*)(void*)> slots{nullptr, &std::free};
+    std::size_t size = 0;
+    std::size_t mask = 0;
+    int shift = 64;  // 64 - log2(size): home() takes the high bits
+    static Table zeroed(std::size_t size);
+    std::size_t home(std::uint64_t key) const;
+    // Index of `key`'s slot, or of the empty slot where it would go.
+    std::size_t find(std::uint64_t key) const;
+  };
 
   // Slots the table starts with (16 KiB) on the first remembered id, so an
   // idle source with a large max_entries does not pay for it up front.
   static constexpr std::size_t kInitialSlots = 1024;
   static constexpr std::size_t kInitialRing = 1024;
+  // Tables up to this many slots grow in one step; larger ones move their
+  // slots to the doubled table a few per insertion, so no insertion waits
+  // for a whole rehash (tens of ms at a million ids).
+  static constexpr std::size_t kIncrementalFrom = std::size_t{1} << 16;
+  static constexpr std::size_t kMovesPerInsert = 8;
 
   bool insert_locked(std::uint64_t key, std::int64_t now_ticks, std::chrono::seconds window,
                      std::size_t max_entries);
   // Drops expired insertions, then the oldest live ones until at most
   // `keep` ids remain.
   void expire(std::int64_t now, std::size_t keep);
-  // Index of `key`'s slot, or of the empty slot where it would go.
-  std::size_t find_slot(std::uint64_t key) const;
-  std::size_t home(std::uint64_t key) const;
+  // Index in slots_ of `key` (moved over from old_ first if it was still
+  // there), or of the empty slot where it would go.
+  std::size_t locate(std::uint64_t key);
+  std::size_t home(std::uint64_t key) const { return slots_.home(key); }
   // Removes the key at `index`, shifting its cluster back (no tombstones).
   void erase_at(std::size_t index);
   // Table capacity that keeps load <= 0.5 with `max_entries` ids.
   static std::size_t slots_for(std::size_t max_entries);
   void grow_table(std::size_t slots);
+  // Moves up to `n` slots of old_ into slots_; frees old_ when done.
+  void move_old(std::size_t n);
   void push_insertion(Insertion e);
-  bool is_live(const Insertion& e) const;
+  bool is_live(const Insertion& e);
 
   mutable std::mutex mu_;
   // Linear-probing hash table, power-of-two size; grown by doubling while
   // it would pass half full, never past slots_for(max_entries).
-  std::vector<Slot> slots_;
-  std::size_t mask_ = 0;   // slots_.size() - 1
-  int shift_ = 64;         // 64 - log2(slots_.size()): home() takes the high bits
-  std::size_t count_ = 0;  // occupied slots
-  // FIFO of insertions, a ring over a power-of-two vector. Stale entries
-  // are compacted away when it fills, so it grows only while more than
-  // half of it is live (it stays under ~4 × max_entries).
+  Table slots_;
+  // While a large table grows: the previous one, its slots [0, moved_)
+  // already moved. A moved (or forgotten) slot keeps its key, so probes
+  // still pass it, with expiry kMovedOut.
+  Table old_;
+  std::size_t moved_ = 0;
+  std::size_t count_ = 0;  // ids remembered, in both tables
+  // FIFO of insertions, a ring over a power-of-two vector. It grows only
+  // while more than half of it is live, and is compacted (stale entries
+  // dropped in place) only when at least half is stale, so neither happens
+  // for nothing (it stays under ~4 × max_entries).
   std::vector<Insertion> ring_;
   std::size_t ring_head_ = 0;
   std::size_t ring_count_ = 0;
+  std::size_t ring_stale_ = 0;  // entries of the ring that are stale
 };
 
 // Token bucket: `rate` tokens/s up to `burst`. A request of n events is let

@@ -11,7 +11,9 @@ namespace tern::relay {
 // deliberate collisions in a small table.
 class DedupWindowTestPeer {
  public:
-  static std::size_t table_slots(const DedupWindow& d) { return d.slots_.size(); }
+  static std::size_t table_slots(const DedupWindow& d) { return d.slots_.size; }
+  // A large table growing: its previous one is still being moved over.
+  static bool moving(const DedupWindow& d) { return d.old_.size != 0; }
   static std::size_t ring_slots(const DedupWindow& d) { return d.ring_.size(); }
   static std::size_t home_of(const DedupWindow& d, std::string_view id) {
     return d.home(DedupWindow::key_of(id));
@@ -158,6 +160,39 @@ TEST(DedupWindowTest, GrowthAcrossManyInsertsKeepsEveryIdFindable) {
   for (int i = 0; i < kN; ++i) {
     ASSERT_EQ(d.insert("g" + std::to_string(i), t0, 600s, 1'000'000), i % 2 == 0) << i;
   }
+}
+
+TEST(DedupWindowTest, IdsStayFindableWhileALargeTableMovesToItsDoubledSize) {
+  // 32769 ids pass half of 65536 slots: the table doubles, and a table that
+  // large moves its ids over a few per insertion instead of all at once.
+  DedupWindow d;
+  SteadyTime t0{};
+  constexpr int kN = 32769 + 10;
+  for (int i = 0; i < kN; ++i) ASSERT_TRUE(d.insert("w" + std::to_string(i), t0, 600s, 1'000'000));
+  EXPECT_EQ(Peer::table_slots(d), 131072u);
+  ASSERT_TRUE(Peer::moving(d));  // what follows runs against both tables
+  for (int i = kN - 1; i >= 0; i -= 3) d.forget("w" + std::to_string(i));
+  EXPECT_TRUE(Peer::moving(d));
+  for (int i = 0; i < kN; ++i) {
+    ASSERT_EQ(d.insert("w" + std::to_string(i), t0, 600s, 1'000'000), (kN - 1 - i) % 3 == 0) << i;
+  }
+  EXPECT_FALSE(Peer::moving(d));  // every id moved by now
+  EXPECT_EQ(d.size(), static_cast<std::size_t>(kN));
+  for (int i = 0; i < kN; ++i) ASSERT_FALSE(d.insert("w" + std::to_string(i), t0, 600s, 1'000'000)) << i;
+}
+
+TEST(DedupWindowTest, IdsExpireWhileALargeTableMovesToItsDoubledSize) {
+  DedupWindow d;
+  SteadyTime t0{};
+  constexpr int kN = 32769 + 10;
+  for (int i = 0; i < kN; ++i) ASSERT_TRUE(d.insert("x" + std::to_string(i), t0 + (i < kN / 2 ? 0s : 5s), 600s, 1'000'000));
+  ASSERT_TRUE(Peer::moving(d));
+  EXPECT_TRUE(d.insert("late", t0 + 601s, 600s, 1'000'000));  // the first half is past its window
+  EXPECT_EQ(d.size(), static_cast<std::size_t>(kN - kN / 2 + 1));
+  for (int i = 0; i < kN; ++i) {
+    ASSERT_EQ(d.insert("x" + std::to_string(i), t0 + 602s, 600s, 1'000'000), i < kN / 2) << i;
+  }
+  EXPECT_EQ(d.size(), static_cast<std::size_t>(kN + 1));
 }
 
 TEST(DedupWindowTest, ForgettingInsideACollisionClusterKeepsTheRestFindable) {
