@@ -27,7 +27,7 @@ TEST(ConfigTest, ExampleFileParsesWithEveryKey) {
   EXPECT_EQ(c.limits.max_decompressed_bytes, 4u * 1024 * 1024);
   EXPECT_EQ(c.limits.sink_ack_timeout, 10s);
   EXPECT_EQ(c.spool.max_bytes, 1024ull * 1024 * 1024);
-  EXPECT_EQ(c.spool.commit_window, 2ms);
+  EXPECT_EQ(c.spool.commit_window, 0ms);
   ASSERT_EQ(c.sources.size(), 2u);
   EXPECT_EQ(c.sources[0].id, "web");
   EXPECT_EQ(c.sources[0].write_keys.size(), 2u);

@@ -57,7 +57,7 @@ struct ServerConfig {
 struct SpoolConfig {
   std::string dir;                                 // default: <data-dir>/spool
   std::size_t max_bytes = 1024ull * 1024 * 1024;   // past it: 503 + Retry-After, /ready fails
-  std::chrono::milliseconds commit_window{2};      // group-commit window
+  std::chrono::milliseconds commit_window{0};      // extra group-commit wait; 0: none
   std::size_t memory_tail_bytes = 16u << 20;       // recent commits kept for the sinks; 0: off
   int retry_after_seconds = 5;
 };

@@ -54,7 +54,7 @@ namespace tern::relay {
 struct SpoolOptions {
   std::string dir;
   std::size_t max_bytes = 1024ull * 1024 * 1024;
-  std::chrono::milliseconds commit_window{2};
+  std::chrono::milliseconds commit_window{0};
   // A segment rolls over once it holds this many bytes; trim frees whole
   // segments. 0: max_bytes / 16, clamped to [64 KiB, 64 MiB].
   std::size_t segment_bytes = 0;
