@@ -23,7 +23,8 @@
 //   bound, and moves the cursor only after flush() succeeds. Rejections from
 //   flush() index into those batches taken together, in delivery order.
 //   After a failed deliver() or flush() the sink may have lost anything not
-//   flushed: the runner delivers all of it again.
+//   flushed: the runner delivers all of it again (refusals reported again
+//   are written to the dead-letter file again: at least once, like events).
 // - No method throws.
 #pragma once
 

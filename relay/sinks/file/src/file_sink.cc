@@ -235,7 +235,10 @@ class FileSink final : public Sink {
   Status write_gzip(const std::string& text) {
     std::string out;
     Status st = deflate_into(text, Z_SYNC_FLUSH, &out);
-    if (!st) return st;
+    if (!st) {
+      discard_unsynced();  // the stream is unusable: a new file on the retry
+      return st;
+    }
     return write_bytes(out.data(), out.size());
   }
 
@@ -254,7 +257,11 @@ class FileSink final : public Sink {
       std::string out;
       std::string empty;
       Status st = deflate_into(empty, Z_FINISH, &out);
-      if (st) st = write_bytes(out.data(), out.size());
+      if (!st) {
+        discard_unsynced();
+        return st;
+      }
+      st = write_bytes(out.data(), out.size());  // discards what is unsynced if it fails
       if (!st) return st;
       deflateEnd(&zs_);
       z_open_ = false;
