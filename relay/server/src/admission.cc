@@ -191,8 +191,12 @@ void DedupWindow::insert_all(const std::vector<std::string_view>& ids, SteadyTim
   std::lock_guard<std::mutex> lock(mu_);
   // A large window is far bigger than the CPU caches: each lookup is a cache
   // miss. Touching every home slot first lets those misses overlap.
+  // While a large table grows, a new id is looked for in the old one too.
   if (slots_.size != 0) {
     for (std::uint64_t key : keys) __builtin_prefetch(&slots_.slots[home(key)]);
+  }
+  if (old_.size != 0) {
+    for (std::uint64_t key : keys) __builtin_prefetch(&old_.slots[old_.home(key)]);
   }
   for (std::size_t k = 0; k < keys.size(); ++k) {
     (*is_new)[k] = insert_locked(keys[k], now_ticks, window, max_entries) ? 1 : 0;
