@@ -21,7 +21,9 @@
 //       unique batches), ack `local`, measured from each request's scheduled
 //       send time                 vs nginx's p99 for the same bodies at the same
 //       rate + 2 × fdatasync (median of many 256-byte appends + fdatasync in
-//       the run directory, the file system of the relay's spool).
+//       the run directory, the file system of the relay's spool). Also
+//       reported: the relay's group commits during R3 and how many took
+//       over 5 ms (a slow fdatasync holds up every answer behind it).
 //   R5  RSS per idle keep-alive connection: K connections each POST one
 //       batch (the SDK's pattern) and stay open; (VmRSS after − before) / K of
 //       a fresh relay that has answered one request (so its code is paged
@@ -829,7 +831,14 @@ int main(int argc, char** argv) {
   pin_self(load_cpu);
   step("R3 tern-relay open loop at half R1");
   LoadOptions o3 = load_phase(relay->port, r3_conns, warmup_s, r3_s, r3_rps);
+  // The spool's group commits during R3, and how many took over 5 ms: every
+  // answer waiting behind a slow fdatasync waits for all of it.
+  const std::string kCommits = "tern_relay_spool_commit_seconds_count";
+  const std::string kCommitsUnder5ms = "tern_relay_spool_commit_seconds_bucket{le=\"0.005\"}";
+  double commits0 = relay->metric(kCommits), fast0 = relay->metric(kCommitsUnder5ms);
   LoadResult r3 = run_requests(o3, r3_reqs);
+  double r3_commits = relay->metric(kCommits) - commits0;
+  double r3_slow_commits = r3_commits - (relay->metric(kCommitsUnder5ms) - fast0);
   double relay_p99 = r3.percentile_us(99) / 1000;
   double relay_p50 = r3.percentile_us(50) / 1000;
   relay->child->stop();
@@ -850,11 +859,11 @@ int main(int argc, char** argv) {
   double nginx_p99 = n3.percentile_us(99) / 1000;
   std::printf("R3 run: %.0f req/s (%.0f events/s) open loop for %.1f s, %d connections: relay %llu ok / %llu "
               "non-2xx / %llu errors, p50 %.2f ms, p99 %.2f ms, %llu sent >1 ms late; nginx %llu ok, p50 %.2f ms, "
-              "p99 %.2f ms; fdatasync median %.3f ms\n",
+              "p99 %.2f ms; fdatasync median %.3f ms; relay spool commits %.0f, %.0f of them over 5 ms\n",
               r3_rps, r3_rate_eps, r3_s, r3_conns, static_cast<unsigned long long>(r3.ok),
               static_cast<unsigned long long>(r3.non_2xx), static_cast<unsigned long long>(r3.errors), relay_p50,
               relay_p99, static_cast<unsigned long long>(r3.late), static_cast<unsigned long long>(n3.ok),
-              n3.percentile_us(50) / 1000, nginx_p99, fsync_ms);
+              n3.percentile_us(50) / 1000, nginx_p99, fsync_ms, r3_commits, r3_slow_commits);
 
   // ------------------------------------------------------------ R5
   step("R5 idle keep-alive connections");
@@ -1002,6 +1011,8 @@ int main(int argc, char** argv) {
   j["p99_ms_half_load"] = std::round(relay_p99 * 1000) / 1000;
   j["nginx_p99_ms"] = std::round(nginx_p99 * 1000) / 1000;
   j["fdatasync_ms"] = std::round(fsync_ms * 1000) / 1000;
+  j["r3_spool_commits"] = r3_commits;
+  j["r3_spool_commits_over_5ms"] = r3_slow_commits;
   j["r3_rate_eps"] = std::round(r3_rate_eps);
   j["r3_ratio"] = std::round(r3_ratio * 1000) / 1000;
   j["rss_per_conn_bytes"] = std::round(rss_relay.bytes_per_conn);
