@@ -321,18 +321,29 @@ bool valid_listen(const std::string& s) {
   return std::stoi(port) <= 65535;
 }
 
-void read_sources(TableReader& root, RelayConfig& c, Errors& errors) {
-  const toml::node* n = root.get("sources");
+// Reads the array of tables `key` ([[key]]): calls each(table, reader,
+// path) for every entry in order, `reader` reading "key[i]", until it
+// returns false. Anything but an array of tables is an error.
+template <class Each>
+void read_table_array(TableReader& root, const std::string& key, Errors& errors, Each each) {
+  const toml::node* n = root.get(key);
   if (!n) return;
   const toml::array* arr = n->as_array();
-  if (!arr) return root.fail(n, "sources", "expected an array of tables ([[sources]])");
-  std::set<std::string> ids;
-  std::map<std::string, std::string> key_owner;
+  if (!arr) return root.fail(n, key, "expected an array of tables ([[" + key + "]])");
   for (std::size_t i = 0; i < arr->size(); ++i) {
-    std::string path = "sources[" + std::to_string(i) + "]";
+    std::string path = key + "[" + std::to_string(i) + "]";
     const toml::table* t = arr->get(i)->as_table();
     if (!t) return errors.fail(arr->get(i), path, "expected a table");
     TableReader r(*t, path, errors);
+    if (!each(*t, r, path)) return;
+  }
+}
+
+void read_sources(TableReader& root, RelayConfig& c, Errors& errors) {
+  std::set<std::string> ids;
+  std::map<std::string, std::string> key_owner;
+  read_table_array(root, "sources", errors, [&](const toml::table& tab, TableReader& r, const std::string& path) {
+    const toml::table* t = &tab;
     SourceConfig s;
     r.str("id", &s.id, false);
     if (!t->contains("id")) r.fail(t, "id", "is required");
@@ -351,32 +362,28 @@ void read_sources(TableReader& root, RelayConfig& c, Errors& errors) {
     r.duration("dedup_window", &s.dedup_window, std::chrono::milliseconds(0));
     r.integer("dedup_max_entries", &s.dedup_max_entries, 0, int64_t{1} << 40);
     r.reject_unknown();
-    if (!errors.ok()) return;
+    if (!errors.ok()) return false;
     if (!ids.insert(s.id).second) {
-      return errors.fail(t->get("id"), path + ".id", "duplicate source id \"" + s.id + "\"");
+      errors.fail(t->get("id"), path + ".id", "duplicate source id \"" + s.id + "\"");
+      return false;
     }
     for (const auto& k : s.write_keys) {
       auto [it, fresh] = key_owner.emplace(k, s.id);
       if (!fresh) {
-        return errors.fail(t->get("write_keys"), path + ".write_keys",
-                           "a write key is already used by source \"" + it->second + "\"");
+        errors.fail(t->get("write_keys"), path + ".write_keys",
+                    "a write key is already used by source \"" + it->second + "\"");
+        return false;
       }
     }
     c.sources.push_back(std::move(s));
-  }
+    return true;
+  });
 }
 
 void read_sinks(TableReader& root, RelayConfig& c, Errors& errors) {
-  const toml::node* n = root.get("sinks");
-  if (!n) return;
-  const toml::array* arr = n->as_array();
-  if (!arr) return root.fail(n, "sinks", "expected an array of tables ([[sinks]])");
   std::set<std::string> names;
-  for (std::size_t i = 0; i < arr->size(); ++i) {
-    std::string path = "sinks[" + std::to_string(i) + "]";
-    const toml::table* t = arr->get(i)->as_table();
-    if (!t) return errors.fail(arr->get(i), path, "expected a table");
-    TableReader r(*t, path, errors);
+  read_table_array(root, "sinks", errors, [&](const toml::table& tab, TableReader& r, const std::string& path) {
+    const toml::table* t = &tab;
     SinkConfig s;
     r.str("type", &s.type, false);
     if (!t->contains("type")) r.fail(t, "type", "is required (\"file\", \"stdout\", \"kafka\", \"http\", \"postgres\")");
@@ -400,34 +407,29 @@ void read_sinks(TableReader& root, RelayConfig& c, Errors& errors) {
     for (const auto& [key, node] : r.unused()) {
       flatten_setting(key, *node, path + "." + key, s.settings, errors);
     }
-    if (!errors.ok()) return;
+    if (!errors.ok()) return false;
     if (!names.insert(s.name).second) {
-      return errors.fail(t->get("name") ? t->get("name") : t, path + ".name",
-                         "duplicate sink name \"" + s.name + "\" (give each sink a distinct name)");
+      errors.fail(t->get("name") ? t->get("name") : t, path + ".name",
+                  "duplicate sink name \"" + s.name + "\" (give each sink a distinct name)");
+      return false;
     }
     c.sinks.push_back(std::move(s));
-  }
+    return true;
+  });
 }
 
 void read_routes(TableReader& root, RelayConfig& c, Errors& errors) {
-  const toml::node* n = root.get("routes");
-  if (!n) return;
-  const toml::array* arr = n->as_array();
-  if (!arr) return root.fail(n, "routes", "expected an array of tables ([[routes]])");
-  for (std::size_t i = 0; i < arr->size(); ++i) {
-    std::string path = "routes[" + std::to_string(i) + "]";
-    const toml::table* t = arr->get(i)->as_table();
-    if (!t) return errors.fail(arr->get(i), path, "expected a table");
-    TableReader r(*t, path, errors);
+  read_table_array(root, "routes", errors, [&](const toml::table& t, TableReader& r, const std::string&) {
     RouteConfig route;
     r.str_list("sources", &route.sources);
     r.str_list("types", &route.types);
     r.str_list("sinks", &route.sinks);
-    if (route.sinks.empty()) r.fail(t->get("sinks"), "sinks", "needs at least one sink name");
+    if (route.sinks.empty()) r.fail(t.get("sinks"), "sinks", "needs at least one sink name");
     r.reject_unknown();
-    if (!errors.ok()) return;
+    if (!errors.ok()) return false;
     c.routes.push_back(std::move(route));
-  }
+    return true;
+  });
 }
 
 // Cross-references, checked after every table is read.
