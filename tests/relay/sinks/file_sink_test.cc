@@ -226,6 +226,21 @@ TEST(FileSinkTest, AFileLeftOpenByACrashIsPublishedAtOpen) {
   EXPECT_TRUE(files_in(dir.path(), ".open").empty());
 }
 
+TEST(FileSinkTest, AFileLeftOpenWithATornLastLineIsCutAfterItsLastCompleteLine) {
+  TempDir dir;
+  Metrics m;
+  {
+    std::ofstream(dir.path() + "/archive-20260101T000000Z-0000.ndjson.open") << "{\"n\":1}\n{\"n\":2}\n{\"n\":";
+    std::ofstream(dir.path() + "/archive-20260101T000000Z-0001.ndjson.open") << "{\"n\":3";  // no whole line
+  }
+  auto sink = make_file_sink(file_config({{"dir", dir.path()}}), SinkContext{dir.path(), &m});
+  ASSERT_TRUE(sink.is_ok());
+  ASSERT_TRUE((*sink)->open().is_ok());
+  EXPECT_EQ(read_plain(dir.path() + "/archive-20260101T000000Z-0000.ndjson"), "{\"n\":1}\n{\"n\":2}\n");
+  EXPECT_FALSE(fs::exists(dir.path() + "/archive-20260101T000000Z-0001.ndjson"));
+  EXPECT_TRUE(files_in(dir.path(), ".open").empty());
+}
+
 TEST(FileSinkTest, BadOrUnknownSettingsAreRefusedNamingTheKey) {
   Metrics m;
   SinkContext ctx{"/tmp", &m};

@@ -279,7 +279,13 @@ class FileSink final : public Sink {
     return Status::ok();
   }
 
-  // Files left ".open" by a crash hold acknowledged events: publish them.
+  // Files left ".open" by a crash hold events: publish them. A crash
+  // between write(2) and fdatasync can leave the end of a line on disk
+  // without its start: a plain file is cut after its last complete line
+  // (those events come again from the spool, whose cursor never passed
+  // them), and one with no complete line is removed. A gzip file is
+  // published as it is: a reader gets every complete flush, then an
+  // unexpected end.
   void recover_open_files() {
     DIR* d = ::opendir(opt_.dir.c_str());
     if (!d) return;
@@ -290,12 +296,53 @@ class FileSink final : public Sink {
       std::string from = opt_.dir + "/" + n;
       if (from == path_) continue;
       std::string to = from.substr(0, from.size() - (sizeof kOpenSuffix - 1));
+      off_t cut = 0, left = 1;
+      if (!ends_with(to, ".gz") && !cut_torn_line(from, &cut, &left)) continue;  // unreadable: leave it
+      if (left == 0) {
+        if (::unlink(from.c_str()) == 0) {
+          log::info("file sink: removed a file left open by a crash with no complete line",
+                    {{"sink", name_}, {"path", from}, {"bytes_cut", static_cast<int64_t>(cut)}});
+        }
+        continue;
+      }
       if (::rename(from.c_str(), to.c_str()) == 0) {
-        log::info("file sink: published a file left open by a crash", {{"sink", name_}, {"path", to}});
+        log::info("file sink: published a file left open by a crash",
+                  {{"sink", name_}, {"path", to}, {"bytes_cut", static_cast<int64_t>(cut)}});
       }
     }
     ::closedir(d);
     sync_dir(opt_.dir);
+  }
+
+  // Truncates `path` after its last newline; `cut` gets the bytes removed,
+  // `left` what remains. False if the file cannot be read or cut.
+  static bool cut_torn_line(const std::string& path, off_t* cut, off_t* left) {
+    int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) return false;
+    struct stat st {};
+    bool ok = ::fstat(fd, &st) == 0;
+    off_t keep = ok ? st.st_size : 0;
+    char buf[4096];
+    while (ok && keep > 0) {
+      off_t from = keep > static_cast<off_t>(sizeof buf) ? keep - static_cast<off_t>(sizeof buf) : 0;
+      ssize_t n = ::pread(fd, buf, static_cast<std::size_t>(keep - from), from);
+      if (n != keep - from) {
+        ok = false;
+        break;
+      }
+      if (const void* nl = ::memrchr(buf, '\n', static_cast<std::size_t>(n))) {
+        keep = from + (static_cast<const char*>(nl) - buf) + 1;
+        break;
+      }
+      keep = from;
+    }
+    if (ok && keep < st.st_size) ok = ::ftruncate(fd, keep) == 0 && ::fdatasync(fd) == 0;
+    ::close(fd);
+    if (ok) {
+      *cut = st.st_size - keep;
+      *left = keep;
+    }
+    return ok;
   }
 
   std::string name_;
