@@ -31,11 +31,18 @@ namespace {
 // A session's executor, spelled out instead of the type-erased
 // any_io_executor the Beast defaults use: every async operation copies its
 // executor, and the erased one costs reference counting and indirect calls
-// each time (~10% of a GET /health's CPU).
-using Executor = net::strand<net::io_context::executor_type>;
-using Socket = tcp::socket::rebind_executor<Executor>::other;
-using TcpStream = beast::basic_stream<tcp, Executor, beast::unlimited_rate_policy>;
-using Timer = net::basic_waitable_timer<std::chrono::steady_clock, net::wait_traits<std::chrono::steady_clock>, Executor>;
+// each time (~10% of a GET /health's CPU). With several I/O threads it is a
+// strand, which serialises a session's handlers; with one I/O thread there is
+// nothing to serialise, and the io_context's own executor saves each
+// operation the strand's reference counting and lock.
+using StrandExecutor = net::strand<net::io_context::executor_type>;
+using ThreadExecutor = net::io_context::executor_type;
+template <class Exec>
+using SocketOn = typename tcp::socket::rebind_executor<Exec>::other;
+template <class Exec>
+using TcpStreamOn = beast::basic_stream<tcp, Exec, beast::unlimited_rate_policy>;
+template <class Exec>
+using TimerOn = net::basic_waitable_timer<std::chrono::steady_clock, net::wait_traits<std::chrono::steady_clock>, Exec>;
 
 std::string endpoint_text(const tcp::endpoint& ep) {
   std::string addr = ep.address().to_string();
@@ -73,7 +80,7 @@ Result<tcp::endpoint> parse_listen(const std::string& listen) {
 class SessionBase {
  public:
   virtual ~SessionBase() = default;
-  virtual void stop() = 0;  // thread-safe: posts to the session's strand
+  virtual void stop() = 0;  // thread-safe: posts to the session's executor
 };
 
 }  // namespace
@@ -86,6 +93,7 @@ struct HttpServer::Impl {
   std::list<std::weak_ptr<SessionBase>> sessions;
 
   RequestHandler* handler = nullptr;
+  const int io_threads;  // 1: sessions need no strand (see ThreadExecutor)
   net::io_context ioc;
   // Keeps the I/O threads running while a session waits for the pipeline
   // with no I/O pending (during a drain there may be nothing else).
@@ -99,7 +107,7 @@ struct HttpServer::Impl {
   std::atomic<bool> stopping{false};
   bool stopped = false;
 
-  explicit Impl(int n) : ioc(n), work(net::make_work_guard(ioc)) {}
+  explicit Impl(int n) : io_threads(n), ioc(n), work(net::make_work_guard(ioc)) {}
 
   std::list<std::weak_ptr<SessionBase>>::iterator add(std::weak_ptr<SessionBase> s) {
     std::lock_guard<std::mutex> lock(mu);
@@ -111,12 +119,17 @@ struct HttpServer::Impl {
     cv.notify_all();
   }
   void accept();
+  template <class Exec>
+  void accept_on(Exec executor);
 };
 
 namespace {
 
-template <bool kTls>
-class Session : public SessionBase, public std::enable_shared_from_this<Session<kTls>> {
+template <bool kTls, class Exec>
+class Session : public SessionBase, public std::enable_shared_from_this<Session<kTls, Exec>> {
+  using Socket = SocketOn<Exec>;
+  using TcpStream = TcpStreamOn<Exec>;
+  using Timer = TimerOn<Exec>;
   using Stream = std::conditional_t<kTls, beast::ssl_stream<TcpStream>, TcpStream>;
   enum class State { kStarting, kIdle, kReading, kHandling, kWriting, kClosed };
 
@@ -308,7 +321,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     beast::get_lowest_layer(stream_).expires_never();
     handler.handle(std::move(request), thread_request_scratch(),
                    [self = this->shared_from_this()](HttpResponse response) {
-                     // May run on a pipeline thread: hop back onto the strand.
+                     // May run on a pipeline thread: hop back onto the session's executor.
                      net::post(self->stream_.get_executor(),
                                [self, response = std::move(response)]() mutable {
                                  self->write(std::move(response), self->keep_alive_);
@@ -400,7 +413,16 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 }  // namespace
 
 void HttpServer::Impl::accept() {
-  acceptor->async_accept(net::make_strand(ioc), [this](beast::error_code ec, Socket socket) {
+  if (io_threads == 1) {
+    accept_on(ThreadExecutor(ioc.get_executor()));
+  } else {
+    accept_on(StrandExecutor(ioc.get_executor()));
+  }
+}
+
+template <class Exec>
+void HttpServer::Impl::accept_on(Exec executor) {
+  acceptor->async_accept(executor, [this](beast::error_code ec, SocketOn<Exec> socket) {
     if (ec == net::error::operation_aborted || !acceptor->is_open()) return;
     if (!ec && !stopping) {
       if (accept_failures > 0) {
@@ -410,9 +432,9 @@ void HttpServer::Impl::accept() {
       beast::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
       if (tls) {
-        std::make_shared<Session<true>>(std::move(socket), this)->run();
+        std::make_shared<Session<true, Exec>>(std::move(socket), this)->run();
       } else {
-        std::make_shared<Session<false>>(std::move(socket), this)->run();
+        std::make_shared<Session<false, Exec>>(std::move(socket), this)->run();
       }
     }
     if (stopping) return;

@@ -209,7 +209,9 @@ class Client {
   std::string buf_;
 };
 
-class HttpServerTest : public ::testing::Test {
+// Run with one I/O thread (sessions on the io_context's executor) and with
+// two (sessions on strands): the two ways HttpServer runs sessions.
+class HttpServerTest : public ::testing::TestWithParam<int> {
  protected:
   HttpServerTest() {
     SourceConfig web;
@@ -227,7 +229,7 @@ class HttpServerTest : public ::testing::Test {
     handler = std::make_unique<RequestHandler>(make_ingest_config(config).value(), &pipeline, &metrics);
     HttpServerOptions options;
     options.listen = "127.0.0.1:0";
-    options.threads = 2;
+    options.threads = GetParam();
     options.tls = tls;
     auto s = HttpServer::start(options, handler.get());
     ASSERT_TRUE(s) << s.status().to_string();
@@ -245,14 +247,14 @@ class HttpServerTest : public ::testing::Test {
   std::unique_ptr<HttpServer> server;
 };
 
-TEST_F(HttpServerTest, PortZeroReportsTheBoundAddress) {
+TEST_P(HttpServerTest, PortZeroReportsTheBoundAddress) {
   start();
   const std::string& addr = server->local_address();
   EXPECT_EQ(addr.rfind("127.0.0.1:", 0), 0u);
   EXPECT_NE(addr, "127.0.0.1:0");
 }
 
-TEST_F(HttpServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
+TEST_P(HttpServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   start();
   Client c(server->local_address());
   ASSERT_TRUE(c.connected());
@@ -268,7 +270,7 @@ TEST_F(HttpServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   EXPECT_EQ(server->open_connections(), 1u);
 }
 
-TEST_F(HttpServerTest, ExpectContinueGetsA100BeforeTheBody) {
+TEST_P(HttpServerTest, ExpectContinueGetsA100BeforeTheBody) {
   start();
   Client c(server->local_address());
   std::string body = batch_of("x1");
@@ -281,7 +283,7 @@ TEST_F(HttpServerTest, ExpectContinueGetsA100BeforeTheBody) {
   EXPECT_EQ(pipeline.events.load(), 1u);
 }
 
-TEST_F(HttpServerTest, HeadAnswersWithoutABody) {
+TEST_P(HttpServerTest, HeadAnswersWithoutABody) {
   start();
   Client c(server->local_address());
   ASSERT_TRUE(c.send_raw("HEAD /health HTTP/1.1\r\nHost: x\r\n\r\n"));
@@ -291,7 +293,7 @@ TEST_F(HttpServerTest, HeadAnswersWithoutABody) {
   EXPECT_EQ(c.request("GET", "/health", "").body, R"({"status":"ok"})");  // the stream stayed in sync
 }
 
-TEST_F(HttpServerTest, GzipBodyIsAccepted) {
+TEST_P(HttpServerTest, GzipBodyIsAccepted) {
   start();
   Client c(server->local_address());
   Reply r = c.request("POST", "/v1/batch", gzip(batch_of("gz1")), "Content-Encoding: gzip\r\n");
@@ -299,7 +301,7 @@ TEST_F(HttpServerTest, GzipBodyIsAccepted) {
   EXPECT_EQ(pipeline.events.load(), 1u);
 }
 
-TEST_F(HttpServerTest, GzipBombIsCutOffWith413) {
+TEST_P(HttpServerTest, GzipBombIsCutOffWith413) {
   config.limits.max_inflate_ratio = 0;  // the size cap alone must stop it
   start();
   std::string bomb = gzip_zeros(64u << 20);  // 64 MiB of zeros in ~64 KB
@@ -317,7 +319,7 @@ TEST_F(HttpServerTest, GzipBombIsCutOffWith413) {
   EXPECT_EQ(c.request("POST", "/v1/batch", batch_of("after")).status, 200);
 }
 
-TEST_F(HttpServerTest, SlowLorisTricklingHeadersIsCutOffAtReadTimeout) {
+TEST_P(HttpServerTest, SlowLorisTricklingHeadersIsCutOffAtReadTimeout) {
   config.limits.read_timeout = 300ms;
   start();
   Client c(server->local_address());
@@ -334,7 +336,7 @@ TEST_F(HttpServerTest, SlowLorisTricklingHeadersIsCutOffAtReadTimeout) {
   EXPECT_TRUE(eventually([&] { return limit_hits("read_timeout") == 1; }));
 }
 
-TEST_F(HttpServerTest, IdleKeepAliveConnectionIsClosedAfterIdleTimeout) {
+TEST_P(HttpServerTest, IdleKeepAliveConnectionIsClosedAfterIdleTimeout) {
   config.limits.idle_timeout = 200ms;
   start();
   Client c(server->local_address());
@@ -343,7 +345,7 @@ TEST_F(HttpServerTest, IdleKeepAliveConnectionIsClosedAfterIdleTimeout) {
   EXPECT_TRUE(eventually([&] { return limit_hits("idle_timeout") == 1; }));
 }
 
-TEST_F(HttpServerTest, HeadersLargerThanTheLimitAre431) {
+TEST_P(HttpServerTest, HeadersLargerThanTheLimitAre431) {
   config.limits.max_header_bytes = 1024;
   start();
   Client c(server->local_address());
@@ -354,7 +356,7 @@ TEST_F(HttpServerTest, HeadersLargerThanTheLimitAre431) {
   EXPECT_EQ(pipeline.events.load(), 0u);
 }
 
-TEST_F(HttpServerTest, DeclaredBodyLargerThanTheLimitIs413) {
+TEST_P(HttpServerTest, DeclaredBodyLargerThanTheLimitIs413) {
   config.limits.max_body_bytes = 1000;
   start();
   Client c(server->local_address());
@@ -365,7 +367,7 @@ TEST_F(HttpServerTest, DeclaredBodyLargerThanTheLimitIs413) {
   EXPECT_EQ(limit_hits("body_size"), 1u);
 }
 
-TEST_F(HttpServerTest, WrongKeyIs401OverHttp) {
+TEST_P(HttpServerTest, WrongKeyIs401OverHttp) {
   start();
   Client c(server->local_address());
   std::string req = "POST /v1/batch HTTP/1.1\r\nHost: x\r\nAuthorization: Basic d3Jvbmc6\r\nContent-Length: " +
@@ -375,7 +377,7 @@ TEST_F(HttpServerTest, WrongKeyIs401OverHttp) {
   EXPECT_EQ(pipeline.events.load(), 0u);
 }
 
-TEST_F(HttpServerTest, StopAnswersTheRequestInFlightThenCloses) {
+TEST_P(HttpServerTest, StopAnswersTheRequestInFlightThenCloses) {
   pipeline.delay = 300ms;
   start();
   Client c(server->local_address());
@@ -409,7 +411,7 @@ class TlsServerTest : public HttpServerTest {
   std::filesystem::path dir_;
 };
 
-TEST_F(TlsServerTest, TlsRoundTripWithSelfSignedCertificate) {
+TEST_P(TlsServerTest, TlsRoundTripWithSelfSignedCertificate) {
   TlsConfig tls;
   tls.enabled = true;
   tls.cert_file = (dir_ / "cert.pem").string();
@@ -431,7 +433,7 @@ TEST_F(TlsServerTest, TlsRoundTripWithSelfSignedCertificate) {
   EXPECT_EQ(plain.request("GET", "/health", "").status, 0);
 }
 
-TEST_F(TlsServerTest, MissingCertificateIsAClearStartError) {
+TEST_P(TlsServerTest, MissingCertificateIsAClearStartError) {
   handler = std::make_unique<RequestHandler>(make_ingest_config(config).value(), &pipeline, &metrics);
   HttpServerOptions options;
   options.listen = "127.0.0.1:0";
@@ -454,6 +456,12 @@ TEST(HttpServerStartTest, BadListenAddressIsAClearError) {
   ASSERT_FALSE(s);
   EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
 }
+
+std::string io_threads_name(const ::testing::TestParamInfo<int>& info) {
+  return info.param == 1 ? "OneIoThread" : std::to_string(info.param) + "IoThreads";
+}
+INSTANTIATE_TEST_SUITE_P(IoThreads, HttpServerTest, ::testing::Values(1, 2), io_threads_name);
+INSTANTIATE_TEST_SUITE_P(IoThreads, TlsServerTest, ::testing::Values(1, 2), io_threads_name);
 
 }  // namespace
 }  // namespace tern::relay
