@@ -104,7 +104,7 @@ std::optional<SysTime> parse_iso8601(std::string_view s) {
       std::chrono::microseconds(secs * 1000000 + micros)));
 }
 
-std::string format_iso8601_ms(SysTime t) {
+void append_iso8601_ms(std::string& out, SysTime t) {
   int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
   int64_t days = ms >= 0 ? ms / 86400000 : (ms - 86399999) / 86400000;
   int64_t rem = ms - days * 86400000;
@@ -117,7 +117,8 @@ std::string format_iso8601_ms(SysTime t) {
                   static_cast<long long>(y), m, d, static_cast<long long>(rem / 3600000),
                   static_cast<long long>(rem / 60000 % 60),
                   static_cast<long long>(rem / 1000 % 60), static_cast<long long>(rem % 1000));
-    return buf;
+    out.append(buf);
+    return;
   }
   // Hot path (once per event with skew correction): no printf.
   char buf[25] = "0000-00-00T00:00:00.000Z";
@@ -131,7 +132,13 @@ std::string format_iso8601_ms(SysTime t) {
   put(14, rem / 60000 % 60, 2);
   put(17, rem / 1000 % 60, 2);
   put(20, rem % 1000, 3);
-  return std::string(buf, 24);
+  out.append(buf, 24);
+}
+
+std::string format_iso8601_ms(SysTime t) {
+  std::string out;
+  append_iso8601_ms(out, t);
+  return out;
 }
 
 }  // namespace tern::relay

@@ -18,5 +18,7 @@ std::optional<SysTime> parse_iso8601(std::string_view text);
 
 // `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC, milliseconds).
 std::string format_iso8601_ms(SysTime t);
+// The same appended to `out`, with no string of its own (once per event).
+void append_iso8601_ms(std::string& out, SysTime t);
 
 }  // namespace tern::relay

@@ -368,7 +368,7 @@ void enrich_scanned(std::string_view text, const std::vector<MemberSpan>& member
       if (original_timestamp.empty()) original_timestamp = m.value.of(text);
       d.action = Action::kReplace;
       d.value.push_back('"');
-      d.value.append(format_iso8601_ms(corrected));
+      append_iso8601_ms(d.value, corrected);
       d.value.push_back('"');
     } else if (m.key == "type" && !in.forced_type.empty()) {
       has_type = true;

@@ -41,6 +41,9 @@ TEST(Iso8601Test, FormatsUtcMillisecondsAndRoundTrips) {
   EXPECT_EQ(format_iso8601_ms(SysTime{}), "1970-01-01T00:00:00.000Z");
   EXPECT_EQ(format_iso8601_ms(SysTime{milliseconds(-1)}), "1969-12-31T23:59:59.999Z");
   EXPECT_EQ(ms(*parse_iso8601(format_iso8601_ms(t))), 1709296496789);
+  std::string out = "\"";
+  append_iso8601_ms(out, t);
+  EXPECT_EQ(out, "\"2024-03-01T12:34:56.789Z");  // appended, the rest kept
 }
 
 }  // namespace
