@@ -55,6 +55,15 @@ inline unsigned container_stops(const char* p) {
                                            _mm_cmpeq_epi8(folded, _mm_set1_epi8('}'))));
   return static_cast<unsigned>(_mm_movemask_epi8(hits));
 }
+// From `pos`, skips the 16-byte blocks in which `Stops` flags no byte:
+// returns the first flagged byte, or where fewer than 16 bytes are left.
+template <unsigned (*Stops)(const char*)>
+inline std::size_t next_stop(const char* base, std::size_t pos, std::size_t n) {
+  for (; pos + 16 <= n; pos += 16) {
+    if (unsigned m = Stops(base + pos)) return pos + static_cast<std::size_t>(__builtin_ctz(m));
+  }
+  return pos;
+}
 #endif
 
 // `i` at the opening quote; returns the index past the closing quote.
@@ -64,16 +73,7 @@ std::size_t skip_string(std::string_view t, std::size_t i) {
   std::size_t pos = i + 1;
   for (;;) {
 #if defined(__SSE2__)
-    // 16 bytes per step while they are inside the text.
-    while (pos + 16 <= n) {
-      unsigned m = string_stops(base + pos);
-      if (m == 0) {
-        pos += 16;
-        continue;
-      }
-      pos += static_cast<std::size_t>(__builtin_ctz(m));
-      break;
-    }
+    pos = next_stop<string_stops>(base, pos, n);  // 16 bytes per step
 #endif
     while (pos < n && class_of(base[pos]) != kQuote && class_of(base[pos]) != kBackslash) ++pos;
     if (pos >= n) return npos;
@@ -89,14 +89,8 @@ std::size_t skip_container(std::string_view t, std::size_t i) {
   std::size_t depth = 0;
   while (i < n) {
 #if defined(__SSE2__)
-    if (i + 16 <= n) {
-      unsigned m = container_stops(base + i);
-      if (m == 0) {
-        i += 16;
-        continue;
-      }
-      i += static_cast<std::size_t>(__builtin_ctz(m));
-    }
+    i = next_stop<container_stops>(base, i, n);
+    if (i == n) break;
 #endif
     unsigned char k = class_of(base[i]);
     if (k == kPlain || k == kBackslash) {  // a backslash only occurs inside strings
