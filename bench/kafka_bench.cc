@@ -86,9 +86,9 @@ double run_round(SinkConfig sink, int events, int warmup, int per_submit, const 
       std::vector<std::future<Status>> acks;
       for (int i = from; i < to; i += per_submit) {
         Submission s;
-        s.source_id = "default";
+        s.events = SpoolBatch("default");
         s.ack_mode = AckMode::kMemory;
-        for (int j = i; j < std::min(to, i + per_submit); ++j) s.events.push_back(texts[static_cast<std::size_t>(j)]);
+        for (int j = i; j < std::min(to, i + per_submit); ++j) s.events.add("track", texts[static_cast<std::size_t>(j)]);
         auto done = std::make_shared<std::promise<Status>>();
         acks.push_back(done->get_future());
         (*p)->submit(std::move(s), [done](Status st) { done->set_value(std::move(st)); });

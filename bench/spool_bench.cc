@@ -193,7 +193,8 @@ double bench_real_spool(const std::string& dir, const std::vector<std::string>& 
           cv.wait(l, [&] { return in_flight < kInFlight; });
           ++in_flight;
         }
-        std::vector<tern::relay::SpoolEvent> one{{"web", "track", events[i]}};
+        tern::relay::SpoolBatch one("web");
+        one.add("track", events[i]);
         tern::Status st = (*spool)->append(std::move(one), [&](tern::Status s, uint64_t, uint64_t) {
           if (!s) std::fprintf(stderr, "append: %s\n", s.to_string().c_str());
           std::lock_guard<std::mutex> l(mu);

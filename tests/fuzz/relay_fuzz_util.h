@@ -35,7 +35,7 @@ inline const char* const kGoodAuth = "Basic ZnV6ei1rZXk6";
 class MemoryPipeline final : public relay::Pipeline {
  public:
   void submit(relay::Submission s, std::function<void(Status)> done) override {
-    for (auto& e : s.events) events.push_back(std::move(e));
+    for (std::size_t i = 0; i < s.events.size(); ++i) events.emplace_back(s.events.event(i));
     pending.push_back(std::move(done));
   }
   bool ready(std::string*) const override { return true; }

@@ -126,32 +126,25 @@ class PipelineImpl final : public DurablePipeline {
       std::lock_guard<std::mutex> g(mu_);
       router = router_;
     }
-    std::vector<SpoolEvent> events;
-    events.reserve(n);
+    const std::string& source_id = submission.events.source_id();
     std::set<std::string> routed;
     std::size_t unrouted = 0;
-    const bool typed = submission.types.size() == n;
     for (std::size_t i = 0; i < n; ++i) {
-      std::string& text = submission.events[i];
-      SpoolEvent e;
-      e.source_id = submission.source_id;
-      e.type = typed ? std::string(submission.types[i]) : event_type(text);
-      e.event = std::move(text);
+      const std::string_view type = submission.events.type(i);
       if (submission.ack_mode == AckMode::kSink) {
-        auto sinks = router->sinks_for(e.source_id, e.type);
+        auto sinks = router->sinks_for(source_id, type);
         if (sinks.empty()) ++unrouted;
         routed.insert(sinks.begin(), sinks.end());
-      } else if (!router->routed_anywhere(e.source_id, e.type)) {
+      } else if (!router->routed_anywhere(source_id, type)) {
         ++unrouted;
       }
-      events.push_back(std::move(e));
     }
     if (unrouted) {
       unrouted_->inc(unrouted);
       if (!warned_unrouted_.exchange(true)) {
         log::warn("events match no route and go to no sink (counted in "
                   "tern_relay_pipeline_unrouted_events_total; logged once)",
-                  {{"source", submission.source_id}});
+                  {{"source", source_id}});
       }
     }
 
@@ -159,7 +152,7 @@ class PipelineImpl final : public DurablePipeline {
     auto shared_done = std::make_shared<Done>(std::move(done));
     inflight_.fetch_add(1);
     Status st = spool_->append(
-        std::move(events), [this, mode, n, shared_done, routed = std::move(routed)](
+        std::move(submission.events), [this, mode, n, shared_done, routed = std::move(routed)](
                                Status s, uint64_t, uint64_t last) mutable {
           if (!s) refused_storage_->inc(n);
           switch (mode) {

@@ -7,10 +7,12 @@
 #endif
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
+#include <climits>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
@@ -72,22 +74,11 @@ bool legacy_crc_matches(const char* p, std::size_t n, uint32_t want) {
   return static_cast<uint32_t>(crc) == want;
 }
 
-std::size_t record_size(const SpoolEvent& e) {
-  return kHeader + e.source_id.size() + e.type.size() + e.event.size();
-}
-
-void encode(std::string& out, uint64_t seq, const SpoolEvent& e) {
-  std::size_t start = out.size();
-  put<uint32_t>(out, 0);
-  put<uint32_t>(out, static_cast<uint32_t>(e.source_id.size() + e.type.size() + e.event.size()));
-  put<uint64_t>(out, seq);
-  put<uint16_t>(out, static_cast<uint16_t>(e.source_id.size()));
-  put<uint16_t>(out, static_cast<uint16_t>(e.type.size()));
-  out += e.source_id;
-  out += e.type;
-  out += e.event;
-  uint32_t crc = crc_of(out.data() + start + 4, out.size() - start - 4);
-  std::memcpy(&out[start], &crc, 4);
+// Fills in a record encoded by SpoolBatch: its sequence number, then its CRC.
+void seal_record(char* p, uint64_t seq) {
+  std::memcpy(p + 8, &seq, 8);
+  const uint32_t crc = crc_of(p + 4, kHeader - 4 + get32(p + 4));
+  std::memcpy(p, &crc, 4);
 }
 
 enum class Parse { kOk, kNeedMore, kBad };
@@ -137,6 +128,27 @@ bool read_full(int fd, char* buf, std::size_t n, uint64_t off, std::size_t* got)
   return true;
 }
 
+// Writes every buffer of `iov` in order from `off`; `iov` is used up.
+bool write_full_v(int fd, std::vector<iovec>& iov, uint64_t off) {
+  std::size_t i = 0;
+  while (i < iov.size()) {
+    const int count = static_cast<int>(std::min<std::size_t>(iov.size() - i, IOV_MAX));
+    ssize_t r = ::pwritev(fd, &iov[i], count, static_cast<off_t>(off));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    off += static_cast<uint64_t>(r);
+    auto left = static_cast<std::size_t>(r);
+    while (i < iov.size() && left >= iov[i].iov_len) left -= iov[i++].iov_len;
+    if (left > 0) {  // a short write ended inside iov[i]
+      iov[i].iov_base = static_cast<char*>(iov[i].iov_base) + left;
+      iov[i].iov_len -= left;
+    }
+  }
+  return true;
+}
+
 bool write_full(int fd, const char* buf, std::size_t n, uint64_t off) {
   while (n > 0) {
     ssize_t r = ::pwrite(fd, buf, n, static_cast<off_t>(off));
@@ -172,6 +184,60 @@ bool parse_segment_name(const char* name, uint64_t* first) {
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------- SpoolBatch
+
+SpoolBatch::SpoolBatch(std::string source_id) : source_id_(std::move(source_id)) {
+  if (source_id_.size() > 0xffff) invalid_ = "source id longer than 65535 bytes";
+}
+
+std::string& SpoolBatch::begin_event(std::string_view type) {
+  if (type.size() > 0xffff) {
+    invalid_ = "type longer than 65535 bytes";
+    type = {};
+  }
+  // An over-long source id is left out so that the records still parse; the
+  // batch is refused anyway.
+  const std::string_view source = source_id_.size() > 0xffff ? std::string_view() : source_id_;
+  starts_.push_back(buf_.size());
+  put<uint32_t>(buf_, 0);  // CRC, at commit
+  put<uint32_t>(buf_, 0);  // length, at end_event()
+  put<uint64_t>(buf_, 0);  // sequence number, at commit
+  put<uint16_t>(buf_, static_cast<uint16_t>(source.size()));
+  put<uint16_t>(buf_, static_cast<uint16_t>(type.size()));
+  buf_ += source;
+  buf_ += type;
+  return buf_;
+}
+
+void SpoolBatch::end_event() {
+  const std::size_t start = starts_.back();
+  const std::size_t body = buf_.size() - start - kHeader;
+  if (body > kMaxRecordLen) invalid_ = "event larger than 64 MiB";
+  const auto len = static_cast<uint32_t>(std::min<std::size_t>(body, UINT32_MAX));
+  std::memcpy(&buf_[start + 4], &len, 4);
+}
+
+void SpoolBatch::add(std::string_view type, std::string_view event) {
+  begin_event(type).append(event);
+  end_event();
+}
+
+void SpoolBatch::reserve(std::size_t events, std::size_t text_bytes) {
+  starts_.reserve(events);
+  buf_.reserve(text_bytes + events * (kHeader + source_id_.size() + 8));
+}
+
+std::string_view SpoolBatch::type(std::size_t i) const {
+  const char* p = buf_.data() + starts_[i];
+  return std::string_view(p + kHeader + get16(p + 16), get16(p + 18));
+}
+
+std::string_view SpoolBatch::event(std::size_t i) const {
+  const char* p = buf_.data() + starts_[i];
+  const std::size_t skip = std::size_t{get16(p + 16)} + get16(p + 18);
+  return std::string_view(p + kHeader + skip, get32(p + 4) - skip);
+}
 
 // ---------------------------------------------------------------- Spool
 
@@ -355,18 +421,10 @@ Status Spool::recover() {
   return Status::ok();
 }
 
-Status Spool::append(std::vector<SpoolEvent> events, AppendCallback done) {
+Status Spool::append(SpoolBatch events, AppendCallback done) {
   if (events.empty()) return Status(StatusCode::kInvalidArgument, "empty append");
-  std::size_t bytes = 0;
-  for (const auto& e : events) {
-    if (e.source_id.size() > 0xffff || e.type.size() > 0xffff) {
-      return Status(StatusCode::kInvalidArgument, "source id or type longer than 65535 bytes");
-    }
-    if (e.source_id.size() + e.type.size() + e.event.size() > kMaxRecordLen) {
-      return Status(StatusCode::kInvalidArgument, "event larger than 64 MiB");
-    }
-    bytes += record_size(e);
-  }
+  if (events.invalid_) return Status(StatusCode::kInvalidArgument, events.invalid_);
+  const std::size_t bytes = events.bytes();
   std::unique_lock<std::mutex> lock(mu_);
   if (closing_) return Status(StatusCode::kShutdown, "the spool is closed");
   if (!broken_.is_ok()) return broken_;
@@ -388,7 +446,7 @@ Status Spool::append(std::vector<SpoolEvent> events, AppendCallback done) {
   const bool first = pending_.empty();
   if (first) first_pending_ = SteadyClock::now();
   pending_bytes_ += bytes;
-  pending_.push_back(Pending{std::move(events), std::move(done), bytes});
+  pending_.push_back(Pending{std::move(events), std::move(done)});
   // Wake the committer for the first append of a group, or when the group is
   // full. Otherwise it is already awake (committing) or waiting out the
   // commit window, and a wake-up per append would only cost it and this
@@ -484,7 +542,7 @@ void Spool::commit(std::vector<Pending> batch) {
   std::size_t total = 0;
   std::size_t n_events = 0;
   for (const auto& p : batch) {
-    total += p.bytes;
+    total += p.events.bytes();
     n_events += p.events.size();
   }
   Status st;
@@ -494,22 +552,26 @@ void Spool::commit(std::vector<Pending> batch) {
   }
   if (st.is_ok() && active_off_ > 0 && active_off_ + total > segment_bytes_) st = roll_segment();
 
-  uint64_t seq = last_seq_ + 1;  // last_seq_ is only written by this thread
-  const uint64_t first = seq;
-  std::string buf;
+  const uint64_t first = last_seq_ + 1;  // last_seq_ is only written by this thread
+  const uint64_t last = first + n_events - 1;
   if (st.is_ok()) {
-    buf.reserve(total);
-    for (const auto& p : batch) {
-      for (const auto& e : p.events) encode(buf, seq++, e);
+    // Each append's buffer is written as it is, after its records are sealed.
+    std::vector<iovec> iov;
+    iov.reserve(batch.size());
+    uint64_t seq = first;
+    for (auto& p : batch) {
+      std::string& buf = p.events.buf_;
+      for (std::size_t start : p.events.starts_) seal_record(buf.data() + start, seq++);
+      iov.push_back(iovec{buf.data(), buf.size()});
     }
     static const std::string zeros(kZeroChunk, '\0');
-    while (st.is_ok() && active_off_ + buf.size() > zeroed_end_) {
+    while (st.is_ok() && active_off_ + total > zeroed_end_) {
       if (!write_full(active_fd_, zeros.data(), zeros.size(), zeroed_end_)) {
         st = Status(StatusCode::kStorage, errno_text("write", active_path_));
       }
       zeroed_end_ += kZeroChunk;
     }
-    if (st.is_ok() && !write_full(active_fd_, buf.data(), buf.size(), active_off_)) {
+    if (st.is_ok() && !write_full_v(active_fd_, iov, active_off_)) {
       st = Status(StatusCode::kStorage, errno_text("write", active_path_));
     }
     if (!st.is_ok()) {
@@ -526,26 +588,32 @@ void Spool::commit(std::vector<Pending> batch) {
       broken_ = st;
     }
   }
-  const uint64_t last = seq - 1;
-  const std::size_t written = buf.size();
   {
     std::lock_guard<std::mutex> g(mu_);
     pending_bytes_ -= total;
-    if (st.is_ok() && opt_.memory_tail_bytes > 0 && written > 0) {
-      tail_.push_back(TailChunk{first, last, active_key_, active_off_,
-                                std::make_shared<const std::string>(std::move(buf))});
-      tail_bytes_ += written;
+    if (st.is_ok() && opt_.memory_tail_bytes > 0) {
+      // Each append's records stay in memory as written, for the sinks.
+      uint64_t seq = first;
+      uint64_t offset = active_off_;
+      for (auto& p : batch) {
+        const std::size_t n = p.events.size();
+        const std::size_t size = p.events.bytes();
+        tail_.push_back(TailChunk{seq, seq + n - 1, active_key_, offset,
+                                  std::make_shared<const std::string>(std::move(p.events.buf_))});
+        seq += n;
+        offset += size;
+        tail_bytes_ += size;
+      }
       while (tail_bytes_ > opt_.memory_tail_bytes && !tail_.empty()) {
         tail_bytes_ -= tail_.front().bytes->size();
         tail_.pop_front();
       }
     }
-    if (st.is_ok()) last_seq_ = last;
     trim_tail_locked();  // nothing to keep when every cursor is already past it
     if (st.is_ok()) {
-      active_off_ += written;
+      active_off_ += total;
       segments_[active_key_].size = active_off_;
-      committed_bytes_ += written;
+      committed_bytes_ += total;
       last_seq_ = last;
       bytes_gauge_->set(static_cast<int64_t>(committed_bytes_));
     }
@@ -560,7 +628,7 @@ void Spool::commit(std::vector<Pending> batch) {
   }
   uint64_t s = first;
   for (auto& p : batch) {
-    uint64_t f = s;
+    const uint64_t f = s;
     s += p.events.size();
     if (p.done) p.done(st, st.is_ok() ? f : 0, st.is_ok() ? s - 1 : 0);
   }
@@ -875,12 +943,10 @@ Status SpoolReader::read(std::size_t max_events, std::size_t max_bytes,
       }
       if (spool_->last_seq_ < next_seq_) return Status::ok();
       // A recent commit still in memory?
-      for (const auto& c : spool_->tail_) {
-        if (c.first_seq <= next_seq_ && next_seq_ <= c.last_seq) {
-          chunk = c;
-          break;
-        }
-      }
+      const auto& tail = spool_->tail_;
+      auto after = std::upper_bound(tail.begin(), tail.end(), next_seq_,
+                                    [](uint64_t seq, const Spool::TailChunk& c) { return seq < c.first_seq; });
+      if (after != tail.begin() && next_seq_ <= std::prev(after)->last_seq) chunk = *std::prev(after);
       auto& segs = spool_->segments_;
       if (!chunk.bytes) {
         // Find the segment holding next_seq_ when we have none or ours is

@@ -68,14 +68,25 @@ struct Fixture {
   }
 };
 
-Submission submission(int from, int n, AckMode mode = AckMode::kLocal, const std::string& type = "track") {
-  Submission s;
-  s.source_id = "web";
-  s.ack_mode = mode;
+std::vector<std::string> texts(int from, int n, const std::string& type = "track") {
+  std::vector<std::string> v;
   for (int i = from; i < from + n; ++i) {
-    s.events.push_back("{\"type\":\"" + type + "\",\"messageId\":\"m" + std::to_string(i) + "\"}");
+    v.push_back("{\"type\":\"" + type + "\",\"messageId\":\"m" + std::to_string(i) + "\"}");
   }
+  return v;
+}
+
+Submission submission_of(const std::vector<std::string>& events, AckMode mode = AckMode::kLocal,
+                         const std::string& type = "track") {
+  Submission s;
+  s.events = SpoolBatch("web");
+  s.ack_mode = mode;
+  for (const auto& e : events) s.events.add(type, e);
   return s;
+}
+
+Submission submission(int from, int n, AckMode mode = AckMode::kLocal, const std::string& type = "track") {
+  return submission_of(texts(from, n, type), mode, type);
 }
 
 // Submits and returns a future for the done status.
@@ -213,9 +224,9 @@ TEST(PipelineTest, RejectedEventsGoToTheDeadLetterFileAndTheRestIsDelivered) {
   auto p = fx.make(config_with(dir.path(), {scripted("a")}));
   ASSERT_TRUE(p);
   fx.script("a").reject_marker = "poison";
-  Submission s = submission(0, 3);
-  s.events[1] = R"({"type":"track","messageId":"poison-1"})";
-  auto f = submit(*p, std::move(s));
+  auto events = texts(0, 3);
+  events[1] = R"({"type":"track","messageId":"poison-1"})";
+  auto f = submit(*p, submission_of(events));
   ASSERT_TRUE(wait(f).is_ok());
   ASSERT_TRUE(eventually([&] { return fx.script("a").count() == 2; }));
   std::string path = dir.path() + "/dead-letter/a.ndjson";
@@ -283,10 +294,10 @@ TEST(PipelineTest, TwoPhaseSinkRejectionsFromAFlushNameTheRightEvents) {
   auto p = fx.make(config_with(dir.path(), {a}));
   ASSERT_TRUE(p);
   fx.script("a").set_blocked(true);
-  Submission s = submission(0, 30);
-  s.events[5] = R"({"type":"track","messageId":"poison-5"})";
-  s.events[25] = R"({"type":"track","messageId":"poison-25"})";
-  auto f = submit(*p, std::move(s));
+  auto events = texts(0, 30);
+  events[5] = R"({"type":"track","messageId":"poison-5"})";
+  events[25] = R"({"type":"track","messageId":"poison-25"})";
+  auto f = submit(*p, submission_of(events));
   ASSERT_TRUE(wait(f).is_ok());
   fx.script("a").set_blocked(false);
   ASSERT_TRUE(eventually([&] { return fx.metrics.counter("tern_relay_sink_dead_lettered_events_total", "sink=\"a\"").value() == 2; }));

@@ -28,16 +28,16 @@ SpoolOptions options(const std::string& dir) {
   return o;
 }
 
-std::vector<SpoolEvent> events(int from, int n, const std::string& type = "track") {
-  std::vector<SpoolEvent> v;
+SpoolBatch events(int from, int n, const std::string& type = "track") {
+  SpoolBatch b("web");
   for (int i = from; i < from + n; ++i) {
-    v.push_back(SpoolEvent{"web", type, "{\"type\":\"" + type + "\",\"n\":" + std::to_string(i) + "}"});
+    b.add(type, "{\"type\":\"" + type + "\",\"n\":" + std::to_string(i) + "}");
   }
-  return v;
+  return b;
 }
 
 // Appends and waits for the commit; returns {first, last}.
-std::pair<uint64_t, uint64_t> append_sync(Spool& s, std::vector<SpoolEvent> ev) {
+std::pair<uint64_t, uint64_t> append_sync(Spool& s, SpoolBatch ev) {
   std::promise<std::tuple<Status, uint64_t, uint64_t>> p;
   auto f = p.get_future();
   Status st = s.append(std::move(ev), [&](Status st, uint64_t a, uint64_t b) { p.set_value({st, a, b}); });
@@ -57,6 +57,10 @@ std::vector<SpoolRecord> read_all(Spool& s, uint64_t after) {
     if (out.size() == before) break;
   }
   return out;
+}
+
+uint64_t reads_from(Metrics& m, const char* from) {
+  return m.counter("tern_relay_spool_read_records_total", std::string("from=\"") + from + "\"").value();
 }
 
 std::vector<std::string> segment_files(const std::string& dir) {
@@ -121,6 +125,87 @@ TEST(SpoolTest, ConcurrentAppendsShareGroupCommits) {
   ASSERT_TRUE(eventually([&] { return done.load() == 50; }));
   EXPECT_LT(m.counter("tern_relay_spool_commits_total").value(), 50u);
   EXPECT_EQ(read_all(**s, 0).size(), 50u);
+}
+
+TEST(SpoolBatchTest, GivesBackEachEventAndItsTypeAsAdded) {
+  SpoolBatch b("web");
+  EXPECT_TRUE(b.empty());
+  b.add("track", R"({"type":"track","n":0})");
+  std::string& out = b.begin_event("identify");
+  out += R"({"type":"identify",)";
+  out += R"("n":1})";
+  b.end_event();
+  b.add("page", "");
+  ASSERT_EQ(b.size(), 3u);
+  EXPECT_EQ(b.source_id(), "web");
+  EXPECT_EQ(b.type(0), "track");
+  EXPECT_EQ(b.event(0), R"({"type":"track","n":0})");
+  EXPECT_EQ(b.type(1), "identify");
+  EXPECT_EQ(b.event(1), R"({"type":"identify","n":1})");
+  EXPECT_EQ(b.type(2), "page");
+  EXPECT_EQ(b.event(2), "");
+  EXPECT_GT(b.bytes(), b.event(0).size() + b.event(1).size());
+}
+
+TEST(SpoolTest, AnEmptyOrOverlongBatchIsRefusedAndTakesNoSequenceNumber) {
+  TempDir dir;
+  Metrics m;
+  auto s = Spool::open(options(dir.path()), m);
+  ASSERT_TRUE(s.is_ok());
+  auto refused = [&](SpoolBatch b) { return (*s)->append(std::move(b), {}).code(); };
+  EXPECT_EQ(refused(SpoolBatch("web")), StatusCode::kInvalidArgument);
+  SpoolBatch long_type("web");
+  long_type.add("track", "{}");
+  long_type.add(std::string(70000, 't'), "{}");
+  EXPECT_EQ(refused(std::move(long_type)), StatusCode::kInvalidArgument);
+  SpoolBatch long_source(std::string(70000, 's'));
+  long_source.add("track", "{}");
+  EXPECT_EQ(refused(std::move(long_source)), StatusCode::kInvalidArgument);
+  auto [a, b] = append_sync(**s, events(0, 2));
+  EXPECT_EQ(a, 1u);
+  EXPECT_EQ(b, 2u);
+}
+
+TEST(SpoolTest, AppendsSharingACommitReadBackAlikeFromMemoryAndFromDisk) {
+  TempDir dir;
+  Metrics m;
+  auto o = options(dir.path());
+  o.commit_window = 20ms;
+  std::vector<std::string> from_memory;
+  {
+    auto s = Spool::open(o, m);
+    ASSERT_TRUE(s.is_ok());
+    ASSERT_TRUE((*s)->register_cursor("file", false).is_ok());
+    // 40 appends of 1..4 events each, most of them in shared commits.
+    std::atomic<int> done{0};
+    int n = 0;
+    for (int i = 0; i < 40; ++i) {
+      const int count = 1 + i % 4;
+      ASSERT_TRUE((*s)->append(events(n, count), [&](Status st, uint64_t, uint64_t) {
+                       EXPECT_TRUE(st.is_ok());
+                       done++;
+                     }).is_ok());
+      n += count;
+    }
+    ASSERT_TRUE(eventually([&] { return done.load() == 40; }));
+    EXPECT_LT(m.counter("tern_relay_spool_commits_total").value(), 40u);
+    auto recs = read_all(**s, 0);
+    ASSERT_EQ(recs.size(), 100u);
+    for (const auto& r : recs) from_memory.emplace_back(r.event);
+    EXPECT_EQ(reads_from(m, "memory"), 100u);
+  }
+  // Reopened, the same records come from the segment file.
+  Metrics m2;
+  auto s = Spool::open(o, m2);
+  ASSERT_TRUE(s.is_ok());
+  auto recs = read_all(**s, 0);
+  ASSERT_EQ(recs.size(), 100u);
+  for (std::size_t i = 0; i < recs.size(); ++i) {
+    EXPECT_EQ(recs[i].seq, i + 1);
+    EXPECT_EQ(recs[i].event, from_memory[i]);
+    EXPECT_EQ(recs[i].event, "{\"type\":\"track\",\"n\":" + std::to_string(i) + "}");
+  }
+  EXPECT_EQ(m2.counter("tern_relay_spool_corrupt_records_total").value(), 0u);
 }
 
 TEST(SpoolTest, RestartKeepsEventsSequenceAndCursors) {
@@ -352,10 +437,6 @@ TEST(SpoolTest, ReadHonoursEventAndByteLimits) {
   // Topping up the same batch respects the totals.
   ASSERT_TRUE(r->read(100, one * 2 + 1, std::chrono::steady_clock::now(), &out).is_ok());
   EXPECT_EQ(out.size(), 2u);
-}
-
-uint64_t reads_from(Metrics& m, const char* from) {
-  return m.counter("tern_relay_spool_read_records_total", std::string("from=\"") + from + "\"").value();
 }
 
 // Every record once, in order, reading `step` at a time.

@@ -157,7 +157,7 @@ TEST_F(RequestHandlerTest, BasicAuthWithEmptyPasswordAuthenticatesTheSource) {
   auto r = call(post("/v1/batch", "{\"batch\":[" + track("a1") + "]}", "key2"));
   EXPECT_EQ(r.status, 200);
   ASSERT_EQ(pipeline.submissions.size(), 1u);
-  EXPECT_EQ(pipeline.submissions[0].source_id, "ios");
+  EXPECT_EQ(pipeline.submissions[0].events.source_id(), "ios");
   EXPECT_EQ(pipeline.submissions[0].ack_mode, AckMode::kSink);
 }
 
@@ -396,15 +396,16 @@ TEST_F(RequestHandlerTest, EachSubmittedEventCarriesItsValidatedTypeForThePipeli
   ASSERT_EQ(r.status, 200) << r.body;
   ASSERT_EQ(pipeline.submissions.size(), 1u);
   const Submission& s = pipeline.submissions[0];
-  ASSERT_EQ(s.types.size(), s.events.size());
-  EXPECT_EQ(s.types[0], "track");
-  EXPECT_EQ(s.types[1], "identify");
+  ASSERT_EQ(s.events.size(), 2u);
+  EXPECT_EQ(s.events.type(0), "track");
+  EXPECT_EQ(s.events.type(1), "identify");
+  EXPECT_EQ(s.events.source_id(), "web");
   // A single-event endpoint's type comes from its path.
   r = call(post("/v1/page", R"({"userId":"u","name":"Home","messageId":"t3"})"));
   ASSERT_EQ(r.status, 200) << r.body;
   ASSERT_EQ(pipeline.submissions.size(), 2u);
-  ASSERT_EQ(pipeline.submissions[1].types.size(), 1u);
-  EXPECT_EQ(pipeline.submissions[1].types[0], "page");
+  ASSERT_EQ(pipeline.submissions[1].events.size(), 1u);
+  EXPECT_EQ(pipeline.submissions[1].events.type(0), "page");
 }
 
 TEST_F(RequestHandlerTest, BatchWithNoGoodEventIs400WithTheSameBodyShape) {

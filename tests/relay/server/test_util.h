@@ -47,7 +47,9 @@ class FakePipeline : public Pipeline {
   std::vector<std::string> all_events() {
     std::lock_guard<std::mutex> lock(mu_);
     std::vector<std::string> out;
-    for (auto& s : submissions) out.insert(out.end(), s.events.begin(), s.events.end());
+    for (auto& s : submissions) {
+      for (std::size_t i = 0; i < s.events.size(); ++i) out.emplace_back(s.events.event(i));
+    }
     return out;
   }
 

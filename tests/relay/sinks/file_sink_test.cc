@@ -289,8 +289,8 @@ TEST(FileSinkPipelineTest, DefaultConfigLandsEventsInDataDirEventsAndSurvivesRes
     auto p = make_pipeline(c, m, reg);
     ASSERT_TRUE(p.is_ok()) << p.status().to_string();
     Submission s;
-    s.source_id = "default";
-    for (int i = 0; i < 5; ++i) s.events.push_back("{\"type\":\"track\",\"n\":" + std::to_string(round * 5 + i) + "}");
+    s.events = SpoolBatch("default");
+    for (int i = 0; i < 5; ++i) s.events.add("track", "{\"type\":\"track\",\"n\":" + std::to_string(round * 5 + i) + "}");
     std::promise<Status> done;
     (*p)->submit(std::move(s), [&](Status st) { done.set_value(st); });
     ASSERT_TRUE(done.get_future().get().is_ok());

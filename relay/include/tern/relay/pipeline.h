@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tern/relay/spool.h"
 #include "tern/status.h"
 
 namespace tern::relay {
@@ -29,14 +30,10 @@ enum class AckMode : int {
 const char* ack_mode_name(AckMode mode) noexcept;  // "local", "sink", "memory"
 
 struct Submission {
-  std::string source_id;
   AckMode ack_mode = AckMode::kLocal;
-  std::vector<std::string> events;  // enriched event JSON texts, in request order
-  // Optional, parallel to `events`: each event's type ("track", ...), known
-  // from validation, so the pipeline need not read it out of the text again.
-  // The views must outlive submit() (static strings do). Empty: read from
-  // each event's text.
-  std::vector<std::string_view> types;
+  // The accepted events, enriched, in request order, each with its type
+  // ("track", ...); the batch's source id is the source they came from.
+  SpoolBatch events;
 };
 
 class Pipeline {

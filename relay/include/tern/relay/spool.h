@@ -12,7 +12,7 @@
 // Durability: appends are group-committed by one committer thread: what
 // arrives while an fdatasync runs, and, under concurrency (the previous group
 // held several appends), within `commit_window` of the first pending append,
-// shares one pwrite + fdatasync; a lone append is committed at once. Each
+// shares one pwritev + fdatasync; a lone append is committed at once. Each
 // append's callback fires after its fdatasync.
 // At open, the last segment is scanned and a torn tail (short record, CRC or
 // sequence mismatch) is truncated, never replayed.
@@ -65,11 +65,39 @@ struct SpoolOptions {
   std::size_t memory_tail_bytes = 16u << 20;
 };
 
-// One event to append.
-struct SpoolEvent {
-  std::string source_id;
-  std::string type;  // the event's "type" ("track", ...), for routing
-  std::string event;
+// Events of one source to append, encoded as spool records as they are
+// added: one buffer per request rather than a string per event, and the
+// committer writes the buffer as it is, filling in each record's sequence
+// number and CRC. Not thread-safe; moved into Spool::append().
+class SpoolBatch {
+ public:
+  explicit SpoolBatch(std::string source_id = {});
+
+  const std::string& source_id() const { return source_id_; }
+  // Appends one event of type `type` ("track", ...: what routes it).
+  void add(std::string_view type, std::string_view event);
+  // The same, for an event written in place: append its text to the string
+  // begin_event() returns, then call end_event(). No other call in between.
+  std::string& begin_event(std::string_view type);
+  void end_event();
+  void reserve(std::size_t events, std::size_t text_bytes);
+
+  std::size_t size() const { return starts_.size(); }
+  bool empty() const { return starts_.empty(); }
+  // Event i's type and text, as added.
+  std::string_view type(std::size_t i) const;
+  std::string_view event(std::size_t i) const;
+  // The encoded size, headers included.
+  std::size_t bytes() const { return buf_.size(); }
+
+ private:
+  friend class Spool;
+  std::string source_id_;
+  std::string buf_;
+  std::vector<std::size_t> starts_;  // where each record begins in buf_
+  // Why Spool::append() must refuse the batch (a source id or type over
+  // 65535 bytes, an event over the record limit); empty when fine.
+  const char* invalid_ = nullptr;
 };
 
 // A place between two records: the segment's first sequence number and a
@@ -145,11 +173,12 @@ class Spool {
   // Queues `events` for the next group commit. On a non-ok return nothing was
   // queued and `done` is not called: kUnavailable (cap), kShutdown (closed),
   // kStorage (an earlier fdatasync failed; the spool refuses until restart),
-  // kInvalidArgument (empty batch, source or type longer than 65535 bytes).
+  // kInvalidArgument (empty batch, source or type longer than 65535 bytes,
+  // an event over 64 MiB).
   // Otherwise `done` is called exactly once from the committer thread, after
   // the fdatasync (ok, with the sequence numbers given) or after a failed
   // write (kStorage; nothing of this batch is readable).
-  Status append(std::vector<SpoolEvent> events, AppendCallback done);
+  Status append(SpoolBatch events, AppendCallback done);
 
   uint64_t last_seq() const;      // last committed sequence number (0: none yet)
   std::size_t bytes() const;      // committed + queued bytes
@@ -181,16 +210,15 @@ class Spool {
  private:
   friend class SpoolReader;
   struct Pending {
-    std::vector<SpoolEvent> events;
+    SpoolBatch events;
     AppendCallback done;
-    std::size_t bytes = 0;
   };
   struct Segment {
     std::string path;
     uint64_t size = 0;  // committed data bytes
   };
-  // One group commit kept in memory: records first_seq..last_seq, written
-  // at `offset` of segment `segment`.
+  // One append's records kept in memory as committed: first_seq..last_seq,
+  // written at `offset` of segment `segment`.
   struct TailChunk {
     uint64_t first_seq = 0;
     uint64_t last_seq = 0;

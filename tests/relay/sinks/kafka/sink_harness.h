@@ -12,6 +12,7 @@
 
 #include "tern/relay/builtin_sinks.h"
 #include "tern/relay/pipeline_impl.h"
+#include "tern/relay/router.h"
 #include "test_util.h"
 
 namespace tern::relay::testing {
@@ -61,8 +62,8 @@ class SinkHarness {
   // Appends `events` durably to the spool (ack mode local).
   Status submit(std::vector<std::string> events, const std::string& source = "default") {
     Submission s;
-    s.source_id = source;
-    s.events = std::move(events);
+    s.events = SpoolBatch(source);
+    for (const auto& e : events) s.events.add(event_type(e), e);
     std::promise<Status> done;
     auto f = done.get_future();
     pipeline_->submit(std::move(s), [&](Status st) { done.set_value(std::move(st)); });
