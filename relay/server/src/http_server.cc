@@ -28,6 +28,9 @@ using tcp = boost::asio::ip::tcp;
 
 namespace {
 
+// A request's read buffer starts at this capacity (see read_request()).
+constexpr std::size_t kRequestBufferBytes = 16 * 1024;
+
 // A session's executor, spelled out instead of the type-erased
 // any_io_executor the Beast defaults use: every async operation copies its
 // executor, and the erased one costs reference counting and indirect calls
@@ -233,6 +236,10 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   // Reads the rest of one request, headers to end of body, within read_timeout.
   void read_request() {
     state_ = State::kReading;
+    // Room for a typical request up front: Beast reads at most the buffer's
+    // free capacity per recv (512 bytes into an empty buffer), so a batch
+    // of a few KiB would otherwise take a recv per doubling.
+    buffer_.reserve(kRequestBufferBytes);
     LimitsConfig l = limits();
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(l.max_header_bytes, UINT32_MAX)));
