@@ -970,6 +970,10 @@ int main(int argc, char** argv) {
               n2.percentile_us(99) / 1000, 100 * ratio(n2.load_cpu_s, n2.measured_s));
 
   step("R4 kafka_bench");
+  // kafka_bench places its own threads: it must not inherit the load
+  // generator's single CPU (its mock brokers, producer and pipeline would
+  // then share one core, unlike when it runs alone).
+  pin_self_to(cpus);
   nlohmann::ordered_json kafka = run_kafka_bench();
 
   // ------------------------------------------------------------ summary
