@@ -197,28 +197,71 @@ HttpResponse make_error(int status, std::string_view error, std::string_view mes
   return r;
 }
 
-bool non_empty_id(simdjson::dom::object& obj, std::string_view key) {
-  simdjson::dom::element v;
-  if (obj[key].get(v) != simdjson::SUCCESS) return false;
-  if (v.is_string()) return !std::string_view(v.get_string().value_unsafe()).empty();
-  return v.is_number();
-}
+// The top-level keys the relay reads or rewrites.
+enum InterpretedKey : int {
+  kTypeKey,
+  kEventKey,
+  kUserIdKey,
+  kSentAtKey,
+  kContextKey,
+  kGroupIdKey,
+  kWriteKeyKey,
+  kTimestampKey,
+  kMessageIdKey,
+  kPreviousIdKey,
+  kReceivedAtKey,
+  kAnonymousIdKey,
+  kOriginalTimestampKey,
+  kInterpretedKeys
+};
 
-// Which of the keys the relay reads or rewrites `key` is (as a bit), or 0.
+// Which of the interpreted keys `key` is (as a bit, 1 << InterpretedKey), or 0.
 uint32_t interpreted_key_bit(std::string_view key) {
+  auto bit = [](InterpretedKey k) { return 1u << k; };
   switch (key.size()) {
-    case 4: return key == "type" ? 1u << 0 : 0;
-    case 5: return key == "event" ? 1u << 1 : 0;
-    case 6: return key == "userId" ? 1u << 2 : key == "sentAt" ? 1u << 3 : 0;
-    case 7: return key == "context" ? 1u << 4 : key == "groupId" ? 1u << 5 : 0;
-    case 8: return key == "writeKey" ? 1u << 6 : 0;
-    case 9: return key == "timestamp" ? 1u << 7 : key == "messageId" ? 1u << 8 : 0;
-    case 10: return key == "previousId" ? 1u << 9 : key == "receivedAt" ? 1u << 10 : 0;
-    case 11: return key == "anonymousId" ? 1u << 11 : 0;
-    case 17: return key == "originalTimestamp" ? 1u << 12 : 0;
+    case 4: return key == "type" ? bit(kTypeKey) : 0;
+    case 5: return key == "event" ? bit(kEventKey) : 0;
+    case 6: return key == "userId" ? bit(kUserIdKey) : key == "sentAt" ? bit(kSentAtKey) : 0;
+    case 7: return key == "context" ? bit(kContextKey) : key == "groupId" ? bit(kGroupIdKey) : 0;
+    case 8: return key == "writeKey" ? bit(kWriteKeyKey) : 0;
+    case 9: return key == "timestamp" ? bit(kTimestampKey) : key == "messageId" ? bit(kMessageIdKey) : 0;
+    case 10: return key == "previousId" ? bit(kPreviousIdKey) : key == "receivedAt" ? bit(kReceivedAtKey) : 0;
+    case 11: return key == "anonymousId" ? bit(kAnonymousIdKey) : 0;
+    case 17: return key == "originalTimestamp" ? bit(kOriginalTimestampKey) : 0;
     default: return 0;
   }
 }
+
+// An event's interpreted members, found in one pass over its keys instead
+// of a lookup (a scan of every key) per member read. The first of a
+// duplicated key wins, as with simdjson's own lookup.
+class InterpretedMembers {
+ public:
+  explicit InterpretedMembers(simdjson::dom::object obj) {
+    for (auto field : obj) {
+      const uint32_t bit = interpreted_key_bit(field.key);
+      if (bit != 0 && (present_ & bit) == 0) {
+        present_ |= bit;
+        values_[__builtin_ctz(bit)] = field.value;
+      }
+    }
+  }
+  // The member's value, or nullptr when the event does not have it.
+  const simdjson::dom::element* get(InterpretedKey k) const {
+    return (present_ & (1u << k)) != 0 ? &values_[k] : nullptr;
+  }
+  // A non-empty string, or a number (Segment's ids may be either).
+  bool non_empty_id(InterpretedKey k) const {
+    const simdjson::dom::element* v = get(k);
+    if (!v) return false;
+    if (v->is_string()) return !std::string_view(v->get_string().value_unsafe()).empty();
+    return v->is_number();
+  }
+
+ private:
+  uint32_t present_ = 0;
+  simdjson::dom::element values_[kInterpretedKeys];
+};
 
 // Why an event's keys make it ambiguous, or empty:
 //   duplicate_key: a key the relay reads or rewrites is given twice. The
@@ -816,16 +859,17 @@ void RequestHandler::handle_ingest(HttpRequest& request, RequestScratch& scratch
       reject(why);
       continue;
     }
+    const InterpretedMembers member(obj);
     std::string_view event_type = type;
     if (event_type.empty()) {
-      simdjson::dom::element t;
-      if (obj["type"].get(t) != simdjson::SUCCESS) {
+      const simdjson::dom::element* t = member.get(kTypeKey);
+      if (!t) {
         reject("missing_type");
         continue;
       }
       std::string_view ts;
       const std::string_view* known = std::end(kEventTypes);
-      if (t.get_string().get(ts) == simdjson::SUCCESS) {
+      if (t->get_string().get(ts) == simdjson::SUCCESS) {
         known = std::find(std::begin(kEventTypes), std::end(kEventTypes), ts);
       }
       if (known == std::end(kEventTypes)) {
@@ -836,57 +880,49 @@ void RequestHandler::handle_ingest(HttpRequest& request, RequestScratch& scratch
     }
     std::string_view message_id;
     bool has_message_id = false;
-    {
-      simdjson::dom::element m;
-      if (obj["messageId"].get(m) == simdjson::SUCCESS) {
-        if (m.get_string().get(message_id) != simdjson::SUCCESS || message_id.empty()) {
-          reject("invalid_message_id");
-          continue;
-        }
-        has_message_id = true;
+    if (const simdjson::dom::element* m = member.get(kMessageIdKey)) {
+      if (m->get_string().get(message_id) != simdjson::SUCCESS || message_id.empty()) {
+        reject("invalid_message_id");
+        continue;
       }
+      has_message_id = true;
     }
     if (event_type == "alias") {
-      if (!non_empty_id(obj, "userId")) {
+      if (!member.non_empty_id(kUserIdKey)) {
         reject("missing_user");
         continue;
       }
-      if (!non_empty_id(obj, "previousId")) {
+      if (!member.non_empty_id(kPreviousIdKey)) {
         reject("missing_previous_id");
         continue;
       }
-    } else if (!non_empty_id(obj, "userId") && !non_empty_id(obj, "anonymousId")) {
+    } else if (!member.non_empty_id(kUserIdKey) && !member.non_empty_id(kAnonymousIdKey)) {
       reject("missing_user");
       continue;
     }
     if (event_type == "track") {
       std::string_view name;
-      if (obj["event"].get_string().get(name) != simdjson::SUCCESS || name.empty()) {
+      const simdjson::dom::element* e = member.get(kEventKey);
+      if (!e || e->get_string().get(name) != simdjson::SUCCESS || name.empty()) {
         reject("missing_event");
         continue;
       }
     }
-    if (event_type == "group" && !non_empty_id(obj, "groupId")) {
+    if (event_type == "group" && !member.non_empty_id(kGroupIdKey)) {
       reject("missing_group_id");
       continue;
     }
     std::optional<SysTime> timestamp;
-    {
-      simdjson::dom::element t;
-      if (obj["timestamp"].get(t) == simdjson::SUCCESS && !t.is_null()) {
-        std::string_view ts;
-        if (t.get_string().get(ts) != simdjson::SUCCESS || !(timestamp = parse_iso8601(ts))) {
-          reject("invalid_timestamp");
-          continue;
-        }
-      }
-    }
-    {
-      simdjson::dom::element c;
-      if (obj["context"].get(c) == simdjson::SUCCESS && !c.is_object() && !c.is_null()) {
-        reject("invalid_context");
+    if (const simdjson::dom::element* t = member.get(kTimestampKey); t && !t->is_null()) {
+      std::string_view ts;
+      if (t->get_string().get(ts) != simdjson::SUCCESS || !(timestamp = parse_iso8601(ts))) {
+        reject("invalid_timestamp");
         continue;
       }
+    }
+    if (const simdjson::dom::element* c = member.get(kContextKey); c && !c->is_object() && !c->is_null()) {
+      reject("invalid_context");
+      continue;
     }
     candidates.push_back(Candidate{i, has_message_id ? message_id : std::string_view(), timestamp, event_type});
   }
