@@ -12,9 +12,9 @@
 #include <zlib.h>
 
 #include <algorithm>
-#include <climits>
 #include <cerrno>
 #include <cinttypes>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <fstream>

@@ -84,7 +84,8 @@ class SpoolBatch {
 
   std::size_t size() const { return starts_.size(); }
   bool empty() const { return starts_.empty(); }
-  // Event i's type and text, as added.
+  // Event i's type and text, as added (an event being written in place
+  // has no text until end_event()).
   std::string_view type(std::size_t i) const;
   std::string_view event(std::size_t i) const;
   // The encoded size, headers included.
@@ -96,7 +97,7 @@ class SpoolBatch {
   std::string buf_;
   std::vector<std::size_t> starts_;  // where each record begins in buf_
   // Why Spool::append() must refuse the batch (a source id or type over
-  // 65535 bytes, an event over the record limit); empty when fine.
+  // 65535 bytes, an event over the record limit); null when fine.
   const char* invalid_ = nullptr;
 };
 
