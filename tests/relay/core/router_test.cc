@@ -5,19 +5,6 @@
 namespace tern::relay {
 namespace {
 
-TEST(EventTypeTest, FindsTheTopLevelTypeOnly) {
-  EXPECT_EQ(event_type(R"({"type":"track","event":"x"})"), "track");
-  EXPECT_EQ(event_type(R"( { "event" : "x" , "type" : "identify" } )"), "identify");
-  // A "type" inside properties or inside a string is not the event's type.
-  EXPECT_EQ(event_type(R"({"properties":{"type":"inner"},"note":"\"type\":\"fake\"","type":"page"})"),
-            "page");
-  EXPECT_EQ(event_type(R"({"list":[{"type":"a"},[1,2]],"n":-1.5e3,"ok":true,"type":"screen"})"), "screen");
-  EXPECT_EQ(event_type(R"({"event":"x"})"), "");
-  EXPECT_EQ(event_type(R"({"type":5})"), "");
-  EXPECT_EQ(event_type("not json"), "");
-  EXPECT_EQ(event_type(R"({"type":"tr)"), "");
-}
-
 TEST(RouterTest, AnEventGoesToTheUnionOfEveryMatchingRoute) {
   Router r({
       RouteConfig{{}, {}, {"archive"}},

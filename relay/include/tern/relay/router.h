@@ -29,10 +29,4 @@ class Router {
   std::vector<RouteConfig> routes_;
 };
 
-// The value of the top-level "type" member of a JSON object given as text
-// ("track", "identify", ...), as written (escapes are not decoded); empty if
-// there is none or it is not a string. A small scanner, no allocation beyond
-// the result: events were validated by the server before they get here.
-std::string event_type(std::string_view json);
-
 }  // namespace tern::relay
