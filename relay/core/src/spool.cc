@@ -602,10 +602,12 @@ void Spool::commit(std::vector<Pending> batch) {
                                   std::make_shared<const std::string>(std::move(p.events.buf_))});
         seq += n;
         offset += size;
-        tail_bytes_ += size;
+        // The memory held, not just the records: a request's buffer may
+        // have grown past what its records fill.
+        tail_bytes_ += tail_.back().bytes->capacity();
       }
       while (tail_bytes_ > opt_.memory_tail_bytes && !tail_.empty()) {
-        tail_bytes_ -= tail_.front().bytes->size();
+        tail_bytes_ -= tail_.front().bytes->capacity();
         tail_.pop_front();
       }
     }
@@ -799,7 +801,7 @@ void Spool::trim_tail_locked() {
   uint64_t passed = last_seq_;
   for (const auto& [name, seq] : cursors_) passed = std::min(passed, seq);
   while (!tail_.empty() && tail_.front().last_seq <= passed) {
-    tail_bytes_ -= tail_.front().bytes->size();
+    tail_bytes_ -= tail_.front().bytes->capacity();
     tail_.pop_front();
   }
   tail_gauge_->set(static_cast<int64_t>(tail_bytes_));

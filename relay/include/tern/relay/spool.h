@@ -60,8 +60,9 @@ struct SpoolOptions {
   std::size_t segment_bytes = 0;
   std::chrono::milliseconds cursor_flush_interval{100};
   // The most recent commits are also kept in memory, as written, until every
-  // cursor has passed them (at most this many bytes): sinks that keep up read
-  // them from there, without a read(2) and a second CRC check. 0: off.
+  // cursor has passed them (at most this many bytes of memory, buffers'
+  // spare capacity included): sinks that keep up read them from there,
+  // without a read(2) and a second CRC check. 0: off.
   std::size_t memory_tail_bytes = 16u << 20;
 };
 
