@@ -243,19 +243,46 @@ uint32_t interpreted_key_bit(std::string_view key) {
   }
 }
 
-// An event's interpreted members, found in one pass over its keys instead
-// of a lookup (a scan of every key) per member read. The first of a
-// duplicated key wins, as with simdjson's own lookup.
+// An event's interpreted members, found in one pass over its keys (the
+// DOM's, decoded, alongside the scanned ones as written) instead of a lookup
+// (a scan of every key) per member read, and judged for ambiguity in the same
+// pass. The first of a duplicated key wins, as with simdjson's own lookup.
 class InterpretedMembers {
  public:
-  explicit InterpretedMembers(simdjson::dom::object obj) {
+  InterpretedMembers(simdjson::dom::object obj, const std::vector<MemberSpan>& members) {
+    std::size_t k = 0;
     for (auto field : obj) {
       const uint32_t bit = interpreted_key_bit(field.key);
-      if (bit != 0 && (present_ & bit) == 0) {
-        present_ |= bit;
-        values_[__builtin_ctz(bit)] = field.value;
+      const bool escaped =
+          bit != 0 && k < members.size() && members[k].key.find('\\') != std::string_view::npos;
+      ++k;
+      if (bit == 0) continue;
+      if (escaped) {
+        if (first_escaped_ == 0) first_escaped_ = bit;
+        continue;
       }
+      if ((present_ & bit) != 0) {
+        duplicate_ = true;
+        continue;
+      }
+      present_ |= bit;
+      values_[__builtin_ctz(bit)] = field.value;
     }
+  }
+
+  // Why the event's keys make it ambiguous, or empty:
+  //   duplicate_key: a key the relay reads or rewrites is given twice. The
+  //     relay (like simdjson) takes the first, most JSON libraries downstream
+  //     take the last, so validation and routing could judge a different
+  //     event than the sinks' consumers see.
+  //   escaped_key: such a key is written with escapes ("typ\u0065"). The
+  //     relay edits events by their keys as written, so it would miss it.
+  // The first escaped one decides between the two when it is also given
+  // plainly.
+  std::string_view ambiguity() const {
+    if (duplicate_) return "duplicate_key";
+    if (first_escaped_ != 0) return (present_ & first_escaped_) != 0 ? "duplicate_key" : "escaped_key";
+    return {};
   }
   // The member's value, or nullptr when the event does not have it.
   const simdjson::dom::element* get(InterpretedKey k) const {
@@ -270,41 +297,11 @@ class InterpretedMembers {
   }
 
  private:
-  uint32_t present_ = 0;
+  uint32_t present_ = 0;        // interpreted keys given plainly
+  uint32_t first_escaped_ = 0;  // the first one given with escapes
+  bool duplicate_ = false;      // one given plainly twice
   simdjson::dom::element values_[kInterpretedKeys];
 };
-
-// Why an event's keys make it ambiguous, or empty:
-//   duplicate_key: a key the relay reads or rewrites is given twice. The
-//     relay (like simdjson) takes the first, most JSON libraries downstream
-//     take the last, so validation and routing could judge a different event
-//     than the sinks' consumers see.
-//   escaped_key: such a key is written with escapes ("typ\u0065"). The relay
-//     edits events by their keys as written, so it would miss it.
-std::string_view ambiguous_keys(const std::vector<MemberSpan>& members, simdjson::dom::object obj) {
-  uint32_t seen = 0;
-  bool escaped = false;
-  for (const MemberSpan& m : members) {
-    if (m.key.find('\\') != std::string_view::npos) {
-      escaped = true;
-      continue;
-    }
-    uint32_t bit = interpreted_key_bit(m.key);
-    if (seen & bit) return "duplicate_key";
-    seen |= bit;
-  }
-  if (!escaped) return {};
-  // Decoded keys, in the same order as the members.
-  std::size_t k = 0;
-  for (auto field : obj) {
-    if (k < members.size() && members[k].key.find('\\') != std::string_view::npos) {
-      uint32_t bit = interpreted_key_bit(field.key);
-      if (bit) return (seen & bit) ? "duplicate_key" : "escaped_key";
-    }
-    ++k;
-  }
-  return {};
-}
 
 // The structural index of the document `parser` parsed last. simdjson keeps
 // it in its parser implementation (a public member, documented as being
@@ -866,11 +863,11 @@ void RequestHandler::handle_ingest(HttpRequest& request, RequestScratch& scratch
       reject("not_an_object");
       continue;
     }
-    if (std::string_view why = ambiguous_keys(scratch.scanned[i].members, obj); !why.empty()) {
+    const InterpretedMembers member(obj, scratch.scanned[i].members);
+    if (std::string_view why = member.ambiguity(); !why.empty()) {
       reject(why);
       continue;
     }
-    const InterpretedMembers member(obj);
     std::string_view event_type = type;
     if (event_type.empty()) {
       const simdjson::dom::element* t = member.get(kTypeKey);
