@@ -227,7 +227,7 @@ bool SinkRunner::deliver(Group& group, std::size_t first, const std::vector<Sink
     set_health(res.status);
     update_lag();  // the backlog grows while we retry
     // Attempts 1, 2, 4, 8, ...: a sink down for an hour logs a few lines, not thousands.
-    if ((attempt & (attempt + 1)) == 0 || attempt == 0) {
+    if ((attempt & (attempt + 1)) == 0) {
       log::warn("sink delivery failed; retrying",
                 {{"sink", name}, {"attempt", attempt + 1}, {"events", group.batch.size()},
                  {"error", res.status.to_string()}});
@@ -268,7 +268,7 @@ void SinkRunner::run() {
       break;
     }
     failures_->inc();
-    if ((attempt & (attempt + 1)) == 0 || attempt == 0) {
+    if ((attempt & (attempt + 1)) == 0) {
       log::warn("sink open failed; retrying", {{"sink", name}, {"attempt", attempt + 1}, {"error", st.to_string()}});
     }
     if (!backoff(attempt++)) break;
