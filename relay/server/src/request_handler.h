@@ -173,10 +173,24 @@ class RequestHandler {
   Metrics& metrics() { return *metrics_; }
 
  private:
-  struct Source;
+  // The ingest endpoints, in phases (ingest.cc). Each phase returns the
+  // answer when it ends the request, nothing when the request goes on.
+  struct IngestCall;
   void handle_ingest(HttpRequest& request, RequestScratch& scratch,
                      const std::shared_ptr<const IngestConfig>& config, std::string_view type,
                      const Respond& respond);
+  std::optional<HttpResponse> authenticate_header(IngestCall& call);
+  std::optional<HttpResponse> decode_body(IngestCall& call);
+  std::optional<HttpResponse> parse_body(IngestCall& call);
+  std::optional<HttpResponse> judge_events_apart(IngestCall& call, bool* rebuilt);
+  std::optional<HttpResponse> authenticate_body(IngestCall& call);
+  std::optional<HttpResponse> locate_events(IngestCall& call);
+  std::optional<HttpResponse> rate_limit(IngestCall& call);
+  void validate_events(IngestCall& call);
+  void dedup_and_enrich(IngestCall& call);
+  void answer(IngestCall& call, const Respond& respond);
+  HttpResponse limit_refusal(int status, std::string_view limit, std::string_view message);
+  HttpResponse unauthorized(std::string_view message);
   DedupWindow& dedup_for(const std::string& source_id);
   TokenBucket& bucket_for(const std::string& write_key);
   void count_limit(std::string_view limit);

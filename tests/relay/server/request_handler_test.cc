@@ -261,23 +261,43 @@ TEST_F(RequestHandlerTest, OversizedEventIsRejectedAloneAsTooLarge) {
   EXPECT_EQ(pipeline.all_events().size(), 1u);
 }
 
-TEST_F(RequestHandlerTest, NestingDeeperThanMaxJsonDepthIs400) {
+TEST_F(RequestHandlerTest, AnEventNestedDeeperThanMaxJsonDepthIsRejectedAlone) {
   config.limits.max_json_depth = 8;
   rebuild();
   std::string deep = track("d1", ",\"properties\":" + std::string(10, '[') + std::string(10, ']'));
   auto r = call(post("/v1/batch", "{\"batch\":[" + deep + "]}"));
   EXPECT_EQ(r.status, 400);
-  EXPECT_EQ(json::parse(r.body)["error"], "json_depth");
+  EXPECT_EQ(json::parse(r.body)["accepted"], 0);
+  EXPECT_EQ(json::parse(r.body)["rejected"][0]["reason"], "json_depth");
   EXPECT_EQ(counter("tern_relay_limit_hits_total", R"(limit="json_depth")"), 1u);
+  EXPECT_EQ(counter("tern_relay_events_rejected_total", R"(reason="json_depth")"), 1u);
+  // Next to a good event, the deep one is listed and the good one stored.
+  r = call(post("/v1/batch", "{\"batch\":[" + track("g1") + "," + track("d2", ",\"properties\":" + std::string(10, '[') + std::string(10, ']')) + "]}"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body)["accepted"], 1);
+  EXPECT_EQ(json::parse(r.body)["rejected"][0]["index"], 1);
+  EXPECT_EQ(json::parse(r.body)["rejected"][0]["reason"], "json_depth");
+  ASSERT_EQ(pipeline.all_events().size(), 1u);
+  EXPECT_EQ(json::parse(pipeline.all_events()[0])["messageId"], "g1");
   // The limit counts from the event: 1 (event) + 7 arrays = 8 passes in a
   // batch and on a single-event endpoint alike; 9 does not.
-  std::string ok = track("d2", ",\"properties\":" + std::string(7, '[') + std::string(7, ']'));
+  std::string ok = track("d3", ",\"properties\":" + std::string(7, '[') + std::string(7, ']'));
   EXPECT_EQ(call(post("/v1/batch", "{\"batch\":[" + ok + "]}")).status, 200);
   std::string single = R"({"event":"E","userId":"u","p":)" + std::string(7, '[') + std::string(7, ']') + "}";
   EXPECT_EQ(call(post("/v1/track", single)).status, 200);
   std::string too_deep = R"({"event":"E","userId":"u","p":)" + std::string(8, '[') + std::string(8, ']') + "}";
-  EXPECT_EQ(call(post("/v1/track", too_deep)).status, 400);
+  r = call(post("/v1/track", too_deep));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(json::parse(r.body)["error"], "json_depth");
   EXPECT_EQ(call(post("/v1/batch", "{\"batch\":[" + too_deep + "]}")).status, 400);
+}
+
+TEST_F(RequestHandlerTest, NestingSoDeepItIsAnAttackRefusesTheWholeBatch) {
+  std::string attack = track("a1", ",\"properties\":" + std::string(5000, '[') + std::string(5000, ']'));
+  auto r = call(post("/v1/batch", "{\"batch\":[" + track("g1") + "," + attack + "]}"));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(json::parse(r.body)["error"], "json_depth");
+  EXPECT_TRUE(pipeline.submissions.empty());
 }
 
 TEST_F(RequestHandlerTest, ServerSideLimitsAnswerAndCount) {
@@ -301,8 +321,109 @@ TEST_F(RequestHandlerTest, InvalidJsonAndMissingBatchAre400) {
   r = call(post("/v1/batch", "{\"events\":[]}"));
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(json::parse(r.body)["error"], "missing_batch");
+  // A batch whose only event is not valid on its own: nothing is acceptable.
   r = call(post("/v1/batch", "{\"batch\":[\"\xff\"]}"));  // bad UTF-8
-  EXPECT_EQ(json::parse(r.body)["error"], "invalid_json");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(json::parse(r.body)["rejected"][0]["reason"], "invalid_json");
+}
+
+// What a Segment client sees: it does not resend a batch answered 400, so
+// one event the parser refuses must not cost its neighbours their place.
+TEST_F(RequestHandlerTest, ABatchWithOneUnparseableEventStoresItsGoodEventsAndListsTheBadOne) {
+  const std::pair<std::string, std::string> kBad[] = {
+      {"a number outside double range", track("b", ",\"properties\":{\"n\":1e400}")},
+      {"an integer past 64 bits", track("b", ",\"properties\":{\"n\":123456789012345678901234567890}")},
+      {"a lone surrogate escape", track("b", ",\"properties\":{\"s\":\"\\ud800\"}")},
+      {"an escape that is not hex", track("b", ",\"properties\":{\"s\":\"\\uzzzz\"}")},
+      {"an unknown escape", track("b", ",\"properties\":{\"s\":\"\\q\"}")},
+      {"a raw control character", track("b", ",\"properties\":{\"s\":\"a\tb\"}")},
+      {"invalid UTF-8", track("b", ",\"properties\":{\"s\":\"\xc3\x28\"}")},
+      {"a misspelt literal", track("b", ",\"properties\":{\"t\":tru}")},
+      {"NaN", track("b", ",\"properties\":{\"n\":NaN}")},
+      {"a trailing comma", track("b", ",\"properties\":{\"n\":1,}")},
+      {"a missing colon", track("b", ",\"properties\":{\"n\" 1}")},
+      {"a leading zero", track("b", ",\"properties\":{\"n\":012}")},
+      {"a bare word", "nonsense"},
+  };
+  int n = 0;
+  for (const auto& [what, bad] : kBad) {
+    SCOPED_TRACE(what);
+    pipeline.submissions.clear();
+    std::string g1 = "g" + std::to_string(n++), g2 = "g" + std::to_string(n++);
+    std::string body = "{\"batch\":[" + track(g1) + "," + bad + "," + track(g2) + "],\"sentAt\":\"2024-03-01T12:34:56.000Z\"}";
+    for (bool gzipped : {false, true}) {
+      SCOPED_TRACE(gzipped ? "gzip" : "identity");
+      pipeline.submissions.clear();
+      HttpRequest req = post("/v1/batch", gzipped ? gzip(body) : body);
+      if (gzipped) req.content_encoding = "gzip";
+      auto r = call(std::move(req));
+      ASSERT_EQ(r.status, 200) << r.body;
+      auto answer = json::parse(r.body);
+      EXPECT_EQ(answer["accepted"], 2);
+      ASSERT_EQ(answer["rejected"].size(), 1u) << r.body;
+      EXPECT_EQ(answer["rejected"][0]["index"], 1);
+      EXPECT_EQ(answer["rejected"][0]["reason"], "invalid_json");
+      EXPECT_TRUE(answer["rejected"][0]["message"].is_string());
+      auto events = pipeline.all_events();
+      ASSERT_EQ(events.size(), gzipped ? 0u : 2u);  // the second time, both are duplicates
+      if (!gzipped) {
+        EXPECT_EQ(json::parse(events[0])["messageId"], g1);
+        EXPECT_EQ(json::parse(events[1])["messageId"], g2);
+        // Enriched as usual: the rebuilt batch kept its sentAt.
+        EXPECT_TRUE(json::parse(events[1]).contains("originalTimestamp") ||
+                    json::parse(events[1]).contains("receivedAt"));
+      }
+    }
+  }
+  EXPECT_EQ(counter("tern_relay_events_rejected_total", R"(reason="invalid_json")"), 2u * std::size(kBad));
+  EXPECT_EQ(counter("tern_relay_events_accepted_total", R"(source="web")"), 2u * std::size(kBad));
+}
+
+TEST_F(RequestHandlerTest, SeveralBadEventsAreEachListedInOrderAmongOtherRejections) {
+  std::string body = "{\"b\\u0061tch\":[" + track("x1", ",\"p\":1e999") + "," + track("g1") +
+                     R"(,{"type":"track","userId":"u"},)" + track("x2", ",\"p\":\"\\ud800\"") + "," +
+                     track("g2") + "]}";
+  auto r = call(post("/v1/batch", body));
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto answer = json::parse(r.body);
+  EXPECT_EQ(answer["accepted"], 2);
+  ASSERT_EQ(answer["rejected"].size(), 3u) << r.body;
+  EXPECT_EQ(answer["rejected"][0]["index"], 0);
+  EXPECT_EQ(answer["rejected"][0]["reason"], "invalid_json");
+  EXPECT_EQ(answer["rejected"][1]["index"], 2);
+  EXPECT_EQ(answer["rejected"][1]["reason"], "missing_event");
+  EXPECT_EQ(answer["rejected"][2]["index"], 3);
+  EXPECT_EQ(answer["rejected"][2]["reason"], "invalid_json");
+  EXPECT_EQ(pipeline.all_events().size(), 2u);
+}
+
+TEST_F(RequestHandlerTest, ABodyWhoseStructureIsBrokenOrWhoseEnvelopeIsBadIsRefusedWhole) {
+  const std::string kBroken[] = {
+      "{\"batch\":[" + track("g1") + ",{\"type\":\"track\"]}",         // a bracket closed by the wrong kind
+      "{\"batch\":[" + track("g1") + ",{\"type\":\"tra}]}",             // an unclosed string
+      "{\"batch\":[" + track("g1") + "," + track("x", ",\"n\":1e400") + "]} trailing",  // bytes after the document
+      "{\"batch\":[" + track("g1") + "," + track("x", ",\"n\":1e400") + "] \"sentAt\":1}",  // a missing comma
+      "{\"batch\":[" + track("g1") + "," + track("x", ",\"n\":1e400") + "],\"sentAt\":1e400}",  // a bad envelope
+      "{\"batch\":[" + track("g1") + "," + track("x", ",\"n\":1e400") + "],\"context\":\"\\ud800\"}",
+      "{\"batch\":{\"a\":1e400}}",                                       // no batch array
+  };
+  for (const std::string& body : kBroken) {
+    SCOPED_TRACE(body);
+    auto r = call(post("/v1/batch", body));
+    EXPECT_EQ(r.status, 400);
+    EXPECT_EQ(json::parse(r.body)["error"], "invalid_json");
+  }
+  EXPECT_TRUE(pipeline.submissions.empty());
+  EXPECT_EQ(counter("tern_relay_events_rejected_total", R"(reason="invalid_json")"), 0u);
+}
+
+TEST_F(RequestHandlerTest, EventsJudgedAloneStillCountAgainstMaxBatchEvents) {
+  config.limits.max_batch_events = 2;
+  rebuild();
+  auto r = call(post("/v1/batch", "{\"batch\":[" + track("g1") + "," + track("x", ",\"n\":1e400") + "," + track("g2") + "]}"));
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(json::parse(r.body)["error"], "batch_events");
+  EXPECT_TRUE(pipeline.submissions.empty());
 }
 
 // ---- validation ----
