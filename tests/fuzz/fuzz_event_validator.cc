@@ -4,7 +4,9 @@
 // Oracle (besides the sanitizers): the two endpoints agree on whether the
 // event is acceptable, an accepted event comes out as a JSON object that
 // keeps the client's properties and gains receivedAt/messageId/timestamp,
-// and a 200 batch answer lists the rejection by index.
+// and a 200 batch answer lists the rejection by index. Whatever the event,
+// two good neighbours in the same batch are stored unless the batch is
+// refused whole for its structure or a batch-level limit.
 #include <nlohmann/json.hpp>
 
 #include "relay_fuzz_util.h"
@@ -51,6 +53,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     bool comparable = j.is_object() && top_keys == j.size() && !j.contains("messageId") && j.contains("type") &&
                       j["type"] == "track";
     if (comparable) tern::fuzz::fail("accepted alone, refused in a batch", event + " -> " + b.body);
+  }
+  // The event between two good ones: they are stored whatever it holds,
+  // unless the batch is refused whole (broken structure, a limit).
+  tern::relay::HttpRequest sandwich;
+  sandwich.method = "POST";
+  sandwich.target = "/v1/batch";
+  sandwich.authorization = tern::fuzz::kGoodAuth;
+  sandwich.peer_ip = "127.0.0.1";
+  const std::string good = R"({"type":"track","event":"Good","userId":"u"})";
+  sandwich.body = "{\"batch\":[" + good + "," + event + "," + good + "]}";
+  auto c = rig.run(std::move(sandwich));
+  if (c.status == 200 && rig.submitted < 2) tern::fuzz::fail("a good neighbour was lost", event + " -> " + c.body);
+  if (c.status == 400) {
+    auto body = nlohmann::json::parse(c.body, nullptr, false);
+    if (body.is_discarded() || !body.contains("error")) {
+      tern::fuzz::fail("good neighbours refused with the bad event", event + " -> " + c.body);
+    }
   }
   return 0;
 }
