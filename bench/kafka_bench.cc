@@ -1,4 +1,4 @@
-// kafka_bench — R4 of DESIGN.md's performance table: the Kafka sink's events/s
+// kafka_bench — R4 of docs/architecture.md's performance table: the Kafka sink's events/s
 // against librdkafka's mock cluster (3 brokers on loopback, the real Kafka
 // protocol), and the file sink's events/s in the same run, through the same
 // path: DurablePipeline::submit() → spool → SinkRunner → Sink::deliver().

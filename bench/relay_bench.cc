@@ -1,5 +1,5 @@
-// relay_bench: the relay rows (R1, R2, R3, R5) of DESIGN.md's performance
-// table. Each figure is printed next to its baseline measured in the same run
+// relay_bench: the relay rows (R1, R2, R3, R5) of the performance table in
+// docs/architecture.md. Each figure is printed next to its baseline measured in the same run
 // on the same machine, with the ratio and the target; the program ends with
 // ONE JSON line holding every number.
 //

@@ -1,5 +1,5 @@
-# relay_bench: the relay rows (R1, R2, R3, R5) of DESIGN.md's performance
-# table, each with its same-run baseline and ratio, ending with one JSON line
+# relay_bench: the relay rows (R1, R2, R3, R5) of the performance table in
+# docs/architecture.md, each with its same-run baseline and ratio, ending with one JSON line
 # (see the comment at the top of relay_bench.cc). `loadgen` is the HTTP/1.1
 # load generator it uses, also usable on its own. Included from
 # bench/CMakeLists.txt. Programs, not tests: deliberately not registered with ctest.

@@ -1,4 +1,4 @@
-// sdk_bench: the SDK rows (S1–S8) of DESIGN.md's performance table.
+// sdk_bench: the SDK rows (S1–S8) of the performance table in docs/architecture.md.
 //
 // Every figure is printed next to its baseline measured in the same run on the
 // same machine and file system, with the ratio and the target; the program
@@ -128,7 +128,7 @@ constexpr int64_t kSlowCallNs = 100'000;  // S1: a track() call this slow is exp
 constexpr int kS6Speed = 20;             // simulated seconds per real second
 constexpr int kS6WindowMs = 60'000;      // the figure's 60 s
 constexpr int kS6EventsPerSecond = 1000;  // the figure's 1k events/s
-constexpr int kBackoffBaseMs = 500;      // DESIGN.md's schedule: 0.5 s doubling...
+constexpr int kBackoffBaseMs = 500;      // the SDK's schedule: 0.5 s doubling...
 constexpr int kBackoffMaxMs = 300'000;   // ...to 300 s, full jitter
 
 // ---------------------------------------------------------------- small helpers
@@ -1445,7 +1445,7 @@ void report(const Settings& st, const Results& r) {
   j["drain_cpu_ratio"] = r.drain_profile.sdk_cpu > 0 ? nlohmann::json(r.drain_profile.base_cpu / r.drain_profile.sdk_cpu)
                                                       : nlohmann::json(nullptr);
   j["attempts_collector_down"] = num(r.attempts_down);
-  // The configured schedule is full jitter (DESIGN.md), so its expected count
+  // The configured schedule is full jitter (docs/architecture.md), so its expected count
   // is the baseline; the no-jitter count is the fewest attempts it can make.
   j["attempts_schedule"] = num(r.attempts_jitter_mean);
   j["attempts_schedule_no_jitter"] = num(r.attempts_schedule);

@@ -1,4 +1,4 @@
-# sdk_bench: the SDK figures S1–S8 of DESIGN.md's performance table, each
+# sdk_bench: the SDK figures S1–S8 of the performance table in docs/architecture.md, each
 # with its same-run baseline and ratio, ending with one JSON line (see the
 # comment at the top of sdk_bench.cc). Included from bench/CMakeLists.txt.
 # A program, not a test: it is deliberately not registered with ctest.

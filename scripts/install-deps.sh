@@ -17,6 +17,8 @@ PACKAGES=(
   default-jdk-headless junit5
   # fuzzing (scripts/fuzz.sh): libFuzzer comes with clang's runtime
   clang libclang-rt-14-dev
+  # layout (scripts/format.sh, scripts/format-check.sh)
+  clang-format
 )
 
 missing=()

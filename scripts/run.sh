@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the embedded default: builds Tern, starts tern-relay with its
 # file sink under ./tern-data, runs the example program that sends events
-# through the SDK to it, and shows where the events landed.
+# through the SDK to it, and shows where the events landed. The build
+# (build/release) also holds the C and Java examples (README: "Examples").
 #
 #   scripts/run.sh [--count N]        (TERN_PORT=8080 to pin the port; default: a free one)
 set -euo pipefail
@@ -18,9 +19,14 @@ done
 bash scripts/install-deps.sh
 
 BUILD=$ROOT/build/release
+# The Java binding and its example are built when a JDK is present, so the
+# README's C and Java example commands work in this build tree too.
+JNI=OFF
+if command -v javac >/dev/null 2>&1; then JNI=ON; fi
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DTERN_BUILD_TESTS=OFF -DTERN_BUILD_BENCH=OFF -DTERN_BUILD_JNI=OFF >/dev/null
-cmake --build "$BUILD" -j "$(nproc)" --target tern-relay tern-send
+  -DTERN_BUILD_TESTS=OFF -DTERN_BUILD_BENCH=OFF -DTERN_BUILD_JNI=$JNI >/dev/null
+# tern-examples: tern-send, tern-example-c and (with the JNI binding) tern-example-java.
+cmake --build "$BUILD" -j "$(nproc)" --target tern-relay tern-examples
 
 DATA=$ROOT/tern-data
 KEY=${TERN_WRITE_KEY:-dev-write-key}

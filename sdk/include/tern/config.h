@@ -1,4 +1,4 @@
-// Config: every knob of a Tern client, with the defaults of DESIGN.md.
+// Config: every knob of a Tern client, with its default (promises: docs/architecture.md).
 #pragma once
 
 #include <chrono>
