@@ -312,4 +312,34 @@ final class ErrorModelTests: TernTestCase {
     try flushUntilSent(tern)
     XCTAssertEqual(tern.stats.sent, UInt64(n + 1))
   }
+
+  /// Without the test hook, strict mode stops the process with the refusal's
+  /// message. Runs this same test in a child process (the XCTest binary with
+  /// the test's name and TERN_STRICT_CHILD set), where the refusal happens.
+  func testStrictModeStopsTheProcessWithTheRefusalsMessage() throws {
+    if ProcessInfo.processInfo.environment["TERN_STRICT_CHILD"] == "1" {
+      var config = configuration()
+      config.strict = true
+      let tern = try Tern(configuration: config)
+      tern.setOptedOut(true)
+      tern.track("Refused")
+      XCTFail("strict mode did not stop the process")
+      return
+    }
+    let child = Process()
+    child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+    child.arguments = ["TernTests.ErrorModelTests/testStrictModeStopsTheProcessWithTheRefusalsMessage"]
+    var environment = ProcessInfo.processInfo.environment
+    environment["TERN_STRICT_CHILD"] = "1"
+    child.environment = environment
+    let stderr = Pipe()
+    child.standardError = stderr
+    child.standardOutput = FileHandle.nullDevice
+    try child.run()
+    let output = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    child.waitUntilExit()
+    XCTAssertEqual(child.terminationReason, .uncaughtSignal, output)
+    XCTAssertTrue(
+      output.contains("Tern (strict mode) refused a call: tern: disabled: track: "), output)
+  }
 }
