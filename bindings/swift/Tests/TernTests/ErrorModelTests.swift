@@ -342,4 +342,21 @@ final class ErrorModelTests: TernTestCase {
     XCTAssertTrue(
       output.contains("Tern (strict mode) refused a call: tern: disabled: track: "), output)
   }
+
+  func testCreationStillThrowsForAWrongEndpointOrStoragePathSayingWhatToFix() throws {
+    for endpoint in ["relay.example.com", "ftp://relay.example.com", "https://", "https:// x"] {
+      assertThrows(.invalidArgument, messageContains: "endpoint \"\(endpoint)\"") {
+        _ = try Tern(configuration: configuration(endpoint: endpoint))
+      }
+    }
+    let missing = directory.appendingPathComponent("missing/dir/events.db").path
+    do {
+      _ = try Tern(configuration: configuration(db: missing))
+      XCTFail("a database in a missing directory was opened")
+    } catch let error as TernError {
+      XCTAssertTrue(error.message.contains(missing), error.message)
+    }
+    let tern = try Tern(configuration: configuration(endpoint: "HTTPS://relay.example.com:8443/b"))
+    XCTAssertTrue(tern.track("Accepted"))
+  }
 }

@@ -425,6 +425,11 @@ public final class Tern implements AutoCloseable {
    */
   public Tern(Options options) {
     if (options == null) throw new TernException(Status.INVALID_ARGUMENT, "options is null");
+    if (options.endpoint != null && !isHttpUrl(options.endpoint)) {
+      throw new TernException(Status.INVALID_ARGUMENT, "endpoint \"" + options.endpoint
+          + "\" is not an http:// or https:// URL with a host"
+          + " (for example \"https://relay.example.com\")");
+    }
     long o = NativeBridge.optionsNew();
     long h;
     try {
@@ -454,6 +459,20 @@ public final class Tern implements AutoCloseable {
     ref = new HandleRef(this, h);
     Reaper.LIVE.add(ref);
     Reaper.start();
+  }
+
+  // A wrong endpoint is a configuration error found here, not a stream of
+  // failed uploads later.
+  static boolean isHttpUrl(String url) {
+    String lower = url.toLowerCase(java.util.Locale.ROOT);
+    int start = lower.startsWith("http://") ? 7 : lower.startsWith("https://") ? 8 : -1;
+    if (start < 0 || start >= url.length()) return false;
+    char first = url.charAt(start);
+    if (first == '/' || first == '?' || first == '#') return false;
+    for (int i = 0; i < url.length(); i++) {
+      if (Character.isWhitespace(url.charAt(i))) return false;
+    }
+    return true;
   }
 
   /** Same as {@code new Tern(options)}. */

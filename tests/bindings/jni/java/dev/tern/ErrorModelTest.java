@@ -390,4 +390,25 @@ class ErrorModelTest {
       assertEquals(2001, tern.stats().sent);
     }
   }
+
+  @Test
+  void constructionStillThrowsForAWrongEndpointOrAnUnusableStoragePathSayingWhatToFix() {
+    for (String endpoint : new String[] {"relay.example.com", "ftp://relay.example.com",
+             "https://", "https:// relay.example.com"}) {
+      TernException e = assertThrows(TernException.class,
+          () -> new Tern(TestSupport.options(dir, "endpoint", null).endpoint(endpoint).build()));
+      assertEquals(Status.INVALID_ARGUMENT, e.status());
+      assertTrue(e.getMessage().contains("endpoint \"" + endpoint + "\""), e.getMessage());
+    }
+    String missing = new File(dir, "missing/dir/events.db").getPath();
+    TernException e = assertThrows(TernException.class, () -> new Tern(
+        TestSupport.options(dir, "unused", null).storagePath(missing).build()));
+    assertTrue(e.status() == Status.STORAGE || e.status() == Status.INVALID_ARGUMENT,
+        e.toString());
+    assertTrue(e.getMessage().contains(missing), e.getMessage());
+    try (Tern tern = new Tern(TestSupport.options(dir, "fine", null)
+             .endpoint("HTTPS://relay.example.com:8443/base").build())) {
+      assertTrue(tern.track("accepted"));
+    }
+  }
 }
