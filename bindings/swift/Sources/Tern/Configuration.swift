@@ -27,8 +27,10 @@ extension Tern {
   }
 
   /// Receives the SDK's log lines. Called on any SDK thread (the caller's for a
-  /// rejected event, the worker's for storage and upload); it must be
-  /// thread-safe and must not call back into the client that logs.
+  /// rejected event at debug level, the worker's for storage and upload, the
+  /// client's error queue for the warning about refused calls, at most one
+  /// per status per minute); it must be thread-safe and must not call back
+  /// into the client that logs.
   public typealias LogHandler = @Sendable (LogLevel, String) -> Void
 
   /// Hears about every refused call that is an error (a value that is not

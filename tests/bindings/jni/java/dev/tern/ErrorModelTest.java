@@ -411,4 +411,40 @@ class ErrorModelTest {
       assertTrue(tern.track("accepted"));
     }
   }
+
+  @Test
+  void aFullHandOffQueueRefusesWithQueueFullWithoutBlockingOrThrowing() throws Exception {
+    final CountDownLatch inUpload = new CountDownLatch(1);
+    final CountDownLatch release = new CountDownLatch(1);
+    Transport blocking = request -> {
+      inUpload.countDown();
+      try {
+        release.await(60, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      return Transport.Response.of(200);
+    };
+    Recorder handler = new Recorder();
+    try (Tern tern = new Tern(TestSupport.options(dir, "full", blocking)
+                                  .flushAt(1)
+                                  .maxPendingEvents(2)
+                                  .errorHandler(handler)
+                                  .build())) {
+      try {
+        assertTrue(tern.track("first"));
+        assertTrue(inUpload.await(10, TimeUnit.SECONDS), "the upload never started");
+        // The worker is stuck in the upload: the hand-off queue fills up.
+        int accepted = 0;
+        for (int i = 0; i < 10; i++) {
+          if (tern.track("more")) accepted++;
+        }
+        assertEquals(2, accepted);
+        for (TernException e : handler.take(8)) assertEquals(Status.QUEUE_FULL, e.status());
+        assertEquals(8, tern.stats().dropped(DropReason.QUEUE_FULL));
+      } finally {
+        release.countDown();
+      }
+    }
+  }
 }
