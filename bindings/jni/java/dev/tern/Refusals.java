@@ -4,7 +4,6 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
@@ -40,7 +39,6 @@ final class Refusals {
   private final AtomicLongArray lastLogged = new AtomicLongArray(Status.values().length);
   private final AtomicLongArray loggedSince = new AtomicLongArray(Status.values().length);
   private final boolean[] everLogged = new boolean[Status.values().length];
-  private final AtomicLong notHandled = new AtomicLong();
   private final ThreadPoolExecutor executor;
 
   Refusals(boolean strict, ErrorHandler handler, Logger logger, LogLevel logLevel, Ticker ticker) {
@@ -99,11 +97,7 @@ final class Refusals {
         }
       }
     };
-    try {
-      executor.execute(task);
-    } catch (RuntimeException e) {
-      notHandled.incrementAndGet();  // out of threads: the refusal stays counted
-    }
+    executor.execute(task);  // past the backlog: discarded (the refusal stays counted)
   }
 
   // At most one line per status per LOG_INTERVAL_NANOS; the others are tallied.
