@@ -13,7 +13,10 @@
 //   to Java, so local references would otherwise pile up.
 // - Java objects given to the SDK are held as global refs, released by the
 //   C API's free_state when the last options/client holding them is gone.
-// - Failures throw dev.tern.TernException(status, message).
+// - Event and control natives (events, flush, shutdown, reset, the consent
+//   and opt-out setters) return the tern_status instead of throwing: whether
+//   a refusal throws is the Java layer's choice (its strict option). Other
+//   failures throw dev.tern.TernException(status, message).
 #include <jni.h>
 #include <pthread.h>
 
@@ -449,21 +452,49 @@ void n_client_destroy(JNIEnv*, jclass, jlong h) {
   g_live_clients.fetch_sub(1);
 }
 
-void n_event(JNIEnv* env, jclass, jobject /*owner*/, jlong h, jint type, jstring subject,
+// A text argument of an event call as UTF-8, without throwing: a string that
+// cannot cross (a lone surrogate, a NUL) leaves `error` set for the caller.
+struct EventArg {
+  std::string text;
+  bool present = false;
+  EventArg(JNIEnv* env, jstring s, const char* what, std::string& error) {
+    if (s == nullptr || !error.empty()) return;
+    const char* why = nullptr;
+    if (!to_utf8(env, s, text, why, /*allow_nul=*/false)) {
+      error = std::string(what) + " " + why;
+      return;
+    }
+    present = true;
+  }
+  const char* c_str() const { return present ? text.c_str() : nullptr; }
+};
+
+// The message of this thread's last event refused by the glue itself (see
+// kGlueRefused); read by NativeBridge.glueError right after the call.
+thread_local std::string g_glue_error;
+
+// Added to a status an event native returns when the glue refused the event
+// before the C API saw it (so the C API did not count it).
+constexpr jint kGlueRefused = 0x100;
+
+// Event natives return the tern_status (0: accepted) instead of throwing: a
+// refused event is an ordinary outcome the Java layer decides about.
+jint n_event(JNIEnv* env, jclass, jobject /*owner*/, jlong h, jint type, jstring subject,
              jstring json, jstring user_id, jstring anonymous_id, jstring context_json,
              jstring integrations_json, jlong timestamp_ms) {
-  Utf8Arg s(env, subject, type == 5 || type == 1 ? "user id" : type == 4 ? "group id" : "name");
-  if (!s.ok) return;
-  Utf8Arg j(env, json, "properties/traits JSON");
-  if (!j.ok) return;
-  Utf8Arg uid(env, user_id, "user id override");
-  if (!uid.ok) return;
-  Utf8Arg aid(env, anonymous_id, "anonymous id override");
-  if (!aid.ok) return;
-  Utf8Arg ctx(env, context_json, "context JSON");
-  if (!ctx.ok) return;
-  Utf8Arg integ(env, integrations_json, "integrations JSON");
-  if (!integ.ok) return;
+  std::string error;
+  EventArg s(env, subject, type == 5 || type == 1 ? "user id" : type == 4 ? "group id" : "name",
+             error);
+  EventArg j(env, json, "properties/traits JSON", error);
+  EventArg uid(env, user_id, "user id override", error);
+  EventArg aid(env, anonymous_id, "anonymous id override", error);
+  EventArg ctx(env, context_json, "context JSON", error);
+  EventArg integ(env, integrations_json, "integrations JSON", error);
+  if (env->ExceptionCheck()) return kGlueRefused | TERN_INTERNAL;  // e.g. OutOfMemoryError
+  if (!error.empty()) {
+    g_glue_error = error;
+    return kGlueRefused | TERN_INVALID_ARGUMENT;
+  }
 
   tern_event_options eo;
   std::memset(&eo, 0, sizeof eo);
@@ -485,26 +516,35 @@ void n_event(JNIEnv* env, jclass, jobject /*owner*/, jlong h, jint type, jstring
     case 3: st = tern_client_page(c, s.c_str(), j.c_str(), opts); break;
     case 4: st = tern_client_group(c, s.c_str(), j.c_str(), opts); break;
     case 5: st = tern_client_alias(c, s.c_str(), opts); break;
-    default: throw_tern(env, TERN_INTERNAL, "unknown event type"); return;
+    default:
+      g_glue_error = "unknown event type";
+      return kGlueRefused | TERN_INTERNAL;
   }
-  check(env, st, c);
+  return static_cast<jint>(st);
 }
 
-void n_flush(JNIEnv* env, jclass, jobject, jlong h, jlong timeout_ms) {
-  check(env, tern_client_flush(as_client(h), timeout_ms), as_client(h));
+jstring n_glue_error(JNIEnv* env, jclass) {
+  return from_utf8(env, g_glue_error.data(), g_glue_error.size());
 }
 
-void n_reset(JNIEnv* env, jclass, jobject, jlong h) {
-  check(env, tern_client_reset(as_client(h)), as_client(h));
+jstring n_last_error(JNIEnv* env, jclass, jobject, jlong h) {
+  const char* text = tern_client_last_error(as_client(h));
+  return from_utf8(env, text, std::strlen(text));
 }
 
-void n_shutdown(JNIEnv* env, jclass, jobject, jlong h, jlong timeout_ms) {
-  check(env, tern_client_shutdown(as_client(h), timeout_ms), as_client(h));
+// Control natives also return the status; the Java layer reads lastError.
+jint n_flush(JNIEnv*, jclass, jobject, jlong h, jlong timeout_ms) {
+  return tern_client_flush(as_client(h), timeout_ms);
 }
 
-void n_set_consent(JNIEnv* env, jclass, jobject, jlong h, jint consent) {
-  check(env, tern_client_set_consent(as_client(h), static_cast<tern_consent>(consent)),
-        as_client(h));
+jint n_reset(JNIEnv*, jclass, jobject, jlong h) { return tern_client_reset(as_client(h)); }
+
+jint n_shutdown(JNIEnv*, jclass, jobject, jlong h, jlong timeout_ms) {
+  return tern_client_shutdown(as_client(h), timeout_ms);
+}
+
+jint n_set_consent(JNIEnv*, jclass, jobject, jlong h, jint consent) {
+  return tern_client_set_consent(as_client(h), static_cast<tern_consent>(consent));
 }
 
 jint n_consent(JNIEnv* env, jclass, jobject, jlong h) {
@@ -513,8 +553,8 @@ jint n_consent(JNIEnv* env, jclass, jobject, jlong h) {
   return static_cast<jint>(out);
 }
 
-void n_set_opt_out(JNIEnv* env, jclass, jobject, jlong h, jboolean opted_out) {
-  check(env, tern_client_set_opt_out(as_client(h), opted_out ? 1 : 0), as_client(h));
+jint n_set_opt_out(JNIEnv*, jclass, jobject, jlong h, jboolean opted_out) {
+  return tern_client_set_opt_out(as_client(h), opted_out ? 1 : 0);
 }
 
 jboolean n_opted_out(JNIEnv* env, jclass, jobject, jlong h) {
@@ -611,14 +651,16 @@ const JNINativeMethod kMethods[] = {
     NATIVE("clientDestroy", "(J)V", n_client_destroy),
     NATIVE("event",
            "(Ljava/lang/Object;JILjava/lang/String;Ljava/lang/String;Ljava/lang/String;"
-           "Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;J)V",
+           "Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;J)I",
            n_event),
-    NATIVE("flush", "(Ljava/lang/Object;JJ)V", n_flush),
-    NATIVE("reset", "(Ljava/lang/Object;J)V", n_reset),
-    NATIVE("shutdown", "(Ljava/lang/Object;JJ)V", n_shutdown),
-    NATIVE("setConsent", "(Ljava/lang/Object;JI)V", n_set_consent),
+    NATIVE("glueError", "()Ljava/lang/String;", n_glue_error),
+    NATIVE("lastError", "(Ljava/lang/Object;J)Ljava/lang/String;", n_last_error),
+    NATIVE("flush", "(Ljava/lang/Object;JJ)I", n_flush),
+    NATIVE("reset", "(Ljava/lang/Object;J)I", n_reset),
+    NATIVE("shutdown", "(Ljava/lang/Object;JJ)I", n_shutdown),
+    NATIVE("setConsent", "(Ljava/lang/Object;JI)I", n_set_consent),
     NATIVE("consent", "(Ljava/lang/Object;J)I", n_consent),
-    NATIVE("setOptOut", "(Ljava/lang/Object;JZ)V", n_set_opt_out),
+    NATIVE("setOptOut", "(Ljava/lang/Object;JZ)I", n_set_opt_out),
     NATIVE("optedOut", "(Ljava/lang/Object;J)Z", n_opted_out),
     NATIVE("anonymousId", "(Ljava/lang/Object;J)Ljava/lang/String;", n_anonymous_id),
     NATIVE("userId", "(Ljava/lang/Object;J)Ljava/lang/String;", n_user_id),

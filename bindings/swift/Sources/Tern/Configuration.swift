@@ -27,9 +27,19 @@ extension Tern {
   }
 
   /// Receives the SDK's log lines. Called on any SDK thread (the caller's for a
-  /// rejected event, the worker's for storage and upload); it must be
-  /// thread-safe and must not call back into the client that logs.
+  /// rejected event at debug level, the worker's for storage and upload, the
+  /// client's error queue for the warning about refused calls, at most one
+  /// per status per minute); it must be thread-safe and must not call back
+  /// into the client that logs.
   public typealias LogHandler = @Sendable (LogLevel, String) -> Void
+
+  /// Hears about every refused call that is an error (a value that is not
+  /// JSON, too large, queue full, after shutdown, a storage failure; never
+  /// opt-out or denied consent). Called on a serial queue of the client's,
+  /// never on the thread that made the call and never while the client holds
+  /// a lock; it may call into the client. Past a backlog of 1024 unhandled
+  /// refusals the others are only counted.
+  public typealias ErrorHandler = @Sendable (TernError) -> Void
 
   /// Everything a client is created with. `writeKey` and `storagePath` are
   /// required; every optional left `nil` keeps the SDK's default
@@ -95,6 +105,19 @@ extension Tern {
     /// errors to stderr (the SDK default).
     public var logHandler: LogHandler?
     public var logLevel: LogLevel = .warn
+    /// Receives every refused call that is an error (see `ErrorHandler`).
+    /// Such refusals are also logged, at most once per status per minute.
+    public var errorHandler: ErrorHandler?
+    /// Strict mode (default off), for tests and debug builds, like Android's
+    /// StrictMode: every refused call, opt-out and denied consent included,
+    /// stops the process with the refusal's message instead of returning
+    /// `false` (the event calls do not throw, so they cannot report it any
+    /// other way). Leave it off in production.
+    public var strict: Bool = false
+    /// The log throttle's monotonic clock in nanoseconds (tests).
+    var monotonicClock: (@Sendable () -> UInt64)?
+    /// Strict mode: called with each refusal instead of stopping the process (tests).
+    var strictHook: (@Sendable (TernError) -> Void)?
 
     public init(writeKey: String, endpoint: String, storagePath: String) {
       self.writeKey = writeKey

@@ -45,6 +45,11 @@ extension Tern {
     guard !c.storagePath.isEmpty else {
       throw TernError.invalid("Configuration.storagePath is required")
     }
+    guard Tern.isHTTPURL(c.endpoint) else {
+      throw TernError.invalid(
+        "Configuration.endpoint \"\(c.endpoint)\" is not an http:// or https:// URL with a host"
+          + " (for example \"https://relay.example.com\")")
+    }
     try text("writeKey", c.writeKey, tern_options_set_write_key)
     try text("endpoint", c.endpoint, tern_options_set_endpoint)
     try text("storagePath", c.storagePath, tern_options_set_storage_path)
@@ -106,5 +111,19 @@ extension Tern {
     if let transport = c.transport {
       try set("transport", transport, installTransport(transport, on: options))
     }
+  }
+}
+
+extension Tern {
+  /// Whether `text` is an absolute http(s) URL with a host: a wrong endpoint
+  /// is a configuration error found at creation, not a stream of failed uploads.
+  static func isHTTPURL(_ text: String) -> Bool {
+    let lower = text.lowercased()
+    guard let scheme = ["http://", "https://"].first(where: { lower.hasPrefix($0) }) else {
+      return false
+    }
+    let rest = text.dropFirst(scheme.count)
+    let host = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+    return !host.isEmpty && !text.contains(where: { $0.isWhitespace })
   }
 }

@@ -8,8 +8,19 @@ internal import CTern
 /// ```swift
 /// let tern = try Tern(writeKey: "KEY", endpoint: "https://relay.example.com",
 ///                     storage: dbPath)
-/// try tern.track("Order Completed", properties: ["total": 42.5, "items": ["a", "b"]])
+/// tern.track("Order Completed", properties: ["total": 42.5, "items": ["a", "b"]])
 /// ```
+///
+/// Errors: the event calls, `reset`, `setConsent` and `setOptedOut` never
+/// throw; they return whether the call was accepted (`@discardableResult`).
+/// Opt-out and denied consent are not errors: the event is dropped and counted
+/// under its reason. Any other refusal (a value that is not JSON, too large,
+/// queue full, after shutdown, a storage failure) is counted in `stats`,
+/// logged at most once per status per minute and passed to
+/// `Configuration.errorHandler`. `flush` and `shutdown` return whether they
+/// completed. `Configuration.strict` turns every refusal into a stop with the
+/// refusal's message, for debug builds. Only creation throws: a bad setting or
+/// an unusable storage path is a configuration error found at startup.
 ///
 /// Threads and isolation: `Tern` is `@unchecked Sendable` because the C client
 /// it wraps is thread-safe: every call may be made from any thread, any task
@@ -30,6 +41,8 @@ public final class Tern: @unchecked Sendable {
   /// Events rejected by the Swift layer before reaching C (a property value
   /// that is not JSON, a NUL in a name); added to the `.invalid` drops.
   private let rejectedInSwift = Counter()
+  /// Logging, error handler and strict mode for refused calls.
+  let refusals: Refusals
 
   /// The version of the C library ("0.1.0").
   public static var version: String { String(cString: tern_version()) }
@@ -51,6 +64,7 @@ public final class Tern: @unchecked Sendable {
       throw TernError(status: status, message: String(cString: tern_client_last_error(nil)))
     }
     handle = client
+    refusals = Refusals(configuration: configuration)
   }
 
   /// A client with the defaults for everything but the three required settings.
@@ -101,107 +115,135 @@ public final class Tern: @unchecked Sendable {
   /// Records a track event. `properties` holds JSON-like values (see
   /// "Property values" in README.md): strings, numbers, bools, `NSNull`/`nil`,
   /// `Date`, arrays, `[String: Any]`, `Encodable`.
-  /// - Throws: `TernError` when the event was dropped (and counted):
-  ///   `.invalidArgument` (empty name, a value that is not JSON), `.tooLarge`,
-  ///   `.queueFull`, `.disabled` (opted out or consent denied), `.shutdown`,
-  ///   `.storage` (immediate durability only).
+  ///
+  /// Returns `true` when the event was accepted (it will be stored and sent),
+  /// `false` when it was dropped and counted in `stats`: an empty name or a
+  /// value that is not JSON (`.invalidArgument`), `.tooLarge`, `.queueFull`,
+  /// opted out or consent denied (`.disabled`, not an error), after shutdown,
+  /// `.storage` (immediate durability only). Never throws; see the type's
+  /// comment for how refusals are reported. The other event calls are alike.
+  @discardableResult
   public func track(
     _ event: String, properties: [String: Any]? = nil, options: EventOptions? = nil
-  ) throws {
-    let json = try prepare { try properties.map { try JSONText.object($0, path: "properties") } }
-    try call("track", [("event", event)], options) { tern_client_track(handle, event, json, $0) }
+  ) -> Bool {
+    record("track", [("event", event)], options, {
+      try properties.map { try JSONText.object($0, path: "properties") }
+    }) { json, o in tern_client_track(handle, event, json, o) }
   }
 
   /// Records a track event whose properties are an `Encodable` value that
   /// encodes to a JSON object.
+  @discardableResult
   public func track<Properties: Encodable>(
     _ event: String, properties: Properties, options: EventOptions? = nil
-  ) throws {
-    let json = try prepare { try JSONText.object(encoding: properties, path: "properties") }
-    try call("track", [("event", event)], options) { tern_client_track(handle, event, json, $0) }
+  ) -> Bool {
+    record("track", [("event", event)], options, {
+      try JSONText.object(encoding: properties, path: "properties")
+    }) { json, o in tern_client_track(handle, event, json, o) }
   }
 
   /// Sets and persists the user id and merges `traits` into the stored traits.
+  @discardableResult
   public func identify(
     userId: String, traits: [String: Any]? = nil, options: EventOptions? = nil
-  ) throws {
-    let json = try prepare { try traits.map { try JSONText.object($0, path: "traits") } }
-    try call("identify", [("userId", userId)], options) { tern_client_identify(handle, userId, json, $0) }
+  ) -> Bool {
+    record("identify", [("userId", userId)], options, {
+      try traits.map { try JSONText.object($0, path: "traits") }
+    }) { json, o in tern_client_identify(handle, userId, json, o) }
   }
 
+  @discardableResult
   public func identify<Traits: Encodable>(
     userId: String, traits: Traits, options: EventOptions? = nil
-  ) throws {
-    let json = try prepare { try JSONText.object(encoding: traits, path: "traits") }
-    try call("identify", [("userId", userId)], options) { tern_client_identify(handle, userId, json, $0) }
+  ) -> Bool {
+    record("identify", [("userId", userId)], options, {
+      try JSONText.object(encoding: traits, path: "traits")
+    }) { json, o in tern_client_identify(handle, userId, json, o) }
   }
 
   /// Records a screen view; `name` is required.
+  @discardableResult
   public func screen(
     _ name: String, properties: [String: Any]? = nil, options: EventOptions? = nil
-  ) throws {
-    let json = try prepare { try properties.map { try JSONText.object($0, path: "properties") } }
-    try call("screen", [("name", name)], options) { tern_client_screen(handle, name, json, $0) }
+  ) -> Bool {
+    record("screen", [("name", name)], options, {
+      try properties.map { try JSONText.object($0, path: "properties") }
+    }) { json, o in tern_client_screen(handle, name, json, o) }
   }
 
   /// Records a page view (web-style); `name` may be empty.
+  @discardableResult
   public func page(
     _ name: String? = nil, properties: [String: Any]? = nil, options: EventOptions? = nil
-  ) throws {
-    let json = try prepare { try properties.map { try JSONText.object($0, path: "properties") } }
-    try call("page", [("name", name)], options) { tern_client_page(handle, name, json, $0) }
+  ) -> Bool {
+    record("page", [("name", name)], options, {
+      try properties.map { try JSONText.object($0, path: "properties") }
+    }) { json, o in tern_client_page(handle, name, json, o) }
   }
 
   /// Associates the user with a group; `groupId` is required.
+  @discardableResult
   public func group(
     _ groupId: String, traits: [String: Any]? = nil, options: EventOptions? = nil
-  ) throws {
-    let json = try prepare { try traits.map { try JSONText.object($0, path: "traits") } }
-    try call("group", [("groupId", groupId)], options) { tern_client_group(handle, groupId, json, $0) }
+  ) -> Bool {
+    record("group", [("groupId", groupId)], options, {
+      try traits.map { try JSONText.object($0, path: "traits") }
+    }) { json, o in tern_client_group(handle, groupId, json, o) }
   }
 
   /// Links the current identity (`previousId`) to `newUserId`, which becomes
   /// the user id.
-  public func alias(_ newUserId: String, options: EventOptions? = nil) throws {
-    try call("alias", [("newUserId", newUserId)], options) { tern_client_alias(handle, newUserId, $0) }
+  @discardableResult
+  public func alias(_ newUserId: String, options: EventOptions? = nil) -> Bool {
+    record("alias", [("newUserId", newUserId)], options, { nil }) { _, o in
+      tern_client_alias(handle, newUserId, o)
+    }
   }
 
   // MARK: - Delivery and lifecycle
 
   /// Commits what is pending and uploads everything queued now, blocking the
-  /// calling thread up to `timeout` seconds.
-  /// - Throws: `.transport` (an upload failed; the events stay on disk and
-  ///   are retried by the normal policy), `.timeout`, `.disabled` (consent not
-  ///   granted, or opted out), `.shutdown`, `.invalidArgument`.
-  public func flush(timeout: TimeInterval = 10) throws {
-    let ms = try Tern.milliseconds(timeout, "timeout")
-    try check(tern_client_flush(handle, ms))
+  /// calling thread up to `timeout` seconds. Returns `true` when the queue is
+  /// empty, `false` otherwise: an upload failed, e.g. offline (an ordinary
+  /// outcome: the events stay on disk and are retried by the normal policy),
+  /// the timeout passed, consent is not granted or the user opted out, the
+  /// client is shut down, or `timeout` is not a finite number >= 0 (reported
+  /// to the error handler). Never throws.
+  @discardableResult
+  public func flush(timeout: TimeInterval = 10) -> Bool {
+    guard let ms = milliseconds(timeout, "flush") else { return false }
+    return tern_client_flush(handle, ms) == TERN_OK
   }
 
   /// `flush(timeout:)` for Swift concurrency: waits on a dispatch thread, so
   /// no cooperative thread is blocked.
-  public func flush(timeout: TimeInterval = 10) async throws {
-    try await offload { try self.flush(timeout: timeout) }
+  @discardableResult
+  public func flush(timeout: TimeInterval = 10) async -> Bool {
+    await offload { self.flush(timeout: timeout) }
   }
 
   /// Forgets the user: clears user id and traits and makes a new anonymous id.
-  /// Queued events keep the identity they were recorded with.
-  public func reset() throws {
-    try check(tern_client_reset(handle))
+  /// Queued events keep the identity they were recorded with. Never throws.
+  @discardableResult
+  public func reset() -> Bool {
+    control("reset", tern_client_reset(handle))
   }
 
   /// Stops accepting events, commits what is pending, tries one last upload
   /// if `timeout` allows, and stops the worker. Idempotent. What is not sent
-  /// stays on disk.
-  /// - Throws: `.timeout` (the worker stops at its next step).
-  public func shutdown(timeout: TimeInterval = 2) throws {
-    let ms = try Tern.milliseconds(timeout, "timeout")
-    try check(tern_client_shutdown(handle, ms))
+  /// stays on disk. Returns `false` when the worker did not stop within
+  /// `timeout` (it stops at its next step) or `timeout` is invalid. Never
+  /// throws; event calls made afterwards return `false`.
+  @discardableResult
+  public func shutdown(timeout: TimeInterval = 2) -> Bool {
+    guard let ms = milliseconds(timeout, "shutdown") else { return false }
+    return tern_client_shutdown(handle, ms) == TERN_OK
   }
 
   /// `shutdown(timeout:)` for Swift concurrency (see `flush`).
-  public func shutdown(timeout: TimeInterval = 2) async throws {
-    try await offload { try self.shutdown(timeout: timeout) }
+  @discardableResult
+  public func shutdown(timeout: TimeInterval = 2) async -> Bool {
+    await offload { self.shutdown(timeout: timeout) }
   }
 
   // MARK: - Privacy
@@ -215,8 +257,12 @@ public final class Tern: @unchecked Sendable {
 
   /// Sets and persists consent: `.unknown` stores events without sending,
   /// `.granted` sends them, `.denied` purges the queue and refuses new events.
-  public func setConsent(_ consent: Consent) throws {
-    try check(
+  /// Returns `false` (never throws) when it could not be persisted or the
+  /// client is shut down.
+  @discardableResult
+  public func setConsent(_ consent: Consent) -> Bool {
+    control(
+      "setConsent",
       tern_client_set_consent(handle, tern_consent(rawValue: .init(truncatingIfNeeded: consent.rawValue))))
   }
 
@@ -227,10 +273,13 @@ public final class Tern: @unchecked Sendable {
     return value != 0
   }
 
-  /// Sets and persists opt-out. While opted out, event calls throw
-  /// `.disabled` and nothing is uploaded; queued events stay on disk.
-  public func setOptedOut(_ optedOut: Bool) throws {
-    try check(tern_client_set_opt_out(handle, optedOut ? 1 : 0))
+  /// Sets and persists opt-out. While opted out, event calls return `false`
+  /// (and count the drop; not an error) and nothing is uploaded; queued
+  /// events stay on disk. Returns `false` (never throws) when it could not be
+  /// persisted or the client is shut down.
+  @discardableResult
+  public func setOptedOut(_ optedOut: Bool) -> Bool {
+    control("setOptedOut", tern_client_set_opt_out(handle, optedOut ? 1 : 0))
   }
 
   // MARK: - Identity and stats
@@ -262,77 +311,89 @@ public final class Tern: @unchecked Sendable {
 
   // MARK: - Plumbing
 
-  private func check(_ status: tern_status) throws {
-    guard status != TERN_OK else { return }
+  /// The error for a non-OK status of a call just made on this thread.
+  private func error(_ what: String, _ status: tern_status) -> TernError {
     // The message belongs to this thread's last failed call on the handle, so
     // it is read right after the call, on the same thread.
-    throw TernError(status: status, message: String(cString: tern_client_last_error(handle)))
+    TernError(status: status, message: "\(what): " + String(cString: tern_client_last_error(handle)))
   }
 
-  /// Runs `body` with `options` as a C `tern_event_options` (or NULL) and
-  /// throws for a non-OK status. `strings` are the call's text arguments,
-  /// checked for NUL characters (C would silently cut the text there).
-  private func call(
+  private func control(_ what: String, _ status: tern_status) -> Bool {
+    status == TERN_OK ? true : refusals.refuse(error(what, status))
+  }
+
+  /// An event call: validates and serialises on the Swift side (`json`, the
+  /// text arguments, `options`), runs `body` with the JSON text and the C
+  /// `tern_event_options` (or NULL), and turns a refusal into `false`.
+  /// `strings` are the call's text arguments, checked for NUL characters (C
+  /// would silently cut the text there).
+  private func record(
     _ what: String, _ strings: [(String, String?)], _ options: EventOptions?,
-    _ body: (UnsafePointer<tern_event_options>?) -> tern_status
-  ) throws {
-    let prepared = try prepare { () -> PreparedOptions? in
-      for (name, value) in strings { try Tern.checkNoNUL(value, "\(what): \(name)") }
-      guard let options else { return nil }
-      try Tern.checkNoNUL(options.userId, "\(what): options.userId")
-      try Tern.checkNoNUL(options.anonymousId, "\(what): options.anonymousId")
-      var prepared = PreparedOptions()
-      prepared.context = try options.context.map { try JSONText.object($0, path: "context") }
-      prepared.integrations = try options.integrations.map {
-        try JSONText.object($0, path: "integrations")
-      }
-      if let timestamp = options.timestamp {
-        let ms = (timestamp.timeIntervalSince1970 * 1000).rounded()
-        guard ms.isFinite, ms >= 1, ms < 1e15 else {
-          throw TernError.invalid("\(what): timestamp \(timestamp) is out of range")
-        }
-        prepared.timestampMs = Int64(ms)
-      }
-      return prepared
+    _ json: () throws -> String?,
+    _ body: (String?, UnsafePointer<tern_event_options>?) -> tern_status
+  ) -> Bool {
+    let text: String?
+    let prepared: PreparedOptions?
+    do {
+      text = try json()
+      prepared = try prepare(what, strings, options)
+    } catch let error as TernError {
+      rejectedInSwift.increment()
+      return refusals.refuse(TernError(code: error.code, message: "\(what): \(error.message)"))
+    } catch {
+      rejectedInSwift.increment()
+      return refusals.refuse(TernError.invalid("\(what): \(error)"))
     }
-    guard let options, let prepared else {
-      try check(body(nil))
-      return
-    }
-    let status = withOptionalCString(options.userId) { userId in
-      withOptionalCString(options.anonymousId) { anonymousId in
-        withOptionalCString(prepared.context) { context in
-          withOptionalCString(prepared.integrations) { integrations in
-            var c = tern_event_options()
-            c.struct_size = UInt32(MemoryLayout<tern_event_options>.size)
-            c.user_id = userId
-            c.anonymous_id = anonymousId
-            c.context_json = context
-            c.integrations_json = integrations
-            c.timestamp_ms = prepared.timestampMs
-            return body(&c)
+    let status: tern_status
+    if let options, let prepared {
+      status = withOptionalCString(options.userId) { userId in
+        withOptionalCString(options.anonymousId) { anonymousId in
+          withOptionalCString(prepared.context) { context in
+            withOptionalCString(prepared.integrations) { integrations in
+              var c = tern_event_options()
+              c.struct_size = UInt32(MemoryLayout<tern_event_options>.size)
+              c.user_id = userId
+              c.anonymous_id = anonymousId
+              c.context_json = context
+              c.integrations_json = integrations
+              c.timestamp_ms = prepared.timestampMs
+              return body(text, &c)
+            }
           }
         }
       }
+    } else {
+      status = body(text, nil)
     }
-    try check(status)
+    return status == TERN_OK ? true : refusals.refuse(error(what, status))
+  }
+
+  private func prepare(
+    _ what: String, _ strings: [(String, String?)], _ options: EventOptions?
+  ) throws -> PreparedOptions? {
+    for (name, value) in strings { try Tern.checkNoNUL(value, name) }
+    guard let options else { return nil }
+    try Tern.checkNoNUL(options.userId, "options.userId")
+    try Tern.checkNoNUL(options.anonymousId, "options.anonymousId")
+    var prepared = PreparedOptions()
+    prepared.context = try options.context.map { try JSONText.object($0, path: "context") }
+    prepared.integrations = try options.integrations.map {
+      try JSONText.object($0, path: "integrations")
+    }
+    if let timestamp = options.timestamp {
+      let ms = (timestamp.timeIntervalSince1970 * 1000).rounded()
+      guard ms.isFinite, ms >= 1, ms < 1e15 else {
+        throw TernError.invalid("timestamp \(timestamp) is out of range")
+      }
+      prepared.timestampMs = Int64(ms)
+    }
+    return prepared
   }
 
   private struct PreparedOptions {
     var context: String?
     var integrations: String?
     var timestampMs: Int64 = 0
-  }
-
-  /// Runs the Swift-side validation and serialisation of an event; an event
-  /// it rejects is counted as dropped (`.invalid`), like those C rejects.
-  private func prepare<T>(_ body: () throws -> T) throws -> T {
-    do {
-      return try body()
-    } catch {
-      rejectedInSwift.increment()
-      throw error
-    }
   }
 
   static func checkNoNUL(_ value: String?, _ name: String) throws {
@@ -356,11 +417,23 @@ public final class Tern: @unchecked Sendable {
     }
   }
 
-  private func offload(_ body: @escaping @Sendable () throws -> Void) async throws {
-    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+  private func offload(_ body: @escaping @Sendable () -> Bool) async -> Bool {
+    await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
       DispatchQueue.global(qos: .utility).async {
-        continuation.resume(with: Result { try body() })
+        continuation.resume(returning: body())
       }
+    }
+  }
+
+  /// `seconds` in ms for `what`, or nil (reported, never fatal) when invalid.
+  private func milliseconds(_ seconds: TimeInterval, _ what: String) -> Int64? {
+    do {
+      return try Tern.milliseconds(seconds, "\(what): timeout")
+    } catch let error as TernError {
+      refusals.report(error)
+      return nil
+    } catch {
+      return nil
     }
   }
 

@@ -8,17 +8,17 @@ import XCTest
 final class ClientTests: TernTestCase {
   func testEveryEventCallIsAcceptedAndCounted() throws {
     let tern = try Tern(configuration: configuration())
-    try tern.track("Order Completed", properties: ["total": 42.5, "items": ["a", "b"]])
-    try tern.track("No Properties")
-    try tern.identify(userId: "u-1", traits: ["email": "a@example.com"])
-    try tern.screen("Home")
-    try tern.page()
-    try tern.page("Docs", properties: ["path": "/docs"])
-    try tern.group("g-1", traits: ["name": "Acme"])
-    try tern.alias("u-2")
+    tern.track("Order Completed", properties: ["total": 42.5, "items": ["a", "b"]])
+    tern.track("No Properties")
+    tern.identify(userId: "u-1", traits: ["email": "a@example.com"])
+    tern.screen("Home")
+    tern.page()
+    tern.page("Docs", properties: ["path": "/docs"])
+    tern.group("g-1", traits: ["name": "Acme"])
+    tern.alias("u-2")
     XCTAssertEqual(tern.stats.enqueued, 8)
     XCTAssertEqual(tern.stats.dropped, 0)
-    try tern.shutdown()
+    tern.shutdown()
     let stats = tern.stats
     XCTAssertEqual(stats.stored, 8)
     XCTAssertEqual(stats.queueDepth, 8, "not sent: nothing listens at the endpoint")
@@ -29,7 +29,7 @@ final class ClientTests: TernTestCase {
     let endpoint = URL(string: refusedEndpoint)!
     let tern = try Tern(
       writeKey: "k", endpoint: endpoint, storage: directory.appendingPathComponent("url.db"))
-    try tern.track("Via URL")
+    tern.track("Via URL")
     XCTAssertTrue(FileManager.default.fileExists(atPath: dbPath("url")))
     assertThrows(.invalidArgument, messageContains: "file URL") {
       _ = try Tern(writeKey: "k", endpoint: endpoint, storage: URL(string: "https://x.example/db")!)
@@ -41,11 +41,11 @@ final class ClientTests: TernTestCase {
     let first = tern.anonymousId
     XCTAssertNotNil(UUID(uuidString: first), first)
     XCTAssertNil(tern.userId)
-    try tern.identify(userId: "user-1")
+    tern.identify(userId: "user-1")
     XCTAssertEqual(tern.userId, "user-1")
-    try tern.alias("user-2")
+    tern.alias("user-2")
     XCTAssertEqual(tern.userId, "user-2")
-    try tern.reset()
+    tern.reset()
     XCTAssertNil(tern.userId)
     XCTAssertNotEqual(tern.anonymousId, first)
   }
@@ -56,9 +56,9 @@ final class ClientTests: TernTestCase {
     do {
       let tern = try Tern(configuration: configuration(db: db))
       anonymousId = tern.anonymousId
-      try tern.identify(userId: "kept")
-      try tern.track("Queued")
-      try tern.shutdown()
+      tern.identify(userId: "kept")
+      tern.track("Queued")
+      tern.shutdown()
     }
     let reopened = try Tern(configuration: configuration(db: db))
     XCTAssertEqual(reopened.anonymousId, anonymousId)
@@ -67,12 +67,12 @@ final class ClientTests: TernTestCase {
   }
 
   func testEmptyRequiredNamesAreInvalidArgumentsAndCounted() throws {
-    let tern = try Tern(configuration: configuration())
-    assertThrows(.invalidArgument) { try tern.track("") }
-    assertThrows(.invalidArgument) { try tern.screen("") }
-    assertThrows(.invalidArgument) { try tern.identify(userId: "") }
-    assertThrows(.invalidArgument) { try tern.group("") }
-    assertThrows(.invalidArgument) { try tern.alias("") }
+    let tern = try Tern(configuration: configuration(strict: true))
+    assertThrows(.invalidArgument) { tern.track("") }
+    assertThrows(.invalidArgument) { tern.screen("") }
+    assertThrows(.invalidArgument) { tern.identify(userId: "") }
+    assertThrows(.invalidArgument) { tern.group("") }
+    assertThrows(.invalidArgument) { tern.alias("") }
     let stats = tern.stats
     XCTAssertEqual(stats.enqueued, 0)
     XCTAssertEqual(stats.dropped(.invalid), 5)
@@ -80,11 +80,11 @@ final class ClientTests: TernTestCase {
   }
 
   func testErrorsCarryTheStatusNameAndTheLibrarysMessage() throws {
-    let tern = try Tern(configuration: configuration())
-    do {
-      try tern.track("")
-      XCTFail("an empty event name was accepted")
-    } catch let error as TernError {
+    let tern = try Tern(configuration: configuration(strict: true))
+    XCTAssertFalse(tern.track(""), "an empty event name was accepted")
+    let errors = refused.take()
+    XCTAssertEqual(errors.count, 1)
+    for error in errors {
       XCTAssertEqual(error.code, .invalidArgument)
       XCTAssertEqual(error.code.rawValue, 1)
       XCTAssertEqual(error.code.description, "invalid argument")
@@ -95,34 +95,34 @@ final class ClientTests: TernTestCase {
 
   func testPropertyValuesThatAreNotJSONAreRejectedNamingTheKeyPath() throws {
     final class NotJSON {}
-    let tern = try Tern(configuration: configuration())
+    let tern = try Tern(configuration: configuration(strict: true))
     assertThrows(.invalidArgument, messageContains: "properties.cart.items[1]") {
-      try tern.track("Bad", properties: ["cart": ["items": ["ok", NotJSON()]]])
+      tern.track("Bad", properties: ["cart": ["items": ["ok", NotJSON()]]])
     }
     assertThrows(.invalidArgument, messageContains: "properties.ratio") {
-      try tern.track("Bad", properties: ["ratio": Double.nan])
+      tern.track("Bad", properties: ["ratio": Double.nan])
     }
     assertThrows(.invalidArgument, messageContains: "properties.inf") {
-      try tern.track("Bad", properties: ["inf": Float.infinity])
+      tern.track("Bad", properties: ["inf": Float.infinity])
     }
     assertThrows(.invalidArgument, messageContains: "is not a String") {
-      try tern.track("Bad", properties: ["map": [1: "one"] as [AnyHashable: Any]])
+      tern.track("Bad", properties: ["map": [1: "one"] as [AnyHashable: Any]])
     }
     assertThrows(.invalidArgument, messageContains: "does not encode to a JSON object") {
-      try tern.track("Bad", properties: [1, 2, 3])
+      tern.track("Bad", properties: [1, 2, 3])
     }
     assertThrows(.invalidArgument, messageContains: "traits.age") {
-      try tern.identify(userId: "u", traits: ["age": Double.infinity])
+      tern.identify(userId: "u", traits: ["age": Double.infinity])
     }
     assertThrows(.invalidArgument, messageContains: "context") {
-      try tern.track("Bad", options: .init(context: ["x": NotJSON()]))
+      tern.track("Bad", options: .init(context: ["x": NotJSON()]))
     }
     assertThrows(.invalidArgument, messageContains: "timestamp") {
-      try tern.track("Bad", options: .init(timestamp: Date(timeIntervalSince1970: -5)))
+      tern.track("Bad", options: .init(timestamp: Date(timeIntervalSince1970: -5)))
     }
-    assertThrows(.invalidArgument, messageContains: "NUL") { try tern.track("Bad\u{0}Name") }
+    assertThrows(.invalidArgument, messageContains: "NUL") { tern.track("Bad\u{0}Name") }
     assertThrows(.invalidArgument, messageContains: "options.userId") {
-      try tern.track("Bad", options: .init(userId: "a\u{0}b"))
+      tern.track("Bad", options: .init(userId: "a\u{0}b"))
     }
     let stats = tern.stats
     XCTAssertEqual(stats.enqueued, 0)
@@ -133,20 +133,20 @@ final class ClientTests: TernTestCase {
   func testEncodableStructsWithBadValuesNameTheCodingPath() throws {
     struct Inner: Encodable { var score: Double }
     struct Outer: Encodable { var inner: [Inner] }
-    let tern = try Tern(configuration: configuration())
+    let tern = try Tern(configuration: configuration(strict: true))
     assertThrows(.invalidArgument, messageContains: "properties.inner[0].score") {
-      try tern.track("Bad", properties: Outer(inner: [Inner(score: .nan)]))
+      tern.track("Bad", properties: Outer(inner: [Inner(score: .nan)]))
     }
   }
 
   func testAnEventAboveMaxEventBytesIsTooLargeAndCounted() throws {
-    var config = configuration()
+    var config = configuration(strict: true)
     config.maxEventBytes = 2048
     let tern = try Tern(configuration: config)
     assertThrows(.tooLarge) {
-      try tern.track("Big", properties: ["blob": String(repeating: "x", count: 4096)])
+      tern.track("Big", properties: ["blob": String(repeating: "x", count: 4096)])
     }
-    try tern.track("Small", properties: ["blob": "x"])
+    tern.track("Small", properties: ["blob": "x"])
     XCTAssertEqual(tern.stats.dropped(.tooLarge), 1)
     XCTAssertEqual(tern.stats.enqueued, 1)
   }
@@ -193,15 +193,15 @@ final class ClientTests: TernTestCase {
     let db = dbPath()
     let first = try Tern(configuration: configuration(db: db))
     assertThrows(.locked) { _ = try Tern(configuration: configuration(db: db)) }
-    try first.track("Still Works")
-    try first.shutdown()
+    first.track("Still Works")
+    first.shutdown()
   }
 
   func testADatabaseIsReusableOnceItsClientIsReleased() throws {
     let db = dbPath()
     do {
       let first = try Tern(configuration: configuration(db: db))
-      try first.track("One")
+      first.track("One")
     }  // deinit releases the handle and the database
     let second = try Tern(configuration: configuration(db: db))
     XCTAssertEqual(second.stats.queueDepth, 1)
@@ -212,7 +212,7 @@ final class ClientTests: TernTestCase {
       var clients: [Tern] = []
       for i in 0..<10 {
         let tern = try Tern(configuration: configuration(db: dbPath("c\(i)")))
-        try tern.track("Round", properties: ["round": round, "client": i])
+        tern.track("Round", properties: ["round": round, "client": i])
         clients.append(tern)
       }
       XCTAssertEqual(Set(clients.map(\.anonymousId)).count, 10, "each database has its own identity")
@@ -239,9 +239,9 @@ final class ClientTests: TernTestCase {
           var stored: UInt64 = 0
           for round in 0..<3 {
             let tern = try Tern(configuration: config)
-            for j in 0..<20 { try tern.track("Task Event", properties: ["task": i, "round": round, "j": j]) }
+            for j in 0..<20 { tern.track("Task Event", properties: ["task": i, "round": round, "j": j]) }
             stored = tern.stats.queueDepth
-            try await tern.shutdown(timeout: 2)
+            await tern.shutdown(timeout: 2)
           }
           return stored
         }
@@ -256,71 +256,76 @@ final class ClientTests: TernTestCase {
   func testOptOutRefusesEventsAndPersists() throws {
     let db = dbPath()
     do {
-      let tern = try Tern(configuration: configuration(db: db))
+      let tern = try Tern(configuration: configuration(db: db, strict: true))
       XCTAssertFalse(tern.isOptedOut)
-      try tern.setOptedOut(true)
+      XCTAssertTrue(tern.setOptedOut(true))
       XCTAssertTrue(tern.isOptedOut)
-      assertThrows(.disabled) { try tern.track("Refused") }
+      assertThrows(.disabled) { tern.track("Refused") }
       XCTAssertEqual(tern.stats.dropped(.optOut), 1)
-      assertThrows(.disabled) { try tern.flush(timeout: 1) }
-      try tern.shutdown()
+      XCTAssertFalse(tern.flush(timeout: 1))
+      tern.shutdown()
     }
     let reopened = try Tern(configuration: configuration(db: db))
     XCTAssertTrue(reopened.isOptedOut)
-    try reopened.setOptedOut(false)
-    try reopened.track("Accepted")
+    reopened.setOptedOut(false)
+    reopened.track("Accepted")
   }
 
   func testConsentUnknownBuffersGrantedSendsDeniedPurges() throws {
     let collector = try Collector(directory: directory)
-    var config = configuration(endpoint: collector.url)
+    var config = configuration(endpoint: collector.url, strict: true)
     config.defaultConsent = .unknown
     let tern = try Tern(configuration: config)
     XCTAssertEqual(tern.consent, .unknown)
-    try tern.track("Buffered")
-    assertThrows(.disabled) { try tern.flush(timeout: 1) }
-    try tern.setConsent(.granted)
+    tern.track("Buffered")
+    XCTAssertFalse(tern.flush(timeout: 1), "consent is not granted yet")
+    tern.setConsent(.granted)
     XCTAssertEqual(tern.consent, .granted)
     try flushUntilSent(tern)
     XCTAssertEqual(tern.stats.sent, 1)
 
-    try tern.setConsent(.unknown)
-    try tern.track("Purged 1")
-    try tern.track("Purged 2")
-    try tern.setConsent(.denied)
+    tern.setConsent(.unknown)
+    tern.track("Purged 1")
+    tern.track("Purged 2")
+    tern.setConsent(.denied)
     XCTAssertEqual(tern.consent, .denied)
-    assertThrows(.disabled) { try tern.track("Refused") }
+    assertThrows(.disabled) { tern.track("Refused") }
     let stats = tern.stats
     XCTAssertEqual(stats.queueDepth, 0)
     XCTAssertEqual(stats.dropped(.consentDenied), 3, "two purged, one refused")
-    try tern.shutdown()
+    tern.shutdown()
     let (events, _) = try collector.stop()
     XCTAssertEqual(events.compactMap { $0["event"] as? String }, ["Buffered"])
   }
 
   func testShutdownIsIdempotentAndLaterCallsReportShutdown() throws {
-    let tern = try Tern(configuration: configuration())
-    try tern.track("Before")
-    try tern.shutdown(timeout: 1)
-    try tern.shutdown(timeout: 1)
-    assertThrows(.shutdown) { try tern.track("After") }
-    assertThrows(.shutdown) { try tern.flush(timeout: 1) }
+    let tern = try Tern(configuration: configuration(strict: true))
+    XCTAssertTrue(tern.track("Before"))
+    XCTAssertTrue(tern.shutdown(timeout: 1))
+    XCTAssertTrue(tern.shutdown(timeout: 1))
+    assertThrows(.shutdown) { tern.track("After") }
+    XCTAssertFalse(tern.flush(timeout: 1))
     XCTAssertEqual(tern.stats.dropped(.shutdown), 1)
   }
 
-  func testNegativeTimeoutsAreInvalidArguments() throws {
-    let tern = try Tern(configuration: configuration())
-    assertThrows(.invalidArgument, messageContains: "timeout") { try tern.flush(timeout: -1) }
-    assertThrows(.invalidArgument, messageContains: "timeout") {
-      try tern.shutdown(timeout: .infinity)
-    }
+  func testNegativeTimeoutsAreInvalidArgumentsReportedToTheErrorHandler() throws {
+    let handled = Recorded<TernError>()
+    var config = configuration()
+    config.errorHandler = { handled.add($0) }
+    let tern = try Tern(configuration: config)
+    XCTAssertFalse(tern.flush(timeout: -1))
+    XCTAssertFalse(tern.shutdown(timeout: .infinity))
+    tern.refusals.sync()
+    let errors = handled.snapshot
+    XCTAssertEqual(errors.map(\.code), [.invalidArgument, .invalidArgument])
+    for error in errors { XCTAssertTrue(error.message.contains("timeout"), error.message) }
   }
 
   func testImmediateDurabilityStoresBeforeTrackReturns() throws {
     var config = configuration()
     config.durability = .immediate
     let tern = try Tern(configuration: config)
-    try tern.track("Durable")
+    tern.track("Durable")
     XCTAssertEqual(tern.stats.stored, 1)
   }
 
@@ -344,9 +349,9 @@ final class ClientTests: TernTestCase {
     config.logHandler = { level, line in lines.add(level, line) }
     config.logLevel = .warn
     let tern = try Tern(configuration: config)
-    try tern.track("Logged")
-    assertThrows(.transport) { try tern.flush(timeout: 5) }
-    try tern.shutdown()
+    tern.track("Logged")
+    XCTAssertFalse(tern.flush(timeout: 5), "nothing listens")
+    tern.shutdown()
     let logged = lines.snapshot
     XCTAssertTrue(logged.contains { $0.0 >= .warn && $0.1.contains("upload failed") }, "\(logged)")
     XCTAssertFalse(logged.contains { $0.0 < .warn })
@@ -355,9 +360,9 @@ final class ClientTests: TernTestCase {
   func testAsyncFlushAndShutdownFromATask() async throws {
     let collector = try Collector(directory: directory)
     let tern = try Tern(configuration: configuration(endpoint: collector.url))
-    try tern.track("From Task")
-    try await tern.flush(timeout: 5)
-    try await tern.shutdown(timeout: 2)
+    tern.track("From Task")
+    await tern.flush(timeout: 5)
+    await tern.shutdown(timeout: 2)
     XCTAssertEqual(tern.stats.sent, 1)
     let (events, _) = try collector.stop()
     XCTAssertEqual(events.count, 1)
@@ -379,8 +384,8 @@ final class ClientTests: TernTestCase {
       config.contextProvider = strongProvider
       config.logHandler = { _, _ in }
       let tern = try Tern(configuration: config)
-      try tern.track("Hooked")
-      try tern.shutdown()
+      tern.track("Hooked")
+      tern.shutdown()
     }
     XCTAssertNil(transport, "the library released the transport's state")
     XCTAssertNil(provider, "the library released the context provider's state")
@@ -398,7 +403,7 @@ final class ClientTests: TernTestCase {
       assertThrows(.locked) { _ = try Tern(configuration: config) }
     }
     XCTAssertNil(transport)
-    try owner.shutdown()
+    owner.shutdown()
   }
 
   func testVersionIsTheLibrarys() {

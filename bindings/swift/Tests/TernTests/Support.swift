@@ -85,9 +85,38 @@ final class Collector {
   }
 }
 
+/// A thread-safe list of values (errors handed over, log lines).
+final class Recorded<Value>: @unchecked Sendable {
+  private let lock = NSLock()
+  private var values: [Value] = []
+
+  func add(_ value: Value) {
+    lock.lock()
+    values.append(value)
+    lock.unlock()
+  }
+
+  /// Returns and forgets what was recorded so far.
+  func take() -> [Value] {
+    lock.lock()
+    defer { lock.unlock() }
+    let out = values
+    values.removeAll()
+    return out
+  }
+
+  var snapshot: [Value] {
+    lock.lock()
+    defer { lock.unlock() }
+    return values
+  }
+}
+
 /// A fresh temporary directory per test, removed afterwards.
 class TernTestCase: XCTestCase {
   var directory: URL!
+  /// Refusals of strict clients made with `configuration(strict: true)`.
+  let refused = Recorded<TernError>()
 
   override func setUpWithError() throws {
     directory = FileManager.default.temporaryDirectory
@@ -125,9 +154,20 @@ class TernTestCase: XCTestCase {
 
   /// A configuration for fast tests: small intervals, quick retries, no
   /// context provider unless the test sets one.
-  func configuration(endpoint: String? = nil, db: String? = nil) -> Tern.Configuration {
+  ///
+  /// `strict`: strict mode, with each refusal recorded in `refused` instead of
+  /// stopping the process (see `assertThrows(_:messageContains:_:)` for calls
+  /// that return whether they were accepted).
+  func configuration(endpoint: String? = nil, db: String? = nil, strict: Bool = false)
+    -> Tern.Configuration
+  {
     var c = Tern.Configuration(
       writeKey: "test-key", endpoint: endpoint ?? refusedEndpoint, storagePath: db ?? dbPath())
+    if strict {
+      c.strict = true
+      let refused = self.refused
+      c.strictHook = { refused.add($0) }
+    }
     c.flushInterval = 0.05
     c.commitWindow = 0.005
     c.backoffBase = 0.02
@@ -147,13 +187,31 @@ class TernTestCase: XCTestCase {
   /// retry policy repeats), up to `seconds`.
   func flushUntilSent(_ tern: Tern, seconds: TimeInterval = 10) throws {
     let deadline = Date().addingTimeInterval(seconds)
-    while true {
-      do {
-        try tern.flush(timeout: 2)
-        return
-      } catch let error as TernError where error.code == .transport && Date() < deadline {
-        Thread.sleep(forTimeInterval: 0.05)
+    while !tern.flush(timeout: 2) {
+      guard Date() < deadline else {
+        throw TernError(code: .timeout, message: "the queue was not sent within \(seconds) s")
       }
+      Thread.sleep(forTimeInterval: 0.05)
+    }
+  }
+
+  /// Asserts that `body`, a call on a strict client (see `configuration`),
+  /// was refused (returned false) with `code` and a message containing
+  /// `fragment`.
+  func assertThrows(
+    _ code: TernError.Code, messageContains fragment: String? = nil, file: StaticString = #filePath,
+    line: UInt = #line, _ body: () -> Bool
+  ) {
+    _ = refused.take()
+    XCTAssertFalse(body(), "expected a refusal with \(code), got acceptance", file: file, line: line)
+    let errors = refused.take()
+    XCTAssertEqual(errors.count, 1, "strict refusals: \(errors)", file: file, line: line)
+    guard let error = errors.first else { return }
+    XCTAssertEqual(error.code, code, "\(error)", file: file, line: line)
+    if let fragment {
+      XCTAssertTrue(
+        error.message.contains(fragment), "\(error.message) lacks \(fragment)", file: file,
+        line: line)
     }
   }
 

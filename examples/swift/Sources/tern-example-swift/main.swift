@@ -72,31 +72,37 @@ var configuration = Tern.Configuration(
 configuration.flushAt = 50
 if args.urlSession { configuration.transport = URLSessionTransport(requestTimeout: 10) }
 
+// Only creation throws (a bad setting or an unusable storage path). Event
+// calls return whether the event was accepted and never throw; refusals that
+// are errors go to the error handler.
+configuration.errorHandler = { error in
+  FileHandle.standardError.write(Data("tern-example-swift: refused: \(error)\n".utf8))
+}
+
+let tern: Tern
 do {
-  let tern = try Tern(configuration: configuration)
-  try tern.identify(userId: "swift-example-user", traits: ["plan": "free", "beta": true])
-  try tern.screen("Catalog", properties: ["category": "books"])
-  for i in 0..<args.events {
-    try tern.track(
-      "Product Added",
-      properties: Product(sku: "sku-\(i)", name: "Book \(i)", price: 12.5 + Double(i), quantity: 1))
-  }
-  try tern.track(
-    "Order Completed",
-    properties: ["total": 42.5, "currency": "EUR", "items": ["a", "b"], "coupon": NSNull()])
-  do {
-    try tern.flush(timeout: args.timeout)
-  } catch let error as TernError {
-    // The events stay in the database and go out on the next run.
-    print("flush: \(error) (\(tern.stats.queueDepth) events kept in \(args.db))")
-  }
-  let stats = tern.stats
-  print(
-    "tern-example-swift: enqueued \(stats.enqueued), sent \(stats.sent), queued \(stats.queueDepth), dropped \(stats.dropped) (anonymousId \(tern.anonymousId))"
-  )
-  try tern.shutdown(timeout: 2)
-  exit(stats.queueDepth == 0 ? 0 : 1)
+  tern = try Tern(configuration: configuration)
 } catch {
   FileHandle.standardError.write(Data("tern-example-swift: \(error)\n".utf8))
   exit(1)
 }
+tern.identify(userId: "swift-example-user", traits: ["plan": "free", "beta": true])
+tern.screen("Catalog", properties: ["category": "books"])
+for i in 0..<args.events {
+  tern.track(
+    "Product Added",
+    properties: Product(sku: "sku-\(i)", name: "Book \(i)", price: 12.5 + Double(i), quantity: 1))
+}
+tern.track(
+  "Order Completed",
+  properties: ["total": 42.5, "currency": "EUR", "items": ["a", "b"], "coupon": NSNull()])
+if !tern.flush(timeout: args.timeout) {
+  // Offline, say: the events stay in the database and go out on the next run.
+  print("flush: not everything was sent (\(tern.stats.queueDepth) events kept in \(args.db))")
+}
+let stats = tern.stats
+print(
+  "tern-example-swift: enqueued \(stats.enqueued), sent \(stats.sent), queued \(stats.queueDepth), dropped \(stats.dropped) (anonymousId \(tern.anonymousId))"
+)
+tern.shutdown(timeout: 2)
+exit(stats.queueDepth == 0 ? 0 : 1)

@@ -11,7 +11,9 @@ import java.util.Map;
  * reference keeps the owner reachable for the duration of the call, so the GC
  * reaper can never free a handle while a call is using it.
  *
- * <p>Natives that fail throw {@link TernException} with the C status and message.
+ * <p>The event and control natives (events, flush, shutdown, reset, the
+ * consent and opt-out setters) return the C status code and never throw; the
+ * others throw {@link TernException} with the C status and message.
  */
 final class NativeBridge {
   private NativeBridge() {}
@@ -83,21 +85,35 @@ final class NativeBridge {
 
   static native void clientDestroy(long client);
 
-  static native void event(Object owner, long client, int type, String subject, String json,
+  /**
+   * Added to the status {@link #event} returns when the glue refused the
+   * event before the C API saw it (a string that cannot cross as UTF-8); the
+   * C API did not count it, and {@link #glueError} has the message.
+   */
+  static final int GLUE_REFUSED = 0x100;
+
+  /** Returns the C status (0: accepted), or GLUE_REFUSED | status. */
+  static native int event(Object owner, long client, int type, String subject, String json,
       String userId, String anonymousId, String contextJson, String integrationsJson,
       long timestampMillis);
 
-  static native void flush(Object owner, long client, long timeoutMillis);
+  /** The message of this thread's last event refused with GLUE_REFUSED. */
+  static native String glueError();
 
-  static native void reset(Object owner, long client);
+  /** The message of this thread's last failed call on {@code client}. */
+  static native String lastError(Object owner, long client);
 
-  static native void shutdown(Object owner, long client, long timeoutMillis);
+  static native int flush(Object owner, long client, long timeoutMillis);
 
-  static native void setConsent(Object owner, long client, int consent);
+  static native int reset(Object owner, long client);
+
+  static native int shutdown(Object owner, long client, long timeoutMillis);
+
+  static native int setConsent(Object owner, long client, int consent);
 
   static native int consent(Object owner, long client);
 
-  static native void setOptOut(Object owner, long client, boolean optedOut);
+  static native int setOptOut(Object owner, long client, boolean optedOut);
 
   static native boolean optedOut(Object owner, long client);
 

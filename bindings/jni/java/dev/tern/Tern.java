@@ -32,9 +32,17 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * network (except with {@link Durability#IMMEDIATE}). {@link #flush} and
  * {@link #shutdown} block up to their timeout.
  *
- * <p>Errors: a call that fails throws an unchecked {@link TernException}
- * carrying the {@link Status} and the library's message; a rejected event is
- * also counted in {@link #stats()}.
+ * <p>Errors: the event calls, {@link #reset}, {@link #setConsent} and
+ * {@link #optOut} never throw; they return whether the call was accepted.
+ * Opt-out and denied consent are not errors: the event is dropped and counted
+ * under its reason. Any other refusal (a value that is not JSON, too large,
+ * queue full, after close, a storage failure) is counted in {@link #stats()},
+ * logged at most once per status per minute and passed to the
+ * {@link Options.Builder#errorHandler error handler}. {@link #flush} and
+ * {@link #shutdown} return their outcome as a {@link Status}. With
+ * {@link Options.Builder#strict strict} on (for tests and debug builds) every
+ * refusal throws a {@link TernException} instead. Construction fails loudly:
+ * the constructor throws for a bad option or an unusable storage path.
  *
  * <p>Lifetime: {@link #close()} shuts the client down (2 s deadline unless
  * {@link #shutdown} ran) and frees the native handle; what was not sent stays
@@ -113,6 +121,9 @@ public final class Tern implements AutoCloseable {
     final LogLevel logLevel;
     final Transport transport;
     final ContextProvider contextProvider;
+    final ErrorHandler errorHandler;
+    final boolean strict;
+    final Refusals.Ticker ticker;
 
     private Options(Builder b) {
       endpoint = b.endpoint;
@@ -127,6 +138,9 @@ public final class Tern implements AutoCloseable {
       logLevel = b.logLevel;
       transport = b.transport;
       contextProvider = b.contextProvider;
+      errorHandler = b.errorHandler;
+      strict = b.strict;
+      ticker = b.ticker;
     }
 
     public static Builder builder() {
@@ -150,6 +164,9 @@ public final class Tern implements AutoCloseable {
       private LogLevel logLevel = LogLevel.WARN;
       private Transport transport;
       private ContextProvider contextProvider;
+      private ErrorHandler errorHandler;
+      private boolean strict;
+      private Refusals.Ticker ticker;
 
       private Builder() {}
 
@@ -317,6 +334,32 @@ public final class Tern implements AutoCloseable {
         return this;
       }
 
+      /**
+       * Hears about every refused call that is an error (not opt-out or denied
+       * consent), on a background thread; see {@link ErrorHandler}.
+       */
+      public Builder errorHandler(ErrorHandler handler) {
+        this.errorHandler = handler;
+        return this;
+      }
+
+      /**
+       * Strict mode (default off), for tests and debug builds: every refused
+       * call, opt-out and denied consent included, throws a
+       * {@link TernException} instead of returning false. Leave it off in
+       * production, where a refused event must never crash the app.
+       */
+      public Builder strict(boolean strict) {
+        this.strict = strict;
+        return this;
+      }
+
+      /** The clock of the log throttle (tests). */
+      Builder ticker(Refusals.Ticker ticker) {
+        this.ticker = ticker;
+        return this;
+      }
+
       public Options build() {
         return new Options(this);
       }
@@ -370,15 +413,23 @@ public final class Tern implements AutoCloseable {
 
   private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
   private final HandleRef ref;
+  private final Refusals refusals;
+  /** The native counters as of close(), so stats() still answers after it. */
+  private volatile long[] finalStats;
 
   /**
    * Opens (or creates) the store at the options' storage path and starts the
    * client. Throws {@link TernException}: INVALID_ARGUMENT (missing write key or
    * storage path, bad values), LOCKED (another client owns the database),
-   * STORAGE (cannot open it).
+   * STORAGE (cannot open it); the message says which setting to fix.
    */
   public Tern(Options options) {
     if (options == null) throw new TernException(Status.INVALID_ARGUMENT, "options is null");
+    if (options.endpoint != null && !isHttpUrl(options.endpoint)) {
+      throw new TernException(Status.INVALID_ARGUMENT, "endpoint \"" + options.endpoint
+          + "\" is not an http:// or https:// URL with a host"
+          + " (for example \"https://relay.example.com\")");
+    }
     long o = NativeBridge.optionsNew();
     long h;
     try {
@@ -403,9 +454,25 @@ public final class Tern implements AutoCloseable {
     } finally {
       NativeBridge.optionsFree(o);
     }
+    refusals = new Refusals(options.strict, options.errorHandler, options.logger,
+        options.logger != null ? options.logLevel : LogLevel.WARN, options.ticker);
     ref = new HandleRef(this, h);
     Reaper.LIVE.add(ref);
     Reaper.start();
+  }
+
+  // A wrong endpoint is a configuration error found here, not a stream of
+  // failed uploads later.
+  static boolean isHttpUrl(String url) {
+    String lower = url.toLowerCase(java.util.Locale.ROOT);
+    int start = lower.startsWith("http://") ? 7 : lower.startsWith("https://") ? 8 : -1;
+    if (start < 0 || start >= url.length()) return false;
+    char first = url.charAt(start);
+    if (first == '/' || first == '?' || first == '#') return false;
+    for (int i = 0; i < url.length(); i++) {
+      if (Character.isWhitespace(url.charAt(i))) return false;
+    }
+    return true;
   }
 
   /** Same as {@code new Tern(options)}. */
@@ -428,11 +495,24 @@ public final class Tern implements AutoCloseable {
     return h;
   }
 
+  // The same for calls that must not wait or throw: 0 when the client is
+  // closed or being closed (then the read lock is not held).
+  private long tryAcquire() {
+    if (!lock.readLock().tryLock()) return 0;  // close() holds the write lock
+    long h = ref.handle.get();
+    if (h == 0) lock.readLock().unlock();
+    return h;
+  }
+
   private void release() {
     lock.readLock().unlock();
   }
 
-  private void event(int type, String subject, Map<String, ?> json, EventOptions options) {
+  private static final String[] EVENT_NAMES = {
+      "track", "identify", "screen", "page", "group", "alias"};
+
+  private boolean event(int type, String subject, Map<String, ?> json, EventOptions options) {
+    String what = EVENT_NAMES[type];
     String jsonText;
     String contextText = null;
     String integrationsText = null;
@@ -442,122 +522,159 @@ public final class Tern implements AutoCloseable {
         if (options.context != null) contextText = Json.write(options.context);
         if (options.integrations != null) integrationsText = Json.write(options.integrations);
       }
-    } catch (IllegalArgumentException e) {
-      throw new TernException(Status.INVALID_ARGUMENT, e.getMessage());
+    } catch (RuntimeException e) {
+      // IllegalArgumentException from Json, or a map that fails while read
+      // (a concurrent modification, a throwing toString).
+      return refusals.refuse(Status.INVALID_ARGUMENT, what + ": " + e.getMessage(),
+          DropReason.INVALID);
     }
-    long h = acquire();
+    long h = tryAcquire();
+    if (h == 0) {
+      return refusals.refuse(Status.SHUTDOWN, what + ": the client is closed", DropReason.SHUTDOWN);
+    }
+    int code;
+    String message = null;
     try {
-      NativeBridge.event(this, h, type, subject, jsonText,
+      code = NativeBridge.event(this, h, type, subject, jsonText,
           options == null ? null : options.userId,
           options == null ? null : options.anonymousId, contextText, integrationsText,
           options == null ? 0 : options.timestampMillis);
+      if (code != 0) {
+        message = (code & NativeBridge.GLUE_REFUSED) != 0 ? NativeBridge.glueError()
+                                                          : NativeBridge.lastError(this, h);
+      }
+    } catch (RuntimeException e) {
+      code = NativeBridge.GLUE_REFUSED | Status.INTERNAL.code();
+      message = String.valueOf(e.getMessage());
     } finally {
       release();
     }
+    if (code == 0) return true;
+    boolean countedByCore = (code & NativeBridge.GLUE_REFUSED) == 0;
+    Status status = Status.fromCode(code & ~NativeBridge.GLUE_REFUSED);
+    return refusals.refuse(status, what + ": " + message,
+        countedByCore ? null : DropReason.INVALID);
+  }
+
+  // A control call (reset, setConsent, optOut): never throws unless strict.
+  private boolean control(String what, int code, long h) {
+    if (code == 0) return true;
+    return refusals.refuse(Status.fromCode(code), what + ": " + NativeBridge.lastError(this, h), null);
   }
 
   // --- Event calls -----------------------------------------------------------
+  //
+  // Each returns true when the event was accepted (it will be stored and
+  // sent) and false when it was dropped (and counted in stats()); none throws
+  // unless the client is strict (see the class comment).
 
   /** Records a track event named {@code event} (required). */
-  public void track(String event) {
-    track(event, null, null);
+  public boolean track(String event) {
+    return track(event, null, null);
   }
 
-  public void track(String event, Map<String, ?> properties) {
-    track(event, properties, null);
+  public boolean track(String event, Map<String, ?> properties) {
+    return track(event, properties, null);
   }
 
-  public void track(String event, Map<String, ?> properties, EventOptions options) {
-    event(NativeBridge.TRACK, event, properties, options);
+  public boolean track(String event, Map<String, ?> properties, EventOptions options) {
+    return event(NativeBridge.TRACK, event, properties, options);
   }
 
   /** Sets and persists the user id (required) and merges {@code traits} into the stored traits. */
-  public void identify(String userId) {
-    identify(userId, null, null);
+  public boolean identify(String userId) {
+    return identify(userId, null, null);
   }
 
-  public void identify(String userId, Map<String, ?> traits) {
-    identify(userId, traits, null);
+  public boolean identify(String userId, Map<String, ?> traits) {
+    return identify(userId, traits, null);
   }
 
-  public void identify(String userId, Map<String, ?> traits, EventOptions options) {
-    event(NativeBridge.IDENTIFY, userId, traits, options);
+  public boolean identify(String userId, Map<String, ?> traits, EventOptions options) {
+    return event(NativeBridge.IDENTIFY, userId, traits, options);
   }
 
   /** Records a screen view ({@code name} required). */
-  public void screen(String name) {
-    screen(name, null, null);
+  public boolean screen(String name) {
+    return screen(name, null, null);
   }
 
-  public void screen(String name, Map<String, ?> properties) {
-    screen(name, properties, null);
+  public boolean screen(String name, Map<String, ?> properties) {
+    return screen(name, properties, null);
   }
 
-  public void screen(String name, Map<String, ?> properties, EventOptions options) {
-    event(NativeBridge.SCREEN, name, properties, options);
+  public boolean screen(String name, Map<String, ?> properties, EventOptions options) {
+    return event(NativeBridge.SCREEN, name, properties, options);
   }
 
   /** Records a page view ({@code name} may be null). */
-  public void page(String name) {
-    page(name, null, null);
+  public boolean page(String name) {
+    return page(name, null, null);
   }
 
-  public void page(String name, Map<String, ?> properties) {
-    page(name, properties, null);
+  public boolean page(String name, Map<String, ?> properties) {
+    return page(name, properties, null);
   }
 
-  public void page(String name, Map<String, ?> properties, EventOptions options) {
-    event(NativeBridge.PAGE, name, properties, options);
+  public boolean page(String name, Map<String, ?> properties, EventOptions options) {
+    return event(NativeBridge.PAGE, name, properties, options);
   }
 
   /** Associates the user with a group ({@code groupId} required). */
-  public void group(String groupId) {
-    group(groupId, null, null);
+  public boolean group(String groupId) {
+    return group(groupId, null, null);
   }
 
-  public void group(String groupId, Map<String, ?> traits) {
-    group(groupId, traits, null);
+  public boolean group(String groupId, Map<String, ?> traits) {
+    return group(groupId, traits, null);
   }
 
-  public void group(String groupId, Map<String, ?> traits, EventOptions options) {
-    event(NativeBridge.GROUP, groupId, traits, options);
+  public boolean group(String groupId, Map<String, ?> traits, EventOptions options) {
+    return event(NativeBridge.GROUP, groupId, traits, options);
   }
 
   /** Links the current identity to {@code newUserId}, which becomes the user id. */
-  public void alias(String newUserId) {
-    alias(newUserId, null);
+  public boolean alias(String newUserId) {
+    return alias(newUserId, null);
   }
 
-  public void alias(String newUserId, EventOptions options) {
-    event(NativeBridge.ALIAS, newUserId, null, options);
+  public boolean alias(String newUserId, EventOptions options) {
+    return event(NativeBridge.ALIAS, newUserId, null, options);
   }
 
   // --- Control ---------------------------------------------------------------
 
   /** {@link #flush(long)} with a 30 s deadline. */
-  public void flush() {
-    flush(30_000);
+  public Status flush() {
+    return flush(30_000);
   }
 
   /**
-   * Uploads everything queued now, waiting up to {@code timeoutMillis}. Throws
-   * TRANSPORT (an upload failed; the events stay queued and are retried),
-   * TIMEOUT, DISABLED (no consent, or opted out), SHUTDOWN.
+   * Uploads everything queued now, waiting up to {@code timeoutMillis}, and
+   * returns the outcome (never throws): OK (the queue is empty), TRANSPORT (an
+   * upload failed, e.g. offline; the events stay queued and are retried),
+   * TIMEOUT, DISABLED (no consent, or opted out), SHUTDOWN (closed or shut
+   * down), INVALID_ARGUMENT (a negative timeout).
    */
-  public void flush(long timeoutMillis) {
-    long h = acquire();
+  public Status flush(long timeoutMillis) {
+    long h = tryAcquire();
+    if (h == 0) return Status.SHUTDOWN;
     try {
-      NativeBridge.flush(this, h, timeoutMillis);
+      return Status.fromCode(NativeBridge.flush(this, h, timeoutMillis));
     } finally {
       release();
     }
   }
 
-  /** Forgets the user: clears user id and traits, makes a new anonymous id. */
-  public void reset() {
-    long h = acquire();
+  /**
+   * Forgets the user: clears user id and traits, makes a new anonymous id.
+   * Returns false (never throws unless strict) when the client is closed.
+   */
+  public boolean reset() {
+    long h = tryAcquire();
+    if (h == 0) return refusals.refuse(Status.SHUTDOWN, "reset: the client is closed", null);
     try {
-      NativeBridge.reset(this, h);
+      return control("reset", NativeBridge.reset(this, h), h);
     } finally {
       release();
     }
@@ -565,25 +682,34 @@ public final class Tern implements AutoCloseable {
 
   /**
    * Stops accepting events, commits what is pending, tries one last upload
-   * and stops the worker. Idempotent. Throws TIMEOUT when the worker did not
-   * finish in time (what is not sent stays on disk). {@link #close()} is still
-   * needed to free the handle.
+   * and stops the worker. Idempotent. Returns the outcome (never throws): OK,
+   * TIMEOUT when the worker did not finish in time (what is not sent stays on
+   * disk), SHUTDOWN after close(), INVALID_ARGUMENT (a negative timeout).
+   * {@link #close()} is still needed to free the handle.
    */
-  public void shutdown(long timeoutMillis) {
-    long h = acquire();
+  public Status shutdown(long timeoutMillis) {
+    long h = tryAcquire();
+    if (h == 0) return Status.SHUTDOWN;
     try {
-      NativeBridge.shutdown(this, h, timeoutMillis);
+      return Status.fromCode(NativeBridge.shutdown(this, h, timeoutMillis));
     } finally {
       release();
     }
   }
 
-  /** Sets and persists consent; DENIED purges the queue. */
-  public void setConsent(Consent consent) {
-    if (consent == null) throw new TernException(Status.INVALID_ARGUMENT, "consent is null");
-    long h = acquire();
+  /**
+   * Sets and persists consent; DENIED purges the queue. Returns false (never
+   * throws unless strict) for a null consent, after close, or when it could
+   * not be persisted.
+   */
+  public boolean setConsent(Consent consent) {
+    if (consent == null) {
+      return refusals.refuse(Status.INVALID_ARGUMENT, "setConsent: consent is null", null);
+    }
+    long h = tryAcquire();
+    if (h == 0) return refusals.refuse(Status.SHUTDOWN, "setConsent: the client is closed", null);
     try {
-      NativeBridge.setConsent(this, h, consent.ordinal());
+      return control("setConsent", NativeBridge.setConsent(this, h, consent.ordinal()), h);
     } finally {
       release();
     }
@@ -599,13 +725,16 @@ public final class Tern implements AutoCloseable {
   }
 
   /**
-   * Sets and persists opt-out. While opted out, event calls throw DISABLED
-   * (and count the drop) and nothing is uploaded; queued events stay on disk.
+   * Sets and persists opt-out. While opted out, event calls return false
+   * (and count the drop; not an error) and nothing is uploaded; queued events
+   * stay on disk. Returns false (never throws unless strict) after close or
+   * when it could not be persisted.
    */
-  public void optOut(boolean optedOut) {
-    long h = acquire();
+  public boolean optOut(boolean optedOut) {
+    long h = tryAcquire();
+    if (h == 0) return refusals.refuse(Status.SHUTDOWN, "optOut: the client is closed", null);
     try {
-      NativeBridge.setOptOut(this, h, optedOut);
+      return control("optOut", NativeBridge.setOptOut(this, h, optedOut), h);
     } finally {
       release();
     }
@@ -639,10 +768,26 @@ public final class Tern implements AutoCloseable {
     }
   }
 
+  /**
+   * What the client did: the native counters plus the refusals counted by
+   * this binding (events refused after close, values it could not convert).
+   * After {@link #close()}, the counters as of the close plus those refusals.
+   */
   public Stats stats() {
-    long h = acquire();
+    long h = tryAcquire();
+    if (h == 0) {
+      long[] last = finalStats;
+      if (last == null) {
+        // Closing right now: wait for close() to take its final snapshot.
+        lock.readLock().lock();
+        lock.readLock().unlock();
+        last = finalStats;
+      }
+      if (last == null) last = new long[Stats.FIELDS + Stats.REASON_SLOTS];  // reaped
+      return new Stats(refusals.merge(last));
+    }
     try {
-      return new Stats(NativeBridge.stats(this, h));
+      return new Stats(refusals.merge(NativeBridge.stats(this, h)));
     } finally {
       release();
     }
@@ -650,13 +795,33 @@ public final class Tern implements AutoCloseable {
 
   /**
    * Shuts down (2 s deadline unless {@link #shutdown} ran) and frees the
-   * native handle. Waits for calls in progress on other threads. Idempotent;
-   * later calls throw SHUTDOWN.
+   * native handle. Event calls made meanwhile on other threads return false
+   * at once (counted as SHUTDOWN drops) instead of waiting. Idempotent; later
+   * event calls return false, {@link #stats()} keeps answering, and the other
+   * getters throw SHUTDOWN.
    */
   @Override
   public void close() {
+    long h = tryAcquire();
+    if (h != 0) {
+      try {
+        // Stop accepting first, without the write lock, so that callers on
+        // other threads are refused at once rather than waiting on it.
+        NativeBridge.shutdown(this, h, 2000);
+      } finally {
+        release();
+      }
+    }
     lock.writeLock().lock();
     try {
+      h = ref.handle.get();
+      if (h != 0) {
+        try {
+          finalStats = NativeBridge.stats(this, h);
+        } catch (RuntimeException e) {
+          finalStats = new long[Stats.FIELDS + Stats.REASON_SLOTS];
+        }
+      }
       ref.destroy();
     } finally {
       lock.writeLock().unlock();

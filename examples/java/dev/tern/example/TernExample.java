@@ -3,6 +3,7 @@ package dev.tern.example;
 import dev.tern.HttpUrlConnectionTransport;
 import dev.tern.Stats;
 import dev.tern.Tern;
+import dev.tern.Status;
 import dev.tern.TernException;
 import java.util.HashMap;
 import java.util.Map;
@@ -76,11 +77,13 @@ public final class TernExample {
         tern.track("Example Event", props);
       }
       tern.screen("Example Screen");
-      tern.flush(10_000);
+      // flush() reports its outcome (OK, or TRANSPORT while offline) instead of throwing.
+      Status flushed = tern.flush(10_000);
       Stats stats = tern.stats();
-      System.out.println(stats);
+      System.out.println("flush: " + flushed + ", " + stats);
       System.exit(stats.queueDepth == 0 ? 0 : 1);
     } catch (TernException e) {
+      // Only construction throws: a bad endpoint, write key or storage path.
       System.err.println("tern-example-java: " + e.getMessage());
       System.exit(1);
     }
