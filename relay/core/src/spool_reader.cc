@@ -203,9 +203,9 @@ Status SpoolReader::read_from_disk(uint64_t limit, uint64_t next_segment, Batch&
   }
   // Read a chunk and parse whole records from it. The chunk is a buffer of
   // its own while records returned earlier still point into the last one.
-  std::size_t want = static_cast<std::size_t>(
-      std::min<uint64_t>(limit - off_, std::max<std::size_t>(b.max_bytes, 64u << 10) +
-                                           spool_format::kRecordHeaderBytes + 512));
+  std::size_t want = static_cast<std::size_t>(std::min<uint64_t>(
+      limit - off_,
+      std::max<std::size_t>(b.max_bytes, 64u << 10) + spool_format::kRecordHeaderBytes + 512));
   if (!buf_ || buf_.use_count() > 1) buf_ = std::make_shared<std::string>();
   std::string& buf = *buf_;
   buf.resize(want);

@@ -155,10 +155,11 @@ Status Spool::recover() {
     head.resize(got);
     seg.version = spool_format::segment_version(head);
     if (seg.version > spool_format::kSegmentVersion) {
-      return Status(StatusCode::kStorage,
-                    "spool segment " + seg.path + " has format version " +
-                        std::to_string(seg.version) + "; this relay reads versions up to " +
-                        std::to_string(spool_format::kSegmentVersion) + " (written by a newer relay?)");
+      return Status(StatusCode::kStorage, "spool segment " + seg.path + " has format version " +
+                                              std::to_string(seg.version) +
+                                              "; this relay reads versions up to " +
+                                              std::to_string(spool_format::kSegmentVersion) +
+                                              " (written by a newer relay?)");
     }
     seg.data_start = spool_format::segment_data_start(seg.version);
     if (seg.version == 0) ++unversioned;

@@ -422,8 +422,8 @@ TEST(SpoolTest, ZlibCrc32IsNotAcceptedInASegmentWithAHeader) {
     if (i < 2) pos += 20 + body;
   }
   ASSERT_EQ(pos + 20 + body, data.size());
-  uint32_t crc = static_cast<uint32_t>(
-      ::crc32(0L, reinterpret_cast<const Bytef*>(data.data() + pos + 4), static_cast<uInt>(16 + body)));
+  uint32_t crc = static_cast<uint32_t>(::crc32(
+      0L, reinterpret_cast<const Bytef*>(data.data() + pos + 4), static_cast<uInt>(16 + body)));
   std::memcpy(&data[pos], &crc, 4);
   write_file(seg, data);
   auto s = Spool::open(options(dir.path()), m);
@@ -445,7 +445,8 @@ TEST(SpoolTest, ASegmentOfANewerFormatVersionIsRefusedAtOpen) {
   auto s = Spool::open(options(dir.path()), m);
   ASSERT_FALSE(s.is_ok());
   EXPECT_EQ(s.status().code(), StatusCode::kStorage);
-  EXPECT_NE(s.status().message().find("format version 2"), std::string::npos) << s.status().message();
+  EXPECT_NE(s.status().message().find("format version 2"), std::string::npos)
+      << s.status().message();
   EXPECT_EQ(file_bytes(seg), data);  // left as it was
 }
 
@@ -453,7 +454,7 @@ TEST(SpoolTest, ReaderCrossesSegmentsAndTrimDeletesWhatEveryCursorPassed) {
   TempDir dir;
   Metrics m;
   auto o = options(dir.path());
-  o.segment_bytes = 256;  // a few events per segment
+  o.segment_bytes = 256;         // a few events per segment
   o.maintenance_thread = false;  // trims when the test says
   auto s = Spool::open(o, m);
   ASSERT_TRUE(s.is_ok());

@@ -278,8 +278,9 @@ class Spool {
 
   Spool(SpoolOptions options, Metrics& metrics);
   Status recover();
-  // Scans the last segment (the active one), truncating a torn tail, and sets
-  // last_seq_ from it.
+  // Scans the last segment, truncating a torn tail, sets last_seq_ from it
+  // and makes it the active one, or, if it is not of the current version or
+  // is misnamed and empty, a new segment after it.
   Status recover_last_segment(uint64_t max_cursor);
   // Creates the segment whose first record will be `key`, header written,
   // and makes it the active one (open() or the committer thread).
