@@ -517,6 +517,22 @@ TEST(SpoolTest, AnIdleSpoolSealsItsConsumedSegmentOnceTheFlushIntervalHasPassedO
   EXPECT_EQ(segment_files(dir.path()), now);
 }
 
+TEST(SpoolTest, WithoutTheMaintenanceThreadAPassPersistsTheCursorsAcknowledgedSince) {
+  TempDir dir;
+  Metrics m;
+  auto o = options(dir.path());
+  o.maintenance_thread = false;
+  auto s = Spool::open(o, m);
+  ASSERT_TRUE(s.is_ok());
+  ASSERT_TRUE((*s)->register_cursor("file", false).is_ok());  // persisted at once
+  append_sync(**s, events(0, 4));
+  (*s)->ack("file", 3);
+  const std::string cursors = dir.path() + "/cursors";
+  EXPECT_EQ(file_bytes(cursors), "file 0\n");  // nothing else writes it
+  ASSERT_TRUE((*s)->run_maintenance_once().is_ok());
+  EXPECT_EQ(file_bytes(cursors), "file 3\n");
+}
+
 TEST(SpoolTest, PastTheCapAppendsAreRefusedAndNothingIsDropped) {
   TempDir dir;
   Metrics m;
