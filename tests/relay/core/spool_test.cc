@@ -6,11 +6,13 @@
 
 #include <zlib.h>
 
+#include <atomic>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <future>
 
+#include "tern/relay/clock.h"
 #include "test_util.h"
 
 namespace tern::relay {
@@ -19,6 +21,39 @@ namespace {
 using namespace std::chrono_literals;
 using testing::eventually;
 using testing::TempDir;
+
+// A clock that stands still until the test advances it.
+class StoppedClock final : public Clock {
+ public:
+  std::chrono::steady_clock::time_point steady_now() const override {
+    return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(now_ns_.load()));
+  }
+  std::chrono::system_clock::time_point system_now() const override {
+    return std::chrono::system_clock::time_point(
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(
+            std::chrono::nanoseconds(now_ns_.load())));
+  }
+  void advance(std::chrono::nanoseconds d) { now_ns_ += d.count(); }
+
+ private:
+  std::atomic<int64_t> now_ns_{std::chrono::nanoseconds(std::chrono::hours(1)).count()};
+};
+
+// The real time, counting how often steady time was read.
+class CountingClock final : public Clock {
+ public:
+  std::chrono::steady_clock::time_point steady_now() const override {
+    ++reads_;
+    return real_clock().steady_now();
+  }
+  std::chrono::system_clock::time_point system_now() const override {
+    return real_clock().system_now();
+  }
+  int reads() const { return reads_.load(); }
+
+ private:
+  mutable std::atomic<int> reads_{0};
+};
 
 SpoolOptions options(const std::string& dir) {
   SpoolOptions o;
@@ -48,12 +83,14 @@ std::pair<uint64_t, uint64_t> append_sync(Spool& s, SpoolBatch ev) {
   return {a, b};
 }
 
-std::vector<SpoolRecord> read_all(Spool& s, uint64_t after) {
+// Everything after `after` that is committed (read() deadlines are on the
+// spool's clock).
+std::vector<SpoolRecord> read_all(Spool& s, uint64_t after, const Clock& clock = real_clock()) {
   auto r = s.reader(after);
   std::vector<SpoolRecord> out;
   for (;;) {
     std::size_t before = out.size();
-    EXPECT_TRUE(r->read(1000, 1 << 20, std::chrono::steady_clock::now(), &out).is_ok());
+    EXPECT_TRUE(r->read(1000, 1 << 20, clock.steady_now(), &out).is_ok());
     if (out.size() == before) break;
   }
   return out;
@@ -71,6 +108,26 @@ std::vector<std::string> segment_files(const std::string& dir) {
   }
   std::sort(v.begin(), v.end());
   return v;
+}
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void write_file(const std::string& path, const std::string& data) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(data.data(), static_cast<std::streamsize>(data.size()));
+}
+
+constexpr std::size_t kSegmentHeaderBytes = 16;  // magic, version, reserved
+
+// Rewrites the segment at `path` as relays wrote segments before they had a
+// header (format version 0): its records from offset 0.
+void strip_segment_header(const std::string& path) {
+  std::string data = file_bytes(path);
+  ASSERT_EQ(data.compare(0, 8, "TERN-SEG"), 0);
+  write_file(path, data.substr(kSegmentHeaderBytes));
 }
 
 // A closed spool in `dir` holding events 0..2 in one segment, whose path
@@ -281,18 +338,15 @@ TEST(SpoolTest, RecordWithBadCrcAtTheTailIsDropped) {
   EXPECT_EQ(read_all(**s, 0).size(), 2u);
 }
 
-TEST(SpoolTest, RecordsOfAnOlderRelayWithZlibCrc32AreStillRead) {
+TEST(SpoolTest, RecordsOfAnOlderRelayWithZlibCrc32InASegmentWithoutHeaderAreStillRead) {
   TempDir dir;
   Metrics m;
   const std::string seg = closed_spool_of_three(dir, m);
   ASSERT_FALSE(seg.empty());
-  // Rewrite every record's checksum as an earlier relay wrote it (zlib's
-  // CRC-32 of everything after the checksum field).
-  std::string data;
-  {
-    std::ifstream in(seg, std::ios::binary);
-    data.assign(std::istreambuf_iterator<char>(in), {});
-  }
+  // Rewrite the segment as an earlier relay wrote it: no header, and every
+  // record's checksum zlib's CRC-32 of everything after the checksum field.
+  strip_segment_header(seg);
+  std::string data = file_bytes(seg);
   std::size_t pos = 0;
   int rewritten = 0;
   while (pos + 20 <= data.size()) {
@@ -306,10 +360,7 @@ TEST(SpoolTest, RecordsOfAnOlderRelayWithZlibCrc32AreStillRead) {
     ++rewritten;
   }
   ASSERT_EQ(rewritten, 3);
-  {
-    std::ofstream out(seg, std::ios::binary | std::ios::trunc);
-    out.write(data.data(), static_cast<std::streamsize>(data.size()));
-  }
+  write_file(seg, data);
   auto s = Spool::open(options(dir.path()), m);
   ASSERT_TRUE(s.is_ok());
   EXPECT_EQ((*s)->last_seq(), 3u);
@@ -320,11 +371,91 @@ TEST(SpoolTest, RecordsOfAnOlderRelayWithZlibCrc32AreStillRead) {
   EXPECT_EQ(m.counter("tern_relay_spool_torn_bytes_total").value(), 0u);
 }
 
+TEST(SpoolTest, SegmentsWithoutHeaderAreReadAndNewEventsGoToASegmentWithOne) {
+  TempDir dir;
+  Metrics m;
+  const std::string seg = closed_spool_of_three(dir, m);
+  ASSERT_FALSE(seg.empty());
+  strip_segment_header(seg);  // as the relay wrote segments before they had a version
+  auto expect_events = [](const std::vector<SpoolRecord>& recs, std::size_t n) {
+    ASSERT_EQ(recs.size(), n);
+    for (std::size_t i = 0; i < n; ++i) {
+      EXPECT_EQ(recs[i].seq, i + 1);
+      EXPECT_EQ(recs[i].event, "{\"type\":\"track\",\"n\":" + std::to_string(i) + "}");
+    }
+  };
+  {
+    auto s = Spool::open(options(dir.path()), m);
+    ASSERT_TRUE(s.is_ok()) << s.status().to_string();
+    EXPECT_EQ((*s)->last_seq(), 3u);
+    auto [a, b] = append_sync(**s, events(3, 1));
+    EXPECT_EQ(a, 4u);
+    expect_events(read_all(**s, 0), 4);
+    // The old segment is left as it was; the new event went to a new segment.
+    auto segs = segment_files(dir.path());
+    ASSERT_EQ(segs.size(), 2u);
+    EXPECT_EQ(segs[0], seg);
+    EXPECT_EQ(file_bytes(segs[1]).compare(0, 8, "TERN-SEG"), 0);
+  }
+  Metrics m2;
+  auto s = Spool::open(options(dir.path()), m2);
+  ASSERT_TRUE(s.is_ok()) << s.status().to_string();
+  EXPECT_EQ((*s)->last_seq(), 4u);
+  expect_events(read_all(**s, 0), 4);
+  EXPECT_EQ(m.counter("tern_relay_spool_torn_bytes_total").value(), 0u);
+  EXPECT_EQ(m2.counter("tern_relay_spool_torn_bytes_total").value(), 0u);
+  EXPECT_EQ(m2.counter("tern_relay_spool_corrupt_records_total").value(), 0u);
+}
+
+TEST(SpoolTest, ZlibCrc32IsNotAcceptedInASegmentWithAHeader) {
+  TempDir dir;
+  Metrics m;
+  const std::string seg = closed_spool_of_three(dir, m);
+  ASSERT_FALSE(seg.empty());
+  // The third record's checksum as a relay before CRC-32C wrote it.
+  std::string data = file_bytes(seg);
+  std::size_t pos = kSegmentHeaderBytes;
+  uint32_t body = 0;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_LE(pos + 20, data.size());
+    std::memcpy(&body, data.data() + pos + 4, 4);
+    if (i < 2) pos += 20 + body;
+  }
+  ASSERT_EQ(pos + 20 + body, data.size());
+  uint32_t crc = static_cast<uint32_t>(::crc32(
+      0L, reinterpret_cast<const Bytef*>(data.data() + pos + 4), static_cast<uInt>(16 + body)));
+  std::memcpy(&data[pos], &crc, 4);
+  write_file(seg, data);
+  auto s = Spool::open(options(dir.path()), m);
+  ASSERT_TRUE(s.is_ok());
+  EXPECT_EQ((*s)->last_seq(), 2u);
+  EXPECT_EQ(read_all(**s, 0).size(), 2u);
+  EXPECT_EQ(m.counter("tern_relay_spool_torn_bytes_total").value(), 20u + body);
+}
+
+TEST(SpoolTest, ASegmentOfANewerFormatVersionIsRefusedAtOpen) {
+  TempDir dir;
+  Metrics m;
+  const std::string seg = closed_spool_of_three(dir, m);
+  ASSERT_FALSE(seg.empty());
+  std::string data = file_bytes(seg);
+  const uint32_t version = 2;
+  std::memcpy(&data[8], &version, 4);
+  write_file(seg, data);
+  auto s = Spool::open(options(dir.path()), m);
+  ASSERT_FALSE(s.is_ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kStorage);
+  EXPECT_NE(s.status().message().find("format version 2"), std::string::npos)
+      << s.status().message();
+  EXPECT_EQ(file_bytes(seg), data);  // left as it was
+}
+
 TEST(SpoolTest, ReaderCrossesSegmentsAndTrimDeletesWhatEveryCursorPassed) {
   TempDir dir;
   Metrics m;
   auto o = options(dir.path());
-  o.segment_bytes = 256;  // a few events per segment
+  o.segment_bytes = 256;         // a few events per segment
+  o.maintenance_thread = false;  // trims when the test says
   auto s = Spool::open(o, m);
   ASSERT_TRUE(s.is_ok());
   ASSERT_TRUE((*s)->register_cursor("a", false).is_ok());
@@ -337,16 +468,69 @@ TEST(SpoolTest, ReaderCrossesSegmentsAndTrimDeletesWhatEveryCursorPassed) {
   for (std::size_t i = 0; i < 40; ++i) EXPECT_EQ(recs[i].seq, i + 1);
 
   (*s)->ack("a", 40);
-  // b has not moved: nothing may go.
-  std::this_thread::sleep_for(30ms);
+  // b has not moved: a maintenance pass deletes nothing.
+  ASSERT_TRUE((*s)->run_maintenance_once().is_ok());
   EXPECT_EQ(segment_files(dir.path()).size(), before);
   (*s)->ack("b", 30);
-  ASSERT_TRUE(eventually([&] { return segment_files(dir.path()).size() < before; }));
+  ASSERT_TRUE((*s)->run_maintenance_once().is_ok());
+  EXPECT_LT(segment_files(dir.path()).size(), before);
   // Everything after b's cursor is still readable.
   auto rest = read_all(**s, 30);
   ASSERT_EQ(rest.size(), 10u);
   EXPECT_EQ(rest[0].seq, 31u);
   EXPECT_LT((*s)->bytes(), 40u * 60);
+}
+
+TEST(SpoolTest, AnIdleSpoolSealsItsConsumedSegmentOnceTheFlushIntervalHasPassedOnItsClock) {
+  TempDir dir;
+  Metrics m;
+  StoppedClock clock;
+  auto o = options(dir.path());
+  o.clock = &clock;
+  o.commit_window = 0ms;
+  o.maintenance_thread = false;
+  o.cursor_flush_interval = 1h;  // never passes for real during the test
+  o.segment_bytes = 1024;        // ten events fill over a quarter of it
+  auto s = Spool::open(o, m);
+  ASSERT_TRUE(s.is_ok());
+  ASSERT_TRUE((*s)->register_cursor("file", false).is_ok());
+  append_sync(**s, events(0, 10));
+  const auto first = segment_files(dir.path());
+  ASSERT_EQ(first.size(), 1u);
+  (*s)->ack("file", 10);
+  ASSERT_TRUE((*s)->run_maintenance_once().is_ok());  // asks for the roll
+  clock.advance(1h);
+  ASSERT_TRUE((*s)->run_maintenance_once().is_ok());  // the roll is due: the committer seals
+  auto segments = [&] { return m.gauge("tern_relay_spool_segments").value(); };
+  ASSERT_TRUE(eventually([&] { return segments() == 2; }));
+  ASSERT_TRUE((*s)->run_maintenance_once().is_ok());  // and the sealed segment goes
+  auto now = segment_files(dir.path());
+  ASSERT_EQ(now.size(), 1u);
+  EXPECT_NE(now[0], first[0]);
+  EXPECT_EQ(segments(), 1);
+  // The next event goes on in the new segment.
+  auto [a, b] = append_sync(**s, events(10, 1));
+  EXPECT_EQ(a, 11u);
+  auto recs = read_all(**s, 10, clock);
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].event, "{\"type\":\"track\",\"n\":10}");
+  EXPECT_EQ(segment_files(dir.path()), now);
+}
+
+TEST(SpoolTest, WithoutTheMaintenanceThreadAPassPersistsTheCursorsAcknowledgedSince) {
+  TempDir dir;
+  Metrics m;
+  auto o = options(dir.path());
+  o.maintenance_thread = false;
+  auto s = Spool::open(o, m);
+  ASSERT_TRUE(s.is_ok());
+  ASSERT_TRUE((*s)->register_cursor("file", false).is_ok());  // persisted at once
+  append_sync(**s, events(0, 4));
+  (*s)->ack("file", 3);
+  const std::string cursors = dir.path() + "/cursors";
+  EXPECT_EQ(file_bytes(cursors), "file 0\n");  // nothing else writes it
+  ASSERT_TRUE((*s)->run_maintenance_once().is_ok());
+  EXPECT_EQ(file_bytes(cursors), "file 3\n");
 }
 
 TEST(SpoolTest, PastTheCapAppendsAreRefusedAndNothingIsDropped) {
@@ -355,6 +539,7 @@ TEST(SpoolTest, PastTheCapAppendsAreRefusedAndNothingIsDropped) {
   auto o = options(dir.path());
   o.max_bytes = 2000;
   o.segment_bytes = 500;
+  o.maintenance_thread = false;  // trims when the test says
   auto s = Spool::open(o, m);
   ASSERT_TRUE(s.is_ok());
   ASSERT_TRUE((*s)->register_cursor("a", false).is_ok());
@@ -374,7 +559,13 @@ TEST(SpoolTest, PastTheCapAppendsAreRefusedAndNothingIsDropped) {
 
   // The consumer catches up: space is freed and appends are accepted again.
   (*s)->ack("a", (*s)->last_seq());
-  ASSERT_TRUE(eventually([&] { return !(*s)->full(); }));
+  EXPECT_TRUE((*s)->full());  // until maintenance deletes what the cursor passed
+  // One pass may only ask the committer to seal the segment the last group
+  // went to; a later one deletes it.
+  ASSERT_TRUE(eventually([&] {
+    EXPECT_TRUE((*s)->run_maintenance_once().is_ok());
+    return !(*s)->full();
+  }));
   EXPECT_TRUE((*s)->append(events(1000, 1), [](Status, uint64_t, uint64_t) {}).is_ok());
 }
 
@@ -405,16 +596,24 @@ TEST(SpoolTest, SecondOpenerOfTheSameDirectoryIsLockedOut) {
 TEST(SpoolTest, ClosedSpoolRefusesAppendsWithShutdownAndWakesReaders) {
   TempDir dir;
   Metrics m;
-  auto s = Spool::open(options(dir.path()), m);
+  CountingClock clock;
+  auto o = options(dir.path());
+  o.clock = &clock;
+  o.maintenance_thread = false;  // so that only the reader reads the clock
+  auto s = Spool::open(o, m);
   ASSERT_TRUE(s.is_ok());
   auto r = (*s)->reader(0);
   std::vector<SpoolRecord> out;
-  auto t = std::thread([&] {
-    EXPECT_TRUE(r->read(10, 1000, std::chrono::steady_clock::now() + 30s, &out).is_ok());
-  });
-  std::this_thread::sleep_for(20ms);
+  const auto deadline = clock.steady_now() + 30s;
+  const int reads_before = clock.reads();
+  auto t = std::thread([&] { EXPECT_TRUE(r->read(10, 1000, deadline, &out).is_ok()); });
+  // A reader with nothing to read reads the clock, under the spool's lock,
+  // just before it waits: close() cannot come in between.
+  ASSERT_TRUE(eventually([&] { return clock.reads() > reads_before; }));
+  const auto closing = std::chrono::steady_clock::now();
   ASSERT_TRUE((*s)->close().is_ok());
-  t.join();  // would take 30 s if close did not wake it
+  t.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - closing, 10s);  // 30 s if close did not wake it
   EXPECT_TRUE(out.empty());
   EXPECT_EQ((*s)->append(events(0, 1), {}).code(), StatusCode::kShutdown);
 }

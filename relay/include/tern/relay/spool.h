@@ -3,11 +3,14 @@
 //
 // Storage (chosen by bench/spool_bench: 1.2–1.9× SQLite WAL's durable
 // events/s at the same group size, cheaper trim, sequential reads): segment
-// files <dir>/seg-<first seq>.log holding records
-//   crc32 u32 | len u32 | seq u64 | source_len u16 | type_len u16 | source | type | event
-// (little-endian; the CRC covers everything after itself). The active segment
-// is extended with written zeros 1 MiB ahead of the data so that most
-// fdatasyncs flush data only, not the file size through the journal.
+// files <dir>/seg-<first seq>.log, a header with the format's version, then
+// records
+//   crc32c u32 | len u32 | seq u64 | source_len u16 | type_len u16 | source | type | event
+// (little-endian; the CRC covers everything after itself). Segments written
+// before segments had a header (version 0) are still read; new records always
+// go to a versioned segment. The active segment is extended with written
+// zeros 1 MiB ahead of the data so that most fdatasyncs flush data only, not
+// the file size through the journal.
 //
 // Durability: appends are group-committed by one committer thread: what
 // arrives while an fdatasync runs, and, under concurrency (the previous group
@@ -15,13 +18,19 @@
 // shares one pwritev + fdatasync; a lone append is committed at once. Each
 // append's callback fires after its fdatasync.
 // At open, the last segment is scanned and a torn tail (short record, CRC or
-// sequence mismatch) is truncated, never replayed.
+// sequence mismatch) is truncated, never replayed. A segment of a version
+// newer than this relay's is refused (open() fails).
 //
 // Cursors: each consumer (sink) has a named cursor, the last sequence number
 // it has delivered. Cursors are persisted to <dir>/cursors (write, fdatasync,
 // rename) at most every `cursor_flush_interval` and at close; whole segments
 // every cursor has passed are deleted. With no cursor registered nothing is
-// trimmed.
+// trimmed. That maintenance runs on a thread of its own, or, without it
+// (SpoolOptions::maintenance_thread), when the owner calls
+// run_maintenance_once().
+//
+// Time: the commit window, maintenance passes, segment rolls and read()
+// deadlines are measured on SpoolOptions::clock.
 //
 // Cap: an append that would take the spool past `max_bytes` is refused with
 // kUnavailable (nothing written); full() stays true until a trim frees space
@@ -46,6 +55,7 @@
 #include <thread>
 #include <vector>
 
+#include "tern/relay/clock.h"
 #include "tern/relay/metrics.h"
 #include "tern/status.h"
 
@@ -64,6 +74,18 @@ struct SpoolOptions {
   // spare capacity included): sinks that keep up read them from there,
   // without a read(2) and a second CRC check. 0: off.
   std::size_t memory_tail_bytes = 16u << 20;
+  // Where the spool reads time. Not owned; must outlive the spool. Null:
+  // real_clock(). A clock cannot wake the spool's threads: one waiting for a
+  // time sees a test clock's advance when it is woken (run_maintenance_once()
+  // wakes the committer for a segment roll that has become due) or once the
+  // time that was left has passed for real; with a clock that stands still,
+  // use commit_window 0 and no maintenance thread.
+  const Clock* clock = nullptr;
+  // Whether open() starts the maintenance thread, which runs
+  // run_maintenance_once() every cursor_flush_interval. Without it the owner
+  // calls run_maintenance_once() (cursors are then persisted only by it,
+  // register_cursor(), drop_cursor() and close()).
+  bool maintenance_thread = true;
 };
 
 // Events of one source to append, encoded as spool records as they are
@@ -138,6 +160,7 @@ class SpoolReader {
   // interrupted, the spool closed, or the next record does not fit. A record
   // whose CRC fails in a committed segment is skipped with the rest of its
   // segment, logged and counted (tern_relay_spool_corrupt_records_total).
+  // `deadline` is a time on the spool's clock (SpoolOptions::clock).
   Status read(std::size_t max_events, std::size_t max_bytes,
               std::chrono::steady_clock::time_point deadline, std::vector<SpoolRecord>* out);
   // Wakes a read() that is waiting, now and until clear_interrupt().
@@ -148,13 +171,26 @@ class SpoolReader {
 
  private:
   friend class Spool;
+  struct Batch;  // one read()'s limits and what it has added so far
   SpoolReader(Spool* spool, uint64_t after_seq);
-  // Opens segment `key` for reading at `offset`.
+  // Opens segment `key` for reading at `offset` (at its first record if
+  // `offset` is before it).
   bool open_segment(uint64_t key, uint64_t offset = 0);
+  // Adds `rec` (at `offset` of segment seg_key_, `len` bytes) to `b` unless
+  // `b` is full; false when full.
+  bool take(Batch& b, SpoolRecord& rec, uint64_t offset, std::size_t len);
+  // The two ways read() gets records: from a recent commit kept in memory
+  // (`bytes`, written at `offset` of segment `segment`), or from the current
+  // segment's file, whose committed data ends at `limit`, followed by
+  // `next_segment` (0: none yet). *done: read() has what it can return.
+  Status read_from_memory(uint64_t segment, uint64_t offset,
+                          const std::shared_ptr<const std::string>& bytes, Batch& b, bool* done);
+  Status read_from_disk(uint64_t limit, uint64_t next_segment, Batch& b, bool* done);
 
   Spool* spool_;
   uint64_t next_seq_;
   uint64_t seg_key_ = 0;
+  uint32_t seg_version_ = 0;  // the format version of segment seg_key_
   uint64_t off_ = 0;
   int fd_ = -1;
   bool positioned_ = false;   // off_ is a known place in seg_key_ (fd_ may be closed)
@@ -209,6 +245,15 @@ class Spool {
   // readers. Later appends get kShutdown. Idempotent.
   Status close();
 
+  // One maintenance pass, as the maintenance thread runs every
+  // cursor_flush_interval: persists the cursors if they moved, deletes the
+  // segments every cursor has passed (freeing room under the cap), asks the
+  // committer to seal the active segment once every cursor has consumed it
+  // (done when no commit came for cursor_flush_interval), and after a burst
+  // hands freed memory back to the system. Returns the cursor write's status.
+  // Any thread; also when the maintenance thread runs.
+  Status run_maintenance_once();
+
  private:
   friend class SpoolReader;
   struct Pending {
@@ -217,7 +262,9 @@ class Spool {
   };
   struct Segment {
     std::string path;
-    uint64_t size = 0;  // committed data bytes
+    uint64_t size = 0;  // the file's committed bytes, its header included
+    uint32_t version = 0;
+    uint64_t data_start = 0;  // where its first record begins
   };
   // One append's records kept in memory as committed: first_seq..last_seq,
   // written at `offset` of segment `segment`.
@@ -231,6 +278,13 @@ class Spool {
 
   Spool(SpoolOptions options, Metrics& metrics);
   Status recover();
+  // Scans the last segment, truncating a torn tail, sets last_seq_ from it
+  // and makes it the active one, or, if it is not of the current version or
+  // is misnamed and empty, a new segment after it.
+  Status recover_last_segment(uint64_t max_cursor);
+  // Creates the segment whose first record will be `key`, header written,
+  // and makes it the active one (open() or the committer thread).
+  Status create_active_segment(uint64_t key);
   void run_committer();
   void run_maintenance();
   void commit(std::vector<Pending> batch);
@@ -241,6 +295,7 @@ class Spool {
   void trim_tail_locked();
 
   SpoolOptions opt_;
+  const Clock* clock_;
   Metrics& metrics_;
   int lock_fd_ = -1;
 
@@ -248,12 +303,14 @@ class Spool {
   std::condition_variable commit_cv_;  // committer: work arrived / stop
   std::condition_variable maintenance_cv_;  // maintenance thread: stop
   bool maintenance_stop_ = false;
-  uint64_t seq_at_last_pass_ = 0;  // maintenance thread: last_seq_ at its previous pass
+  uint64_t seq_at_last_pass_ = 0;  // last_seq_ at the previous maintenance pass
   uint64_t trimmed_at_seq_ = 0;    // last_seq_ when free memory was last released
   std::condition_variable data_cv_;    // readers: new committed data / close
   std::vector<Pending> pending_;
   std::size_t pending_bytes_ = 0;
   std::chrono::steady_clock::time_point first_pending_{};
+  std::chrono::steady_clock::time_point roll_requested_at_{};
+  std::chrono::steady_clock::time_point last_commit_at_{};  // or roll; committer only
   std::map<uint64_t, Segment> segments_;  // by first seq
   std::size_t committed_bytes_ = 0;
   uint64_t last_seq_ = 0;

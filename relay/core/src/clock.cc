@@ -1,0 +1,26 @@
+// The real Clock: reads std::chrono's steady and system clocks.
+#include "tern/relay/clock.h"
+
+namespace tern::relay {
+namespace {
+
+class RealClock final : public Clock {
+ public:
+  std::chrono::steady_clock::time_point steady_now() const override {
+    return std::chrono::steady_clock::now();
+  }
+  std::chrono::system_clock::time_point system_now() const override {
+    return std::chrono::system_clock::now();
+  }
+};
+
+}  // namespace
+
+const Clock& real_clock() {
+  // Leaked on purpose: components may read it from threads that outlive
+  // static destruction.
+  static const Clock* const clock = new RealClock();
+  return *clock;
+}
+
+}  // namespace tern::relay
