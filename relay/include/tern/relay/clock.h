@@ -9,8 +9,6 @@ class Clock {
   virtual ~Clock() = default;
   virtual std::chrono::steady_clock::time_point steady_now() const = 0;
   virtual std::chrono::system_clock::time_point system_now() const = 0;
-  // Waits on `cv` until `deadline` (steady) or a notify; the real clock
-  // waits for real, a manual one returns as soon as time is advanced past it.
 };
 // The process-wide real clock (never null, never destroyed).
 const Clock& real_clock();
