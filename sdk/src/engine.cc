@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "config_check.h"
+#include "default_transport.h"
 #include "event_builder.h"
 #include "sqlite_store.h"
 #include "tern/version.h"
@@ -39,6 +40,11 @@ Engine::~Engine() {
 Status Engine::start() {
   const Config& c = config_;
   if (Status s = validate_config(c); !s) return s;
+  if (!c.transport && !have_default_transport()) {
+    return Status(StatusCode::kInvalidArgument,
+                  "transport is required: this build of the SDK has no default transport "
+                  "(TERN_TRANSPORT=none); set Config::transport (tern_options_set_transport)");
+  }
   clock_ = c.clock ? c.clock : make_system_clock();
   real_clock_ = clock_->is_real_steady_clock();
   logger_ = c.logger ? c.logger : make_stderr_logger();

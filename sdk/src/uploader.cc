@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "default_transport.h"
 #include "engine.h"
 #include "event_writer.h"
 #include "gzip.h"
@@ -113,7 +114,7 @@ Engine::UploadResult Engine::upload_one() {
   HttpRequest req = make_batch_request(batch, url_, config_, clock_->wall());
   attempts_.fetch_add(1);
   bytes_sent_.fetch_add(req.body.size());
-  if (!transport_) transport_ = make_curl_transport(config_.http);
+  if (!transport_) transport_ = make_default_transport(config_.http);
   HttpResponse resp = transport_->send(req);
   last_upload_ = clock_->monotonic();
 
