@@ -180,7 +180,8 @@ Status Engine::gate() {
   }
   return Status::ok();
 }
-// ---------------------------------------------------------------- hand-off
+
+// ---------------------------------------------------------------- hand-off (caller side)
 
 Status Engine::hand_off(std::string text) {
   if (config_.durability == Durability::kImmediate) return append_now(std::move(text));
@@ -235,6 +236,8 @@ Status Engine::append_now(std::string text) {
   }
   return Status::ok();
 }
+
+// ---------------------------------------------------------------- flush, consent, shutdown
 
 Status Engine::flush(std::chrono::milliseconds timeout) {
   MutexLock lk(mu_);

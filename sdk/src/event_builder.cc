@@ -14,7 +14,8 @@ namespace {
 // After the plugins: puts the SDK's messageId back unless the event has a
 // non-empty string one, and its type back unless the event names one of the
 // six Segment types (what the relay accepts).
-void restore_sdk_fields(nlohmann::json& event, const std::string& message_id, const std::string& type) {
+void restore_sdk_fields(nlohmann::json& event, const std::string& message_id,
+                        const std::string& type) {
   auto it = event.find("messageId");
   if (it == event.end() || !it->is_string() || it->get_ref<const std::string&>().empty()) {
     event["messageId"] = message_id;
@@ -39,7 +40,8 @@ std::string dump_object(const nlohmann::json& j) {
 }
 
 std::optional<Refusal> check_message(const RawMessage& m) {
-  for (std::string_view f : {m.event, m.name, m.user_id, m.anonymous_id, m.group_id, m.previous_id}) {
+  for (std::string_view f :
+       {m.event, m.name, m.user_id, m.anonymous_id, m.group_id, m.previous_id}) {
     if (!is_valid_utf8(f)) return invalid("a string field is not valid UTF-8");
   }
   switch (m.type) {
@@ -56,9 +58,11 @@ std::optional<Refusal> check_message(const RawMessage& m) {
       if (m.user_id.empty()) return invalid("alias needs a new user id");
       break;
     case MessageType::kIdentify:
-      if (m.user_id.empty() && m.traits_json.empty()) return invalid("identify needs a user id or traits");
+      if (m.user_id.empty() && m.traits_json.empty())
+        return invalid("identify needs a user id or traits");
       break;
-    case MessageType::kPage: break;
+    case MessageType::kPage:
+      break;
   }
   return std::nullopt;
 }

@@ -74,7 +74,8 @@ std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string
   } else if (t.size() == 4 && ends_with_comma(t[0]) && t[3] == "GMT") {
     std::string_view d = t[1];  // 06-Nov-94
     if (d.size() != 9 || d[2] != '-' || d[6] != '-') return std::nullopt;
-    if (!read_number(d.substr(0, 2), 2, &day) || !read_number(d.substr(7, 2), 2, &year)) return std::nullopt;
+    if (!read_number(d.substr(0, 2), 2, &day) || !read_number(d.substr(7, 2), 2, &year))
+      return std::nullopt;
     year += year >= 70 ? 1900 : 2000;
     month = month_number(d.substr(3, 3));
     clock = t[2];
@@ -86,19 +87,22 @@ std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string
     return std::nullopt;
   }
   int hour = 0, minute = 0, second = 0;
-  if (clock.size() != 8 || clock[2] != ':' || clock[5] != ':' || !read_number(clock.substr(0, 2), 2, &hour) ||
-      !read_number(clock.substr(3, 2), 2, &minute) || !read_number(clock.substr(6, 2), 2, &second)) {
+  if (clock.size() != 8 || clock[2] != ':' || clock[5] != ':' ||
+      !read_number(clock.substr(0, 2), 2, &hour) || !read_number(clock.substr(3, 2), 2, &minute) ||
+      !read_number(clock.substr(6, 2), 2, &second)) {
     return std::nullopt;
   }
-  if (month == 0 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return std::nullopt;
-  const int64_t secs = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
+  if (month == 0 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60)
+    return std::nullopt;
+  const int64_t secs =
+      days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
   return std::chrono::system_clock::time_point(std::chrono::seconds(secs));
 }
 
 }  // namespace
 
-std::optional<std::chrono::milliseconds> parse_retry_after(const std::string& raw,
-                                                           std::chrono::system_clock::time_point now) {
+std::optional<std::chrono::milliseconds> parse_retry_after(
+    const std::string& raw, std::chrono::system_clock::time_point now) {
   std::size_t b = 0, e = raw.size();
   while (b < e && std::isspace(static_cast<unsigned char>(raw[b]))) ++b;
   while (e > b && std::isspace(static_cast<unsigned char>(raw[e - 1]))) --e;

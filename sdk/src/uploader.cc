@@ -13,21 +13,26 @@
 
 namespace tern {
 
-RetryBudget retry_budget(const std::vector<StoredEvent>& batch, const Config& config, int64_t now_ms) {
+RetryBudget retry_budget(const std::vector<StoredEvent>& batch, const Config& config,
+                         int64_t now_ms) {
   RetryBudget b;
   int64_t first_attempt = 0;
   for (const auto& e : batch) {
     b.attempts = std::max(b.attempts, e.attempts);
-    if (e.first_attempt_ms && (!first_attempt || e.first_attempt_ms < first_attempt)) first_attempt = e.first_attempt_ms;
+    if (e.first_attempt_ms && (!first_attempt || e.first_attempt_ms < first_attempt))
+      first_attempt = e.first_attempt_ms;
   }
-  const int64_t max_age_ms = std::chrono::duration_cast<std::chrono::milliseconds>(config.max_batch_age).count();
-  b.spent = b.attempts >= config.max_attempts || (first_attempt && now_ms - first_attempt > max_age_ms);
+  const int64_t max_age_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(config.max_batch_age).count();
+  b.spent =
+      b.attempts >= config.max_attempts || (first_attempt && now_ms - first_attempt > max_age_ms);
   return b;
 }
 
 HttpRequest make_batch_request(const std::vector<StoredEvent>& batch, const std::string& url,
                                const Config& config, std::chrono::system_clock::time_point now) {
-  std::string body = write_batch(batch, [](const StoredEvent& e) -> const std::string& { return e.body; }, now);
+  std::string body = write_batch(
+      batch, [](const StoredEvent& e) -> const std::string& { return e.body; }, now);
   HttpRequest req;
   req.url = url;
   req.write_key = config.write_key;
@@ -53,13 +58,15 @@ std::vector<RejectedEvent> parse_rejections(const std::string& body, std::size_t
   if (!j.is_object() || !j.contains("rejected") || !j["rejected"].is_array()) return out;
   std::vector<bool> seen(batch_size, false);
   for (const auto& item : j["rejected"]) {
-    if (!item.is_object() || !item.contains("index") || !item["index"].is_number_integer()) continue;
+    if (!item.is_object() || !item.contains("index") || !item["index"].is_number_integer())
+      continue;
     auto idx = item["index"].get<int64_t>();
     if (idx < 0 || static_cast<std::size_t>(idx) >= batch_size || seen[idx]) continue;
     seen[idx] = true;
-    out.push_back({static_cast<std::size_t>(idx), item.contains("reason") && item["reason"].is_string()
-                                                      ? item["reason"].get<std::string>()
-                                                      : "unspecified"});
+    out.push_back(
+        {static_cast<std::size_t>(idx), item.contains("reason") && item["reason"].is_string()
+                                            ? item["reason"].get<std::string>()
+                                            : "unspecified"});
   }
   return out;
 }

@@ -25,7 +25,8 @@ struct RetryBudget {
   bool spent = false;
   int attempts = 0;  // the most attempts any event of the batch has had
 };
-RetryBudget retry_budget(const std::vector<StoredEvent>& batch, const Config& config, int64_t now_ms);
+RetryBudget retry_budget(const std::vector<StoredEvent>& batch, const Config& config,
+                         int64_t now_ms);
 
 // The request that sends `batch` to `url`: the batch body with sentAt `now`,
 // gzipped when config.gzip asks for it and compression works.
