@@ -9,8 +9,9 @@
 #   - -Os, link-time optimisation (when the compiler supports it), one section
 #     per function/object and --gc-sections, so whatever the C API does not
 #     reach is dropped, and a stripped libtern.so (-s at link).
-# The SDK has no built-in plugins; a host adds its own through the C API, so
-# there is nothing else to leave out. Tests still build (and run under qemu in
+# The SDK has no built-in plugins; a host adds its own through the C API.
+# TERN_TRANSPORT=none (top-level CMakeLists.txt) also leaves libcurl out, for
+# a device whose host brings its own HTTP stack. Tests still build (and run under qemu in
 # scripts/cross-test.sh) unless TERN_BUILD_TESTS=OFF.
 #
 # Outside TERN_SMALL, a plain (non-sanitizer) build with benchmarks also
@@ -55,7 +56,7 @@ if(TERN_BUILD_BENCH AND NOT _tern_bt MATCHES "^(asan|tsan)$" AND NOT CMAKE_CROSS
     BINARY_DIR ${TERN_SMALL_BINARY_DIR}
     CMAKE_GENERATOR ${CMAKE_GENERATOR}
     CMAKE_ARGS -DCMAKE_BUILD_TYPE=MinSizeRel -DTERN_SMALL=ON -DTERN_BUILD_TESTS=OFF
-               -DTERN_WERROR=${TERN_WERROR}
+               -DTERN_WERROR=${TERN_WERROR} -DTERN_TRANSPORT=${TERN_TRANSPORT}
                -DCMAKE_C_COMPILER=${CMAKE_C_COMPILER} -DCMAKE_CXX_COMPILER=${CMAKE_CXX_COMPILER}
     BUILD_COMMAND ${CMAKE_COMMAND} --build <BINARY_DIR> --target tern_c
     BUILD_ALWAYS ON

@@ -50,6 +50,7 @@ build_slice() {  # sdk archs
     -DCMAKE_OSX_ARCHITECTURES="$archs" \
     -DCMAKE_OSX_DEPLOYMENT_TARGET="$MIN_IOS" \
     -DCMAKE_BUILD_TYPE="$CONFIG" \
+    -DTERN_TRANSPORT=none \
     -DCMAKE_TRY_COMPILE_TARGET_TYPE=STATIC_LIBRARY
   cmake --build "$dir" --config "$CONFIG" -j "$JOBS" --target tern_ios_bundle
   test -f "$dir/libtern.a"
@@ -69,7 +70,6 @@ module CTern {
   link "sqlite3"
   link "z"
   link "c++"
-  link framework "SystemConfiguration"
   export *
 }
 MODULEMAP
@@ -105,7 +105,6 @@ let package = Package(
       dependencies: ["CTern"],
       linkerSettings: [
         .linkedLibrary("sqlite3"), .linkedLibrary("z"), .linkedLibrary("c++"),
-        .linkedFramework("SystemConfiguration"),
       ]
     ),
   ]

@@ -1,5 +1,5 @@
-// The default Transport: libcurl, one easy handle reused for every request so
-// that its connection stays alive between batches.
+// TERN_TRANSPORT=curl: the default Transport is libcurl, one easy handle
+// reused for every request so that its connection stays alive between batches.
 #include <curl/curl.h>
 
 #include <algorithm>
@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 
+#include "default_transport.h"
 #include "tern/client.h"
 #include "tern/transport.h"
 #include "tern/version.h"
@@ -16,24 +17,6 @@ namespace tern {
 void global_init() {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
-std::optional<std::chrono::milliseconds> parse_retry_after(const std::string& raw,
-                                                           std::chrono::system_clock::time_point now) {
-  std::size_t b = 0, e = raw.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(raw[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(raw[e - 1]))) --e;
-  if (b == e) return std::nullopt;
-  std::string v = raw.substr(b, e - b);
-  if (std::all_of(v.begin(), v.end(), [](unsigned char c) { return std::isdigit(c); })) {
-    if (v.size() > 9) return std::chrono::milliseconds(std::chrono::hours(24 * 365));
-    return std::chrono::milliseconds(std::stoll(v) * 1000);
-  }
-  time_t when = curl_getdate(v.c_str(), nullptr);
-  if (when < 0) return std::nullopt;
-  auto target = std::chrono::system_clock::from_time_t(when);
-  if (target <= now) return std::chrono::milliseconds(0);
-  return std::chrono::duration_cast<std::chrono::milliseconds>(target - now);
 }
 
 namespace {
@@ -154,6 +137,12 @@ class CurlTransport final : public Transport {
 
 std::unique_ptr<Transport> make_curl_transport(const CurlTransportOptions& options) {
   return std::make_unique<CurlTransport>(options);
+}
+
+bool have_default_transport() { return true; }
+
+std::unique_ptr<Transport> make_default_transport(const CurlTransportOptions& options) {
+  return make_curl_transport(options);
 }
 
 }  // namespace tern

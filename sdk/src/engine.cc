@@ -1,10 +1,15 @@
+// Engine (engine.h): start-up, the caller → worker hand-off, flush, consent,
+// opt-out and shutdown, and the worker loop with its commits. The event
+// builder is in event_builder.cc, the uploader in uploader.cc.
 #include "engine.h"
 
 #include <pthread.h>
 
 #include <algorithm>
 
-#include "gzip.h"
+#include "config_check.h"
+#include "default_transport.h"
+#include "event_builder.h"
 #include "sqlite_store.h"
 #include "tern/version.h"
 #include "text.h"
@@ -21,27 +26,6 @@ constexpr const char* kKeyOptOut = "opt_out";
 
 using SteadyTime = std::chrono::steady_clock::time_point;
 constexpr SteadyTime kNever = SteadyTime::max();
-
-std::string dump_object(const nlohmann::json& j) {
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::strict);
-}
-
-// After the plugins: puts the SDK's messageId back unless the event has a
-// non-empty string one, and its type back unless the event names one of the
-// six Segment types (what the relay accepts).
-void restore_sdk_fields(nlohmann::json& event, const std::string& message_id, const std::string& type) {
-  auto it = event.find("messageId");
-  if (it == event.end() || !it->is_string() || it->get_ref<const std::string&>().empty()) {
-    event["messageId"] = message_id;
-  }
-  static const char* const kTypes[] = {"track", "identify", "page", "screen", "group", "alias"};
-  it = event.find("type");
-  bool valid_type = false;
-  if (it != event.end() && it->is_string()) {
-    for (const char* t : kTypes) valid_type = valid_type || it->get_ref<const std::string&>() == t;
-  }
-  if (!valid_type) event["type"] = type;
-}
 }  // namespace
 
 Engine::Engine(Config config)
@@ -55,25 +39,11 @@ Engine::~Engine() {
 
 Status Engine::start() {
   const Config& c = config_;
-  if (c.write_key.empty()) return Status(StatusCode::kInvalidArgument, "write_key is required");
-  if (c.storage_path.empty() && !c.store) {
-    return Status(StatusCode::kInvalidArgument, "storage_path is required");
-  }
-  if (c.endpoint.empty()) return Status(StatusCode::kInvalidArgument, "endpoint is required");
-  if (c.max_event_bytes == 0 || c.max_batch_events == 0 || c.flush_at == 0 ||
-      c.commit_max_events == 0 || c.max_pending_events == 0 || c.max_queue_events == 0 ||
-      c.max_queue_bytes == 0 || c.max_attempts < 1) {
-    return Status(StatusCode::kInvalidArgument, "limits must be positive");
-  }
-  if (c.max_batch_bytes < c.max_event_bytes + kBatchOverhead + c.max_batch_events) {
+  if (Status s = validate_config(c); !s) return s;
+  if (!c.transport && !have_default_transport()) {
     return Status(StatusCode::kInvalidArgument,
-                  "max_batch_bytes must hold one max_event_bytes event plus the batch envelope");
-  }
-  if (c.backoff_base.count() <= 0 || c.backoff_max < c.backoff_base) {
-    return Status(StatusCode::kInvalidArgument, "need 0 < backoff_base <= backoff_max");
-  }
-  if (c.commit_window.count() < 0 || c.flush_interval.count() <= 0) {
-    return Status(StatusCode::kInvalidArgument, "commit_window and flush_interval must be positive");
+                  "transport is required: this build of the SDK has no default transport "
+                  "(TERN_TRANSPORT=none); set Config::transport (tern_options_set_transport)");
   }
   clock_ = c.clock ? c.clock : make_system_clock();
   real_clock_ = clock_->is_real_steady_clock();
@@ -123,9 +93,13 @@ Status Engine::start() {
   if (auto v = get(kKeyOptOut)) opt_out_ = (*v == "1");
   bool fresh = id->anonymous_id.empty();
   if (fresh) id->anonymous_id = uuid_v4();
-  identity_ = std::move(id);
+  const std::string anonymous_id = id->anonymous_id;
+  {
+    MutexLock lock(identity_mu_);  // no other thread yet; for the analysis
+    identity_ = std::move(id);
+  }
   if (fresh) {
-    Status s = store_->put({{kKeyAnonymousId, identity_->anonymous_id}});
+    Status s = store_->put({{kKeyAnonymousId, anonymous_id}});
     if (!s) return s;
   }
 
@@ -177,16 +151,16 @@ void Engine::log(LogLevel level, const std::string& message) {
 }
 
 std::shared_ptr<const Engine::Identity> Engine::identity() const {
-  std::lock_guard<std::mutex> lock(identity_mu_);
+  MutexLock lock(identity_mu_);
   return identity_;
 }
 
 void Engine::set_identity(std::shared_ptr<const Identity> id) {
   {
-    std::lock_guard<std::mutex> lock(identity_mu_);
+    MutexLock lock(identity_mu_);
     identity_ = std::move(id);
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   identity_dirty_ = true;
   cv_.notify_one();
 }
@@ -207,219 +181,11 @@ Status Engine::gate() {
   return Status::ok();
 }
 
-std::string Engine::merged_context(std::string_view override_json,
-                                   const nlohmann::json* override_dom) const {
-  nlohmann::json base = parse_json(context_text_);
-  nlohmann::json parsed;
-  if (!override_dom) {
-    parsed = parse_json(override_json);
-    override_dom = &parsed;
-  }
-  if (override_dom->is_object()) {
-    for (auto it = override_dom->begin(); it != override_dom->end(); ++it) base[it.key()] = it.value();
-  }
-  return dump_object(base);
-}
-
-// ---------------------------------------------------------------- caller side
-
-
-static Status validate_strings(std::initializer_list<std::string_view> fields) {
-  for (auto f : fields) {
-    if (!is_valid_utf8(f)) return Status(StatusCode::kInvalidArgument, "a string field is not valid UTF-8");
-  }
-  return Status::ok();
-}
-
-Status Engine::record_dom(MessageType type, std::string_view primary, const nlohmann::json& object,
-                          const EventOptions& options) {
-  try {
-    if (Status g = gate(); !g) return g;
-    if (!object.is_null() && !object.is_object()) {
-      return reject(DropReason::kInvalid, StatusCode::kInvalidArgument,
-                    type == MessageType::kIdentify || type == MessageType::kGroup
-                        ? "traits must be a JSON object or null"
-                        : "properties must be a JSON object or null");
-    }
-    if (!options.context.is_null() && !options.context.is_object()) {
-      return reject(DropReason::kInvalid, StatusCode::kInvalidArgument, "context must be a JSON object or null");
-    }
-    if (!options.integrations.is_null() && !options.integrations.is_object()) {
-      return reject(DropReason::kInvalid, StatusCode::kInvalidArgument,
-                    "integrations must be a JSON object or null");
-    }
-    std::string object_text, integrations_text;
-    try {
-      if (object.is_object()) object_text = dump_object(object);
-      if (options.integrations.is_object()) integrations_text = dump_object(options.integrations);
-    } catch (const nlohmann::json::exception&) {
-      return reject(DropReason::kInvalid, StatusCode::kInvalidArgument, "a JSON string is not valid UTF-8");
-    }
-    RawMessage m;
-    m.type = type;
-    switch (type) {
-      case MessageType::kTrack: m.event = primary; break;
-      case MessageType::kScreen:
-      case MessageType::kPage: m.name = primary; break;
-      case MessageType::kIdentify:
-      case MessageType::kAlias: m.user_id = primary; break;
-      case MessageType::kGroup: m.group_id = primary; break;
-    }
-    if (type == MessageType::kIdentify || type == MessageType::kGroup) {
-      m.traits_json = object_text;
-    } else {
-      m.properties_json = object_text;
-    }
-    if (type != MessageType::kIdentify && type != MessageType::kAlias) m.user_id = options.user_id;
-    m.anonymous_id = options.anonymous_id;
-    m.integrations_json = integrations_text;
-    m.timestamp = options.timestamp;
-    std::string context_text;
-    if (options.context.is_object()) {
-      try {
-        context_text = merged_context({}, &options.context);
-      } catch (const nlohmann::json::exception&) {
-        return reject(DropReason::kInvalid, StatusCode::kInvalidArgument, "context is not valid UTF-8");
-      }
-    }
-    return submit(m, context_text, type == MessageType::kIdentify ? &object : nullptr);
-  } catch (const std::exception& e) {
-    return reject(DropReason::kInvalid, StatusCode::kInternal, std::string("unexpected error: ") + e.what());
-  } catch (...) {
-    return reject(DropReason::kInvalid, StatusCode::kInternal, "unexpected error");
-  }
-}
-
-Status Engine::enqueue_raw(const RawMessage& m) {
-  try {
-    if (Status g = gate(); !g) return g;
-    for (std::string_view j : {m.properties_json, m.traits_json, m.context_json, m.integrations_json}) {
-      if (!j.empty() && !is_json_object_text(j)) {
-        return reject(DropReason::kInvalid, StatusCode::kInvalidArgument,
-                      "a JSON field is not one valid JSON object (or not valid UTF-8)");
-      }
-    }
-    std::string context_text;
-    if (!m.context_json.empty()) context_text = merged_context(m.context_json, nullptr);
-    nlohmann::json traits;
-    if (m.type == MessageType::kIdentify && !m.traits_json.empty()) {
-      traits = parse_json(m.traits_json);
-    }
-    return submit(m, context_text, m.type == MessageType::kIdentify ? &traits : nullptr);
-  } catch (const std::exception& e) {
-    return reject(DropReason::kInvalid, StatusCode::kInternal, std::string("unexpected error: ") + e.what());
-  } catch (...) {
-    return reject(DropReason::kInvalid, StatusCode::kInternal, "unexpected error");
-  }
-}
-
-Status Engine::submit(const RawMessage& m, const std::string& context_override,
-                      const nlohmann::json* identify_traits) {
-  if (Status s = validate_strings({m.event, m.name, m.user_id, m.anonymous_id, m.group_id, m.previous_id});
-      !s) {
-    return reject(DropReason::kInvalid, StatusCode::kInvalidArgument, s.message());
-  }
-  switch (m.type) {
-    case MessageType::kTrack:
-      if (m.event.empty()) return reject(DropReason::kInvalid, StatusCode::kInvalidArgument, "track needs an event name");
-      break;
-    case MessageType::kScreen:
-      if (m.name.empty()) return reject(DropReason::kInvalid, StatusCode::kInvalidArgument, "screen needs a name");
-      break;
-    case MessageType::kGroup:
-      if (m.group_id.empty()) return reject(DropReason::kInvalid, StatusCode::kInvalidArgument, "group needs a group id");
-      break;
-    case MessageType::kAlias:
-      if (m.user_id.empty()) return reject(DropReason::kInvalid, StatusCode::kInvalidArgument, "alias needs a new user id");
-      break;
-    case MessageType::kIdentify:
-      if (m.user_id.empty() && m.traits_json.empty()) {
-        return reject(DropReason::kInvalid, StatusCode::kInvalidArgument, "identify needs a user id or traits");
-      }
-      break;
-    case MessageType::kPage: break;
-  }
-
-  auto id = identity();
-  EventParts p;
-  p.type = m.type;
-  p.event = m.event;
-  p.name = m.name;
-  p.group_id = m.group_id;
-  p.properties_json = m.properties_json;
-  p.traits_json = m.traits_json;
-  p.integrations_json = m.integrations_json;
-  p.context_json = context_override.empty() ? std::string_view(context_text_) : std::string_view(context_override);
-  p.anonymous_id = m.anonymous_id.empty() ? std::string_view(id->anonymous_id) : m.anonymous_id;
-  std::string previous;
-  if (m.type == MessageType::kIdentify) {
-    p.user_id = m.user_id.empty() ? std::string_view(id->user_id) : m.user_id;
-  } else if (m.type == MessageType::kAlias) {
-    p.user_id = m.user_id;
-    previous = !m.previous_id.empty() ? std::string(m.previous_id)
-               : !id->user_id.empty() ? id->user_id
-                                      : id->anonymous_id;
-    p.previous_id = previous;
-  } else {
-    p.user_id = m.user_id.empty() ? std::string_view(id->user_id) : m.user_id;
-  }
-  auto wall = clock_->wall();
-  p.now_ms = to_unix_ms(wall);
-  p.timestamp = m.timestamp ? *m.timestamp : wall;
-
-  std::string text;
-  text.reserve(160 + p.context_json.size() + p.properties_json.size() + p.traits_json.size() +
-               p.integrations_json.size() + p.event.size() + p.name.size() + p.user_id.size());
-  write_event(text, p);
-
-  if (!config_.plugins.empty()) {
-    nlohmann::json dom = parse_json(text);
-    // The SDK's own messageId (the idempotency key every retry relies on: the
-    // relay would mint a fresh one per attempt) and type (how the relay
-    // validates the event). A plugin may change them to other valid values;
-    // one that removes them (e.g. tern_plugin_event_replace with an object
-    // built from scratch) or makes them invalid gets these back.
-    const std::string own_message_id = dom.value("messageId", std::string());
-    const std::string own_type = dom.value("type", std::string());
-    for (const auto& plugin : config_.plugins) {
-      bool keep = false;
-      try {
-        keep = plugin->process(dom);
-      } catch (...) {
-        log(LogLevel::kWarn, "a plugin threw; the event is dropped");
-        keep = false;
-      }
-      if (!keep) return reject(DropReason::kPlugin, StatusCode::kDisabled, "dropped by a plugin");
-    }
-    if (!dom.is_object()) return reject(DropReason::kInvalid, StatusCode::kInvalidArgument, "a plugin made the event not an object");
-    restore_sdk_fields(dom, own_message_id, own_type);
-    try {
-      text = dump_object(dom);
-    } catch (...) {
-      return reject(DropReason::kInvalid, StatusCode::kInvalidArgument, "a plugin produced invalid UTF-8");
-    }
-  }
-  if (text.size() > config_.max_event_bytes) {
-    return reject(DropReason::kTooLarge, StatusCode::kTooLarge,
-                  "event is " + std::to_string(text.size()) + " bytes, above max_event_bytes " +
-                      std::to_string(config_.max_event_bytes));
-  }
-
-  // Identity changes take effect once the event is accepted by validation.
-  if (m.type == MessageType::kIdentify || m.type == MessageType::kAlias) {
-    auto next = std::make_shared<Identity>(*id);
-    if (!m.user_id.empty()) next->user_id = std::string(m.user_id);
-    if (identify_traits && identify_traits->is_object()) {
-      for (auto it = identify_traits->begin(); it != identify_traits->end(); ++it) next->traits[it.key()] = it.value();
-    }
-    set_identity(std::move(next));
-  }
-  return hand_off(std::move(text));
-}
+// ---------------------------------------------------------------- hand-off (caller side)
 
 Status Engine::hand_off(std::string text) {
   if (config_.durability == Durability::kImmediate) return append_now(std::move(text));
-  std::unique_lock<std::mutex> lk(mu_);
+  MutexLock lk(mu_);
   if (stop_) {
     lk.unlock();
     return reject(DropReason::kShutdown, StatusCode::kShutdown, "the client is shut down");
@@ -448,7 +214,7 @@ Status Engine::append_now(std::string text) {
   if (!accepting_.load()) return reject(DropReason::kShutdown, StatusCode::kShutdown, "the client is shut down");
   std::vector<std::string> one;
   one.push_back(std::move(text));
-  std::unique_lock<std::mutex> commit_lock(commit_mu_);
+  MutexLock commit_lock(commit_mu_);
   if (consent() == Consent::kDenied) {
     commit_lock.unlock();
     return reject(DropReason::kConsentDenied, StatusCode::kDisabled, "consent denied");
@@ -462,7 +228,7 @@ Status Engine::append_now(std::string text) {
   }
   enqueued_.fetch_add(1, std::memory_order_relaxed);
   stored_.fetch_add(1, std::memory_order_relaxed);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   caps_dirty_ = true;
   if (worker_idle_) {
     worker_idle_ = false;
@@ -471,12 +237,16 @@ Status Engine::append_now(std::string text) {
   return Status::ok();
 }
 
+// ---------------------------------------------------------------- flush, consent, shutdown
+
 Status Engine::flush(std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> lk(mu_);
+  MutexLock lk(mu_);
   if (worker_exited_ || stop_) return Status(StatusCode::kShutdown, "the client is shut down");
   uint64_t mine = ++flush_requested_;
   cv_.notify_one();
-  bool done = done_cv_.wait_for(lk, timeout, [&] { return flush_done_ >= mine || worker_exited_; });
+  bool done = done_cv_.wait_for(lk.native(), timeout, [&]() TERN_REQUIRES(mu_) {
+    return flush_done_ >= mine || worker_exited_;
+  });
   if (!done) return Status(StatusCode::kTimeout, "flush did not finish in time; the events stay queued");
   if (flush_done_ < mine) return Status(StatusCode::kShutdown, "the client is shut down");
   return flush_result_;
@@ -494,10 +264,10 @@ Status Engine::set_consent(Consent c) {
   Status persisted = store_->put({{kKeyConsent, text}});
   if (c == Consent::kDenied) {
     // commit_mu_ keeps a worker commit from landing rows after the purge.
-    std::lock_guard<std::mutex> commit_lock(commit_mu_);
+    MutexLock commit_lock(commit_mu_);
     uint64_t purged_pending = 0;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       ++purge_epoch_;
       purged_pending = pending_.size();
       pending_count_.fetch_sub(purged_pending);
@@ -514,7 +284,7 @@ Status Engine::set_consent(Consent c) {
       if (persisted) persisted = r.status();
     }
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   cv_.notify_one();
   return persisted;
 }
@@ -522,13 +292,13 @@ Status Engine::set_consent(Consent c) {
 Status Engine::set_opt_out(bool v) {
   opt_out_ = v;
   Status s = store_->put({{kKeyOptOut, v ? "1" : "0"}});
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   cv_.notify_one();
   return s;
 }
 
 Status Engine::shutdown(std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> lk(mu_);
+  MutexLock lk(mu_);
   if (shutdown_called_) {
     if (worker_exited_ && worker_.joinable()) {
       lk.unlock();
@@ -542,7 +312,7 @@ Status Engine::shutdown(std::chrono::milliseconds timeout) {
   stop_ = true;
   shutdown_deadline_ = clock_->monotonic() + timeout;
   cv_.notify_one();
-  bool exited = done_cv_.wait_for(lk, timeout, [&] { return worker_exited_; });
+  bool exited = done_cv_.wait_for(lk.native(), timeout, [&]() TERN_REQUIRES(mu_) { return worker_exited_; });
   lk.unlock();
   if (exited) {
     worker_.join();
@@ -583,12 +353,12 @@ bool Engine::upload_allowed() const {
   return consent_.load() == static_cast<int>(Consent::kGranted) && !opt_out_.load();
 }
 
-void Engine::wait_until(std::unique_lock<std::mutex>& lk, SteadyTime deadline) {
+void Engine::wait_until(MutexLock& lk, SteadyTime deadline) {
   if (real_clock_) {
     if (deadline == kNever) {
-      cv_.wait(lk);
+      cv_.wait(lk.native());
     } else {
-      cv_.wait_until(lk, deadline);
+      cv_.wait_until(lk.native(), deadline);
     }
     return;
   }
@@ -599,7 +369,7 @@ void Engine::wait_until(std::unique_lock<std::mutex>& lk, SteadyTime deadline) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_->monotonic());
     if (left < slice) slice = std::max(left, std::chrono::milliseconds(0));
   }
-  if (slice.count() > 0) cv_.wait_for(lk, slice);
+  if (slice.count() > 0) cv_.wait_for(lk.native(), slice);
 }
 
 void Engine::complete_flush(Status s) {
@@ -608,24 +378,24 @@ void Engine::complete_flush(Status s) {
   done_cv_.notify_all();
 }
 
+// Commits what track() handed off, with mu_ released meanwhile. The caller's
+// MutexLock stays valid: mu_ is held again on return.
+void Engine::commit_pending() {
+  std::vector<std::string> batch;
+  batch.swap(pending_);
+  const uint64_t epoch = purge_epoch_;
+  mu_.unlock();
+  (void)commit(batch, epoch);
+  // Free the strings before re-taking mu_: track() never waits behind it.
+  std::vector<std::string>().swap(batch);
+  mu_.lock();
+}
+
 void Engine::run() {
   pthread_setname_np(pthread_self(), "tern-worker");
-  std::unique_lock<std::mutex> lk(mu_);
+  MutexLock lk(mu_);
   bool window_open = false;
   SteadyTime commit_deadline{};
-  // Commits what track() handed off, with mu_ released meanwhile (`lk` is
-  // held on entry and on return).
-  auto commit_pending = [&] {
-    std::vector<std::string> batch;
-    batch.swap(pending_);
-    window_open = false;
-    const uint64_t epoch = purge_epoch_;
-    lk.unlock();
-    (void)commit(batch, epoch);
-    // Free the strings before re-taking mu_: track() never waits behind it.
-    std::vector<std::string>().swap(batch);
-    lk.lock();
-  };
   for (;;) {
     SteadyTime now = clock_->monotonic();
     const bool flush_pending = flush_requested_ > flush_done_;
@@ -635,6 +405,7 @@ void Engine::run() {
         commit_deadline = first_pending_at_ + config_.commit_window;
       }
       if (stop_ || flush_pending || pending_.size() >= config_.commit_max_events || now >= commit_deadline) {
+        window_open = false;
         commit_pending();
         continue;
       }
@@ -690,6 +461,7 @@ void Engine::run() {
       if (!pending_.empty()) {
         // Commit first: an upload blocks this thread for up to the request
         // timeout, and events handed off meanwhile are not durable until it returns.
+        window_open = false;
         commit_pending();
         continue;
       }
@@ -718,10 +490,10 @@ void Engine::run() {
 }
 
 Status Engine::commit(const std::vector<std::string>& texts, uint64_t epoch) {
-  std::lock_guard<std::mutex> commit_lock(commit_mu_);
+  MutexLock commit_lock(commit_mu_);
   bool purged;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     purged = purge_epoch_ != epoch;
   }
   if (purged) {  // consent was denied after these were handed off
@@ -768,149 +540,4 @@ void Engine::enforce_caps() {
   count_drop(DropReason::kCapBytes, r->by_bytes);
   log(LogLevel::kWarn, "queue cap reached: dropped the oldest " + std::to_string(r->total()) + " events");
 }
-
-Engine::UploadResult Engine::upload_one() {
-  if (batches_.empty()) {
-    enforce_caps();
-    std::size_t budget = config_.max_batch_bytes - kBatchOverhead - config_.max_batch_events;
-    auto r = store_->read_oldest(config_.max_batch_events, budget);
-    if (!r) {
-      last_error_ = r.status().to_string();
-      log(LogLevel::kWarn, "could not read a batch: " + last_error_);
-      policy_.on_failure(clock_->monotonic(), std::nullopt, random_u64());
-      return UploadResult::kFailed;
-    }
-    if (r->empty()) return UploadResult::kNothing;
-    batches_.push_back(std::move(r).value());
-  }
-  Batch& batch = batches_.front();
-  std::vector<int64_t> ids;
-  ids.reserve(batch.size());
-  for (const auto& e : batch) ids.push_back(e.id);
-
-  // Retry budget: attempts, and age since the batch was first attempted.
-  const int64_t now_ms = to_unix_ms(clock_->wall());
-  int max_attempts_seen = 0;
-  int64_t first_attempt = 0;
-  for (const auto& e : batch) {
-    max_attempts_seen = std::max(max_attempts_seen, e.attempts);
-    if (e.first_attempt_ms && (!first_attempt || e.first_attempt_ms < first_attempt)) first_attempt = e.first_attempt_ms;
-  }
-  const int64_t max_age_ms = std::chrono::duration_cast<std::chrono::milliseconds>(config_.max_batch_age).count();
-  if (max_attempts_seen >= config_.max_attempts || (first_attempt && now_ms - first_attempt > max_age_ms)) {
-    Status s = store_->remove(ids);
-    if (!s) log(LogLevel::kWarn, "could not delete an expired batch: " + s.to_string());
-    count_drop(DropReason::kRetryBudget, batch.size());
-    log(LogLevel::kWarn, "dropped a batch of " + std::to_string(batch.size()) + " events after " +
-                             std::to_string(max_attempts_seen) + " attempts (retry budget)");
-    batches_.pop_front();
-    return UploadResult::kDropped;
-  }
-
-  // The attempt is recorded in the store (one transaction, the "claim")
-  // before a retry is sent, and after a first attempt only if it fails: a
-  // batch that goes through on its first try costs no claim write. A crash
-  // during a first attempt forgets at most that one attempt.
-  const bool retrying = std::any_of(batch.begin(), batch.end(), [](const StoredEvent& e) { return e.attempts > 0; });
-  auto claim = [&] {
-    if (Status s = store_->mark_attempt(ids, now_ms); !s) {
-      log(LogLevel::kWarn, "could not record an upload attempt: " + s.to_string());
-    }
-  };
-  if (retrying) claim();
-  for (auto& e : batch) {
-    ++e.attempts;
-    if (!e.first_attempt_ms) e.first_attempt_ms = now_ms;
-  }
-
-  std::string body = write_batch(batch, [](const StoredEvent& e) -> const std::string& { return e.body; },
-                                 clock_->wall());
-  HttpRequest req;
-  req.url = url_;
-  req.write_key = config_.write_key;
-  req.gzip = config_.gzip;
-  if (config_.gzip) {
-    auto z = gzip_compress(body);
-    if (z) {
-      req.body = std::move(z).value();
-    } else {
-      req.gzip = false;
-      req.body = std::move(body);
-    }
-  } else {
-    req.body = std::move(body);
-  }
-  attempts_.fetch_add(1);
-  bytes_sent_.fetch_add(req.body.size());
-  if (!transport_) transport_ = make_curl_transport(config_.http);
-  HttpResponse resp = transport_->send(req);
-  last_upload_ = clock_->monotonic();
-
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (batches_invalid_) {  // consent was denied meanwhile: the rows are gone
-      batches_.clear();
-      batches_invalid_ = false;
-      return UploadResult::kDropped;
-    }
-  }
-
-  switch (classify_http_status(resp.status_code)) {
-    case UploadVerdict::kSuccess: {
-      std::vector<bool> rejected(batch.size(), false);
-      uint64_t n_rejected = 0;
-      if (resp.body.find("rejected") != std::string::npos) {
-        auto j = parse_json(resp.body);
-        if (j.is_object() && j.contains("rejected") && j["rejected"].is_array()) {
-          for (const auto& item : j["rejected"]) {
-            if (!item.is_object() || !item.contains("index") || !item["index"].is_number_integer()) continue;
-            auto idx = item["index"].get<int64_t>();
-            if (idx < 0 || static_cast<std::size_t>(idx) >= batch.size() || rejected[idx]) continue;
-            rejected[idx] = true;
-            ++n_rejected;
-            std::string reason = item.contains("reason") && item["reason"].is_string()
-                                     ? item["reason"].get<std::string>() : "unspecified";
-            log(LogLevel::kWarn, "the server rejected an event: " + reason);
-          }
-        }
-      }
-      Status s = store_->remove(ids);
-      if (!s) log(LogLevel::kWarn, "sent, but could not delete the batch (it may be sent again): " + s.to_string());
-      sent_.fetch_add(batch.size() - n_rejected);
-      count_drop(DropReason::kServerRejected, n_rejected);
-      batches_sent_.fetch_add(1);
-      batches_.pop_front();
-      policy_.on_success();
-      return UploadResult::kSent;
-    }
-    case UploadVerdict::kBisect: {
-      policy_.on_success();  // the server answered: no backoff, narrow it down
-      if (batch.size() == 1) {
-        Status s = store_->remove(ids);
-        if (!s) log(LogLevel::kWarn, "could not delete a rejected event: " + s.to_string());
-        count_drop(DropReason::kServerRejected, 1);
-        log(LogLevel::kWarn, "the server rejected an event with HTTP " + std::to_string(resp.status_code) +
-                                 "; it is dropped");
-        batches_.pop_front();
-        return UploadResult::kDropped;
-      }
-      std::size_t half = batch.size() / 2;
-      Batch second(std::make_move_iterator(batch.begin() + static_cast<std::ptrdiff_t>(half)),
-                   std::make_move_iterator(batch.end()));
-      batch.resize(half);
-      batches_.insert(batches_.begin() + 1, std::move(second));
-      return UploadResult::kBisected;
-    }
-    case UploadVerdict::kRetry:
-      break;
-  }
-  if (!retrying) claim();
-  retried_.fetch_add(1);
-  last_error_ = resp.status_code == 0 ? "network error: " + resp.error
-                                      : "HTTP " + std::to_string(resp.status_code);
-  auto delay = policy_.on_failure(clock_->monotonic(), resp.retry_after, random_u64());
-  log(LogLevel::kWarn, "upload failed (" + last_error_ + "); retrying in " + std::to_string(delay.count()) + " ms");
-  return UploadResult::kFailed;
-}
-
 }  // namespace tern

@@ -7,6 +7,14 @@
 // Durability::kImmediate appends, consent/opt-out writes and consent purges
 // (the store serialises them). The caller → worker hand-off is a bounded
 // vector under mu_, held only for a push_back.
+//
+// Which lock guards what is written in Clang thread-safety annotations
+// (thread_annotations.h), checked with -Wthread-safety in clang builds.
+//
+// The code is split by concern: this file's engine.cc (start, the hand-off,
+// flush/consent/shutdown, the worker loop and its commits), event_builder.cc
+// (record_dom / enqueue_raw / submit) and uploader.cc (upload_one);
+// config_check.cc validates the Config first.
 #pragma once
 
 #include <array>
@@ -14,7 +22,6 @@
 #include <condition_variable>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,6 +34,7 @@
 #include "tern/client.h"
 #include "tern/config.h"
 #include "tern/stats.h"
+#include "thread_annotations.h"
 
 namespace tern {
 
@@ -41,15 +49,15 @@ class Engine : public std::enable_shared_from_this<Engine> {
   Status record_dom(MessageType type, std::string_view primary, const nlohmann::json& object,
                     const EventOptions& options);
   Status enqueue_raw(const RawMessage& m);
-  Status flush(std::chrono::milliseconds timeout);
+  Status flush(std::chrono::milliseconds timeout) TERN_EXCLUDES(mu_);
   void reset();
-  Status set_consent(Consent c);
+  Status set_consent(Consent c) TERN_EXCLUDES(mu_, commit_mu_);
   Consent consent() const { return static_cast<Consent>(consent_.load()); }
-  Status set_opt_out(bool v);
+  Status set_opt_out(bool v) TERN_EXCLUDES(mu_);
   bool opted_out() const { return opt_out_.load(); }
   std::string anonymous_id() const;
   std::string user_id() const;
-  Status shutdown(std::chrono::milliseconds timeout);
+  Status shutdown(std::chrono::milliseconds timeout) TERN_EXCLUDES(mu_);
   Stats stats() const;
 
  private:
@@ -65,24 +73,25 @@ class Engine : public std::enable_shared_from_this<Engine> {
   Status reject(DropReason r, StatusCode code, std::string message);
   void log(LogLevel level, const std::string& message);
   Status gate();  // opt-out / consent / shutdown checks for event calls
-  std::shared_ptr<const Identity> identity() const;
-  void set_identity(std::shared_ptr<const Identity> id);
+  std::shared_ptr<const Identity> identity() const TERN_EXCLUDES(identity_mu_);
+  void set_identity(std::shared_ptr<const Identity> id) TERN_EXCLUDES(identity_mu_, mu_);
   std::string merged_context(std::string_view override_json, const nlohmann::json* override_dom) const;
   // Validates, serialises and hands off one event; JSON fields already checked.
   Status submit(const RawMessage& m, const std::string& context_override,
                 const nlohmann::json* identify_traits);
-  Status hand_off(std::string text);
-  Status append_now(std::string text);
+  Status hand_off(std::string text) TERN_EXCLUDES(mu_);
+  Status append_now(std::string text) TERN_EXCLUDES(mu_, commit_mu_);
 
   // Worker side.
-  void run();
-  Status commit(const std::vector<std::string>& texts, uint64_t epoch);
-  void persist_identity();
-  UploadResult upload_one();
+  void run() TERN_EXCLUDES(mu_);
+  void commit_pending() TERN_REQUIRES(mu_);
+  Status commit(const std::vector<std::string>& texts, uint64_t epoch) TERN_EXCLUDES(mu_, commit_mu_);
+  void persist_identity() TERN_EXCLUDES(identity_mu_);
+  UploadResult upload_one() TERN_EXCLUDES(mu_);  // uploader.cc
   bool upload_allowed() const;
   void enforce_caps();
-  void wait_until(std::unique_lock<std::mutex>& lk, std::chrono::steady_clock::time_point deadline);
-  void complete_flush(Status s);
+  void wait_until(MutexLock& lk, std::chrono::steady_clock::time_point deadline) TERN_REQUIRES(mu_);
+  void complete_flush(Status s) TERN_REQUIRES(mu_);
 
   Config config_;
   std::shared_ptr<Store> store_;
@@ -93,32 +102,34 @@ class Engine : public std::enable_shared_from_this<Engine> {
   std::string context_text_;  // {"library":...,...provider facts}, built once
   std::string url_;
 
-  mutable std::mutex identity_mu_;
-  std::shared_ptr<const Identity> identity_;
+  mutable Mutex identity_mu_;
+  std::shared_ptr<const Identity> identity_ TERN_GUARDED_BY(identity_mu_);
 
   std::atomic<int> consent_{static_cast<int>(Consent::kGranted)};
   std::atomic<bool> opt_out_{false};
   std::atomic<bool> accepting_{false};
 
   // Hand-off and worker coordination.
-  std::mutex commit_mu_;  // orders commits against consent purges (taken before mu_)
-  mutable std::mutex mu_;
+  Mutex commit_mu_ TERN_ACQUIRED_BEFORE(mu_);  // orders commits against consent purges
+  mutable Mutex mu_;
   std::condition_variable cv_;       // wakes the worker
   std::condition_variable done_cv_;  // wakes flush/shutdown waiters
-  std::vector<std::string> pending_;  // serialised events not yet committed
-  std::chrono::steady_clock::time_point first_pending_at_{};
-  bool worker_idle_ = false;  // waiting with no commit window open
-  bool stop_ = false;
-  bool worker_exited_ = false;
-  bool shutdown_called_ = false;
-  bool identity_dirty_ = false;
-  bool batches_invalid_ = false;
-  uint64_t purge_epoch_ = 0;  // bumped by a consent purge
-  bool caps_dirty_ = false;  // kImmediate appends happened: enforce the caps
-  uint64_t flush_requested_ = 0;
-  uint64_t flush_done_ = 0;
-  Status flush_result_;
-  std::chrono::steady_clock::time_point shutdown_deadline_{};
+  // serialised events not yet committed
+  std::vector<std::string> pending_ TERN_GUARDED_BY(mu_);
+  std::chrono::steady_clock::time_point first_pending_at_ TERN_GUARDED_BY(mu_){};
+  bool worker_idle_ TERN_GUARDED_BY(mu_) = false;  // waiting with no commit window open
+  bool stop_ TERN_GUARDED_BY(mu_) = false;
+  bool worker_exited_ TERN_GUARDED_BY(mu_) = false;
+  bool shutdown_called_ TERN_GUARDED_BY(mu_) = false;
+  bool identity_dirty_ TERN_GUARDED_BY(mu_) = false;
+  bool batches_invalid_ TERN_GUARDED_BY(mu_) = false;
+  uint64_t purge_epoch_ TERN_GUARDED_BY(mu_) = 0;  // bumped by a consent purge
+  bool caps_dirty_ TERN_GUARDED_BY(mu_) = false;  // kImmediate appends happened: enforce the caps
+  uint64_t flush_requested_ TERN_GUARDED_BY(mu_) = 0;
+  uint64_t flush_done_ TERN_GUARDED_BY(mu_) = 0;
+  Status flush_result_ TERN_GUARDED_BY(mu_);
+  std::chrono::steady_clock::time_point shutdown_deadline_ TERN_GUARDED_BY(mu_){};
+  // Joined or detached by shutdown(), outside mu_ (the worker takes mu_ to exit).
   std::thread worker_;
 
   // Worker-only state.

@@ -86,6 +86,16 @@ TEST_F(ClientTest, CreateRejectsMissingWriteKeyAndBadLimits) {
   EXPECT_NE(r.status().message().find("storage_path"), std::string::npos);
 }
 
+#if TERN_TEST_NO_DEFAULT_TRANSPORT
+// A TERN_TRANSPORT=none build (the mobile one) has no transport of its own.
+TEST_F(ClientTest, WithoutADefaultTransportCreateAsksForOne) {
+  config.transport = nullptr;
+  auto r = Client::create(config);
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("Config::transport"), std::string::npos) << r.status().to_string();
+}
+#endif
+
 TEST_F(ClientTest, DefaultsMatchTheDesign) {
   Config d;
   EXPECT_EQ(d.flush_at, 20u);

@@ -207,15 +207,5 @@ TEST(CurlTransportTest, RefusedConnectionIsStatusZeroWithAnError) {
   EXPECT_FALSE(r.error.empty());
 }
 
-TEST(RetryAfterParsingTest, AcceptsSecondsAndHttpDates) {
-  auto now = std::chrono::system_clock::from_time_t(1'700'000'000);  // Tue, 14 Nov 2023 22:13:20 GMT
-  EXPECT_EQ(parse_retry_after("120", now), std::chrono::milliseconds(120'000));
-  EXPECT_EQ(parse_retry_after(" 0 ", now), std::chrono::milliseconds(0));
-  EXPECT_EQ(parse_retry_after("Tue, 14 Nov 2023 22:13:50 GMT", now), std::chrono::milliseconds(30'000));
-  EXPECT_EQ(parse_retry_after("Tue, 14 Nov 2023 22:00:00 GMT", now), std::chrono::milliseconds(0));
-  EXPECT_EQ(parse_retry_after("soon", now), std::nullopt);
-  EXPECT_EQ(parse_retry_after("", now), std::nullopt);
-}
-
 }  // namespace
 }  // namespace tern

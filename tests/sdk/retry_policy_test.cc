@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tern/transport.h"
+
 namespace tern {
 namespace {
 
@@ -57,6 +59,29 @@ TEST(RetryPolicyTest, RetryAfterReplacesTheDrawnDelay) {
   EXPECT_TRUE(p.may_attempt(t0 + milliseconds(30'000)));
   EXPECT_EQ(p.on_failure(t0, milliseconds(-5), 0), milliseconds(0));
   EXPECT_EQ(p.on_failure(t0, std::chrono::hours(1000), 0), RetryPolicy::kMaxRetryAfter);
+}
+
+TEST(RetryAfterParsingTest, AcceptsSecondsAndHttpDates) {
+  auto now = std::chrono::system_clock::from_time_t(1'700'000'000);  // Tue, 14 Nov 2023 22:13:20 GMT
+  EXPECT_EQ(parse_retry_after("120", now), std::chrono::milliseconds(120'000));
+  EXPECT_EQ(parse_retry_after(" 0 ", now), std::chrono::milliseconds(0));
+  EXPECT_EQ(parse_retry_after("Tue, 14 Nov 2023 22:13:50 GMT", now), std::chrono::milliseconds(30'000));
+  EXPECT_EQ(parse_retry_after("Tue, 14 Nov 2023 22:00:00 GMT", now), std::chrono::milliseconds(0));
+  EXPECT_EQ(parse_retry_after("soon", now), std::nullopt);
+  EXPECT_EQ(parse_retry_after("", now), std::nullopt);
+}
+
+TEST(RetryAfterParsingTest, AcceptsTheObsoleteHttpDateFormsAndRefusesBrokenDates) {
+  auto now = std::chrono::system_clock::from_time_t(1'700'000'000);  // Tue, 14 Nov 2023 22:13:20 GMT
+  EXPECT_EQ(parse_retry_after("Tuesday, 14-Nov-23 22:13:50 GMT", now), std::chrono::milliseconds(30'000));
+  EXPECT_EQ(parse_retry_after("Tue Nov 14 22:13:50 2023", now), std::chrono::milliseconds(30'000));
+  EXPECT_EQ(parse_retry_after("Wed, 15 Nov 2023 22:13:20 GMT", now), std::chrono::milliseconds(86'400'000));
+  EXPECT_EQ(parse_retry_after("Thu, 29 Feb 2024 00:00:00 GMT", now),
+            std::chrono::milliseconds((1'709'164'800LL - 1'700'000'000LL) * 1000));
+  EXPECT_EQ(parse_retry_after("Tue, 14 Nov 2023 22:13:50", now), std::nullopt);   // no zone
+  EXPECT_EQ(parse_retry_after("Tue, 14 Foo 2023 22:13:50 GMT", now), std::nullopt);
+  EXPECT_EQ(parse_retry_after("Tue, 14 Nov 2023 25:13:50 GMT", now), std::nullopt);
+  EXPECT_EQ(parse_retry_after("-5", now), std::nullopt);
 }
 
 }  // namespace

@@ -136,6 +136,7 @@ class Client {
 // the default transport calls it before its first request (make_curl_transport),
 // so hosts rarely need to. A host that must initialise libcurl/OpenSSL at a
 // time of its choosing (e.g. before starting threads) may call it first.
+// In a build without libcurl (TERN_TRANSPORT=none) it does nothing.
 void global_init();
 
 }  // namespace tern

@@ -75,7 +75,10 @@ struct Config {
   std::string library_version;  // empty: the SDK's version
 
   // Seams. Null means the default implementation.
-  std::shared_ptr<Transport> transport;  // default: libcurl
+  // Default: libcurl. Required in builds without a default transport
+  // (CMake TERN_TRANSPORT=none, the mobile builds): Client::create fails
+  // with kInvalidArgument without one.
+  std::shared_ptr<Transport> transport;
   std::shared_ptr<Clock> clock;          // default: system clocks
   std::shared_ptr<Logger> logger;        // default: stderr, warnings and up
   std::shared_ptr<ContextProvider> context_provider;  // default: system facts

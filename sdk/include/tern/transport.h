@@ -49,6 +49,8 @@ struct CurlTransportOptions {
 
 // The default transport: libcurl with one reused keep-alive connection.
 // It calls tern::global_init() (curl_global_init, once per process) itself.
+// Only in builds with the curl transport (CMake TERN_TRANSPORT=curl, the
+// default); a TERN_TRANSPORT=none build does not define it.
 std::unique_ptr<Transport> make_curl_transport(const CurlTransportOptions& options = {});
 
 // Parses an HTTP Retry-After value: delta seconds or an HTTP date, relative to `now`.

@@ -301,7 +301,8 @@ TERN_EXPORT tern_status tern_options_set_default_consent(tern_options* options,
 TERN_EXPORT tern_status tern_options_set_library_name(tern_options* options, const char* name);
 TERN_EXPORT tern_status tern_options_set_library_version(tern_options* options,
                                                          const char* version);
-/* The built-in libcurl transport (used when no host transport is set). */
+/* The built-in libcurl transport (used when no host transport is set; a
+ * library built with CMake TERN_TRANSPORT=none has none). */
 TERN_EXPORT tern_status tern_options_set_http_connect_timeout_ms(tern_options* options,
                                                                  int64_t ms);
 TERN_EXPORT tern_status tern_options_set_http_request_timeout_ms(tern_options* options,
@@ -345,8 +346,10 @@ typedef struct tern_client tern_client;
  * (it may be freed or reused right after). Several clients may live in one
  * process, each on its own database file. Any thread.
  * Returns TERN_OK, TERN_INVALID_ARGUMENT (NULL pointer, missing write key or
- * storage path, bad limits), TERN_LOCKED (another client or process owns the
- * database), TERN_STORAGE (cannot open or create it), TERN_INTERNAL. */
+ * storage path, bad limits; no host transport in a library built without a
+ * default one, CMake TERN_TRANSPORT=none), TERN_LOCKED (another client or
+ * process owns the database), TERN_STORAGE (cannot open or create it),
+ * TERN_INTERNAL. */
 TERN_EXPORT tern_status tern_client_create(const tern_options* options, tern_client** out);
 
 /* Shuts the client down (2 s deadline unless tern_client_shutdown ran
