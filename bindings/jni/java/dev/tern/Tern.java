@@ -105,6 +105,15 @@ public final class Tern implements AutoCloseable {
     if (!loaded) loadLibrary();
   }
 
+  /**
+   * The transport a client uses when its options name none: on Android (VM
+   * "Dalvik", also ART's name) HttpURLConnection, since the Android build of
+   * the native library has no libcurl; elsewhere null, the native default.
+   */
+  static Transport defaultTransport(String vmName) {
+    return "Dalvik".equals(vmName) ? new HttpUrlConnectionTransport() : null;
+  }
+
   // --- Options --------------------------------------------------------------
 
   /** Every knob of a client; immutable, made with {@link #builder()}. */
@@ -320,8 +329,9 @@ public final class Tern implements AutoCloseable {
       }
 
       /**
-       * Who performs HTTP requests (default: the native libcurl transport; on
-       * Android use {@link HttpUrlConnectionTransport}).
+       * Who performs HTTP requests. Default: on Android (whose native library
+       * is built without libcurl) an {@link HttpUrlConnectionTransport}; elsewhere
+       * the native libcurl transport.
        */
       public Builder transport(Transport transport) {
         this.transport = transport;
@@ -446,7 +456,9 @@ public final class Tern implements AutoCloseable {
       if (options.logger != null) {
         NativeBridge.optionsSetLogger(o, options.logger, options.logLevel.ordinal());
       }
-      if (options.transport != null) NativeBridge.optionsSetTransport(o, options.transport);
+      Transport transport =
+          options.transport != null ? options.transport : defaultTransport(System.getProperty("java.vm.name"));
+      if (transport != null) NativeBridge.optionsSetTransport(o, transport);
       if (options.contextProvider != null) {
         NativeBridge.optionsSetContextProvider(o, options.contextProvider);
       }

@@ -26,6 +26,13 @@ class TernTest {
   }
 
   @Test
+  void onAndroidAClientWithoutATransportUsesHttpUrlConnection() {
+    // Android's native library is built without libcurl (TERN_TRANSPORT=none).
+    assertTrue(Tern.defaultTransport("Dalvik") instanceof HttpUrlConnectionTransport);
+    assertEquals(null, Tern.defaultTransport(System.getProperty("java.vm.name")));
+  }
+
+  @Test
   void versionComesFromTheNativeLibrary() {
     assertEquals("0.1.0", Tern.version());
   }
