@@ -37,7 +37,6 @@ SinkRunner::SinkRunner(SinkConfig config, std::unique_ptr<Sink> sink, Spool& spo
       spool_(spool),
       reader_(spool.reader(cursor)),
       dead_letter_path_(std::move(dead_letter_path)),
-      metrics_(metrics),
       on_ack_(std::move(on_ack)),
       rng_(std::random_device{}()),
       router_(std::move(router)),
@@ -115,11 +114,6 @@ void SinkRunner::set_health(const Status& st) {
   std::lock_guard<std::mutex> g(mu_);
   health_ = st;
   up_->set(st.is_ok() ? 1 : 0);
-}
-
-bool SinkRunner::past_deadline() const {
-  std::lock_guard<std::mutex> g(mu_);
-  return stopping_ && SteadyClock::now() >= deadline_;
 }
 
 bool SinkRunner::backoff(int attempt) {

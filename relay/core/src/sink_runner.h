@@ -81,7 +81,6 @@ class SinkRunner {
   bool stopping() const;
   // Sleeps the backoff for `attempt`; false if stopping past the deadline.
   bool backoff(int attempt);
-  bool past_deadline() const;
   void set_health(const Status& st);
   Status write_dead_letters(const Group& group, std::size_t offset,
                             const std::vector<SinkRejection>& rejected);
@@ -94,7 +93,6 @@ class SinkRunner {
   std::unique_ptr<SpoolReader> reader_;
   std::string dead_letter_path_;
   int dead_letter_fd_ = -1;
-  Metrics& metrics_;
   AckListener on_ack_;
   std::mt19937_64 rng_;
 
