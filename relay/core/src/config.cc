@@ -43,13 +43,17 @@ class Errors {
 
   void fail(const toml::node* n, const std::string& path, const std::string& msg) {
     if (!first_.empty()) return;
+    first_ = locate(n, path) + ": " + msg;
+  }
+  // "FILE:LINE:COL: path", the start of every error about `n`.
+  std::string locate(const toml::node* n, const std::string& path) const {
     std::ostringstream os;
     os << origin_;
     if (n && n->source().begin.line > 0) {
       os << ':' << n->source().begin.line << ':' << n->source().begin.column;
     }
-    os << ": " << path << ": " << msg;
-    first_ = os.str();
+    os << ": " << path;
+    return os.str();
   }
   bool ok() const { return first_.empty(); }
   const std::string& message() const { return first_; }
@@ -333,6 +337,7 @@ void read_sinks(TableReader& root, RelayConfig& c, Errors& errors) {
     SinkConfig s;
     r.str("type", &s.type, false);
     if (!t->contains("type")) r.fail(t, "type", "is required (\"file\", \"stdout\", \"kafka\", \"http\", \"postgres\")");
+    if (t->contains("type")) s.type_origin = errors.locate(t->get("type"), path + ".type");
     s.name = s.type;
     r.str("name", &s.name, false);
     for (char ch : s.name) {

@@ -494,6 +494,23 @@ TEST(PipelineTest, UnknownSinkTypeFailsMakePipelineNamingIt) {
   EXPECT_NE(p.status().message().find("carrier-pigeon"), std::string::npos);
 }
 
+TEST(PipelineTest, UnknownSinkTypeFromAFileIsReportedWithFileLineAndTheKnownTypes) {
+  TempDir dir;
+  Fixture fx;
+  std::string toml = "data_dir = \"" + dir.path() +
+                     "\"\n"
+                     "[[sources]]\nid = \"web\"\nwrite_keys = [\"k\"]\n"
+                     "[[sinks]]\nname = \"a\"\ntype = \"scripted\"\n"
+                     "[[sinks]]\nname = \"b\"\ntype = \"carrier-pigeon\"\n";
+  auto c = parse_config(toml, "relay.toml");
+  ASSERT_TRUE(c.is_ok()) << c.status().to_string();
+  auto p = make_pipeline(c.value(), fx.metrics, fx.registry);
+  ASSERT_FALSE(p.is_ok());
+  EXPECT_EQ(p.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(p.status().message(),
+            "relay.toml:10:8: sinks[1].type: unknown sink type \"carrier-pigeon\" (known: scripted)");
+}
+
 TEST(SinkRegistryTest, DuplicateAndUnknownNamesAreErrors) {
   SinkRegistry reg;
   auto factory = [](const SinkConfig&, const SinkContext&) -> Result<std::unique_ptr<Sink>> {

@@ -65,6 +65,10 @@ struct SpoolConfig {
 struct SinkConfig {
   std::string name;  // unique instance name, e.g. "events-file"
   std::string type;  // registry name: "file", "stdout", "kafka", "http", "postgres"
+  // Where the config file sets `type` ("FILE:LINE:COL: sinks[N].type"), so an
+  // unknown type is reported as every other config error is; empty for a sink
+  // not read from a file. Not part of the sink's identity on reload.
+  std::string type_origin;
   std::size_t batch_max_events = 500;
   std::size_t batch_max_bytes = 1024 * 1024;
   std::chrono::milliseconds batch_linger{50};

@@ -38,8 +38,10 @@ class SinkRegistry {
  public:
   // kInvalidArgument for an empty name, a null factory or a name already added.
   Status add(std::string type, SinkFactory factory);
-  // kNotFound naming the type (and the known ones) for an unknown type;
-  // otherwise whatever the factory returns.
+  // kNotFound for an unknown type, worded as the config file's errors:
+  // `FILE:LINE:COL: sinks[N].type: unknown sink type "x" (known: file, stdout)`
+  // (`sink "name": ...` for a sink not read from a file). Otherwise whatever
+  // the factory returns.
   Result<std::unique_ptr<Sink>> create(const SinkConfig& config, const SinkContext& ctx) const;
   bool contains(std::string_view type) const;
   std::vector<std::string> types() const;  // sorted
