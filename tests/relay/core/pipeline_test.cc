@@ -6,16 +6,19 @@
 #include <future>
 #include <thread>
 
-#include "test_sink.h"
-#include "test_util.h"
+#include "manual_clock.h"
+#include "scripted_sink.h"
+#include "temp_dir.h"
+#include "wait_until.h"
 
 namespace tern::relay {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::eventually;
+using testing::ManualClock;
 using testing::Script;
-using testing::TempDir;
+using tern::testing::TempDir;
+using tern::testing::wait_until;
 
 using Scripts = std::map<std::string, std::shared_ptr<Script>>;
 
@@ -109,7 +112,7 @@ TEST(PipelineTest, LocalAckAnswersAfterTheSpoolCommitAndTheSinkReceivesEverythin
   ASSERT_TRUE(p);
   auto f = submit(*p, submission(0, 5));
   ASSERT_TRUE(wait(f).is_ok());
-  ASSERT_TRUE(eventually([&] { return fx.script("a").count() == 5; }));
+  ASSERT_TRUE(wait_until([&] { return fx.script("a").count() == 5; }));
   std::lock_guard<std::mutex> g(fx.script("a").mu);
   EXPECT_EQ(fx.script("a").events[0], "{\"type\":\"track\",\"messageId\":\"m0\"}");
   EXPECT_EQ(fx.script("a").events[4], "{\"type\":\"track\",\"messageId\":\"m4\"}");
@@ -153,7 +156,7 @@ TEST(PipelineTest, MemoryAckAnswersWithoutWaitingForTheSinks) {
   auto f = submit(*p, submission(0, 3, AckMode::kMemory));
   EXPECT_TRUE(wait(f).is_ok());
   fx.script("a").set_blocked(false);
-  EXPECT_TRUE(eventually([&] { return fx.script("a").count() == 3; }));
+  EXPECT_TRUE(wait_until([&] { return fx.script("a").count() == 3; }));
 }
 
 TEST(PipelineTest, SinkAckWaitsUntilEveryRoutedSinkDelivered) {
@@ -163,7 +166,7 @@ TEST(PipelineTest, SinkAckWaitsUntilEveryRoutedSinkDelivered) {
   ASSERT_TRUE(p);
   fx.script("b").set_blocked(true);
   auto f = submit(*p, submission(0, 4, AckMode::kSink));
-  ASSERT_TRUE(eventually([&] { return fx.script("a").count() == 4; }));
+  ASSERT_TRUE(wait_until([&] { return fx.script("a").count() == 4; }));
   EXPECT_EQ(f.wait_for(50ms), std::future_status::timeout);  // b has not delivered yet
   fx.script("b").set_blocked(false);
   EXPECT_TRUE(wait(f).is_ok());
@@ -183,7 +186,7 @@ TEST(PipelineTest, SinkAckTimesOutButTheEventsStayAndArriveLater) {
   EXPECT_EQ(st.code(), StatusCode::kTimeout) << st.to_string();
   EXPECT_EQ(fx.metrics.counter("tern_relay_pipeline_sink_ack_timeouts_total").value(), 1u);
   fx.script("a").set_fail(false);
-  EXPECT_TRUE(eventually([&] { return fx.script("a").count() == 2; }));
+  EXPECT_TRUE(wait_until([&] { return fx.script("a").count() == 2; }));
 }
 
 TEST(PipelineTest, ADeadSinkDoesNotBlockAnotherAndMakesTheRelayNotReady) {
@@ -196,13 +199,13 @@ TEST(PipelineTest, ADeadSinkDoesNotBlockAnotherAndMakesTheRelayNotReady) {
     auto f = submit(*p, submission(i * 10, 10));
     ASSERT_TRUE(wait(f).is_ok());
   }
-  ASSERT_TRUE(eventually([&] { return fx.script("live").count() == 100; }));
+  ASSERT_TRUE(wait_until([&] { return fx.script("live").count() == 100; }));
   EXPECT_EQ(fx.script("dead").count(), 0u);
   std::string why;
-  ASSERT_TRUE(eventually([&] { return !p->ready(&why); }));
+  ASSERT_TRUE(wait_until([&] { return !p->ready(&why); }));
   EXPECT_NE(why.find("sink \"dead\" unhealthy"), std::string::npos) << why;
   EXPECT_EQ(why.find("\"live\""), std::string::npos) << why;
-  ASSERT_TRUE(eventually([&] {
+  ASSERT_TRUE(wait_until([&] {
     return fx.metrics.gauge("tern_relay_sink_lag_events", "sink=\"dead\"").value() == 100;
   }));
   EXPECT_GT(fx.metrics.gauge("tern_relay_sink_lag_bytes", "sink=\"dead\"").value(), 100 * 30);
@@ -212,10 +215,10 @@ TEST(PipelineTest, ADeadSinkDoesNotBlockAnotherAndMakesTheRelayNotReady) {
 
   // When it recovers it replays everything, in order.
   fx.script("dead").set_fail(false);
-  ASSERT_TRUE(eventually([&] { return fx.script("dead").count() == 100; }));
+  ASSERT_TRUE(wait_until([&] { return fx.script("dead").count() == 100; }));
   std::lock_guard<std::mutex> g(fx.script("dead").mu);
   for (std::size_t i = 1; i < 100; ++i) EXPECT_LT(fx.script("dead").seqs[i - 1], fx.script("dead").seqs[i]);
-  EXPECT_TRUE(eventually([&] { return p->ready(nullptr); }));
+  EXPECT_TRUE(wait_until([&] { return p->ready(nullptr); }));
 }
 
 TEST(PipelineTest, RejectedEventsGoToTheDeadLetterFileAndTheRestIsDelivered) {
@@ -228,9 +231,9 @@ TEST(PipelineTest, RejectedEventsGoToTheDeadLetterFileAndTheRestIsDelivered) {
   events[1] = R"({"type":"track","messageId":"poison-1"})";
   auto f = submit(*p, submission_of(events));
   ASSERT_TRUE(wait(f).is_ok());
-  ASSERT_TRUE(eventually([&] { return fx.script("a").count() == 2; }));
+  ASSERT_TRUE(wait_until([&] { return fx.script("a").count() == 2; }));
   std::string path = dir.path() + "/dead-letter/a.ndjson";
-  ASSERT_TRUE(eventually([&] { return fx.metrics.counter("tern_relay_sink_dead_lettered_events_total", "sink=\"a\"").value() == 1; }));
+  ASSERT_TRUE(wait_until([&] { return fx.metrics.counter("tern_relay_sink_dead_lettered_events_total", "sink=\"a\"").value() == 1; }));
   std::ifstream in(path);
   std::string line;
   ASSERT_TRUE(std::getline(in, line)) << path;
@@ -259,9 +262,9 @@ TEST(PipelineTest, TwoPhaseSinkFlushesOnceForTheBatchesTheSpoolAlreadyHolds) {
   fx.script("a").set_blocked(true);  // a backlog builds up behind the first delivery
   auto f = submit(*p, submission(0, 200));
   ASSERT_TRUE(wait(f).is_ok());
-  ASSERT_TRUE(eventually([&] { return fx.script("a").deliveries.load() >= 1; }));
+  ASSERT_TRUE(wait_until([&] { return fx.script("a").deliveries.load() >= 1; }));
   fx.script("a").set_blocked(false);
-  ASSERT_TRUE(eventually([&] { return fx.script("a").count() == 200; }));
+  ASSERT_TRUE(wait_until([&] { return fx.script("a").count() == 200; }));
   expect_in_order(fx.script("a"), 200);
   std::lock_guard<std::mutex> g(fx.script("a").mu);
   const auto& flushes = fx.script("a").flush_sizes;
@@ -300,8 +303,8 @@ TEST(PipelineTest, TwoPhaseSinkRejectionsFromAFlushNameTheRightEvents) {
   auto f = submit(*p, submission_of(events));
   ASSERT_TRUE(wait(f).is_ok());
   fx.script("a").set_blocked(false);
-  ASSERT_TRUE(eventually([&] { return fx.metrics.counter("tern_relay_sink_dead_lettered_events_total", "sink=\"a\"").value() == 2; }));
-  ASSERT_TRUE(eventually([&] { return fx.script("a").count() == 28; }));
+  ASSERT_TRUE(wait_until([&] { return fx.metrics.counter("tern_relay_sink_dead_lettered_events_total", "sink=\"a\"").value() == 2; }));
+  ASSERT_TRUE(wait_until([&] { return fx.script("a").count() == 28; }));
   std::ifstream in(dir.path() + "/dead-letter/a.ndjson");
   std::string line;
   ASSERT_TRUE(std::getline(in, line));
@@ -322,17 +325,17 @@ TEST(PipelineTest, RestartResumesEachSinkFromItsOwnCursor) {
     fx.script("b").set_fail(true);
     auto f = submit(*p, submission(0, 6));
     ASSERT_TRUE(wait(f).is_ok());
-    ASSERT_TRUE(eventually([&] { return fx.script("a").count() == 6; }));
+    ASSERT_TRUE(wait_until([&] { return fx.script("a").count() == 6; }));
     Status st = p->stop(std::chrono::steady_clock::now() + 100ms);
     EXPECT_EQ(st.code(), StatusCode::kTimeout);  // b could not drain
   }
   Fixture fx;
   auto p = fx.make(c);
   ASSERT_TRUE(p);
-  ASSERT_TRUE(eventually([&] { return fx.script("b").count() == 6; }));
+  ASSERT_TRUE(wait_until([&] { return fx.script("b").count() == 6; }));
   auto f = submit(*p, submission(6, 1));
   ASSERT_TRUE(wait(f).is_ok());
-  ASSERT_TRUE(eventually([&] { return fx.script("a").count() == 1; }));
+  ASSERT_TRUE(wait_until([&] { return fx.script("a").count() == 1; }));
   std::lock_guard<std::mutex> g(fx.script("a").mu);
   EXPECT_EQ(fx.script("a").events[0], "{\"type\":\"track\",\"messageId\":\"m6\"}");  // nothing replayed to a
 }
@@ -390,8 +393,8 @@ TEST(PipelineTest, RoutesSendEventTypesToTheirSinks) {
   auto f2 = submit(*p, submission(3, 2, AckMode::kLocal, "identify"));
   ASSERT_TRUE(wait(f1).is_ok());
   ASSERT_TRUE(wait(f2).is_ok());
-  ASSERT_TRUE(eventually([&] { return fx.script("all").count() == 5; }));
-  ASSERT_TRUE(eventually([&] { return fx.script("ids").count() == 2; }));
+  ASSERT_TRUE(wait_until([&] { return fx.script("all").count() == 5; }));
+  ASSERT_TRUE(wait_until([&] { return fx.script("ids").count() == 2; }));
   std::lock_guard<std::mutex> g(fx.script("ids").mu);
   for (const auto& e : fx.script("ids").events) EXPECT_NE(e.find("identify"), std::string::npos);
 }
@@ -406,9 +409,9 @@ TEST(PipelineTest, EventsMatchingNoRouteAreAcceptedAndCounted) {
   EXPECT_TRUE(wait(f).is_ok());  // nothing to wait for
   auto g = submit(*p, submission(3, 1, AckMode::kLocal, "identify"));
   ASSERT_TRUE(wait(g).is_ok());
-  ASSERT_TRUE(eventually([&] { return fx.script("ids").count() == 1; }));
+  ASSERT_TRUE(wait_until([&] { return fx.script("ids").count() == 1; }));
   EXPECT_EQ(fx.metrics.counter("tern_relay_pipeline_unrouted_events_total").value(), 3u);
-  EXPECT_TRUE(eventually([&] {
+  EXPECT_TRUE(wait_until([&] {
     return fx.metrics.counter("tern_relay_sink_unrouted_events_total", "sink=\"ids\"").value() == 3;
   }));
 }
@@ -421,15 +424,15 @@ TEST(PipelineTest, ReloadAddsASinkAtTheEndAndDropsARemovedSinksCursor) {
   ASSERT_TRUE(p);
   auto f = submit(*p, submission(0, 3));
   ASSERT_TRUE(wait(f).is_ok());
-  ASSERT_TRUE(eventually([&] { return fx.script("a").count() == 3; }));
+  ASSERT_TRUE(wait_until([&] { return fx.script("a").count() == 3; }));
 
   auto c2 = config_with(dir.path(), {scripted("a"), scripted("new")});
   fx.script("new");
   ASSERT_TRUE(p->reload(c2).is_ok());
   auto g = submit(*p, submission(3, 2));
   ASSERT_TRUE(wait(g).is_ok());
-  ASSERT_TRUE(eventually([&] { return fx.script("new").count() == 2; }));
-  ASSERT_TRUE(eventually([&] { return fx.script("a").count() == 5; }));
+  ASSERT_TRUE(wait_until([&] { return fx.script("new").count() == 2; }));
+  ASSERT_TRUE(wait_until([&] { return fx.script("a").count() == 5; }));
   EXPECT_EQ(fx.script("a").opens.load(), 1);  // unchanged sinks keep running
   ASSERT_TRUE(p->stop(std::chrono::steady_clock::now() + 2s).is_ok());
 
@@ -448,7 +451,7 @@ TEST(PipelineTest, ReloadRebuildsAChangedSinkAtItsCursorWithoutLosingEvents) {
   ASSERT_TRUE(p);
   auto f = submit(*p, submission(0, 3));
   ASSERT_TRUE(wait(f).is_ok());
-  ASSERT_TRUE(eventually([&] { return fx.script("a").count() == 3; }));
+  ASSERT_TRUE(wait_until([&] { return fx.script("a").count() == 3; }));
   fx.script("a").set_fail(true);
   auto g = submit(*p, submission(3, 2));
   ASSERT_TRUE(wait(g).is_ok());
@@ -458,9 +461,9 @@ TEST(PipelineTest, ReloadRebuildsAChangedSinkAtItsCursorWithoutLosingEvents) {
   c2.sinks[0].settings["mode"] = "changed";
   ASSERT_TRUE(p->reload(c2).is_ok());
   EXPECT_EQ(fx.script("a").closes.load(), 1);  // the old instance was closed
-  EXPECT_TRUE(eventually([&] { return fx.script("a").opens.load() == 2; }));
+  EXPECT_TRUE(wait_until([&] { return fx.script("a").opens.load() == 2; }));
   fx.script("a").set_fail(false);
-  ASSERT_TRUE(eventually([&] { return fx.script("a").count() == 5; }));
+  ASSERT_TRUE(wait_until([&] { return fx.script("a").count() == 5; }));
   std::lock_guard<std::mutex> lock(fx.script("a").mu);
   EXPECT_EQ(fx.script("a").seqs, (std::vector<uint64_t>{1, 2, 3, 4, 5}));
 }
@@ -478,7 +481,7 @@ TEST(PipelineTest, ReloadWithABadSinkChangesNothing) {
   EXPECT_NE(st.message().find("no-such-type"), std::string::npos) << st.message();
   auto f = submit(*p, submission(0, 1));
   ASSERT_TRUE(wait(f).is_ok());
-  EXPECT_TRUE(eventually([&] { return fx.script("a").count() == 1; }));
+  EXPECT_TRUE(wait_until([&] { return fx.script("a").count() == 1; }));
   auto moved = config_with(dir.path() + "/elsewhere", {scripted("a")});
   EXPECT_EQ(p->reload(moved).code(), StatusCode::kInvalidArgument);
 }

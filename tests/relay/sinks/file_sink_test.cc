@@ -12,14 +12,17 @@
 
 #include "tern/relay/builtin_sinks.h"
 #include "tern/relay/pipeline_impl.h"
-#include "test_util.h"
+#include "manual_clock.h"
+#include "temp_dir.h"
+#include "wait_until.h"
 
 namespace tern::relay {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::eventually;
-using testing::TempDir;
+using testing::ManualClock;
+using tern::testing::TempDir;
+using tern::testing::wait_until;
 namespace fs = std::filesystem;
 
 SinkConfig file_config(std::map<std::string, std::string> settings) {
@@ -129,13 +132,17 @@ TEST(FileSinkTest, RotatesBySize) {
 TEST(FileSinkTest, RotatesByAgeEvenWhenIdle) {
   TempDir dir;
   Metrics m;
-  auto sink = make_file_sink(file_config({{"dir", dir.path()}, {"max_age", "30ms"}}),
-                             SinkContext{dir.path(), &m});
+  ManualClock clock;
+  auto sink = make_file_sink(file_config({{"dir", dir.path()}, {"max_age", "1h"}}),
+                             SinkContext{dir.path(), &m, &clock});
   ASSERT_TRUE(sink.is_ok());
   ASSERT_TRUE((*sink)->open().is_ok());
   Batch b(0, 2);
   ASSERT_TRUE((*sink)->deliver(b.records).status.is_ok());
-  std::this_thread::sleep_for(40ms);
+  clock.advance(59min);
+  ASSERT_TRUE((*sink)->health().is_ok());
+  EXPECT_TRUE(files_in(dir.path(), ".ndjson").empty());  // not an hour old yet
+  clock.advance(1min);
   ASSERT_TRUE((*sink)->health().is_ok());  // the idle check publishes the old file
   EXPECT_EQ(files_in(dir.path(), ".ndjson").size(), 1u);
   ASSERT_TRUE((*sink)->deliver(b.records).status.is_ok());

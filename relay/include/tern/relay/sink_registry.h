@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tern/relay/clock.h"
 #include "tern/relay/config.h"
 #include "tern/relay/metrics.h"
 #include "tern/relay/sink.h"
@@ -26,6 +27,9 @@ namespace tern::relay {
 struct SinkContext {
   std::string data_dir;        // RelayConfig::data_dir; default outputs live below it
   Metrics* metrics = nullptr;  // never null; outlives the sink
+  // Where the sink reads time (e.g. the file sink's rotation age); never null,
+  // outlives the sink. Tests pass a ManualClock.
+  const Clock* clock = &real_clock();
 };
 
 // Validates config.settings (unknown or bad settings are kInvalidArgument
