@@ -522,6 +522,24 @@ Result<RelayConfig> load_config_file(const std::string& path) {
   return parse_config(buf.str(), path);
 }
 
+std::vector<std::string> settings_needing_restart(const RelayConfig& running,
+                                                  const RelayConfig& next) {
+  std::vector<std::string> keys;
+  auto check = [&](bool changed, const char* key) {
+    if (changed) keys.emplace_back(key);
+  };
+  const ServerConfig& a = running.server;
+  const ServerConfig& b = next.server;
+  check(a.listen != b.listen, "server.listen");
+  check(a.threads != b.threads, "server.threads");
+  check(a.tls.enabled != b.tls.enabled, "server.tls.enabled");
+  check(a.tls.cert_file != b.tls.cert_file, "server.tls.cert_file");
+  check(a.tls.key_file != b.tls.key_file, "server.tls.key_file");
+  check(running.spool.commit_window != next.spool.commit_window, "spool.commit_window");
+  check(running.spool.memory_tail_bytes != next.spool.memory_tail_bytes, "spool.memory_tail_bytes");
+  return keys;
+}
+
 RelayConfig default_config(std::string data_dir, std::vector<std::string> write_keys) {
   RelayConfig c;
   c.data_dir = std::move(data_dir);

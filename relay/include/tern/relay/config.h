@@ -107,6 +107,13 @@ struct RelayConfig {
 Result<RelayConfig> parse_config(std::string_view toml_text, std::string_view origin);
 Result<RelayConfig> load_config_file(const std::string& path);
 
+// The settings a SIGHUP reload does not apply (they take effect at the next
+// start), by key ("server.listen", "spool.commit_window", ...), in file order,
+// for those that differ between `running` and `next`. data_dir and spool.dir
+// are not among them: a reload that changes them is refused.
+std::vector<std::string> settings_needing_restart(const RelayConfig& running,
+                                                  const RelayConfig& next);
+
 // The embedded default: one source "default" with `write_keys`, a file sink
 // under <data_dir>/events, every source routed to it.
 RelayConfig default_config(std::string data_dir, std::vector<std::string> write_keys);
