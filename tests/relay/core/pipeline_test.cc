@@ -63,9 +63,9 @@ struct Fixture {
     if (!s) s = std::make_shared<Script>();
     return *s;
   }
-  std::unique_ptr<DurablePipeline> make(const RelayConfig& c) {
+  std::unique_ptr<DurablePipeline> make(const RelayConfig& c, const Clock& clock = real_clock()) {
     for (const auto& s : c.sinks) script(s.name);
-    auto p = make_pipeline(c, metrics, registry);
+    auto p = make_pipeline(c, metrics, registry, clock);
     EXPECT_TRUE(p.is_ok()) << p.status().to_string();
     return p.is_ok() ? std::move(p.value()) : nullptr;
   }
@@ -200,6 +200,7 @@ TEST(PipelineTest, ADeadSinkDoesNotBlockAnotherAndMakesTheRelayNotReady) {
     ASSERT_TRUE(wait(f).is_ok());
   }
   ASSERT_TRUE(wait_until([&] { return fx.script("live").count() == 100; }));
+  ASSERT_TRUE(wait_until([&] { return fx.script("dead").deliveries.load() >= 1; }));  // it was tried
   EXPECT_EQ(fx.script("dead").count(), 0u);
   std::string why;
   ASSERT_TRUE(wait_until([&] { return !p->ready(&why); }));
@@ -221,6 +222,46 @@ TEST(PipelineTest, ADeadSinkDoesNotBlockAnotherAndMakesTheRelayNotReady) {
   EXPECT_TRUE(wait_until([&] { return p->ready(nullptr); }));
 }
 
+// Checks `events` are m0..m<n-1>, each once, in order.
+void expect_in_order(Script& s, int n) {
+  std::lock_guard<std::mutex> g(s.mu);
+  ASSERT_EQ(s.events.size(), static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    ASSERT_EQ(s.events[i], "{\"type\":\"track\",\"messageId\":\"m" + std::to_string(i) + "\"}") << i;
+  }
+}
+
+TEST(PipelineTest, AFailedDeliveryIsRetriedAfterItsBackoffAndNotBefore) {
+  TempDir dir;
+  Fixture fx;
+  ManualClock clock;
+  SinkConfig a = scripted("a");
+  a.batch_linger = 0ms;  // the manual clock does not move by itself
+  a.backoff_base = 30s;  // one 30 s step: the runner waits 15 to 30 s (equal jitter)
+  a.backoff_max = 30s;
+  fx.script("a").set_fail(true);
+  auto p = fx.make(config_with(dir.path(), {a}), clock);
+  ASSERT_TRUE(p);
+  auto f = submit(*p, submission(0, 3));
+  ASSERT_TRUE(wait(f).is_ok());
+  ASSERT_TRUE(wait_until([&] { return fx.script("a").deliveries.load() == 1; }));
+  // Two reads after the failure: the runner has set its wake-up time.
+  ASSERT_TRUE(clock.wait_for_reads(2));
+  fx.script("a").set_fail(false);
+
+  clock.advance(14s);
+  ASSERT_TRUE(clock.wait_for_reads(2));  // the runner saw 14 s pass...
+  EXPECT_EQ(fx.script("a").deliveries.load(), 1);  // ...and kept waiting
+  EXPECT_EQ(fx.script("a").count(), 0u);
+
+  clock.advance(16s);
+  ASSERT_TRUE(wait_until([&] { return fx.script("a").count() == 3; }));
+  EXPECT_EQ(fx.script("a").deliveries.load(), 2);
+  expect_in_order(fx.script("a"), 3);
+  EXPECT_EQ(fx.metrics.counter("tern_relay_sink_failures_total", "sink=\"a\"").value(), 1u);
+  EXPECT_TRUE(p->stop(std::chrono::steady_clock::now() + 5s).is_ok());
+}
+
 TEST(PipelineTest, RejectedEventsGoToTheDeadLetterFileAndTheRestIsDelivered) {
   TempDir dir;
   Fixture fx;
@@ -239,15 +280,6 @@ TEST(PipelineTest, RejectedEventsGoToTheDeadLetterFileAndTheRestIsDelivered) {
   ASSERT_TRUE(std::getline(in, line)) << path;
   EXPECT_EQ(line, R"({"sink":"a","reason":"scripted rejection","seq":2,"source":"web","event":{"type":"track","messageId":"poison-1"}})");
   EXPECT_FALSE(std::getline(in, line));
-}
-
-// Checks `events` are m0..m<n-1>, each once, in order.
-void expect_in_order(Script& s, int n) {
-  std::lock_guard<std::mutex> g(s.mu);
-  ASSERT_EQ(s.events.size(), static_cast<std::size_t>(n));
-  for (int i = 0; i < n; ++i) {
-    ASSERT_EQ(s.events[i], "{\"type\":\"track\",\"messageId\":\"m" + std::to_string(i) + "\"}") << i;
-  }
 }
 
 TEST(PipelineTest, TwoPhaseSinkFlushesOnceForTheBatchesTheSpoolAlreadyHolds) {
