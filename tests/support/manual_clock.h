@@ -23,9 +23,11 @@ namespace tern::relay::testing {
 
 class ManualClock final : public Clock {
  public:
-  // Starts at the real clocks' present.
+  // Starts at the real clocks' present, or with the wall clock at `system_start`.
   ManualClock()
       : steady_(std::chrono::steady_clock::now()), system_(std::chrono::system_clock::now()) {}
+  explicit ManualClock(std::chrono::system_clock::time_point system_start)
+      : steady_(std::chrono::steady_clock::now()), system_(system_start) {}
 
   std::chrono::steady_clock::time_point steady_now() const override {
     std::lock_guard<std::mutex> g(mu_);

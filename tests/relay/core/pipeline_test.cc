@@ -262,6 +262,32 @@ TEST(PipelineTest, AFailedDeliveryIsRetriedAfterItsBackoffAndNotBefore) {
   EXPECT_TRUE(p->stop(std::chrono::steady_clock::now() + 5s).is_ok());
 }
 
+TEST(PipelineTest, EventsArrivingWhileASinkLingersGoOutInOneBatchOnceTheLingerIsOver) {
+  TempDir dir;
+  Fixture fx;
+  ManualClock clock;
+  SinkConfig a = scripted("a");
+  a.batch_linger = 1h;
+  a.batch_max_events = 100;
+  auto p = fx.make(config_with(dir.path(), {a}), clock);
+  ASSERT_TRUE(p);
+  auto first = submit(*p, submission(0, 1));
+  ASSERT_TRUE(wait(first).is_ok());
+  // Lingering, the runner looks at the clock every few ms (idle, 4 times a
+  // second): 50 looks within 2 s mean it holds the first event.
+  ASSERT_TRUE(clock.wait_for_reads(50, 2s));
+  auto more = submit(*p, submission(1, 2));
+  ASSERT_TRUE(wait(more).is_ok());
+  clock.advance(59min);
+  ASSERT_TRUE(clock.wait_for_reads(2));
+  EXPECT_EQ(fx.script("a").deliveries.load(), 0);  // still lingering
+
+  clock.advance(1min);
+  ASSERT_TRUE(wait_until([&] { return fx.script("a").count() == 3; }));
+  EXPECT_EQ(fx.script("a").deliveries.load(), 1);
+  expect_in_order(fx.script("a"), 3);
+}
+
 TEST(PipelineTest, RejectedEventsGoToTheDeadLetterFileAndTheRestIsDelivered) {
   TempDir dir;
   Fixture fx;

@@ -129,6 +129,22 @@ TEST(FileSinkTest, RotatesBySize) {
   EXPECT_EQ(m.counter("tern_relay_file_sink_rotations_total", "sink=\"archive\"").value(), 5u);
 }
 
+TEST(FileSinkTest, FileNamesCarryTheClocksUtcTime) {
+  TempDir dir;
+  Metrics m;
+  // 2030-01-02T03:04:05Z
+  ManualClock clock(std::chrono::system_clock::time_point(std::chrono::seconds(1893553445)));
+  auto sink = make_file_sink(file_config({{"dir", dir.path()}}), SinkContext{dir.path(), &m, &clock});
+  ASSERT_TRUE(sink.is_ok());
+  ASSERT_TRUE((*sink)->open().is_ok());
+  Batch b(0, 1);
+  ASSERT_TRUE((*sink)->deliver(b.records).status.is_ok());
+  ASSERT_TRUE((*sink)->close(std::chrono::steady_clock::now() + 1s).is_ok());
+  auto files = files_in(dir.path(), ".ndjson");
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(fs::path(files[0]).filename().string().rfind("archive-20300102T030405Z-", 0), 0u) << files[0];
+}
+
 TEST(FileSinkTest, RotatesByAgeEvenWhenIdle) {
   TempDir dir;
   Metrics m;
