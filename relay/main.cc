@@ -8,8 +8,9 @@
 // The first line on stdout is `listening on HOST:PORT` (the bound address,
 // so --listen 127.0.0.1:0 is usable from scripts). Logs are JSON lines on
 // stderr. SIGHUP reloads the config file (keys, limits, sinks, routes; not
-// listen/TLS/threads); a config that fails to load is refused and the
-// running one stays. SIGTERM/SIGINT: stop accepting, answer requests in
+// listen/TLS/threads, which a warning names when they changed); a config that
+// fails to load is refused and the running one stays
+// (tern_relay_config_reloads_total{result="ok|refused"} counts both). SIGTERM/SIGINT: stop accepting, answer requests in
 // flight, stop the pipeline so sinks flush; what is undelivered stays in the
 // spool. Exit status: 0 after a clean stop, 1 on a startup error, 2 on bad usage.
 #include <pthread.h>
@@ -173,44 +174,47 @@ void apply_log_level(const RelayConfig& config) {
   if (log::parse_level(config.log.level, &level)) log::set_level(level);
 }
 
+// The outcome of SIGHUPs, counted in tern_relay_config_reloads_total.
+struct ReloadCounters {
+  explicit ReloadCounters(Metrics& metrics)
+      : ok(metrics.counter("tern_relay_config_reloads_total", "result=\"ok\"",
+                           "SIGHUP config reloads, by result (refused: the running config stays)")),
+        refused(metrics.counter("tern_relay_config_reloads_total", "result=\"refused\"")) {}
+  Counter& ok;
+  Counter& refused;
+};
+
 // SIGHUP: load, validate and apply a new config, or keep the running one.
-void reload(const Flags& flags, const RelayConfig& running, DurablePipeline& pipeline,
-            RequestHandler& handler, RelayConfig* applied) {
+// `started`: the config the relay started with (what the restart-only
+// settings still are).
+void reload(const Flags& flags, const RelayConfig& started, DurablePipeline& pipeline,
+            RequestHandler& handler, ReloadCounters& counters) {
   if (flags.config_path.empty()) {
     log::warn("SIGHUP ignored: no --config file to reload");
     return;
   }
-  std::string unused;
-  auto next = build_config(flags, &unused);
-  if (!next) {
-    log::error("config reload refused; the running config stays",
-               {{"path", flags.config_path}, {"error", next.status().to_string()}});
-    return;
-  }
-  auto ingest = make_ingest_config(next.value());
-  if (!ingest) {
-    log::error("config reload refused; the running config stays",
-               {{"path", flags.config_path}, {"error", ingest.status().to_string()}});
-    return;
-  }
-  Status st = pipeline.reload(next.value());
-  if (!st) {
+  auto refuse = [&](const Status& st) {
+    counters.refused.inc();
     log::error("config reload refused; the running config stays",
                {{"path", flags.config_path}, {"error", st.to_string()}});
-    return;
-  }
+  };
+  std::string unused;
+  auto next = build_config(flags, &unused);
+  if (!next) return refuse(next.status());
+  auto ingest = make_ingest_config(next.value());
+  if (!ingest) return refuse(ingest.status());
+  Status st = pipeline.reload(next.value());
+  if (!st) return refuse(st);
   handler.reload(std::move(ingest.value()));
   apply_log_level(next.value());
-  const ServerConfig& was = running.server;
-  const ServerConfig& now = next->server;
-  if (was.listen != now.listen || was.threads != now.threads || was.tls.enabled != now.tls.enabled ||
-      was.tls.cert_file != now.tls.cert_file || was.tls.key_file != now.tls.key_file) {
-    log::warn("server.listen, server.threads and server.tls apply at the next restart only");
+  for (const std::string& key : settings_needing_restart(started, next.value())) {
+    log::warn("config reload: this setting changed but applies only after a restart; the running value stays",
+              {{"path", flags.config_path}, {"setting", key}});
   }
+  counters.ok.inc();
   log::info("config reloaded", {{"path", flags.config_path},
                                 {"sources", static_cast<int64_t>(next->sources.size())},
                                 {"sinks", static_cast<int64_t>(next->sinks.size())}});
-  *applied = std::move(next.value());
 }
 
 int run(const Flags& flags) {
@@ -275,12 +279,13 @@ int run(const Flags& flags) {
               {{"write_key", generated_key}});
   }
 
-  RelayConfig running = std::move(config.value());
+  ReloadCounters reload_counters(metrics);
+  const RelayConfig& started = config.value();
   for (;;) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGHUP) {
-      reload(flags, running, *pipeline.value(), *handler, &running);
+      reload(flags, started, *pipeline.value(), *handler, reload_counters);
       continue;
     }
     log::info("stopping: draining requests in flight", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});

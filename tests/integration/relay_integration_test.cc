@@ -20,12 +20,18 @@
 
 #include "relay_process.h"
 #include "tern/client.h"
+#include "wait_until.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using nlohmann::json;
+using tern::testing::wait_until;
+
+// The reload counter's series as /metrics shows them.
+const std::string kReloadsOk = "tern_relay_config_reloads_total{result=\"ok\"}";
+const std::string kReloadsRefused = "tern_relay_config_reloads_total{result=\"refused\"}";
 
 fs::path make_temp_dir() {
   std::random_device rd;
@@ -110,6 +116,12 @@ class RelayIntegrationTest : public ::testing::Test {
     return client ? std::move(client.value()) : nullptr;
   }
 
+  // The relay's log (JSON lines) so far.
+  std::string read_log() const {
+    std::ifstream log(dir_ / "relay.log");
+    return std::string((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  }
+
   // How many times each properties.i appears in the output.
   std::map<int, int> count_by_index() {
     std::map<int, int> seen;
@@ -162,9 +174,7 @@ TEST_F(RelayIntegrationTest, KillNineDuringAStreamLosesNoAcknowledgedEvent) {
     if (i == kEvents / 2) {
       // Let the stream flow first (bounded): under ASan on a loaded machine the
       // first upload may not have been answered yet.
-      for (int waited = 0; client->stats().sent == 0 && waited < 2000; ++waited) {
-        std::this_thread::sleep_for(10ms);
-      }
+      (void)wait_until([&] { return client->stats().sent > 0; }, 20s);
       uint64_t acked_before = client->stats().sent;
       relay_.kill9();
       RecordProperty("acknowledged_before_kill", static_cast<int>(acked_before));
@@ -237,20 +247,48 @@ TEST_F(RelayIntegrationTest, SighupReloadsKeysAndRefusesABadConfig) {
 
   write_config("key-b");
   relay_.kill(SIGHUP);
-  auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (http(url, "key-b", event) != 200 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(20ms);
-  }
+  EXPECT_TRUE(wait_until([&] { return http(url, "key-b", event) == 200; }));
   EXPECT_EQ(http(url, "key-a", event), 401);
+
+  EXPECT_TRUE(wait_until([&] { return relay_.metrics().find(kReloadsOk + " 1\n") != std::string::npos; }))
+      << relay_.metrics();
 
   std::ofstream(config) << "this is [not valid toml\n";
   relay_.kill(SIGHUP);
-  std::this_thread::sleep_for(300ms);
+  // The refusal is counted once the relay has read the bad file.
+  EXPECT_TRUE(wait_until([&] { return relay_.metrics().find(kReloadsRefused + " 1\n") != std::string::npos; }))
+      << relay_.metrics();
   EXPECT_EQ(http(url, "key-b", event), 200);  // the running config stayed
   ASSERT_EQ(relay_.terminate(), 0);
-  std::ifstream log(dir_ / "relay.log");
-  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  std::string text = read_log();
   EXPECT_NE(text.find("config reload refused"), std::string::npos);
+  EXPECT_EQ(text.find("applies only after a restart"), std::string::npos) << text;
+}
+
+TEST_F(RelayIntegrationTest, SighupWarnsAboutEachChangedSettingThatNeedsARestart) {
+  fs::path config = dir_ / "relay.toml";
+  auto write_config = [&](const std::string& server) {
+    std::ofstream(config) << "data_dir = \"" << data_.string() << "\"\n"
+                          << "[server]\n" << server
+                          << "[[sources]]\nid = \"app\"\nwrite_keys = [\"key\"]\n";
+  };
+  write_config("listen = \"127.0.0.1:0\"\n");
+  ASSERT_TRUE(relay_.start({"--config", config.string()}, dir_ / "relay.log")) << relay_.error();
+  std::string before = relay_.address();
+
+  write_config("listen = \"127.0.0.1:1\"\nthreads = 3\n");
+  relay_.kill(SIGHUP);
+  EXPECT_TRUE(wait_until([&] { return relay_.metrics().find(kReloadsOk + " 1\n") != std::string::npos; }))
+      << relay_.metrics();
+  // Still listening where it started.
+  EXPECT_EQ(http("http://" + before + "/v1/track", "key", R"({"event":"E","userId":"u"})"), 200);
+  ASSERT_EQ(relay_.terminate(), 0);
+  std::string text = read_log();
+  for (const char* key : {"\"setting\":\"server.listen\"", "\"setting\":\"server.threads\""}) {
+    EXPECT_NE(text.find(key), std::string::npos) << key << " in\n" << text;
+  }
+  EXPECT_NE(text.find("applies only after a restart"), std::string::npos) << text;
+  EXPECT_NE(text.find("config reloaded"), std::string::npos);
 }
 
 TEST_F(RelayIntegrationTest, SinkAckModeAnswersAfterTheFileSinkWroteTheEvent) {

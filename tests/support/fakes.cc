@@ -248,24 +248,7 @@ bool CapturingLogger::contains(std::string_view needle) const {
                      [&](const auto& l) { return l.second.find(needle) != std::string::npos; });
 }
 
-// ---------------------------------------------------------------- TempDir, wait_until
-
-TempDir::TempDir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/tern-test-XXXXXX";
-  std::vector<char> buf(tmpl.begin(), tmpl.end());
-  buf.push_back('\0');
-  if (::mkdtemp(buf.data())) path_ = buf.data();
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  if (!path_.empty()) {
-    // Restore permissions a test may have removed, then delete.
-    std::filesystem::permissions(path_, std::filesystem::perms::owner_all, ec);
-    std::filesystem::remove_all(path_, ec);
-  }
-}
+// ---------------------------------------------------------------- format checks
 
 bool is_uuid(const std::string& s, char version) {
   if (s.size() != 36) return false;
@@ -284,15 +267,6 @@ bool is_iso8601_ms(const std::string& s) {
   if (s.size() != pattern.size()) return false;
   for (std::size_t i = 0; i < s.size(); ++i) {
     if (pattern[i] == 'd' ? !(s[i] >= '0' && s[i] <= '9') : s[i] != pattern[i]) return false;
-  }
-  return true;
-}
-
-bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   return true;
 }

@@ -1,6 +1,7 @@
 // Fakes for every SDK seam, so tests run without disk, network or wall time:
 // ManualClock, MemoryStore, ScriptedTransport, CapturingLogger,
-// StaticContextProvider, FunctionPlugin; plus TempDir and wait_until().
+// StaticContextProvider, FunctionPlugin; plus TempDir (temp_dir.h) and
+// wait_until() (wait_until.h).
 #pragma once
 
 #include <atomic>
@@ -22,6 +23,8 @@
 #include "tern/logger.h"
 #include "tern/plugin.h"
 #include "tern/transport.h"
+#include "temp_dir.h"
+#include "wait_until.h"
 
 namespace tern::testing {
 
@@ -147,24 +150,8 @@ class FunctionPlugin final : public Plugin {
   std::function<bool(nlohmann::json&)> f_;
 };
 
-// A fresh directory under $TMPDIR, removed with its contents on destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  const std::string& path() const { return path_; }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
-
 // Format checks for assertions on events.
 bool is_uuid(const std::string& s, char version);   // canonical lower-case text, RFC 9562 variant
 bool is_iso8601_ms(const std::string& s);           // YYYY-MM-DDTHH:MM:SS.mmmZ
-
-// Polls `pred` every millisecond of real time until it holds or `timeout` passes.
-bool wait_until(const std::function<bool()>& pred,
-                std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 }  // namespace tern::testing

@@ -3,7 +3,6 @@
 // instead of being silently ignored. Sink tables are the exception: keys the
 // runner does not know are the sink's own settings.
 #include "tern/relay/config.h"
-#include "tern/relay/sink_settings.h"
 
 #include <cctype>
 #include <cerrno>
@@ -14,6 +13,8 @@
 #include <sstream>
 
 #include <toml++/toml.h>
+
+#include "units.h"
 
 namespace tern::relay {
 namespace {
@@ -34,61 +35,6 @@ std::string describe(const toml::node& n) {
   }
 }
 
-// Parses "250ms", "2s", "1.5m", "1h", "7d", "500us". Returns false if malformed.
-bool parse_duration(std::string_view text, std::chrono::milliseconds* out) {
-  std::size_t i = 0;
-  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
-  if (i == 0 || i == text.size()) return false;
-  std::string num(text.substr(0, i));
-  std::string_view unit = text.substr(i);
-  while (!unit.empty() && unit.front() == ' ') unit.remove_prefix(1);
-  char* end = nullptr;
-  errno = 0;
-  double v = std::strtod(num.c_str(), &end);
-  if (errno != 0 || end != num.c_str() + num.size() || !std::isfinite(v) || v < 0) return false;
-  double ms;
-  if (unit == "us") ms = v / 1000.0;
-  else if (unit == "ms") ms = v;
-  else if (unit == "s") ms = v * 1000.0;
-  else if (unit == "m" || unit == "min") ms = v * 60'000.0;
-  else if (unit == "h") ms = v * 3'600'000.0;
-  else if (unit == "d") ms = v * 86'400'000.0;
-  else return false;
-  if (ms > 1e15) return false;
-  *out = std::chrono::milliseconds(static_cast<int64_t>(std::llround(ms)));
-  return true;
-}
-
-// Parses "512KiB", "1 GiB", "32KB", "1048576". KB/MB/GB are powers of 1000,
-// KiB/MiB/GiB powers of 1024.
-bool parse_size(std::string_view text, std::size_t* out) {
-  std::size_t i = 0;
-  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
-  if (i == 0) return false;
-  std::string num(text.substr(0, i));
-  std::string_view unit = text.substr(i);
-  while (!unit.empty() && unit.front() == ' ') unit.remove_prefix(1);
-  char* end = nullptr;
-  errno = 0;
-  double v = std::strtod(num.c_str(), &end);
-  if (errno != 0 || end != num.c_str() + num.size() || !std::isfinite(v) || v < 0) return false;
-  double mult;
-  if (unit.empty() || unit == "B") mult = 1;
-  else if (unit == "KB" || unit == "kB") mult = 1e3;
-  else if (unit == "MB") mult = 1e6;
-  else if (unit == "GB") mult = 1e9;
-  else if (unit == "TB") mult = 1e12;
-  else if (unit == "KiB") mult = 1024.0;
-  else if (unit == "MiB") mult = 1024.0 * 1024;
-  else if (unit == "GiB") mult = 1024.0 * 1024 * 1024;
-  else if (unit == "TiB") mult = 1024.0 * 1024 * 1024 * 1024;
-  else return false;
-  double bytes = v * mult;
-  if (bytes > 9e18) return false;
-  *out = static_cast<std::size_t>(std::llround(bytes));
-  return true;
-}
-
 // Collects the first error; later checks become no-ops so the message names
 // the first problem in file order.
 class Errors {
@@ -97,13 +43,17 @@ class Errors {
 
   void fail(const toml::node* n, const std::string& path, const std::string& msg) {
     if (!first_.empty()) return;
+    first_ = locate(n, path) + ": " + msg;
+  }
+  // "FILE:LINE:COL: path", the start of every error about `n`.
+  std::string locate(const toml::node* n, const std::string& path) const {
     std::ostringstream os;
     os << origin_;
     if (n && n->source().begin.line > 0) {
       os << ':' << n->source().begin.line << ':' << n->source().begin.column;
     }
-    os << ": " << path << ": " << msg;
-    first_ = os.str();
+    os << ": " << path;
+    return os.str();
   }
   bool ok() const { return first_.empty(); }
   const std::string& message() const { return first_; }
@@ -387,6 +337,7 @@ void read_sinks(TableReader& root, RelayConfig& c, Errors& errors) {
     SinkConfig s;
     r.str("type", &s.type, false);
     if (!t->contains("type")) r.fail(t, "type", "is required (\"file\", \"stdout\", \"kafka\", \"http\", \"postgres\")");
+    if (t->contains("type")) s.type_origin = errors.locate(t->get("type"), path + ".type");
     s.name = s.type;
     r.str("name", &s.name, false);
     for (char ch : s.name) {
@@ -571,6 +522,24 @@ Result<RelayConfig> load_config_file(const std::string& path) {
   return parse_config(buf.str(), path);
 }
 
+std::vector<std::string> settings_needing_restart(const RelayConfig& running,
+                                                  const RelayConfig& next) {
+  std::vector<std::string> keys;
+  auto check = [&](bool changed, const char* key) {
+    if (changed) keys.emplace_back(key);
+  };
+  const ServerConfig& a = running.server;
+  const ServerConfig& b = next.server;
+  check(a.listen != b.listen, "server.listen");
+  check(a.threads != b.threads, "server.threads");
+  check(a.tls.enabled != b.tls.enabled, "server.tls.enabled");
+  check(a.tls.cert_file != b.tls.cert_file, "server.tls.cert_file");
+  check(a.tls.key_file != b.tls.key_file, "server.tls.key_file");
+  check(running.spool.commit_window != next.spool.commit_window, "spool.commit_window");
+  check(running.spool.memory_tail_bytes != next.spool.memory_tail_bytes, "spool.memory_tail_bytes");
+  return keys;
+}
+
 RelayConfig default_config(std::string data_dir, std::vector<std::string> write_keys) {
   RelayConfig c;
   c.data_dir = std::move(data_dir);
@@ -580,87 +549,6 @@ RelayConfig default_config(std::string data_dir, std::vector<std::string> write_
   c.sources.push_back(std::move(src));
   fill_defaults(c);
   return c;
-}
-
-bool parse_size_text(std::string_view text, std::size_t* out) { return parse_size(text, out); }
-bool parse_duration_text(std::string_view text, std::chrono::milliseconds* out) {
-  return parse_duration(text, out);
-}
-
-const std::string* SinkSettings::find(std::string_view key) {
-  used_.insert(std::string(key));
-  auto it = config_.settings.find(std::string(key));
-  return it == config_.settings.end() ? nullptr : &it->second;
-}
-
-bool SinkSettings::has(std::string_view key) const {
-  return config_.settings.count(std::string(key)) > 0;
-}
-
-void SinkSettings::fail(std::string_view key, const std::string& msg) {
-  if (!error_.empty()) return;
-  error_ = "sink \"" + config_.name + "\" (" + config_.type + "): " + std::string(key) + ": " + msg;
-}
-
-std::string SinkSettings::str(std::string_view key, std::string def) {
-  const std::string* v = find(key);
-  return v ? *v : def;
-}
-
-bool SinkSettings::boolean(std::string_view key, bool def) {
-  const std::string* v = find(key);
-  if (!v) return def;
-  if (*v == "true") return true;
-  if (*v == "false") return false;
-  fail(key, "expected true or false, got \"" + *v + "\"");
-  return def;
-}
-
-int64_t SinkSettings::integer(std::string_view key, int64_t def, int64_t min, int64_t max) {
-  const std::string* v = find(key);
-  if (!v) return def;
-  char* end = nullptr;
-  errno = 0;
-  long long n = std::strtoll(v->c_str(), &end, 10);
-  if (v->empty() || errno != 0 || *end != '\0' || n < min || n > max) {
-    fail(key, "expected an integer between " + std::to_string(min) + " and " + std::to_string(max) +
-                  ", got \"" + *v + "\"");
-    return def;
-  }
-  return n;
-}
-
-std::size_t SinkSettings::size(std::string_view key, std::size_t def) {
-  const std::string* v = find(key);
-  if (!v) return def;
-  std::size_t n = 0;
-  if (!parse_size(*v, &n) || n == 0) {
-    fail(key, "expected a positive size like 1048576 or \"512KiB\", got \"" + *v + "\"");
-    return def;
-  }
-  return n;
-}
-
-std::chrono::milliseconds SinkSettings::duration(std::string_view key, std::chrono::milliseconds def) {
-  const std::string* v = find(key);
-  if (!v) return def;
-  std::chrono::milliseconds d{0};
-  if (!parse_duration(*v, &d)) {
-    fail(key, "expected a duration like \"50ms\", \"10s\" or \"1h\", got \"" + *v + "\"");
-    return def;
-  }
-  return d;
-}
-
-Status SinkSettings::finish() const {
-  if (!error_.empty()) return Status(StatusCode::kInvalidArgument, error_);
-  for (const auto& [k, v] : config_.settings) {
-    if (!used_.count(k)) {
-      return Status(StatusCode::kInvalidArgument,
-                    "sink \"" + config_.name + "\" (" + config_.type + "): unknown setting \"" + k + "\"");
-    }
-  }
-  return Status::ok();
 }
 
 }  // namespace tern::relay

@@ -38,8 +38,8 @@ bool same_sink(const SinkConfig& a, const SinkConfig& b) {
 
 class PipelineImpl final : public DurablePipeline {
  public:
-  PipelineImpl(RelayConfig config, Metrics& metrics, SinkRegistry& registry)
-      : config_(std::move(config)), metrics_(metrics), registry_(registry) {
+  PipelineImpl(RelayConfig config, Metrics& metrics, SinkRegistry& registry, const Clock& clock)
+      : config_(std::move(config)), metrics_(metrics), registry_(registry), clock_(clock) {
     submitted_ = &metrics.counter("tern_relay_pipeline_events_total", {},
                                   "Events submitted to the pipeline and queued in the spool");
     refused_shutdown_ = &metrics.counter("tern_relay_pipeline_refused_events_total",
@@ -74,6 +74,7 @@ class PipelineImpl final : public DurablePipeline {
     so.max_bytes = config_.spool.max_bytes;
     so.commit_window = config_.spool.commit_window;
     so.memory_tail_bytes = config_.spool.memory_tail_bytes;
+    so.clock = &clock_;  // the runners' read deadlines are times on this clock
     auto spool = Spool::open(so, metrics_);
     if (!spool) return spool.status();
     spool_ = std::move(spool.value());
@@ -342,6 +343,7 @@ class PipelineImpl final : public DurablePipeline {
     SinkContext ctx;
     ctx.data_dir = config_.data_dir;
     ctx.metrics = &metrics_;
+    ctx.clock = &clock_;
     auto s = registry_.create(sc, ctx);
     if (!s) {
       Status st = s.status();
@@ -367,7 +369,7 @@ class PipelineImpl final : public DurablePipeline {
       acked_[sc.name] = *cursor;
     }
     auto runner = std::make_unique<SinkRunner>(
-        sc, std::move(sink), *spool_, *cursor, dl, router, metrics_,
+        sc, std::move(sink), *spool_, *cursor, dl, router, metrics_, clock_,
         [this](const std::string& name, uint64_t seq) { on_ack(name, seq); });
     runner->start();
     std::lock_guard<std::mutex> g(mu_);
@@ -525,6 +527,7 @@ class PipelineImpl final : public DurablePipeline {
   RelayConfig config_;  // guarded by mu_ after start()
   Metrics& metrics_;
   SinkRegistry& registry_;
+  const Clock& clock_;  // the sinks' and their runners'
   std::unique_ptr<Spool> spool_;
 
   mutable std::mutex mu_;
@@ -564,8 +567,8 @@ class PipelineImpl final : public DurablePipeline {
 }  // namespace
 
 Result<std::unique_ptr<DurablePipeline>> make_pipeline(const RelayConfig& config, Metrics& metrics,
-                                                       SinkRegistry& registry) {
-  auto p = std::make_unique<PipelineImpl>(config, metrics, registry);
+                                                       SinkRegistry& registry, const Clock& clock) {
+  auto p = std::make_unique<PipelineImpl>(config, metrics, registry, clock);
   Status st = p->start();
   if (!st) return st;
   return std::unique_ptr<DurablePipeline>(std::move(p));

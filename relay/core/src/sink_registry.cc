@@ -23,8 +23,10 @@ Result<std::unique_ptr<Sink>> SinkRegistry::create(const SinkConfig& config,
       if (!known.empty()) known += ", ";
       known += name;
     }
-    return Status(StatusCode::kNotFound, "sink \"" + config.name + "\": unknown sink type \"" +
-                                             config.type + "\" (this build has: " + known + ")");
+    std::string where =
+        config.type_origin.empty() ? "sink \"" + config.name + "\"" : config.type_origin;
+    return Status(StatusCode::kNotFound,
+                  where + ": unknown sink type \"" + config.type + "\" (known: " + known + ")");
   }
   auto r = it->second(config, ctx);
   if (r.is_ok() && !r.value()) {

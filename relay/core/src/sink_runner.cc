@@ -31,13 +31,13 @@ std::string label(const std::string& sink) {
 
 SinkRunner::SinkRunner(SinkConfig config, std::unique_ptr<Sink> sink, Spool& spool, uint64_t cursor,
                        std::string dead_letter_path, std::shared_ptr<const Router> router,
-                       Metrics& metrics, AckListener on_ack)
+                       Metrics& metrics, const Clock& clock, AckListener on_ack)
     : config_(std::move(config)),
       sink_(std::move(sink)),
       spool_(spool),
       reader_(spool.reader(cursor)),
       dead_letter_path_(std::move(dead_letter_path)),
-      metrics_(metrics),
+      clock_(clock),
       on_ack_(std::move(on_ack)),
       rng_(std::random_device{}()),
       router_(std::move(router)),
@@ -117,11 +117,6 @@ void SinkRunner::set_health(const Status& st) {
   up_->set(st.is_ok() ? 1 : 0);
 }
 
-bool SinkRunner::past_deadline() const {
-  std::lock_guard<std::mutex> g(mu_);
-  return stopping_ && SteadyClock::now() >= deadline_;
-}
-
 bool SinkRunner::backoff(int attempt) {
   using namespace std::chrono;
   int64_t base = std::max<int64_t>(1, config_.backoff_base.count());
@@ -132,14 +127,25 @@ bool SinkRunner::backoff(int attempt) {
   // Equal jitter: at least half the delay, so retries of many relays spread
   // out without collapsing to zero.
   std::uniform_int_distribution<int64_t> jitter(0, d / 2);
-  auto wake = SteadyClock::now() + milliseconds(d - d / 2 + jitter(rng_));
+  auto wake = clock_.steady_now() + milliseconds(d - d / 2 + jitter(rng_));
   std::unique_lock<std::mutex> l(mu_);
   for (;;) {
-    auto until = stopping_ ? std::min(wake, deadline_) : wake;
-    if (SteadyClock::now() >= until) break;
-    cv_.wait_until(l, until);
+    if (clock_.steady_now() >= wake) break;
+    SteadyClock::duration wait = real_wait(wake);
+    if (stopping_) {  // the stop deadline is real time
+      auto now = SteadyClock::now();
+      if (now >= deadline_) break;
+      wait = std::min(wait, deadline_ - now);
+    }
+    cv_.wait_for(l, wait);
   }
   return !(stopping_ && SteadyClock::now() >= deadline_);
+}
+
+SteadyClock::duration SinkRunner::real_wait(SteadyClock::time_point until) const {
+  SteadyClock::duration left = until - clock_.steady_now();
+  if (&clock_ != &real_clock()) left = std::min<SteadyClock::duration>(left, kJumpyClockRecheck);
+  return std::max<SteadyClock::duration>(left, SteadyClock::duration::zero());
 }
 
 void SinkRunner::update_lag() {
@@ -278,7 +284,7 @@ void SinkRunner::run() {
   std::vector<SpoolRecord> records;
   std::vector<SinkRecord> fresh;
   Group group;  // read and delivered, not yet acknowledged
-  auto last_health_check = SteadyClock::now();
+  auto last_health_check = clock_.steady_now();
   bool gave_up = !opened;
   // Makes what was delivered durable and moves the cursor past it.
   auto settle = [&] {
@@ -321,19 +327,22 @@ void SinkRunner::run() {
         continue;
       }
       update_lag();
-      if (SteadyClock::now() - last_health_check >= kHealthCheckEvery) {
+      if (clock_.steady_now() - last_health_check >= kHealthCheckEvery) {
         set_health(sink_->health());
-        last_health_check = SteadyClock::now();
+        last_health_check = clock_.steady_now();
       }
       continue;
     }
     // Linger to fill the batch, unless stopping (then flush what we have).
-    auto linger_until = SteadyClock::now() + config_.batch_linger;
-    while (records.size() < config_.batch_max_events && SteadyClock::now() < linger_until) {
+    // The spool reader waits in real time: it gets the time left by clock_.
+    auto linger_until = clock_.steady_now() + config_.batch_linger;
+    while (records.size() < config_.batch_max_events && clock_.steady_now() < linger_until) {
       if (stopping()) break;
       std::size_t before = records.size();
-      if (!reader_->read(config_.batch_max_events, config_.batch_max_bytes, linger_until, &records)) break;
-      if (records.size() == before) break;
+      SteadyClock::time_point read_until = SteadyClock::now() + real_wait(linger_until);
+      if (!reader_->read(config_.batch_max_events, config_.batch_max_bytes, read_until, &records)) break;
+      // Nothing came until the linger ended (a jumpy clock is looked at again).
+      if (records.size() == before && &clock_ == &real_clock()) break;
     }
 
     std::shared_ptr<const Router> router;

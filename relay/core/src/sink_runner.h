@@ -17,6 +17,7 @@
 #include <string>
 #include <thread>
 
+#include "tern/relay/clock.h"
 #include "tern/relay/config.h"
 #include "tern/relay/metrics.h"
 #include "tern/relay/router.h"
@@ -30,9 +31,15 @@ class SinkRunner {
   // Called from the runner thread after the cursor moved to `seq`.
   using AckListener = std::function<void(const std::string& sink, uint64_t seq)>;
 
+  // `clock` times batch_linger, the retry backoff and the sink's health
+  // checks; deadlines given to stop()/begin_stop() are real steady_clock time.
+  // A clock other than real_clock() may jump (a test's ManualClock moves only
+  // when advanced): waits on it re-read it every kJumpyClockRecheck of real time.
   SinkRunner(SinkConfig config, std::unique_ptr<Sink> sink, Spool& spool, uint64_t cursor,
              std::string dead_letter_path, std::shared_ptr<const Router> router, Metrics& metrics,
-             AckListener on_ack);
+             const Clock& clock, AckListener on_ack);
+
+  static constexpr std::chrono::milliseconds kJumpyClockRecheck{2};
   ~SinkRunner();  // stop() with a short deadline if still running
 
   void start();
@@ -81,7 +88,8 @@ class SinkRunner {
   bool stopping() const;
   // Sleeps the backoff for `attempt`; false if stopping past the deadline.
   bool backoff(int attempt);
-  bool past_deadline() const;
+  // Real time to wait for clock_ to reach `until` before looking again.
+  std::chrono::steady_clock::duration real_wait(std::chrono::steady_clock::time_point until) const;
   void set_health(const Status& st);
   Status write_dead_letters(const Group& group, std::size_t offset,
                             const std::vector<SinkRejection>& rejected);
@@ -94,7 +102,7 @@ class SinkRunner {
   std::unique_ptr<SpoolReader> reader_;
   std::string dead_letter_path_;
   int dead_letter_fd_ = -1;
-  Metrics& metrics_;
+  const Clock& clock_;
   AckListener on_ack_;
   std::mt19937_64 rng_;
 

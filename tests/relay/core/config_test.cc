@@ -186,5 +186,20 @@ TEST(ConfigTest, MissingFileIsNotFound) {
   EXPECT_NE(r.status().message().find("/nonexistent/tern.toml"), std::string::npos);
 }
 
+TEST(ConfigTest, ReloadNamesEachChangedSettingThatNeedsARestart) {
+  auto running = parse("[server]\nlisten = \"127.0.0.1:8080\"\n");
+  auto next = parse(
+      "[server]\nlisten = \"0.0.0.0:9090\"\nthreads = 3\n"
+      "[server.tls]\nenabled = true\ncert_file = \"c.pem\"\nkey_file = \"k.pem\"\n"
+      "[spool]\ncommit_window = \"2ms\"\nmemory_tail_bytes = 0\nmax_bytes = \"1GiB\"\n"
+      "[limits]\nmax_event_bytes = 1000\n");
+  ASSERT_TRUE(running.is_ok() && next.is_ok()) << next.status().to_string();
+  EXPECT_EQ(settings_needing_restart(*running, *next),
+            (std::vector<std::string>{"server.listen", "server.threads", "server.tls.enabled",
+                                      "server.tls.cert_file", "server.tls.key_file",
+                                      "spool.commit_window", "spool.memory_tail_bytes"}));
+  EXPECT_TRUE(settings_needing_restart(*running, *running).empty());
+}
+
 }  // namespace
 }  // namespace tern::relay

@@ -6,16 +6,19 @@
 #include <future>
 #include <thread>
 
-#include "test_sink.h"
-#include "test_util.h"
+#include "manual_clock.h"
+#include "scripted_sink.h"
+#include "temp_dir.h"
+#include "wait_until.h"
 
 namespace tern::relay {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::eventually;
+using testing::ManualClock;
 using testing::Script;
-using testing::TempDir;
+using tern::testing::TempDir;
+using tern::testing::wait_until;
 
 using Scripts = std::map<std::string, std::shared_ptr<Script>>;
 
@@ -60,9 +63,9 @@ struct Fixture {
     if (!s) s = std::make_shared<Script>();
     return *s;
   }
-  std::unique_ptr<DurablePipeline> make(const RelayConfig& c) {
+  std::unique_ptr<DurablePipeline> make(const RelayConfig& c, const Clock& clock = real_clock()) {
     for (const auto& s : c.sinks) script(s.name);
-    auto p = make_pipeline(c, metrics, registry);
+    auto p = make_pipeline(c, metrics, registry, clock);
     EXPECT_TRUE(p.is_ok()) << p.status().to_string();
     return p.is_ok() ? std::move(p.value()) : nullptr;
   }
@@ -89,6 +92,15 @@ Submission submission(int from, int n, AckMode mode = AckMode::kLocal, const std
   return submission_of(texts(from, n, type), mode, type);
 }
 
+// tern_relay_sink_delivered_events_total for `sink`, once it reached
+// `at_least` (or after 10 s): the runner counts events just after the sink
+// has them, so a test that saw them arrive waits for the count to catch up.
+uint64_t delivered(Fixture& fx, const std::string& sink, uint64_t at_least) {
+  Counter& c = fx.metrics.counter("tern_relay_sink_delivered_events_total", "sink=\"" + sink + "\"");
+  (void)wait_until([&] { return c.value() >= at_least; });
+  return c.value();
+}
+
 // Submits and returns a future for the done status.
 std::future<Status> submit(Pipeline& p, Submission s) {
   auto prom = std::make_shared<std::promise<Status>>();
@@ -109,7 +121,7 @@ TEST(PipelineTest, LocalAckAnswersAfterTheSpoolCommitAndTheSinkReceivesEverythin
   ASSERT_TRUE(p);
   auto f = submit(*p, submission(0, 5));
   ASSERT_TRUE(wait(f).is_ok());
-  ASSERT_TRUE(eventually([&] { return fx.script("a").count() == 5; }));
+  ASSERT_TRUE(wait_until([&] { return fx.script("a").count() == 5; }));
   std::lock_guard<std::mutex> g(fx.script("a").mu);
   EXPECT_EQ(fx.script("a").events[0], "{\"type\":\"track\",\"messageId\":\"m0\"}");
   EXPECT_EQ(fx.script("a").events[4], "{\"type\":\"track\",\"messageId\":\"m4\"}");
@@ -153,7 +165,7 @@ TEST(PipelineTest, MemoryAckAnswersWithoutWaitingForTheSinks) {
   auto f = submit(*p, submission(0, 3, AckMode::kMemory));
   EXPECT_TRUE(wait(f).is_ok());
   fx.script("a").set_blocked(false);
-  EXPECT_TRUE(eventually([&] { return fx.script("a").count() == 3; }));
+  EXPECT_TRUE(wait_until([&] { return fx.script("a").count() == 3; }));
 }
 
 TEST(PipelineTest, SinkAckWaitsUntilEveryRoutedSinkDelivered) {
@@ -163,7 +175,7 @@ TEST(PipelineTest, SinkAckWaitsUntilEveryRoutedSinkDelivered) {
   ASSERT_TRUE(p);
   fx.script("b").set_blocked(true);
   auto f = submit(*p, submission(0, 4, AckMode::kSink));
-  ASSERT_TRUE(eventually([&] { return fx.script("a").count() == 4; }));
+  ASSERT_TRUE(wait_until([&] { return fx.script("a").count() == 4; }));
   EXPECT_EQ(f.wait_for(50ms), std::future_status::timeout);  // b has not delivered yet
   fx.script("b").set_blocked(false);
   EXPECT_TRUE(wait(f).is_ok());
@@ -183,7 +195,7 @@ TEST(PipelineTest, SinkAckTimesOutButTheEventsStayAndArriveLater) {
   EXPECT_EQ(st.code(), StatusCode::kTimeout) << st.to_string();
   EXPECT_EQ(fx.metrics.counter("tern_relay_pipeline_sink_ack_timeouts_total").value(), 1u);
   fx.script("a").set_fail(false);
-  EXPECT_TRUE(eventually([&] { return fx.script("a").count() == 2; }));
+  EXPECT_TRUE(wait_until([&] { return fx.script("a").count() == 2; }));
 }
 
 TEST(PipelineTest, ADeadSinkDoesNotBlockAnotherAndMakesTheRelayNotReady) {
@@ -196,26 +208,93 @@ TEST(PipelineTest, ADeadSinkDoesNotBlockAnotherAndMakesTheRelayNotReady) {
     auto f = submit(*p, submission(i * 10, 10));
     ASSERT_TRUE(wait(f).is_ok());
   }
-  ASSERT_TRUE(eventually([&] { return fx.script("live").count() == 100; }));
+  ASSERT_TRUE(wait_until([&] { return fx.script("live").count() == 100; }));
+  ASSERT_TRUE(wait_until([&] { return fx.script("dead").deliveries.load() >= 1; }));  // it was tried
   EXPECT_EQ(fx.script("dead").count(), 0u);
   std::string why;
-  ASSERT_TRUE(eventually([&] { return !p->ready(&why); }));
+  ASSERT_TRUE(wait_until([&] { return !p->ready(&why); }));
   EXPECT_NE(why.find("sink \"dead\" unhealthy"), std::string::npos) << why;
   EXPECT_EQ(why.find("\"live\""), std::string::npos) << why;
-  ASSERT_TRUE(eventually([&] {
+  ASSERT_TRUE(wait_until([&] {
     return fx.metrics.gauge("tern_relay_sink_lag_events", "sink=\"dead\"").value() == 100;
   }));
   EXPECT_GT(fx.metrics.gauge("tern_relay_sink_lag_bytes", "sink=\"dead\"").value(), 100 * 30);
   EXPECT_EQ(fx.metrics.gauge("tern_relay_sink_up", "sink=\"dead\"").value(), 0);
   EXPECT_GT(fx.metrics.counter("tern_relay_sink_failures_total", "sink=\"dead\"").value(), 0u);
-  EXPECT_EQ(fx.metrics.counter("tern_relay_sink_delivered_events_total", "sink=\"live\"").value(), 100u);
+  EXPECT_EQ(delivered(fx, "live", 100), 100u);
 
   // When it recovers it replays everything, in order.
   fx.script("dead").set_fail(false);
-  ASSERT_TRUE(eventually([&] { return fx.script("dead").count() == 100; }));
+  ASSERT_TRUE(wait_until([&] { return fx.script("dead").count() == 100; }));
   std::lock_guard<std::mutex> g(fx.script("dead").mu);
   for (std::size_t i = 1; i < 100; ++i) EXPECT_LT(fx.script("dead").seqs[i - 1], fx.script("dead").seqs[i]);
-  EXPECT_TRUE(eventually([&] { return p->ready(nullptr); }));
+  EXPECT_TRUE(wait_until([&] { return p->ready(nullptr); }));
+}
+
+// Checks `events` are m0..m<n-1>, each once, in order.
+void expect_in_order(Script& s, int n) {
+  std::lock_guard<std::mutex> g(s.mu);
+  ASSERT_EQ(s.events.size(), static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    ASSERT_EQ(s.events[i], "{\"type\":\"track\",\"messageId\":\"m" + std::to_string(i) + "\"}") << i;
+  }
+}
+
+TEST(PipelineTest, AFailedDeliveryIsRetriedAfterItsBackoffAndNotBefore) {
+  TempDir dir;
+  Fixture fx;
+  ManualClock clock;
+  SinkConfig a = scripted("a");
+  a.batch_linger = 0ms;  // the manual clock does not move by itself
+  a.backoff_base = 30s;  // one 30 s step: the runner waits 15 to 30 s (equal jitter)
+  a.backoff_max = 30s;
+  fx.script("a").set_fail(true);
+  auto p = fx.make(config_with(dir.path(), {a}), clock);
+  ASSERT_TRUE(p);
+  auto f = submit(*p, submission(0, 3));
+  ASSERT_TRUE(wait(f).is_ok());
+  ASSERT_TRUE(wait_until([&] { return fx.script("a").deliveries.load() == 1; }));
+  // Two reads after the failure: the runner has set its wake-up time.
+  ASSERT_TRUE(clock.wait_for_reads(2));
+  fx.script("a").set_fail(false);
+
+  clock.advance(14s);
+  ASSERT_TRUE(clock.wait_for_reads(2));  // the runner saw 14 s pass...
+  EXPECT_EQ(fx.script("a").deliveries.load(), 1);  // ...and kept waiting
+  EXPECT_EQ(fx.script("a").count(), 0u);
+
+  clock.advance(16s);
+  ASSERT_TRUE(wait_until([&] { return fx.script("a").count() == 3; }));
+  EXPECT_EQ(fx.script("a").deliveries.load(), 2);
+  expect_in_order(fx.script("a"), 3);
+  EXPECT_EQ(fx.metrics.counter("tern_relay_sink_failures_total", "sink=\"a\"").value(), 1u);
+  EXPECT_TRUE(p->stop(std::chrono::steady_clock::now() + 5s).is_ok());
+}
+
+TEST(PipelineTest, EventsArrivingWhileASinkLingersGoOutInOneBatchOnceTheLingerIsOver) {
+  TempDir dir;
+  Fixture fx;
+  ManualClock clock;
+  SinkConfig a = scripted("a");
+  a.batch_linger = 1h;
+  a.batch_max_events = 100;
+  auto p = fx.make(config_with(dir.path(), {a}), clock);
+  ASSERT_TRUE(p);
+  auto first = submit(*p, submission(0, 1));
+  ASSERT_TRUE(wait(first).is_ok());
+  // Lingering, the runner looks at the clock every few ms (idle, 4 times a
+  // second): 50 looks within 2 s mean it holds the first event.
+  ASSERT_TRUE(clock.wait_for_reads(50, 2s));
+  auto more = submit(*p, submission(1, 2));
+  ASSERT_TRUE(wait(more).is_ok());
+  clock.advance(59min);
+  ASSERT_TRUE(clock.wait_for_reads(2));
+  EXPECT_EQ(fx.script("a").deliveries.load(), 0);  // still lingering
+
+  clock.advance(1min);
+  ASSERT_TRUE(wait_until([&] { return fx.script("a").count() == 3; }));
+  EXPECT_EQ(fx.script("a").deliveries.load(), 1);
+  expect_in_order(fx.script("a"), 3);
 }
 
 TEST(PipelineTest, RejectedEventsGoToTheDeadLetterFileAndTheRestIsDelivered) {
@@ -228,23 +307,14 @@ TEST(PipelineTest, RejectedEventsGoToTheDeadLetterFileAndTheRestIsDelivered) {
   events[1] = R"({"type":"track","messageId":"poison-1"})";
   auto f = submit(*p, submission_of(events));
   ASSERT_TRUE(wait(f).is_ok());
-  ASSERT_TRUE(eventually([&] { return fx.script("a").count() == 2; }));
+  ASSERT_TRUE(wait_until([&] { return fx.script("a").count() == 2; }));
   std::string path = dir.path() + "/dead-letter/a.ndjson";
-  ASSERT_TRUE(eventually([&] { return fx.metrics.counter("tern_relay_sink_dead_lettered_events_total", "sink=\"a\"").value() == 1; }));
+  ASSERT_TRUE(wait_until([&] { return fx.metrics.counter("tern_relay_sink_dead_lettered_events_total", "sink=\"a\"").value() == 1; }));
   std::ifstream in(path);
   std::string line;
   ASSERT_TRUE(std::getline(in, line)) << path;
   EXPECT_EQ(line, R"({"sink":"a","reason":"scripted rejection","seq":2,"source":"web","event":{"type":"track","messageId":"poison-1"}})");
   EXPECT_FALSE(std::getline(in, line));
-}
-
-// Checks `events` are m0..m<n-1>, each once, in order.
-void expect_in_order(Script& s, int n) {
-  std::lock_guard<std::mutex> g(s.mu);
-  ASSERT_EQ(s.events.size(), static_cast<std::size_t>(n));
-  for (int i = 0; i < n; ++i) {
-    ASSERT_EQ(s.events[i], "{\"type\":\"track\",\"messageId\":\"m" + std::to_string(i) + "\"}") << i;
-  }
 }
 
 TEST(PipelineTest, TwoPhaseSinkFlushesOnceForTheBatchesTheSpoolAlreadyHolds) {
@@ -259,15 +329,15 @@ TEST(PipelineTest, TwoPhaseSinkFlushesOnceForTheBatchesTheSpoolAlreadyHolds) {
   fx.script("a").set_blocked(true);  // a backlog builds up behind the first delivery
   auto f = submit(*p, submission(0, 200));
   ASSERT_TRUE(wait(f).is_ok());
-  ASSERT_TRUE(eventually([&] { return fx.script("a").deliveries.load() >= 1; }));
+  ASSERT_TRUE(wait_until([&] { return fx.script("a").deliveries.load() >= 1; }));
   fx.script("a").set_blocked(false);
-  ASSERT_TRUE(eventually([&] { return fx.script("a").count() == 200; }));
+  ASSERT_TRUE(wait_until([&] { return fx.script("a").count() == 200; }));
   expect_in_order(fx.script("a"), 200);
   std::lock_guard<std::mutex> g(fx.script("a").mu);
   const auto& flushes = fx.script("a").flush_sizes;
   EXPECT_LT(flushes.size(), 20u);  // 20 batches of 10, fewer flushes
   for (std::size_t n : flushes) EXPECT_LE(n, 160u);  // settled at least every 16 batches
-  EXPECT_EQ(fx.metrics.counter("tern_relay_sink_delivered_events_total", "sink=\"a\"").value(), 200u);
+  EXPECT_EQ(delivered(fx, "a", 200), 200u);
 }
 
 TEST(PipelineTest, TwoPhaseSinkAcknowledgesOnlyAfterAFlushAndRedeliversWhatAFailedFlushLost) {
@@ -300,8 +370,8 @@ TEST(PipelineTest, TwoPhaseSinkRejectionsFromAFlushNameTheRightEvents) {
   auto f = submit(*p, submission_of(events));
   ASSERT_TRUE(wait(f).is_ok());
   fx.script("a").set_blocked(false);
-  ASSERT_TRUE(eventually([&] { return fx.metrics.counter("tern_relay_sink_dead_lettered_events_total", "sink=\"a\"").value() == 2; }));
-  ASSERT_TRUE(eventually([&] { return fx.script("a").count() == 28; }));
+  ASSERT_TRUE(wait_until([&] { return fx.metrics.counter("tern_relay_sink_dead_lettered_events_total", "sink=\"a\"").value() == 2; }));
+  ASSERT_TRUE(wait_until([&] { return fx.script("a").count() == 28; }));
   std::ifstream in(dir.path() + "/dead-letter/a.ndjson");
   std::string line;
   ASSERT_TRUE(std::getline(in, line));
@@ -309,7 +379,7 @@ TEST(PipelineTest, TwoPhaseSinkRejectionsFromAFlushNameTheRightEvents) {
   ASSERT_TRUE(std::getline(in, line));
   EXPECT_EQ(line, R"({"sink":"a","reason":"scripted rejection","seq":26,"source":"web","event":{"type":"track","messageId":"poison-25"}})");
   EXPECT_FALSE(std::getline(in, line));
-  EXPECT_EQ(fx.metrics.counter("tern_relay_sink_delivered_events_total", "sink=\"a\"").value(), 28u);
+  EXPECT_EQ(delivered(fx, "a", 28), 28u);
 }
 
 TEST(PipelineTest, RestartResumesEachSinkFromItsOwnCursor) {
@@ -322,17 +392,17 @@ TEST(PipelineTest, RestartResumesEachSinkFromItsOwnCursor) {
     fx.script("b").set_fail(true);
     auto f = submit(*p, submission(0, 6));
     ASSERT_TRUE(wait(f).is_ok());
-    ASSERT_TRUE(eventually([&] { return fx.script("a").count() == 6; }));
+    ASSERT_TRUE(wait_until([&] { return fx.script("a").count() == 6; }));
     Status st = p->stop(std::chrono::steady_clock::now() + 100ms);
     EXPECT_EQ(st.code(), StatusCode::kTimeout);  // b could not drain
   }
   Fixture fx;
   auto p = fx.make(c);
   ASSERT_TRUE(p);
-  ASSERT_TRUE(eventually([&] { return fx.script("b").count() == 6; }));
+  ASSERT_TRUE(wait_until([&] { return fx.script("b").count() == 6; }));
   auto f = submit(*p, submission(6, 1));
   ASSERT_TRUE(wait(f).is_ok());
-  ASSERT_TRUE(eventually([&] { return fx.script("a").count() == 1; }));
+  ASSERT_TRUE(wait_until([&] { return fx.script("a").count() == 1; }));
   std::lock_guard<std::mutex> g(fx.script("a").mu);
   EXPECT_EQ(fx.script("a").events[0], "{\"type\":\"track\",\"messageId\":\"m6\"}");  // nothing replayed to a
 }
@@ -390,8 +460,8 @@ TEST(PipelineTest, RoutesSendEventTypesToTheirSinks) {
   auto f2 = submit(*p, submission(3, 2, AckMode::kLocal, "identify"));
   ASSERT_TRUE(wait(f1).is_ok());
   ASSERT_TRUE(wait(f2).is_ok());
-  ASSERT_TRUE(eventually([&] { return fx.script("all").count() == 5; }));
-  ASSERT_TRUE(eventually([&] { return fx.script("ids").count() == 2; }));
+  ASSERT_TRUE(wait_until([&] { return fx.script("all").count() == 5; }));
+  ASSERT_TRUE(wait_until([&] { return fx.script("ids").count() == 2; }));
   std::lock_guard<std::mutex> g(fx.script("ids").mu);
   for (const auto& e : fx.script("ids").events) EXPECT_NE(e.find("identify"), std::string::npos);
 }
@@ -406,9 +476,9 @@ TEST(PipelineTest, EventsMatchingNoRouteAreAcceptedAndCounted) {
   EXPECT_TRUE(wait(f).is_ok());  // nothing to wait for
   auto g = submit(*p, submission(3, 1, AckMode::kLocal, "identify"));
   ASSERT_TRUE(wait(g).is_ok());
-  ASSERT_TRUE(eventually([&] { return fx.script("ids").count() == 1; }));
+  ASSERT_TRUE(wait_until([&] { return fx.script("ids").count() == 1; }));
   EXPECT_EQ(fx.metrics.counter("tern_relay_pipeline_unrouted_events_total").value(), 3u);
-  EXPECT_TRUE(eventually([&] {
+  EXPECT_TRUE(wait_until([&] {
     return fx.metrics.counter("tern_relay_sink_unrouted_events_total", "sink=\"ids\"").value() == 3;
   }));
 }
@@ -421,15 +491,15 @@ TEST(PipelineTest, ReloadAddsASinkAtTheEndAndDropsARemovedSinksCursor) {
   ASSERT_TRUE(p);
   auto f = submit(*p, submission(0, 3));
   ASSERT_TRUE(wait(f).is_ok());
-  ASSERT_TRUE(eventually([&] { return fx.script("a").count() == 3; }));
+  ASSERT_TRUE(wait_until([&] { return fx.script("a").count() == 3; }));
 
   auto c2 = config_with(dir.path(), {scripted("a"), scripted("new")});
   fx.script("new");
   ASSERT_TRUE(p->reload(c2).is_ok());
   auto g = submit(*p, submission(3, 2));
   ASSERT_TRUE(wait(g).is_ok());
-  ASSERT_TRUE(eventually([&] { return fx.script("new").count() == 2; }));
-  ASSERT_TRUE(eventually([&] { return fx.script("a").count() == 5; }));
+  ASSERT_TRUE(wait_until([&] { return fx.script("new").count() == 2; }));
+  ASSERT_TRUE(wait_until([&] { return fx.script("a").count() == 5; }));
   EXPECT_EQ(fx.script("a").opens.load(), 1);  // unchanged sinks keep running
   ASSERT_TRUE(p->stop(std::chrono::steady_clock::now() + 2s).is_ok());
 
@@ -448,7 +518,7 @@ TEST(PipelineTest, ReloadRebuildsAChangedSinkAtItsCursorWithoutLosingEvents) {
   ASSERT_TRUE(p);
   auto f = submit(*p, submission(0, 3));
   ASSERT_TRUE(wait(f).is_ok());
-  ASSERT_TRUE(eventually([&] { return fx.script("a").count() == 3; }));
+  ASSERT_TRUE(wait_until([&] { return fx.script("a").count() == 3; }));
   fx.script("a").set_fail(true);
   auto g = submit(*p, submission(3, 2));
   ASSERT_TRUE(wait(g).is_ok());
@@ -458,9 +528,9 @@ TEST(PipelineTest, ReloadRebuildsAChangedSinkAtItsCursorWithoutLosingEvents) {
   c2.sinks[0].settings["mode"] = "changed";
   ASSERT_TRUE(p->reload(c2).is_ok());
   EXPECT_EQ(fx.script("a").closes.load(), 1);  // the old instance was closed
-  EXPECT_TRUE(eventually([&] { return fx.script("a").opens.load() == 2; }));
+  EXPECT_TRUE(wait_until([&] { return fx.script("a").opens.load() == 2; }));
   fx.script("a").set_fail(false);
-  ASSERT_TRUE(eventually([&] { return fx.script("a").count() == 5; }));
+  ASSERT_TRUE(wait_until([&] { return fx.script("a").count() == 5; }));
   std::lock_guard<std::mutex> lock(fx.script("a").mu);
   EXPECT_EQ(fx.script("a").seqs, (std::vector<uint64_t>{1, 2, 3, 4, 5}));
 }
@@ -478,7 +548,7 @@ TEST(PipelineTest, ReloadWithABadSinkChangesNothing) {
   EXPECT_NE(st.message().find("no-such-type"), std::string::npos) << st.message();
   auto f = submit(*p, submission(0, 1));
   ASSERT_TRUE(wait(f).is_ok());
-  EXPECT_TRUE(eventually([&] { return fx.script("a").count() == 1; }));
+  EXPECT_TRUE(wait_until([&] { return fx.script("a").count() == 1; }));
   auto moved = config_with(dir.path() + "/elsewhere", {scripted("a")});
   EXPECT_EQ(p->reload(moved).code(), StatusCode::kInvalidArgument);
 }
@@ -492,6 +562,23 @@ TEST(PipelineTest, UnknownSinkTypeFailsMakePipelineNamingIt) {
   ASSERT_FALSE(p.is_ok());
   EXPECT_EQ(p.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(p.status().message().find("carrier-pigeon"), std::string::npos);
+}
+
+TEST(PipelineTest, UnknownSinkTypeFromAFileIsReportedWithFileLineAndTheKnownTypes) {
+  TempDir dir;
+  Fixture fx;
+  std::string toml = "data_dir = \"" + dir.path() +
+                     "\"\n"
+                     "[[sources]]\nid = \"web\"\nwrite_keys = [\"k\"]\n"
+                     "[[sinks]]\nname = \"a\"\ntype = \"scripted\"\n"
+                     "[[sinks]]\nname = \"b\"\ntype = \"carrier-pigeon\"\n";
+  auto c = parse_config(toml, "relay.toml");
+  ASSERT_TRUE(c.is_ok()) << c.status().to_string();
+  auto p = make_pipeline(c.value(), fx.metrics, fx.registry);
+  ASSERT_FALSE(p.is_ok());
+  EXPECT_EQ(p.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(p.status().message(),
+            "relay.toml:10:8: sinks[1].type: unknown sink type \"carrier-pigeon\" (known: scripted)");
 }
 
 TEST(SinkRegistryTest, DuplicateAndUnknownNamesAreErrors) {

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "test_util.h"
+#include "wait_until.h"
 
 namespace tern::relay {
 namespace {
@@ -24,6 +25,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::gzip;
 using testing::gzip_zeros;
+using tern::testing::wait_until;
 
 const char* kEvent =
     R"({"type":"track","event":"E","userId":"u","messageId":"MID"})";
@@ -55,19 +57,30 @@ class AutoPipeline : public Pipeline {
   bool ready(std::string*) const override { return true; }
   int retry_after_seconds() const override { return 1; }
 
+  // While held, submissions wait for release() before they are answered.
+  void hold() {
+    std::lock_guard<std::mutex> lock(mu_);
+    held_ = true;
+  }
+  void release() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      held_ = false;
+    }
+    cv_.notify_all();
+  }
+
   std::atomic<std::size_t> events{0};
-  std::chrono::milliseconds delay{0};
 
  private:
   void run() {
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
-      cv_.wait(lock, [this] { return done_ || !queue_.empty(); });
+      cv_.wait(lock, [this] { return done_ || (!queue_.empty() && !held_); });
       if (queue_.empty()) return;
       auto done = std::move(queue_.front());
       queue_.erase(queue_.begin());
       lock.unlock();
-      std::this_thread::sleep_for(delay);
       done(Status());
       lock.lock();
     }
@@ -75,21 +88,10 @@ class AutoPipeline : public Pipeline {
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::function<void(Status)>> queue_;
+  bool held_ = false;
   bool done_ = false;
   std::thread worker_;
 };
-
-// Polls `done` for up to `limit`: counters are bumped on the server's thread
-// right after the client already saw the effect (e.g. the closed socket).
-template <typename F>
-bool eventually(F done, std::chrono::milliseconds limit = 2000ms) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
 
 struct Reply {
   int status = 0;
@@ -333,7 +335,8 @@ TEST_P(HttpServerTest, SlowLorisTricklingHeadersIsCutOffAtReadTimeout) {
     }
   }
   EXPECT_TRUE(cut);
-  EXPECT_TRUE(eventually([&] { return limit_hits("read_timeout") == 1; }));
+  // Counted on the server's thread just after the client saw the socket close.
+  EXPECT_TRUE(wait_until([&] { return limit_hits("read_timeout") == 1; }));
 }
 
 TEST_P(HttpServerTest, IdleKeepAliveConnectionIsClosedAfterIdleTimeout) {
@@ -342,7 +345,7 @@ TEST_P(HttpServerTest, IdleKeepAliveConnectionIsClosedAfterIdleTimeout) {
   Client c(server->local_address());
   EXPECT_EQ(c.request("GET", "/health", "").status, 200);
   EXPECT_TRUE(c.closed_within(3s));
-  EXPECT_TRUE(eventually([&] { return limit_hits("idle_timeout") == 1; }));
+  EXPECT_TRUE(wait_until([&] { return limit_hits("idle_timeout") == 1; }));
 }
 
 TEST_P(HttpServerTest, HeadersLargerThanTheLimitAre431) {
@@ -378,7 +381,7 @@ TEST_P(HttpServerTest, WrongKeyIs401OverHttp) {
 }
 
 TEST_P(HttpServerTest, StopAnswersTheRequestInFlightThenCloses) {
-  pipeline.delay = 300ms;
+  pipeline.hold();
   start();
   Client c(server->local_address());
   std::string body = batch_of("s1");
@@ -386,13 +389,14 @@ TEST_P(HttpServerTest, StopAnswersTheRequestInFlightThenCloses) {
                          std::to_string(body.size()) + "\r\n\r\n" + body));
   Client idle(server->local_address());
   ASSERT_TRUE(idle.connected());
-  std::this_thread::sleep_for(100ms);  // the request is with the pipeline now
+  ASSERT_TRUE(wait_until([&] { return pipeline.events.load() == 1; }));  // in flight
   std::thread stopper([&] { server->stop(std::chrono::steady_clock::now() + 5s); });
+  EXPECT_TRUE(idle.closed_within(3s));  // stopping: the idle connection goes first
+  pipeline.release();
   Reply r = c.read_reply();
   stopper.join();
   EXPECT_EQ(r.status, 200);
   EXPECT_TRUE(r.has("connection: close"));
-  EXPECT_TRUE(idle.closed_within(1s));
   EXPECT_EQ(server->open_connections(), 0u);
 }
 

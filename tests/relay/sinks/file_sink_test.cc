@@ -12,14 +12,17 @@
 
 #include "tern/relay/builtin_sinks.h"
 #include "tern/relay/pipeline_impl.h"
-#include "test_util.h"
+#include "manual_clock.h"
+#include "temp_dir.h"
+#include "wait_until.h"
 
 namespace tern::relay {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::eventually;
-using testing::TempDir;
+using testing::ManualClock;
+using tern::testing::TempDir;
+using tern::testing::wait_until;
 namespace fs = std::filesystem;
 
 SinkConfig file_config(std::map<std::string, std::string> settings) {
@@ -126,16 +129,36 @@ TEST(FileSinkTest, RotatesBySize) {
   EXPECT_EQ(m.counter("tern_relay_file_sink_rotations_total", "sink=\"archive\"").value(), 5u);
 }
 
+TEST(FileSinkTest, FileNamesCarryTheClocksUtcTime) {
+  TempDir dir;
+  Metrics m;
+  // 2030-01-02T03:04:05Z
+  ManualClock clock(std::chrono::system_clock::time_point(std::chrono::seconds(1893553445)));
+  auto sink = make_file_sink(file_config({{"dir", dir.path()}}), SinkContext{dir.path(), &m, &clock});
+  ASSERT_TRUE(sink.is_ok());
+  ASSERT_TRUE((*sink)->open().is_ok());
+  Batch b(0, 1);
+  ASSERT_TRUE((*sink)->deliver(b.records).status.is_ok());
+  ASSERT_TRUE((*sink)->close(std::chrono::steady_clock::now() + 1s).is_ok());
+  auto files = files_in(dir.path(), ".ndjson");
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(fs::path(files[0]).filename().string().rfind("archive-20300102T030405Z-", 0), 0u) << files[0];
+}
+
 TEST(FileSinkTest, RotatesByAgeEvenWhenIdle) {
   TempDir dir;
   Metrics m;
-  auto sink = make_file_sink(file_config({{"dir", dir.path()}, {"max_age", "30ms"}}),
-                             SinkContext{dir.path(), &m});
+  ManualClock clock;
+  auto sink = make_file_sink(file_config({{"dir", dir.path()}, {"max_age", "1h"}}),
+                             SinkContext{dir.path(), &m, &clock});
   ASSERT_TRUE(sink.is_ok());
   ASSERT_TRUE((*sink)->open().is_ok());
   Batch b(0, 2);
   ASSERT_TRUE((*sink)->deliver(b.records).status.is_ok());
-  std::this_thread::sleep_for(40ms);
+  clock.advance(59min);
+  ASSERT_TRUE((*sink)->health().is_ok());
+  EXPECT_TRUE(files_in(dir.path(), ".ndjson").empty());  // not an hour old yet
+  clock.advance(1min);
   ASSERT_TRUE((*sink)->health().is_ok());  // the idle check publishes the old file
   EXPECT_EQ(files_in(dir.path(), ".ndjson").size(), 1u);
   ASSERT_TRUE((*sink)->deliver(b.records).status.is_ok());

@@ -65,6 +65,10 @@ struct SpoolConfig {
 struct SinkConfig {
   std::string name;  // unique instance name, e.g. "events-file"
   std::string type;  // registry name: "file", "stdout", "kafka", "http", "postgres"
+  // Where the config file sets `type` ("FILE:LINE:COL: sinks[N].type"), so an
+  // unknown type is reported as every other config error is; empty for a sink
+  // not read from a file. Not part of the sink's identity on reload.
+  std::string type_origin;
   std::size_t batch_max_events = 500;
   std::size_t batch_max_bytes = 1024 * 1024;
   std::chrono::milliseconds batch_linger{50};
@@ -102,6 +106,13 @@ struct RelayConfig {
 // returns a clear error naming the key.
 Result<RelayConfig> parse_config(std::string_view toml_text, std::string_view origin);
 Result<RelayConfig> load_config_file(const std::string& path);
+
+// The settings a SIGHUP reload does not apply (they take effect at the next
+// start), by key ("server.listen", "spool.commit_window", ...), in file order,
+// for those that differ between `running` and `next`. data_dir and spool.dir
+// are not among them: a reload that changes them is refused.
+std::vector<std::string> settings_needing_restart(const RelayConfig& running,
+                                                  const RelayConfig& next);
 
 // The embedded default: one source "default" with `write_keys`, a file sink
 // under <data_dir>/events, every source routed to it.

@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 
+#include "tern/relay/clock.h"
 #include "tern/relay/config.h"
 #include "tern/relay/metrics.h"
 #include "tern/relay/pipeline.h"
@@ -49,8 +50,12 @@ class DurablePipeline : public Pipeline {
 // `registry` and starts their runners. `metrics` and `registry` must outlive
 // the pipeline. Errors: kInvalidArgument (unknown sink type, bad sink
 // settings, naming the sink), kStorage (spool cannot be opened), kLocked
-// (another relay owns the spool directory).
+// (another relay owns the spool directory). `clock` is where the sinks and
+// their runners read time (batch linger, retry backoff, file rotation age);
+// it must outlive the pipeline. Deadlines passed to stop() are real
+// std::chrono::steady_clock time whatever the clock.
 Result<std::unique_ptr<DurablePipeline>> make_pipeline(const RelayConfig& config, Metrics& metrics,
-                                                       SinkRegistry& registry);
+                                                       SinkRegistry& registry,
+                                                       const Clock& clock = real_clock());
 
 }  // namespace tern::relay

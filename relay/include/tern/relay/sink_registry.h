@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tern/relay/clock.h"
 #include "tern/relay/config.h"
 #include "tern/relay/metrics.h"
 #include "tern/relay/sink.h"
@@ -26,6 +27,9 @@ namespace tern::relay {
 struct SinkContext {
   std::string data_dir;        // RelayConfig::data_dir; default outputs live below it
   Metrics* metrics = nullptr;  // never null; outlives the sink
+  // Where the sink reads time (e.g. the file sink's rotation age); never null,
+  // outlives the sink. Tests pass a ManualClock.
+  const Clock* clock = &real_clock();
 };
 
 // Validates config.settings (unknown or bad settings are kInvalidArgument
@@ -38,8 +42,10 @@ class SinkRegistry {
  public:
   // kInvalidArgument for an empty name, a null factory or a name already added.
   Status add(std::string type, SinkFactory factory);
-  // kNotFound naming the type (and the known ones) for an unknown type;
-  // otherwise whatever the factory returns.
+  // kNotFound for an unknown type, worded as the config file's errors:
+  // `FILE:LINE:COL: sinks[N].type: unknown sink type "x" (known: file, stdout)`
+  // (`sink "name": ...` for a sink not read from a file). Otherwise whatever
+  // the factory returns.
   Result<std::unique_ptr<Sink>> create(const SinkConfig& config, const SinkContext& ctx) const;
   bool contains(std::string_view type) const;
   std::vector<std::string> types() const;  // sorted

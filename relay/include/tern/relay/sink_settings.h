@@ -43,8 +43,4 @@ class SinkSettings {
   std::string error_;
 };
 
-// The parsers behind the config file's sizes and durations.
-bool parse_size_text(std::string_view text, std::size_t* out);
-bool parse_duration_text(std::string_view text, std::chrono::milliseconds* out);
-
 }  // namespace tern::relay

@@ -74,7 +74,8 @@ struct Options {
 
 class FileSink final : public Sink {
  public:
-  FileSink(std::string name, Options o, Metrics& metrics) : name_(std::move(name)), opt_(std::move(o)) {
+  FileSink(std::string name, Options o, Metrics& metrics, const Clock& clock)
+      : name_(std::move(name)), opt_(std::move(o)), clock_(clock) {
     std::string l = "sink=";
     log::append_json_string(l, name_);
     rotations_ = &metrics.counter("tern_relay_file_sink_rotations_total", l, "Files finished by the file sink");
@@ -94,7 +95,7 @@ class FileSink final : public Sink {
 
   DeliveryResult deliver(const std::vector<SinkRecord>& batch) override {
     DeliveryResult res;
-    if (fd_ >= 0 && (file_bytes_ >= opt_.max_bytes || SteadyClock::now() - opened_at_ >= opt_.max_age)) {
+    if (fd_ >= 0 && (file_bytes_ >= opt_.max_bytes || clock_.steady_now() - opened_at_ >= opt_.max_age)) {
       res.status = finish_file();
       if (!res.status) return res;
     }
@@ -136,7 +137,7 @@ class FileSink final : public Sink {
 
   Status health() override {
     // Idle rotation: publish a file once it is max_age old even without new events.
-    if (fd_ >= 0 && SteadyClock::now() - opened_at_ >= opt_.max_age) {
+    if (fd_ >= 0 && clock_.steady_now() - opened_at_ >= opt_.max_age) {
       Status st = finish_file();
       if (!st) return st;
     }
@@ -152,7 +153,7 @@ class FileSink final : public Sink {
  private:
   Status open_file() {
     char stamp[32];
-    std::time_t now = std::time(nullptr);
+    std::time_t now = std::chrono::system_clock::to_time_t(clock_.system_now());
     std::tm tm{};
     gmtime_r(&now, &tm);
     std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
@@ -176,7 +177,7 @@ class FileSink final : public Sink {
     if (fd_ < 0) return Status(StatusCode::kStorage, "no free file name in " + opt_.dir);
     file_bytes_ = 0;
     synced_bytes_ = 0;
-    opened_at_ = SteadyClock::now();
+    opened_at_ = clock_.steady_now();
     if (opt_.gzip) {
       zs_ = z_stream{};
       // windowBits 15 + 16: a gzip header and trailer, as gzip(1) writes.
@@ -347,6 +348,7 @@ class FileSink final : public Sink {
 
   std::string name_;
   Options opt_;
+  const Clock& clock_;  // rotation age and file names
   int fd_ = -1;
   std::string path_;
   std::string final_path_;
@@ -382,7 +384,7 @@ Result<std::unique_ptr<Sink>> make_file_sink(const SinkConfig& config, const Sin
   if (o.max_age.count() <= 0) {
     return Status(StatusCode::kInvalidArgument, "sink \"" + config.name + "\" (file): max_age must be positive");
   }
-  return std::unique_ptr<Sink>(new FileSink(config.name, std::move(o), *ctx.metrics));
+  return std::unique_ptr<Sink>(new FileSink(config.name, std::move(o), *ctx.metrics, *ctx.clock));
 }
 
 }  // namespace tern::relay

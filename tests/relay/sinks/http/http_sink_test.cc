@@ -114,7 +114,7 @@ TEST(HttpSinkTest, TooManyRequestsIsHonouredUntilRetryAfter) {
   ASSERT_TRUE(h.submit(events(0, 10)).is_ok());
   ASSERT_TRUE(col->wait_for_requests(1, 5s));
   std::string why;
-  EXPECT_TRUE(testing::eventually([&] { return !h.ready(&why); }, 2s));  // down while told to wait
+  EXPECT_TRUE(tern::testing::wait_until([&] { return !h.ready(&why); }, 2s));  // down while told to wait
   ASSERT_TRUE(h.wait_handled(10, 10s));
   // The runner's own backoff is 20 ms here: only Retry-After explains the wait.
   EXPECT_GE(std::chrono::steady_clock::now() - t0, 950ms);
@@ -171,7 +171,7 @@ TEST(HttpSinkTest, WrongWriteKeyKeepsEventsAndReportsTheSinkDown) {
   ASSERT_TRUE(h.start().is_ok());
   ASSERT_TRUE(h.submit(events(0, 5)).is_ok());
   std::string why;
-  ASSERT_TRUE(testing::eventually([&] { return !h.ready(&why) && h.failures() >= 2; }, 5s));
+  ASSERT_TRUE(tern::testing::wait_until([&] { return !h.ready(&why) && h.failures() >= 2; }, 5s));
   EXPECT_NE(why.find("401"), std::string::npos) << why;
   EXPECT_EQ(h.delivered(), 0u);
   EXPECT_EQ(h.dead_lettered(), 0u);  // a config problem never drops data
@@ -218,7 +218,7 @@ std::vector<nlohmann::json> core_events(const fs::path& dir) {
 }
 
 TEST(HttpSinkRelayTest, EdgeRelayForwardsEveryEventOnceToACoreRelay) {
-  testing::TempDir core_dir;
+  tern::testing::TempDir core_dir;
   tern::testing::RelayProcess core;
   ASSERT_TRUE(core.start({"--listen", "127.0.0.1:0", "--data-dir", core_dir.path(), "--write-key", "edge-key"},
                          core_dir.path() + "/relay.log"))

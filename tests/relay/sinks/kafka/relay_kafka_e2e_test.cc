@@ -13,7 +13,7 @@
 
 #include "kafka_mock.h"
 #include "relay_process.h"
-#include "test_util.h"
+#include "temp_dir.h"
 
 namespace tern::relay {
 namespace {
@@ -52,7 +52,7 @@ TEST(RelayKafkaEndToEndTest, TwoRelaysFeedOneClusterExactlyOnceKeyedByUser) {
   auto mock = KafkaMock::start(3);
   ASSERT_TRUE(mock.is_ok());
   ASSERT_TRUE((*mock)->create_topic("events.track", 4).is_ok());
-  testing::TempDir dir;
+  tern::testing::TempDir dir;
   std::vector<std::unique_ptr<tern::testing::RelayProcess>> relays;
   for (int r = 0; r < 2; ++r) {
     std::string name = dir.path() + "/relay" + std::to_string(r);

@@ -144,7 +144,7 @@ TEST(PostgresSinkTest, ServerRestartedMidStreamLosesNothing) {
   ASSERT_EQ(fixture("pause"), 0);  // pg_ctl stop -m fast
   ASSERT_TRUE(h.submit(events(100, 100)).is_ok());
   std::string why;
-  bool saw_down = testing::eventually([&] { return h.failures() > 0 && !h.ready(&why); }, 10s);
+  bool saw_down = tern::testing::wait_until([&] { return h.failures() > 0 && !h.ready(&why); }, 10s);
   EXPECT_LT(h.delivered(), 200u);
   ASSERT_EQ(fixture("resume"), 0);
   ASSERT_TRUE(saw_down);
@@ -154,7 +154,7 @@ TEST(PostgresSinkTest, ServerRestartedMidStreamLosesNothing) {
   Db after;
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(after.scalar("SELECT count(*) || '/' || count(DISTINCT message_id) FROM pg_restart"), "200/200");
-  EXPECT_TRUE(testing::eventually([&] { return h.ready(&why); }, 5s)) << why;
+  EXPECT_TRUE(tern::testing::wait_until([&] { return h.ready(&why); }, 5s)) << why;
 }
 
 TEST(PostgresSinkTest, BadRowsGoToTheDeadLetterFileAndTheRestLands) {
@@ -185,7 +185,7 @@ TEST(PostgresSinkTest, UnreachableServerKeepsEventsAndReportsDown) {
   ASSERT_TRUE(h.start().is_ok());
   ASSERT_TRUE(h.submit(events(0, 5)).is_ok());
   std::string why;
-  ASSERT_TRUE(testing::eventually([&] { return h.failures() >= 2 && !h.ready(&why); }, 5s));
+  ASSERT_TRUE(tern::testing::wait_until([&] { return h.failures() >= 2 && !h.ready(&why); }, 5s));
   EXPECT_NE(why.find("cannot connect"), std::string::npos) << why;
   EXPECT_EQ(h.delivered(), 0u);
   EXPECT_EQ(h.dead_lettered(), 0u);

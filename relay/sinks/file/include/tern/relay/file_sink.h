@@ -17,6 +17,7 @@
 //
 // Durability: deliver() writes the batch and fdatasyncs before returning ok.
 // A file older than max_age is also rotated when the sink is idle (health()).
+// Age and the file names' UTC stamp come from SinkContext::clock.
 #pragma once
 
 #include <memory>

@@ -14,7 +14,8 @@
 
 #include "tern/relay/builtin_sinks.h"
 #include "tern/relay/pipeline_impl.h"
-#include "test_util.h"
+#include "temp_dir.h"
+#include "wait_until.h"
 
 namespace tern::relay::testing {
 
@@ -86,7 +87,7 @@ class SinkHarness {
   uint64_t failures() { return counter("tern_relay_sink_failures_total"); }
   // delivered + dead-lettered reaches n within `timeout`.
   bool wait_handled(uint64_t n, std::chrono::milliseconds timeout = std::chrono::seconds(15)) {
-    return eventually([&] { return delivered() + dead_lettered() >= n; }, timeout);
+    return tern::testing::wait_until([&] { return delivered() + dead_lettered() >= n; }, timeout);
   }
 
   std::vector<std::string> dead_letters() const {
@@ -102,7 +103,7 @@ class SinkHarness {
  private:
   std::string label() const { return "sink=\"" + name_ + "\""; }
 
-  TempDir dir_;
+  tern::testing::TempDir dir_;
   Metrics metrics_;
   SinkRegistry registry_;
   RelayConfig config_;

@@ -1,11 +1,13 @@
-// A scriptable in-process Sink for pipeline tests: records what it receives,
+// ScriptedSink: a scriptable in-process relay Sink for pipeline tests: records what it receives,
 // can be made to fail, block or reject chosen events, and can deliver in two
 // phases (Sink::defers_durability) like the file and Kafka sinks. Its state lives in a
 // shared Script so the test keeps a handle after the pipeline owns the sink.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
