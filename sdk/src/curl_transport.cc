@@ -3,37 +3,21 @@
 #include <curl/curl.h>
 
 #include <algorithm>
-#include <cctype>
-#include <mutex>
 #include <string>
 
+#include "tern/base/curl_global.h"
+#include "tern/base/retry_after.h"
 #include "tern/client.h"
 #include "tern/transport.h"
 #include "tern/version.h"
 
 namespace tern {
 
-void global_init() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
+void global_init() { base::curl_global_init_once(); }
 
 std::optional<std::chrono::milliseconds> parse_retry_after(const std::string& raw,
                                                            std::chrono::system_clock::time_point now) {
-  std::size_t b = 0, e = raw.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(raw[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(raw[e - 1]))) --e;
-  if (b == e) return std::nullopt;
-  std::string v = raw.substr(b, e - b);
-  if (std::all_of(v.begin(), v.end(), [](unsigned char c) { return std::isdigit(c); })) {
-    if (v.size() > 9) return std::chrono::milliseconds(std::chrono::hours(24 * 365));
-    return std::chrono::milliseconds(std::stoll(v) * 1000);
-  }
-  time_t when = curl_getdate(v.c_str(), nullptr);
-  if (when < 0) return std::nullopt;
-  auto target = std::chrono::system_clock::from_time_t(when);
-  if (target <= now) return std::chrono::milliseconds(0);
-  return std::chrono::duration_cast<std::chrono::milliseconds>(target - now);
+  return base::parse_retry_after(raw, now);
 }
 
 namespace {
@@ -57,14 +41,8 @@ size_t on_body(char* data, size_t size, size_t nmemb, void* user) {
 size_t on_header(char* data, size_t size, size_t nitems, void* user) {
   auto* sink = static_cast<ResponseSink*>(user);
   size_t n = size * nitems;
-  static const char kName[] = "retry-after:";
-  const size_t kLen = sizeof(kName) - 1;
-  if (n > kLen) {
-    bool match = true;
-    for (size_t i = 0; i < kLen && match; ++i) {
-      match = std::tolower(static_cast<unsigned char>(data[i])) == kName[i];
-    }
-    if (match) sink->retry_after.assign(data + kLen, n - kLen);
+  if (auto value = base::retry_after_header(std::string_view(data, n))) {
+    sink->retry_after.assign(value->data(), value->size());
   }
   return n;
 }

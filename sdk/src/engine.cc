@@ -4,11 +4,11 @@
 
 #include <algorithm>
 
-#include "gzip.h"
 #include "sqlite_store.h"
+#include "tern/base/gzip.h"
+#include "tern/base/uuid.h"
 #include "tern/version.h"
 #include "text.h"
-#include "uuid.h"
 
 namespace tern {
 
@@ -122,7 +122,7 @@ Status Engine::start() {
   }
   if (auto v = get(kKeyOptOut)) opt_out_ = (*v == "1");
   bool fresh = id->anonymous_id.empty();
-  if (fresh) id->anonymous_id = uuid_v4();
+  if (fresh) id->anonymous_id = base::uuid_v4();
   identity_ = std::move(id);
   if (fresh) {
     Status s = store_->put({{kKeyAnonymousId, identity_->anonymous_id}});
@@ -196,13 +196,13 @@ std::string Engine::user_id() const { return identity()->user_id; }
 
 Status Engine::gate() {
   if (!accepting_.load(std::memory_order_acquire)) {
-    return reject(DropReason::kShutdown, StatusCode::kShutdown, "the client is shut down");
+    return reject(DropReason::kShutdown, StatusCode::kCancelled, "the client is shut down");
   }
   if (opt_out_.load(std::memory_order_relaxed)) {
-    return reject(DropReason::kOptOut, StatusCode::kDisabled, "the user opted out");
+    return reject(DropReason::kOptOut, StatusCode::kPermissionDenied, "the user opted out");
   }
   if (consent_.load(std::memory_order_relaxed) == static_cast<int>(Consent::kDenied)) {
-    return reject(DropReason::kConsentDenied, StatusCode::kDisabled, "consent denied");
+    return reject(DropReason::kConsentDenied, StatusCode::kPermissionDenied, "consent denied");
   }
   return Status::ok();
 }
@@ -389,7 +389,7 @@ Status Engine::submit(const RawMessage& m, const std::string& context_override,
         log(LogLevel::kWarn, "a plugin threw; the event is dropped");
         keep = false;
       }
-      if (!keep) return reject(DropReason::kPlugin, StatusCode::kDisabled, "dropped by a plugin");
+      if (!keep) return reject(DropReason::kPlugin, StatusCode::kPermissionDenied, "dropped by a plugin");
     }
     if (!dom.is_object()) return reject(DropReason::kInvalid, StatusCode::kInvalidArgument, "a plugin made the event not an object");
     restore_sdk_fields(dom, own_message_id, own_type);
@@ -400,7 +400,7 @@ Status Engine::submit(const RawMessage& m, const std::string& context_override,
     }
   }
   if (text.size() > config_.max_event_bytes) {
-    return reject(DropReason::kTooLarge, StatusCode::kTooLarge,
+    return reject(DropReason::kTooLarge, StatusCode::kOutOfRange,
                   "event is " + std::to_string(text.size()) + " bytes, above max_event_bytes " +
                       std::to_string(config_.max_event_bytes));
   }
@@ -422,11 +422,11 @@ Status Engine::hand_off(std::string text) {
   std::unique_lock<std::mutex> lk(mu_);
   if (stop_) {
     lk.unlock();
-    return reject(DropReason::kShutdown, StatusCode::kShutdown, "the client is shut down");
+    return reject(DropReason::kShutdown, StatusCode::kCancelled, "the client is shut down");
   }
   if (pending_.size() >= config_.max_pending_events) {
     lk.unlock();
-    return reject(DropReason::kQueueFull, StatusCode::kQueueFull, "the hand-off queue is full");
+    return reject(DropReason::kQueueFull, StatusCode::kResourceExhausted, "the hand-off queue is full");
   }
   // The commit window opens with the first pending event (one clock read per window).
   if (pending_.empty()) first_pending_at_ = clock_->monotonic();
@@ -445,13 +445,13 @@ Status Engine::hand_off(std::string text) {
 // Durability::kImmediate: the caller commits its own event (the store
 // serialises writers), so track() never waits behind an upload in progress.
 Status Engine::append_now(std::string text) {
-  if (!accepting_.load()) return reject(DropReason::kShutdown, StatusCode::kShutdown, "the client is shut down");
+  if (!accepting_.load()) return reject(DropReason::kShutdown, StatusCode::kCancelled, "the client is shut down");
   std::vector<std::string> one;
   one.push_back(std::move(text));
   std::unique_lock<std::mutex> commit_lock(commit_mu_);
   if (consent() == Consent::kDenied) {
     commit_lock.unlock();
-    return reject(DropReason::kConsentDenied, StatusCode::kDisabled, "consent denied");
+    return reject(DropReason::kConsentDenied, StatusCode::kPermissionDenied, "consent denied");
   }
   Status s = store_->append(one, to_unix_ms(clock_->wall()));
   commit_lock.unlock();
@@ -473,18 +473,18 @@ Status Engine::append_now(std::string text) {
 
 Status Engine::flush(std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lk(mu_);
-  if (worker_exited_ || stop_) return Status(StatusCode::kShutdown, "the client is shut down");
+  if (worker_exited_ || stop_) return Status(StatusCode::kCancelled, "the client is shut down");
   uint64_t mine = ++flush_requested_;
   cv_.notify_one();
   bool done = done_cv_.wait_for(lk, timeout, [&] { return flush_done_ >= mine || worker_exited_; });
   if (!done) return Status(StatusCode::kTimeout, "flush did not finish in time; the events stay queued");
-  if (flush_done_ < mine) return Status(StatusCode::kShutdown, "the client is shut down");
+  if (flush_done_ < mine) return Status(StatusCode::kCancelled, "the client is shut down");
   return flush_result_;
 }
 
 void Engine::reset() {
   auto next = std::make_shared<Identity>();
-  next->anonymous_id = uuid_v4();
+  next->anonymous_id = base::uuid_v4();
   set_identity(std::move(next));
 }
 
@@ -668,12 +668,12 @@ void Engine::run() {
         if (r == UploadResult::kFailed || r == UploadResult::kNothing) break;
         now = clock_->monotonic();
       }
-      if (flush_pending) complete_flush(Status(StatusCode::kShutdown, "the client is shut down"));
+      if (flush_pending) complete_flush(Status(StatusCode::kCancelled, "the client is shut down"));
       break;
     }
     if (flush_pending) {
       if (!allowed) {
-        complete_flush(Status(StatusCode::kDisabled,
+        complete_flush(Status(StatusCode::kPermissionDenied,
                               opt_out_.load() ? "the user opted out: nothing is uploaded"
                                               : "consent is not granted: nothing is uploaded"));
         continue;
@@ -697,7 +697,7 @@ void Engine::run() {
       UploadResult r = upload_one();
       lk.lock();
       if (r == UploadResult::kFailed && flush_requested_ > flush_done_) {
-        complete_flush(Status(StatusCode::kTransport, last_error_));
+        complete_flush(Status(StatusCode::kUnavailable, last_error_));
       }
       continue;
     }
@@ -727,7 +727,7 @@ Status Engine::commit(const std::vector<std::string>& texts, uint64_t epoch) {
   if (purged) {  // consent was denied after these were handed off
     pending_count_.fetch_sub(texts.size());
     count_drop(DropReason::kConsentDenied, texts.size());
-    return Status(StatusCode::kDisabled, "consent denied");
+    return Status(StatusCode::kPermissionDenied, "consent denied");
   }
   Status s = store_->append(texts, to_unix_ms(clock_->wall()));
   pending_count_.fetch_sub(texts.size());
@@ -777,7 +777,7 @@ Engine::UploadResult Engine::upload_one() {
     if (!r) {
       last_error_ = r.status().to_string();
       log(LogLevel::kWarn, "could not read a batch: " + last_error_);
-      policy_.on_failure(clock_->monotonic(), std::nullopt, random_u64());
+      policy_.on_failure(clock_->monotonic(), std::nullopt, base::random_u64());
       return UploadResult::kFailed;
     }
     if (r->empty()) return UploadResult::kNothing;
@@ -830,7 +830,7 @@ Engine::UploadResult Engine::upload_one() {
   req.write_key = config_.write_key;
   req.gzip = config_.gzip;
   if (config_.gzip) {
-    auto z = gzip_compress(body);
+    auto z = base::gzip_compress(body);
     if (z) {
       req.body = std::move(z).value();
     } else {
@@ -908,7 +908,7 @@ Engine::UploadResult Engine::upload_one() {
   retried_.fetch_add(1);
   last_error_ = resp.status_code == 0 ? "network error: " + resp.error
                                       : "HTTP " + std::to_string(resp.status_code);
-  auto delay = policy_.on_failure(clock_->monotonic(), resp.retry_after, random_u64());
+  auto delay = policy_.on_failure(clock_->monotonic(), resp.retry_after, base::random_u64());
   log(LogLevel::kWarn, "upload failed (" + last_error_ + "); retrying in " + std::to_string(delay.count()) + " ms");
   return UploadResult::kFailed;
 }

@@ -42,33 +42,6 @@ bool is_valid_utf8(std::string_view s) noexcept {
   return true;
 }
 
-void append_json_string(std::string& out, std::string_view s) {
-  static const char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  std::size_t run_start = 0;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(s.data() + run_start, i - run_start);
-    run_start = i + 1;
-    switch (c) {
-      case '"': out.append("\\\""); break;
-      case '\\': out.append("\\\\"); break;
-      case '\n': out.append("\\n"); break;
-      case '\r': out.append("\\r"); break;
-      case '\t': out.append("\\t"); break;
-      case '\b': out.append("\\b"); break;
-      case '\f': out.append("\\f"); break;
-      default: {
-        char buf[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
-        out.append(buf, 6);
-      }
-    }
-  }
-  out.append(s.data() + run_start, s.size() - run_start);
-  out.push_back('"');
-}
-
 namespace {
 // Howard Hinnant's civil_from_days.
 void civil_from_days(int64_t z, int& y, unsigned& m, unsigned& d) noexcept {

@@ -13,7 +13,7 @@
 #include <cstring>
 #include <set>
 
-#include "gzip.h"
+#include "tern/base/gzip.h"
 
 namespace tern::testing {
 namespace {
@@ -252,7 +252,7 @@ CollectedRequest TestCollector::handle(CollectedRequest req, ScriptedReply& repl
     }
   }
   if (lower(req.headers["content-encoding"]) == "gzip") {
-    auto r = gzip_decompress(req.raw_body);
+    auto r = base::gzip_decompress(req.raw_body);
     if (!r) {
       reply = ScriptedReply{400, R"({"error":"bad gzip"})", {}};
       req.status = reply.status;

@@ -13,6 +13,8 @@
 #include <ctime>
 #include <mutex>
 
+#include "tern/base/json_text.h"
+
 namespace tern::relay::log {
 
 void set_thread_name(std::string_view name) {
@@ -91,34 +93,8 @@ bool parse_level(std::string_view text, Level* out) noexcept {
   return true;
 }
 
-void append_json_string(std::string& out, std::string_view text) {
-  static const char kHex[] = "0123456789abcdef";
-  out += '"';
-  for (char ch : text) {
-    unsigned char c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out += kHex[c >> 4];
-          out += kHex[c & 0xf];
-        } else {
-          out += ch;
-        }
-    }
-  }
-  out += '"';
-}
-
 Field::Field(std::string_view key, std::string_view value) : key_(key) {
-  append_json_string(json_, value);
+  base::append_json_string(json_, value);
 }
 Field::Field(std::string_view key, const char* value)
     : Field(key, std::string_view(value ? value : "")) {}
@@ -152,10 +128,10 @@ std::string format(Level level, std::string_view msg, Fields fields) {
   line += "\",\"level\":\"";
   line += level_name(level);
   line += "\",\"msg\":";
-  append_json_string(line, msg);
+  base::append_json_string(line, msg);
   for (const Field& f : fields) {
     line += ',';
-    append_json_string(line, f.key());
+    base::append_json_string(line, f.key());
     line += ':';
     line += f.json();
   }

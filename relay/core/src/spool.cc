@@ -20,7 +20,7 @@
 #include <fstream>
 
 #include "crc32c.h"
-#include "fs_util.h"
+#include "tern/base/file.h"
 #include "tern/relay/log.h"
 
 namespace tern::relay {
@@ -293,7 +293,7 @@ Spool::~Spool() {
 }
 
 Status Spool::recover() {
-  Status st = fs::make_dirs(opt_.dir);
+  Status st = base::make_dirs(opt_.dir);
   if (!st) return st;
   segment_bytes_ = opt_.segment_bytes;
   if (segment_bytes_ == 0) {
@@ -302,12 +302,12 @@ Status Spool::recover() {
 
   std::string lock_path = opt_.dir + "/LOCK";
   lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (lock_fd_ < 0) return Status(StatusCode::kStorage, errno_text("open", lock_path));
+  if (lock_fd_ < 0) return Status(StatusCode::kIOError, errno_text("open", lock_path));
   if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
     if (errno == EWOULDBLOCK) {
-      return Status(StatusCode::kLocked, "spool " + opt_.dir + " is in use by another relay process");
+      return Status(StatusCode::kFailedPrecondition, "spool " + opt_.dir + " is in use by another relay process");
     }
-    return Status(StatusCode::kStorage, errno_text("flock", lock_path));
+    return Status(StatusCode::kIOError, errno_text("flock", lock_path));
   }
 
   // Cursors.
@@ -328,7 +328,7 @@ Status Spool::recover() {
 
   // Segments.
   DIR* d = ::opendir(opt_.dir.c_str());
-  if (!d) return Status(StatusCode::kStorage, errno_text("opendir", opt_.dir));
+  if (!d) return Status(StatusCode::kIOError, errno_text("opendir", opt_.dir));
   while (dirent* e = ::readdir(d)) {
     uint64_t first = 0;
     if (!parse_segment_name(e->d_name, &first)) continue;
@@ -347,8 +347,8 @@ Status Spool::recover() {
     seg.path = opt_.dir + "/" + segment_name(active_key_);
     segments_.emplace(active_key_, seg);
     active_fd_ = ::open(seg.path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (active_fd_ < 0) return Status(StatusCode::kStorage, errno_text("create", seg.path));
-    st = fs::sync_dir(opt_.dir);
+    if (active_fd_ < 0) return Status(StatusCode::kIOError, errno_text("create", seg.path));
+    st = base::sync_dir(opt_.dir);
     if (!st) return st;
     last_seq_ = next_seq - 1;
   } else {
@@ -358,12 +358,12 @@ Status Spool::recover() {
     active_key_ = it->first;
     Segment& seg = it->second;
     active_fd_ = ::open(seg.path.c_str(), O_RDWR | O_CLOEXEC);
-    if (active_fd_ < 0) return Status(StatusCode::kStorage, errno_text("open", seg.path));
+    if (active_fd_ < 0) return Status(StatusCode::kIOError, errno_text("open", seg.path));
     uint64_t file_size = seg.size;
     std::string data(static_cast<std::size_t>(file_size), '\0');
     std::size_t got = 0;
     if (!read_full(active_fd_, data.data(), data.size(), 0, &got)) {
-      return Status(StatusCode::kStorage, errno_text("read", seg.path));
+      return Status(StatusCode::kIOError, errno_text("read", seg.path));
     }
     data.resize(got);
     uint64_t off = 0;
@@ -385,7 +385,7 @@ Status Spool::recover() {
                   {{"segment", seg.path}, {"offset", off}, {"bytes", file_size - off}});
       }
       if (::ftruncate(active_fd_, static_cast<off_t>(off)) != 0 || ::fdatasync(active_fd_) != 0) {
-        return Status(StatusCode::kStorage, errno_text("truncate", seg.path));
+        return Status(StatusCode::kIOError, errno_text("truncate", seg.path));
       }
     }
     seg.size = off;
@@ -401,9 +401,9 @@ Status Spool::recover() {
       Segment fresh;
       fresh.path = opt_.dir + "/" + segment_name(active_key_);
       active_fd_ = ::open(fresh.path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-      if (active_fd_ < 0) return Status(StatusCode::kStorage, errno_text("create", fresh.path));
+      if (active_fd_ < 0) return Status(StatusCode::kIOError, errno_text("create", fresh.path));
       segments_.emplace(active_key_, fresh);
-      st = fs::sync_dir(opt_.dir);
+      st = base::sync_dir(opt_.dir);
       if (!st) return st;
     }
   }
@@ -426,7 +426,7 @@ Status Spool::append(SpoolBatch events, AppendCallback done) {
   if (events.invalid_) return Status(StatusCode::kInvalidArgument, events.invalid_);
   const std::size_t bytes = events.bytes();
   std::unique_lock<std::mutex> lock(mu_);
-  if (closing_) return Status(StatusCode::kShutdown, "the spool is closed");
+  if (closing_) return Status(StatusCode::kCancelled, "the spool is closed");
   if (!broken_.is_ok()) return broken_;
   if (committed_bytes_ + pending_bytes_ + bytes > max_bytes_) {
     const bool first = !refused_;
@@ -567,12 +567,12 @@ void Spool::commit(std::vector<Pending> batch) {
     static const std::string zeros(kZeroChunk, '\0');
     while (st.is_ok() && active_off_ + total > zeroed_end_) {
       if (!write_full(active_fd_, zeros.data(), zeros.size(), zeroed_end_)) {
-        st = Status(StatusCode::kStorage, errno_text("write", active_path_));
+        st = Status(StatusCode::kIOError, errno_text("write", active_path_));
       }
       zeroed_end_ += kZeroChunk;
     }
     if (st.is_ok() && !write_full_v(active_fd_, iov, active_off_)) {
-      st = Status(StatusCode::kStorage, errno_text("write", active_path_));
+      st = Status(StatusCode::kIOError, errno_text("write", active_path_));
     }
     if (!st.is_ok()) {
       // Nothing of this batch is committed; the next batch overwrites it.
@@ -582,7 +582,7 @@ void Spool::commit(std::vector<Pending> batch) {
       // After a failed fdatasync the kernel may have dropped dirty pages: we
       // can no longer tell what is on disk, so refuse until a restart
       // recovers from the file itself.
-      st = Status(StatusCode::kStorage, errno_text("fdatasync", active_path_));
+      st = Status(StatusCode::kIOError, errno_text("fdatasync", active_path_));
       write_errors_->inc();
       std::lock_guard<std::mutex> g(mu_);
       broken_ = st;
@@ -639,14 +639,14 @@ void Spool::commit(std::vector<Pending> batch) {
 // Committer thread only.
 Status Spool::roll_segment() {
   if (::ftruncate(active_fd_, static_cast<off_t>(active_off_)) != 0 || ::fdatasync(active_fd_) != 0) {
-    return Status(StatusCode::kStorage, errno_text("seal", active_path_));
+    return Status(StatusCode::kIOError, errno_text("seal", active_path_));
   }
   uint64_t key = last_seq_ + 1;
   Segment seg;
   seg.path = opt_.dir + "/" + segment_name(key);
   int fd = ::open(seg.path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status(StatusCode::kStorage, errno_text("create", seg.path));
-  Status st = fs::sync_dir(opt_.dir);
+  if (fd < 0) return Status(StatusCode::kIOError, errno_text("create", seg.path));
+  Status st = base::sync_dir(opt_.dir);
   if (!st) {
     ::close(fd);
     return st;
@@ -676,17 +676,17 @@ Status Spool::persist_cursors() {
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   Status st;
   if (fd < 0) {
-    st = Status(StatusCode::kStorage, errno_text("create", tmp));
+    st = Status(StatusCode::kIOError, errno_text("create", tmp));
   } else {
     if (!write_full(fd, text.data(), text.size(), 0) || ::fdatasync(fd) != 0) {
-      st = Status(StatusCode::kStorage, errno_text("write", tmp));
+      st = Status(StatusCode::kIOError, errno_text("write", tmp));
     }
     ::close(fd);
   }
   if (st.is_ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
-    st = Status(StatusCode::kStorage, errno_text("rename", tmp));
+    st = Status(StatusCode::kIOError, errno_text("rename", tmp));
   }
-  if (st.is_ok()) st = fs::sync_dir(opt_.dir);
+  if (st.is_ok()) st = base::sync_dir(opt_.dir);
   if (!st.is_ok()) {
     std::lock_guard<std::mutex> g(mu_);
     cursors_dirty_ = true;  // try again at the next flush
@@ -964,7 +964,7 @@ Status SpoolReader::read(std::size_t max_events, std::size_t max_bytes,
             key = it->first;
           }
           lock.unlock();
-          if (!open_segment(key, offset)) return Status(StatusCode::kStorage, "spool segment unreadable");
+          if (!open_segment(key, offset)) return Status(StatusCode::kIOError, "spool segment unreadable");
           continue;
         }
         auto it = segs.find(seg_key_);
@@ -1011,7 +1011,7 @@ Status SpoolReader::read(std::size_t max_events, std::size_t max_bytes,
     if (off_ >= limit) {
       if (!has_next) return Status::ok();  // caught up with the committed end
       if (got_events > 0 && got_events >= max_events) return Status::ok();
-      if (!open_segment(next_key)) return Status(StatusCode::kStorage, "spool segment unreadable");
+      if (!open_segment(next_key)) return Status(StatusCode::kIOError, "spool segment unreadable");
       continue;
     }
     // Read a chunk and parse whole records from it. The chunk is a buffer of
@@ -1023,7 +1023,7 @@ Status SpoolReader::read(std::size_t max_events, std::size_t max_bytes,
     buf.resize(want);
     std::size_t n = 0;
     if (!read_full(fd_, buf.data(), want, off_, &n)) {
-      return Status(StatusCode::kStorage, std::string("spool read: ") + std::strerror(errno));
+      return Status(StatusCode::kIOError, std::string("spool read: ") + std::strerror(errno));
     }
     std::size_t pos = 0;
     bool corrupt = false;
@@ -1037,7 +1037,7 @@ Status SpoolReader::read(std::size_t max_events, std::size_t max_bytes,
           // One record larger than the chunk: read exactly it.
           buf.resize(len);
           if (!read_full(fd_, buf.data(), len, off_, &n) || n != len) {
-            return Status(StatusCode::kStorage, "spool read: short record");
+            return Status(StatusCode::kIOError, "spool read: short record");
           }
           continue;
         }

@@ -23,13 +23,13 @@
 #include "tern/relay/metrics.h"
 #include "tern/relay/pipeline.h"
 #include "tern/relay/sink_registry.h"
-#include "tern/status.h"
+#include "tern/base/status.h"
 
 namespace tern::relay {
 
 class DurablePipeline : public Pipeline {
  public:
-  // Refuses new submissions with kShutdown, commits what was accepted, lets
+  // Refuses new submissions with kCancelled, commits what was accepted, lets
   // the sinks drain until `deadline`, closes them and persists every cursor.
   // What was not delivered stays in the spool for the next start.
   // kTimeout if some sink had not caught up by the deadline (nothing is lost).
@@ -48,7 +48,7 @@ class DurablePipeline : public Pipeline {
 // <data_dir>/spool), recovers it after a crash, builds every sink through
 // `registry` and starts their runners. `metrics` and `registry` must outlive
 // the pipeline. Errors: kInvalidArgument (unknown sink type, bad sink
-// settings, naming the sink), kStorage (spool cannot be opened), kLocked
+// settings, naming the sink), kIOError (spool cannot be opened), kFailedPrecondition
 // (another relay owns the spool directory).
 Result<std::unique_ptr<DurablePipeline>> make_pipeline(const RelayConfig& config, Metrics& metrics,
                                                        SinkRegistry& registry);
