@@ -85,7 +85,8 @@ class HttpSink final : public Sink {
     headers_ = curl_slist_append(headers_, "Content-Type: application/json");
     if (opt_.gzip) headers_ = curl_slist_append(headers_, "Content-Encoding: gzip");
     if (!opt_.write_key.empty()) {
-      headers_ = curl_slist_append(headers_, ("Authorization: Basic " + base::base64_encode(opt_.write_key + ":")).c_str());
+      std::string auth = "Authorization: Basic " + base::base64_encode(opt_.write_key + ":");
+      headers_ = curl_slist_append(headers_, auth.c_str());
     }
     headers_ = curl_slist_append(headers_, "Expect:");  // no 100-continue round trip
     for (const std::string& h : opt_.headers) headers_ = curl_slist_append(headers_, h.c_str());
