@@ -37,7 +37,7 @@ void write_event(std::string& out, const EventParts& p) {
   out.append("\",\"messageId\":\"");
   base::append_uuid_v7(out, p.now_ms);
   out.append("\",\"timestamp\":\"");
-  append_iso8601(out, p.timestamp);
+  base::append_iso8601_ms(out, p.timestamp);
   out.push_back('"');
   str_field(out, ",\"anonymousId\":", p.anonymous_id);
   str_field(out, ",\"userId\":", p.user_id);

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "fakes.h"
+#include "tern/base/iso8601.h"
 #include "text.h"
 
 namespace tern {
@@ -124,7 +125,7 @@ TEST_F(ClientTest, TrackedEventArrivesWithEverySegmentField) {
   EXPECT_EQ(e["properties"]["items"], nlohmann::json({1, 2}));
   EXPECT_TRUE(testing::is_uuid(e["messageId"].get<std::string>(), '7')) << e["messageId"];
   EXPECT_TRUE(testing::is_iso8601_ms(e["timestamp"].get<std::string>()));
-  EXPECT_EQ(e["timestamp"], iso8601(clock->wall()));
+  EXPECT_EQ(e["timestamp"], base::format_iso8601_ms(clock->wall()));
   EXPECT_EQ(e["anonymousId"], client->anonymous_id());
   EXPECT_TRUE(testing::is_uuid(client->anonymous_id(), '4'));
   EXPECT_FALSE(e.contains("userId"));

@@ -6,6 +6,7 @@
 #include "event_writer.h"
 #include "fakes.h"
 #include "tern/base/gzip.h"
+#include "tern/base/iso8601.h"
 #include "tern/base/json_text.h"
 #include "tern/base/uuid.h"
 #include "text.h"
@@ -80,9 +81,9 @@ TEST(ParseJsonTest, ReturnsDiscardedInsteadOfThrowing) {
 
 TEST(Iso8601Test, FormatsUtcWithMilliseconds) {
   using namespace std::chrono;
-  EXPECT_EQ(iso8601(system_clock::time_point(milliseconds(0))), "1970-01-01T00:00:00.000Z");
-  EXPECT_EQ(iso8601(system_clock::time_point(milliseconds(951782400123))), "2000-02-29T00:00:00.123Z");
-  EXPECT_EQ(iso8601(system_clock::time_point(milliseconds(1795661999999))), "2026-11-26T02:59:59.999Z");
+  EXPECT_EQ(base::format_iso8601_ms(system_clock::time_point(milliseconds(0))), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(base::format_iso8601_ms(system_clock::time_point(milliseconds(951782400123))), "2000-02-29T00:00:00.123Z");
+  EXPECT_EQ(base::format_iso8601_ms(system_clock::time_point(milliseconds(1795661999999))), "2026-11-26T02:59:59.999Z");
 }
 
 TEST(UuidV7Test, HasVersionVariantAndTimestamp) {

@@ -13,6 +13,7 @@
 #include <ctime>
 #include <mutex>
 
+#include "tern/base/iso8601.h"
 #include "tern/base/json_text.h"
 
 namespace tern::relay::log {
@@ -57,17 +58,7 @@ void write_stderr(std::string_view line) {
 }
 
 void append_timestamp(std::string& out) {
-  auto now = std::chrono::system_clock::now();
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  // Sized for GCC's worst case of each %d (-Wformat-truncation at -O2).
-  char buf[80];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(ms % 1000));
-  out += buf;
+  base::append_iso8601_ms(out, std::chrono::system_clock::now());
 }
 
 }  // namespace

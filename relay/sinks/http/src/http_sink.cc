@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <map>
 #include <string>
 #include <thread>
@@ -15,6 +14,7 @@
 #include "tern/base/base64.h"
 #include "tern/base/curl_global.h"
 #include "tern/base/gzip.h"
+#include "tern/base/iso8601.h"
 #include "tern/base/retry_after.h"
 #include "tern/relay/log.h"
 #include "tern/relay/sink_settings.h"
@@ -43,19 +43,6 @@ struct Options {
   std::string ca_file;
   std::vector<std::string> headers;  // "Name: value"
 };
-
-std::string iso_now() {
-  auto now = std::chrono::system_clock::now();
-  std::time_t secs = std::chrono::system_clock::to_time_t(now);
-  auto ms = std::chrono::duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  // Sized for GCC's worst case of each %d (-Wformat-truncation at -O2).
-  char buf[80];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  return buf;
-}
 
 std::string excerpt(const std::string& body) {
   std::string s = body.substr(0, kMaxErrorBody);
@@ -224,7 +211,9 @@ class HttpSink final : public Sink {
       const auto& ev = batch[idx[k]].event;
       body_.append(ev.data(), ev.size());
     }
-    body_ += "],\"sentAt\":\"" + iso_now() + "\"}";
+    body_ += "],\"sentAt\":\"";
+    base::append_iso8601_ms(body_, std::chrono::system_clock::now());
+    body_ += "\"}";
     const std::string* payload = &body_;
     if (opt_.gzip) {
       if (!base::gzip_compress_into(body_, 6, &gz_)) {
