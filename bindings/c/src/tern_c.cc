@@ -476,7 +476,8 @@ const char* tern_status_str(tern_status status) {
                                       "corrupt",     "timeout",          "shut down",
                                       "disabled",    "transport error",  "internal error",
                                       "not found",   "unavailable"};
-  static_assert(sizeof(kText) / sizeof(kText[0]) == TERN_UNAVAILABLE + 1, "one text per tern_status");
+  static_assert(sizeof(kText) / sizeof(kText[0]) == TERN_UNAVAILABLE + 1,
+                "one text per tern_status");
   if (v < TERN_OK || v > TERN_UNAVAILABLE) return "unknown status";
   return kText[v];
 }
