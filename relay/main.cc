@@ -35,7 +35,7 @@
 #include "tern/relay/metrics.h"
 #include "tern/relay/pipeline_impl.h"
 #include "tern/relay/sink_registry.h"
-#include "tern/version.h"
+#include "tern/base/version.h"
 
 namespace {
 

@@ -144,7 +144,7 @@ int main(int argc, char** argv) {
       break;
     }
     flushed = client->flush(left);
-    if (flushed.code() != tern::StatusCode::kTransport) break;
+    if (flushed.code() != tern::StatusCode::kUnavailable) break;
     if (verbose) std::fprintf(stderr, "tern-send: flush: %s; waiting for the retry\n", flushed.to_string().c_str());
   }
   if (!flushed) std::fprintf(stderr, "tern-send: flush: %s\n", flushed.to_string().c_str());

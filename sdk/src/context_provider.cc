@@ -8,6 +8,7 @@
 #include <fstream>
 #include <string>
 
+#include "tern/base/json_text.h"
 #include "text.h"
 
 namespace tern {
@@ -16,9 +17,9 @@ namespace {
 void add_field(std::string& out, const char* key, const std::string& value) {
   if (value.empty() || !is_valid_utf8(value)) return;
   if (out.size() > 1) out += ',';
-  append_json_string(out, key);
+  base::append_json_string(out, key);
   out += ':';
-  append_json_string(out, value);
+  base::append_json_string(out, value);
 }
 
 std::string system_timezone() {

@@ -3,21 +3,18 @@
 #include <curl/curl.h>
 
 #include <algorithm>
-#include <cctype>
-#include <mutex>
 #include <string>
 
 #include "default_transport.h"
+#include "tern/base/curl_global.h"
+#include "tern/base/retry_after.h"
 #include "tern/client.h"
 #include "tern/transport.h"
 #include "tern/version.h"
 
 namespace tern {
 
-void global_init() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
+void global_init() { base::curl_global_init_once(); }
 
 namespace {
 
@@ -40,14 +37,8 @@ size_t on_body(char* data, size_t size, size_t nmemb, void* user) {
 size_t on_header(char* data, size_t size, size_t nitems, void* user) {
   auto* sink = static_cast<ResponseSink*>(user);
   size_t n = size * nitems;
-  static const char kName[] = "retry-after:";
-  const size_t kLen = sizeof(kName) - 1;
-  if (n > kLen) {
-    bool match = true;
-    for (size_t i = 0; i < kLen && match; ++i) {
-      match = std::tolower(static_cast<unsigned char>(data[i])) == kName[i];
-    }
-    if (match) sink->retry_after.assign(data + kLen, n - kLen);
+  if (auto value = base::retry_after_header(std::string_view(data, n))) {
+    sink->retry_after.assign(value->data(), value->size());
   }
   return n;
 }

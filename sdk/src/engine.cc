@@ -13,7 +13,7 @@
 #include "sqlite_store.h"
 #include "tern/version.h"
 #include "text.h"
-#include "uuid.h"
+#include "tern/base/uuid.h"
 
 namespace tern {
 
@@ -92,7 +92,7 @@ Status Engine::start() {
   }
   if (auto v = get(kKeyOptOut)) opt_out_ = (*v == "1");
   bool fresh = id->anonymous_id.empty();
-  if (fresh) id->anonymous_id = uuid_v4();
+  if (fresh) id->anonymous_id = base::uuid_v4();
   const std::string anonymous_id = id->anonymous_id;
   {
     MutexLock lock(identity_mu_);  // no other thread yet; for the analysis
@@ -170,13 +170,13 @@ std::string Engine::user_id() const { return identity()->user_id; }
 
 Status Engine::gate() {
   if (!accepting_.load(std::memory_order_acquire)) {
-    return reject(DropReason::kShutdown, StatusCode::kShutdown, "the client is shut down");
+    return reject(DropReason::kShutdown, StatusCode::kCancelled, "the client is shut down");
   }
   if (opt_out_.load(std::memory_order_relaxed)) {
-    return reject(DropReason::kOptOut, StatusCode::kDisabled, "the user opted out");
+    return reject(DropReason::kOptOut, StatusCode::kPermissionDenied, "the user opted out");
   }
   if (consent_.load(std::memory_order_relaxed) == static_cast<int>(Consent::kDenied)) {
-    return reject(DropReason::kConsentDenied, StatusCode::kDisabled, "consent denied");
+    return reject(DropReason::kConsentDenied, StatusCode::kPermissionDenied, "consent denied");
   }
   return Status::ok();
 }
@@ -188,11 +188,11 @@ Status Engine::hand_off(std::string text) {
   MutexLock lk(mu_);
   if (stop_) {
     lk.unlock();
-    return reject(DropReason::kShutdown, StatusCode::kShutdown, "the client is shut down");
+    return reject(DropReason::kShutdown, StatusCode::kCancelled, "the client is shut down");
   }
   if (pending_.size() >= config_.max_pending_events) {
     lk.unlock();
-    return reject(DropReason::kQueueFull, StatusCode::kQueueFull, "the hand-off queue is full");
+    return reject(DropReason::kQueueFull, StatusCode::kResourceExhausted, "the hand-off queue is full");
   }
   // The commit window opens with the first pending event (one clock read per window).
   if (pending_.empty()) first_pending_at_ = clock_->monotonic();
@@ -211,13 +211,13 @@ Status Engine::hand_off(std::string text) {
 // Durability::kImmediate: the caller commits its own event (the store
 // serialises writers), so track() never waits behind an upload in progress.
 Status Engine::append_now(std::string text) {
-  if (!accepting_.load()) return reject(DropReason::kShutdown, StatusCode::kShutdown, "the client is shut down");
+  if (!accepting_.load()) return reject(DropReason::kShutdown, StatusCode::kCancelled, "the client is shut down");
   std::vector<std::string> one;
   one.push_back(std::move(text));
   MutexLock commit_lock(commit_mu_);
   if (consent() == Consent::kDenied) {
     commit_lock.unlock();
-    return reject(DropReason::kConsentDenied, StatusCode::kDisabled, "consent denied");
+    return reject(DropReason::kConsentDenied, StatusCode::kPermissionDenied, "consent denied");
   }
   Status s = store_->append(one, to_unix_ms(clock_->wall()));
   commit_lock.unlock();
@@ -241,20 +241,20 @@ Status Engine::append_now(std::string text) {
 
 Status Engine::flush(std::chrono::milliseconds timeout) {
   MutexLock lk(mu_);
-  if (worker_exited_ || stop_) return Status(StatusCode::kShutdown, "the client is shut down");
+  if (worker_exited_ || stop_) return Status(StatusCode::kCancelled, "the client is shut down");
   uint64_t mine = ++flush_requested_;
   cv_.notify_one();
   bool done = done_cv_.wait_for(lk.native(), timeout, [&]() TERN_REQUIRES(mu_) {
     return flush_done_ >= mine || worker_exited_;
   });
   if (!done) return Status(StatusCode::kTimeout, "flush did not finish in time; the events stay queued");
-  if (flush_done_ < mine) return Status(StatusCode::kShutdown, "the client is shut down");
+  if (flush_done_ < mine) return Status(StatusCode::kCancelled, "the client is shut down");
   return flush_result_;
 }
 
 void Engine::reset() {
   auto next = std::make_shared<Identity>();
-  next->anonymous_id = uuid_v4();
+  next->anonymous_id = base::uuid_v4();
   set_identity(std::move(next));
 }
 
@@ -439,12 +439,12 @@ void Engine::run() {
         if (r == UploadResult::kFailed || r == UploadResult::kNothing) break;
         now = clock_->monotonic();
       }
-      if (flush_pending) complete_flush(Status(StatusCode::kShutdown, "the client is shut down"));
+      if (flush_pending) complete_flush(Status(StatusCode::kCancelled, "the client is shut down"));
       break;
     }
     if (flush_pending) {
       if (!allowed) {
-        complete_flush(Status(StatusCode::kDisabled,
+        complete_flush(Status(StatusCode::kPermissionDenied,
                               opt_out_.load() ? "the user opted out: nothing is uploaded"
                                               : "consent is not granted: nothing is uploaded"));
         continue;
@@ -469,7 +469,7 @@ void Engine::run() {
       UploadResult r = upload_one();
       lk.lock();
       if (r == UploadResult::kFailed && flush_requested_ > flush_done_) {
-        complete_flush(Status(StatusCode::kTransport, last_error_));
+        complete_flush(Status(StatusCode::kUnavailable, last_error_));
       }
       continue;
     }
@@ -499,7 +499,7 @@ Status Engine::commit(const std::vector<std::string>& texts, uint64_t epoch) {
   if (purged) {  // consent was denied after these were handed off
     pending_count_.fetch_sub(texts.size());
     count_drop(DropReason::kConsentDenied, texts.size());
-    return Status(StatusCode::kDisabled, "consent denied");
+    return Status(StatusCode::kPermissionDenied, "consent denied");
   }
   Status s = store_->append(texts, to_unix_ms(clock_->wall()));
   pending_count_.fetch_sub(texts.size());

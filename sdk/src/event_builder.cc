@@ -86,7 +86,7 @@ std::optional<Refusal> run_plugins(const std::vector<std::shared_ptr<Plugin>>& p
       if (logger) logger->log(LogLevel::kWarn, "a plugin threw; the event is dropped");
       keep = false;
     }
-    if (!keep) return Refusal{DropReason::kPlugin, StatusCode::kDisabled, "dropped by a plugin"};
+    if (!keep) return Refusal{DropReason::kPlugin, StatusCode::kPermissionDenied, "dropped by a plugin"};
   }
   if (!dom.is_object()) return invalid("a plugin made the event not an object");
   restore_sdk_fields(dom, own_message_id, own_type);
@@ -236,7 +236,7 @@ Status Engine::submit(const RawMessage& m, const std::string& context_override,
     return reject(refusal->reason, refusal->code, std::move(refusal->message));
   }
   if (text.size() > config_.max_event_bytes) {
-    return reject(DropReason::kTooLarge, StatusCode::kTooLarge,
+    return reject(DropReason::kTooLarge, StatusCode::kOutOfRange,
                   "event is " + std::to_string(text.size()) + " bytes, above max_event_bytes " +
                       std::to_string(config_.max_event_bytes));
   }

@@ -1,7 +1,8 @@
 #include "event_writer.h"
 
+#include "tern/base/json_text.h"
+#include "tern/base/uuid.h"
 #include "text.h"
-#include "uuid.h"
 
 namespace tern {
 
@@ -21,7 +22,7 @@ namespace {
 inline void str_field(std::string& out, const char* key_with_quotes_colon, std::string_view v) {
   if (v.empty()) return;
   out.append(key_with_quotes_colon);
-  append_json_string(out, v);
+  base::append_json_string(out, v);
 }
 inline void raw_field(std::string& out, const char* key_with_quotes_colon, std::string_view v) {
   if (v.empty()) return;
@@ -34,9 +35,9 @@ void write_event(std::string& out, const EventParts& p) {
   out.append("{\"type\":\"");
   out.append(message_type_name(p.type));
   out.append("\",\"messageId\":\"");
-  append_uuid_v7(out, p.now_ms);
+  base::append_uuid_v7(out, p.now_ms);
   out.append("\",\"timestamp\":\"");
-  append_iso8601(out, p.timestamp);
+  base::append_iso8601_ms(out, p.timestamp);
   out.push_back('"');
   str_field(out, ",\"anonymousId\":", p.anonymous_id);
   str_field(out, ",\"userId\":", p.user_id);

@@ -39,6 +39,7 @@ constexpr std::size_t kBatchOverhead = sizeof("{\"batch\":[],\"sentAt\":\"2000-0
 
 }  // namespace tern
 
+#include "tern/base/iso8601.h"
 #include "text.h"
 
 namespace tern {
@@ -56,7 +57,7 @@ std::string write_batch(const Range& events, Proj body_of, std::chrono::system_c
     out.append(body_of(e));
   }
   out.append("],\"sentAt\":\"");
-  append_iso8601(out, sent_at);
+  base::append_iso8601_ms(out, sent_at);
   out.append("\"}");
   return out;
 }

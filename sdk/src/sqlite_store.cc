@@ -94,9 +94,9 @@ Status SqliteStore::error(const char* what, int rc) const {
   }
   msg += " [" + path_ + "]";
   int primary = rc & 0xFF;
-  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) return Status(StatusCode::kLocked, msg);
-  if (is_corruption(rc)) return Status(StatusCode::kCorrupt, msg);
-  return Status(StatusCode::kStorage, msg);
+  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) return Status(StatusCode::kFailedPrecondition, msg);
+  if (is_corruption(rc)) return Status(StatusCode::kCorruption, msg);
+  return Status(StatusCode::kIOError, msg);
 }
 
 Status SqliteStore::exec(const char* sql) {
@@ -148,15 +148,15 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const SqliteStoreOptions&
   std::string lock_path = options.path + ".lock";
   store->lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (store->lock_fd_ < 0) {
-    return Status(StatusCode::kStorage,
+    return Status(StatusCode::kIOError,
                   "cannot open lock file " + lock_path + ": " + std::strerror(errno));
   }
   if (::flock(store->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
     if (errno == EWOULDBLOCK) {
-      return Status(StatusCode::kLocked,
+      return Status(StatusCode::kFailedPrecondition,
                     "database " + options.path + " is in use by another client or process");
     }
-    return Status(StatusCode::kStorage, "cannot lock " + lock_path + ": " + std::strerror(errno));
+    return Status(StatusCode::kIOError, "cannot lock " + lock_path + ": " + std::strerror(errno));
   }
 
   for (int round = 0; round < 2; ++round) {
@@ -183,14 +183,14 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const SqliteStoreOptions&
         std::string from = options.path + ext;
         std::string to = options.path + suffix + ext;
         if (::access(from.c_str(), F_OK) == 0 && std::rename(from.c_str(), to.c_str()) != 0) {
-          return Status(StatusCode::kStorage, "cannot move corrupt database " + from + " aside: " +
+          return Status(StatusCode::kIOError, "cannot move corrupt database " + from + " aside: " +
                                                   std::strerror(errno));
         }
       }
       ++store->corrupt_recoveries_;
       continue;
     }
-    if (corrupt) return Status(StatusCode::kCorrupt, "fresh database fails quick_check: " + check);
+    if (corrupt) return Status(StatusCode::kCorruption, "fresh database fails quick_check: " + check);
     if (qrc != SQLITE_OK) return store->error("quick_check", qrc);
     break;
   }

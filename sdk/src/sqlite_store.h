@@ -2,7 +2,7 @@
 //
 // Ownership: the store holds an exclusive flock() on "<path>.lock" for its
 // lifetime, so a second opener (another process, or another Client in this
-// process) gets StatusCode::kLocked instead of sharing the file.
+// process) gets StatusCode::kFailedPrecondition instead of sharing the file.
 // At open, `PRAGMA quick_check` runs; a corrupt file (and its -wal/-shm) is
 // renamed to "<path>.corrupt-<unix seconds>" and a fresh database is made.
 #pragma once

@@ -10,7 +10,7 @@
 // - A batch is claimed with mark_attempt() and acked with remove(), each one
 //   transaction, so a crash between them only means the batch is sent again
 //   (the server deduplicates by messageId).
-// - Failures come back as Status (kStorage, kLocked, ...), never a crash.
+// - Failures come back as Status (kIOError, kFailedPrecondition, ...), never a crash.
 #pragma once
 
 #include <cstdint>

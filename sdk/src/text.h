@@ -1,5 +1,6 @@
-// Text helpers for the hot path: UTF-8 validation, JSON string escaping,
-// ISO-8601 timestamps and JSON object checks without a DOM.
+// Text helpers for the hot path: UTF-8 validation and JSON object checks
+// without a DOM. (JSON string escaping and ISO-8601 timestamps are in
+// tern::base: tern/base/json_text.h, tern/base/iso8601.h.)
 #pragma once
 
 #include <chrono>
@@ -13,13 +14,6 @@ namespace tern {
 
 // True when `s` is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
 bool is_valid_utf8(std::string_view s) noexcept;
-
-// Appends `s` as a JSON string literal (with quotes). Precondition: valid UTF-8.
-void append_json_string(std::string& out, std::string_view s);
-
-// Appends "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC). Pure arithmetic: no syscall, no locale.
-void append_iso8601(std::string& out, std::chrono::system_clock::time_point t);
-std::string iso8601(std::chrono::system_clock::time_point t);
 
 // Milliseconds since the Unix epoch.
 int64_t to_unix_ms(std::chrono::system_clock::time_point t) noexcept;

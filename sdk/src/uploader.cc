@@ -7,9 +7,9 @@
 #include "default_transport.h"
 #include "engine.h"
 #include "event_writer.h"
-#include "gzip.h"
+#include "tern/base/gzip.h"
 #include "text.h"
-#include "uuid.h"
+#include "tern/base/uuid.h"
 
 namespace tern {
 
@@ -38,7 +38,7 @@ HttpRequest make_batch_request(const std::vector<StoredEvent>& batch, const std:
   req.write_key = config.write_key;
   req.gzip = config.gzip;
   if (config.gzip) {
-    auto z = gzip_compress(body);
+    auto z = base::gzip_compress(body);
     if (z) {
       req.body = std::move(z).value();
     } else {
@@ -79,7 +79,7 @@ Engine::UploadResult Engine::upload_one() {
     if (!r) {
       last_error_ = r.status().to_string();
       log(LogLevel::kWarn, "could not read a batch: " + last_error_);
-      policy_.on_failure(clock_->monotonic(), std::nullopt, random_u64());
+      policy_.on_failure(clock_->monotonic(), std::nullopt, base::random_u64());
       return UploadResult::kFailed;
     }
     if (r->empty()) return UploadResult::kNothing;
@@ -173,7 +173,7 @@ Engine::UploadResult Engine::upload_one() {
   retried_.fetch_add(1);
   last_error_ = resp.status_code == 0 ? "network error: " + resp.error
                                       : "HTTP " + std::to_string(resp.status_code);
-  auto delay = policy_.on_failure(clock_->monotonic(), resp.retry_after, random_u64());
+  auto delay = policy_.on_failure(clock_->monotonic(), resp.retry_after, base::random_u64());
   log(LogLevel::kWarn, "upload failed (" + last_error_ + "); retrying in " + std::to_string(delay.count()) + " ms");
   return UploadResult::kFailed;
 }

@@ -199,7 +199,7 @@ int main(int argc, char** argv) {
       break;
     }
     flushed = client->flush(left);
-    if (flushed.code() != tern::StatusCode::kTransport) break;
+    if (flushed.code() != tern::StatusCode::kUnavailable) break;
     std::this_thread::sleep_for(10ms);  // the SDK's own backoff decides when to retry
   }
   if (!flushed) std::fprintf(stderr, "tern-fault-driver: flush: %s\n", flushed.to_string().c_str());

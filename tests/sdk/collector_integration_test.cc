@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "fakes.h"
-#include "gzip.h"
+#include "tern/base/gzip.h"
 #include "test_collector.h"
 #include "tern/client.h"
 
@@ -106,7 +106,7 @@ TEST_F(CollectorIntegrationTest, ServerErrorsWithRetryAfterAreRetriedWithoutDupl
   Status f;
   for (int attempt = 0; attempt < 5; ++attempt) {
     f = client->flush(5s);
-    if (f.code() != StatusCode::kTransport) break;
+    if (f.code() != StatusCode::kUnavailable) break;
   }
   ASSERT_TRUE(f.is_ok()) << f.to_string();
   EXPECT_EQ(collector->event_count(), 10u);
@@ -142,7 +142,7 @@ TEST_F(CollectorIntegrationTest, UnreachableEndpointKeepsEventsForLater) {
   auto client = start();
   ASSERT_TRUE(client->track("offline").is_ok());
   Status f = client->flush(5s);
-  EXPECT_EQ(f.code(), StatusCode::kTransport);
+  EXPECT_EQ(f.code(), StatusCode::kUnavailable);
   EXPECT_NE(f.message().find("network error"), std::string::npos) << f.message();
   EXPECT_EQ(client->stats().queue_depth, 1u);
   EXPECT_TRUE(logger->contains("upload failed"));
@@ -158,7 +158,7 @@ TEST_F(CollectorIntegrationTest, CollectorInflatesGzipBodiesAndRefusesGarbage) {
   req.body = R"({"batch":[{"type":"track","event":"plain","messageId":"m1"}]})";
   EXPECT_EQ(transport->send(req).status_code, 200);
   req.gzip = true;
-  req.body = gzip_compress(R"({"batch":[{"type":"track","event":"zipped","messageId":"m1"}]})").value();
+  req.body = base::gzip_compress(R"({"batch":[{"type":"track","event":"zipped","messageId":"m1"}]})").value();
   EXPECT_EQ(transport->send(req).status_code, 200);
   auto summary = nlohmann::json::parse(collector->summary_json());
   EXPECT_EQ(summary["events"], 2);

@@ -78,7 +78,8 @@ TEST(RetryAfterParsingTest, AcceptsTheObsoleteHttpDateFormsAndRefusesBrokenDates
   EXPECT_EQ(parse_retry_after("Wed, 15 Nov 2023 22:13:20 GMT", now), std::chrono::milliseconds(86'400'000));
   EXPECT_EQ(parse_retry_after("Thu, 29 Feb 2024 00:00:00 GMT", now),
             std::chrono::milliseconds((1'709'164'800LL - 1'700'000'000LL) * 1000));
-  EXPECT_EQ(parse_retry_after("Tue, 14 Nov 2023 22:13:50", now), std::nullopt);   // no zone
+  // No zone: taken as GMT, as curl_getdate did before the parser was Tern's own.
+  EXPECT_EQ(parse_retry_after("Tue, 14 Nov 2023 22:13:50", now), std::chrono::milliseconds(30'000));
   EXPECT_EQ(parse_retry_after("Tue, 14 Foo 2023 22:13:50 GMT", now), std::nullopt);
   EXPECT_EQ(parse_retry_after("Tue, 14 Nov 2023 25:13:50 GMT", now), std::nullopt);
   EXPECT_EQ(parse_retry_after("-5", now), std::nullopt);

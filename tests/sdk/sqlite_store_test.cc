@@ -119,7 +119,7 @@ TEST(SqliteStoreTest, SecondOpenerInTheSameProcessGetsLocked) {
   o.path = dir.file("q.db");
   auto second = SqliteStore::open(o);
   ASSERT_FALSE(second.is_ok());
-  EXPECT_EQ(second.status().code(), StatusCode::kLocked);
+  EXPECT_EQ(second.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(second.status().message().find("in use"), std::string::npos);
   first.reset();
   EXPECT_TRUE(SqliteStore::open(o).is_ok());  // released with the owner
@@ -134,7 +134,7 @@ TEST(SqliteStoreTest, SecondOpenerInAnotherProcessGetsLocked) {
     SqliteStoreOptions o;
     o.path = dir.file("q.db");
     auto r = SqliteStore::open(o);
-    _exit(!r.is_ok() && r.status().code() == StatusCode::kLocked ? 0 : 1);
+    _exit(!r.is_ok() && r.status().code() == StatusCode::kFailedPrecondition ? 0 : 1);
   }
   int status = 0;
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
@@ -198,7 +198,7 @@ TEST(SqliteStoreTest, FullDatabaseIsAnErrorNotACrash) {
     last = s->append({std::string(2000, 'y')}, 1);
     if (last.is_ok()) ++stored;
   }
-  EXPECT_EQ(last.code(), StatusCode::kStorage);
+  EXPECT_EQ(last.code(), StatusCode::kIOError);
   EXPECT_NE(last.message().find("full"), std::string::npos) << last.message();
   EXPECT_EQ(s->count(), static_cast<uint64_t>(stored));
   // Still usable: acking frees room for more.
@@ -214,7 +214,7 @@ TEST(SqliteStoreTest, UnopenableDirectoryIsAClearError) {
   o.path = "/nonexistent-tern-dir/sub/q.db";
   auto r = SqliteStore::open(o);
   ASSERT_FALSE(r.is_ok());
-  EXPECT_EQ(r.status().code(), StatusCode::kStorage);
+  EXPECT_EQ(r.status().code(), StatusCode::kIOError);
   EXPECT_NE(r.status().message().find("/nonexistent-tern-dir"), std::string::npos);
 }
 

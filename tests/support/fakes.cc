@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "gzip.h"
+#include "tern/base/gzip.h"
 
 namespace tern::testing {
 
@@ -50,7 +50,7 @@ void ManualClock::advance(std::chrono::milliseconds d) {
 // ---------------------------------------------------------------- MemoryStore
 
 Status MemoryStore::append(const std::vector<std::string>& bodies, int64_t created_ms) {
-  if (fail_appends_) return Status(StatusCode::kStorage, "database or disk is full (injected)");
+  if (fail_appends_) return Status(StatusCode::kIOError, "database or disk is full (injected)");
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& b : bodies) {
     StoredEvent e;
@@ -181,7 +181,7 @@ HttpResponse ScriptedTransport::send(const HttpRequest& request) {
   Recorded rec;
   rec.request = request;
   if (request.gzip) {
-    auto r = gzip_decompress(request.body);
+    auto r = base::gzip_decompress(request.body);
     rec.body = r ? std::move(r).value() : std::string();
   } else {
     rec.body = request.body;

@@ -78,7 +78,7 @@ class MemoryStore final : public Store {
   Result<std::optional<std::string>> get(const std::string& key) override;
   Status put(const std::vector<std::pair<std::string, std::string>>& pairs) override;
 
-  // While set, append() fails with kStorage (like SQLITE_FULL).
+  // While set, append() fails with kIOError (like SQLITE_FULL).
   void fail_appends(bool fail) { fail_appends_ = fail; }
   std::vector<StoredEvent> all() const;
 

@@ -13,7 +13,8 @@
 #include <cstring>
 #include <set>
 
-#include "gzip.h"
+#include "tern/base/base64.h"
+#include "tern/base/gzip.h"
 
 namespace tern::testing {
 namespace {
@@ -31,25 +32,6 @@ std::string trim(const std::string& s) {
   while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
   while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
   return s.substr(b, e - b);
-}
-
-std::string base64_decode(const std::string& in) {
-  static const std::string kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  uint32_t val = 0;
-  int bits = -8;
-  for (char c : in) {
-    auto pos = kAlphabet.find(c);
-    if (pos == std::string::npos) break;
-    val = ((val << 6) | static_cast<uint32_t>(pos)) & 0xFFFFFFu;
-    bits += 6;
-    if (bits >= 0) {
-      out.push_back(static_cast<char>((val >> bits) & 0xFF));
-      bits -= 8;
-    }
-  }
-  return out;
 }
 
 const char* reason_phrase(int status) {
@@ -252,7 +234,7 @@ CollectedRequest TestCollector::handle(CollectedRequest req, ScriptedReply& repl
     }
   }
   if (lower(req.headers["content-encoding"]) == "gzip") {
-    auto r = gzip_decompress(req.raw_body);
+    auto r = base::gzip_decompress(req.raw_body);
     if (!r) {
       reply = ScriptedReply{400, R"({"error":"bad gzip"})", {}};
       req.status = reply.status;
@@ -284,7 +266,9 @@ CollectedRequest TestCollector::handle(CollectedRequest req, ScriptedReply& repl
     std::string auth = req.headers["authorization"];
     std::string user;
     if (auth.rfind("Basic ", 0) == 0) {
-      std::string decoded = base64_decode(trim(auth.substr(6)));
+      std::string decoded;
+      // Decoding stops at the first bad character; the prefix before it is what is checked.
+      (void)base::base64_decode(trim(auth.substr(6)), &decoded);
       user = decoded.substr(0, decoded.find(':'));
     }
     if (user != write_key) {

@@ -1,7 +1,7 @@
 // The C API (include/tern/tern.h) over tern::Client.
 //
 // Every entry point is a thin adapter: check the C arguments, call the C++
-// core, map tern::Status onto tern_status one-to-one, and catch everything so
+// core, map tern::Status onto tern_status (to_c_status), and catch everything so
 // that no exception crosses into C. Host vtables are wrapped in adapters that
 // own `state` and call free_state from their destructor, so a hook lives
 // exactly as long as the last options/client holding it.
@@ -32,11 +32,8 @@
 #include "tern/version.h"
 #include "text.h"  // sdk/src: the SDK's own UTF-8 check, one definition for both layers
 
-// The C enums mirror the C++ ones value for value; these keep them in step.
-static_assert(TERN_UNAVAILABLE == static_cast<int>(tern::StatusCode::kUnavailable),
-              "tern_status must mirror tern::StatusCode");
-static_assert(TERN_INTERNAL == static_cast<int>(tern::StatusCode::kInternal),
-              "tern_status must mirror tern::StatusCode");
+// These C enums mirror the C++ ones value for value; these keep them in step.
+// (tern_status does not: to_c_status maps it explicitly.)
 static_assert(TERN_DROP_SHUTDOWN == static_cast<int>(tern::DropReason::kShutdown),
               "tern_drop_reason must mirror tern::DropReason");
 static_assert(static_cast<int>(tern::DropReason::kCount) <= TERN_DROP_REASON_SLOTS,
@@ -221,9 +218,46 @@ tern_status fail(const tern_client* client, tern_status status, const char* mess
   return status;
 }
 
+// tern::StatusCode (domain-neutral, shared with the relay) → tern_status
+// (fixed forever). Each code the SDK returns has exactly one tern_status, the
+// one the C API has always returned in that situation:
+//   kInvalidArgument → TERN_INVALID_ARGUMENT  bad input
+//   kOutOfRange → TERN_TOO_LARGE              an event above max_event_bytes
+//   kResourceExhausted → TERN_QUEUE_FULL      the hand-off queue is full
+//   kIOError → TERN_STORAGE                   SQLite failed (disk full, read-only, I/O)
+//   kFailedPrecondition → TERN_LOCKED         another process owns the database
+//   kCorruption → TERN_CORRUPT                the database was corrupt
+//   kTimeout → TERN_TIMEOUT                   flush/shutdown missed its deadline
+//   kCancelled → TERN_SHUTDOWN                the client is shut down
+//   kPermissionDenied → TERN_DISABLED         opted out, consent denied, a plugin dropped it
+//   kUnavailable → TERN_TRANSPORT             an upload failed
+//   kInternal → TERN_INTERNAL                 a bug
+// The SDK never returns kNotFound; it maps to TERN_NOT_FOUND should it ever
+// come. TERN_UNAVAILABLE (a dependency is down) is not returned by this
+// version: the SDK's only remote dependency is the upload, reported as
+// TERN_TRANSPORT.
+tern_status to_c_status(tern::StatusCode code) noexcept {
+  switch (code) {
+    case tern::StatusCode::kOk: return TERN_OK;
+    case tern::StatusCode::kInvalidArgument: return TERN_INVALID_ARGUMENT;
+    case tern::StatusCode::kOutOfRange: return TERN_TOO_LARGE;
+    case tern::StatusCode::kResourceExhausted: return TERN_QUEUE_FULL;
+    case tern::StatusCode::kIOError: return TERN_STORAGE;
+    case tern::StatusCode::kFailedPrecondition: return TERN_LOCKED;
+    case tern::StatusCode::kCorruption: return TERN_CORRUPT;
+    case tern::StatusCode::kTimeout: return TERN_TIMEOUT;
+    case tern::StatusCode::kCancelled: return TERN_SHUTDOWN;
+    case tern::StatusCode::kPermissionDenied: return TERN_DISABLED;
+    case tern::StatusCode::kUnavailable: return TERN_TRANSPORT;
+    case tern::StatusCode::kInternal: return TERN_INTERNAL;
+    case tern::StatusCode::kNotFound: return TERN_NOT_FOUND;
+  }
+  return TERN_INTERNAL;
+}
+
 tern_status from(const tern_client* client, const tern::Status& status) noexcept {
   if (status.is_ok()) return TERN_OK;
-  auto code = static_cast<tern_status>(status.code());
+  tern_status code = to_c_status(status.code());
   try {
     std::string message = status.message().empty() ? std::string(tern_status_str(code))
                                                    : status.message();
@@ -436,8 +470,16 @@ extern "C" {
 
 const char* tern_status_str(tern_status status) {
   int v = raw_value(status);
+  // Static text per tern_status, fixed like the numbers.
+  static const char* const kText[] = {"ok",          "invalid argument", "too large",
+                                      "queue full",  "storage error",    "locked",
+                                      "corrupt",     "timeout",          "shut down",
+                                      "disabled",    "transport error",  "internal error",
+                                      "not found",   "unavailable"};
+  static_assert(sizeof(kText) / sizeof(kText[0]) == TERN_UNAVAILABLE + 1,
+                "one text per tern_status");
   if (v < TERN_OK || v > TERN_UNAVAILABLE) return "unknown status";
-  return tern::status_code_name(static_cast<tern::StatusCode>(v));
+  return kText[v];
 }
 
 const char* tern_version(void) { return TERN_VERSION_STRING; }

@@ -518,7 +518,7 @@ Result<RelayConfig> load_config_file(const std::string& path) {
   }
   std::ostringstream buf;
   buf << in.rdbuf();
-  if (in.bad()) return Status(StatusCode::kStorage, "cannot read config file " + path);
+  if (in.bad()) return Status(StatusCode::kIOError, "cannot read config file " + path);
   return parse_config(buf.str(), path);
 }
 

@@ -13,6 +13,9 @@
 #include <ctime>
 #include <mutex>
 
+#include "tern/base/iso8601.h"
+#include "tern/base/json_text.h"
+
 namespace tern::relay::log {
 
 void set_thread_name(std::string_view name) {
@@ -55,17 +58,7 @@ void write_stderr(std::string_view line) {
 }
 
 void append_timestamp(std::string& out) {
-  auto now = std::chrono::system_clock::now();
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  // Sized for GCC's worst case of each %d (-Wformat-truncation at -O2).
-  char buf[80];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(ms % 1000));
-  out += buf;
+  base::append_iso8601_ms(out, std::chrono::system_clock::now());
 }
 
 }  // namespace
@@ -91,34 +84,8 @@ bool parse_level(std::string_view text, Level* out) noexcept {
   return true;
 }
 
-void append_json_string(std::string& out, std::string_view text) {
-  static const char kHex[] = "0123456789abcdef";
-  out += '"';
-  for (char ch : text) {
-    unsigned char c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out += kHex[c >> 4];
-          out += kHex[c & 0xf];
-        } else {
-          out += ch;
-        }
-    }
-  }
-  out += '"';
-}
-
 Field::Field(std::string_view key, std::string_view value) : key_(key) {
-  append_json_string(json_, value);
+  base::append_json_string(json_, value);
 }
 Field::Field(std::string_view key, const char* value)
     : Field(key, std::string_view(value ? value : "")) {}
@@ -152,10 +119,10 @@ std::string format(Level level, std::string_view msg, Fields fields) {
   line += "\",\"level\":\"";
   line += level_name(level);
   line += "\",\"msg\":";
-  append_json_string(line, msg);
+  base::append_json_string(line, msg);
   for (const Field& f : fields) {
     line += ',';
-    append_json_string(line, f.key());
+    base::append_json_string(line, f.key());
     line += ':';
     line += f.json();
   }

@@ -59,7 +59,7 @@ class PipelineImpl final : public DurablePipeline {
   ~PipelineImpl() override {
     (void)stop(SteadyClock::now() + std::chrono::seconds(2));
     // The callback thread outlives stop(): later submissions still get their
-    // kShutdown answer from it, never inside submit().
+    // kCancelled answer from it, never inside submit().
     {
       std::lock_guard<std::mutex> g(cb_mu_);
       cb_stop_ = true;
@@ -115,7 +115,7 @@ class PipelineImpl final : public DurablePipeline {
     const std::size_t n = submission.events.size();
     if (stopping_.load()) {
       refused_shutdown_->inc(n);
-      post(std::move(done), Status(StatusCode::kShutdown, "the relay is shutting down"));
+      post(std::move(done), Status(StatusCode::kCancelled, "the relay is shutting down"));
       return;
     }
     if (n == 0) {
@@ -180,7 +180,7 @@ class PipelineImpl final : public DurablePipeline {
     if (!st) {
       finish_inflight();
       if (st == StatusCode::kUnavailable) refused_full_->inc(n);
-      else if (st == StatusCode::kShutdown) refused_shutdown_->inc(n);
+      else if (st == StatusCode::kCancelled) refused_shutdown_->inc(n);
       else refused_storage_->inc(n);
       post(std::move(*shared_done), st);
       return;
@@ -260,7 +260,7 @@ class PipelineImpl final : public DurablePipeline {
 
   Status reload(const RelayConfig& next) override {
     std::lock_guard<std::mutex> stop_lock(stop_mu_);
-    if (stopped_ || stopping_.load()) return Status(StatusCode::kShutdown, "the pipeline is stopped");
+    if (stopped_ || stopping_.load()) return Status(StatusCode::kCancelled, "the pipeline is stopped");
     RelayConfig cur;
     {
       std::lock_guard<std::mutex> g(mu_);

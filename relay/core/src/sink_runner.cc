@@ -7,7 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "fs_util.h"
+#include "tern/base/file.h"
+#include "tern/base/json_text.h"
 #include "tern/relay/log.h"
 
 namespace tern::relay {
@@ -23,7 +24,7 @@ constexpr std::size_t kMaxUnsettledBatches = 16;
 
 std::string label(const std::string& sink) {
   std::string l = "sink=";
-  log::append_json_string(l, sink);  // a JSON string is a valid Prometheus label value here
+  base::append_json_string(l, sink);  // a JSON string is a valid Prometheus label value here
   return l;
 }
 
@@ -161,11 +162,11 @@ void SinkRunner::update_lag() {
 Status SinkRunner::write_dead_letters(const Group& group, std::size_t offset,
                                       const std::vector<SinkRejection>& rejected) {
   if (dead_letter_fd_ < 0) {
-    Status st = fs::make_dirs(fs::parent_dir(dead_letter_path_));
+    Status st = base::make_dirs(base::parent_dir(dead_letter_path_));
     if (!st) return st;
     dead_letter_fd_ = ::open(dead_letter_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (dead_letter_fd_ < 0) {
-      return Status(StatusCode::kStorage, "open " + dead_letter_path_ + ": " + std::strerror(errno));
+      return Status(StatusCode::kIOError, "open " + dead_letter_path_ + ": " + std::strerror(errno));
     }
   }
   std::string text;
@@ -174,19 +175,19 @@ Status SinkRunner::write_dead_letters(const Group& group, std::size_t offset,
     if (i >= group.index_map.size()) continue;  // a sink bug; the record counts as delivered
     const SpoolRecord& rec = group.records[group.index_map[i]];
     text += "{\"sink\":";
-    log::append_json_string(text, config_.name);
+    base::append_json_string(text, config_.name);
     text += ",\"reason\":";
-    log::append_json_string(text, r.reason);
+    base::append_json_string(text, r.reason);
     text += ",\"seq\":";
     text += std::to_string(rec.seq);
     text += ",\"source\":";
-    log::append_json_string(text, rec.source_id);
+    base::append_json_string(text, rec.source_id);
     text += ",\"event\":";
     text += rec.event;  // the original event, one JSON object
     text += "}\n";
   }
-  if (!fs::write_all(dead_letter_fd_, text.data(), text.size()) || ::fdatasync(dead_letter_fd_) != 0) {
-    Status st(StatusCode::kStorage, "write " + dead_letter_path_ + ": " + std::strerror(errno));
+  if (!base::write_all(dead_letter_fd_, text.data(), text.size()) || ::fdatasync(dead_letter_fd_) != 0) {
+    Status st(StatusCode::kIOError, "write " + dead_letter_path_ + ": " + std::strerror(errno));
     ::close(dead_letter_fd_);
     dead_letter_fd_ = -1;
     return st;

@@ -136,7 +136,7 @@ Status SpoolReader::read(std::size_t max_events, std::size_t max_bytes,
             key = it->first;
           }
           lock.unlock();
-          if (!open_segment(key, offset)) return Status(StatusCode::kStorage, "spool segment unreadable");
+          if (!open_segment(key, offset)) return Status(StatusCode::kIOError, "spool segment unreadable");
           continue;
         }
         auto it = segs.find(seg_key_);
@@ -198,7 +198,7 @@ Status SpoolReader::read_from_disk(uint64_t limit, uint64_t next_segment, Batch&
       *done = true;
       return Status::ok();
     }
-    if (!open_segment(next_segment)) return Status(StatusCode::kStorage, "spool segment unreadable");
+    if (!open_segment(next_segment)) return Status(StatusCode::kIOError, "spool segment unreadable");
     return Status::ok();
   }
   // Read a chunk and parse whole records from it. The chunk is a buffer of
@@ -211,7 +211,7 @@ Status SpoolReader::read_from_disk(uint64_t limit, uint64_t next_segment, Batch&
   buf.resize(want);
   std::size_t n = 0;
   if (!spool_util::read_full(fd_, buf.data(), want, off_, &n)) {
-    return Status(StatusCode::kStorage, std::string("spool read: ") + std::strerror(errno));
+    return Status(StatusCode::kIOError, std::string("spool read: ") + std::strerror(errno));
   }
   const spool_format::Check check = spool_format::check_for(seg_version_);
   std::size_t pos = 0;
@@ -226,7 +226,7 @@ Status SpoolReader::read_from_disk(uint64_t limit, uint64_t next_segment, Batch&
         // One record larger than the chunk: read exactly it.
         buf.resize(len);
         if (!spool_util::read_full(fd_, buf.data(), len, off_, &n) || n != len) {
-          return Status(StatusCode::kStorage, "spool read: short record");
+          return Status(StatusCode::kIOError, "spool read: short record");
         }
         continue;
       }

@@ -16,7 +16,7 @@
 #include <cstring>
 #include <fstream>
 
-#include "fs_util.h"
+#include "tern/base/file.h"
 #include "spool_format.h"
 #include "spool_util.h"
 #include "tern/relay/log.h"
@@ -97,7 +97,7 @@ Spool::~Spool() {
 }
 
 Status Spool::recover() {
-  Status st = fs::make_dirs(opt_.dir);
+  Status st = base::make_dirs(opt_.dir);
   if (!st) return st;
   segment_bytes_ = opt_.segment_bytes;
   if (segment_bytes_ == 0) {
@@ -106,12 +106,12 @@ Status Spool::recover() {
 
   std::string lock_path = opt_.dir + "/LOCK";
   lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (lock_fd_ < 0) return Status(StatusCode::kStorage, errno_text("open", lock_path));
+  if (lock_fd_ < 0) return Status(StatusCode::kIOError, errno_text("open", lock_path));
   if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
     if (errno == EWOULDBLOCK) {
-      return Status(StatusCode::kLocked, "spool " + opt_.dir + " is in use by another relay process");
+      return Status(StatusCode::kFailedPrecondition, "spool " + opt_.dir + " is in use by another relay process");
     }
-    return Status(StatusCode::kStorage, errno_text("flock", lock_path));
+    return Status(StatusCode::kIOError, errno_text("flock", lock_path));
   }
 
   // Cursors.
@@ -132,7 +132,7 @@ Status Spool::recover() {
 
   // Segments, and each one's format version from its first bytes.
   DIR* d = ::opendir(opt_.dir.c_str());
-  if (!d) return Status(StatusCode::kStorage, errno_text("opendir", opt_.dir));
+  if (!d) return Status(StatusCode::kIOError, errno_text("opendir", opt_.dir));
   while (dirent* e = ::readdir(d)) {
     uint64_t first = 0;
     if (!spool_format::parse_segment_name(e->d_name, &first)) continue;
@@ -149,13 +149,13 @@ Status Spool::recover() {
     std::size_t got = 0;
     const int fd = ::open(seg.path.c_str(), O_RDONLY | O_CLOEXEC);
     const bool read_ok = fd >= 0 && spool_util::read_full(fd, head.data(), head.size(), 0, &got);
-    if (!read_ok) st = Status(StatusCode::kStorage, errno_text(fd < 0 ? "open" : "read", seg.path));
+    if (!read_ok) st = Status(StatusCode::kIOError, errno_text(fd < 0 ? "open" : "read", seg.path));
     if (fd >= 0) ::close(fd);
     if (!st) return st;
     head.resize(got);
     seg.version = spool_format::segment_version(head);
     if (seg.version > spool_format::kSegmentVersion) {
-      return Status(StatusCode::kStorage, "spool segment " + seg.path + " has format version " +
+      return Status(StatusCode::kIOError, "spool segment " + seg.path + " has format version " +
                                               std::to_string(seg.version) +
                                               "; this relay reads versions up to " +
                                               std::to_string(spool_format::kSegmentVersion) +
@@ -194,9 +194,9 @@ Status Spool::recover_last_segment(uint64_t max_cursor) {
   const uint64_t key = it->first;
   Segment& seg = it->second;
   const int fd = ::open(seg.path.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0) return Status(StatusCode::kStorage, errno_text("open", seg.path));
+  if (fd < 0) return Status(StatusCode::kIOError, errno_text("open", seg.path));
   auto fail = [&](const char* what) {
-    Status st(StatusCode::kStorage, errno_text(what, seg.path));
+    Status st(StatusCode::kIOError, errno_text(what, seg.path));
     ::close(fd);
     return st;
   };
@@ -259,15 +259,15 @@ Status Spool::create_active_segment(uint64_t key) {
   seg.data_start = kSegmentHeaderBytes;
   seg.size = kSegmentHeaderBytes;
   const int fd = ::open(seg.path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status(StatusCode::kStorage, errno_text("create", seg.path));
+  if (fd < 0) return Status(StatusCode::kIOError, errno_text("create", seg.path));
   // The header is made durable by the first commit's fdatasync; a crash
   // before that leaves a segment with no records, which recovery replaces.
   const std::string header = spool_format::segment_header();
   Status st;
   if (!spool_util::write_full(fd, header.data(), header.size(), 0)) {
-    st = Status(StatusCode::kStorage, errno_text("write", seg.path));
+    st = Status(StatusCode::kIOError, errno_text("write", seg.path));
   }
-  if (st.is_ok()) st = fs::sync_dir(opt_.dir);
+  if (st.is_ok()) st = base::sync_dir(opt_.dir);
   if (!st) {
     ::close(fd);
     return st;
@@ -291,7 +291,7 @@ Status Spool::append(SpoolBatch events, AppendCallback done) {
   if (events.invalid_) return Status(StatusCode::kInvalidArgument, events.invalid_);
   const std::size_t bytes = events.bytes();
   std::unique_lock<std::mutex> lock(mu_);
-  if (closing_) return Status(StatusCode::kShutdown, "the spool is closed");
+  if (closing_) return Status(StatusCode::kCancelled, "the spool is closed");
   if (!broken_.is_ok()) return broken_;
   if (committed_bytes_ + pending_bytes_ + bytes > max_bytes_) {
     const bool first = !refused_;
@@ -441,12 +441,12 @@ void Spool::commit(std::vector<Pending> batch) {
     static const std::string zeros(kZeroChunk, '\0');
     while (st.is_ok() && active_off_ + total > zeroed_end_) {
       if (!spool_util::write_full(active_fd_, zeros.data(), zeros.size(), zeroed_end_)) {
-        st = Status(StatusCode::kStorage, errno_text("write", active_path_));
+        st = Status(StatusCode::kIOError, errno_text("write", active_path_));
       }
       zeroed_end_ += kZeroChunk;
     }
     if (st.is_ok() && !spool_util::write_full_v(active_fd_, iov, active_off_)) {
-      st = Status(StatusCode::kStorage, errno_text("write", active_path_));
+      st = Status(StatusCode::kIOError, errno_text("write", active_path_));
     }
     if (!st.is_ok()) {
       // Nothing of this batch is committed; the next batch overwrites it.
@@ -456,7 +456,7 @@ void Spool::commit(std::vector<Pending> batch) {
       // After a failed fdatasync the kernel may have dropped dirty pages: we
       // can no longer tell what is on disk, so refuse until a restart
       // recovers from the file itself.
-      st = Status(StatusCode::kStorage, errno_text("fdatasync", active_path_));
+      st = Status(StatusCode::kIOError, errno_text("fdatasync", active_path_));
       write_errors_->inc();
       std::lock_guard<std::mutex> g(mu_);
       broken_ = st;
@@ -513,7 +513,7 @@ void Spool::commit(std::vector<Pending> batch) {
 // Committer thread only.
 Status Spool::roll_segment() {
   if (::ftruncate(active_fd_, static_cast<off_t>(active_off_)) != 0 || ::fdatasync(active_fd_) != 0) {
-    return Status(StatusCode::kStorage, errno_text("seal", active_path_));
+    return Status(StatusCode::kIOError, errno_text("seal", active_path_));
   }
   return create_active_segment(last_seq_ + 1);
 }
@@ -531,17 +531,17 @@ Status Spool::persist_cursors() {
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   Status st;
   if (fd < 0) {
-    st = Status(StatusCode::kStorage, errno_text("create", tmp));
+    st = Status(StatusCode::kIOError, errno_text("create", tmp));
   } else {
     if (!spool_util::write_full(fd, text.data(), text.size(), 0) || ::fdatasync(fd) != 0) {
-      st = Status(StatusCode::kStorage, errno_text("write", tmp));
+      st = Status(StatusCode::kIOError, errno_text("write", tmp));
     }
     ::close(fd);
   }
   if (st.is_ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
-    st = Status(StatusCode::kStorage, errno_text("rename", tmp));
+    st = Status(StatusCode::kIOError, errno_text("rename", tmp));
   }
-  if (st.is_ok()) st = fs::sync_dir(opt_.dir);
+  if (st.is_ok()) st = base::sync_dir(opt_.dir);
   if (!st.is_ok()) {
     std::lock_guard<std::mutex> g(mu_);
     cursors_dirty_ = true;  // try again at the next flush

@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-#include "tern/status.h"
+#include "tern/base/status.h"
 
 namespace tern::relay {
 

@@ -21,7 +21,7 @@
 
 #include "request_handler.h"
 #include "tern/relay/config.h"
-#include "tern/status.h"
+#include "tern/base/status.h"
 
 namespace tern::relay {
 

@@ -22,15 +22,14 @@
 #include <simdjson.h>
 
 #include <algorithm>
-#include <cinttypes>
-#include <cstdio>
-#include <random>
 
 #include "batch_split.h"
 #include "event_validation.h"
 #include "http_text.h"
 #include "inflate.h"
 #include "request_handler.h"
+#include "tern/base/base64.h"
+#include "tern/base/uuid.h"
 
 namespace tern::relay {
 
@@ -106,63 +105,16 @@ std::string ingest_body(std::size_t accepted, const std::vector<Rejection>& reje
   return out;
 }
 
-int base64_value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+' || c == '-') return 62;
-  if (c == '/' || c == '_') return 63;
-  return -1;
-}
-
-bool base64_decode(std::string_view in, std::string* out) {
-  out->clear();
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    if (c == '=') break;
-    int v = base64_value(c);
-    if (v < 0) return false;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out->push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  return true;
-}
-
 // The write key from `Authorization: Basic base64(key:)`; nullopt when the
 // header is malformed.
 std::optional<std::string> basic_auth_key(std::string_view header) {
   header = trim_ws(header);
   if (header.size() < 6 || !iequals(header.substr(0, 6), "basic ")) return std::nullopt;
   std::string decoded;
-  if (!base64_decode(trim_ws(header.substr(6)), &decoded)) return std::nullopt;
+  if (!base::base64_decode(trim_ws(header.substr(6)), &decoded)) return std::nullopt;
   auto colon = decoded.find(':');
   if (colon != std::string::npos) decoded.resize(colon);  // the password is ignored
   return decoded;
-}
-
-std::string uuid_v4() {
-  thread_local std::mt19937_64 rng{[] {
-#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-    std::seed_seq seq{1, 2, 3, 4};  // fuzz builds only: the same ids in every run
-#else
-    std::random_device rd;
-    std::seed_seq seq{rd(), rd(), rd(), rd()};
-#endif
-    return std::mt19937_64(seq);
-  }()};
-  uint64_t hi = rng(), lo = rng();
-  hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
-  lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
-  char buf[40];
-  std::snprintf(buf, sizeof buf,
-                "%08" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%012" PRIx64, hi >> 32,
-                (hi >> 16) & 0xffff, hi & 0xffff, lo >> 48, lo & uint64_t{0xffffffffffff});
-  return buf;
 }
 
 // The structural index of the document `parser` parsed last. simdjson keeps
@@ -546,7 +498,7 @@ void RequestHandler::dedup_and_enrich(IngestCall& call) {
       call.new_ids.append(c.event.message_id);
       call.new_id_ends.push_back(static_cast<uint32_t>(call.new_ids.size()));
     } else {
-      generated = uuid_v4();
+      generated = base::uuid_v4();
     }
     const ScannedEvent& scanned = s.scanned[c.index];
     EnrichInput in;
@@ -621,10 +573,10 @@ void RequestHandler::answer(IngestCall& call, const Respond& respond) {
           dedup.forget(std::string_view(new_ids).substr(begin, new_id_ends[k] - begin));
         }
         count_rejected(status.code() == StatusCode::kUnavailable ? "spool_full"
-                       : status.code() == StatusCode::kShutdown  ? "shutting_down"
+                       : status.code() == StatusCode::kCancelled  ? "shutting_down"
                                                                  : "storage_error",
                        submitted);
-        if (status.code() == StatusCode::kUnavailable || status.code() == StatusCode::kShutdown) {
+        if (status.code() == StatusCode::kUnavailable || status.code() == StatusCode::kCancelled) {
           r.status = 503;
           r.headers.emplace_back("Retry-After",
                                  std::to_string(std::max(1, pipeline_->retry_after_seconds())));

@@ -1,12 +1,11 @@
 #include "iso8601.h"
 
 #include <cstdint>
-#include <cstdio>
 
 namespace tern::relay {
 namespace {
 
-// Howard Hinnant's days_from_civil / civil_from_days.
+// Howard Hinnant's days_from_civil.
 int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
   y -= m <= 2;
   const int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -14,18 +13,6 @@ int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
   const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
   const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
   return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-void civil_from_days(int64_t z, int64_t* y, unsigned* m, unsigned* d) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  *d = doy - (153 * mp + 2) / 5 + 1;
-  *m = mp < 10 ? mp + 3 : mp - 9;
-  *y = static_cast<int64_t>(yoe) + era * 400 + (*m <= 2);
 }
 
 bool is_leap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
@@ -102,43 +89,6 @@ std::optional<SysTime> parse_iso8601(std::string_view s) {
   int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
   return SysTime(std::chrono::duration_cast<SysTime::duration>(
       std::chrono::microseconds(secs * 1000000 + micros)));
-}
-
-void append_iso8601_ms(std::string& out, SysTime t) {
-  int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-  int64_t days = ms >= 0 ? ms / 86400000 : (ms - 86399999) / 86400000;
-  int64_t rem = ms - days * 86400000;
-  int64_t y;
-  unsigned m, d;
-  civil_from_days(days, &y, &m, &d);
-  if (y < 0 || y > 9999) {  // outside what 4 digits hold: rare, take the slow path
-    char buf[48];
-    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
-                  static_cast<long long>(y), m, d, static_cast<long long>(rem / 3600000),
-                  static_cast<long long>(rem / 60000 % 60),
-                  static_cast<long long>(rem / 1000 % 60), static_cast<long long>(rem % 1000));
-    out.append(buf);
-    return;
-  }
-  // Hot path (once per event with skew correction): no printf.
-  char buf[25] = "0000-00-00T00:00:00.000Z";
-  auto put = [&buf](int pos, int64_t v, int width) {
-    for (int i = width - 1; i >= 0; --i, v /= 10) buf[pos + i] = static_cast<char>('0' + v % 10);
-  };
-  put(0, y, 4);
-  put(5, m, 2);
-  put(8, d, 2);
-  put(11, rem / 3600000, 2);
-  put(14, rem / 60000 % 60, 2);
-  put(17, rem / 1000 % 60, 2);
-  put(20, rem % 1000, 3);
-  out.append(buf, 24);
-}
-
-std::string format_iso8601_ms(SysTime t) {
-  std::string out;
-  append_iso8601_ms(out, t);
-  return out;
 }
 
 }  // namespace tern::relay

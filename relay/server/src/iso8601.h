@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "tern/base/iso8601.h"
+
 namespace tern::relay {
 
 using SysTime = std::chrono::system_clock::time_point;
@@ -16,9 +18,9 @@ using SysTime = std::chrono::system_clock::time_point;
 // fields (month 13, second 61) and years outside 1900..2100.
 std::optional<SysTime> parse_iso8601(std::string_view text);
 
-// `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC, milliseconds).
-std::string format_iso8601_ms(SysTime t);
+// `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC, milliseconds): tern::base's formatter.
+inline std::string format_iso8601_ms(SysTime t) { return base::format_iso8601_ms(t); }
 // The same appended to `out`, with no string of its own (once per event).
-void append_iso8601_ms(std::string& out, SysTime t);
+inline void append_iso8601_ms(std::string& out, SysTime t) { base::append_iso8601_ms(out, t); }
 
 }  // namespace tern::relay

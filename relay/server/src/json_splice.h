@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "tern/base/json_text.h"
+
 namespace tern::relay {
 
 struct Span {
@@ -71,8 +73,11 @@ bool scan_events_indexed(std::string_view text, StructuralIndex index, std::ptrd
 // Where the value of the root object's n-th member (from 0) starts.
 bool find_nth_member_value(std::string_view text, std::size_t n, std::size_t* value_begin);
 
-// Appends `s` to `out` as a JSON string literal (quotes included).
-void append_json_string(std::string* out, std::string_view s);
+// Appends `s` to `out` as a JSON string literal (quotes included):
+// tern::base::append_json_string, inline, for the callers that pass a pointer.
+inline void append_json_string(std::string* out, std::string_view s) {
+  base::append_json_string(*out, s);
+}
 
 // Builds a new object from `object_text` (an object): for each member, in
 // the original order, the editor decides to keep its bytes, drop it, or

@@ -51,7 +51,7 @@
 #include "tern/relay/config.h"
 #include "tern/relay/metrics.h"
 #include "tern/relay/pipeline.h"
-#include "tern/status.h"
+#include "tern/base/status.h"
 
 namespace tern::relay {
 

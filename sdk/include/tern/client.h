@@ -69,8 +69,9 @@ class Client {
  public:
   // Opens (or creates) the store at config.storage_path, restores identity
   // and queue, and starts the worker. Errors: kInvalidArgument (missing
-  // write_key/storage_path, bad limits), kLocked (another process owns the
-  // database), kStorage (cannot open or create it).
+  // write_key/storage_path, bad limits), kFailedPrecondition (another process
+  // owns the database), kIOError (cannot open or create it), kCorruption (a
+  // fresh database failed its check).
   static Result<std::unique_ptr<Client>> create(Config config);
 
   ~Client();
@@ -79,8 +80,10 @@ class Client {
 
   // Event calls. Return kOk when the event was accepted (it will be stored
   // and sent), or a non-ok status saying why it was dropped (also counted in
-  // stats()): kInvalidArgument, kTooLarge, kQueueFull, kDisabled, kShutdown,
-  // and, with Durability::kImmediate only, kStorage.
+  // stats()): kInvalidArgument, kOutOfRange (above max_event_bytes),
+  // kResourceExhausted (the hand-off queue is full), kPermissionDenied (opted
+  // out, consent denied, or dropped by a plugin), kCancelled (shut down), and,
+  // with Durability::kImmediate only, kIOError.
   Status track(std::string_view event, const nlohmann::json& properties = nullptr,
                const EventOptions& options = {});
   // Sets (and persists) the user id and merges `traits` into the stored traits.
@@ -97,9 +100,10 @@ class Client {
   Status enqueue(const RawMessage& message);
 
   // Commits what is pending and uploads everything queued now. Returns kOk
-  // when the queue is empty, kTransport when an upload failed (the events
-  // stay on disk and are retried by the normal policy), kTimeout, kDisabled
-  // (consent unknown/denied or opted out: nothing may be sent), kShutdown.
+  // when the queue is empty, kUnavailable when an upload failed (the events
+  // stay on disk and are retried by the normal policy), kTimeout,
+  // kPermissionDenied (consent unknown/denied or opted out: nothing may be
+  // sent), kCancelled (shut down).
   Status flush(std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
   // Forgets the user: clears user id and traits, makes a new anonymous id.
@@ -109,7 +113,7 @@ class Client {
   // Consent is persisted. kDenied purges the queue (counted as kConsentDenied).
   Status set_consent(Consent consent);
   Consent consent() const;
-  // Opt-out is persisted: while set, event calls return kDisabled (counted
+  // Opt-out is persisted: while set, event calls return kPermissionDenied (counted
   // as kOptOut) and nothing is uploaded; queued events stay on disk.
   Status set_opt_out(bool opted_out);
   bool opted_out() const;

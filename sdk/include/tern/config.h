@@ -55,7 +55,7 @@ struct Config {
   std::chrono::milliseconds commit_window{20};
   std::size_t commit_max_events = 256;
   // Bound of the caller → worker hand-off. Past it, track() drops the new
-  // event and returns StatusCode::kQueueFull (it never blocks).
+  // event and returns StatusCode::kResourceExhausted (it never blocks).
   std::size_t max_pending_events = 10'000;
 
   // Retry policy: exponential backoff with full jitter.

@@ -1,9 +1,8 @@
+// The Tern version: TERN_VERSION_MAJOR/_MINOR/_PATCH/_STRING (generated from
+// the project version into tern/base/version.h) and the SDK's version().
 #pragma once
 
-#define TERN_VERSION_MAJOR 0
-#define TERN_VERSION_MINOR 1
-#define TERN_VERSION_PATCH 0
-#define TERN_VERSION_STRING "0.1.0"
+#include "tern/base/version.h"
 
 namespace tern {
 const char* version() noexcept;

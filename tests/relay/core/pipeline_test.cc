@@ -143,13 +143,13 @@ TEST(PipelineTest, DoneIsNeverCalledInsideSubmit) {
     ASSERT_EQ(f.wait_for(10s), std::future_status::ready) << ack_mode_name(mode);
     EXPECT_NE(f.get(), submitter) << ack_mode_name(mode);
   }
-  // Refusals too: after stop, kShutdown comes from a pipeline thread.
+  // Refusals too: after stop, kCancelled comes from a pipeline thread.
   ASSERT_TRUE(p->stop(std::chrono::steady_clock::now() + 2s).is_ok());
   const auto submitter = std::this_thread::get_id();
   auto prom = std::make_shared<std::promise<std::thread::id>>();
   auto f = prom->get_future();
   p->submit(submission(0, 1), [prom](Status st) {
-    EXPECT_EQ(st.code(), StatusCode::kShutdown);
+    EXPECT_EQ(st.code(), StatusCode::kCancelled);
     prom->set_value(std::this_thread::get_id());
   });
   ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
@@ -420,7 +420,7 @@ TEST(PipelineTest, StopDrainsSinksAndRefusesNewSubmissions) {
   EXPECT_EQ(fx.script("a").count(), 3u);
   EXPECT_EQ(fx.script("a").closes.load(), 1);
   auto g = submit(*p, submission(3, 1));
-  EXPECT_EQ(wait(g).code(), StatusCode::kShutdown);
+  EXPECT_EQ(wait(g).code(), StatusCode::kCancelled);
   std::string why;
   EXPECT_FALSE(p->ready(&why));
 }

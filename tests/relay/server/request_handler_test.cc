@@ -568,11 +568,11 @@ TEST_F(RequestHandlerTest, SpoolFullIs503WithRetryAfterAndARetryIsNotADuplicate)
 }
 
 TEST_F(RequestHandlerTest, ShutdownIs503AndStorageErrorIs500) {
-  pipeline.result = Status(StatusCode::kShutdown, "draining");
+  pipeline.result = Status(StatusCode::kCancelled, "draining");
   auto r = call(post("/v1/batch", "{\"batch\":[" + track("s1") + "]}"));
   EXPECT_EQ(r.status, 503);
   EXPECT_NE(r.header("Retry-After"), nullptr);
-  pipeline.result = Status(StatusCode::kStorage, "disk full");
+  pipeline.result = Status(StatusCode::kIOError, "disk full");
   EXPECT_EQ(call(post("/v1/batch", "{\"batch\":[" + track("s2") + "]}")).status, 500);
 }
 

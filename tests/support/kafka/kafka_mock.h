@@ -15,7 +15,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
-#include "tern/status.h"
+#include "tern/base/status.h"
 
 namespace tern::testing {
 

@@ -5,7 +5,7 @@
  *     are opaque (tern_options, tern_client, tern_http_response); their memory
  *     layout is not part of the ABI.
  *  2. Statuses. Fallible calls return a tern_status. Its values are fixed
- *     forever (they mirror tern::StatusCode): new ones are only appended.
+ *     forever: new ones are only appended.
  *     tern_status_str() gives static text; tern_client_last_error() gives the
  *     message of the calling thread's last failed call on a client.
  *  3. Ownership. Pointers passed in are borrowed for the duration of the call;
@@ -66,8 +66,8 @@ typedef enum tern_status {
   TERN_DISABLED = 9,         /* opted out or consent denied: nothing recorded or sent */
   TERN_TRANSPORT = 10,       /* the upload failed (network error or HTTP status) */
   TERN_INTERNAL = 11,        /* a bug in Tern; the last error says where */
-  TERN_NOT_FOUND = 12,
-  TERN_UNAVAILABLE = 13,     /* a dependency is down; retry later */
+  TERN_NOT_FOUND = 12,       /* reserved: no call of this version returns it */
+  TERN_UNAVAILABLE = 13,     /* reserved: a dependency is down; not returned by this version */
   TERN_STATUS_FORCE_INT32_ = 0x7FFFFFFF /* not a status: keeps the enum 32 bits wide */
 } tern_status;
 

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "tern/relay/sink_registry.h"
-#include "tern/status.h"
+#include "tern/base/status.h"
 
 namespace tern::relay {
 

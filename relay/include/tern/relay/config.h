@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "tern/relay/pipeline.h"
-#include "tern/status.h"
+#include "tern/base/status.h"
 
 namespace tern::relay {
 

@@ -77,9 +77,4 @@ inline void warn(std::string_view msg, Fields fields = {}) {
 }
 inline void error(std::string_view msg, Fields fields = {}) { write(Level::kError, msg, fields); }
 
-// Appends `text` to `out` as a JSON string literal (quotes included), escaping
-// quotes, backslashes and control characters. Shared with other relay code
-// that writes JSON by hand (dead-letter lines, error bodies).
-void append_json_string(std::string& out, std::string_view text);
-
 }  // namespace tern::relay::log

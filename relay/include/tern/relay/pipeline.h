@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "tern/relay/spool.h"
-#include "tern/status.h"
+#include "tern/base/status.h"
 
 namespace tern::relay {
 
@@ -41,8 +41,8 @@ class Pipeline {
   virtual ~Pipeline() = default;
 
   // `done` receives: kOk; kUnavailable when the spool is at its cap (answer
-  // 503 with Retry-After; nothing was written); kShutdown when draining;
-  // kStorage when the spool cannot write; kTimeout (sink ack mode only) when
+  // 503 with Retry-After; nothing was written); kCancelled when draining;
+  // kIOError when the spool cannot write; kTimeout (sink ack mode only) when
   // the sinks did not acknowledge within the configured deadline — the
   // events are still durable in the spool.
   virtual void submit(Submission submission, std::function<void(Status)> done) = 0;

@@ -24,13 +24,13 @@
 #include "tern/relay/metrics.h"
 #include "tern/relay/pipeline.h"
 #include "tern/relay/sink_registry.h"
-#include "tern/status.h"
+#include "tern/base/status.h"
 
 namespace tern::relay {
 
 class DurablePipeline : public Pipeline {
  public:
-  // Refuses new submissions with kShutdown, commits what was accepted, lets
+  // Refuses new submissions with kCancelled, commits what was accepted, lets
   // the sinks drain until `deadline`, closes them and persists every cursor.
   // What was not delivered stays in the spool for the next start.
   // kTimeout if some sink had not caught up by the deadline (nothing is lost).
@@ -49,11 +49,11 @@ class DurablePipeline : public Pipeline {
 // <data_dir>/spool), recovers it after a crash, builds every sink through
 // `registry` and starts their runners. `metrics` and `registry` must outlive
 // the pipeline. Errors: kInvalidArgument (unknown sink type, bad sink
-// settings, naming the sink), kStorage (spool cannot be opened), kLocked
-// (another relay owns the spool directory). `clock` is where the sinks and
-// their runners read time (batch linger, retry backoff, file rotation age);
-// it must outlive the pipeline. Deadlines passed to stop() are real
-// std::chrono::steady_clock time whatever the clock.
+// settings, naming the sink), kIOError (spool cannot be opened),
+// kFailedPrecondition (another relay owns the spool directory). `clock` is
+// where the sinks and their runners read time (batch linger, retry backoff,
+// file rotation age); it must outlive the pipeline. Deadlines passed to
+// stop() are real std::chrono::steady_clock time whatever the clock.
 Result<std::unique_ptr<DurablePipeline>> make_pipeline(const RelayConfig& config, Metrics& metrics,
                                                        SinkRegistry& registry,
                                                        const Clock& clock = real_clock());

@@ -15,7 +15,7 @@
 #include <string_view>
 
 #include "tern/relay/config.h"
-#include "tern/status.h"
+#include "tern/base/status.h"
 
 namespace tern::relay {
 

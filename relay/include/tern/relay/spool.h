@@ -57,7 +57,7 @@
 
 #include "tern/relay/clock.h"
 #include "tern/relay/metrics.h"
-#include "tern/status.h"
+#include "tern/base/status.h"
 
 namespace tern::relay {
 
@@ -203,19 +203,19 @@ class Spool {
  public:
   using AppendCallback = std::function<void(Status status, uint64_t first_seq, uint64_t last_seq)>;
 
-  // Creates the directory if needed, takes its lock (kLocked if another
+  // Creates the directory if needed, takes its lock (kFailedPrecondition if another
   // process holds it), recovers the last segment and starts the committer.
   static Result<std::unique_ptr<Spool>> open(SpoolOptions options, Metrics& metrics);
   ~Spool();  // close()
 
   // Queues `events` for the next group commit. On a non-ok return nothing was
-  // queued and `done` is not called: kUnavailable (cap), kShutdown (closed),
-  // kStorage (an earlier fdatasync failed; the spool refuses until restart),
+  // queued and `done` is not called: kUnavailable (cap), kCancelled (closed),
+  // kIOError (an earlier fdatasync failed; the spool refuses until restart),
   // kInvalidArgument (empty batch, source or type longer than 65535 bytes,
   // an event over 64 MiB).
   // Otherwise `done` is called exactly once from the committer thread, after
   // the fdatasync (ok, with the sequence numbers given) or after a failed
-  // write (kStorage; nothing of this batch is readable).
+  // write (kIOError; nothing of this batch is readable).
   Status append(SpoolBatch events, AppendCallback done);
 
   uint64_t last_seq() const;      // last committed sequence number (0: none yet)
@@ -242,7 +242,7 @@ class Spool {
   std::unique_ptr<SpoolReader> reader(uint64_t after_seq);
 
   // Commits what is queued, persists cursors, stops the committer, wakes
-  // readers. Later appends get kShutdown. Idempotent.
+  // readers. Later appends get kCancelled. Idempotent.
   Status close();
 
   // One maintenance pass, as the maintenance thread runs every

@@ -11,6 +11,8 @@
 #include <cstring>
 #include <ctime>
 
+#include "tern/base/file.h"
+#include "tern/base/json_text.h"
 #include "tern/relay/log.h"
 #include "tern/relay/sink_settings.h"
 
@@ -21,42 +23,7 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr const char kOpenSuffix[] = ".open";
 
 Status errno_status(const std::string& what) {
-  return Status(StatusCode::kStorage, what + ": " + std::strerror(errno));
-}
-
-bool write_all(int fd, const char* p, std::size_t n) {
-  while (n > 0) {
-    ssize_t r = ::write(fd, p, n);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    p += r;
-    n -= static_cast<std::size_t>(r);
-  }
-  return true;
-}
-
-Status make_dirs(const std::string& path) {
-  std::size_t i = 0;
-  while (i <= path.size()) {
-    std::size_t slash = path.find('/', i);
-    if (slash == std::string::npos) slash = path.size();
-    std::string cur = path.substr(0, slash);
-    if (!cur.empty() && ::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) {
-      return errno_status("mkdir " + cur);
-    }
-    i = slash + 1;
-  }
-  return Status::ok();
-}
-
-void sync_dir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    (void)::fsync(fd);
-    ::close(fd);
-  }
+  return Status(StatusCode::kIOError, what + ": " + std::strerror(errno));
 }
 
 bool ends_with(const std::string& s, std::string_view suffix) {
@@ -77,7 +44,7 @@ class FileSink final : public Sink {
   FileSink(std::string name, Options o, Metrics& metrics, const Clock& clock)
       : name_(std::move(name)), opt_(std::move(o)), clock_(clock) {
     std::string l = "sink=";
-    log::append_json_string(l, name_);
+    base::append_json_string(l, name_);
     rotations_ = &metrics.counter("tern_relay_file_sink_rotations_total", l, "Files finished by the file sink");
     bytes_ = &metrics.counter("tern_relay_file_sink_bytes_total", l, "Bytes written by the file sink (after gzip)");
   }
@@ -86,11 +53,10 @@ class FileSink final : public Sink {
   }
 
   Status open() override {
-    Status st = make_dirs(opt_.dir);
+    Status st = base::make_dirs(opt_.dir);
     if (!st) return st;
     if (::access(opt_.dir.c_str(), W_OK) != 0) return errno_status("cannot write to " + opt_.dir);
-    recover_open_files();
-    return Status::ok();
+    return recover_open_files();
   }
 
   DeliveryResult deliver(const std::vector<SinkRecord>& batch) override {
@@ -174,7 +140,7 @@ class FileSink final : public Sink {
       final_path_ = final_path;
       break;
     }
-    if (fd_ < 0) return Status(StatusCode::kStorage, "no free file name in " + opt_.dir);
+    if (fd_ < 0) return Status(StatusCode::kIOError, "no free file name in " + opt_.dir);
     file_bytes_ = 0;
     synced_bytes_ = 0;
     opened_at_ = clock_.steady_now();
@@ -188,7 +154,17 @@ class FileSink final : public Sink {
       }
       z_open_ = true;
     }
-    sync_dir(opt_.dir);
+    // Make the new file's directory entry durable; report a failure, never drop it.
+    Status synced = base::sync_dir(opt_.dir);
+    if (!synced) {
+      if (z_open_) deflateEnd(&zs_);
+      z_open_ = false;
+      ::close(fd_);
+      fd_ = -1;
+      (void)::unlink(path_.c_str());  // empty: nothing to publish
+      last_error_ = synced;
+      return synced;
+    }
     return Status::ok();
   }
 
@@ -196,7 +172,7 @@ class FileSink final : public Sink {
   // size: the runner delivers everything since the last flush again, so
   // nothing is duplicated or torn.
   Status write_bytes(const char* p, std::size_t n) {
-    if (!write_all(fd_, p, n)) {
+    if (!base::write_all(fd_, p, n)) {
       last_error_ = errno_status("write " + path_);
       discard_unsynced();
       return last_error_;
@@ -248,7 +224,14 @@ class FileSink final : public Sink {
     z_open_ = false;
     ::close(fd_);
     fd_ = -1;
-    if (::rename(path_.c_str(), final_path_.c_str()) == 0) sync_dir(opt_.dir);
+    if (::rename(path_.c_str(), final_path_.c_str()) != 0) return;
+    // Already on a failure path (its error is what the caller reports); the
+    // published name may not be durable, so say so rather than lose it.
+    Status synced = base::sync_dir(opt_.dir);
+    if (!synced) {
+      log::warn("file sink: a published file's name may not be durable",
+                {{"sink", name_}, {"path", final_path_}, {"error", synced.message()}});
+    }
   }
 
   // Ends the file (gzip trailer), makes it durable and publishes it under
@@ -275,9 +258,12 @@ class FileSink final : public Sink {
       last_error_ = errno_status("rename " + path_);
       return last_error_;
     }
-    sync_dir(opt_.dir);
     rotations_->inc();
-    return Status::ok();
+    // Published; if its name is not durable the runner retries the batch
+    // that asked for the rotation into a new file (no event is lost).
+    Status dir_synced = base::sync_dir(opt_.dir);
+    if (!dir_synced) last_error_ = dir_synced;
+    return dir_synced;
   }
 
   // Files left ".open" by a crash hold events: publish them. A crash
@@ -287,9 +273,9 @@ class FileSink final : public Sink {
   // them), and one with no complete line is removed. A gzip file is
   // published as it is: a reader gets every complete flush, then an
   // unexpected end.
-  void recover_open_files() {
+  Status recover_open_files() {
     DIR* d = ::opendir(opt_.dir.c_str());
-    if (!d) return;
+    if (!d) return Status::ok();
     std::string want = opt_.prefix + "-";
     while (dirent* e = ::readdir(d)) {
       std::string n = e->d_name;
@@ -312,7 +298,7 @@ class FileSink final : public Sink {
       }
     }
     ::closedir(d);
-    sync_dir(opt_.dir);
+    return base::sync_dir(opt_.dir);
   }
 
   // Truncates `path` after its last newline; `cut` gets the bytes removed,

@@ -1,19 +1,21 @@
 #include "tern/relay/http_sink.h"
 
 #include <curl/curl.h>
-#include <zlib.h>
 
 #include <simdjson.h>
 
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <map>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "tern/base/base64.h"
+#include "tern/base/curl_global.h"
+#include "tern/base/gzip.h"
+#include "tern/base/iso8601.h"
+#include "tern/base/retry_after.h"
 #include "tern/relay/log.h"
 #include "tern/relay/sink_settings.h"
 
@@ -41,60 +43,6 @@ struct Options {
   std::string ca_file;
   std::vector<std::string> headers;  // "Name: value"
 };
-
-std::string base64(std::string_view in) {
-  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::size_t i = 0;
-  while (i + 2 < in.size()) {
-    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
-    out += t[v >> 18];
-    out += t[(v >> 12) & 63];
-    out += t[(v >> 6) & 63];
-    out += t[v & 63];
-    i += 3;
-  }
-  if (i + 1 == in.size()) {
-    uint32_t v = uint8_t(in[i]) << 16;
-    out += t[v >> 18];
-    out += t[(v >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == in.size()) {
-    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
-    out += t[v >> 18];
-    out += t[(v >> 12) & 63];
-    out += t[(v >> 6) & 63];
-    out += '=';
-  }
-  return out;
-}
-
-std::string iso_now() {
-  auto now = std::chrono::system_clock::now();
-  std::time_t secs = std::chrono::system_clock::to_time_t(now);
-  auto ms = std::chrono::duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  // Sized for GCC's worst case of each %d (-Wformat-truncation at -O2).
-  char buf[80];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  return buf;
-}
-
-bool gzip_into(const std::string& in, std::string* out) {
-  z_stream zs{};
-  if (deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return false;
-  out->resize(deflateBound(&zs, static_cast<uLong>(in.size())) + 32);
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out->data());
-  zs.avail_out = static_cast<uInt>(out->size());
-  int rc = deflate(&zs, Z_FINISH);
-  out->resize(zs.total_out);
-  deflateEnd(&zs);
-  return rc == Z_STREAM_END;
-}
 
 std::string excerpt(const std::string& body) {
   std::string s = body.substr(0, kMaxErrorBody);
@@ -124,7 +72,8 @@ class HttpSink final : public Sink {
     headers_ = curl_slist_append(headers_, "Content-Type: application/json");
     if (opt_.gzip) headers_ = curl_slist_append(headers_, "Content-Encoding: gzip");
     if (!opt_.write_key.empty()) {
-      headers_ = curl_slist_append(headers_, ("Authorization: Basic " + base64(opt_.write_key + ":")).c_str());
+      std::string auth = "Authorization: Basic " + base::base64_encode(opt_.write_key + ":");
+      headers_ = curl_slist_append(headers_, auth.c_str());
     }
     headers_ = curl_slist_append(headers_, "Expect:");  // no 100-continue round trip
     for (const std::string& h : opt_.headers) headers_ = curl_slist_append(headers_, h.c_str());
@@ -262,10 +211,12 @@ class HttpSink final : public Sink {
       const auto& ev = batch[idx[k]].event;
       body_.append(ev.data(), ev.size());
     }
-    body_ += "],\"sentAt\":\"" + iso_now() + "\"}";
+    body_ += "],\"sentAt\":\"";
+    base::append_iso8601_ms(body_, std::chrono::system_clock::now());
+    body_ += "\"}";
     const std::string* payload = &body_;
     if (opt_.gzip) {
-      if (!gzip_into(body_, &gz_)) {
+      if (!base::gzip_compress_into(body_, 6, &gz_)) {
         Response r;
         r.curl = CURLE_ABORTED_BY_CALLBACK;
         r.curl_error = "gzip failed";
@@ -289,16 +240,9 @@ class HttpSink final : public Sink {
   }
 
   void set_retry_after(const std::string& v) {
-    int64_t secs = -1;
-    if (!v.empty() && std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      secs = v.size() > 9 ? 999999999 : std::stoll(v);
-    } else {
-      time_t t = curl_getdate(v.c_str(), nullptr);
-      if (t > 0) secs = std::max<int64_t>(0, static_cast<int64_t>(t - std::time(nullptr)));
-    }
-    if (secs < 0) return;
-    auto wait = std::min<milliseconds>(milliseconds(secs * 1000), opt_.retry_after_max);
-    not_before_ = SteadyClock::now() + wait;
+    auto asked = base::parse_retry_after(v, std::chrono::system_clock::now());
+    if (!asked) return;
+    not_before_ = SteadyClock::now() + std::min<milliseconds>(*asked, opt_.retry_after_max);
   }
 
   static size_t on_body(char* p, size_t size, size_t n, void* ud) {
@@ -312,21 +256,7 @@ class HttpSink final : public Sink {
     auto* r = static_cast<Response*>(ud);
     std::size_t len = size * n;
     std::string_view h(p, len);
-    constexpr std::string_view kName = "retry-after:";
-    if (h.size() > kName.size()) {
-      bool match = true;
-      for (std::size_t i = 0; i < kName.size() && match; ++i) {
-        char c = h[i];
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-        match = c == kName[i];
-      }
-      if (match) {
-        std::string_view v = h.substr(kName.size());
-        while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-        while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' ')) v.remove_suffix(1);
-        r->retry_after = std::string(v);
-      }
-    }
+    if (auto value = base::retry_after_header(h)) r->retry_after = std::string(*value);
     // A new status line (redirect, 100) starts a new header block.
     if (h.rfind("HTTP/", 0) == 0) r->retry_after.clear();
     return len;
@@ -349,8 +279,7 @@ class HttpSink final : public Sink {
 
 Result<std::unique_ptr<Sink>> make_http_sink(const SinkConfig& config, const SinkContext&) {
   // Process-wide libcurl setup, once (never per sink instance).
-  static std::once_flag curl_once;
-  std::call_once(curl_once, [] { (void)curl_global_init(CURL_GLOBAL_DEFAULT); });
+  base::curl_global_init_once();
 
   const std::string where = "sink \"" + config.name + "\" (http): ";
   SinkSettings s(config);

@@ -19,7 +19,7 @@
 
 #include <simdjson.h>
 
-#include "tern/status.h"
+#include "tern/base/status.h"
 
 namespace tern::relay {
 

@@ -1,8 +1,8 @@
 package dev.tern;
 
 /**
- * Outcome of a Tern call. The codes are those of the C API's {@code tern_status}
- * (and of {@code tern::StatusCode}): fixed forever, new ones only appended.
+ * Outcome of a Tern call. The codes are those of the C API's {@code tern_status}:
+ * fixed forever, new ones only appended.
  */
 public enum Status {
   OK(0),

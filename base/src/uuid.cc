@@ -1,10 +1,10 @@
-#include "uuid.h"
+#include "tern/base/uuid.h"
 
 #include <atomic>
 #include <mutex>
 #include <random>
 
-namespace tern {
+namespace tern::base {
 namespace {
 
 uint64_t process_seed() {
@@ -94,4 +94,4 @@ std::string uuid_v7(int64_t unix_ms) {
   return s;
 }
 
-}  // namespace tern
+}  // namespace tern::base
