@@ -35,7 +35,7 @@
 #include "kafka_mock.h"
 #include "tern/relay/builtin_sinks.h"
 #include "tern/relay/log.h"
-#include "tern/relay/pipeline_impl.h"
+#include "tern/relay/durable_pipeline.h"
 
 namespace {
 

@@ -33,7 +33,7 @@
 #include "tern/relay/config.h"
 #include "tern/relay/log.h"
 #include "tern/relay/metrics.h"
-#include "tern/relay/pipeline_impl.h"
+#include "tern/relay/durable_pipeline.h"
 #include "tern/relay/sink_registry.h"
 #include "tern/base/version.h"
 

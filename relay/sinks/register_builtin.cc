@@ -2,16 +2,16 @@
 // sink's target defines TERN_HAVE_SINK_<NAME> through tern_relay_sinks.
 #include "tern/relay/builtin_sinks.h"
 
-#include "tern/relay/file_sink.h"
-#include "tern/relay/stdout_sink.h"
+#include "tern/relay/sinks/file.h"
+#include "tern/relay/sinks/stdout.h"
 #ifdef TERN_HAVE_SINK_KAFKA
-#include "tern/relay/kafka_sink.h"
+#include "tern/relay/sinks/kafka.h"
 #endif
 #ifdef TERN_HAVE_SINK_HTTP
-#include "tern/relay/http_sink.h"
+#include "tern/relay/sinks/http.h"
 #endif
 #ifdef TERN_HAVE_SINK_POSTGRES
-#include "tern/relay/postgres_sink.h"
+#include "tern/relay/sinks/postgres.h"
 #endif
 
 namespace tern::relay {

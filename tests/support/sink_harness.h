@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tern/relay/builtin_sinks.h"
-#include "tern/relay/pipeline_impl.h"
+#include "tern/relay/durable_pipeline.h"
 #include "temp_dir.h"
 #include "wait_until.h"
 

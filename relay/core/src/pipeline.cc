@@ -10,7 +10,7 @@
 
 #include "sink_runner.h"
 #include "tern/relay/log.h"
-#include "tern/relay/pipeline_impl.h"
+#include "tern/relay/durable_pipeline.h"
 #include "tern/relay/router.h"
 #include "tern/relay/spool.h"
 
@@ -353,7 +353,7 @@ class PipelineImpl final : public DurablePipeline {
     return s;
   }
 
-  // A sink new to the spool starts at its end (documented in pipeline_impl.h).
+  // A sink new to the spool starts at its end (documented in durable_pipeline.h).
   Status start_runner(const SinkConfig& sc, std::unique_ptr<Sink> sink) {
     auto cursor = spool_->register_cursor(sc.name, /*new_at_end=*/true);
     if (!cursor) return cursor.status();

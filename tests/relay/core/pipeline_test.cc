@@ -1,4 +1,4 @@
-#include "tern/relay/pipeline_impl.h"
+#include "tern/relay/durable_pipeline.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "tern/relay/file_sink.h"
+#include "tern/relay/sinks/file.h"
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>
@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "tern/relay/builtin_sinks.h"
-#include "tern/relay/pipeline_impl.h"
+#include "tern/relay/durable_pipeline.h"
 #include "manual_clock.h"
 #include "temp_dir.h"
 #include "wait_until.h"

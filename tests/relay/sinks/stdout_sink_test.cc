@@ -1,4 +1,4 @@
-#include "tern/relay/stdout_sink.h"
+#include "tern/relay/sinks/stdout.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

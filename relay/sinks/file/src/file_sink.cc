@@ -1,4 +1,4 @@
-#include "tern/relay/file_sink.h"
+#include "tern/relay/sinks/file.h"
 
 #include <dirent.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-#include "tern/relay/http_sink.h"
+#include "tern/relay/sinks/http.h"
 
 #include <curl/curl.h>
 

@@ -1,4 +1,4 @@
-#include "tern/relay/kafka_sink.h"
+#include "tern/relay/sinks/kafka.h"
 
 #include <librdkafka/rdkafka.h>
 

@@ -1,4 +1,4 @@
-#include "tern/relay/postgres_sink.h"
+#include "tern/relay/sinks/postgres.h"
 
 #include <libpq-fe.h>
 

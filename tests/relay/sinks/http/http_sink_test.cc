@@ -1,7 +1,7 @@
 // The http forwarding sink, through a real pipeline and sink runner, against
 // the scriptable test collector (500s, 429s, slow answers, dropped
 // connections, poison events) and against a second tern-relay (edge → core).
-#include "tern/relay/http_sink.h"
+#include "tern/relay/sinks/http.h"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // The kafka sink against librdkafka's mock cluster (3 brokers on loopback,
 // the real Kafka protocol), driven through a real pipeline and sink runner,
 // and read back with a real rdkafka consumer.
-#include "tern/relay/kafka_sink.h"
+#include "tern/relay/sinks/kafka.h"
 
 #include <gtest/gtest.h>
 

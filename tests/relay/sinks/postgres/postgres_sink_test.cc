@@ -1,7 +1,7 @@
 // The postgres sink against a real PostgreSQL server started by
 // tests/support/postgres/pg-fixture.sh: by ctest's fixture (TERN_PG_DIR), or
 // by this binary itself when run alone.
-#include "tern/relay/postgres_sink.h"
+#include "tern/relay/sinks/postgres.h"
 
 #include <libpq-fe.h>
 
