@@ -12,32 +12,18 @@
 #include <fstream>
 #include <future>
 
+#include "manual_clock.h"
+#include "temp_dir.h"
 #include "tern/relay/clock.h"
-#include "test_util.h"
+#include "wait_until.h"
 
 namespace tern::relay {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::eventually;
-using testing::TempDir;
-
-// A clock that stands still until the test advances it.
-class StoppedClock final : public Clock {
- public:
-  std::chrono::steady_clock::time_point steady_now() const override {
-    return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(now_ns_.load()));
-  }
-  std::chrono::system_clock::time_point system_now() const override {
-    return std::chrono::system_clock::time_point(
-        std::chrono::duration_cast<std::chrono::system_clock::duration>(
-            std::chrono::nanoseconds(now_ns_.load())));
-  }
-  void advance(std::chrono::nanoseconds d) { now_ns_ += d.count(); }
-
- private:
-  std::atomic<int64_t> now_ns_{std::chrono::nanoseconds(std::chrono::hours(1)).count()};
-};
+using tern::testing::TempDir;
+using tern::testing::wait_until;
+using testing::ManualClock;
 
 // The real time, counting how often steady time was read.
 class CountingClock final : public Clock {
@@ -179,7 +165,7 @@ TEST(SpoolTest, ConcurrentAppendsShareGroupCommits) {
                      done++;
                    }).is_ok());
   }
-  ASSERT_TRUE(eventually([&] { return done.load() == 50; }));
+  ASSERT_TRUE(wait_until([&] { return done.load() == 50; }));
   EXPECT_LT(m.counter("tern_relay_spool_commits_total").value(), 50u);
   EXPECT_EQ(read_all(**s, 0).size(), 50u);
 }
@@ -244,7 +230,7 @@ TEST(SpoolTest, AppendsSharingACommitReadBackAlikeFromMemoryAndFromDisk) {
                      }).is_ok());
       n += count;
     }
-    ASSERT_TRUE(eventually([&] { return done.load() == 40; }));
+    ASSERT_TRUE(wait_until([&] { return done.load() == 40; }));
     EXPECT_LT(m.counter("tern_relay_spool_commits_total").value(), 40u);
     auto recs = read_all(**s, 0);
     ASSERT_EQ(recs.size(), 100u);
@@ -484,7 +470,7 @@ TEST(SpoolTest, ReaderCrossesSegmentsAndTrimDeletesWhatEveryCursorPassed) {
 TEST(SpoolTest, AnIdleSpoolSealsItsConsumedSegmentOnceTheFlushIntervalHasPassedOnItsClock) {
   TempDir dir;
   Metrics m;
-  StoppedClock clock;
+  ManualClock clock;  // stands still until the test advances it
   auto o = options(dir.path());
   o.clock = &clock;
   o.commit_window = 0ms;
@@ -502,7 +488,7 @@ TEST(SpoolTest, AnIdleSpoolSealsItsConsumedSegmentOnceTheFlushIntervalHasPassedO
   clock.advance(1h);
   ASSERT_TRUE((*s)->run_maintenance_once().is_ok());  // the roll is due: the committer seals
   auto segments = [&] { return m.gauge("tern_relay_spool_segments").value(); };
-  ASSERT_TRUE(eventually([&] { return segments() == 2; }));
+  ASSERT_TRUE(wait_until([&] { return segments() == 2; }));
   ASSERT_TRUE((*s)->run_maintenance_once().is_ok());  // and the sealed segment goes
   auto now = segment_files(dir.path());
   ASSERT_EQ(now.size(), 1u);
@@ -553,7 +539,7 @@ TEST(SpoolTest, PastTheCapAppendsAreRefusedAndNothingIsDropped) {
   EXPECT_EQ(st.code(), StatusCode::kUnavailable);
   EXPECT_GT(accepted, 10);
   EXPECT_TRUE((*s)->full());
-  ASSERT_TRUE(eventually([&] { return (*s)->last_seq() == static_cast<uint64_t>(accepted); }));
+  ASSERT_TRUE(wait_until([&] { return (*s)->last_seq() == static_cast<uint64_t>(accepted); }));
   EXPECT_EQ(read_all(**s, 0).size(), static_cast<std::size_t>(accepted));
   EXPECT_GT(m.counter("tern_relay_spool_refused_events_total", "reason=\"full\"").value(), 0u);
 
@@ -562,7 +548,7 @@ TEST(SpoolTest, PastTheCapAppendsAreRefusedAndNothingIsDropped) {
   EXPECT_TRUE((*s)->full());  // until maintenance deletes what the cursor passed
   // One pass may only ask the committer to seal the segment the last group
   // went to; a later one deletes it.
-  ASSERT_TRUE(eventually([&] {
+  ASSERT_TRUE(wait_until([&] {
     EXPECT_TRUE((*s)->run_maintenance_once().is_ok());
     return !(*s)->full();
   }));
@@ -609,7 +595,7 @@ TEST(SpoolTest, ClosedSpoolRefusesAppendsWithShutdownAndWakesReaders) {
   auto t = std::thread([&] { EXPECT_TRUE(r->read(10, 1000, deadline, &out).is_ok()); });
   // A reader with nothing to read reads the clock, under the spool's lock,
   // just before it waits: close() cannot come in between.
-  ASSERT_TRUE(eventually([&] { return clock.reads() > reads_before; }));
+  ASSERT_TRUE(wait_until([&] { return clock.reads() > reads_before; }));
   const auto closing = std::chrono::steady_clock::now();
   ASSERT_TRUE((*s)->close().is_ok());
   t.join();
