@@ -77,7 +77,9 @@ std::string read_text(const std::string& path) {
 
 std::string deflate_text(const std::string& in, int level, bool gzip_wrapper) {
   z_stream zs{};
-  if (deflateInit2(&zs, level, Z_DEFLATED, gzip_wrapper ? 15 + 16 : 15, 8, Z_DEFAULT_STRATEGY) != Z_OK) return {};
+  if (deflateInit2(&zs, level, Z_DEFLATED, gzip_wrapper ? 15 + 16 : 15, 8, Z_DEFAULT_STRATEGY) !=
+      Z_OK)
+    return {};
   std::string out(deflateBound(&zs, static_cast<uLong>(in.size())) + 32, '\0');
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
   zs.avail_in = static_cast<uInt>(in.size());

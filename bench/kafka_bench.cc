@@ -34,8 +34,8 @@
 #include "bench_util.h"
 #include "kafka_mock.h"
 #include "tern/relay/builtin_sinks.h"
-#include "tern/relay/log.h"
 #include "tern/relay/durable_pipeline.h"
+#include "tern/relay/log.h"
 
 namespace {
 
@@ -47,9 +47,11 @@ namespace fs = std::filesystem;
 std::string make_event(int n) {
   char buf[512];
   std::snprintf(buf, sizeof buf,
-                "{\"type\":\"track\",\"event\":\"Product Viewed\",\"messageId\":\"01890000-0000-7000-8000-%012d\","
+                "{\"type\":\"track\",\"event\":\"Product "
+                "Viewed\",\"messageId\":\"01890000-0000-7000-8000-%012d\","
                 "\"userId\":\"user-%d\",\"timestamp\":\"2026-11-26T05:00:00.000Z\",\"receivedAt\":"
-                "\"2026-11-26T05:00:00.120Z\",\"properties\":{\"sku\":\"SKU-%d\",\"price\":%d.99,\"currency\":"
+                "\"2026-11-26T05:00:00.120Z\",\"properties\":{\"sku\":\"SKU-%d\",\"price\":%d.99,"
+                "\"currency\":"
                 "\"EUR\"},\"context\":{\"library\":{\"name\":\"tern-cpp\",\"version\":\"0.1.0\"}}}",
                 n, n % 1000, n % 5000, n % 300);
   return buf;
@@ -58,8 +60,8 @@ std::string make_event(int n) {
 // Events/s of one sink through a fresh pipeline; < 0 on failure.
 // The first `warmup` events (connections, metadata, first file) are not
 // timed; `after_warmup` runs between the two phases.
-double run_round(SinkConfig sink, int events, int warmup, int per_submit, const std::vector<std::string>& texts,
-                 const std::function<void()>& after_warmup) {
+double run_round(SinkConfig sink, int events, int warmup, int per_submit,
+                 const std::vector<std::string>& texts, const std::function<void()>& after_warmup) {
   tern::bench::RunDir run_dir(fs::temp_directory_path().string(), "tern-kafka-bench");
   if (!run_dir.ok()) return -1;
   const std::string& dir = run_dir.path();
@@ -80,15 +82,18 @@ double run_round(SinkConfig sink, int events, int warmup, int per_submit, const 
       std::fprintf(stderr, "kafka_bench: %s\n", p.status().to_string().c_str());
       return -1;
     }
-    Counter& delivered = metrics.counter("tern_relay_sink_delivered_events_total", "sink=\"" + name + "\"");
-    Counter& dead = metrics.counter("tern_relay_sink_dead_lettered_events_total", "sink=\"" + name + "\"");
+    Counter& delivered =
+        metrics.counter("tern_relay_sink_delivered_events_total", "sink=\"" + name + "\"");
+    Counter& dead =
+        metrics.counter("tern_relay_sink_dead_lettered_events_total", "sink=\"" + name + "\"");
     auto submit_range = [&](int from, int to) {
       std::vector<std::future<Status>> acks;
       for (int i = from; i < to; i += per_submit) {
         Submission s;
         s.events = SpoolBatch("default");
         s.ack_mode = AckMode::kMemory;
-        for (int j = i; j < std::min(to, i + per_submit); ++j) s.events.add("track", texts[static_cast<std::size_t>(j)]);
+        for (int j = i; j < std::min(to, i + per_submit); ++j)
+          s.events.add("track", texts[static_cast<std::size_t>(j)]);
         auto done = std::make_shared<std::promise<Status>>();
         acks.push_back(done->get_future());
         (*p)->submit(std::move(s), [done](Status st) { done->set_value(std::move(st)); });
@@ -118,15 +123,16 @@ double run_round(SinkConfig sink, int events, int warmup, int per_submit, const 
     if (delivered.value() == static_cast<uint64_t>(events)) {
       eps = (events - warmup) / secs;
     } else {
-      std::fprintf(stderr, "kafka_bench: %s delivered %llu of %d (dead-lettered %llu)\n", name.c_str(),
-                   static_cast<unsigned long long>(delivered.value()), events,
+      std::fprintf(stderr, "kafka_bench: %s delivered %llu of %d (dead-lettered %llu)\n",
+                   name.c_str(), static_cast<unsigned long long>(delivered.value()), events,
                    static_cast<unsigned long long>(dead.value()));
     }
     if (std::getenv("KAFKA_BENCH_VERBOSE")) {
       Histogram& h = metrics.histogram("tern_relay_sink_delivery_seconds", "sink=\"" + name + "\"");
       Counter& b = metrics.counter("tern_relay_sink_batches_total", "sink=\"" + name + "\"");
-      std::printf("  %s: %llu batches, mean deliver() %.2f ms, %.2f s total in deliver()\n", name.c_str(),
-                  static_cast<unsigned long long>(b.value()), h.count() ? 1000 * h.sum() / h.count() : 0.0, h.sum());
+      std::printf("  %s: %llu batches, mean deliver() %.2f ms, %.2f s total in deliver()\n",
+                  name.c_str(), static_cast<unsigned long long>(b.value()),
+                  h.count() ? 1000 * h.sum() / h.count() : 0.0, h.sum());
     }
     (void)(*p)->stop(Clock::now() + std::chrono::seconds(10));
   }
@@ -201,7 +207,9 @@ int main(int argc, char** argv) {
   std::printf("R4 kafka sink (mock cluster, 3 brokers): %.0f events/s\n", best_kafka);
   std::printf("   file sink, same pipeline path:        %.0f events/s\n", best_file);
   std::printf("   ratio %.2f (target >= 0.8)\n", ratio);
-  std::printf("{\"bench\":\"kafka\",\"events\":%d,\"batch\":%d,\"kafka_eps\":%.0f,\"file_eps\":%.0f,\"ratio\":%.3f}\n",
-              events, batch, best_kafka, best_file, ratio);
+  std::printf(
+      "{\"bench\":\"kafka\",\"events\":%d,\"batch\":%d,\"kafka_eps\":%.0f,\"file_eps\":%.0f,"
+      "\"ratio\":%.3f}\n",
+      events, batch, best_kafka, best_file, ratio);
   return 0;
 }

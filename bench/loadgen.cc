@@ -27,7 +27,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using TimePoint = Clock::time_point;
 
-double seconds_between(TimePoint a, TimePoint b) { return std::chrono::duration<double>(b - a).count(); }
+double seconds_between(TimePoint a, TimePoint b) {
+  return std::chrono::duration<double>(b - a).count();
+}
 
 bool iequal_prefix(const char* p, const char* end, const char* lit) {
   for (; *lit; ++lit, ++p) {
@@ -95,8 +97,10 @@ Parse parse_answer(const std::string& in, Answer* a) {
     }
   }
   if (content_length < 0) {
-    if (a->status == 204 || a->status == 304 || (a->status >= 100 && a->status < 200)) content_length = 0;
-    else return Parse::kBad;  // read-until-close answers are not supported
+    if (a->status == 204 || a->status == 304 || (a->status >= 100 && a->status < 200))
+      content_length = 0;
+    else
+      return Parse::kBad;  // read-until-close answers are not supported
   }
   if (in.size() < body + static_cast<std::size_t>(content_length)) return Parse::kNeedMore;
   a->length = body + static_cast<std::size_t>(content_length);
@@ -119,9 +123,9 @@ struct Conn {
   const std::string* req = nullptr;
   std::size_t sent = 0;
   std::string in;
-  TimePoint sched{};      // latency origin: scheduled (open loop) or send (closed loop) time
-  TimePoint sent_at{};    // when the first byte went out (timeouts)
-  TimePoint retry_at{};   // kDown: reconnect not before this
+  TimePoint sched{};     // latency origin: scheduled (open loop) or send (closed loop) time
+  TimePoint sent_at{};   // when the first byte went out (timeouts)
+  TimePoint retry_at{};  // kDown: reconnect not before this
   bool want_out = false;
 };
 
@@ -168,7 +172,8 @@ class Runner {
       check_timeouts(now);
       dispatch(now);
       if (stopping_ && busy_count() == 0) break;
-      if (stopping_ && now > m_end_ + to_dur(opt_.request_timeout_s) + std::chrono::seconds(1)) break;
+      if (stopping_ && now > m_end_ + to_dur(opt_.request_timeout_s) + std::chrono::seconds(1))
+        break;
 
       int timeout_ms = arm_timer(now);
       int n = ::epoll_wait(ep_, events.data(), static_cast<int>(events.size()), timeout_ms);
@@ -268,7 +273,8 @@ class Runner {
     auto limit = to_dur(opt_.request_timeout_s);
     for (std::size_t i = 0; i < conns_.size(); ++i) {
       Conn& c = conns_[i];
-      if ((c.state == ConnState::kBusy || c.state == ConnState::kConnecting) && now - c.sent_at > limit) {
+      if ((c.state == ConnState::kBusy || c.state == ConnState::kConnecting) &&
+          now - c.sent_at > limit) {
         note_error("request timed out");
         reconnect(i, now);
       }
@@ -290,7 +296,8 @@ class Runner {
         r = pending_.front().req;
         sched = pending_.front().due;
         pending_.pop_front();
-        if (sched >= m_start_ && sched < m_end_ && now - sched > std::chrono::milliseconds(1)) ++res_.late;
+        if (sched >= m_start_ && sched < m_end_ && now - sched > std::chrono::milliseconds(1))
+          ++res_.late;
       } else {
         r = source_(next_index_);
         if (!r) {
@@ -388,7 +395,8 @@ class Runner {
         if (parse_answer(c.in, &a) == Parse::kDone) {
           complete(i, a, now);
         } else {
-          note_error(n == 0 ? "server closed the connection mid-request" : std::string("recv: ") + std::strerror(errno));
+          note_error(n == 0 ? "server closed the connection mid-request"
+                            : std::string("recv: ") + std::strerror(errno));
         }
       }
       reconnect(i, now);
@@ -422,8 +430,10 @@ class Runner {
   void complete(std::size_t i, const Answer& a, TimePoint now) {
     Conn& c = conns_[i];
     if (!in_window(c.sched)) return;
-    if (a.status >= 200 && a.status < 300) ++res_.ok;
-    else ++res_.non_2xx;
+    if (a.status >= 200 && a.status < 300)
+      ++res_.ok;
+    else
+      ++res_.non_2xx;
     ++res_.statuses[a.status];
     res_.latency_us.push_back(std::chrono::duration<double, std::micro>(now - c.sched).count());
   }
@@ -545,8 +555,9 @@ std::vector<int> open_idle_connections(const std::string& host, uint16_t port, i
       p = parse_answer(in, &a);
     }
     if (p != Parse::kDone || a.close) {
-      *why = p != Parse::kDone ? "no complete answer on connection " + std::to_string(k)
-                               : "the server closed connection " + std::to_string(k) + " after its answer";
+      *why = p != Parse::kDone
+                 ? "no complete answer on connection " + std::to_string(k)
+                 : "the server closed connection " + std::to_string(k) + " after its answer";
       ::close(fd);
       return fds;
     }
@@ -570,20 +581,24 @@ uint64_t BatchGenerator::next_random() {
 }
 
 void BatchGenerator::append_event(std::string& out) {
-  static const char* const kEvents[] = {"Product Viewed", "Product Added", "Checkout Started",
+  static const char* const kEvents[] = {"Product Viewed",  "Product Added",    "Checkout Started",
                                         "Order Completed", "Search Performed", "Video Played",
-                                        "Article Shared", "Coupon Applied"};
-  static const char* const kCategories[] = {"Shoes", "Books", "Outdoor", "Kitchen", "Toys", "Music"};
+                                        "Article Shared",  "Coupon Applied"};
+  static const char* const kCategories[] = {"Shoes",   "Books", "Outdoor",
+                                            "Kitchen", "Toys",  "Music"};
   static const char* const kScreens[] = {"Home", "Cart", "Search", "Product Detail", "Settings"};
-  static const char* const kModels[] = {"Pixel 7", "Pixel 8", "SM-S911B", "iPhone15,2", "iPhone14,5"};
+  static const char* const kModels[] = {"Pixel 7", "Pixel 8", "SM-S911B", "iPhone15,2",
+                                        "iPhone14,5"};
   uint64_t id = counter_++;
   uint64_t r = next_random();
   uint64_t user = r % 5000;
   char mid[48];
   // UUID text form: the run prefix, then the counter (unique per generator).
-  std::snprintf(mid, sizeof mid, "%08x-%04x-7%03x-8%03x-%012llx", static_cast<unsigned>(prefix_ >> 32),
-                static_cast<unsigned>((prefix_ >> 16) & 0xffff), static_cast<unsigned>(prefix_ & 0xfff),
-                static_cast<unsigned>((id >> 48) & 0xfff), static_cast<unsigned long long>(id & 0xffffffffffffull));
+  std::snprintf(mid, sizeof mid, "%08x-%04x-7%03x-8%03x-%012llx",
+                static_cast<unsigned>(prefix_ >> 32),
+                static_cast<unsigned>((prefix_ >> 16) & 0xffff),
+                static_cast<unsigned>(prefix_ & 0xfff), static_cast<unsigned>((id >> 48) & 0xfff),
+                static_cast<unsigned long long>(id & 0xffffffffffffull));
   char ts[40];
   unsigned ms = static_cast<unsigned>(id % 1000), sec = static_cast<unsigned>((id / 1000) % 60),
            min = static_cast<unsigned>((id / 60000) % 60);
@@ -596,32 +611,38 @@ void BatchGenerator::append_event(std::string& out) {
                 R"("app":{"name":"Tern Shop","version":"4.12.%u"},)"
                 R"("device":{"manufacturer":"%s","model":"%s"},"os":{"name":"%s","version":"%s"},)"
                 R"("locale":"de-DE","timezone":"Europe/Berlin"})",
-                static_cast<unsigned>((r >> 12) % 4),
-                ios ? "Apple" : "Google", model, ios ? "iOS" : "Android", ios ? "17.1" : "14");
+                static_cast<unsigned>((r >> 12) % 4), ios ? "Apple" : "Google", model,
+                ios ? "iOS" : "Android", ios ? "17.1" : "14");
   char buf[1400];
   int kind = static_cast<int>((r >> 24) % 10);  // 70% track, 10% each identify/page/screen
   if (kind < 7) {
-    std::snprintf(buf, sizeof buf,
-                  R"({"type":"track","event":"%s","messageId":"%s","anonymousId":"anon-%05llu",)"
-                  R"("userId":"user-%05llu","timestamp":"%s","properties":{"product_id":"sku-%06llu",)"
-                  R"("price":%llu.%02llu,"currency":"EUR","category":"%s","position":%llu},%s})",
-                  kEvents[(r >> 28) % 8], mid, static_cast<unsigned long long>(user),
-                  static_cast<unsigned long long>(user), ts, static_cast<unsigned long long>((r >> 32) % 1000000),
-                  static_cast<unsigned long long>((r >> 40) % 200), static_cast<unsigned long long>((r >> 48) % 100),
-                  kCategories[(r >> 52) % 6], static_cast<unsigned long long>((r >> 56) % 20), ctx);
+    std::snprintf(
+        buf, sizeof buf,
+        R"({"type":"track","event":"%s","messageId":"%s","anonymousId":"anon-%05llu",)"
+        R"("userId":"user-%05llu","timestamp":"%s","properties":{"product_id":"sku-%06llu",)"
+        R"("price":%llu.%02llu,"currency":"EUR","category":"%s","position":%llu},%s})",
+        kEvents[(r >> 28) % 8], mid, static_cast<unsigned long long>(user),
+        static_cast<unsigned long long>(user), ts,
+        static_cast<unsigned long long>((r >> 32) % 1000000),
+        static_cast<unsigned long long>((r >> 40) % 200),
+        static_cast<unsigned long long>((r >> 48) % 100), kCategories[(r >> 52) % 6],
+        static_cast<unsigned long long>((r >> 56) % 20), ctx);
   } else if (kind == 7) {
-    std::snprintf(buf, sizeof buf,
-                  R"({"type":"identify","messageId":"%s","anonymousId":"anon-%05llu","userId":"user-%05llu",)"
-                  R"("timestamp":"%s","traits":{"email":"user%05llu@example.com","plan":"pro","logins":%llu},%s})",
-                  mid, static_cast<unsigned long long>(user), static_cast<unsigned long long>(user), ts,
-                  static_cast<unsigned long long>(user), static_cast<unsigned long long>((r >> 32) % 500), ctx);
+    std::snprintf(
+        buf, sizeof buf,
+        R"({"type":"identify","messageId":"%s","anonymousId":"anon-%05llu","userId":"user-%05llu",)"
+        R"("timestamp":"%s","traits":{"email":"user%05llu@example.com","plan":"pro","logins":%llu},%s})",
+        mid, static_cast<unsigned long long>(user), static_cast<unsigned long long>(user), ts,
+        static_cast<unsigned long long>(user), static_cast<unsigned long long>((r >> 32) % 500),
+        ctx);
   } else {
     const char* type = kind == 8 ? "page" : "screen";
-    std::snprintf(buf, sizeof buf,
-                  R"({"type":"%s","name":"%s","messageId":"%s","anonymousId":"anon-%05llu",)"
-                  R"("timestamp":"%s","properties":{"referrer":"https://example.com/ref/%llu"},%s})",
-                  type, kScreens[(r >> 28) % 5], mid, static_cast<unsigned long long>(user), ts,
-                  static_cast<unsigned long long>((r >> 32) % 1000), ctx);
+    std::snprintf(
+        buf, sizeof buf,
+        R"({"type":"%s","name":"%s","messageId":"%s","anonymousId":"anon-%05llu",)"
+        R"("timestamp":"%s","properties":{"referrer":"https://example.com/ref/%llu"},%s})",
+        type, kScreens[(r >> 28) % 5], mid, static_cast<unsigned long long>(user), ts,
+        static_cast<unsigned long long>((r >> 32) % 1000), ctx);
   }
   out += buf;
 }
@@ -638,9 +659,13 @@ std::string BatchGenerator::batch_json(int events) {
   return out;
 }
 
-std::string BatchGenerator::batch_gzip(int events, int level) { return gzip_text(batch_json(events), level); }
+std::string BatchGenerator::batch_gzip(int events, int level) {
+  return gzip_text(batch_json(events), level);
+}
 
-std::string gzip_text(const std::string& text, int level) { return deflate_text(text, level, true); }
+std::string gzip_text(const std::string& text, int level) {
+  return deflate_text(text, level, true);
+}
 
 namespace {
 std::string base64(const std::string& in) {
@@ -672,8 +697,8 @@ std::string base64(const std::string& in) {
 }
 }  // namespace
 
-std::string http_post(const std::string& host_port, const std::string& path, const std::string& write_key,
-                      const std::string& body, bool gzip) {
+std::string http_post(const std::string& host_port, const std::string& path,
+                      const std::string& write_key, const std::string& body, bool gzip) {
   std::string r = "POST " + path + " HTTP/1.1\r\nHost: " + host_port +
                   "\r\nUser-Agent: tern-loadgen\r\nContent-Type: application/json\r\n";
   if (!write_key.empty()) r += "Authorization: Basic " + base64(write_key + ":") + "\r\n";
@@ -684,7 +709,8 @@ std::string http_post(const std::string& host_port, const std::string& path, con
 }
 
 std::string http_get(const std::string& host_port, const std::string& path) {
-  return "GET " + path + " HTTP/1.1\r\nHost: " + host_port + "\r\nUser-Agent: tern-loadgen\r\nConnection: keep-alive\r\n\r\n";
+  return "GET " + path + " HTTP/1.1\r\nHost: " + host_port +
+         "\r\nUser-Agent: tern-loadgen\r\nConnection: keep-alive\r\n\r\n";
 }
 
 }  // namespace tern::bench

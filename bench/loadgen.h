@@ -48,14 +48,14 @@ struct LoadOptions {
 };
 
 struct LoadResult {
-  uint64_t ok = 0;            // 2xx answers in the measured phase
-  uint64_t non_2xx = 0;       // other complete answers in the measured phase
-  uint64_t errors = 0;        // connect/read/write errors, bad answers, timeouts (whole run)
-  uint64_t reconnects = 0;    // connections re-opened (server closed, or after an error)
-  uint64_t late = 0;          // open loop: requests sent later than 1 ms after their schedule
-  uint64_t bytes_sent = 0;    // measured phase, request bytes
-  double measured_s = 0.0;    // wall time of the measured phase
-  double load_cpu_s = 0.0;    // CPU time of the load thread over the measured phase
+  uint64_t ok = 0;          // 2xx answers in the measured phase
+  uint64_t non_2xx = 0;     // other complete answers in the measured phase
+  uint64_t errors = 0;      // connect/read/write errors, bad answers, timeouts (whole run)
+  uint64_t reconnects = 0;  // connections re-opened (server closed, or after an error)
+  uint64_t late = 0;        // open loop: requests sent later than 1 ms after their schedule
+  uint64_t bytes_sent = 0;  // measured phase, request bytes
+  double measured_s = 0.0;  // wall time of the measured phase
+  double load_cpu_s = 0.0;  // CPU time of the load thread over the measured phase
   std::map<int, uint64_t> statuses;  // status code → answers (measured phase)
   std::vector<double> latency_us;    // one per measured answer (any status)
   std::string first_error;           // the first error's text, if any
@@ -104,8 +104,8 @@ std::string gzip_text(const std::string& text, int level);
 
 // A complete HTTP/1.1 POST with `Content-Encoding: gzip` when `gzip`, HTTP
 // Basic auth for `write_key` (omitted when empty) and keep-alive.
-std::string http_post(const std::string& host_port, const std::string& path, const std::string& write_key,
-                      const std::string& body, bool gzip);
+std::string http_post(const std::string& host_port, const std::string& path,
+                      const std::string& write_key, const std::string& body, bool gzip);
 // A complete HTTP/1.1 GET with keep-alive.
 std::string http_get(const std::string& host_port, const std::string& path);
 

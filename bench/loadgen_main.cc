@@ -56,17 +56,28 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--target") target = value();
-    else if (a == "--write-key") write_key = value();
-    else if (a == "--connections") opt.connections = std::atoi(value().c_str());
-    else if (a == "--duration") opt.duration_s = std::atof(value().c_str());
-    else if (a == "--warmup") opt.warmup_s = std::atof(value().c_str());
-    else if (a == "--rate") opt.rate_rps = std::atof(value().c_str());
-    else if (a == "--events") events = std::atoi(value().c_str());
-    else if (a == "--bodies") bodies = std::atoi(value().c_str());
-    else if (a == "--path") path = value();
-    else if (a == "--get") get_path = value();
-    else if (a == "--identity") gzip = false;
+    if (a == "--target")
+      target = value();
+    else if (a == "--write-key")
+      write_key = value();
+    else if (a == "--connections")
+      opt.connections = std::atoi(value().c_str());
+    else if (a == "--duration")
+      opt.duration_s = std::atof(value().c_str());
+    else if (a == "--warmup")
+      opt.warmup_s = std::atof(value().c_str());
+    else if (a == "--rate")
+      opt.rate_rps = std::atof(value().c_str());
+    else if (a == "--events")
+      events = std::atoi(value().c_str());
+    else if (a == "--bodies")
+      bodies = std::atoi(value().c_str());
+    else if (a == "--path")
+      path = value();
+    else if (a == "--get")
+      get_path = value();
+    else if (a == "--identity")
+      gzip = false;
     else if (a == "--help" || a == "-h") {
       std::fputs(kUsage, stdout);
       return 0;
@@ -101,17 +112,22 @@ int main(int argc, char** argv) {
   tern::bench::LoadResult r = tern::bench::run_load(opt, source);
   double p50 = r.percentile_us(50), p99 = r.percentile_us(99), p999 = r.percentile_us(99.9);
   double eps = get_path.empty() ? r.rps() * events : 0.0;
-  std::printf("%llu ok, %llu non-2xx, %llu errors in %.2f s: %.0f req/s%s; latency p50 %.2f ms, p99 %.2f ms, "
-              "p99.9 %.2f ms; load thread CPU %.0f%%\n",
-              static_cast<unsigned long long>(r.ok), static_cast<unsigned long long>(r.non_2xx),
-              static_cast<unsigned long long>(r.errors), r.measured_s, r.rps(),
-              get_path.empty() ? (" (" + std::to_string(static_cast<long long>(eps)) + " events/s)").c_str() : "",
-              p50 / 1000, p99 / 1000, p999 / 1000, r.measured_s > 0 ? 100 * r.load_cpu_s / r.measured_s : 0.0);
+  std::printf(
+      "%llu ok, %llu non-2xx, %llu errors in %.2f s: %.0f req/s%s; latency p50 %.2f ms, p99 %.2f "
+      "ms, "
+      "p99.9 %.2f ms; load thread CPU %.0f%%\n",
+      static_cast<unsigned long long>(r.ok), static_cast<unsigned long long>(r.non_2xx),
+      static_cast<unsigned long long>(r.errors), r.measured_s, r.rps(),
+      get_path.empty() ? (" (" + std::to_string(static_cast<long long>(eps)) + " events/s)").c_str()
+                       : "",
+      p50 / 1000, p99 / 1000, p999 / 1000,
+      r.measured_s > 0 ? 100 * r.load_cpu_s / r.measured_s : 0.0);
   if (!r.first_error.empty()) std::printf("first error: %s\n", r.first_error.c_str());
-  std::printf("{\"ok\":%llu,\"non_2xx\":%llu,\"errors\":%llu,\"seconds\":%.3f,\"rps\":%.1f,\"eps\":%.1f,"
-              "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"late\":%llu}\n",
-              static_cast<unsigned long long>(r.ok), static_cast<unsigned long long>(r.non_2xx),
-              static_cast<unsigned long long>(r.errors), r.measured_s, r.rps(), eps, p50 / 1000, p99 / 1000,
-              p999 / 1000, static_cast<unsigned long long>(r.late));
+  std::printf(
+      "{\"ok\":%llu,\"non_2xx\":%llu,\"errors\":%llu,\"seconds\":%.3f,\"rps\":%.1f,\"eps\":%.1f,"
+      "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"late\":%llu}\n",
+      static_cast<unsigned long long>(r.ok), static_cast<unsigned long long>(r.non_2xx),
+      static_cast<unsigned long long>(r.errors), r.measured_s, r.rps(), eps, p50 / 1000, p99 / 1000,
+      p999 / 1000, static_cast<unsigned long long>(r.late));
   return r.ok > 0 ? 0 : 1;
 }

@@ -45,7 +45,9 @@
 // A benchmark, not a test: a missed target is reported, never an exit failure.
 // Exit status 1 only when a figure could not be measured at all.
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -55,24 +57,22 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <unistd.h>
 #include <zlib.h>
 
+#include <dirent.h>
+#include <simdjson.h>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <dirent.h>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
-#include <simdjson.h>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -189,8 +189,9 @@ std::vector<pid_t> children_of(pid_t parent) {
 // SIGTERM (then SIGKILL after 10 s) when destroyed.
 class Child {
  public:
-  static std::unique_ptr<Child> spawn(const std::vector<std::string>& args, int cpu, const std::string& stderr_path,
-                                      bool pipe_stdout, std::string* why) {
+  static std::unique_ptr<Child> spawn(const std::vector<std::string>& args, int cpu,
+                                      const std::string& stderr_path, bool pipe_stdout,
+                                      std::string* why) {
     std::vector<char*> argv;
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
@@ -201,9 +202,12 @@ class Child {
     }
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
-    if (pipe_stdout) posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    else posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (pipe_stdout)
+      posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    else
+      posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0644);
     // The child inherits this thread's affinity: pin, spawn, restore.
     cpu_set_t saved;
     CPU_ZERO(&saved);
@@ -318,7 +322,8 @@ double metric_sum(const std::string& text, const std::string& name) {
 }
 
 // One load phase against 127.0.0.1:`port`; `rate_rps` 0 = closed loop.
-LoadOptions load_phase(uint16_t port, int connections, double warmup_s, double duration_s, double rate_rps) {
+LoadOptions load_phase(uint16_t port, int connections, double warmup_s, double duration_s,
+                       double rate_rps) {
   LoadOptions o;
   o.port = port;
   o.connections = connections;
@@ -344,8 +349,8 @@ struct Relay {
   double metric(const std::string& name) const { return metric_sum(metrics(), name); }
 };
 
-std::unique_ptr<Relay> start_relay(const std::string& bin, const RunDir& dir, const std::string& name, int cpu,
-                                   std::string* why) {
+std::unique_ptr<Relay> start_relay(const std::string& bin, const RunDir& dir,
+                                   const std::string& name, int cpu, std::string* why) {
   auto r = std::make_unique<Relay>();
   r->data_dir = dir.file(name);
   std::filesystem::create_directories(r->data_dir);
@@ -357,7 +362,8 @@ std::unique_ptr<Relay> start_relay(const std::string& bin, const RunDir& dir, co
     out << "data_dir = \"" << r->data_dir << "\"\n"
         << "[server]\nlisten = \"127.0.0.1:0\"\nthreads = 1\n"
         << "[log]\nlevel = \"warn\"\n"
-        << "[[sources]]\nid = \"bench\"\nwrite_keys = [\"" << kWriteKey << "\"]\nack_mode = \"local\"\n"
+        << "[[sources]]\nid = \"bench\"\nwrite_keys = [\"" << kWriteKey
+        << "\"]\nack_mode = \"local\"\n"
         << "[[sinks]]\nname = \"file\"\ntype = \"file\"\n";
   }
   r->child = Child::spawn({bin, "--config", conf}, cpu, dir.file(name + ".stderr.log"), true, why);
@@ -365,7 +371,8 @@ std::unique_ptr<Relay> start_relay(const std::string& bin, const RunDir& dir, co
   std::string line = r->child->read_line(15000);
   const std::string prefix = "listening on ";
   if (line.compare(0, prefix.size(), prefix) != 0) {
-    *why = "tern-relay did not print its listening line; stderr: " + read_text(dir.file(name + ".stderr.log")).substr(0, 600);
+    *why = "tern-relay did not print its listening line; stderr: " +
+           read_text(dir.file(name + ".stderr.log")).substr(0, 600);
     return nullptr;
   }
   r->port = static_cast<uint16_t>(std::atoi(line.c_str() + line.rfind(':') + 1));
@@ -384,10 +391,12 @@ struct Nginx {
   }
 };
 
-std::unique_ptr<Nginx> start_nginx(const std::string& bin, const RunDir& dir, const std::string& name, int workers,
-                                   int worker_connections, int cpu, std::string* why) {
+std::unique_ptr<Nginx> start_nginx(const std::string& bin, const RunDir& dir,
+                                   const std::string& name, int workers, int worker_connections,
+                                   int cpu, std::string* why) {
   auto n = std::make_unique<Nginx>();
-  n->port = static_cast<uint16_t>(std::max(0, tern::bench::free_port()));  // 0: none free; nginx fails to start
+  n->port = static_cast<uint16_t>(
+      std::max(0, tern::bench::free_port()));  // 0: none free; nginx fails to start
   std::string prefix = dir.file(name);
   std::filesystem::create_directories(prefix + "/tmp");
   std::string conf = prefix + "/nginx.conf";
@@ -397,18 +406,23 @@ std::unique_ptr<Nginx> start_nginx(const std::string& bin, const RunDir& dir, co
         << "pid " << prefix << "/nginx.pid;\nerror_log " << prefix << "/error.log warn;\n"
         << "events { worker_connections " << worker_connections << "; }\n"
         << "http {\n  access_log off;\n  client_max_body_size 64m;\n  client_body_buffer_size 1m;\n"
-        << "  client_body_temp_path " << prefix << "/tmp/body;\n  proxy_temp_path " << prefix << "/tmp/proxy;\n"
-        << "  fastcgi_temp_path " << prefix << "/tmp/fastcgi;\n  uwsgi_temp_path " << prefix << "/tmp/uwsgi;\n"
-        << "  scgi_temp_path " << prefix << "/tmp/scgi;\n  keepalive_requests 1000000;\n  keepalive_timeout 60s;\n"
+        << "  client_body_temp_path " << prefix << "/tmp/body;\n  proxy_temp_path " << prefix
+        << "/tmp/proxy;\n"
+        << "  fastcgi_temp_path " << prefix << "/tmp/fastcgi;\n  uwsgi_temp_path " << prefix
+        << "/tmp/uwsgi;\n"
+        << "  scgi_temp_path " << prefix
+        << "/tmp/scgi;\n  keepalive_requests 1000000;\n  keepalive_timeout 60s;\n"
         << "  server {\n    listen 127.0.0.1:" << n->port << ";\n"
-        << "    location = /health { default_type application/json; return 200 '{\"status\":\"ok\"}'; }\n"
+        << "    location = /health { default_type application/json; return 200 "
+           "'{\"status\":\"ok\"}'; }\n"
         << "    location / { default_type application/json; return 200 '{}'; }\n  }\n}\n";
   }
   n->child = Child::spawn({bin, "-p", prefix + "/", "-c", conf, "-e", prefix + "/error.log"}, cpu,
                           prefix + "/stderr.log", false, why);
   if (!n->child) return nullptr;
   for (int i = 0; i < 500; ++i) {
-    if (!http_get_body(n->port, "/health").empty() && !children_of(n->child->pid()).empty()) return n;
+    if (!http_get_body(n->port, "/health").empty() && !children_of(n->child->pid()).empty())
+      return n;
     if (!n->child->alive()) break;
     sleep_ms(10);
   }
@@ -421,7 +435,8 @@ std::unique_ptr<Nginx> start_nginx(const std::string& bin, const RunDir& dir, co
 
 // `count` complete POST requests of unique gzip batches, made on `threads`
 // threads (before any server runs, so they compete with nothing measured).
-std::vector<std::string> make_requests(uint16_t port, std::size_t count, uint64_t seed, int threads) {
+std::vector<std::string> make_requests(uint16_t port, std::size_t count, uint64_t seed,
+                                       int threads) {
   std::vector<std::string> out(count);
   std::string host = "127.0.0.1:" + std::to_string(port);
   std::vector<std::thread> pool;
@@ -429,8 +444,10 @@ std::vector<std::string> make_requests(uint16_t port, std::size_t count, uint64_
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&, t] {
       BatchGenerator gen(seed * 1000003u + static_cast<uint64_t>(t) + 1);
-      for (std::size_t i = static_cast<std::size_t>(t); i < count; i += static_cast<std::size_t>(threads)) {
-        out[i] = tern::bench::http_post(host, "/v1/batch", kWriteKey, gen.batch_gzip(kEventsPerBatch), true);
+      for (std::size_t i = static_cast<std::size_t>(t); i < count;
+           i += static_cast<std::size_t>(threads)) {
+        out[i] = tern::bench::http_post(host, "/v1/batch", kWriteKey,
+                                        gen.batch_gzip(kEventsPerBatch), true);
       }
     });
   }
@@ -445,7 +462,8 @@ std::string_view body_of(const std::string& request) {
 }
 
 // Re-targets requests made for one port at another (the Host header only).
-std::vector<std::string> retarget(const std::vector<std::string>& reqs, uint16_t from, uint16_t to) {
+std::vector<std::string> retarget(const std::vector<std::string>& reqs, uint16_t from,
+                                  uint16_t to) {
   std::vector<std::string> out;
   out.reserve(reqs.size());
   std::string a = "Host: 127.0.0.1:" + std::to_string(from) + "\r\n";
@@ -476,8 +494,8 @@ bool drop_page_cache() {
 }
 
 struct CeilingResult {
-  double eps = 0;      // events per second of this thread's CPU time
-  double wall_eps = 0; // events per wall-clock second
+  double eps = 0;       // events per second of this thread's CPU time
+  double wall_eps = 0;  // events per wall-clock second
   uint64_t events = 0;
   uint64_t bad = 0;
   std::string error;
@@ -485,7 +503,8 @@ struct CeilingResult {
 
 // inflate + simdjson validate + write(2), single thread, same bodies, for at
 // least `seconds` (whole passes over the bodies).
-CeilingResult ceiling(const std::vector<std::string>& reqs, double seconds, const std::string& path) {
+CeilingResult ceiling(const std::vector<std::string>& reqs, double seconds,
+                      const std::string& path) {
   CeilingResult res;
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
@@ -574,7 +593,8 @@ double fdatasync_median_ms(const std::string& path, int n) {
   std::memset(buf, 'x', sizeof buf);
   for (int i = 0; i < n; ++i) {
     auto t = Clock::now();
-    if (::write(fd, buf, sizeof buf) != static_cast<ssize_t>(sizeof buf) || ::fdatasync(fd) != 0) break;
+    if (::write(fd, buf, sizeof buf) != static_cast<ssize_t>(sizeof buf) || ::fdatasync(fd) != 0)
+      break;
     ms.push_back(seconds_since(t) * 1000);
   }
   ::close(fd);
@@ -599,12 +619,13 @@ struct RssResult {
 // needs are resident before "before" is read: what is measured is the cost
 // of the connections, not of the server's first request.
 template <typename RssFn>
-RssResult rss_per_connection(uint16_t port, const std::string& warm, const std::vector<std::string>& reqs,
-                             RssFn rss_kb) {
+RssResult rss_per_connection(uint16_t port, const std::string& warm,
+                             const std::vector<std::string>& reqs, RssFn rss_kb) {
   RssResult res;
   {
     std::string ignored;
-    for (int fd : tern::bench::open_idle_connections("127.0.0.1", port, 1, warm, &ignored)) ::close(fd);
+    for (int fd : tern::bench::open_idle_connections("127.0.0.1", port, 1, warm, &ignored))
+      ::close(fd);
   }
   sleep_ms(300);
   res.before_kb = rss_kb();
@@ -631,10 +652,10 @@ RssResult rss_per_connection(uint16_t port, const std::string& warm, const std::
 
 // ---------------------------------------------------------------- output
 
-void line(const char* id, const char* what, double v, const char* unit, const char* base_what, double base,
-          double ratio, const char* target, bool met) {
-  std::printf("%-3s %-44s %12.2f %-6s | baseline %-44s %12.2f | ratio %7.3f (target %s) %s\n", id, what, v, unit,
-              base_what, base, ratio, target, met ? "MET" : "MISSED");
+void line(const char* id, const char* what, double v, const char* unit, const char* base_what,
+          double base, double ratio, const char* target, bool met) {
+  std::printf("%-3s %-44s %12.2f %-6s | baseline %-44s %12.2f | ratio %7.3f (target %s) %s\n", id,
+              what, v, unit, base_what, base, ratio, target, met ? "MET" : "MISSED");
 }
 
 void step(const char* what) {
@@ -653,7 +674,8 @@ nlohmann::ordered_json run_kafka_bench() {
   self[n] = '\0';
   std::string bin = std::filesystem::path(self).parent_path().string() + "/kafka_bench";
   if (::access(bin.c_str(), X_OK) != 0) {
-    std::printf("R4  (kafka_bench not built next to relay_bench: Kafka figure not measured here)\n");
+    std::printf(
+        "R4  (kafka_bench not built next to relay_bench: Kafka figure not measured here)\n");
     return {};
   }
   std::string cmd = bin + " 2>&1";
@@ -700,24 +722,30 @@ int main(int argc, char** argv) {
       set_nice = true;
     } else if ((a == "--dir" || a == "--relay" || a == "--nginx") && i + 1 < argc) {
       std::string v = argv[++i];
-      if (a == "--dir") parent = v;
-      else if (a == "--relay") relay_bin = v;
-      else nginx_bin = v;
+      if (a == "--dir")
+        parent = v;
+      else if (a == "--relay")
+        relay_bin = v;
+      else
+        nginx_bin = v;
     } else {
-      std::fprintf(stderr, "usage: relay_bench [--quick] [--dir DIR] [--relay PATH] [--nginx PATH] [--nice N]\n");
+      std::fprintf(
+          stderr,
+          "usage: relay_bench [--quick] [--dir DIR] [--relay PATH] [--nginx PATH] [--nice N]\n");
       return 2;
     }
   }
   if (relay_bin.empty() || ::access(relay_bin.c_str(), X_OK) != 0) {
-    std::fprintf(stderr, "relay_bench: tern-relay not found (%s); pass --relay PATH\n", relay_bin.c_str());
+    std::fprintf(stderr, "relay_bench: tern-relay not found (%s); pass --relay PATH\n",
+                 relay_bin.c_str());
     return 1;
   }
   if (nginx_bin.empty()) nginx_bin = find_program("nginx", {"/usr/sbin", "/usr/local/sbin"});
   signal(SIGPIPE, SIG_IGN);
   // Set before any thread or child exists: all of them inherit it.
   if (set_nice && setpriority(PRIO_PROCESS, 0, nice_level) != 0) {
-    std::fprintf(stderr, "relay_bench: cannot set nice %d: %s (continuing at %d)\n", nice_level, std::strerror(errno),
-                 getpriority(PRIO_PROCESS, 0));
+    std::fprintf(stderr, "relay_bench: cannot set nice %d: %s (continuing at %d)\n", nice_level,
+                 std::strerror(errno), getpriority(PRIO_PROCESS, 0));
   }
   // K idle connections on both ends need file descriptors.
   rlimit rl{};
@@ -746,14 +774,16 @@ int main(int argc, char** argv) {
   const double r2_s = quick ? 1.5 : 3.0;
   const double r3_s = quick ? 2.0 : 5.0;
   const int r1_conns = 64, r2_conns = 64, r3_conns = 64;
-  const int k_idle = static_cast<int>(std::min<rlim_t>(quick ? 500 : 1000, rl.rlim_cur > 200 ? (rl.rlim_cur - 100) / 2 : 50));
+  const int k_idle = static_cast<int>(
+      std::min<rlim_t>(quick ? 500 : 1000, rl.rlim_cur > 200 ? (rl.rlim_cur - 100) / 2 : 50));
   // Enough unique batches for R1 at up to ~200k events/s per core.
   const std::size_t r1_bodies = quick ? 3000 : 9000;
 
-  std::printf("relay_bench: tern-relay %s; servers on CPU %d, load generator on CPU %d; %s mode; "
-              "load average %s on %d CPUs; nice %d\n",
-              relay_bin.c_str(), server_cpu, load_cpu, quick ? "quick" : "full", loadavg().c_str(), threads,
-              getpriority(PRIO_PROCESS, 0));
+  std::printf(
+      "relay_bench: tern-relay %s; servers on CPU %d, load generator on CPU %d; %s mode; "
+      "load average %s on %d CPUs; nice %d\n",
+      relay_bin.c_str(), server_cpu, load_cpu, quick ? "quick" : "full", loadavg().c_str(), threads,
+      getpriority(PRIO_PROCESS, 0));
 
   // ------------------------------------------------------------ R1
   std::string why;
@@ -768,18 +798,21 @@ int main(int argc, char** argv) {
   std::vector<std::string> r1_reqs = make_requests(relay->port, r1_bodies, 1, threads);
   std::size_t gz_bytes = 0, raw_events = r1_reqs.size() * kEventsPerBatch;
   for (const auto& r : r1_reqs) gz_bytes += body_of(r).size();
-  std::printf("bodies: %zu batches of %d events, %.0f B gzip per batch (%.1f B/event on the wire), made in %.1f s\n",
-              r1_reqs.size(), kEventsPerBatch, static_cast<double>(gz_bytes) / r1_reqs.size(),
-              static_cast<double>(gz_bytes) / raw_events, seconds_since(gen_start));
+  std::printf(
+      "bodies: %zu batches of %d events, %.0f B gzip per batch (%.1f B/event on the wire), made in "
+      "%.1f s\n",
+      r1_reqs.size(), kEventsPerBatch, static_cast<double>(gz_bytes) / r1_reqs.size(),
+      static_cast<double>(gz_bytes) / raw_events, seconds_since(gen_start));
   pin_self(load_cpu);
 
   const bool cache_dropped = drop_page_cache();
-  std::printf("page cache %s before each R1 run\n", cache_dropped ? "dropped" : "not dropped (needs root)");
+  std::printf("page cache %s before each R1 run\n",
+              cache_dropped ? "dropped" : "not dropped (needs root)");
   step("R1 baseline: inflate + simdjson + write(2)");
   CeilingResult ceil = ceiling(r1_reqs, quick ? 1.0 : 2.5, dir.file("ceiling.ndjson"));
   if (!ceil.error.empty() || ceil.bad) {
-    std::fprintf(stderr, "relay_bench: baseline: %s (%llu bad batches/events)\n", ceil.error.c_str(),
-                 static_cast<unsigned long long>(ceil.bad));
+    std::fprintf(stderr, "relay_bench: baseline: %s (%llu bad batches/events)\n",
+                 ceil.error.c_str(), static_cast<unsigned long long>(ceil.bad));
   }
 
   if (cache_dropped) drop_page_cache();
@@ -809,14 +842,17 @@ int main(int argc, char** argv) {
   // on the machine, like the baseline's thread CPU time.
   double relay_cpu = proc_cpu_s(relay->child->pid()) - cpu0;
   double relay_eps = ratio(std::max(0.0, accepted), relay_cpu);
-  std::printf("R1 run: %llu ok / %llu non-2xx / %llu errors in %.2f s measured = %.0f events/s wall clock; relay "
-              "CPU %.0f%% of its core during the load, %.2f CPU-s in all until the sink caught up; p50 %.1f ms, p99 %.1f ms at %d connections; accepted %.0f, deduplicated %.0f, rejected %.0f "
-              "events; %.0f spool commits (%.0f events each); file sink caught up %.1f s after the load\n",
-              static_cast<unsigned long long>(r1.ok), static_cast<unsigned long long>(r1.non_2xx),
-              static_cast<unsigned long long>(r1.errors), r1.measured_s, relay_eps_wall,
-              100 * ratio(relay_cpu_load, relay_wall), relay_cpu,
-              r1.percentile_us(50) / 1000, r1.percentile_us(99) / 1000, r1_conns, accepted, std::max(0.0, dedup),
-              std::max(0.0, rejected), commits, ratio(accepted, commits), catch_up_s);
+  std::printf(
+      "R1 run: %llu ok / %llu non-2xx / %llu errors in %.2f s measured = %.0f events/s wall clock; "
+      "relay "
+      "CPU %.0f%% of its core during the load, %.2f CPU-s in all until the sink caught up; p50 "
+      "%.1f ms, p99 %.1f ms at %d connections; accepted %.0f, deduplicated %.0f, rejected %.0f "
+      "events; %.0f spool commits (%.0f events each); file sink caught up %.1f s after the load\n",
+      static_cast<unsigned long long>(r1.ok), static_cast<unsigned long long>(r1.non_2xx),
+      static_cast<unsigned long long>(r1.errors), r1.measured_s, relay_eps_wall,
+      100 * ratio(relay_cpu_load, relay_wall), relay_cpu, r1.percentile_us(50) / 1000,
+      r1.percentile_us(99) / 1000, r1_conns, accepted, std::max(0.0, dedup),
+      std::max(0.0, rejected), commits, ratio(accepted, commits), catch_up_s);
   if (!r1.first_error.empty()) std::printf("R1 first error: %s\n", r1.first_error.c_str());
 
   // ------------------------------------------------------------ R3
@@ -847,8 +883,10 @@ int main(int argc, char** argv) {
   double fsync_ms = fdatasync_median_ms(dir.file("fdatasync.probe"), quick ? 100 : 300);
 
   std::unique_ptr<Nginx> nginx;
-  if (!nginx_bin.empty()) nginx = start_nginx(nginx_bin, dir, "nginx", 1, kNginxConnections, server_cpu, &why);
-  if (!nginx) std::printf("nginx unavailable (%s): R2, R3 and R5 baselines not measured\n", why.c_str());
+  if (!nginx_bin.empty())
+    nginx = start_nginx(nginx_bin, dir, "nginx", 1, kNginxConnections, server_cpu, &why);
+  if (!nginx)
+    std::printf("nginx unavailable (%s): R2, R3 and R5 baselines not measured\n", why.c_str());
   LoadResult n3;
   if (nginx) {
     step("R3 nginx open loop at the same rate");
@@ -857,13 +895,17 @@ int main(int argc, char** argv) {
     n3 = run_requests(o3, n3_reqs);
   }
   double nginx_p99 = n3.percentile_us(99) / 1000;
-  std::printf("R3 run: %.0f req/s (%.0f events/s) open loop for %.1f s, %d connections: relay %llu ok / %llu "
-              "non-2xx / %llu errors, p50 %.2f ms, p99 %.2f ms, %llu sent >1 ms late; nginx %llu ok, p50 %.2f ms, "
-              "p99 %.2f ms; fdatasync median %.3f ms; relay spool commits %.0f, %.0f of them over 5 ms\n",
-              r3_rps, r3_rate_eps, r3_s, r3_conns, static_cast<unsigned long long>(r3.ok),
-              static_cast<unsigned long long>(r3.non_2xx), static_cast<unsigned long long>(r3.errors), relay_p50,
-              relay_p99, static_cast<unsigned long long>(r3.late), static_cast<unsigned long long>(n3.ok),
-              n3.percentile_us(50) / 1000, nginx_p99, fsync_ms, r3_commits, r3_slow_commits);
+  std::printf(
+      "R3 run: %.0f req/s (%.0f events/s) open loop for %.1f s, %d connections: relay %llu ok / "
+      "%llu "
+      "non-2xx / %llu errors, p50 %.2f ms, p99 %.2f ms, %llu sent >1 ms late; nginx %llu ok, p50 "
+      "%.2f ms, "
+      "p99 %.2f ms; fdatasync median %.3f ms; relay spool commits %.0f, %.0f of them over 5 ms\n",
+      r3_rps, r3_rate_eps, r3_s, r3_conns, static_cast<unsigned long long>(r3.ok),
+      static_cast<unsigned long long>(r3.non_2xx), static_cast<unsigned long long>(r3.errors),
+      relay_p50, relay_p99, static_cast<unsigned long long>(r3.late),
+      static_cast<unsigned long long>(n3.ok), n3.percentile_us(50) / 1000, nginx_p99, fsync_ms,
+      r3_commits, r3_slow_commits);
 
   // ------------------------------------------------------------ R5
   step("R5 idle keep-alive connections");
@@ -872,16 +914,19 @@ int main(int argc, char** argv) {
   RssResult rss_relay, rss_nginx;
   uint16_t relay5_port = relay5 ? relay5->port : 0;
   if (relay5) {
-    std::vector<std::string> r5_reqs = make_requests(relay5->port, static_cast<std::size_t>(k_idle) + 1, 5, threads);
+    std::vector<std::string> r5_reqs =
+        make_requests(relay5->port, static_cast<std::size_t>(k_idle) + 1, 5, threads);
     std::string warm = r5_reqs.back();  // unique ids too: a full ingest
     r5_reqs.pop_back();
     pid_t pid = relay5->child->pid();
-    rss_relay = rss_per_connection(relay5->port, warm, r5_reqs, [pid] { return proc_status_kb(pid, "VmRSS"); });
+    rss_relay = rss_per_connection(relay5->port, warm, r5_reqs,
+                                   [pid] { return proc_status_kb(pid, "VmRSS"); });
     if (nginx) {
       std::vector<std::string> n5_reqs = retarget(r5_reqs, relay5->port, nginx->port);
       std::string nwarm = retarget({warm}, relay5->port, nginx->port).front();
       Nginx* ng = nginx.get();
-      rss_nginx = rss_per_connection(nginx->port, nwarm, n5_reqs, [ng] { return ng->worker_rss_kb(); });
+      rss_nginx =
+          rss_per_connection(nginx->port, nwarm, n5_reqs, [ng] { return ng->worker_rss_kb(); });
     }
   } else {
     std::printf("R5: tern-relay did not start: %s\n", why.c_str());
@@ -891,7 +936,8 @@ int main(int argc, char** argv) {
   double nginx_static_per_conn = 0;
   if (nginx) {
     // Both fresh and idle, so neither holds memory from earlier traffic.
-    auto small = start_nginx(nginx_bin, dir, "nginx-small", 1, kNginxSmallConnections, server_cpu, &why);
+    auto small =
+        start_nginx(nginx_bin, dir, "nginx-small", 1, kNginxSmallConnections, server_cpu, &why);
     auto big = start_nginx(nginx_bin, dir, "nginx-big", 1, kNginxConnections, server_cpu, &why);
     if (small && big) {
       sleep_ms(200);
@@ -901,9 +947,11 @@ int main(int argc, char** argv) {
     }
   }
   if (rss_nginx.bytes_per_conn >= 0) {
-    std::printf("R5 nginx: %.0f B per connection grown + %.0f B static share of its preallocated connection "
-                "table (worker_connections %d vs %d)\n",
-                rss_nginx.bytes_per_conn, nginx_static_per_conn, kNginxConnections, kNginxSmallConnections);
+    std::printf(
+        "R5 nginx: %.0f B per connection grown + %.0f B static share of its preallocated "
+        "connection "
+        "table (worker_connections %d vs %d)\n",
+        rss_nginx.bytes_per_conn, nginx_static_per_conn, kNginxConnections, kNginxSmallConnections);
     rss_nginx.bytes_per_conn += nginx_static_per_conn;
   }
   // The same with one GET /health per connection: the bare cost of a
@@ -912,26 +960,32 @@ int main(int argc, char** argv) {
   {
     auto relay5g = start_relay(relay_bin, dir, "relay-r5get", server_cpu, &why);
     if (relay5g) {
-      std::vector<std::string> gets(static_cast<std::size_t>(k_idle),
-                                    tern::bench::http_get("127.0.0.1:" + std::to_string(relay5g->port), "/health"));
+      std::vector<std::string> gets(
+          static_cast<std::size_t>(k_idle),
+          tern::bench::http_get("127.0.0.1:" + std::to_string(relay5g->port), "/health"));
       pid_t pid = relay5g->child->pid();
-      rss_relay_get = rss_per_connection(relay5g->port, gets.front(), gets, [pid] { return proc_status_kb(pid, "VmRSS"); });
+      rss_relay_get = rss_per_connection(relay5g->port, gets.front(), gets,
+                                         [pid] { return proc_status_kb(pid, "VmRSS"); });
     }
     if (nginx) {
-      std::vector<std::string> gets(static_cast<std::size_t>(k_idle),
-                                    tern::bench::http_get("127.0.0.1:" + std::to_string(nginx->port), "/health"));
+      std::vector<std::string> gets(
+          static_cast<std::size_t>(k_idle),
+          tern::bench::http_get("127.0.0.1:" + std::to_string(nginx->port), "/health"));
       Nginx* ng = nginx.get();
-      rss_nginx_get = rss_per_connection(nginx->port, gets.front(), gets, [ng] { return ng->worker_rss_kb(); });
+      rss_nginx_get =
+          rss_per_connection(nginx->port, gets.front(), gets, [ng] { return ng->worker_rss_kb(); });
       if (rss_nginx_get.bytes_per_conn >= 0) rss_nginx_get.bytes_per_conn += nginx_static_per_conn;
     }
   }
-  std::printf("R5 run: %d connections, one gzip batch POST each, then idle: relay RSS %lld → %lld kB%s%s; "
-              "nginx worker RSS %lld → %lld kB%s%s\n",
-              rss_relay.opened, rss_relay.before_kb, rss_relay.after_kb, rss_relay.error.empty() ? "" : " — ",
-              rss_relay.error.c_str(), rss_nginx.before_kb, rss_nginx.after_kb, rss_nginx.error.empty() ? "" : " — ",
-              rss_nginx.error.c_str());
-  std::printf("R5 run, GET /health instead: relay %.0f B per connection, nginx %.0f B per connection\n",
-              rss_relay_get.bytes_per_conn, rss_nginx_get.bytes_per_conn);
+  std::printf(
+      "R5 run: %d connections, one gzip batch POST each, then idle: relay RSS %lld → %lld kB%s%s; "
+      "nginx worker RSS %lld → %lld kB%s%s\n",
+      rss_relay.opened, rss_relay.before_kb, rss_relay.after_kb,
+      rss_relay.error.empty() ? "" : " — ", rss_relay.error.c_str(), rss_nginx.before_kb,
+      rss_nginx.after_kb, rss_nginx.error.empty() ? "" : " — ", rss_nginx.error.c_str());
+  std::printf(
+      "R5 run, GET /health instead: relay %.0f B per connection, nginx %.0f B per connection\n",
+      rss_relay_get.bytes_per_conn, rss_nginx_get.bytes_per_conn);
 
   // ------------------------------------------------------------ R2
   pin_self(load_cpu);
@@ -947,14 +1001,16 @@ int main(int argc, char** argv) {
   for (int round = 0; round < r2_rounds; ++round) {
     if (relay5) {
       step("R2 tern-relay GET /health closed loop");
-      std::string get = tern::bench::http_get("127.0.0.1:" + std::to_string(relay5_port), "/health");
+      std::string get =
+          tern::bench::http_get("127.0.0.1:" + std::to_string(relay5_port), "/health");
       o2.port = relay5_port;
       LoadResult r = tern::bench::run_load(o2, [&](uint64_t) { return &get; });
       if (r.rps() >= r2.rps()) r2 = std::move(r);
     }
     if (nginx) {
       step("R2 nginx GET /health closed loop");
-      std::string get = tern::bench::http_get("127.0.0.1:" + std::to_string(nginx->port), "/health");
+      std::string get =
+          tern::bench::http_get("127.0.0.1:" + std::to_string(nginx->port), "/health");
       o2.port = nginx->port;
       LoadResult r = tern::bench::run_load(o2, [&](uint64_t) { return &get; });
       if (r.rps() >= n2.rps()) n2 = std::move(r);
@@ -962,12 +1018,15 @@ int main(int argc, char** argv) {
   }
   if (relay5) relay5->child->stop();
   if (nginx) nginx->child->stop();
-  std::printf("R2 run: GET /health, %d connections, best of %d rounds of %.1f s: relay %llu ok / %llu errors, p99 %.2f ms, load "
-              "thread CPU %.0f%%; nginx %llu ok / %llu errors, p99 %.2f ms, load thread CPU %.0f%%\n",
-              r2_conns, r2_rounds, o2.duration_s, static_cast<unsigned long long>(r2.ok), static_cast<unsigned long long>(r2.errors),
-              r2.percentile_us(99) / 1000, 100 * ratio(r2.load_cpu_s, r2.measured_s),
-              static_cast<unsigned long long>(n2.ok), static_cast<unsigned long long>(n2.errors),
-              n2.percentile_us(99) / 1000, 100 * ratio(n2.load_cpu_s, n2.measured_s));
+  std::printf(
+      "R2 run: GET /health, %d connections, best of %d rounds of %.1f s: relay %llu ok / %llu "
+      "errors, p99 %.2f ms, load "
+      "thread CPU %.0f%%; nginx %llu ok / %llu errors, p99 %.2f ms, load thread CPU %.0f%%\n",
+      r2_conns, r2_rounds, o2.duration_s, static_cast<unsigned long long>(r2.ok),
+      static_cast<unsigned long long>(r2.errors), r2.percentile_us(99) / 1000,
+      100 * ratio(r2.load_cpu_s, r2.measured_s), static_cast<unsigned long long>(n2.ok),
+      static_cast<unsigned long long>(n2.errors), n2.percentile_us(99) / 1000,
+      100 * ratio(n2.load_cpu_s, n2.measured_s));
 
   step("R4 kafka_bench");
   // kafka_bench places its own threads: it must not inherit the load
@@ -987,16 +1046,18 @@ int main(int argc, char** argv) {
   std::string load_end = loadavg();
   double load1 = std::atof(load_end.c_str());
   std::printf("\nload average at the end %s%s\n", load_end.c_str(),
-              load1 > threads ? " — the machine is busy with other work: wall-clock figures (R2, R3) are "
-                                "pessimistic; R1 is per CPU-second on both sides" : "");
-  line("R1", "relay events/CPU-s, gzip x100, file sink", relay_eps, "ev/s", "inflate+simdjson+write(2), per CPU-s",
-       ceil.eps, r1_ratio, ">= 0.5", r1_met);
-  line("R2", "relay req/s, GET /health (ingest bypassed)", r2.rps(), "req/s", "nginx return 200, same load", n2.rps(),
-       r2_ratio, ">= 0.5", r2_met);
-  line("R3", "relay p99 at half R1 rate, ack local", relay_p99, "ms", "nginx p99 same rate + 2 x fdatasync", r3_base,
-       r3_ratio, "<= 3", r3_met);
-  line("R5", "relay RSS per idle keep-alive connection", rss_relay.bytes_per_conn, "B", "nginx's, same run",
-       rss_nginx.bytes_per_conn, r5_ratio, "<= 16", r5_met);
+              load1 > threads
+                  ? " — the machine is busy with other work: wall-clock figures (R2, R3) are "
+                    "pessimistic; R1 is per CPU-second on both sides"
+                  : "");
+  line("R1", "relay events/CPU-s, gzip x100, file sink", relay_eps, "ev/s",
+       "inflate+simdjson+write(2), per CPU-s", ceil.eps, r1_ratio, ">= 0.5", r1_met);
+  line("R2", "relay req/s, GET /health (ingest bypassed)", r2.rps(), "req/s",
+       "nginx return 200, same load", n2.rps(), r2_ratio, ">= 0.5", r2_met);
+  line("R3", "relay p99 at half R1 rate, ack local", relay_p99, "ms",
+       "nginx p99 same rate + 2 x fdatasync", r3_base, r3_ratio, "<= 3", r3_met);
+  line("R5", "relay RSS per idle keep-alive connection", rss_relay.bytes_per_conn, "B",
+       "nginx's, same run", rss_nginx.bytes_per_conn, r5_ratio, "<= 16", r5_met);
   std::printf("whole run %.0f s\n", seconds_since(bench_start));
 
   nlohmann::ordered_json j;
@@ -1033,7 +1094,8 @@ int main(int argc, char** argv) {
   // R4's own figures keep their names; its other keys get an r4_ prefix.
   for (auto it = kafka.begin(); it != kafka.end(); ++it) {
     if (it.key() == "bench") continue;
-    std::string key = it.key() == "kafka_eps" || it.key() == "file_eps" ? it.key() : "r4_" + it.key();
+    std::string key =
+        it.key() == "kafka_eps" || it.key() == "file_eps" ? it.key() : "r4_" + it.key();
     if (!j.contains(key)) j[key] = it.value();
   }
   std::printf("%s\n", j.dump().c_str());

@@ -40,9 +40,9 @@
 //
 // It is a benchmark, not a test: it never fails on a missed target, it says so.
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <arpa/inet.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sqlite3.h>
@@ -92,14 +92,14 @@ extern char** environ;
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+using std::chrono::nanoseconds;
 using tern::bench::deflate_text;
 using tern::bench::find_program;
 using tern::bench::free_port;
 using tern::bench::RunDir;
 using tern::bench::seconds_since;
-using std::chrono::duration_cast;
-using std::chrono::milliseconds;
-using std::chrono::nanoseconds;
 
 // ---------------------------------------------------------------- settings
 
@@ -125,11 +125,11 @@ struct Settings {
 // 32-bit targets too.
 constexpr std::size_t kBigQueueBytes = std::size_t{1} << 30;
 constexpr int64_t kSlowCallNs = 100'000;  // S1: a track() call this slow is explained in the notes
-constexpr int kS6Speed = 20;             // simulated seconds per real second
-constexpr int kS6WindowMs = 60'000;      // the figure's 60 s
+constexpr int kS6Speed = 20;              // simulated seconds per real second
+constexpr int kS6WindowMs = 60'000;       // the figure's 60 s
 constexpr int kS6EventsPerSecond = 1000;  // the figure's 1k events/s
-constexpr int kBackoffBaseMs = 500;      // the SDK's schedule: 0.5 s doubling...
-constexpr int kBackoffMaxMs = 300'000;   // ...to 300 s, full jitter
+constexpr int kBackoffBaseMs = 500;       // the SDK's schedule: 0.5 s doubling...
+constexpr int kBackoffMaxMs = 300'000;    // ...to 300 s, full jitter
 
 // ---------------------------------------------------------------- small helpers
 
@@ -148,7 +148,9 @@ int64_t quantile(const std::vector<int64_t>& sorted, double q) {
 // A field of /proc/self/status in KiB: "VmRSS" (resident set size), or its
 // parts "RssAnon" (heap, stacks: private) and "RssFile" (mapped files,
 // mostly shared library pages other processes share).
-long status_kb(const char* field) { return static_cast<long>(tern::bench::proc_status_kb(::getpid(), field)); }
+long status_kb(const char* field) {
+  return static_cast<long>(tern::bench::proc_status_kb(::getpid(), field));
+}
 long rss_kb() { return status_kb("VmRSS"); }
 
 // A thread's scheduler accounting (/proc/.../schedstat): time on a CPU and
@@ -250,7 +252,8 @@ class MobileContext final : public tern::ContextProvider {
 // Answers every request like a server that is down (connection refused) and counts them.
 class DownTransport final : public tern::Transport {
  public:
-  explicit DownTransport(std::function<int64_t()> sim_now_ms) : sim_now_ms_(std::move(sim_now_ms)) {}
+  explicit DownTransport(std::function<int64_t()> sim_now_ms)
+      : sim_now_ms_(std::move(sim_now_ms)) {}
   tern::HttpResponse send(const tern::HttpRequest&) override {
     std::lock_guard<std::mutex> lock(mu_);
     attempt_ms_.push_back(sim_now_ms_());
@@ -316,8 +319,12 @@ class FastClock final : public tern::Clock {
 // The S1–S3 event: one typical e-commerce track call.
 const char* const kEventName = "Product Added";
 nlohmann::json typical_properties() {
-  return {{"product_id", "sku-48213"}, {"name", "Trail Running Shoe"}, {"price", 89.95},
-          {"currency", "EUR"},         {"quantity", 1},                {"category", "footwear"}};
+  return {{"product_id", "sku-48213"},
+          {"name", "Trail Running Shoe"},
+          {"price", 89.95},
+          {"currency", "EUR"},
+          {"quantity", 1},
+          {"category", "footwear"}};
 }
 
 // A varied stream of typical events for S4/S5 (names, products, prices,
@@ -328,13 +335,15 @@ struct TypicalEvent {
 };
 
 std::vector<TypicalEvent> typical_events(std::size_t n, uint32_t seed) {
-  static const char* const kNames[] = {"Product Viewed", "Product Added",     "Cart Viewed",
-                                       "Checkout Started", "Order Completed", "Products Searched",
+  static const char* const kNames[] = {"Product Viewed",    "Product Added",   "Cart Viewed",
+                                       "Checkout Started",  "Order Completed", "Products Searched",
                                        "Promotion Clicked", "Screen Viewed"};
-  static const char* const kCategories[] = {"footwear", "outdoor", "books", "kitchen", "toys", "garden"};
+  static const char* const kCategories[] = {"footwear", "outdoor", "books",
+                                            "kitchen",  "toys",    "garden"};
   static const char* const kProducts[] = {"Trail Running Shoe", "Rain Jacket", "Cast Iron Pan",
                                           "Wooden Train Set",   "Garden Hose", "Paperback Novel"};
-  static const char* const kScreens[] = {"Home", "Search", "Product", "Cart", "Checkout", "Account"};
+  static const char* const kScreens[] = {"Home", "Search",   "Product",
+                                         "Cart", "Checkout", "Account"};
   std::mt19937 rng(seed);
   auto pick = [&](std::size_t k) { return static_cast<std::size_t>(rng() % k); };
   std::vector<TypicalEvent> out;
@@ -345,7 +354,8 @@ std::vector<TypicalEvent> typical_events(std::size_t n, uint32_t seed) {
     char sku[16];
     std::snprintf(sku, sizeof sku, "sku-%05u", static_cast<unsigned>(rng() % 100000));
     if (e.name == "Screen Viewed") {
-      e.properties = {{"screen", kScreens[pick(6)]}, {"previous", kScreens[pick(6)]},
+      e.properties = {{"screen", kScreens[pick(6)]},
+                      {"previous", kScreens[pick(6)]},
                       {"load_ms", static_cast<int>(rng() % 900 + 50)}};
     } else if (e.name == "Products Searched") {
       e.properties = {{"query", std::string(kCategories[pick(6)]) + " " + kProducts[pick(6)]},
@@ -368,7 +378,8 @@ tern::Config base_config(const std::string& db) {
   tern::Config c;
   c.write_key = "bench-write-key";
   c.storage_path = db;
-  c.logger = g_verbose ? tern::make_stderr_logger(tern::LogLevel::kDebug) : tern::make_null_logger();
+  c.logger =
+      g_verbose ? tern::make_stderr_logger(tern::LogLevel::kDebug) : tern::make_null_logger();
   c.context_provider = std::make_shared<MobileContext>();
   return c;
 }
@@ -376,7 +387,8 @@ tern::Config base_config(const std::string& db) {
 std::unique_ptr<tern::Client> make_client(tern::Config config, const char* what) {
   auto r = tern::Client::create(std::move(config));
   if (!r) {
-    std::fprintf(stderr, "sdk_bench: %s: Client::create failed: %s\n", what, r.status().to_string().c_str());
+    std::fprintf(stderr, "sdk_bench: %s: Client::create failed: %s\n", what,
+                 r.status().to_string().c_str());
     return nullptr;
   }
   return std::move(r).value();
@@ -412,7 +424,8 @@ const char* const kSchema =
 class Db {
  public:
   explicit Db(const std::string& path, bool with_schema = true) {
-    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
+    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
+        SQLITE_OK) {
       std::fprintf(stderr, "sdk_bench: cannot open %s: %s\n", path.c_str(), sqlite3_errmsg(db_));
       sqlite3_close(db_);
       db_ = nullptr;
@@ -466,13 +479,15 @@ struct SnprintfEvent {
     return std::snprintf(
         buf, sizeof buf,
         "{\"type\":\"track\",\"messageId\":\"%08x-%04x-7%03x-%04x-%012" PRIx64
-        "\",\"timestamp\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\",\"anonymousId\":\"%s\",\"event\":\"%s\","
+        "\",\"timestamp\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\",\"anonymousId\":\"%s\",\"event\":"
+        "\"%s\","
         "\"properties\":{\"product_id\":\"%s\",\"name\":\"%s\",\"price\":%.2f,\"currency\":\"%s\","
         "\"quantity\":%d,\"category\":\"%s\"},\"context\":%s}",
-        static_cast<unsigned>(i >> 16), static_cast<unsigned>(i & 0xffff), static_cast<unsigned>(i & 0xfff),
-        static_cast<unsigned>(0x8000 | (i & 0x3fff)), static_cast<uint64_t>(i * 0x9e3779b97f4a7c15ULL & 0xffffffffffffULL), 2026,
-        11, 26, 4, 41, static_cast<int>(i % 60), static_cast<int>(i % 1000), anonymous_id.c_str(),
-        kEventName, "sku-48213", "Trail Running Shoe", 89.95, "EUR", 1, "footwear", context.c_str());
+        static_cast<unsigned>(i >> 16), static_cast<unsigned>(i & 0xffff),
+        static_cast<unsigned>(i & 0xfff), static_cast<unsigned>(0x8000 | (i & 0x3fff)),
+        static_cast<uint64_t>(i * 0x9e3779b97f4a7c15ULL & 0xffffffffffffULL), 2026, 11, 26, 4, 41,
+        static_cast<int>(i % 60), static_cast<int>(i % 1000), anonymous_id.c_str(), kEventName,
+        "sku-48213", "Trail Running Shoe", 89.95, "EUR", 1, "footwear", context.c_str());
   }
 };
 
@@ -482,7 +497,8 @@ struct SnprintfEvent {
 struct DrainProfile {
   double sdk_wall = 0, sdk_cpu = 0, sdk_runq = 0;     // the SDK worker
   double base_wall = 0, base_cpu = 0, base_runq = 0;  // the baseline loop
-  double full_wall = 0, full_cpu = 0, full_runq = 0;  // the baseline loop with FULL-synchronous deletes
+  double full_wall = 0, full_cpu = 0,
+         full_runq = 0;  // the baseline loop with FULL-synchronous deletes
 };
 
 struct Results {
@@ -514,7 +530,7 @@ struct Results {
   std::vector<int> attempts_runs;
   // S7
   std::optional<double> rss_added_kb, rss_sqlite_kb;
-  std::optional<double> rss_global_init_kb, rss_create_kb;  // parts of rss_added_kb
+  std::optional<double> rss_global_init_kb, rss_create_kb;      // parts of rss_added_kb
   std::optional<double> rss_added_anon_kb, rss_sqlite_anon_kb;  // private (RssAnon) parts
   // S8
   std::optional<double> lib_bytes, lib_unstripped_bytes, libcurl_bytes;
@@ -526,9 +542,10 @@ std::optional<double> ratio(const std::optional<double>& a, const std::optional<
   return *a / *b;
 }
 
-void line(const char* id, const std::string& figure, const std::optional<double>& value, const char* unit,
-          const std::string& baseline, const std::optional<double>& base_value, const std::optional<double>& r,
-          const std::string& target, std::optional<bool> holds, const char* label = nullptr) {
+void line(const char* id, const std::string& figure, const std::optional<double>& value,
+          const char* unit, const std::string& baseline, const std::optional<double>& base_value,
+          const std::optional<double>& r, const std::string& target, std::optional<bool> holds,
+          const char* label = nullptr) {
   auto num = [](const std::optional<double>& v) {
     if (!v) return std::string("n/a");
     char b[64];
@@ -541,9 +558,13 @@ void line(const char* id, const std::string& figure, const std::optional<double>
   };
   char rb[32] = "n/a";
   if (r) std::snprintf(rb, sizeof rb, "%.3fx", *r);
-  std::printf("%-3s %-44s %12s %-5s | %-40s %12s | %9s  target %-22s %s\n", id, figure.c_str(), num(value).c_str(),
-              unit, baseline.c_str(), num(base_value).c_str(), rb, target.c_str(),
-              label ? label : !holds ? "SKIPPED" : *holds ? "HOLDS" : "MISSES");
+  std::printf("%-3s %-44s %12s %-5s | %-40s %12s | %9s  target %-22s %s\n", id, figure.c_str(),
+              num(value).c_str(), unit, baseline.c_str(), num(base_value).c_str(), rb,
+              target.c_str(),
+              label    ? label
+              : !holds ? "SKIPPED"
+              : *holds ? "HOLDS"
+                       : "MISSES");
 }
 
 // ---------------------------------------------------------------- S2 baseline: one FULL commit
@@ -709,13 +730,14 @@ void measure_durable(const Settings& st, const RunDir& dir, Results& res) {
     for (int i = 0; i < n; ++i) {
       if (!client->track(kEventName, props)) ++rejected;
     }
-    bool done = wait_for([&] { return client->stats().stored + rejected >= static_cast<uint64_t>(n); },
-                         milliseconds(120'000));
+    bool done =
+        wait_for([&] { return client->stats().stored + rejected >= static_cast<uint64_t>(n); },
+                 milliseconds(120'000));
     double secs = seconds_since(t0);
     auto stats = client->stats();
     if (!done || rejected) {
-      std::fprintf(stderr, "sdk_bench: S3: stored %" PRIu64 " of %d (rejected %" PRIu64 ")\n", stats.stored, n,
-                   rejected);
+      std::fprintf(stderr, "sdk_bench: S3: stored %" PRIu64 " of %d (rejected %" PRIu64 ")\n",
+                   stats.stored, n, rejected);
     }
     res.durable_eps = static_cast<double>(stats.stored) / secs;
     (void)client->shutdown(milliseconds(2000));
@@ -775,7 +797,8 @@ void measure_wire(const RunDir& dir, Results& res) {
   remove_db(path);
   auto reqs = transport->requests();
   if (!f || reqs.empty()) {
-    std::fprintf(stderr, "sdk_bench: S4: flush: %s, %zu requests\n", f.to_string().c_str(), reqs.size());
+    std::fprintf(stderr, "sdk_bench: S4: flush: %s, %zu requests\n", f.to_string().c_str(),
+                 reqs.size());
     return;
   }
   std::size_t wire = 0, events = 0;
@@ -797,8 +820,10 @@ void measure_wire(const RunDir& dir, Results& res) {
     }
   }
   if (events != kBatch || reqs.size() != 1) {
-    std::fprintf(stderr, "sdk_bench: S4: expected one request of %zu events, got %zu requests / %zu events\n",
-                 kBatch, reqs.size(), events);
+    std::fprintf(
+        stderr,
+        "sdk_bench: S4: expected one request of %zu events, got %zu requests / %zu events\n",
+        kBatch, reqs.size(), events);
   }
   std::string z = deflate_text(ndjson, 6, false);
   res.wire_bpe = static_cast<double>(wire) / static_cast<double>(events);
@@ -815,7 +840,8 @@ void measure_wire(const RunDir& dir, Results& res) {
 class Nginx {
  public:
   static std::unique_ptr<Nginx> start(const RunDir& dir, std::string* why) {
-    std::string bin = find_program("nginx", {"/usr/sbin", "/usr/local/sbin", "/usr/local/nginx/sbin"});
+    std::string bin =
+        find_program("nginx", {"/usr/sbin", "/usr/local/sbin", "/usr/local/nginx/sbin"});
     if (bin.empty()) {
       *why = "nginx not found (Debian package nginx-light)";
       return nullptr;
@@ -830,14 +856,18 @@ class Nginx {
       out << "daemon off;\nmaster_process off;\nworker_processes 1;\n"
           << "pid " << prefix << "/nginx.pid;\nerror_log " << prefix << "/error.log warn;\n"
           << "events { worker_connections 256; }\n"
-          << "http {\n  access_log off;\n  client_max_body_size 64m;\n  client_body_buffer_size 1m;\n"
-          << "  client_body_temp_path " << prefix << "/tmp/body;\n  proxy_temp_path " << prefix << "/tmp/proxy;\n"
-          << "  fastcgi_temp_path " << prefix << "/tmp/fastcgi;\n  uwsgi_temp_path " << prefix << "/tmp/uwsgi;\n"
+          << "http {\n  access_log off;\n  client_max_body_size 64m;\n  client_body_buffer_size "
+             "1m;\n"
+          << "  client_body_temp_path " << prefix << "/tmp/body;\n  proxy_temp_path " << prefix
+          << "/tmp/proxy;\n"
+          << "  fastcgi_temp_path " << prefix << "/tmp/fastcgi;\n  uwsgi_temp_path " << prefix
+          << "/tmp/uwsgi;\n"
           << "  scgi_temp_path " << prefix << "/tmp/scgi;\n  keepalive_requests 100000;\n"
           << "  server {\n    listen 127.0.0.1:" << n->port_ << ";\n"
           << "    location / { default_type application/json; return 200 '{}'; }\n  }\n}\n";
     }
-    std::vector<std::string> args = {bin, "-p", prefix + "/", "-c", conf, "-e", prefix + "/error.log"};
+    std::vector<std::string> args = {bin,  "-p", prefix + "/",         "-c",
+                                     conf, "-e", prefix + "/error.log"};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -948,8 +978,8 @@ double drain_loop(const std::string& path, bool full_sync, double* wall, double*
 // SDK through nginx, then drain the copy with the baseline loop.
 // Returns {sdk, baseline, baseline with FULL-synchronous deletes} in
 // events/s, or an empty vector (why set).
-std::vector<double> drain_round(int n, const Nginx& nginx, const RunDir& dir, int round, DrainProfile* profile,
-                                std::string* why) {
+std::vector<double> drain_round(int n, const Nginx& nginx, const RunDir& dir, int round,
+                                DrainProfile* profile, std::string* why) {
   std::string path = dir.file("drain-" + std::to_string(round) + ".db");
   auto configure = [&](tern::Config& c) {
     c.max_queue_events = static_cast<std::size_t>(n) * 2;
@@ -968,8 +998,10 @@ std::vector<double> drain_round(int n, const Nginx& nginx, const RunDir& dir, in
       *why = "Client::create failed";
       return {};
     }
-    for (const auto& e : typical_events(static_cast<std::size_t>(n), 5)) (void)client->track(e.name, e.properties);
-    if (!wait_for([&] { return client->stats().stored >= static_cast<uint64_t>(n); }, milliseconds(120'000))) {
+    for (const auto& e : typical_events(static_cast<std::size_t>(n), 5))
+      (void)client->track(e.name, e.properties);
+    if (!wait_for([&] { return client->stats().stored >= static_cast<uint64_t>(n); },
+                  milliseconds(120'000))) {
       *why = "could not fill the queue";
       return {};
     }
@@ -982,7 +1014,8 @@ std::vector<double> drain_round(int n, const Nginx& nginx, const RunDir& dir, in
     for (const char* ext : {"", "-wal"}) {
       std::error_code ec;
       if (std::filesystem::exists(path + ext)) {
-        std::filesystem::copy_file(path + ext, to + ext, std::filesystem::copy_options::overwrite_existing, ec);
+        std::filesystem::copy_file(path + ext, to + ext,
+                                   std::filesystem::copy_options::overwrite_existing, ec);
       }
     }
   }
@@ -1006,18 +1039,20 @@ std::vector<double> drain_round(int n, const Nginx& nginx, const RunDir& dir, in
     profile->sdk_runq += w1.runq_s - w0.runq_s;
     auto stats = client->stats();
     if (!f || stats.sent != static_cast<uint64_t>(n)) {
-      std::fprintf(stderr, "sdk_bench: S5: flush %s, sent %" PRIu64 " of %d\n", f.to_string().c_str(), stats.sent,
-                   n);
+      std::fprintf(stderr, "sdk_bench: S5: flush %s, sent %" PRIu64 " of %d\n",
+                   f.to_string().c_str(), stats.sent, n);
     }
     out.push_back(static_cast<double>(stats.sent) / secs);
     (void)client->shutdown(milliseconds(2000));
   }
   remove_db(path);
   // Baseline, then the same loop with FULL-synchronous deletes.
-  double base = drain_loop(copy, false, &profile->base_wall, &profile->base_cpu, &profile->base_runq, why);
+  double base =
+      drain_loop(copy, false, &profile->base_wall, &profile->base_cpu, &profile->base_runq, why);
   if (base <= 0) return {};
   out.push_back(base);
-  double full = drain_loop(copy2, true, &profile->full_wall, &profile->full_cpu, &profile->full_runq, why);
+  double full =
+      drain_loop(copy2, true, &profile->full_wall, &profile->full_cpu, &profile->full_runq, why);
   if (full <= 0) return {};
   out.push_back(full);
   remove_db(copy2);
@@ -1047,7 +1082,8 @@ void measure_drain(const Settings& st, const RunDir& dir, Results& res) {
   }
 }
 
-// ---------------------------------------------------------------- S6: attempts with the collector down
+// ---------------------------------------------------------------- S6: attempts with the collector
+// down
 
 // Attempts the policy allows in the window, the first at `first_ms`: without
 // jitter (each wait at its ceiling, base·2^(n−1) capped at max), and the mean
@@ -1066,7 +1102,8 @@ ScheduleCount schedule_attempts(int64_t first_ms, int64_t window_ms) {
     return std::min<int64_t>(c, kBackoffMaxMs);
   };
   ScheduleCount out;
-  for (int64_t t = first_ms, f = 1; t < window_ms; t += ceiling(static_cast<int>(f++))) ++out.no_jitter;
+  for (int64_t t = first_ms, f = 1; t < window_ms; t += ceiling(static_cast<int>(f++)))
+    ++out.no_jitter;
   std::mt19937_64 rng(6);
   constexpr int kTrials = 200'000;
   std::vector<int> counts(kTrials);
@@ -1131,13 +1168,15 @@ void measure_attempts(const Settings& st, const RunDir& dir, Results& res) {
       std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
     std::vector<int64_t> at = transport->attempts();
-    (void)client->shutdown(milliseconds(0));  // no last-chance upload counted: attempts were read above
+    (void)client->shutdown(
+        milliseconds(0));  // no last-chance upload counted: attempts were read above
     client.reset();
     remove_db(path);
     int in_window = static_cast<int>(
         std::count_if(at.begin(), at.end(), [&](int64_t t) { return t >= start && t < end; }));
     if (g_verbose) {
-      std::fprintf(stderr, "sdk_bench: S6 run %d: attempts at simulated ms since the window opened:", run);
+      std::fprintf(stderr,
+                   "sdk_bench: S6 run %d: attempts at simulated ms since the window opened:", run);
       for (int64_t t : at) std::fprintf(stderr, " %" PRId64, t - start);
       std::fprintf(stderr, "\n");
     }
@@ -1214,8 +1253,11 @@ void measure_rss(const Settings& st, const RunDir& dir, Results& res) {
     const nlohmann::json props = typical_properties();
     for (int i = 0; i < n; i += 1000) {
       for (int k = 0; k < 1000 && i + k < n; ++k) (void)client->track(kEventName, props);
-      if (!wait_for([&] { return client->stats().stored >= static_cast<uint64_t>(std::min(n, i + 1000)); },
-                    milliseconds(30'000))) {
+      if (!wait_for(
+              [&] {
+                return client->stats().stored >= static_cast<uint64_t>(std::min(n, i + 1000));
+              },
+              milliseconds(30'000))) {
         return {};
       }
     }
@@ -1236,7 +1278,8 @@ void measure_rss(const Settings& st, const RunDir& dir, Results& res) {
     sqlite3* db = nullptr;
     if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) return {};
     sqlite3_stmt* s = nullptr;
-    sqlite3_prepare_v2(db, "SELECT id,created_ms,size,body FROM events ORDER BY id", -1, &s, nullptr);
+    sqlite3_prepare_v2(db, "SELECT id,created_ms,size,body FROM events ORDER BY id", -1, &s,
+                       nullptr);
     uint64_t rows = 0, bytes = 0;
     while (sqlite3_step(s) == SQLITE_ROW) {
       ++rows;
@@ -1263,7 +1306,8 @@ void measure_lib_size(const RunDir& dir, Results& res) {
   std::string curl_path = "/usr/lib/x86_64-linux-gnu/libcurl.so.4";
   if (len > 0) {
     curl[len] = '\0';
-    curl_path = curl[0] == '/' ? std::string(curl) : "/usr/lib/x86_64-linux-gnu/" + std::string(curl);
+    curl_path =
+        curl[0] == '/' ? std::string(curl) : "/usr/lib/x86_64-linux-gnu/" + std::string(curl);
   }
   if (long s = file_size(curl_path); s > 0) res.libcurl_bytes = static_cast<double>(s);
 #ifdef TERN_BENCH_LIBTERN
@@ -1285,12 +1329,16 @@ void measure_lib_size(const RunDir& dir, Results& res) {
 #ifdef TERN_BENCH_LIBTERN_SMALL
   small = TERN_BENCH_LIBTERN_SMALL;
 #endif
-  if (const char* env = std::getenv("TERN_BENCH_LIBTERN_SMALL"); env != nullptr && *env != '\0') small = env;
+  if (const char* env = std::getenv("TERN_BENCH_LIBTERN_SMALL"); env != nullptr && *env != '\0')
+    small = env;
   std::string small_strip = find_program("strip", {"/usr/bin"});
   std::string small_out = dir.file("libtern.small.stripped.so");
   if (small.empty()) {
-    std::fprintf(stderr, "sdk_bench: S8: no TERN_SMALL libtern.so (sanitizer trees build none; see cmake/small.cmake)\n");
-  } else if (!small_strip.empty() && run_program({small_strip, "--strip-all", "-o", small_out, small})) {
+    std::fprintf(stderr,
+                 "sdk_bench: S8: no TERN_SMALL libtern.so (sanitizer trees build none; see "
+                 "cmake/small.cmake)\n");
+  } else if (!small_strip.empty() &&
+             run_program({small_strip, "--strip-all", "-o", small_out, small})) {
     if (long s = file_size(small_out); s > 0) res.lib_bytes_small = static_cast<double>(s);
   } else {
     std::fprintf(stderr, "sdk_bench: S8: cannot strip %s\n", small.c_str());
@@ -1308,117 +1356,151 @@ std::optional<bool> at_least(const std::optional<double>& r, double limit) {
   return *r >= limit;
 }
 
-nlohmann::json num(const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
+nlohmann::json num(const std::optional<double>& v) {
+  return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+}
 
 void report(const Settings& st, const Results& r) {
-  std::printf("\nsdk_bench%s — figure | same-run baseline | ratio vs target\n", st.quick ? " --quick" : "");
+  std::printf("\nsdk_bench%s — figure | same-run baseline | ratio vs target\n",
+              st.quick ? " --quick" : "");
   auto r1 = ratio(r.track_p50, r.serialize_p50);
-  line("S1", "track() p50, worker busy, uploads failing", r.track_p50, "ns", "snprintf of the same event, p50",
-       r.serialize_p50, r1, "<= 5x", at_most(r1, 5));
+  line("S1", "track() p50, worker busy, uploads failing", r.track_p50, "ns",
+       "snprintf of the same event, p50", r.serialize_p50, r1, "<= 5x", at_most(r1, 5));
   auto r2a = ratio(r.track_p99, r.serialize_p50);
-  line("S2", "track() p99", r.track_p99, "ns", "snprintf of the same event, p50", r.serialize_p50, r2a, "<= 50x",
-       at_most(r2a, 50));
+  line("S2", "track() p99", r.track_p99, "ns", "snprintf of the same event, p50", r.serialize_p50,
+       r2a, "<= 50x", at_most(r2a, 50));
   auto r2b = ratio(r.track_p999, r.single_commit_ns);
-  line("S2", "track() p99.9", r.track_p999, "ns", "one single-row WAL FULL commit, p50", r.single_commit_ns, r2b,
-       "<= 0.5x", at_most(r2b, 0.5));
+  line("S2", "track() p99.9", r.track_p999, "ns", "one single-row WAL FULL commit, p50",
+       r.single_commit_ns, r2b, "<= 0.5x", at_most(r2b, 0.5));
   auto r3 = ratio(r.durable_eps, r.sqlite_baseline_eps);
-  line("S3", "durable events/s, group commit, FULL", r.durable_eps, "ev/s", "prepared INSERT, 1000 rows/txn",
-       r.sqlite_baseline_eps, r3, ">= 0.5x", at_least(r3, 0.5));
+  line("S3", "durable events/s, group commit, FULL", r.durable_eps, "ev/s",
+       "prepared INSERT, 1000 rows/txn", r.sqlite_baseline_eps, r3, ">= 0.5x", at_least(r3, 0.5));
   auto r4 = ratio(r.wire_bpe, r.gzip_bpe);
-  line("S4", "wire bytes/event, batch of 100", r.wire_bpe, "B", "zlib -6 of the same events as NDJSON", r.gzip_bpe,
-       r4, "<= 1.15x", at_most(r4, 1.15));
+  line("S4", "wire bytes/event, batch of 100", r.wire_bpe, "B",
+       "zlib -6 of the same events as NDJSON", r.gzip_bpe, r4, "<= 1.15x", at_most(r4, 1.15));
   auto r5 = ratio(r.drain_eps, r.drain_baseline_eps);
-  line("S5", "drain: store→gzip→POST nginx→delete", r.drain_eps, "ev/s", "SELECT+gzip+DELETE, no HTTP, NORMAL",
-       r.drain_baseline_eps, r5, ">= 0.6x", at_least(r5, 0.6));
+  line("S5", "drain: store→gzip→POST nginx→delete", r.drain_eps, "ev/s",
+       "SELECT+gzip+DELETE, no HTTP, NORMAL", r.drain_baseline_eps, r5, ">= 0.6x",
+       at_least(r5, 0.6));
   auto r6 = ratio(r.attempts_down, r.attempts_schedule);
   // Full jitter draws each wait from [0, ceiling]: the no-jitter count is the
   // fewest attempts the configured policy can make (a floor, not the target).
-  line("S6", "attempts in 60 s, collector down, 1k ev/s", r.attempts_down, "", "no-jitter schedule (floor)",
-       r.attempts_schedule, r6, ">= 1.0x", at_least(r6, 1.0));
+  line("S6", "attempts in 60 s, collector down, 1k ev/s", r.attempts_down, "",
+       "no-jitter schedule (floor)", r.attempts_schedule, r6, ">= 1.0x", at_least(r6, 1.0));
   auto r6j = ratio(r.attempts_down, r.attempts_jitter_mean);
   // A count drawn from a random schedule: equal to its expectation within
   // noise is what a correct policy gives, so say that rather than flip a coin.
-  const bool s6_within_noise = r.attempts_down && r.attempts_jitter_mean && r.attempts_jitter_sd_of_mean &&
-                               at_most(r6j, 1.0) != std::optional<bool>(true) &&
-                               *r.attempts_down <= *r.attempts_jitter_mean + 2 * *r.attempts_jitter_sd_of_mean;
-  line("S6", "  (same, vs the full-jitter expectation)", r.attempts_down, "", "schedule with full jitter, mean",
-       r.attempts_jitter_mean, r6j, "<= 1.0x", at_most(r6j, 1.0), s6_within_noise ? "MATCHES (within 2 sd)" : nullptr);
+  const bool s6_within_noise =
+      r.attempts_down && r.attempts_jitter_mean && r.attempts_jitter_sd_of_mean &&
+      at_most(r6j, 1.0) != std::optional<bool>(true) &&
+      *r.attempts_down <= *r.attempts_jitter_mean + 2 * *r.attempts_jitter_sd_of_mean;
+  line("S6", "  (same, vs the full-jitter expectation)", r.attempts_down, "",
+       "schedule with full jitter, mean", r.attempts_jitter_mean, r6j, "<= 1.0x", at_most(r6j, 1.0),
+       s6_within_noise ? "MATCHES (within 2 sd)" : nullptr);
   std::optional<double> r7, allowance;
   if (r.rss_added_kb && r.rss_sqlite_kb) {
     allowance = 1.5 * *r.rss_sqlite_kb + 1024;
     r7 = ratio(r.rss_added_kb, r.rss_sqlite_kb);
   }
-  line("S7", "RSS added by the SDK, 100k events queued", r.rss_added_kb, "KiB", "bare SQLite connection, same DB",
-       r.rss_sqlite_kb, r7, "<= 1.5x + 1 MiB",
-       r.rss_added_kb && allowance ? std::optional<bool>(*r.rss_added_kb <= *allowance) : std::nullopt);
+  line("S7", "RSS added by the SDK, 100k events queued", r.rss_added_kb, "KiB",
+       "bare SQLite connection, same DB", r.rss_sqlite_kb, r7, "<= 1.5x + 1 MiB",
+       r.rss_added_kb && allowance ? std::optional<bool>(*r.rss_added_kb <= *allowance)
+                                   : std::nullopt);
   auto r8 = ratio(r.lib_bytes, r.libcurl_bytes);
-  line("S8", "stripped libtern.so", r.lib_bytes, "B", "Debian libcurl.so.4", r.libcurl_bytes, r8, "<= 0.55x",
-       at_most(r8, 0.55));
+  line("S8", "stripped libtern.so", r.lib_bytes, "B", "Debian libcurl.so.4", r.libcurl_bytes, r8,
+       "<= 0.55x", at_most(r8, 0.55));
   auto r8s = ratio(r.lib_bytes_small, r.libcurl_bytes);
-  line("S8", "  (same, TERN_SMALL build)", r.lib_bytes_small, "B", "Debian libcurl.so.4", r.libcurl_bytes, r8s,
-       "<= 0.55x", at_most(r8s, 0.55));
+  line("S8", "  (same, TERN_SMALL build)", r.lib_bytes_small, "B", "Debian libcurl.so.4",
+       r.libcurl_bytes, r8s, "<= 0.55x", at_most(r8s, 0.55));
 
   std::printf("\nnotes:\n");
   std::printf("  S1: %d calls paced at %d/s after %d warm-up calls; %" PRIu64
-              " rejected; worker made %" PRIu64 " failed upload attempts meanwhile; max %.0f ns;"
+              " rejected; worker made %" PRIu64
+              " failed upload attempts meanwhile; max %.0f ns;"
               " snprintf p99 %.0f ns; enqueue(RawMessage) p50 %.0f ns\n",
-              st.s1_calls, st.s1_rate, st.s1_warmup, r.s1_rejected, r.s1_attempts, r.track_max.value_or(0),
-              r.serialize_p99.value_or(0), r.enqueue_raw_p50.value_or(0));
-  std::printf("      caller thread during the timed calls: %ld voluntary context switches (track() blocked),"
-              " %ld involuntary (preempted)\n",
-              r.s1_voluntary_switches, r.s1_involuntary_switches);
-  std::printf("      %ld calls took >= %.0f us: %ld slept in track() (blocked on a lock), %ld were preempted"
-              " (at most), %ld neither\n",
-              r.s1_slow, kSlowCallNs / 1e3, r.s1_slow_blocked, r.s1_slow_preempted,
-              r.s1_slow - r.s1_slow_blocked - r.s1_slow_preempted);
-  std::printf("  S3: %d events; S4: %zu request(s) carrying %zu events, uncompressed %.0f B/event\n",
-              st.s3_events, r.wire_requests, r.wire_events, r.raw_bpe.value_or(0));
+              st.s1_calls, st.s1_rate, st.s1_warmup, r.s1_rejected, r.s1_attempts,
+              r.track_max.value_or(0), r.serialize_p99.value_or(0), r.enqueue_raw_p50.value_or(0));
+  std::printf(
+      "      caller thread during the timed calls: %ld voluntary context switches (track() "
+      "blocked),"
+      " %ld involuntary (preempted)\n",
+      r.s1_voluntary_switches, r.s1_involuntary_switches);
+  std::printf(
+      "      %ld calls took >= %.0f us: %ld slept in track() (blocked on a lock), %ld were "
+      "preempted"
+      " (at most), %ld neither\n",
+      r.s1_slow, kSlowCallNs / 1e3, r.s1_slow_blocked, r.s1_slow_preempted,
+      r.s1_slow - r.s1_slow_blocked - r.s1_slow_preempted);
+  std::printf(
+      "  S3: %d events; S4: %zu request(s) carrying %zu events, uncompressed %.0f B/event\n",
+      st.s3_events, r.wire_requests, r.wire_events, r.raw_bpe.value_or(0));
   std::printf("  S5: %d events per round, best of rounds (SDK/baseline ev/s):", st.s5_events);
   for (const auto& d : r.drain_rounds) std::printf(" %.0f/%.0f", d.first, d.second);
   std::printf("%s%s\n", r.drain_skipped.empty() ? "" : "; SKIPPED: ", r.drain_skipped.c_str());
   {
     const DrainProfile& p = r.drain_profile;
-    std::printf("      wall time split (all rounds): SDK worker %.2f s = on-CPU %.2f + waiting for a CPU %.2f + blocked"
-                " (fsync, HTTP) %.2f;\n      baseline %.2f s = on-CPU %.2f + waiting for a CPU %.2f + blocked %.2f\n",
-                p.sdk_wall, p.sdk_cpu, p.sdk_runq, p.sdk_wall - p.sdk_cpu - p.sdk_runq, p.base_wall, p.base_cpu,
-                p.base_runq, p.base_wall - p.base_cpu - p.base_runq);
+    std::printf(
+        "      wall time split (all rounds): SDK worker %.2f s = on-CPU %.2f + waiting for a CPU "
+        "%.2f + blocked"
+        " (fsync, HTTP) %.2f;\n      baseline %.2f s = on-CPU %.2f + waiting for a CPU %.2f + "
+        "blocked %.2f\n",
+        p.sdk_wall, p.sdk_cpu, p.sdk_runq, p.sdk_wall - p.sdk_cpu - p.sdk_runq, p.base_wall,
+        p.base_cpu, p.base_runq, p.base_wall - p.base_cpu - p.base_runq);
     if (!r.drain_rounds.empty()) {
       std::vector<double> ratios;
       for (const auto& d : r.drain_rounds) ratios.push_back(d.first / d.second);
       std::sort(ratios.begin(), ratios.end());
-      std::printf("      per-round ratios: median %.2fx, range %.2fx .. %.2fx (best-of on each side is the figure)\n",
-                  ratios[ratios.size() / 2], ratios.front(), ratios.back());
+      std::printf(
+          "      per-round ratios: median %.2fx, range %.2fx .. %.2fx (best-of on each side is the "
+          "figure)\n",
+          ratios[ratios.size() / 2], ratios.front(), ratios.back());
     }
     if (p.sdk_cpu > 0) {
-      std::printf("      on-CPU time, which neighbours on a shared machine disturb less than wall time: the baseline"
-                  " needs %.2fx the SDK worker's\n", p.base_cpu / p.sdk_cpu);
+      std::printf(
+          "      on-CPU time, which neighbours on a shared machine disturb less than wall time: "
+          "the baseline"
+          " needs %.2fx the SDK worker's\n",
+          p.base_cpu / p.sdk_cpu);
     }
-    std::printf("      the baseline deletes with synchronous=NORMAL (an ack needs no fsync; the SDK's acks neither);"
-                " with FULL\n      it drains %.0f ev/s (SDK ratio vs that: %.2fx); on-CPU %.2f s, waiting for a CPU"
-                " %.2f s, blocked %.2f s\n",
-                r.drain_full_baseline_eps.value_or(0),
-                r.drain_eps && r.drain_full_baseline_eps ? *r.drain_eps / *r.drain_full_baseline_eps : 0.0,
-                p.full_cpu, p.full_runq, p.full_wall - p.full_cpu - p.full_runq);
+    std::printf(
+        "      the baseline deletes with synchronous=NORMAL (an ack needs no fsync; the SDK's acks "
+        "neither);"
+        " with FULL\n      it drains %.0f ev/s (SDK ratio vs that: %.2fx); on-CPU %.2f s, waiting "
+        "for a CPU"
+        " %.2f s, blocked %.2f s\n",
+        r.drain_full_baseline_eps.value_or(0),
+        r.drain_eps && r.drain_full_baseline_eps ? *r.drain_eps / *r.drain_full_baseline_eps : 0.0,
+        p.full_cpu, p.full_runq, p.full_wall - p.full_cpu - p.full_runq);
   }
-  std::printf("  S6: %zu runs on a %dx simulated clock, attempts per run:", r.attempts_runs.size(), kS6Speed);
+  std::printf("  S6: %zu runs on a %dx simulated clock, attempts per run:", r.attempts_runs.size(),
+              kS6Speed);
   for (int a : r.attempts_runs) std::printf(" %d", a);
-  std::printf(".\n      Full-jitter expectation %.2f (sd of a mean of this many runs %.2f; one run's p99 %.1f)."
-              " Full jitter waits uniform[0, ceiling],\n      so the no-jitter schedule (every wait at its ceiling) is"
-              " the FEWEST attempts the policy can make, not an upper bound.\n      Measured minus expected: %+.2f"
-              " attempts (%s 2 sd of the mean).\n",
-              r.attempts_jitter_mean.value_or(0), r.attempts_jitter_sd_of_mean.value_or(0),
-              r.attempts_jitter_p99.value_or(0), r.attempts_down.value_or(0) - r.attempts_jitter_mean.value_or(0),
-              r.attempts_down && r.attempts_jitter_mean && r.attempts_jitter_sd_of_mean &&
-                      *r.attempts_down - *r.attempts_jitter_mean <= 2 * *r.attempts_jitter_sd_of_mean
-                  ? "within"
-                  : "MORE than");
-  std::printf("  S7: allowance 1.5 x baseline + 1024 KiB = %.0f KiB; of the SDK's RSS, tern::global_init()"
-              " (libcurl+OpenSSL) %.0f KiB,\n      Client::create (store open, transport, worker) %.0f KiB, the rest"
-              " while queueing\n",
-              r.rss_sqlite_kb ? 1.5 * *r.rss_sqlite_kb + 1024 : 0.0, r.rss_global_init_kb.value_or(0),
-              r.rss_create_kb.value_or(0));
-  std::printf("      private memory only (RssAnon, without shared library pages): SDK %.0f KiB vs bare SQLite %.0f KiB\n",
-              r.rss_added_anon_kb.value_or(0), r.rss_sqlite_anon_kb.value_or(0));
+  std::printf(
+      ".\n      Full-jitter expectation %.2f (sd of a mean of this many runs %.2f; one run's p99 "
+      "%.1f)."
+      " Full jitter waits uniform[0, ceiling],\n      so the no-jitter schedule (every wait at its "
+      "ceiling) is"
+      " the FEWEST attempts the policy can make, not an upper bound.\n      Measured minus "
+      "expected: %+.2f"
+      " attempts (%s 2 sd of the mean).\n",
+      r.attempts_jitter_mean.value_or(0), r.attempts_jitter_sd_of_mean.value_or(0),
+      r.attempts_jitter_p99.value_or(0),
+      r.attempts_down.value_or(0) - r.attempts_jitter_mean.value_or(0),
+      r.attempts_down && r.attempts_jitter_mean && r.attempts_jitter_sd_of_mean &&
+              *r.attempts_down - *r.attempts_jitter_mean <= 2 * *r.attempts_jitter_sd_of_mean
+          ? "within"
+          : "MORE than");
+  std::printf(
+      "  S7: allowance 1.5 x baseline + 1024 KiB = %.0f KiB; of the SDK's RSS, tern::global_init()"
+      " (libcurl+OpenSSL) %.0f KiB,\n      Client::create (store open, transport, worker) %.0f "
+      "KiB, the rest"
+      " while queueing\n",
+      r.rss_sqlite_kb ? 1.5 * *r.rss_sqlite_kb + 1024 : 0.0, r.rss_global_init_kb.value_or(0),
+      r.rss_create_kb.value_or(0));
+  std::printf(
+      "      private memory only (RssAnon, without shared library pages): SDK %.0f KiB vs bare "
+      "SQLite %.0f KiB\n",
+      r.rss_added_anon_kb.value_or(0), r.rss_sqlite_anon_kb.value_or(0));
   std::printf("  S8: unstripped %.0f B\n", r.lib_unstripped_bytes.value_or(0));
 
   nlohmann::ordered_json j;
@@ -1442,8 +1524,9 @@ void report(const Settings& st, const Results& r) {
     std::sort(ratios.begin(), ratios.end());
     j["drain_median_round_ratio"] = ratios[ratios.size() / 2];
   }
-  j["drain_cpu_ratio"] = r.drain_profile.sdk_cpu > 0 ? nlohmann::json(r.drain_profile.base_cpu / r.drain_profile.sdk_cpu)
-                                                      : nlohmann::json(nullptr);
+  j["drain_cpu_ratio"] = r.drain_profile.sdk_cpu > 0
+                             ? nlohmann::json(r.drain_profile.base_cpu / r.drain_profile.sdk_cpu)
+                             : nlohmann::json(nullptr);
   j["attempts_collector_down"] = num(r.attempts_down);
   // The configured schedule is full jitter (docs/architecture.md), so its expected count
   // is the baseline; the no-jitter count is the fewest attempts it can make.
@@ -1497,7 +1580,8 @@ int main(int argc, char** argv) {
     } else if (a == "--dir" && i + 1 < argc) {
       st.dir = argv[++i];
     } else if (a == "--help" || a == "-h") {
-      std::printf("usage: %s [--quick] [--dir DIR] [--only S1..S8] [--rate N] [--verbose]\n", argv[0]);
+      std::printf("usage: %s [--quick] [--dir DIR] [--only S1..S8] [--rate N] [--verbose]\n",
+                  argv[0]);
       return 0;
     } else {
       std::fprintf(stderr, "sdk_bench: unknown argument %s (try --help)\n", a.c_str());
@@ -1516,7 +1600,8 @@ int main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
   RunDir dir(st.dir, "tern-sdk-bench");
   if (!dir.ok()) {
-    std::fprintf(stderr, "sdk_bench: cannot create a directory under %s: %s\n", st.dir.c_str(), std::strerror(errno));
+    std::fprintf(stderr, "sdk_bench: cannot create a directory under %s: %s\n", st.dir.c_str(),
+                 std::strerror(errno));
     return 1;
   }
   Results res;

@@ -43,12 +43,14 @@ using Clock = std::chrono::steady_clock;
 
 std::string make_event(int i) {
   char buf[512];
-  int n = std::snprintf(
-      buf, sizeof buf,
-      "{\"type\":\"track\",\"event\":\"Button Clicked\",\"messageId\":\"018f3c2a-7b1e-7c3d-9a4e-%012d\","
-      "\"anonymousId\":\"a1b2c3d4-e5f6-4789-abcd-ef0123456789\",\"timestamp\":\"2026-11-26T04:30:00.123Z\","
-      "\"properties\":{\"button\":\"checkout\",\"price\":19.99,\"currency\":\"EUR\"},\"receivedAt\":\"2026-11-26T04:30:00.456Z\"}",
-      i);
+  int n = std::snprintf(buf, sizeof buf,
+                        "{\"type\":\"track\",\"event\":\"Button "
+                        "Clicked\",\"messageId\":\"018f3c2a-7b1e-7c3d-9a4e-%012d\","
+                        "\"anonymousId\":\"a1b2c3d4-e5f6-4789-abcd-ef0123456789\",\"timestamp\":"
+                        "\"2026-11-26T04:30:00.123Z\","
+                        "\"properties\":{\"button\":\"checkout\",\"price\":19.99,\"currency\":"
+                        "\"EUR\"},\"receivedAt\":\"2026-11-26T04:30:00.456Z\"}",
+                        i);
   return std::string(buf, static_cast<std::size_t>(n));
 }
 
@@ -134,13 +136,15 @@ double bench_sqlite(const std::string& dir, const std::vector<std::string>& even
   for (const char* suffix : {"", "-wal", "-shm"}) ::unlink((path + suffix).c_str());
   sqlite3* db = nullptr;
   check(sqlite3_open(path.c_str(), &db), db, "open");
-  check(sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                         "CREATE TABLE spool(seq INTEGER PRIMARY KEY, source TEXT, type TEXT, event TEXT);",
-                     nullptr, nullptr, nullptr),
+  check(sqlite3_exec(
+            db,
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+            "CREATE TABLE spool(seq INTEGER PRIMARY KEY, source TEXT, type TEXT, event TEXT);",
+            nullptr, nullptr, nullptr),
         db, "schema");
   sqlite3_stmt* ins = nullptr;
-  check(sqlite3_prepare_v2(db, "INSERT INTO spool(seq, source, type, event) VALUES(?,?,?,?)", -1, &ins,
-                           nullptr),
+  check(sqlite3_prepare_v2(db, "INSERT INTO spool(seq, source, type, event) VALUES(?,?,?,?)", -1,
+                           &ins, nullptr),
         db, "prepare");
   auto t0 = Clock::now();
   int64_t seq = 0;
@@ -150,7 +154,8 @@ double bench_sqlite(const std::string& dir, const std::vector<std::string>& even
       sqlite3_bind_int64(ins, 1, ++seq);
       sqlite3_bind_text(ins, 2, "web", 3, SQLITE_STATIC);
       sqlite3_bind_text(ins, 3, "track", 5, SQLITE_STATIC);
-      sqlite3_bind_text(ins, 4, events[i].data(), static_cast<int>(events[i].size()), SQLITE_STATIC);
+      sqlite3_bind_text(ins, 4, events[i].data(), static_cast<int>(events[i].size()),
+                        SQLITE_STATIC);
       check(sqlite3_step(ins), db, "insert");
       sqlite3_reset(ins);
     }
@@ -226,9 +231,12 @@ int main(int argc, char** argv) {
   std::string dir = ".";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
-    if (a == "--events") n = std::atoi(argv[i + 1]);
-    else if (a == "--group") group = std::atoi(argv[i + 1]);
-    else if (a == "--dir") dir = argv[i + 1];
+    if (a == "--events")
+      n = std::atoi(argv[i + 1]);
+    else if (a == "--group")
+      group = std::atoi(argv[i + 1]);
+    else if (a == "--dir")
+      dir = argv[i + 1];
     else {
       std::fprintf(stderr, "usage: spool_bench [--events N] [--group G] [--dir D]\n");
       return 2;
@@ -246,7 +254,8 @@ int main(int argc, char** argv) {
     bytes += events.back().size();
   }
   // Warm up the disk and page cache once for each, then measure.
-  std::vector<std::string> warm(events.begin(), events.begin() + std::min<std::size_t>(events.size(), 2000));
+  std::vector<std::string> warm(events.begin(),
+                                events.begin() + std::min<std::size_t>(events.size(), 2000));
   bench_segment(dir, warm, group, true);
   bench_segment(dir, warm, group, false);
   bench_sqlite(dir, warm, group);
@@ -271,10 +280,14 @@ int main(int argc, char** argv) {
   std::printf("  segment + CRC32, zero-preallocated     : %10.0f events/s  (the spool)\n", seg);
   std::printf("  segment + CRC32, O_APPEND growing      : %10.0f events/s\n", grow);
   std::printf("  SQLite WAL synchronous=FULL, txn/group : %10.0f events/s  (baseline)\n", sql);
-  std::printf("  tern Spool, 1-event appends, 4 threads : %10.0f events/s  (2 ms group-commit window)\n", real);
+  std::printf(
+      "  tern Spool, 1-event appends, 4 threads : %10.0f events/s  (2 ms group-commit window)\n",
+      real);
   std::printf("  ratio segment/sqlite                   : %10.2fx\n", ratio);
-  std::printf("{\"bench\":\"spool\",\"events\":%d,\"group\":%d,\"segment_eps\":%.0f,\"segment_append_eps\":%.0f,\"sqlite_eps\":%.0f,\"spool_eps\":%.0f,"
-              "\"ratio\":%.3f}\n",
-              n, group, seg, grow, sql, real, ratio);
+  std::printf(
+      "{\"bench\":\"spool\",\"events\":%d,\"group\":%d,\"segment_eps\":%.0f,\"segment_append_eps\":"
+      "%.0f,\"sqlite_eps\":%.0f,\"spool_eps\":%.0f,"
+      "\"ratio\":%.3f}\n",
+      n, group, seg, grow, sql, real, ratio);
   return 0;
 }

@@ -10,9 +10,9 @@
 // stderr. SIGHUP reloads the config file (keys, limits, sinks, routes; not
 // listen/TLS/threads, which a warning names when they changed); a config that
 // fails to load is refused and the running one stays
-// (tern_relay_config_reloads_total{result="ok|refused"} counts both). SIGTERM/SIGINT: stop accepting, answer requests in
-// flight, stop the pipeline so sinks flush; what is undelivered stays in the
-// spool. Exit status: 0 after a clean stop, 1 on a startup error, 2 on bad usage.
+// (tern_relay_config_reloads_total{result="ok|refused"} counts both). SIGTERM/SIGINT: stop
+// accepting, answer requests in flight, stop the pipeline so sinks flush; what is undelivered stays
+// in the spool. Exit status: 0 after a clean stop, 1 on a startup error, 2 on bad usage.
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -29,13 +29,13 @@
 
 #include "http_server.h"
 #include "request_handler.h"
+#include "tern/base/version.h"
 #include "tern/relay/builtin_sinks.h"
 #include "tern/relay/config.h"
+#include "tern/relay/durable_pipeline.h"
 #include "tern/relay/log.h"
 #include "tern/relay/metrics.h"
-#include "tern/relay/durable_pipeline.h"
 #include "tern/relay/sink_registry.h"
-#include "tern/base/version.h"
 
 namespace {
 
@@ -164,7 +164,8 @@ Result<RelayConfig> build_config(const Flags& flags, std::string* generated_key)
   }
   if (flags.listen) config.server.listen = *flags.listen;
   if (config.sources.empty()) {
-    return Status(StatusCode::kInvalidArgument, "the config defines no source (no write key would work)");
+    return Status(StatusCode::kInvalidArgument,
+                  "the config defines no source (no write key would work)");
   }
   return config;
 }
@@ -208,8 +209,10 @@ void reload(const Flags& flags, const RelayConfig& started, DurablePipeline& pip
   handler.reload(std::move(ingest.value()));
   apply_log_level(next.value());
   for (const std::string& key : settings_needing_restart(started, next.value())) {
-    log::warn("config reload: this setting changed but applies only after a restart; the running value stays",
-              {{"path", flags.config_path}, {"setting", key}});
+    log::warn(
+        "config reload: this setting changed but applies only after a restart; the running value "
+        "stays",
+        {{"path", flags.config_path}, {"setting", key}});
   }
   counters.ok.inc();
   log::info("config reloaded", {{"path", flags.config_path},
@@ -253,7 +256,8 @@ int run(const Flags& flags) {
     log::error("cannot start: pipeline", {{"error", pipeline.status().to_string()}});
     return 1;
   }
-  auto handler = std::make_unique<RequestHandler>(std::move(ingest.value()), pipeline.value().get(), &metrics);
+  auto handler =
+      std::make_unique<RequestHandler>(std::move(ingest.value()), pipeline.value().get(), &metrics);
 
   HttpServerOptions options;
   options.listen = config->server.listen;
@@ -275,8 +279,9 @@ int run(const Flags& flags) {
                           {"data_dir", config->data_dir},
                           {"version", TERN_VERSION_STRING}});
   if (!generated_key.empty()) {
-    log::warn("no write key configured: using a generated dev key (set --write-key or TERN_WRITE_KEY)",
-              {{"write_key", generated_key}});
+    log::warn(
+        "no write key configured: using a generated dev key (set --write-key or TERN_WRITE_KEY)",
+        {{"write_key", generated_key}});
   }
 
   ReloadCounters reload_counters(metrics);
@@ -288,7 +293,8 @@ int run(const Flags& flags) {
       reload(flags, started, *pipeline.value(), *handler, reload_counters);
       continue;
     }
-    log::info("stopping: draining requests in flight", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    log::info("stopping: draining requests in flight",
+              {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
     break;
   }
 

@@ -12,8 +12,7 @@
 #include "tern/tern.h"
 
 static void usage(void) {
-  fprintf(stderr,
-          "usage: tern-example-c --endpoint URL --write-key KEY --db PATH [--count N]\n");
+  fprintf(stderr, "usage: tern-example-c --endpoint URL --write-key KEY --db PATH [--count N]\n");
 }
 
 /* Prints why a call failed and returns 1. */

@@ -52,7 +52,8 @@ int main(int argc, char** argv) {
     auto number = [&](unsigned long long& out) {
       const char* v = value();
       if (!parse_u64(v, out)) {
-        std::fprintf(stderr, "tern-send: %s wants a non-negative integer, got '%s'\n", a.c_str(), v);
+        std::fprintf(stderr, "tern-send: %s wants a non-negative integer, got '%s'\n", a.c_str(),
+                     v);
         std::exit(2);
       }
     };
@@ -99,9 +100,12 @@ int main(int argc, char** argv) {
   }
   config.max_pending_events = std::max<std::size_t>(config.max_pending_events, count + 1);
   config.max_queue_events = std::max<std::size_t>(config.max_queue_events, count + 1);
-  config.logger = tern::make_stderr_logger(verbose ? tern::LogLevel::kDebug : tern::LogLevel::kWarn);
-  config.http.connect_timeout = std::chrono::milliseconds(std::min<unsigned long long>(timeout_ms, 10000));
-  config.http.request_timeout = std::chrono::milliseconds(std::min<unsigned long long>(timeout_ms, 30000));
+  config.logger =
+      tern::make_stderr_logger(verbose ? tern::LogLevel::kDebug : tern::LogLevel::kWarn);
+  config.http.connect_timeout =
+      std::chrono::milliseconds(std::min<unsigned long long>(timeout_ms, 10000));
+  config.http.request_timeout =
+      std::chrono::milliseconds(std::min<unsigned long long>(timeout_ms, 30000));
 
   auto created = tern::Client::create(config);
   if (!created) {
@@ -116,16 +120,31 @@ int main(int argc, char** argv) {
     if (rate > 0) {
       std::this_thread::sleep_until(start + std::chrono::microseconds(i * 1000000ull / rate));
     }
-    nlohmann::json props = {{"seq", i}, {"price", 9.99 + static_cast<double>(i % 7)},
-                            {"currency", "EUR"}, {"tags", {"a", "b"}}, {"ok", i % 2 == 0}};
+    nlohmann::json props = {{"seq", i},
+                            {"price", 9.99 + static_cast<double>(i % 7)},
+                            {"currency", "EUR"},
+                            {"tags", {"a", "b"}},
+                            {"ok", i % 2 == 0}};
     tern::Status s;
     switch (i % 12) {
-      case 6: s = client->identify("user-" + std::to_string(i / 12), {{"plan", "pro"}, {"seq", i}}); break;
-      case 7: s = client->screen("Checkout", props); break;
-      case 8: s = client->page("Pricing", props); break;
-      case 9: s = client->group("org-" + std::to_string(i % 5), {{"name", "Acme"}, {"seq", i}}); break;
-      case 11: s = client->alias("member-" + std::to_string(i / 12)); break;
-      default: s = client->track("Item Purchased", props); break;
+      case 6:
+        s = client->identify("user-" + std::to_string(i / 12), {{"plan", "pro"}, {"seq", i}});
+        break;
+      case 7:
+        s = client->screen("Checkout", props);
+        break;
+      case 8:
+        s = client->page("Pricing", props);
+        break;
+      case 9:
+        s = client->group("org-" + std::to_string(i % 5), {{"name", "Acme"}, {"seq", i}});
+        break;
+      case 11:
+        s = client->alias("member-" + std::to_string(i / 12));
+        break;
+      default:
+        s = client->track("Item Purchased", props);
+        break;
     }
     if (!s) {
       ++rejected;
@@ -138,24 +157,28 @@ int main(int argc, char** argv) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   tern::Status flushed;
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       flushed = tern::Status(tern::StatusCode::kTimeout, "deadline passed");
       break;
     }
     flushed = client->flush(left);
     if (flushed.code() != tern::StatusCode::kUnavailable) break;
-    if (verbose) std::fprintf(stderr, "tern-send: flush: %s; waiting for the retry\n", flushed.to_string().c_str());
+    if (verbose)
+      std::fprintf(stderr, "tern-send: flush: %s; waiting for the retry\n",
+                   flushed.to_string().c_str());
   }
   if (!flushed) std::fprintf(stderr, "tern-send: flush: %s\n", flushed.to_string().c_str());
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
   tern::Status down = client->shutdown(std::max(left, std::chrono::milliseconds(100)));
   if (!down) std::fprintf(stderr, "tern-send: shutdown: %s\n", down.to_string().c_str());
 
   tern::Stats stats = client->stats();
   std::printf("%s\n", stats.to_json().c_str());
   std::fflush(stdout);
-  bool all_sent = rejected == 0 && stats.enqueued == count && stats.dropped == 0 && stats.queue_depth == 0 &&
-                  stats.pending == 0 && stats.sent >= count;
+  bool all_sent = rejected == 0 && stats.enqueued == count && stats.dropped == 0 &&
+                  stats.queue_depth == 0 && stats.pending == 0 && stats.sent >= count;
   return all_sent ? 0 : 1;
 }

@@ -30,19 +30,24 @@ Client::~Client() {
   if (impl_) (void)impl_->engine->shutdown(std::chrono::seconds(2));
 }
 
-Status Client::track(std::string_view event, const nlohmann::json& properties, const EventOptions& options) {
+Status Client::track(std::string_view event, const nlohmann::json& properties,
+                     const EventOptions& options) {
   return impl_->engine->record_dom(MessageType::kTrack, event, properties, options);
 }
-Status Client::identify(std::string_view user_id, const nlohmann::json& traits, const EventOptions& options) {
+Status Client::identify(std::string_view user_id, const nlohmann::json& traits,
+                        const EventOptions& options) {
   return impl_->engine->record_dom(MessageType::kIdentify, user_id, traits, options);
 }
-Status Client::screen(std::string_view name, const nlohmann::json& properties, const EventOptions& options) {
+Status Client::screen(std::string_view name, const nlohmann::json& properties,
+                      const EventOptions& options) {
   return impl_->engine->record_dom(MessageType::kScreen, name, properties, options);
 }
-Status Client::page(std::string_view name, const nlohmann::json& properties, const EventOptions& options) {
+Status Client::page(std::string_view name, const nlohmann::json& properties,
+                    const EventOptions& options) {
   return impl_->engine->record_dom(MessageType::kPage, name, properties, options);
 }
-Status Client::group(std::string_view group_id, const nlohmann::json& traits, const EventOptions& options) {
+Status Client::group(std::string_view group_id, const nlohmann::json& traits,
+                     const EventOptions& options) {
   return impl_->engine->record_dom(MessageType::kGroup, group_id, traits, options);
 }
 Status Client::alias(std::string_view new_user_id, const EventOptions& options) {
@@ -58,7 +63,9 @@ Status Client::set_opt_out(bool opted_out) { return impl_->engine->set_opt_out(o
 bool Client::opted_out() const { return impl_->engine->opted_out(); }
 std::string Client::anonymous_id() const { return impl_->engine->anonymous_id(); }
 std::string Client::user_id() const { return impl_->engine->user_id(); }
-Status Client::shutdown(std::chrono::milliseconds timeout) { return impl_->engine->shutdown(timeout); }
+Status Client::shutdown(std::chrono::milliseconds timeout) {
+  return impl_->engine->shutdown(timeout);
+}
 Stats Client::stats() const { return impl_->engine->stats(); }
 
 }  // namespace tern

@@ -23,7 +23,8 @@ Status validate_config(const Config& c) {
     return Status(StatusCode::kInvalidArgument, "need 0 < backoff_base <= backoff_max");
   }
   if (c.commit_window.count() < 0 || c.flush_interval.count() <= 0) {
-    return Status(StatusCode::kInvalidArgument, "commit_window and flush_interval must be positive");
+    return Status(StatusCode::kInvalidArgument,
+                  "commit_window and flush_interval must be positive");
   }
   return Status::ok();
 }

@@ -11,9 +11,9 @@
 #include "default_transport.h"
 #include "event_builder.h"
 #include "sqlite_store.h"
+#include "tern/base/uuid.h"
 #include "tern/version.h"
 #include "text.h"
-#include "tern/base/uuid.h"
 
 namespace tern {
 
@@ -115,8 +115,9 @@ Status Engine::start() {
       log(LogLevel::kWarn, "ContextProvider returned something that is not a JSON object; ignored");
     }
   }
-  ctx["library"] = {{"name", c.library_name},
-                    {"version", c.library_version.empty() ? std::string(version()) : c.library_version}};
+  ctx["library"] = {
+      {"name", c.library_name},
+      {"version", c.library_version.empty() ? std::string(version()) : c.library_version}};
   try {
     context_text_ = dump_object(ctx);
   } catch (...) {
@@ -192,7 +193,8 @@ Status Engine::hand_off(std::string text) {
   }
   if (pending_.size() >= config_.max_pending_events) {
     lk.unlock();
-    return reject(DropReason::kQueueFull, StatusCode::kResourceExhausted, "the hand-off queue is full");
+    return reject(DropReason::kQueueFull, StatusCode::kResourceExhausted,
+                  "the hand-off queue is full");
   }
   // The commit window opens with the first pending event (one clock read per window).
   if (pending_.empty()) first_pending_at_ = clock_->monotonic();
@@ -211,7 +213,8 @@ Status Engine::hand_off(std::string text) {
 // Durability::kImmediate: the caller commits its own event (the store
 // serialises writers), so track() never waits behind an upload in progress.
 Status Engine::append_now(std::string text) {
-  if (!accepting_.load()) return reject(DropReason::kShutdown, StatusCode::kCancelled, "the client is shut down");
+  if (!accepting_.load())
+    return reject(DropReason::kShutdown, StatusCode::kCancelled, "the client is shut down");
   std::vector<std::string> one;
   one.push_back(std::move(text));
   MutexLock commit_lock(commit_mu_);
@@ -247,7 +250,8 @@ Status Engine::flush(std::chrono::milliseconds timeout) {
   bool done = done_cv_.wait_for(lk.native(), timeout, [&]() TERN_REQUIRES(mu_) {
     return flush_done_ >= mine || worker_exited_;
   });
-  if (!done) return Status(StatusCode::kTimeout, "flush did not finish in time; the events stay queued");
+  if (!done)
+    return Status(StatusCode::kTimeout, "flush did not finish in time; the events stay queued");
   if (flush_done_ < mine) return Status(StatusCode::kCancelled, "the client is shut down");
   return flush_result_;
 }
@@ -259,7 +263,9 @@ void Engine::reset() {
 }
 
 Status Engine::set_consent(Consent c) {
-  const char* text = c == Consent::kGranted ? "granted" : c == Consent::kDenied ? "denied" : "unknown";
+  const char* text = c == Consent::kGranted  ? "granted"
+                     : c == Consent::kDenied ? "denied"
+                                             : "unknown";
   consent_ = static_cast<int>(c);
   Status persisted = store_->put({{kKeyConsent, text}});
   if (c == Consent::kDenied) {
@@ -278,9 +284,11 @@ Status Engine::set_consent(Consent c) {
     auto r = store_->remove_all();
     if (r) {
       count_drop(DropReason::kConsentDenied, *r);
-      log(LogLevel::kInfo, "consent denied: purged " + std::to_string(*r + purged_pending) + " events");
+      log(LogLevel::kInfo,
+          "consent denied: purged " + std::to_string(*r + purged_pending) + " events");
     } else {
-      log(LogLevel::kError, "consent denied but the queue could not be purged: " + r.status().to_string());
+      log(LogLevel::kError,
+          "consent denied but the queue could not be purged: " + r.status().to_string());
       if (persisted) persisted = r.status();
     }
   }
@@ -305,14 +313,16 @@ Status Engine::shutdown(std::chrono::milliseconds timeout) {
       worker_.join();
       return Status::ok();
     }
-    return worker_exited_ ? Status::ok() : Status(StatusCode::kTimeout, "the worker is still stopping");
+    return worker_exited_ ? Status::ok()
+                          : Status(StatusCode::kTimeout, "the worker is still stopping");
   }
   shutdown_called_ = true;
   accepting_ = false;
   stop_ = true;
   shutdown_deadline_ = clock_->monotonic() + timeout;
   cv_.notify_one();
-  bool exited = done_cv_.wait_for(lk.native(), timeout, [&]() TERN_REQUIRES(mu_) { return worker_exited_; });
+  bool exited =
+      done_cv_.wait_for(lk.native(), timeout, [&]() TERN_REQUIRES(mu_) { return worker_exited_; });
   lk.unlock();
   if (exited) {
     worker_.join();
@@ -322,7 +332,8 @@ Status Engine::shutdown(std::chrono::milliseconds timeout) {
   // current step (at most the transport's timeouts) and exits on its own.
   worker_.detach();
   log(LogLevel::kWarn, "shutdown timed out; the worker stops after its current step");
-  return Status(StatusCode::kTimeout, "shutdown did not finish in time; unsent events stay on disk");
+  return Status(StatusCode::kTimeout,
+                "shutdown did not finish in time; unsent events stay on disk");
 }
 
 Stats Engine::stats() const {
@@ -366,7 +377,8 @@ void Engine::wait_until(MutexLock& lk, SteadyTime deadline) {
   // re-read it in short real-time slices.
   auto slice = std::chrono::milliseconds(1);
   if (deadline != kNever) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_->monotonic());
+    auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_->monotonic());
     if (left < slice) slice = std::max(left, std::chrono::milliseconds(0));
   }
   if (slice.count() > 0) cv_.wait_for(lk.native(), slice);
@@ -404,7 +416,8 @@ void Engine::run() {
         window_open = true;
         commit_deadline = first_pending_at_ + config_.commit_window;
       }
-      if (stop_ || flush_pending || pending_.size() >= config_.commit_max_events || now >= commit_deadline) {
+      if (stop_ || flush_pending || pending_.size() >= config_.commit_max_events ||
+          now >= commit_deadline) {
         window_open = false;
         commit_pending();
         continue;
@@ -476,8 +489,9 @@ void Engine::run() {
     SteadyTime deadline = kNever;
     if (window_open) deadline = commit_deadline;
     if (allowed && queued > 0) {
-      SteadyTime upload_at = due ? policy_.next_attempt()
-                                 : std::max(policy_.next_attempt(), last_upload_ + config_.flush_interval);
+      SteadyTime upload_at =
+          due ? policy_.next_attempt()
+              : std::max(policy_.next_attempt(), last_upload_ + config_.flush_interval);
       deadline = std::min(deadline, upload_at);
     }
     worker_idle_ = !window_open;
@@ -508,7 +522,8 @@ Status Engine::commit(const std::vector<std::string>& texts, uint64_t epoch) {
     enforce_caps();
   } else {
     // Log before counting: whoever sees the count can also find the reason.
-    log(LogLevel::kWarn, "could not store " + std::to_string(texts.size()) + " events (dropped): " + s.to_string());
+    log(LogLevel::kWarn,
+        "could not store " + std::to_string(texts.size()) + " events (dropped): " + s.to_string());
     count_drop(DropReason::kStorageError, texts.size());
   }
   return s;
@@ -522,13 +537,15 @@ void Engine::persist_identity() {
   } catch (...) {
     traits = "{}";
   }
-  Status s = store_->put({{kKeyAnonymousId, id->anonymous_id}, {kKeyUserId, id->user_id}, {kKeyTraits, traits}});
+  Status s = store_->put(
+      {{kKeyAnonymousId, id->anonymous_id}, {kKeyUserId, id->user_id}, {kKeyTraits, traits}});
   if (!s) log(LogLevel::kWarn, "could not persist identity: " + s.to_string());
 }
 
 void Engine::enforce_caps() {
-  int64_t min_created = to_unix_ms(clock_->wall()) -
-                        std::chrono::duration_cast<std::chrono::milliseconds>(config_.max_event_age).count();
+  int64_t min_created =
+      to_unix_ms(clock_->wall()) -
+      std::chrono::duration_cast<std::chrono::milliseconds>(config_.max_event_age).count();
   auto r = store_->enforce_caps(config_.max_queue_events, config_.max_queue_bytes, min_created);
   if (!r) {
     log(LogLevel::kWarn, "could not enforce queue caps: " + r.status().to_string());
@@ -538,6 +555,7 @@ void Engine::enforce_caps() {
   count_drop(DropReason::kCapAge, r->by_age);
   count_drop(DropReason::kCapEvents, r->by_events);
   count_drop(DropReason::kCapBytes, r->by_bytes);
-  log(LogLevel::kWarn, "queue cap reached: dropped the oldest " + std::to_string(r->total()) + " events");
+  log(LogLevel::kWarn,
+      "queue cap reached: dropped the oldest " + std::to_string(r->total()) + " events");
 }
 }  // namespace tern

@@ -75,7 +75,8 @@ class Engine : public std::enable_shared_from_this<Engine> {
   Status gate();  // opt-out / consent / shutdown checks for event calls
   std::shared_ptr<const Identity> identity() const TERN_EXCLUDES(identity_mu_);
   void set_identity(std::shared_ptr<const Identity> id) TERN_EXCLUDES(identity_mu_, mu_);
-  std::string merged_context(std::string_view override_json, const nlohmann::json* override_dom) const;
+  std::string merged_context(std::string_view override_json,
+                             const nlohmann::json* override_dom) const;
   // Validates, serialises and hands off one event; JSON fields already checked.
   Status submit(const RawMessage& m, const std::string& context_override,
                 const nlohmann::json* identify_traits);
@@ -85,7 +86,8 @@ class Engine : public std::enable_shared_from_this<Engine> {
   // Worker side.
   void run() TERN_EXCLUDES(mu_);
   void commit_pending() TERN_REQUIRES(mu_);
-  Status commit(const std::vector<std::string>& texts, uint64_t epoch) TERN_EXCLUDES(mu_, commit_mu_);
+  Status commit(const std::vector<std::string>& texts, uint64_t epoch)
+      TERN_EXCLUDES(mu_, commit_mu_);
   void persist_identity() TERN_EXCLUDES(identity_mu_);
   UploadResult upload_one() TERN_EXCLUDES(mu_);  // uploader.cc
   bool upload_allowed() const;
@@ -124,7 +126,7 @@ class Engine : public std::enable_shared_from_this<Engine> {
   bool identity_dirty_ TERN_GUARDED_BY(mu_) = false;
   bool batches_invalid_ TERN_GUARDED_BY(mu_) = false;
   uint64_t purge_epoch_ TERN_GUARDED_BY(mu_) = 0;  // bumped by a consent purge
-  bool caps_dirty_ TERN_GUARDED_BY(mu_) = false;  // kImmediate appends happened: enforce the caps
+  bool caps_dirty_ TERN_GUARDED_BY(mu_) = false;   // kImmediate appends happened: enforce the caps
   uint64_t flush_requested_ TERN_GUARDED_BY(mu_) = 0;
   uint64_t flush_done_ TERN_GUARDED_BY(mu_) = 0;
   Status flush_result_ TERN_GUARDED_BY(mu_);

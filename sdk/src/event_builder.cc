@@ -86,7 +86,8 @@ std::optional<Refusal> run_plugins(const std::vector<std::shared_ptr<Plugin>>& p
       if (logger) logger->log(LogLevel::kWarn, "a plugin threw; the event is dropped");
       keep = false;
     }
-    if (!keep) return Refusal{DropReason::kPlugin, StatusCode::kPermissionDenied, "dropped by a plugin"};
+    if (!keep)
+      return Refusal{DropReason::kPlugin, StatusCode::kPermissionDenied, "dropped by a plugin"};
   }
   if (!dom.is_object()) return invalid("a plugin made the event not an object");
   restore_sdk_fields(dom, own_message_id, own_type);
@@ -107,7 +108,8 @@ std::string Engine::merged_context(std::string_view override_json,
     override_dom = &parsed;
   }
   if (override_dom->is_object()) {
-    for (auto it = override_dom->begin(); it != override_dom->end(); ++it) base[it.key()] = it.value();
+    for (auto it = override_dom->begin(); it != override_dom->end(); ++it)
+      base[it.key()] = it.value();
   }
   return dump_object(base);
 }
@@ -123,7 +125,8 @@ Status Engine::record_dom(MessageType type, std::string_view primary, const nloh
                         : "properties must be a JSON object or null");
     }
     if (!options.context.is_null() && !options.context.is_object()) {
-      return reject(DropReason::kInvalid, StatusCode::kInvalidArgument, "context must be a JSON object or null");
+      return reject(DropReason::kInvalid, StatusCode::kInvalidArgument,
+                    "context must be a JSON object or null");
     }
     if (!options.integrations.is_null() && !options.integrations.is_object()) {
       return reject(DropReason::kInvalid, StatusCode::kInvalidArgument,
@@ -134,17 +137,26 @@ Status Engine::record_dom(MessageType type, std::string_view primary, const nloh
       if (object.is_object()) object_text = dump_object(object);
       if (options.integrations.is_object()) integrations_text = dump_object(options.integrations);
     } catch (const nlohmann::json::exception&) {
-      return reject(DropReason::kInvalid, StatusCode::kInvalidArgument, "a JSON string is not valid UTF-8");
+      return reject(DropReason::kInvalid, StatusCode::kInvalidArgument,
+                    "a JSON string is not valid UTF-8");
     }
     RawMessage m;
     m.type = type;
     switch (type) {
-      case MessageType::kTrack: m.event = primary; break;
+      case MessageType::kTrack:
+        m.event = primary;
+        break;
       case MessageType::kScreen:
-      case MessageType::kPage: m.name = primary; break;
+      case MessageType::kPage:
+        m.name = primary;
+        break;
       case MessageType::kIdentify:
-      case MessageType::kAlias: m.user_id = primary; break;
-      case MessageType::kGroup: m.group_id = primary; break;
+      case MessageType::kAlias:
+        m.user_id = primary;
+        break;
+      case MessageType::kGroup:
+        m.group_id = primary;
+        break;
     }
     if (type == MessageType::kIdentify || type == MessageType::kGroup) {
       m.traits_json = object_text;
@@ -160,12 +172,14 @@ Status Engine::record_dom(MessageType type, std::string_view primary, const nloh
       try {
         context_text = merged_context({}, &options.context);
       } catch (const nlohmann::json::exception&) {
-        return reject(DropReason::kInvalid, StatusCode::kInvalidArgument, "context is not valid UTF-8");
+        return reject(DropReason::kInvalid, StatusCode::kInvalidArgument,
+                      "context is not valid UTF-8");
       }
     }
     return submit(m, context_text, type == MessageType::kIdentify ? &object : nullptr);
   } catch (const std::exception& e) {
-    return reject(DropReason::kInvalid, StatusCode::kInternal, std::string("unexpected error: ") + e.what());
+    return reject(DropReason::kInvalid, StatusCode::kInternal,
+                  std::string("unexpected error: ") + e.what());
   } catch (...) {
     return reject(DropReason::kInvalid, StatusCode::kInternal, "unexpected error");
   }
@@ -174,7 +188,8 @@ Status Engine::record_dom(MessageType type, std::string_view primary, const nloh
 Status Engine::enqueue_raw(const RawMessage& m) {
   try {
     if (Status g = gate(); !g) return g;
-    for (std::string_view j : {m.properties_json, m.traits_json, m.context_json, m.integrations_json}) {
+    for (std::string_view j :
+         {m.properties_json, m.traits_json, m.context_json, m.integrations_json}) {
       if (!j.empty() && !is_json_object_text(j)) {
         return reject(DropReason::kInvalid, StatusCode::kInvalidArgument,
                       "a JSON field is not one valid JSON object (or not valid UTF-8)");
@@ -188,7 +203,8 @@ Status Engine::enqueue_raw(const RawMessage& m) {
     }
     return submit(m, context_text, m.type == MessageType::kIdentify ? &traits : nullptr);
   } catch (const std::exception& e) {
-    return reject(DropReason::kInvalid, StatusCode::kInternal, std::string("unexpected error: ") + e.what());
+    return reject(DropReason::kInvalid, StatusCode::kInternal,
+                  std::string("unexpected error: ") + e.what());
   } catch (...) {
     return reject(DropReason::kInvalid, StatusCode::kInternal, "unexpected error");
   }
@@ -209,7 +225,8 @@ Status Engine::submit(const RawMessage& m, const std::string& context_override,
   p.properties_json = m.properties_json;
   p.traits_json = m.traits_json;
   p.integrations_json = m.integrations_json;
-  p.context_json = context_override.empty() ? std::string_view(context_text_) : std::string_view(context_override);
+  p.context_json = context_override.empty() ? std::string_view(context_text_)
+                                            : std::string_view(context_override);
   p.anonymous_id = m.anonymous_id.empty() ? std::string_view(id->anonymous_id) : m.anonymous_id;
   std::string previous;
   if (m.type == MessageType::kIdentify) {
@@ -246,7 +263,8 @@ Status Engine::submit(const RawMessage& m, const std::string& context_override,
     auto next = std::make_shared<Identity>(*id);
     if (!m.user_id.empty()) next->user_id = std::string(m.user_id);
     if (identify_traits && identify_traits->is_object()) {
-      for (auto it = identify_traits->begin(); it != identify_traits->end(); ++it) next->traits[it.key()] = it.value();
+      for (auto it = identify_traits->begin(); it != identify_traits->end(); ++it)
+        next->traits[it.key()] = it.value();
     }
     set_identity(std::move(next));
   }

@@ -8,12 +8,18 @@ namespace tern {
 
 const char* message_type_name(MessageType type) noexcept {
   switch (type) {
-    case MessageType::kTrack: return "track";
-    case MessageType::kIdentify: return "identify";
-    case MessageType::kScreen: return "screen";
-    case MessageType::kPage: return "page";
-    case MessageType::kGroup: return "group";
-    case MessageType::kAlias: return "alias";
+    case MessageType::kTrack:
+      return "track";
+    case MessageType::kIdentify:
+      return "identify";
+    case MessageType::kScreen:
+      return "screen";
+    case MessageType::kPage:
+      return "page";
+    case MessageType::kGroup:
+      return "group";
+    case MessageType::kAlias:
+      return "alias";
   }
   return "track";
 }

@@ -32,10 +32,12 @@ void write_event(std::string& out, const EventParts& parts);
 
 // The batch body: {"batch":[e1,e2,...],"sentAt":"..."}; `events` are joined as stored.
 template <typename Range, typename Proj>
-std::string write_batch(const Range& events, Proj body_of, std::chrono::system_clock::time_point sent_at);
+std::string write_batch(const Range& events, Proj body_of,
+                        std::chrono::system_clock::time_point sent_at);
 
 // Bytes write_batch adds around the events (plus one comma per extra event).
-constexpr std::size_t kBatchOverhead = sizeof("{\"batch\":[],\"sentAt\":\"2000-01-01T00:00:00.000Z\"}");
+constexpr std::size_t kBatchOverhead =
+    sizeof("{\"batch\":[],\"sentAt\":\"2000-01-01T00:00:00.000Z\"}");
 
 }  // namespace tern
 
@@ -44,7 +46,8 @@ constexpr std::size_t kBatchOverhead = sizeof("{\"batch\":[],\"sentAt\":\"2000-0
 
 namespace tern {
 template <typename Range, typename Proj>
-std::string write_batch(const Range& events, Proj body_of, std::chrono::system_clock::time_point sent_at) {
+std::string write_batch(const Range& events, Proj body_of,
+                        std::chrono::system_clock::time_point sent_at) {
   std::size_t n = kBatchOverhead;
   for (const auto& e : events) n += body_of(e).size() + 1;
   std::string out;

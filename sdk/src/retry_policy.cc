@@ -32,8 +32,6 @@ std::chrono::milliseconds RetryPolicy::on_failure(
   return delay;
 }
 
-void RetryPolicy::on_success() noexcept {
-  failures_ = 0;
-}
+void RetryPolicy::on_success() noexcept { failures_ = 0; }
 
 }  // namespace tern

@@ -94,7 +94,8 @@ Status SqliteStore::error(const char* what, int rc) const {
   }
   msg += " [" + path_ + "]";
   int primary = rc & 0xFF;
-  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) return Status(StatusCode::kFailedPrecondition, msg);
+  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED)
+    return Status(StatusCode::kFailedPrecondition, msg);
   if (is_corruption(rc)) return Status(StatusCode::kCorruption, msg);
   return Status(StatusCode::kIOError, msg);
 }
@@ -117,10 +118,12 @@ Status SqliteStore::begin() { return exec("BEGIN IMMEDIATE"); }
 class SqliteStore::RelaxedSync {
  public:
   explicit RelaxedSync(SqliteStore& s) : s_(s) {
-    if (s_.synchronous_full_) sqlite3_exec(s_.db_, "PRAGMA synchronous=NORMAL", nullptr, nullptr, nullptr);
+    if (s_.synchronous_full_)
+      sqlite3_exec(s_.db_, "PRAGMA synchronous=NORMAL", nullptr, nullptr, nullptr);
   }
   ~RelaxedSync() {
-    if (s_.synchronous_full_) sqlite3_exec(s_.db_, "PRAGMA synchronous=FULL", nullptr, nullptr, nullptr);
+    if (s_.synchronous_full_)
+      sqlite3_exec(s_.db_, "PRAGMA synchronous=FULL", nullptr, nullptr, nullptr);
   }
   RelaxedSync(const RelaxedSync&) = delete;
   RelaxedSync& operator=(const RelaxedSync&) = delete;
@@ -160,8 +163,9 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const SqliteStoreOptions&
   }
 
   for (int round = 0; round < 2; ++round) {
-    int rc = sqlite3_open_v2(options.path.c_str(), &store->db_,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    int rc =
+        sqlite3_open_v2(options.path.c_str(), &store->db_,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
       Status s = store->error("open", rc);
       sqlite3_close(store->db_);
@@ -183,20 +187,23 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const SqliteStoreOptions&
         std::string from = options.path + ext;
         std::string to = options.path + suffix + ext;
         if (::access(from.c_str(), F_OK) == 0 && std::rename(from.c_str(), to.c_str()) != 0) {
-          return Status(StatusCode::kIOError, "cannot move corrupt database " + from + " aside: " +
-                                                  std::strerror(errno));
+          return Status(StatusCode::kIOError,
+                        "cannot move corrupt database " + from + " aside: " + std::strerror(errno));
         }
       }
       ++store->corrupt_recoveries_;
       continue;
     }
-    if (corrupt) return Status(StatusCode::kCorruption, "fresh database fails quick_check: " + check);
+    if (corrupt)
+      return Status(StatusCode::kCorruption, "fresh database fails quick_check: " + check);
     if (qrc != SQLITE_OK) return store->error("quick_check", qrc);
     break;
   }
 
   Status s = store->exec("PRAGMA journal_mode=WAL");
-  if (s.is_ok()) s = store->exec(options.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+  if (s.is_ok())
+    s = store->exec(options.synchronous_full ? "PRAGMA synchronous=FULL"
+                                             : "PRAGMA synchronous=NORMAL");
   // The worker touches only the oldest rows (reads, acks) and the newest
   // (appends): a small page cache is enough and keeps the SDK's RSS low.
   if (s.is_ok()) s = store->exec("PRAGMA cache_size=-512");
@@ -262,10 +269,12 @@ Status SqliteStore::append(const std::vector<std::string>& bodies, int64_t creat
   return Status::ok();
 }
 
-Result<std::vector<StoredEvent>> SqliteStore::read_oldest(std::size_t max_events, std::size_t max_bytes) {
+Result<std::vector<StoredEvent>> SqliteStore::read_oldest(std::size_t max_events,
+                                                          std::size_t max_bytes) {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<StoredEvent> out;
-  Stmt st(db_, "SELECT id,body,created_ms,attempts,first_attempt_ms FROM events ORDER BY id LIMIT ?");
+  Stmt st(db_,
+          "SELECT id,body,created_ms,attempts,first_attempt_ms FROM events ORDER BY id LIMIT ?");
   if (st.prepare_rc() != SQLITE_OK) return error("read", st.prepare_rc());
   sqlite3_bind_int64(st.get(), 1, static_cast<int64_t>(max_events));
   std::size_t total = 0;
@@ -390,9 +399,12 @@ Result<CapDrops> SqliteStore::enforce_caps(std::size_t max_events, std::size_t m
     s = st.prepare_rc() == SQLITE_OK ? run_delete(st, drops.by_age) : error("cap", st.prepare_rc());
   }
   if (s.is_ok() && count_ > max_events) {
-    Stmt st(db_, "DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY id LIMIT ?) RETURNING size");
+    Stmt st(db_,
+            "DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY id LIMIT ?) RETURNING "
+            "size");
     sqlite3_bind_int64(st.get(), 1, static_cast<int64_t>(count_ - max_events));
-    s = st.prepare_rc() == SQLITE_OK ? run_delete(st, drops.by_events) : error("cap", st.prepare_rc());
+    s = st.prepare_rc() == SQLITE_OK ? run_delete(st, drops.by_events)
+                                     : error("cap", st.prepare_rc());
   }
   if (s.is_ok() && bytes_ > max_bytes) {
     uint64_t excess = bytes_ - max_bytes;
@@ -408,7 +420,8 @@ Result<CapDrops> SqliteStore::enforce_caps(std::size_t max_events, std::size_t m
     }
     Stmt st(db_, "DELETE FROM events WHERE id <= ? RETURNING size");
     sqlite3_bind_int64(st.get(), 1, last_id);
-    s = st.prepare_rc() == SQLITE_OK ? run_delete(st, drops.by_bytes) : error("cap", st.prepare_rc());
+    s = st.prepare_rc() == SQLITE_OK ? run_delete(st, drops.by_bytes)
+                                     : error("cap", st.prepare_rc());
   }
   if (s.is_ok() && drops.total() == 0) {
     rollback();
@@ -437,7 +450,8 @@ Result<std::optional<std::string>> SqliteStore::get(const std::string& key) {
   if (rc == SQLITE_DONE) return std::optional<std::string>();
   if (rc != SQLITE_ROW) return error("kv get", rc);
   const char* v = reinterpret_cast<const char*>(sqlite3_column_text(st.get(), 0));
-  return std::optional<std::string>(std::string(v ? v : "", static_cast<std::size_t>(sqlite3_column_bytes(st.get(), 0))));
+  return std::optional<std::string>(
+      std::string(v ? v : "", static_cast<std::size_t>(sqlite3_column_bytes(st.get(), 0))));
 }
 
 Status SqliteStore::put(const std::vector<std::pair<std::string, std::string>>& pairs) {

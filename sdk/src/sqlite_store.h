@@ -32,7 +32,8 @@ class SqliteStore final : public Store {
   ~SqliteStore() override;
 
   Status append(const std::vector<std::string>& bodies, int64_t created_ms) override;
-  Result<std::vector<StoredEvent>> read_oldest(std::size_t max_events, std::size_t max_bytes) override;
+  Result<std::vector<StoredEvent>> read_oldest(std::size_t max_events,
+                                               std::size_t max_bytes) override;
   Status mark_attempt(const std::vector<int64_t>& ids, int64_t now_ms) override;
   Status remove(const std::vector<int64_t>& ids) override;
   Result<uint64_t> remove_all() override;

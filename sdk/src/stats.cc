@@ -6,21 +6,36 @@ namespace tern {
 
 const char* drop_reason_name(DropReason reason) noexcept {
   switch (reason) {
-    case DropReason::kInvalid: return "invalid";
-    case DropReason::kTooLarge: return "too_large";
-    case DropReason::kQueueFull: return "queue_full";
-    case DropReason::kCapEvents: return "cap_events";
-    case DropReason::kCapBytes: return "cap_bytes";
-    case DropReason::kCapAge: return "cap_age";
-    case DropReason::kServerRejected: return "server_rejected";
-    case DropReason::kRetryBudget: return "retry_budget";
-    case DropReason::kStorageError: return "storage_error";
-    case DropReason::kCorruptDb: return "corrupt_db";
-    case DropReason::kConsentDenied: return "consent_denied";
-    case DropReason::kOptOut: return "opt_out";
-    case DropReason::kPlugin: return "plugin";
-    case DropReason::kShutdown: return "shutdown";
-    case DropReason::kCount: break;
+    case DropReason::kInvalid:
+      return "invalid";
+    case DropReason::kTooLarge:
+      return "too_large";
+    case DropReason::kQueueFull:
+      return "queue_full";
+    case DropReason::kCapEvents:
+      return "cap_events";
+    case DropReason::kCapBytes:
+      return "cap_bytes";
+    case DropReason::kCapAge:
+      return "cap_age";
+    case DropReason::kServerRejected:
+      return "server_rejected";
+    case DropReason::kRetryBudget:
+      return "retry_budget";
+    case DropReason::kStorageError:
+      return "storage_error";
+    case DropReason::kCorruptDb:
+      return "corrupt_db";
+    case DropReason::kConsentDenied:
+      return "consent_denied";
+    case DropReason::kOptOut:
+      return "opt_out";
+    case DropReason::kPlugin:
+      return "plugin";
+    case DropReason::kShutdown:
+      return "shutdown";
+    case DropReason::kCount:
+      break;
   }
   return "unknown";
 }
@@ -32,7 +47,9 @@ void append_field(std::string& out, const char* name, uint64_t v) {
   char buf[96];
   int n = std::snprintf(buf, sizeof(buf), "%s\"%s\":%llu", out.size() > 1 ? "," : "", name,
                         static_cast<unsigned long long>(v));
-  if (n > 0) out.append(buf, static_cast<std::size_t>(n) < sizeof(buf) ? static_cast<std::size_t>(n) : sizeof(buf) - 1);
+  if (n > 0)
+    out.append(buf, static_cast<std::size_t>(n) < sizeof(buf) ? static_cast<std::size_t>(n)
+                                                              : sizeof(buf) - 1);
 }
 }  // namespace
 

@@ -25,9 +25,9 @@ namespace tern {
 
 struct StoredEvent {
   int64_t id = 0;
-  std::string body;            // the event's JSON text, exactly as appended
-  int64_t created_ms = 0;      // wall time it was stored, Unix ms
-  int attempts = 0;            // upload attempts that included it
+  std::string body;              // the event's JSON text, exactly as appended
+  int64_t created_ms = 0;        // wall time it was stored, Unix ms
+  int attempts = 0;              // upload attempts that included it
   int64_t first_attempt_ms = 0;  // wall time of its first attempt, 0 if none
 };
 

@@ -67,13 +67,20 @@ class JsonValidator {
   bool value(int depth) {
     if (p_ == end_) return false;
     switch (*p_) {
-      case '{': return object(depth + 1);
-      case '[': return array(depth + 1);
-      case '"': return string();
-      case 't': return literal("true", 4);
-      case 'f': return literal("false", 5);
-      case 'n': return literal("null", 4);
-      default: return number();
+      case '{':
+        return object(depth + 1);
+      case '[':
+        return array(depth + 1);
+      case '"':
+        return string();
+      case 't':
+        return literal("true", 4);
+      case 'f':
+        return literal("false", 5);
+      case 'n':
+        return literal("null", 4);
+      default:
+        return number();
     }
   }
   bool object(int depth) {
@@ -150,7 +157,8 @@ class JsonValidator {
     ++p_;  // opening quote
     for (;;) {
       const char* run = p_;
-      while (p_ < end_ && *p_ != '"' && *p_ != '\\' && static_cast<unsigned char>(*p_) >= 0x20) ++p_;
+      while (p_ < end_ && *p_ != '"' && *p_ != '\\' && static_cast<unsigned char>(*p_) >= 0x20)
+        ++p_;
       if (!is_valid_utf8(std::string_view(run, static_cast<std::size_t>(p_ - run)))) return false;
       if (p_ == end_ || static_cast<unsigned char>(*p_) < 0x20) return false;
       if (*p_ == '"') {
@@ -161,12 +169,20 @@ class JsonValidator {
       if (p_ == end_) return false;
       char e = *p_++;
       switch (e) {
-        case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't': break;
+        case '"':
+        case '\\':
+        case '/':
+        case 'b':
+        case 'f':
+        case 'n':
+        case 'r':
+        case 't':
+          break;
         case 'u': {
           unsigned cp;
           if (!u_escape(cp)) return false;
           if (cp >= 0xDC00 && cp <= 0xDFFF) return false;  // lone low surrogate
-          if (cp >= 0xD800 && cp <= 0xDBFF) {                // needs its low half
+          if (cp >= 0xD800 && cp <= 0xDBFF) {              // needs its low half
             unsigned lo;
             if (end_ - p_ < 2 || p_[0] != '\\' || p_[1] != 'u') return false;
             p_ += 2;
@@ -174,7 +190,8 @@ class JsonValidator {
           }
           break;
         }
-        default: return false;
+        default:
+          return false;
       }
     }
   }
@@ -214,7 +231,9 @@ class JsonValidator {
     return true;
   }
   bool literal(const char* word, std::size_t n) {
-    if (static_cast<std::size_t>(end_ - p_) < n || std::string_view(p_, n) != std::string_view(word, n)) return false;
+    if (static_cast<std::size_t>(end_ - p_) < n ||
+        std::string_view(p_, n) != std::string_view(word, n))
+      return false;
     p_ += n;
     return true;
   }
@@ -231,7 +250,8 @@ bool is_json_object_text(std::string_view text) noexcept {
 
 nlohmann::json parse_json(std::string_view text) noexcept {
   try {
-    return nlohmann::json::parse(text.data(), text.data() + text.size(), nullptr, /*allow_exceptions=*/false);
+    return nlohmann::json::parse(text.data(), text.data() + text.size(), nullptr,
+                                 /*allow_exceptions=*/false);
   } catch (...) {
     return nlohmann::json(nlohmann::json::value_t::discarded);
   }

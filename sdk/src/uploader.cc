@@ -8,8 +8,8 @@
 #include "engine.h"
 #include "event_writer.h"
 #include "tern/base/gzip.h"
-#include "text.h"
 #include "tern/base/uuid.h"
+#include "text.h"
 
 namespace tern {
 
@@ -106,7 +106,8 @@ Engine::UploadResult Engine::upload_one() {
   // before a retry is sent, and after a first attempt only if it fails: a
   // batch that goes through on its first try costs no claim write. A crash
   // during a first attempt forgets at most that one attempt.
-  const bool retrying = std::any_of(batch.begin(), batch.end(), [](const StoredEvent& e) { return e.attempts > 0; });
+  const bool retrying =
+      std::any_of(batch.begin(), batch.end(), [](const StoredEvent& e) { return e.attempts > 0; });
   auto claim = [&] {
     if (Status s = store_->mark_attempt(ids, now_ms); !s) {
       log(LogLevel::kWarn, "could not record an upload attempt: " + s.to_string());
@@ -137,10 +138,13 @@ Engine::UploadResult Engine::upload_one() {
   switch (classify_http_status(resp.status_code)) {
     case UploadVerdict::kSuccess: {
       std::vector<RejectedEvent> rejected = parse_rejections(resp.body, batch.size());
-      for (const auto& r : rejected) log(LogLevel::kWarn, "the server rejected an event: " + r.reason);
+      for (const auto& r : rejected)
+        log(LogLevel::kWarn, "the server rejected an event: " + r.reason);
       const uint64_t n_rejected = rejected.size();
       Status s = store_->remove(ids);
-      if (!s) log(LogLevel::kWarn, "sent, but could not delete the batch (it may be sent again): " + s.to_string());
+      if (!s)
+        log(LogLevel::kWarn,
+            "sent, but could not delete the batch (it may be sent again): " + s.to_string());
       sent_.fetch_add(batch.size() - n_rejected);
       count_drop(DropReason::kServerRejected, n_rejected);
       batches_sent_.fetch_add(1);
@@ -154,8 +158,8 @@ Engine::UploadResult Engine::upload_one() {
         Status s = store_->remove(ids);
         if (!s) log(LogLevel::kWarn, "could not delete a rejected event: " + s.to_string());
         count_drop(DropReason::kServerRejected, 1);
-        log(LogLevel::kWarn, "the server rejected an event with HTTP " + std::to_string(resp.status_code) +
-                                 "; it is dropped");
+        log(LogLevel::kWarn, "the server rejected an event with HTTP " +
+                                 std::to_string(resp.status_code) + "; it is dropped");
         batches_.pop_front();
         return UploadResult::kDropped;
       }
@@ -174,7 +178,8 @@ Engine::UploadResult Engine::upload_one() {
   last_error_ = resp.status_code == 0 ? "network error: " + resp.error
                                       : "HTTP " + std::to_string(resp.status_code);
   auto delay = policy_.on_failure(clock_->monotonic(), resp.retry_after, base::random_u64());
-  log(LogLevel::kWarn, "upload failed (" + last_error_ + "); retrying in " + std::to_string(delay.count()) + " ms");
+  log(LogLevel::kWarn,
+      "upload failed (" + last_error_ + "); retrying in " + std::to_string(delay.count()) + " ms");
   return UploadResult::kFailed;
 }
 

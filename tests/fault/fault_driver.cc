@@ -49,12 +49,15 @@ using namespace std::chrono_literals;
 // changes the time).
 class SkewedClock final : public tern::Clock {
  public:
-  SkewedClock(std::chrono::milliseconds skew, std::chrono::milliseconds jump) : skew_(skew), jump_(jump) {}
+  SkewedClock(std::chrono::milliseconds skew, std::chrono::milliseconds jump)
+      : skew_(skew), jump_(jump) {}
   std::chrono::system_clock::time_point wall() override {
     auto offset = skew_ + (jumped_.load(std::memory_order_relaxed) ? jump_ : 0ms);
     return std::chrono::system_clock::now() + offset;
   }
-  std::chrono::steady_clock::time_point monotonic() override { return std::chrono::steady_clock::now(); }
+  std::chrono::steady_clock::time_point monotonic() override {
+    return std::chrono::steady_clock::now();
+  }
   // Only wall time jumps; the timers run on the real steady clock, as in production.
   bool is_real_steady_clock() const override { return true; }
   void jump() { jumped_.store(true, std::memory_order_relaxed); }
@@ -71,12 +74,14 @@ bool parse_i64(const char* s, long long& out) {
 }
 
 void usage() {
-  std::fprintf(stderr,
-               "usage: tern-fault-driver --endpoint URL --write-key KEY --db PATH --ids FILE\n"
-               "         [--prefix P] [--count N] [--rate EVENTS_PER_S] [--immediate] [--timeout-ms MS]\n"
-               "         [--stats FILE] [--backoff-base-ms MS] [--backoff-max-ms MS] [--request-timeout-ms MS]\n"
-               "         [--batch N] [--clock-skew-ms MS] [--clock-jump-ms MS --clock-jump-after N]\n"
-               "         [--max-page-count PAGES] [--max-attempts N]\n");
+  std::fprintf(
+      stderr,
+      "usage: tern-fault-driver --endpoint URL --write-key KEY --db PATH --ids FILE\n"
+      "         [--prefix P] [--count N] [--rate EVENTS_PER_S] [--immediate] [--timeout-ms MS]\n"
+      "         [--stats FILE] [--backoff-base-ms MS] [--backoff-max-ms MS] [--request-timeout-ms "
+      "MS]\n"
+      "         [--batch N] [--clock-skew-ms MS] [--clock-jump-ms MS --clock-jump-after N]\n"
+      "         [--max-page-count PAGES] [--max-attempts N]\n");
 }
 
 }  // namespace
@@ -104,32 +109,52 @@ int main(int argc, char** argv) {
         std::exit(2);
       }
     };
-    if (a == "--endpoint") config.endpoint = value();
-    else if (a == "--write-key") config.write_key = value();
-    else if (a == "--db") config.storage_path = value();
-    else if (a == "--ids") ids_path = value();
-    else if (a == "--stats") stats_path = value();
-    else if (a == "--prefix") prefix = value();
-    else if (a == "--count") number(count);
-    else if (a == "--rate") number(rate);
-    else if (a == "--timeout-ms") number(timeout_ms);
-    else if (a == "--backoff-base-ms") number(backoff_base);
-    else if (a == "--backoff-max-ms") number(backoff_max);
-    else if (a == "--request-timeout-ms") number(request_timeout);
-    else if (a == "--batch") number(batch);
-    else if (a == "--clock-skew-ms") number(skew);
-    else if (a == "--clock-jump-ms") number(jump);
-    else if (a == "--clock-jump-after") number(jump_after);
-    else if (a == "--max-page-count") number(max_pages);
-    else if (a == "--max-attempts") number(max_attempts);
-    else if (a == "--immediate") immediate = true;
+    if (a == "--endpoint")
+      config.endpoint = value();
+    else if (a == "--write-key")
+      config.write_key = value();
+    else if (a == "--db")
+      config.storage_path = value();
+    else if (a == "--ids")
+      ids_path = value();
+    else if (a == "--stats")
+      stats_path = value();
+    else if (a == "--prefix")
+      prefix = value();
+    else if (a == "--count")
+      number(count);
+    else if (a == "--rate")
+      number(rate);
+    else if (a == "--timeout-ms")
+      number(timeout_ms);
+    else if (a == "--backoff-base-ms")
+      number(backoff_base);
+    else if (a == "--backoff-max-ms")
+      number(backoff_max);
+    else if (a == "--request-timeout-ms")
+      number(request_timeout);
+    else if (a == "--batch")
+      number(batch);
+    else if (a == "--clock-skew-ms")
+      number(skew);
+    else if (a == "--clock-jump-ms")
+      number(jump);
+    else if (a == "--clock-jump-after")
+      number(jump_after);
+    else if (a == "--max-page-count")
+      number(max_pages);
+    else if (a == "--max-attempts")
+      number(max_attempts);
+    else if (a == "--immediate")
+      immediate = true;
     else {
       std::fprintf(stderr, "tern-fault-driver: unknown argument %s\n", a.c_str());
       usage();
       return 2;
     }
   }
-  if (config.write_key.empty() || config.storage_path.empty() || ids_path.empty() || count < 0 || batch <= 0) {
+  if (config.write_key.empty() || config.storage_path.empty() || ids_path.empty() || count < 0 ||
+      batch <= 0) {
     usage();
     return 2;
   }
@@ -142,11 +167,14 @@ int main(int argc, char** argv) {
   config.max_attempts = static_cast<int>(max_attempts);
   config.http.connect_timeout = std::chrono::milliseconds(std::min(request_timeout, 1000LL));
   config.http.request_timeout = std::chrono::milliseconds(request_timeout);
-  config.max_pending_events = std::max<std::size_t>(config.max_pending_events, static_cast<std::size_t>(count) + 1);
-  config.max_queue_events = std::max<std::size_t>(config.max_queue_events, static_cast<std::size_t>(count) + 1);
+  config.max_pending_events =
+      std::max<std::size_t>(config.max_pending_events, static_cast<std::size_t>(count) + 1);
+  config.max_queue_events =
+      std::max<std::size_t>(config.max_queue_events, static_cast<std::size_t>(count) + 1);
   if (immediate) config.durability = tern::Durability::kImmediate;
   config.logger = tern::make_stderr_logger(tern::LogLevel::kWarn);
-  auto clock = std::make_shared<SkewedClock>(std::chrono::milliseconds(skew), std::chrono::milliseconds(jump));
+  auto clock = std::make_shared<SkewedClock>(std::chrono::milliseconds(skew),
+                                             std::chrono::milliseconds(jump));
   config.clock = clock;
   if (max_pages > 0) {
     // The SQLite store with a page cap: SQLITE_FULL, as on a full disk.
@@ -176,7 +204,8 @@ int main(int argc, char** argv) {
 
   const auto start = std::chrono::steady_clock::now();
   for (long long i = 0; i < count; ++i) {
-    if (rate > 0) std::this_thread::sleep_until(start + std::chrono::microseconds(i * 1000000LL / rate));
+    if (rate > 0)
+      std::this_thread::sleep_until(start + std::chrono::microseconds(i * 1000000LL / rate));
     if (i == jump_after) clock->jump();
     std::string fid = prefix + "-" + std::to_string(i);
     nlohmann::json props = {{"fid", fid}, {"seq", i}, {"price", 9.99}, {"tags", {"a", "b"}}};
@@ -193,7 +222,8 @@ int main(int argc, char** argv) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   tern::Status flushed;
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       flushed = tern::Status(tern::StatusCode::kTimeout, "deadline passed");
       break;

@@ -28,7 +28,8 @@ void reset_and_close(int fd) {
 }
 
 // Reads more bytes into `buf`; false on EOF, error, stop or timeout.
-bool read_some(int fd, std::string* buf, const std::atomic<bool>& stopping, Clock::duration limit = kIoTimeout) {
+bool read_some(int fd, std::string* buf, const std::atomic<bool>& stopping,
+               Clock::duration limit = kIoTimeout) {
   auto deadline = Clock::now() + limit;
   while (!stopping.load()) {
     if (Clock::now() >= deadline) return false;
@@ -68,19 +69,21 @@ std::string lower(std::string s) {
 // One HTTP message (request or response) read from `fd`, using `buf` for
 // bytes already read past the previous message. Empty `raw` on EOF/error.
 struct Message {
-  std::string raw;      // head + body
+  std::string raw;  // head + body
   std::size_t head_len = 0;
-  bool close = false;   // "Connection: close"
+  bool close = false;  // "Connection: close"
   bool ok = false;
 };
 
-Message read_message(int fd, std::string* buf, const std::atomic<bool>& stopping, Clock::duration first_byte_limit) {
+Message read_message(int fd, std::string* buf, const std::atomic<bool>& stopping,
+                     Clock::duration first_byte_limit) {
   Message m;
   std::size_t end;
   bool first = true;
   while ((end = buf->find("\r\n\r\n")) == std::string::npos) {
     if (buf->size() > kMaxHead) return m;
-    if (!read_some(fd, buf, stopping, first && buf->empty() ? first_byte_limit : kIoTimeout)) return m;
+    if (!read_some(fd, buf, stopping, first && buf->empty() ? first_byte_limit : kIoTimeout))
+      return m;
     first = false;
   }
   m.head_len = end + 4;
@@ -119,12 +122,18 @@ int connect_to(const std::string& host_port) {
 
 const char* reason_phrase(int status) {
   switch (status) {
-    case 413: return "Payload Too Large";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    default: return "Error";
+    case 413:
+      return "Payload Too Large";
+    case 429:
+      return "Too Many Requests";
+    case 500:
+      return "Internal Server Error";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Error";
   }
 }
 
@@ -147,7 +156,8 @@ bool FaultProxy::start(const std::string& upstream_host_port) {
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof a;
-  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(listen_fd_, 64) != 0 ||
+  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::listen(listen_fd_, 64) != 0 ||
       ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
     ::close(listen_fd_);
     listen_fd_ = -1;
@@ -264,10 +274,12 @@ void FaultProxy::serve(int client) {
         if (!fires(rule.per_mille)) continue;
         count("synth_" + std::to_string(rule.status));
         std::string body = "{\"error\":\"injected by the fault proxy\"}";
-        std::string resp = "HTTP/1.1 " + std::to_string(rule.status) + " " + reason_phrase(rule.status) +
-                           "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-                           "\r\nConnection: close\r\n";
-        if (rule.retry_after_s >= 0) resp += "Retry-After: " + std::to_string(rule.retry_after_s) + "\r\n";
+        std::string resp =
+            "HTTP/1.1 " + std::to_string(rule.status) + " " + reason_phrase(rule.status) +
+            "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+            "\r\nConnection: close\r\n";
+        if (rule.retry_after_s >= 0)
+          resp += "Retry-After: " + std::to_string(rule.retry_after_s) + "\r\n";
         resp += "\r\n" + body;
         write_all(client, resp.data(), resp.size(), stopping_);
         return finish(false);
@@ -275,7 +287,8 @@ void FaultProxy::serve(int client) {
     }
     if (fires(plan.delay_pm) && plan.max_delay.count() > 0) {
       count("delayed");
-      sleep_unless_stopping(std::chrono::milliseconds(pick(static_cast<int>(plan.max_delay.count()) + 1)), stopping_);
+      sleep_unless_stopping(
+          std::chrono::milliseconds(pick(static_cast<int>(plan.max_delay.count()) + 1)), stopping_);
     }
     if (upstream < 0) upstream = connect_to(target);
     if (upstream < 0) {
@@ -304,7 +317,8 @@ void FaultProxy::serve(int client) {
       return finish(true);
     }
     count("forwarded");
-    if (!write_all(client, resp.raw.data(), resp.raw.size(), stopping_) || resp.close || req.close) {
+    if (!write_all(client, resp.raw.data(), resp.raw.size(), stopping_) || resp.close ||
+        req.close) {
       return finish(false);
     }
   }

@@ -40,7 +40,7 @@ struct FaultPlan {
   std::vector<SynthRule> synth;  // answer without forwarding
   int delay_pm = 0;              // then forward, after a random delay up to `max_delay`
   std::chrono::milliseconds max_delay{0};
-  bool refuse = false;           // every new request is answered by an RST (relay "down")
+  bool refuse = false;  // every new request is answered by an RST (relay "down")
 };
 
 class FaultProxy {

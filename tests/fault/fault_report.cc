@@ -30,15 +30,19 @@ int main(int argc, char** argv) {
     if (!j.is_discarded()) rows.push_back(std::move(j));
   }
   if (rows.empty()) {
-    std::fprintf(stderr, "fault-report: no results in %s (run the fault scenarios first)\n", argv[1]);
+    std::fprintf(stderr, "fault-report: no results in %s (run the fault scenarios first)\n",
+                 argv[1]);
     return 1;
   }
-  std::sort(rows.begin(), rows.end(), [](const json& a, const json& b) { return a["scenario"] < b["scenario"]; });
+  std::sort(rows.begin(), rows.end(),
+            [](const json& a, const json& b) { return a["scenario"] < b["scenario"]; });
   auto joined = [](const json& obj) {
     std::string s;
     for (const auto& [k, v] : obj.items()) {
       if (!s.empty()) s += ", ";
-      s += k + "=" + (v.is_number_float() ? std::to_string(static_cast<long long>(v.get<double>())) : v.dump());
+      s += k + "=" +
+           (v.is_number_float() ? std::to_string(static_cast<long long>(v.get<double>()))
+                                : v.dump());
     }
     return s.empty() ? std::string("-") : s;
   };
@@ -46,7 +50,8 @@ int main(int argc, char** argv) {
                              : "%-50s %6s %8s %9s %10s %7s %10s  %s  |  %s  |  %s\n";
   std::printf(fmt, "scenario", "sent", "accepted", "delivered", "dups/bound", "missing", "seconds",
               "SDK dropped by reason", "relay drop counters", "faults injected");
-  if (markdown) std::printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |\n");
+  if (markdown)
+    std::printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |\n");
   int failures = 0;
   for (const json& r : rows) {
     uint64_t missing = r.value("missing", 0ull), explained = r.value("explained", 0ull);
@@ -58,8 +63,9 @@ int main(int argc, char** argv) {
     char secs[32];
     std::snprintf(secs, sizeof secs, "%.1f", r.value("seconds", 0.0));
     std::printf(fmt, name.c_str(), std::to_string(r.value("sent", 0ull)).c_str(),
-                std::to_string(r.value("accepted", 0ull)).c_str(), std::to_string(r.value("delivered", 0ull)).c_str(),
-                db.c_str(), std::to_string(missing).c_str(), secs, joined(r["sdk_dropped"]).c_str(),
+                std::to_string(r.value("accepted", 0ull)).c_str(),
+                std::to_string(r.value("delivered", 0ull)).c_str(), db.c_str(),
+                std::to_string(missing).c_str(), secs, joined(r["sdk_dropped"]).c_str(),
                 joined(r["relay_dropped"]).c_str(), joined(r["faults"]).c_str());
   }
   std::printf("%zu scenarios, %d failed\n", rows.size(), failures);

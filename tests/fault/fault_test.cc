@@ -24,7 +24,8 @@ using SteadyClock = std::chrono::steady_clock;
 
 fs::path make_temp_dir() {
   std::random_device rd;
-  fs::path p = fs::temp_directory_path() / ("tern-fault-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+  fs::path p = fs::temp_directory_path() /
+               ("tern-fault-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
   fs::create_directories(p);
   return p;
 }
@@ -55,7 +56,8 @@ class FaultTest : public ::testing::Test {
       std::ofstream f(dir_ / "relay.toml");
       f << relay_config(data_, options);
     }
-    bool ok = relay_.start({TERN_RELAY_BIN, "--config", (dir_ / "relay.toml").string()}, dir_ / "relay.log", true);
+    bool ok = relay_.start({TERN_RELAY_BIN, "--config", (dir_ / "relay.toml").string()},
+                           dir_ / "relay.log", true);
     EXPECT_TRUE(ok) << relay_.error;
     return ok;
   }
@@ -66,15 +68,23 @@ class FaultTest : public ::testing::Test {
     return ok;
   }
 
-  std::vector<std::string> driver_args(const std::string& endpoint, const std::string& prefix, long count,
-                                       const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> a = {TERN_FAULT_DRIVER_BIN, "--endpoint", "http://" + endpoint,
-                                  "--write-key", relay_options_.write_key,
-                                  "--db", (dir_ / "sdk.db").string(),
-                                  "--ids", ids_.string(),
-                                  "--prefix", prefix,
-                                  "--count", std::to_string(count),
-                                  "--stats", (dir_ / "stats.json").string()};
+  std::vector<std::string> driver_args(const std::string& endpoint, const std::string& prefix,
+                                       long count, const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> a = {TERN_FAULT_DRIVER_BIN,
+                                  "--endpoint",
+                                  "http://" + endpoint,
+                                  "--write-key",
+                                  relay_options_.write_key,
+                                  "--db",
+                                  (dir_ / "sdk.db").string(),
+                                  "--ids",
+                                  ids_.string(),
+                                  "--prefix",
+                                  prefix,
+                                  "--count",
+                                  std::to_string(count),
+                                  "--stats",
+                                  (dir_ / "stats.json").string()};
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }
@@ -126,7 +136,8 @@ class FaultTest : public ::testing::Test {
     out_.seconds = std::chrono::duration<double>(SteadyClock::now() - started_).count();
     write_outcome(out_);
 
-    EXPECT_LE(out_.missing, out_.explained) << "accepted events missing from the sink without a drop counter";
+    EXPECT_LE(out_.missing, out_.explained)
+        << "accepted events missing from the sink without a drop counter";
     EXPECT_LE(out_.duplicates, duplicate_bound);
     EXPECT_EQ(sink.unparseable_lines, 0);
     for (const auto& [fid, ids] : sink.message_ids_by_fid) {
@@ -153,7 +164,9 @@ TEST_F(FaultTest, ConnectionsResetMidRequestLoseNothing) {
   plan.lose_response_pm = 150;
   proxy_.set_plan(plan);
   const long n = 800;
-  EXPECT_EQ(run_driver(driver_args(proxy_.address(), "reset", n, {"--batch", std::to_string(kBatch)})), 0);
+  EXPECT_EQ(
+      run_driver(driver_args(proxy_.address(), "reset", n, {"--batch", std::to_string(kBatch)})),
+      0);
   auto accepted = read_ids(ids_);
   EXPECT_EQ(accepted.size(), static_cast<size_t>(n));
   auto sink = wait_for_sink(accepted, 0);
@@ -177,9 +190,10 @@ TEST_F(FaultTest, StalledReadsAndLatencySpikesLoseNothing) {
   plan.max_delay = 400ms;
   proxy_.set_plan(plan);
   const long n = 400;
-  EXPECT_EQ(run_driver(driver_args(proxy_.address(), "stall", n,
-                                   {"--batch", std::to_string(kBatch), "--request-timeout-ms", "700"})),
-            0);
+  EXPECT_EQ(
+      run_driver(driver_args(proxy_.address(), "stall", n,
+                             {"--batch", std::to_string(kBatch), "--request-timeout-ms", "700"})),
+      0);
   auto accepted = read_ids(ids_);
   auto sink = wait_for_sink(accepted, 0);
   out_.sent = n;
@@ -197,7 +211,8 @@ TEST_F(FaultTest, Answers500And503And429AreRetriedUntilDelivered) {
   plan.synth = {{100, 500, -1}, {60, 503, 1}, {60, 429, 1}};
   proxy_.set_plan(plan);
   const long n = 500;
-  EXPECT_EQ(run_driver(driver_args(proxy_.address(), "5xx", n, {"--batch", std::to_string(kBatch)})), 0);
+  EXPECT_EQ(
+      run_driver(driver_args(proxy_.address(), "5xx", n, {"--batch", std::to_string(kBatch)})), 0);
   auto accepted = read_ids(ids_);
   auto sink = wait_for_sink(accepted, 0);
   out_.sent = n;
@@ -242,7 +257,8 @@ TEST_F(FaultTest, RelayBatchLimit413IsBisectedWithoutLoss) {
   conclude(accepted, sink, stats, 0);
   EXPECT_EQ(out_.missing, 0u);
   EXPECT_EQ(stats.value("dropped", 1), 0);
-  EXPECT_GT(stats.value("attempts", 0), stats.value("batches_sent", 0)) << "the relay never answered 413";
+  EXPECT_GT(stats.value("attempts", 0), stats.value("batches_sent", 0))
+      << "the relay never answered 413";
   EXPECT_GT(metric_sum(relay_.address, "tern_relay_limit_hits_total{limit=\"batch_size\"}"), 0);
 }
 
@@ -297,9 +313,10 @@ TEST_F(FaultTest, RelayKilled9MidStreamAndRestartedLosesNothing) {
   ASSERT_TRUE(start_proxy());
   const long n = 3000;
   Child driver;
-  ASSERT_TRUE(driver.start(driver_args(proxy_.address(), "rkill", n, {"--rate", "1000", "--batch", "50",
-                                                                       "--timeout-ms", "30000"}),
-                           dir_ / "driver.log", false));
+  ASSERT_TRUE(
+      driver.start(driver_args(proxy_.address(), "rkill", n,
+                               {"--rate", "1000", "--batch", "50", "--timeout-ms", "30000"}),
+                   dir_ / "driver.log", false));
   std::mt19937 rng(11);
   const int kKills = 4;
   for (int i = 0; i < kKills; ++i) {
@@ -356,8 +373,9 @@ TEST_F(FaultTest, SpoolFullAnswers503UntilTheSinkDrains) {
   Child driver;
   {
     SinkOutage outage(data_ / "events");
-    ASSERT_TRUE(driver.start(driver_args(proxy_.address(), "spool", n, {"--batch", "50", "--timeout-ms", "40000"}),
-                             dir_ / "driver.log", false));
+    ASSERT_TRUE(driver.start(
+        driver_args(proxy_.address(), "spool", n, {"--batch", "50", "--timeout-ms", "40000"}),
+        dir_ / "driver.log", false));
     // Until the spool fills up and the relay refuses.
     auto deadline = SteadyClock::now() + 20s;
     while (SteadyClock::now() < deadline && relay_drop_metrics(relay_.address).empty()) {
@@ -376,7 +394,8 @@ TEST_F(FaultTest, SpoolFullAnswers503UntilTheSinkDrains) {
   EXPECT_EQ(out_.missing, 0u);
   EXPECT_GT(stats.value("retried", 0), 0) << "the relay never answered 503";
   bool refused = false;
-  for (const auto& [name, v] : out_.relay_dropped) refused = refused || name.find("refused") != std::string::npos;
+  for (const auto& [name, v] : out_.relay_dropped)
+    refused = refused || name.find("refused") != std::string::npos;
   EXPECT_TRUE(refused) << "no spool refusal counted";
 }
 
@@ -387,8 +406,9 @@ TEST_F(FaultTest, SinkDownForAWhileThenBackLosesNothing) {
   ASSERT_TRUE(start_proxy());
   const long n = 1500;
   Child driver;
-  ASSERT_TRUE(driver.start(driver_args(proxy_.address(), "sink", n, {"--rate", "500", "--batch", "50"}),
-                           dir_ / "driver.log", false));
+  ASSERT_TRUE(
+      driver.start(driver_args(proxy_.address(), "sink", n, {"--rate", "500", "--batch", "50"}),
+                   dir_ / "driver.log", false));
   std::this_thread::sleep_for(700ms);
   double failures_during = 0;
   {
@@ -401,7 +421,8 @@ TEST_F(FaultTest, SinkDownForAWhileThenBackLosesNothing) {
   auto sink = wait_for_sink(accepted, 0);
   out_.sent = n;
   out_.faults["sink_outage_ms"] = 2000;
-  out_.note = std::to_string(static_cast<long>(failures_during)) + " sink delivery failures during the outage";
+  out_.note = std::to_string(static_cast<long>(failures_during)) +
+              " sink delivery failures during the outage";
   conclude(accepted, sink, driver_stats(), 0);
   EXPECT_EQ(out_.missing, 0u);
   EXPECT_GT(failures_during, 0) << "the outage did not stop the sink";
@@ -415,9 +436,10 @@ TEST_F(FaultTest, SdkDiskFullDropsAreCountedAndTheAppSurvives) {
   proxy_.set_plan(down);
   const long n = 1500;
   Child driver;
-  ASSERT_TRUE(driver.start(driver_args(proxy_.address(), "disk", n,
-                                       {"--batch", "50", "--max-page-count", "48", "--timeout-ms", "30000"}),
-                           dir_ / "driver.log", false));
+  ASSERT_TRUE(driver.start(
+      driver_args(proxy_.address(), "disk", n,
+                  {"--batch", "50", "--max-page-count", "48", "--timeout-ms", "30000"}),
+      dir_ / "driver.log", false));
   auto deadline = SteadyClock::now() + 20s;
   while (SteadyClock::now() < deadline && read_ids(ids_).size() < static_cast<size_t>(n)) {
     std::this_thread::sleep_for(50ms);
@@ -460,16 +482,18 @@ TEST_F(FaultTest, DeviceClockJumpsAreCorrectedAtTheRelay) {
   auto to_ms = [](const std::string& iso) -> long long {
     std::tm tm{};
     int ms = 0;
-    if (std::sscanf(iso.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-                    &tm.tm_min, &tm.tm_sec, &ms) < 6) {
+    if (std::sscanf(iso.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                    &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) < 6) {
       return -1;
     }
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
     return static_cast<long long>(timegm(&tm)) * 1000 + ms;
   };
-  long long lo = std::chrono::duration_cast<std::chrono::milliseconds>(t0.time_since_epoch()).count() - 60000;
-  long long hi = std::chrono::duration_cast<std::chrono::milliseconds>(t1.time_since_epoch()).count() + 60000;
+  long long lo =
+      std::chrono::duration_cast<std::chrono::milliseconds>(t0.time_since_epoch()).count() - 60000;
+  long long hi =
+      std::chrono::duration_cast<std::chrono::milliseconds>(t1.time_since_epoch()).count() + 60000;
   // Events tracked after the jump carry the same offset in timestamp and
   // sentAt: each is corrected into the real time window. An event tracked
   // before the jump but sent after it (e.g. held back by a 503) has a sentAt
@@ -489,8 +513,9 @@ TEST_F(FaultTest, DeviceClockJumpsAreCorrectedAtTheRelay) {
     }
     if (e.contains("originalTimestamp")) ++with_original;
   }
-  out_.note = "device clock -2h, then +1 day: " + std::to_string(corrected) + " timestamps corrected, " +
-              std::to_string(shifted) + " tracked before the jump and sent after it shifted by the jump";
+  out_.note = "device clock -2h, then +1 day: " + std::to_string(corrected) +
+              " timestamps corrected, " + std::to_string(shifted) +
+              " tracked before the jump and sent after it shifted by the jump";
   conclude(accepted, sink, stats, 0);
   EXPECT_EQ(out_.missing, 0u);
   EXPECT_GE(corrected, 300);

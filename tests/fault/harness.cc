@@ -10,7 +10,8 @@ namespace tern::fault {
 
 using namespace std::chrono_literals;
 
-bool Child::start(const std::vector<std::string>& argv, const fs::path& log_file, bool want_listen_line) {
+bool Child::start(const std::vector<std::string>& argv, const fs::path& log_file,
+                  bool want_listen_line) {
   address.clear();
   tern::testing::ChildProcess::Options options;
   options.log_file = log_file.string();
@@ -28,12 +29,16 @@ std::string relay_config(const fs::path& data_dir, const RelayOptions& o) {
   c << "data_dir = \"" << data_dir.string() << "\"\n"
     << "[server]\nlisten = \"127.0.0.1:0\"\nthreads = 2\n"
     << "[limits]\nmax_batch_bytes = \"" << o.max_batch_bytes << "\"\nread_timeout = \"5s\"\n"
-    << "[spool]\nmax_bytes = \"" << o.spool_max_bytes << "\"\ncommit_window = \"1ms\"\nretry_after_seconds = 1\n"
+    << "[spool]\nmax_bytes = \"" << o.spool_max_bytes
+    << "\"\ncommit_window = \"1ms\"\nretry_after_seconds = 1\n"
     << "[log]\nlevel = \"warn\"\n"
-    << "[[sources]]\nid = \"fault\"\nwrite_keys = [\"" << o.write_key << "\"]\nack_mode = \"local\"\n"
-    << "rate_limit_eps = " << o.rate_limit_eps << "\nrate_limit_burst = " << o.rate_limit_burst << "\n"
+    << "[[sources]]\nid = \"fault\"\nwrite_keys = [\"" << o.write_key
+    << "\"]\nack_mode = \"local\"\n"
+    << "rate_limit_eps = " << o.rate_limit_eps << "\nrate_limit_burst = " << o.rate_limit_burst
+    << "\n"
     << "dedup_window = \"" << o.dedup_window << "\"\n"
-    << "[[sinks]]\nname = \"file\"\ntype = \"file\"\nbatch_linger = \"5ms\"\nbackoff_base = \"50ms\"\n"
+    << "[[sinks]]\nname = \"file\"\ntype = \"file\"\nbatch_linger = \"5ms\"\nbackoff_base = "
+       "\"50ms\"\n"
     << "backoff_max = \"300ms\"\ndir = \"" << (data_dir / "events").string() << "\"\ngzip = false\n"
     << "max_age = \"" << o.file_max_age << "\"\n";
   return c.str();
@@ -46,7 +51,8 @@ double metric_sum(const std::string& host_port, const std::string& name) {
   while (std::getline(in, line)) {
     if (line.empty() || line[0] == '#') continue;
     auto space = line.rfind(' ');
-    if (space != std::string::npos && line.compare(0, name.size(), name) == 0) sum += std::atof(line.c_str() + space + 1);
+    if (space != std::string::npos && line.compare(0, name.size(), name) == 0)
+      sum += std::atof(line.c_str() + space + 1);
   }
   return sum;
 }
@@ -55,8 +61,8 @@ std::map<std::string, double> relay_drop_metrics(const std::string& host_port) {
   std::map<std::string, double> out;
   std::istringstream in(http_get(host_port, "/metrics"));
   std::string line;
-  static const char* kDropWords[] = {"rejected", "deduplicated", "lost", "refused", "dead_lettered",
-                                     "limit_hits", "unrouted", "corrupt"};
+  static const char* kDropWords[] = {"rejected",      "deduplicated", "lost",     "refused",
+                                     "dead_lettered", "limit_hits",   "unrouted", "corrupt"};
   while (std::getline(in, line)) {
     if (line.empty() || line[0] == '#') continue;
     auto space = line.rfind(' ');
@@ -89,8 +95,8 @@ SinkContents read_sink(const std::vector<fs::path>& dirs) {
           continue;
         }
         std::string fid;
-        if (e.contains("properties") && e["properties"].is_object() && e["properties"].contains("fid") &&
-            e["properties"]["fid"].is_string()) {
+        if (e.contains("properties") && e["properties"].is_object() &&
+            e["properties"].contains("fid") && e["properties"]["fid"].is_string()) {
           fid = e["properties"]["fid"].get<std::string>();
         }
         ++s.count_by_fid[fid];

@@ -85,12 +85,13 @@ struct Outcome {
   uint64_t delivered = 0;   // accepted ids found in the sink
   uint64_t duplicates = 0;  // extra copies of accepted ids in the sink
   uint64_t duplicate_bound = 0;
-  uint64_t missing = 0;     // accepted ids not in the sink
-  uint64_t unexpected = 0;  // fids in the sink the driver did not record (killed between track() and the write)
-  std::map<std::string, uint64_t> sdk_dropped;    // by reason, non-zero
-  std::map<std::string, double> relay_dropped;    // metric name → value, non-zero
-  std::map<std::string, uint64_t> faults;         // injected faults by kind
-  uint64_t explained = 0;   // drops that account for missing events
+  uint64_t missing = 0;  // accepted ids not in the sink
+  uint64_t unexpected =
+      0;  // fids in the sink the driver did not record (killed between track() and the write)
+  std::map<std::string, uint64_t> sdk_dropped;  // by reason, non-zero
+  std::map<std::string, double> relay_dropped;  // metric name → value, non-zero
+  std::map<std::string, uint64_t> faults;       // injected faults by kind
+  uint64_t explained = 0;                       // drops that account for missing events
   double seconds = 0;
   std::string note;
 

@@ -32,7 +32,8 @@ thread_local bool g_replace = false;
 void check_batch(void*, const tern_http_request* request, tern_http_response* response) {
   std::string body(static_cast<const char*>(request->body), request->body_length);
   auto j = nlohmann::json::parse(body, nullptr, false);
-  if (j.is_discarded() || !j.contains("batch") || !j["batch"].is_array()) fail("a batch that is not JSON", body);
+  if (j.is_discarded() || !j.contains("batch") || !j["batch"].is_array())
+    fail("a batch that is not JSON", body);
   for (const auto& e : j["batch"]) {
     // Events are objects with a messageId and a type, even when a plugin's
     // replacement left them out (the library puts its own back).
@@ -50,7 +51,8 @@ void check_batch(void*, const tern_http_request* request, tern_http_response* re
 int replace_plugin(void*, const char*, size_t, tern_plugin_event* event) {
   if (g_replace) {
     tern_status s = tern_plugin_event_replace(event, g_replacement.data(), g_replacement.size());
-    if (s != TERN_OK && s != TERN_INVALID_ARGUMENT) fail("tern_plugin_event_replace", tern_status_str(s));
+    if (s != TERN_OK && s != TERN_INVALID_ARGUMENT)
+      fail("tern_plugin_event_replace", tern_status_str(s));
   }
   return 1;
 }
@@ -126,12 +128,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const tern_event_options* o = with_options ? &opts : nullptr;
   tern_status s = TERN_OK;
   switch (call) {
-    case 0: s = tern_client_track(rig.client, or_null(name, null_name), or_null(props, null_props), o); break;
-    case 1: s = tern_client_identify(rig.client, or_null(name, null_name), or_null(props, null_props), o); break;
-    case 2: s = tern_client_screen(rig.client, or_null(name, null_name), or_null(props, null_props), o); break;
-    case 3: s = tern_client_page(rig.client, or_null(name, null_name), or_null(props, null_props), o); break;
-    case 4: s = tern_client_group(rig.client, or_null(name, null_name), or_null(props, null_props), o); break;
-    default: s = tern_client_alias(rig.client, or_null(name, null_name), o); break;
+    case 0:
+      s = tern_client_track(rig.client, or_null(name, null_name), or_null(props, null_props), o);
+      break;
+    case 1:
+      s = tern_client_identify(rig.client, or_null(name, null_name), or_null(props, null_props), o);
+      break;
+    case 2:
+      s = tern_client_screen(rig.client, or_null(name, null_name), or_null(props, null_props), o);
+      break;
+    case 3:
+      s = tern_client_page(rig.client, or_null(name, null_name), or_null(props, null_props), o);
+      break;
+    case 4:
+      s = tern_client_group(rig.client, or_null(name, null_name), or_null(props, null_props), o);
+      break;
+    default:
+      s = tern_client_alias(rig.client, or_null(name, null_name), o);
+      break;
   }
   switch (s) {
     case TERN_OK:
@@ -142,7 +156,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     default:
       fail("an event call returned an undocumented status", tern_status_str(s));
   }
-  if (s != TERN_OK && tern_client_last_error(rig.client) == nullptr) fail("no last error", tern_status_str(s));
+  if (s != TERN_OK && tern_client_last_error(rig.client) == nullptr)
+    fail("no last error", tern_status_str(s));
   g_replace = false;
   if (s == TERN_OK) {
     tern_status f = tern_client_flush(rig.client, 10000);

@@ -61,8 +61,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!user.empty() && j["userId"] != user) fail("userId changed", text);
 
   std::vector<std::string> rows = {text, text};
-  std::string body = tern::write_batch(rows, [](const std::string& s) -> const std::string& { return s; },
-                                       p.timestamp);
+  std::string body = tern::write_batch(
+      rows, [](const std::string& s) -> const std::string& { return s; }, p.timestamp);
   auto b = nlohmann::json::parse(body, nullptr, false);
   if (b.is_discarded() || b["batch"].size() != 2) fail("the batch body is not JSON", body);
   return 0;

@@ -34,10 +34,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   // A repeated messageId is answered 200 and dropped by the dedup window.
   bool may_repeat = event.find("messageId") != std::string::npos;
-  if (a.status == 200 && single_accepted != 1 && !may_repeat) tern::fuzz::fail("200 without an event", a.body);
+  if (a.status == 200 && single_accepted != 1 && !may_repeat)
+    tern::fuzz::fail("200 without an event", a.body);
   if (b.status == 200) {
     auto body = nlohmann::json::parse(b.body, nullptr, false);
-    if (body.is_discarded() || !body.contains("accepted")) tern::fuzz::fail("200 without a JSON answer", b.body);
+    if (body.is_discarded() || !body.contains("accepted"))
+      tern::fuzz::fail("200 without a JSON answer", b.body);
   }
   // An object the single endpoint accepts is a valid batch element too
   // (a duplicate messageId is the one reason it may not be accepted twice).
@@ -45,13 +47,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // Top-level keys as written: with a repeated key nlohmann keeps the last
     // value and the relay reads the first, so such events are not compared.
     std::size_t top_keys = 0;
-    auto j = nlohmann::json::parse(event, [&](int depth, nlohmann::json::parse_event_t e, nlohmann::json&) {
-      if (e == nlohmann::json::parse_event_t::key && depth == 1) ++top_keys;
-      return true;
-    }, false);
+    auto j = nlohmann::json::parse(
+        event,
+        [&](int depth, nlohmann::json::parse_event_t e, nlohmann::json&) {
+          if (e == nlohmann::json::parse_event_t::key && depth == 1) ++top_keys;
+          return true;
+        },
+        false);
     // The single endpoint sets `type` from its path; a batch needs it in the event.
-    bool comparable = j.is_object() && top_keys == j.size() && !j.contains("messageId") && j.contains("type") &&
-                      j["type"] == "track";
+    bool comparable = j.is_object() && top_keys == j.size() && !j.contains("messageId") &&
+                      j.contains("type") && j["type"] == "track";
     if (comparable) tern::fuzz::fail("accepted alone, refused in a batch", event + " -> " + b.body);
   }
   // The event between two good ones: they are stored whatever it holds,
@@ -64,7 +69,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string good = R"({"type":"track","event":"Good","userId":"u"})";
   sandwich.body = "{\"batch\":[" + good + "," + event + "," + good + "]}";
   auto c = rig.run(std::move(sandwich));
-  if (c.status == 200 && rig.submitted < 2) tern::fuzz::fail("a good neighbour was lost", event + " -> " + c.body);
+  if (c.status == 200 && rig.submitted < 2)
+    tern::fuzz::fail("a good neighbour was lost", event + " -> " + c.body);
   if (c.status == 400) {
     auto body = nlohmann::json::parse(c.body, nullptr, false);
     if (body.is_discarded() || !body.contains("error")) {

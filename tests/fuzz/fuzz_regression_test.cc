@@ -16,7 +16,8 @@ TEST(FuzzRegressionTest, TimestampsOutsideTheRepresentableYearsAreUnparseable) {
   EXPECT_FALSE(parse_iso8601("1899-12-31T23:59:59Z").has_value());
   ASSERT_TRUE(parse_iso8601("2100-12-31T23:59:59Z").has_value());
   ASSERT_TRUE(parse_iso8601("1900-01-01T00:00:00Z").has_value());
-  EXPECT_EQ(format_iso8601_ms(*parse_iso8601("2025-11-26T00:00:00.123Z")), "2025-11-26T00:00:00.123Z");
+  EXPECT_EQ(format_iso8601_ms(*parse_iso8601("2025-11-26T00:00:00.123Z")),
+            "2025-11-26T00:00:00.123Z");
 }
 
 }  // namespace

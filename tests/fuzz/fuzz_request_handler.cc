@@ -18,16 +18,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const char* kMethods[] = {"POST", "GET", "OPTIONS", "PUT"};
   // No /metrics: its text holds request latencies (wall time), which would
   // make the smoke run's coverage differ between two runs with the same seed.
-  static const char* kPaths[] = {"/v1/batch", "/v1/b", "/v1/import", "/v1/track", "/v1/identify", "/v1/page",
-                                 "/v1/screen", "/v1/group", "/v1/alias", "/v1/t", "/health", "/ready",
-                                 "/v1/", "/v1/batch?x=1", "/v2/nope"};
+  static const char* kPaths[] = {"/v1/batch",    "/v1/b",         "/v1/import", "/v1/track",
+                                 "/v1/identify", "/v1/page",      "/v1/screen", "/v1/group",
+                                 "/v1/alias",    "/v1/t",         "/health",    "/ready",
+                                 "/v1/",         "/v1/batch?x=1", "/v2/nope"};
   r.method = kMethods[in.choose(4)];
   r.target = kPaths[in.choose(sizeof kPaths / sizeof *kPaths)];
   switch (in.choose(4)) {
-    case 0: r.authorization = tern::fuzz::kGoodAuth; break;
-    case 1: r.authorization = in.string(64); break;
-    case 2: break;
-    default: r.authorization = "Basic " + in.string(32); break;
+    case 0:
+      r.authorization = tern::fuzz::kGoodAuth;
+      break;
+    case 1:
+      r.authorization = in.string(64);
+      break;
+    case 2:
+      break;
+    default:
+      r.authorization = "Basic " + in.string(32);
+      break;
   }
   int encoding = in.choose(4);
   r.origin = in.flag() ? "https://app.example" : in.string(16);
@@ -35,10 +43,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   r.peer_ip = in.flag() ? "127.0.0.1" : "203.0.113.9";
   std::string body = in.rest();
   switch (encoding) {
-    case 0: r.body = std::move(body); break;
-    case 1: r.content_encoding = "gzip"; r.body = std::move(body); break;  // raw bytes into the inflater
-    case 2: r.content_encoding = "gzip"; r.body = tern::fuzz::gzip(body); break;
-    default: r.content_encoding = "br"; r.body = std::move(body); break;
+    case 0:
+      r.body = std::move(body);
+      break;
+    case 1:
+      r.content_encoding = "gzip";
+      r.body = std::move(body);
+      break;  // raw bytes into the inflater
+    case 2:
+      r.content_encoding = "gzip";
+      r.body = tern::fuzz::gzip(body);
+      break;
+    default:
+      r.content_encoding = "br";
+      r.body = std::move(body);
+      break;
   }
   rig.run(std::move(r));
   return 0;

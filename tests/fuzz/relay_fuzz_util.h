@@ -83,16 +83,19 @@ class HandlerRig {
     }
     auto ingest = relay::make_ingest_config(config);
     if (!ingest) fail("config", ingest.status().to_string());
-    handler_ = std::make_unique<relay::RequestHandler>(std::move(ingest).value(), &pipeline_, &metrics_);
+    handler_ =
+        std::make_unique<relay::RequestHandler>(std::move(ingest).value(), &pipeline_, &metrics_);
   }
 
   // Runs one request and checks the answer and what reached the pipeline.
   relay::HttpResponse run(relay::HttpRequest r) {
-    r.received_at = std::chrono::system_clock::time_point{} + std::chrono::milliseconds(1764115200000);
+    r.received_at =
+        std::chrono::system_clock::time_point{} + std::chrono::milliseconds(1764115200000);
     // A steady clock that advances 1 ms per request, not the real one: the
     // dedup window and rate limits then behave the same in every run, which
     // the smoke run's fixed seed needs.
-    r.received_steady = std::chrono::steady_clock::time_point{} + std::chrono::milliseconds(++requests_);
+    r.received_steady =
+        std::chrono::steady_clock::time_point{} + std::chrono::milliseconds(++requests_);
     int answers = 0;
     relay::HttpResponse got;
     handler_->handle(std::move(r), *scratch_, [&](relay::HttpResponse resp) {
@@ -101,7 +104,8 @@ class HandlerRig {
     });
     pipeline_.fire();
     if (answers != 1) fail("answers", std::to_string(answers));
-    static const int kKnown[] = {200, 204, 400, 401, 403, 404, 405, 413, 415, 429, 431, 500, 503, 504};
+    static const int kKnown[] = {200, 204, 400, 401, 403, 404, 405,
+                                 413, 415, 429, 431, 500, 503, 504};
     bool known = false;
     for (int k : kKnown) known = known || k == got.status;
     if (!known) fail("unexpected status", std::to_string(got.status));
@@ -125,7 +129,8 @@ class HandlerRig {
   MemoryPipeline pipeline_;
   relay::Metrics metrics_;
   std::unique_ptr<relay::RequestHandler> handler_;
-  std::unique_ptr<relay::RequestScratch, void (*)(relay::RequestScratch*)> scratch_ = relay::make_request_scratch();
+  std::unique_ptr<relay::RequestScratch, void (*)(relay::RequestScratch*)> scratch_ =
+      relay::make_request_scratch();
 };
 
 }  // namespace tern::fuzz

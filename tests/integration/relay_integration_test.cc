@@ -35,7 +35,8 @@ const std::string kReloadsRefused = "tern_relay_config_reloads_total{result=\"re
 
 fs::path make_temp_dir() {
   std::random_device rd;
-  fs::path p = fs::temp_directory_path() / ("tern-it-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+  fs::path p = fs::temp_directory_path() /
+               ("tern-it-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
   fs::create_directories(p);
   return p;
 }
@@ -93,8 +94,9 @@ class RelayIntegrationTest : public ::testing::Test {
   }
 
   bool start_relay(const std::string& listen = "127.0.0.1:0") {
-    bool ok = relay_.start({"--listen", listen, "--data-dir", data_.string(), "--write-key", "it-key"},
-                           dir_ / "relay.log");
+    bool ok =
+        relay_.start({"--listen", listen, "--data-dir", data_.string(), "--write-key", "it-key"},
+                     dir_ / "relay.log");
     EXPECT_TRUE(ok) << relay_.error();
     return ok;
   }
@@ -222,8 +224,8 @@ TEST_F(RelayIntegrationTest, WrongWriteKeyIs401AndNothingIsWritten) {
 }
 
 TEST_F(RelayIntegrationTest, WriteKeyFromTheEnvironment) {
-  ASSERT_TRUE(relay_.start({"--listen", "127.0.0.1:0", "--data-dir", data_.string()}, dir_ / "relay.log",
-                           {"TERN_WRITE_KEY=env-key"}))
+  ASSERT_TRUE(relay_.start({"--listen", "127.0.0.1:0", "--data-dir", data_.string()},
+                           dir_ / "relay.log", {"TERN_WRITE_KEY=env-key"}))
       << relay_.error();
   std::string batch = R"({"batch":[{"type":"track","event":"E","userId":"u","messageId":"m1"}]})";
   EXPECT_EQ(http("http://" + relay_.address() + "/v1/batch", "env-key", batch), 200);
@@ -250,14 +252,16 @@ TEST_F(RelayIntegrationTest, SighupReloadsKeysAndRefusesABadConfig) {
   EXPECT_TRUE(wait_until([&] { return http(url, "key-b", event) == 200; }));
   EXPECT_EQ(http(url, "key-a", event), 401);
 
-  EXPECT_TRUE(wait_until([&] { return relay_.metrics().find(kReloadsOk + " 1\n") != std::string::npos; }))
-      << relay_.metrics();
+  EXPECT_TRUE(wait_until([&] {
+    return relay_.metrics().find(kReloadsOk + " 1\n") != std::string::npos;
+  })) << relay_.metrics();
 
   std::ofstream(config) << "this is [not valid toml\n";
   relay_.kill(SIGHUP);
   // The refusal is counted once the relay has read the bad file.
-  EXPECT_TRUE(wait_until([&] { return relay_.metrics().find(kReloadsRefused + " 1\n") != std::string::npos; }))
-      << relay_.metrics();
+  EXPECT_TRUE(wait_until([&] {
+    return relay_.metrics().find(kReloadsRefused + " 1\n") != std::string::npos;
+  })) << relay_.metrics();
   EXPECT_EQ(http(url, "key-b", event), 200);  // the running config stayed
   ASSERT_EQ(relay_.terminate(), 0);
   std::string text = read_log();
@@ -269,8 +273,8 @@ TEST_F(RelayIntegrationTest, SighupWarnsAboutEachChangedSettingThatNeedsARestart
   fs::path config = dir_ / "relay.toml";
   auto write_config = [&](const std::string& server) {
     std::ofstream(config) << "data_dir = \"" << data_.string() << "\"\n"
-                          << "[server]\n" << server
-                          << "[[sources]]\nid = \"app\"\nwrite_keys = [\"key\"]\n";
+                          << "[server]\n"
+                          << server << "[[sources]]\nid = \"app\"\nwrite_keys = [\"key\"]\n";
   };
   write_config("listen = \"127.0.0.1:0\"\n");
   ASSERT_TRUE(relay_.start({"--config", config.string()}, dir_ / "relay.log")) << relay_.error();
@@ -278,8 +282,9 @@ TEST_F(RelayIntegrationTest, SighupWarnsAboutEachChangedSettingThatNeedsARestart
 
   write_config("listen = \"127.0.0.1:1\"\nthreads = 3\n");
   relay_.kill(SIGHUP);
-  EXPECT_TRUE(wait_until([&] { return relay_.metrics().find(kReloadsOk + " 1\n") != std::string::npos; }))
-      << relay_.metrics();
+  EXPECT_TRUE(wait_until([&] {
+    return relay_.metrics().find(kReloadsOk + " 1\n") != std::string::npos;
+  })) << relay_.metrics();
   // Still listening where it started.
   EXPECT_EQ(http("http://" + before + "/v1/track", "key", R"({"event":"E","userId":"u"})"), 200);
   ASSERT_EQ(relay_.terminate(), 0);
@@ -295,11 +300,13 @@ TEST_F(RelayIntegrationTest, SinkAckModeAnswersAfterTheFileSinkWroteTheEvent) {
   std::string toml = "data_dir = \"" + data_.string() + "\"\n" +
                      "[server]\nlisten = \"127.0.0.1:0\"\n" +
                      "[[sources]]\nid = \"pos\"\nwrite_keys = [\"pos-key\"]\nack_mode = \"sink\"\n";
-  ASSERT_TRUE(relay_.start_with_config(dir_ / "relay.toml", toml, dir_ / "relay.log")) << relay_.error();
+  ASSERT_TRUE(relay_.start_with_config(dir_ / "relay.toml", toml, dir_ / "relay.log"))
+      << relay_.error();
   std::string headers, body;
-  long code = http("http://" + relay_.address() + "/v1/batch", "pos-key",
-                   R"({"batch":[{"type":"track","event":"Paid","userId":"u","messageId":"s1","properties":{"i":0}}]})",
-                   &body, &headers);
+  long code = http(
+      "http://" + relay_.address() + "/v1/batch", "pos-key",
+      R"({"batch":[{"type":"track","event":"Paid","userId":"u","messageId":"s1","properties":{"i":0}}]})",
+      &body, &headers);
   EXPECT_EQ(code, 200) << body;
   EXPECT_NE(headers.find("X-Tern-Ack: sink"), std::string::npos) << headers;
   // Acknowledged in sink mode: already in the output before the relay stops.

@@ -36,8 +36,8 @@ class ClientTest : public ::testing::Test {
     config.logger = logger;
     config.context_provider = std::make_shared<StaticContextProvider>(
         R"({"os":{"name":"TestOS","version":"1.0"},"app":{"name":"unit"},"locale":"fr-FR"})");
-    config.flush_at = 1000;          // uploads only when a test flushes...
-    config.flush_interval = 3600s;   // ...or advances the clock this far
+    config.flush_at = 1000;         // uploads only when a test flushes...
+    config.flush_interval = 3600s;  // ...or advances the clock this far
   }
   ~ClientTest() override {
     if (client) (void)client->shutdown(2s);
@@ -93,7 +93,8 @@ TEST_F(ClientTest, WithoutADefaultTransportCreateAsksForOne) {
   config.transport = nullptr;
   auto r = Client::create(config);
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(r.status().message().find("Config::transport"), std::string::npos) << r.status().to_string();
+  EXPECT_NE(r.status().message().find("Config::transport"), std::string::npos)
+      << r.status().to_string();
 }
 #endif
 
@@ -157,7 +158,8 @@ TEST_F(ClientTest, EveryEventTypeCarriesItsOwnFields) {
   EventOptions opts;
   opts.integrations = {{"All", false}};
   opts.context = {{"ip", "10.0.0.1"}, {"locale", "de-DE"}};
-  opts.timestamp = std::chrono::system_clock::time_point(std::chrono::milliseconds(1'700'000'000'000));
+  opts.timestamp =
+      std::chrono::system_clock::time_point(std::chrono::milliseconds(1'700'000'000'000));
   ASSERT_TRUE(client->identify("user-1", {{"plan", "pro"}}).is_ok());
   ASSERT_TRUE(client->screen("Home", {{"tab", 2}}, opts).is_ok());
   ASSERT_TRUE(client->page("Pricing").is_ok());
@@ -376,7 +378,8 @@ TEST_F(ClientTest, RetryAfterHoldsThePipelineForItsWholeDuration) {
   ASSERT_TRUE(client->track("f").is_ok());
   commit();
   EXPECT_EQ(transport->request_count(), 1u);
-  EXPECT_EQ(client->flush(30ms).code(), StatusCode::kTimeout);  // flush does not cut it short either
+  EXPECT_EQ(client->flush(30ms).code(),
+            StatusCode::kTimeout);  // flush does not cut it short either
   clock->advance(1s);
   ASSERT_TRUE(wait_until([&] { return transport->delivered().size() == 2; }));
   auto reqs = transport->requests();
@@ -385,7 +388,8 @@ TEST_F(ClientTest, RetryAfterHoldsThePipelineForItsWholeDuration) {
 }
 
 TEST_F(ClientTest, BackoffDelaysGrowAndStayWithinTheCeiling) {
-  transport->set_responder([](const std::vector<nlohmann::json>&) { return testing::http_status(500); });
+  transport->set_responder(
+      [](const std::vector<nlohmann::json>&) { return testing::http_status(500); });
   start();
   ASSERT_TRUE(client->track("e").is_ok());
   commit();
@@ -402,7 +406,8 @@ TEST_F(ClientTest, BackoffDelaysGrowAndStayWithinTheCeiling) {
     clock->advance(std::chrono::milliseconds(ceiling));
     settle();
     std::size_t now_failed = transport->request_count();
-    ASSERT_GT(now_failed, failures) << "no retry within " << ceiling << " ms after failure " << failures;
+    ASSERT_GT(now_failed, failures)
+        << "no retry within " << ceiling << " ms after failure " << failures;
     failures = now_failed;
   }
   EXPECT_EQ(stats().retried, failures);
@@ -418,7 +423,8 @@ TEST_F(ClientTest, BisectionDropsExactlyThePoisonEvent) {
     return testing::http_status(200);
   });
   start();
-  for (int i = 0; i < 20; ++i) ASSERT_TRUE(client->track(i == 13 ? "poison" : "good", {{"i", i}}).is_ok());
+  for (int i = 0; i < 20; ++i)
+    ASSERT_TRUE(client->track(i == 13 ? "poison" : "good", {{"i", i}}).is_ok());
   ASSERT_TRUE(client->flush(5s).is_ok());
   auto delivered = transport->delivered();
   ASSERT_EQ(delivered.size(), 19u);
@@ -444,7 +450,8 @@ TEST_F(ClientTest, PayloadTooLargeIsBisectedToo) {
 }
 
 TEST_F(ClientTest, EventsTheServerListsAsRejectedAreCountedAndTheRestSent) {
-  transport->push(testing::http_status(200, R"({"rejected":[{"index":1,"reason":"bad"},{"index":3,"reason":"worse"}]})"));
+  transport->push(testing::http_status(
+      200, R"({"rejected":[{"index":1,"reason":"bad"},{"index":3,"reason":"worse"}]})"));
   start();
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(client->track("e").is_ok());
   ASSERT_TRUE(client->flush(5s).is_ok());
@@ -468,7 +475,8 @@ TEST_F(ClientTest, BatchPastMaxAttemptsIsDroppedAsRetryBudget) {
   // Only the attempt budget is under test: the loop below advances the clock
   // faster than a slow worker (qemu) retries, which must not age the batch out.
   config.max_batch_age = std::chrono::hours(24 * 365);
-  transport->set_responder([](const std::vector<nlohmann::json>&) { return testing::network_error(); });
+  transport->set_responder(
+      [](const std::vector<nlohmann::json>&) { return testing::network_error(); });
   start();
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(client->track("e").is_ok());
   commit();
@@ -483,7 +491,8 @@ TEST_F(ClientTest, BatchPastMaxAttemptsIsDroppedAsRetryBudget) {
 
 TEST_F(ClientTest, BatchPastMaxAgeIsDroppedAsRetryBudget) {
   config.max_batch_age = std::chrono::hours(1);
-  transport->set_responder([](const std::vector<nlohmann::json>&) { return testing::http_status(503); });
+  transport->set_responder(
+      [](const std::vector<nlohmann::json>&) { return testing::http_status(503); });
   start();
   ASSERT_TRUE(client->track("e").is_ok());
   EXPECT_EQ(client->flush(5s).code(), StatusCode::kUnavailable);
@@ -572,7 +581,8 @@ TEST_F(ClientTest, PluginsEnrichAndDropEvents) {
     e["properties"]["enriched"] = true;
     return true;
   }));
-  config.plugins.push_back(std::make_shared<FunctionPlugin>([](nlohmann::json& e) { return e["event"] != "secret"; }));
+  config.plugins.push_back(
+      std::make_shared<FunctionPlugin>([](nlohmann::json& e) { return e["event"] != "secret"; }));
   config.plugins.push_back(std::make_shared<FunctionPlugin>([](nlohmann::json& e) -> bool {
     if (e["event"] == "boom") throw std::runtime_error("plugin bug");
     return true;
@@ -603,7 +613,8 @@ TEST_F(ClientTest, APluginThatReplacesTheEventCannotRemoveItsMessageIdOrType) {
       e["messageId"] = "plugin-chosen-id";  // a valid value of its own is kept
       return true;
     }
-    nlohmann::json replaced = {{"event", e["event"]}, {"anonymousId", "a1"}, {"type", 7}, {"properties", {{"r", 1}}}};
+    nlohmann::json replaced = {
+        {"event", e["event"]}, {"anonymousId", "a1"}, {"type", 7}, {"properties", {{"r", 1}}}};
     if (e["event"] == "empty id") replaced["messageId"] = "";
     e = std::move(replaced);
     return true;
@@ -641,7 +652,8 @@ TEST_F(ClientTest, ByteCapDropsTheOldest) {
   config.default_consent = Consent::kUnknown;
   config.max_queue_bytes = 4000;
   start();
-  for (int i = 0; i < 20; ++i) ASSERT_TRUE(client->track("e", {{"pad", std::string(500, 'p')}}).is_ok());
+  for (int i = 0; i < 20; ++i)
+    ASSERT_TRUE(client->track("e", {{"pad", std::string(500, 'p')}}).is_ok());
   commit();
   EXPECT_LE(stats().queue_bytes, 4000u);
   EXPECT_GT(stats().dropped_for(DropReason::kCapBytes), 0u);
@@ -672,7 +684,8 @@ TEST_F(ClientTest, ShutdownStopsAcceptingAndIsIdempotent) {
 }
 
 TEST_F(ClientTest, ShutdownKeepsUnsentEventsOnDisk) {
-  transport->set_responder([](const std::vector<nlohmann::json>&) { return testing::http_status(503); });
+  transport->set_responder(
+      [](const std::vector<nlohmann::json>&) { return testing::http_status(503); });
   start();
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(client->track("e").is_ok());
   ASSERT_TRUE(client->shutdown(5s).is_ok());
@@ -688,8 +701,9 @@ TEST_F(ClientTest, StatsToJsonIsOneLineWithEveryDropReason) {
   EXPECT_EQ(j["dropped"], 1);
   EXPECT_EQ(j["dropped_by_reason"]["invalid"], 1);
   EXPECT_EQ(j["dropped_by_reason"].size(), static_cast<std::size_t>(DropReason::kCount));
-  for (const char* k : {"enqueued", "stored", "sent", "retried", "attempts", "queue_depth", "bytes_sent",
-                        "corrupt_db_recoveries", "pending", "batches_sent", "queue_bytes"}) {
+  for (const char* k :
+       {"enqueued", "stored", "sent", "retried", "attempts", "queue_depth", "bytes_sent",
+        "corrupt_db_recoveries", "pending", "batches_sent", "queue_bytes"}) {
     EXPECT_TRUE(j.contains(k)) << k;
   }
 }

@@ -6,8 +6,8 @@
 
 #include "fakes.h"
 #include "tern/base/gzip.h"
-#include "test_collector.h"
 #include "tern/client.h"
+#include "test_collector.h"
 
 namespace tern {
 namespace {
@@ -49,7 +49,8 @@ TEST_F(CollectorIntegrationTest, EveryEventArrivesExactlyOnceWithIntactFields) {
   ASSERT_TRUE(client);
   const int n = 230;
   for (int i = 0; i < n; ++i) {
-    ASSERT_TRUE(client->track("Integration", {{"seq", i}, {"text", "caf\xc3\xa9 \"quoted\""}}).is_ok());
+    ASSERT_TRUE(
+        client->track("Integration", {{"seq", i}, {"text", "caf\xc3\xa9 \"quoted\""}}).is_ok());
   }
   ASSERT_TRUE(client->identify("user-42", {{"email", "a@b.c"}}).is_ok());
   Status f = client->flush(10s);
@@ -158,7 +159,9 @@ TEST_F(CollectorIntegrationTest, CollectorInflatesGzipBodiesAndRefusesGarbage) {
   req.body = R"({"batch":[{"type":"track","event":"plain","messageId":"m1"}]})";
   EXPECT_EQ(transport->send(req).status_code, 200);
   req.gzip = true;
-  req.body = base::gzip_compress(R"({"batch":[{"type":"track","event":"zipped","messageId":"m1"}]})").value();
+  req.body =
+      base::gzip_compress(R"({"batch":[{"type":"track","event":"zipped","messageId":"m1"}]})")
+          .value();
   EXPECT_EQ(transport->send(req).status_code, 200);
   auto summary = nlohmann::json::parse(collector->summary_json());
   EXPECT_EQ(summary["events"], 2);

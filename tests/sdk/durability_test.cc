@@ -73,7 +73,8 @@ TEST(DurabilityTest, QueueAndIdentitySurviveARestart) {
 TEST(DurabilityTest, RetryBudgetCountsAttemptsAcrossRestarts) {
   TempDir dir;
   auto transport = std::make_shared<ScriptedTransport>();
-  transport->set_responder([](const std::vector<nlohmann::json>&) { return testing::http_status(503); });
+  transport->set_responder(
+      [](const std::vector<nlohmann::json>&) { return testing::http_status(503); });
   auto clock = std::make_shared<testing::ManualClock>();
   Config c = sqlite_config(dir, transport);
   c.clock = clock;
@@ -91,7 +92,8 @@ TEST(DurabilityTest, RetryBudgetCountsAttemptsAcrossRestarts) {
   EXPECT_EQ(client->flush(5s).code(), StatusCode::kUnavailable);  // the third and last attempt
   EXPECT_EQ(transport->request_count(), 3u);
   clock->advance(c.backoff_max);
-  ASSERT_TRUE(wait_until([&] { return client->stats().dropped_for(DropReason::kRetryBudget) == 1; }));
+  ASSERT_TRUE(
+      wait_until([&] { return client->stats().dropped_for(DropReason::kRetryBudget) == 1; }));
   EXPECT_EQ(client->stats().queue_depth, 0u);
   EXPECT_EQ(transport->request_count(), 3u);
 }
@@ -138,8 +140,10 @@ TEST(DurabilityTest, FullDiskDropsAreCountedAndTheHostSurvives) {
   c.store = std::shared_ptr<Store>(std::move(store).value());
   auto client = make_client(c);
   for (int round = 0; round < 10; ++round) {
-    for (int i = 0; i < 20; ++i) ASSERT_TRUE(client->track("big", {{"pad", std::string(1500, 'x')}}).is_ok());
-    ASSERT_EQ(client->flush(5s).code(), StatusCode::kPermissionDenied);  // commits, nothing may be sent
+    for (int i = 0; i < 20; ++i)
+      ASSERT_TRUE(client->track("big", {{"pad", std::string(1500, 'x')}}).is_ok());
+    ASSERT_EQ(client->flush(5s).code(),
+              StatusCode::kPermissionDenied);  // commits, nothing may be sent
   }
   Stats s = client->stats();
   EXPECT_GT(s.dropped_for(DropReason::kStorageError), 0u);
@@ -190,7 +194,8 @@ TEST(DurabilityTest, KillNineLosesAtMostTheCommitWindow) {
     auto client = std::move(r).value();
     for (int64_t seq = 0;; ++seq) {
       Status s;
-      while ((s = client->track("k", {{"seq", seq}})).code() == StatusCode::kResourceExhausted) usleep(1000);
+      while ((s = client->track("k", {{"seq", seq}})).code() == StatusCode::kResourceExhausted)
+        usleep(1000);
       if (!s.is_ok()) _exit(4);
       if (seq % 64 == 0) {
         Progress p{seq, static_cast<int64_t>(client->stats().stored)};
@@ -217,7 +222,8 @@ TEST(DurabilityTest, KillNineLosesAtMostTheCommitWindow) {
   for (Progress p; read(fds[0], &p, sizeof(p)) == sizeof(p);) last = p;
   close(fds[0]);
   ASSERT_TRUE(WIFSIGNALED(status)) << "child exited early with " << WEXITSTATUS(status);
-  ASSERT_GE(last.stored, 2000) << "the child committed too little in 60 s (tracked " << last.tracked << ")";
+  ASSERT_GE(last.stored, 2000) << "the child committed too little in 60 s (tracked " << last.tracked
+                               << ")";
 
   SqliteStoreOptions so;
   so.path = path;

@@ -14,7 +14,8 @@ TEST(RetryPolicyTest, ClassifiesStatuses) {
   EXPECT_EQ(classify_http_status(204), UploadVerdict::kSuccess);
   EXPECT_EQ(classify_http_status(400), UploadVerdict::kBisect);
   EXPECT_EQ(classify_http_status(413), UploadVerdict::kBisect);
-  for (int s : {0, 408, 429, 500, 502, 503, 504}) EXPECT_EQ(classify_http_status(s), UploadVerdict::kRetry) << s;
+  for (int s : {0, 408, 429, 500, 502, 503, 504})
+    EXPECT_EQ(classify_http_status(s), UploadVerdict::kRetry) << s;
 }
 
 TEST(RetryPolicyTest, CeilingDoublesFromHalfASecondToFiveMinutes) {
@@ -62,20 +63,25 @@ TEST(RetryPolicyTest, RetryAfterReplacesTheDrawnDelay) {
 }
 
 TEST(RetryAfterParsingTest, AcceptsSecondsAndHttpDates) {
-  auto now = std::chrono::system_clock::from_time_t(1'700'000'000);  // Tue, 14 Nov 2023 22:13:20 GMT
+  auto now =
+      std::chrono::system_clock::from_time_t(1'700'000'000);  // Tue, 14 Nov 2023 22:13:20 GMT
   EXPECT_EQ(parse_retry_after("120", now), std::chrono::milliseconds(120'000));
   EXPECT_EQ(parse_retry_after(" 0 ", now), std::chrono::milliseconds(0));
-  EXPECT_EQ(parse_retry_after("Tue, 14 Nov 2023 22:13:50 GMT", now), std::chrono::milliseconds(30'000));
+  EXPECT_EQ(parse_retry_after("Tue, 14 Nov 2023 22:13:50 GMT", now),
+            std::chrono::milliseconds(30'000));
   EXPECT_EQ(parse_retry_after("Tue, 14 Nov 2023 22:00:00 GMT", now), std::chrono::milliseconds(0));
   EXPECT_EQ(parse_retry_after("soon", now), std::nullopt);
   EXPECT_EQ(parse_retry_after("", now), std::nullopt);
 }
 
 TEST(RetryAfterParsingTest, AcceptsTheObsoleteHttpDateFormsAndRefusesBrokenDates) {
-  auto now = std::chrono::system_clock::from_time_t(1'700'000'000);  // Tue, 14 Nov 2023 22:13:20 GMT
-  EXPECT_EQ(parse_retry_after("Tuesday, 14-Nov-23 22:13:50 GMT", now), std::chrono::milliseconds(30'000));
+  auto now =
+      std::chrono::system_clock::from_time_t(1'700'000'000);  // Tue, 14 Nov 2023 22:13:20 GMT
+  EXPECT_EQ(parse_retry_after("Tuesday, 14-Nov-23 22:13:50 GMT", now),
+            std::chrono::milliseconds(30'000));
   EXPECT_EQ(parse_retry_after("Tue Nov 14 22:13:50 2023", now), std::chrono::milliseconds(30'000));
-  EXPECT_EQ(parse_retry_after("Wed, 15 Nov 2023 22:13:20 GMT", now), std::chrono::milliseconds(86'400'000));
+  EXPECT_EQ(parse_retry_after("Wed, 15 Nov 2023 22:13:20 GMT", now),
+            std::chrono::milliseconds(86'400'000));
   EXPECT_EQ(parse_retry_after("Thu, 29 Feb 2024 00:00:00 GMT", now),
             std::chrono::milliseconds((1'709'164'800LL - 1'700'000'000LL) * 1000));
   // No zone: taken as GMT, as curl_getdate did before the parser was Tern's own.

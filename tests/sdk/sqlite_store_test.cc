@@ -48,7 +48,8 @@ TEST(SqliteStoreTest, AppendedEventsComeBackOldestFirst) {
 TEST(SqliteStoreTest, ReadStopsAtTheByteBudgetButReturnsAtLeastOne) {
   TempDir dir;
   auto s = open_store(dir.file("q.db"));
-  ASSERT_TRUE(s->append({std::string(100, 'a'), std::string(100, 'b'), std::string(100, 'c')}, 1).is_ok());
+  ASSERT_TRUE(
+      s->append({std::string(100, 'a'), std::string(100, 'b'), std::string(100, 'c')}, 1).is_ok());
   EXPECT_EQ(s->read_oldest(10, 250)->size(), 2u);
   EXPECT_EQ(s->read_oldest(10, 10)->size(), 1u);
   EXPECT_EQ(s->bytes(), 300u);

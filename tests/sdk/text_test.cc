@@ -21,10 +21,10 @@ TEST(Utf8Test, AcceptsWellFormedText) {
 }
 
 TEST(Utf8Test, RejectsIllFormedText) {
-  EXPECT_FALSE(is_valid_utf8("\xc3"));                  // truncated
-  EXPECT_FALSE(is_valid_utf8("\xc0\xaf"));              // overlong
-  EXPECT_FALSE(is_valid_utf8("\xed\xa0\x80"));          // surrogate
-  EXPECT_FALSE(is_valid_utf8("\xf4\x90\x80\x80"));      // above U+10FFFF
+  EXPECT_FALSE(is_valid_utf8("\xc3"));              // truncated
+  EXPECT_FALSE(is_valid_utf8("\xc0\xaf"));          // overlong
+  EXPECT_FALSE(is_valid_utf8("\xed\xa0\x80"));      // surrogate
+  EXPECT_FALSE(is_valid_utf8("\xf4\x90\x80\x80"));  // above U+10FFFF
   EXPECT_FALSE(is_valid_utf8("ok\xff"));
   EXPECT_FALSE(is_valid_utf8("\xe2\x82"));
 }
@@ -48,10 +48,24 @@ TEST(JsonObjectTextTest, AcceptsOnlyOneValidObject) {
 
 TEST(JsonObjectTextTest, AgreesWithNlohmannOnTrickyInputs) {
   const char* cases[] = {
-      R"({"n":-0.5e+10,"z":0,"e":1E3})", R"({"n":01})", R"({"n":1.})", R"({"n":-})", R"({"n":.5})",
-      R"({"s":"\u00e9\ud83d\ude00"})", R"({"s":"\ud83d"})", R"({"s":"\ude00"})", R"({"s":"\x"})",
-      "{\"s\":\"tab\there\"}", R"({"a":[1,2,]})", R"({"a":[]}  )", R"({,})", R"({"a" 1})",
-      R"({"a":tru})", R"({"a":null,"b":false,"c":true})", R"({"k":{"k":{"k":[{"x":"y"}]}}})", R"({"a":1}x)",
+      R"({"n":-0.5e+10,"z":0,"e":1E3})",
+      R"({"n":01})",
+      R"({"n":1.})",
+      R"({"n":-})",
+      R"({"n":.5})",
+      R"({"s":"\u00e9\ud83d\ude00"})",
+      R"({"s":"\ud83d"})",
+      R"({"s":"\ude00"})",
+      R"({"s":"\x"})",
+      "{\"s\":\"tab\there\"}",
+      R"({"a":[1,2,]})",
+      R"({"a":[]}  )",
+      R"({,})",
+      R"({"a" 1})",
+      R"({"a":tru})",
+      R"({"a":null,"b":false,"c":true})",
+      R"({"k":{"k":{"k":[{"x":"y"}]}}})",
+      R"({"a":1}x)",
   };
   for (const char* c : cases) {
     bool expected = nlohmann::json::accept(c);
@@ -64,11 +78,13 @@ TEST(JsonObjectTextTest, RefusesNumbersBeyondADoublesRange) {
   EXPECT_FALSE(is_json_object_text(R"({"a":1e400})"));
   EXPECT_FALSE(is_json_object_text(R"({"a":-2.5E+309})"));
   EXPECT_FALSE(is_json_object_text("{\"a\":" + std::string(400, '9') + "}"));
-  EXPECT_TRUE(is_json_object_text(R"({"a":1e308,"b":-1.5e-400,"c":0.5e2,"d":123456789012345678901234567890})"));
+  EXPECT_TRUE(is_json_object_text(
+      R"({"a":1e308,"b":-1.5e-400,"c":0.5e2,"d":123456789012345678901234567890})"));
 }
 
 TEST(JsonObjectTextTest, RefusesNestingBeyondTheDepthLimit) {
-  std::string ok = "{\"a\":" + std::string(kMaxJsonDepth - 1, '[') + std::string(kMaxJsonDepth - 1, ']') + "}";
+  std::string ok =
+      "{\"a\":" + std::string(kMaxJsonDepth - 1, '[') + std::string(kMaxJsonDepth - 1, ']') + "}";
   EXPECT_TRUE(is_json_object_text(ok));
   std::string deep = "{\"a\":" + std::string(100000, '[') + std::string(100000, ']') + "}";
   EXPECT_FALSE(is_json_object_text(deep));  // and no stack overflow
@@ -81,9 +97,12 @@ TEST(ParseJsonTest, ReturnsDiscardedInsteadOfThrowing) {
 
 TEST(Iso8601Test, FormatsUtcWithMilliseconds) {
   using namespace std::chrono;
-  EXPECT_EQ(base::format_iso8601_ms(system_clock::time_point(milliseconds(0))), "1970-01-01T00:00:00.000Z");
-  EXPECT_EQ(base::format_iso8601_ms(system_clock::time_point(milliseconds(951782400123))), "2000-02-29T00:00:00.123Z");
-  EXPECT_EQ(base::format_iso8601_ms(system_clock::time_point(milliseconds(1795661999999))), "2026-11-26T02:59:59.999Z");
+  EXPECT_EQ(base::format_iso8601_ms(system_clock::time_point(milliseconds(0))),
+            "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(base::format_iso8601_ms(system_clock::time_point(milliseconds(951782400123))),
+            "2000-02-29T00:00:00.123Z");
+  EXPECT_EQ(base::format_iso8601_ms(system_clock::time_point(milliseconds(1795661999999))),
+            "2026-11-26T02:59:59.999Z");
 }
 
 TEST(UuidV7Test, HasVersionVariantAndTimestamp) {
@@ -151,8 +170,9 @@ TEST(EventWriterTest, WritesSegmentFieldsAndOmitsEmptyOnes) {
 
 TEST(EventWriterTest, BatchJoinsStoredTextAndStampsSentAt) {
   std::vector<std::string> events = {R"({"a":1})", R"({"b":2})"};
-  std::string body = write_batch(events, [](const std::string& s) -> const std::string& { return s; },
-                                 std::chrono::system_clock::time_point(std::chrono::milliseconds(0)));
+  std::string body = write_batch(
+      events, [](const std::string& s) -> const std::string& { return s; },
+      std::chrono::system_clock::time_point(std::chrono::milliseconds(0)));
   EXPECT_EQ(body, R"({"batch":[{"a":1},{"b":2}],"sentAt":"1970-01-01T00:00:00.000Z"})");
   EXPECT_LE(body.size() - events[0].size() - events[1].size(), kBatchOverhead + 1);
 }

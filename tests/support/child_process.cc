@@ -30,7 +30,8 @@ std::vector<std::string> child_environment(const std::vector<std::string>& overr
     std::string kv = *e;
     std::string name = kv.substr(0, kv.find('='));
     bool overridden = false;
-    for (const std::string& o : overrides) overridden = overridden || o.compare(0, name.size() + 1, name + "=") == 0;
+    for (const std::string& o : overrides)
+      overridden = overridden || o.compare(0, name.size() + 1, name + "=") == 0;
     if (!overridden) env.push_back(std::move(kv));
   }
   return env;
@@ -168,7 +169,8 @@ std::string http_get(const std::string& host_port, const std::string& path) {
   if (fd < 0) return "";
   std::string resp;
   if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
-    std::string req = "GET " + path + " HTTP/1.1\r\nHost: " + host_port + "\r\nConnection: close\r\n\r\n";
+    std::string req =
+        "GET " + path + " HTTP/1.1\r\nHost: " + host_port + "\r\nConnection: close\r\n\r\n";
     if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
       auto deadline = SteadyClock::now() + 5s;
       while (SteadyClock::now() < deadline) {

@@ -47,17 +47,26 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--port") port = std::atoi(next().c_str());
-    else if (a == "--max-seconds") max_seconds = std::atof(next().c_str());
-    else if (a == "--write-key") write_key = next();
-    else if (a == "--fail-first") fail_first = std::atoi(next().c_str());
-    else if (a == "--fail-status") fail_status = std::atoi(next().c_str());
-    else if (a == "--retry-after") retry_after = next();
-    else if (a == "--poison") poison = next();
+    if (a == "--port")
+      port = std::atoi(next().c_str());
+    else if (a == "--max-seconds")
+      max_seconds = std::atof(next().c_str());
+    else if (a == "--write-key")
+      write_key = next();
+    else if (a == "--fail-first")
+      fail_first = std::atoi(next().c_str());
+    else if (a == "--fail-status")
+      fail_status = std::atoi(next().c_str());
+    else if (a == "--retry-after")
+      retry_after = next();
+    else if (a == "--poison")
+      poison = next();
     else if (a == "--poison-mode") {
       std::string m = next();
-      poison_mode = m == "rejected" ? tern::testing::PoisonMode::kRejectList : tern::testing::PoisonMode::kBadRequest;
-    } else if (a == "--events-out") events_out = next();
+      poison_mode = m == "rejected" ? tern::testing::PoisonMode::kRejectList
+                                    : tern::testing::PoisonMode::kBadRequest;
+    } else if (a == "--events-out")
+      events_out = next();
     else if (a == "-h" || a == "--help") {
       usage();
       return 0;
@@ -107,7 +116,8 @@ int main(int argc, char** argv) {
     if (max_seconds > 0) {
       struct timespec now {};
       clock_gettime(CLOCK_MONOTONIC, &now);
-      double elapsed = static_cast<double>(now.tv_sec - start.tv_sec) + (now.tv_nsec - start.tv_nsec) / 1e9;
+      double elapsed =
+          static_cast<double>(now.tv_sec - start.tv_sec) + (now.tv_nsec - start.tv_nsec) / 1e9;
       if (elapsed >= max_seconds) break;
     }
   }

@@ -63,7 +63,8 @@ Status MemoryStore::append(const std::vector<std::string>& bodies, int64_t creat
   return Status::ok();
 }
 
-Result<std::vector<StoredEvent>> MemoryStore::read_oldest(std::size_t max_events, std::size_t max_bytes) {
+Result<std::vector<StoredEvent>> MemoryStore::read_oldest(std::size_t max_events,
+                                                          std::size_t max_bytes) {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<StoredEvent> out;
   std::size_t total = 0;
@@ -210,7 +211,8 @@ void ScriptedTransport::push(HttpResponse response, int times) {
   for (int i = 0; i < times; ++i) script_.push_back(response);
 }
 
-void ScriptedTransport::set_responder(std::function<HttpResponse(const std::vector<nlohmann::json>&)> f) {
+void ScriptedTransport::set_responder(
+    std::function<HttpResponse(const std::vector<nlohmann::json>&)> f) {
   std::lock_guard<std::mutex> lock(mu_);
   responder_ = std::move(f);
 }

@@ -18,12 +18,12 @@
 #include <nlohmann/json.hpp>
 
 #include "store.h"
+#include "temp_dir.h"
 #include "tern/clock.h"
 #include "tern/context_provider.h"
 #include "tern/logger.h"
 #include "tern/plugin.h"
 #include "tern/transport.h"
-#include "temp_dir.h"
 #include "wait_until.h"
 
 namespace tern::testing {
@@ -68,11 +68,13 @@ class ManualClock final : public Clock {
 class MemoryStore final : public Store {
  public:
   Status append(const std::vector<std::string>& bodies, int64_t created_ms) override;
-  Result<std::vector<StoredEvent>> read_oldest(std::size_t max_events, std::size_t max_bytes) override;
+  Result<std::vector<StoredEvent>> read_oldest(std::size_t max_events,
+                                               std::size_t max_bytes) override;
   Status mark_attempt(const std::vector<int64_t>& ids, int64_t now_ms) override;
   Status remove(const std::vector<int64_t>& ids) override;
   Result<uint64_t> remove_all() override;
-  Result<CapDrops> enforce_caps(std::size_t max_events, std::size_t max_bytes, int64_t min_created_ms) override;
+  Result<CapDrops> enforce_caps(std::size_t max_events, std::size_t max_bytes,
+                                int64_t min_created_ms) override;
   uint64_t count() const override;
   uint64_t bytes() const override;
   Result<std::optional<std::string>> get(const std::string& key) override;
@@ -151,7 +153,7 @@ class FunctionPlugin final : public Plugin {
 };
 
 // Format checks for assertions on events.
-bool is_uuid(const std::string& s, char version);   // canonical lower-case text, RFC 9562 variant
-bool is_iso8601_ms(const std::string& s);           // YYYY-MM-DDTHH:MM:SS.mmmZ
+bool is_uuid(const std::string& s, char version);  // canonical lower-case text, RFC 9562 variant
+bool is_iso8601_ms(const std::string& s);          // YYYY-MM-DDTHH:MM:SS.mmmZ
 
 }  // namespace tern::testing

@@ -50,7 +50,8 @@ class ManualClock final : public Clock {
   // Blocks until the clock has been read `n` more times than when this call
   // began (each read after it sees every advance() before it). False after
   // `timeout` of real time.
-  bool wait_for_reads(uint64_t n, std::chrono::milliseconds timeout = std::chrono::seconds(10)) const {
+  bool wait_for_reads(uint64_t n,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(10)) const {
     std::unique_lock<std::mutex> l(mu_);
     uint64_t target = reads_ + n;
     return cv_.wait_for(l, timeout, [&] { return reads_ >= target; });

@@ -7,7 +7,8 @@ namespace tern::testing {
 
 std::string RelayProcess::default_binary() { return TERN_RELAY_BIN; }
 
-bool RelayProcess::start(const std::vector<std::string>& args, const std::filesystem::path& log_file,
+bool RelayProcess::start(const std::vector<std::string>& args,
+                         const std::filesystem::path& log_file,
                          const std::vector<std::string>& env) {
   address_.clear();
   port_ = 0;
@@ -22,12 +23,14 @@ bool RelayProcess::start(const std::vector<std::string>& args, const std::filesy
     error_ = process_.error();
     return false;
   }
-  if (!read_listening_address(process_, kStartTimeout, log_file.string(), &address_, &error_)) return false;
+  if (!read_listening_address(process_, kStartTimeout, log_file.string(), &address_, &error_))
+    return false;
   port_ = static_cast<uint16_t>(std::atoi(address_.c_str() + address_.rfind(':') + 1));
   return true;
 }
 
-bool RelayProcess::start_with_config(const std::filesystem::path& config_file, const std::string& toml,
+bool RelayProcess::start_with_config(const std::filesystem::path& config_file,
+                                     const std::string& toml,
                                      const std::filesystem::path& log_file) {
   std::ofstream out(config_file, std::ios::trunc);
   out << toml;
@@ -39,8 +42,8 @@ bool RelayProcess::start_with_config(const std::filesystem::path& config_file, c
   return start({"--config", config_file.string()}, log_file);
 }
 
-bool read_listening_address(ChildProcess& child, std::chrono::milliseconds timeout, const std::string& log_file,
-                            std::string* address, std::string* error) {
+bool read_listening_address(ChildProcess& child, std::chrono::milliseconds timeout,
+                            const std::string& log_file, std::string* address, std::string* error) {
   static const std::string kPrefix = "listening on ";
   std::string line;
   if (!child.read_line(timeout, &line) || line.rfind(kPrefix, 0) != 0) {

@@ -50,7 +50,9 @@ class RelayProcess {
   int wait(std::chrono::milliseconds limit) { return process_.wait(limit); }
   // SIGTERM and wait: the exit code (0: drained cleanly); on timeout it is
   // killed with SIGKILL and -1 is returned.
-  int terminate(std::chrono::milliseconds limit = kStopTimeout) { return process_.terminate(limit); }
+  int terminate(std::chrono::milliseconds limit = kStopTimeout) {
+    return process_.terminate(limit);
+  }
   bool running() { return process_.running(); }
 
   const std::string& error() const { return error_; }
@@ -68,7 +70,7 @@ class RelayProcess {
 // pipe_stdout) and expects tern-relay's "listening on HOST:PORT". True with
 // HOST:PORT in `address`; false with the reason (naming `log_file`, where the
 // relay's log explains it) in `error` when the line does not come in `timeout`.
-bool read_listening_address(ChildProcess& child, std::chrono::milliseconds timeout, const std::string& log_file,
-                            std::string* address, std::string* error);
+bool read_listening_address(ChildProcess& child, std::chrono::milliseconds timeout,
+                            const std::string& log_file, std::string* address, std::string* error);
 
 }  // namespace tern::testing

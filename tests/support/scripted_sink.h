@@ -22,9 +22,9 @@ struct Script {
   std::condition_variable cv;
   std::vector<std::string> events;  // delivered, in order
   std::vector<uint64_t> seqs;
-  bool fail = false;                // deliver() answers kUnavailable
-  bool blocked = false;             // deliver() waits until unblocked
-  std::string reject_marker;        // events containing it are rejected for good
+  bool fail = false;          // deliver() answers kUnavailable
+  bool blocked = false;       // deliver() waits until unblocked
+  std::string reject_marker;  // events containing it are rejected for good
   // Two-phase: deliver() stages, flush() makes `staged` delivered (and
   // reports rejections then, as Kafka's delivery reports do); a failure of
   // either loses what is staged.
@@ -132,14 +132,15 @@ class ScriptedSink final : public Sink {
 };
 
 // Registers type "scripted": the sink named N uses scripts[N] (created on demand).
-inline void register_scripted(SinkRegistry& reg,
-                              std::shared_ptr<std::map<std::string, std::shared_ptr<Script>>> scripts) {
-  (void)reg.add("scripted", [scripts](const SinkConfig& c, const SinkContext&)
-                                -> Result<std::unique_ptr<Sink>> {
-    auto& s = (*scripts)[c.name];
-    if (!s) s = std::make_shared<Script>();
-    return std::unique_ptr<Sink>(new ScriptedSink(s));
-  });
+inline void register_scripted(
+    SinkRegistry& reg, std::shared_ptr<std::map<std::string, std::shared_ptr<Script>>> scripts) {
+  (void)reg.add(
+      "scripted",
+      [scripts](const SinkConfig& c, const SinkContext&) -> Result<std::unique_ptr<Sink>> {
+        auto& s = (*scripts)[c.name];
+        if (!s) s = std::make_shared<Script>();
+        return std::unique_ptr<Sink>(new ScriptedSink(s));
+      });
 }
 
 }  // namespace tern::relay::testing

@@ -12,9 +12,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "temp_dir.h"
 #include "tern/relay/builtin_sinks.h"
 #include "tern/relay/durable_pipeline.h"
-#include "temp_dir.h"
 #include "wait_until.h"
 
 namespace tern::relay::testing {
@@ -22,9 +22,11 @@ namespace tern::relay::testing {
 // One Segment-style event: user u<n % users>, type track, event name `name`.
 inline std::string test_event(int n, int users = 10, const std::string& name = "Clicked",
                               const std::string& type = "track") {
-  return "{\"type\":\"" + type + "\",\"event\":\"" + name + "\",\"messageId\":\"m-" + std::to_string(n) +
-         "\",\"userId\":\"u" + std::to_string(n % users) + "\",\"timestamp\":\"2026-11-26T05:00:00.000Z\"," +
-         "\"receivedAt\":\"2026-11-26T05:00:01.000Z\",\"properties\":{\"n\":" + std::to_string(n) + "}}";
+  return "{\"type\":\"" + type + "\",\"event\":\"" + name + "\",\"messageId\":\"m-" +
+         std::to_string(n) + "\",\"userId\":\"u" + std::to_string(n % users) +
+         "\",\"timestamp\":\"2026-11-26T05:00:00.000Z\"," +
+         "\"receivedAt\":\"2026-11-26T05:00:01.000Z\",\"properties\":{\"n\":" + std::to_string(n) +
+         "}}";
 }
 
 class SinkHarness {
@@ -33,7 +35,8 @@ class SinkHarness {
     (void)register_builtin_sinks(registry_);
     config_ = default_config(dir_.path(), {"key"});
     config_.spool.commit_window = std::chrono::milliseconds(1);
-    if (sink.batch_linger == std::chrono::milliseconds(50)) sink.batch_linger = std::chrono::milliseconds(2);
+    if (sink.batch_linger == std::chrono::milliseconds(50))
+      sink.batch_linger = std::chrono::milliseconds(2);
     sink.backoff_base = std::chrono::milliseconds(20);
     sink.backoff_max = std::chrono::milliseconds(200);
     name_ = sink.name;

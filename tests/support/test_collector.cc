@@ -36,16 +36,26 @@ std::string trim(const std::string& s) {
 
 const char* reason_phrase(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 404: return "Not Found";
-    case 408: return "Request Timeout";
-    case 413: return "Payload Too Large";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Status";
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 404:
+      return "Not Found";
+    case 408:
+      return "Request Timeout";
+    case 413:
+      return "Payload Too Large";
+    case 429:
+      return "Too Many Requests";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Status";
   }
 }
 
@@ -81,7 +91,8 @@ bool write_all(int fd, const std::string& data) {
 Result<std::unique_ptr<TestCollector>> TestCollector::start(uint16_t port) {
   std::unique_ptr<TestCollector> c(new TestCollector());
   c->listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (c->listen_fd_ < 0) return Status(StatusCode::kUnavailable, std::string("socket: ") + std::strerror(errno));
+  if (c->listen_fd_ < 0)
+    return Status(StatusCode::kUnavailable, std::string("socket: ") + std::strerror(errno));
   int one = 1;
   ::setsockopt(c->listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   sockaddr_in addr{};
@@ -158,7 +169,8 @@ void TestCollector::serve(int fd) {
         if (e == std::string::npos) e = head.size();
         std::string line = head.substr(pos, e - pos);
         auto colon = line.find(':');
-        if (colon != std::string::npos) req.headers[lower(trim(line.substr(0, colon)))] = trim(line.substr(colon + 1));
+        if (colon != std::string::npos)
+          req.headers[lower(trim(line.substr(0, colon)))] = trim(line.substr(colon + 1));
         pos = e + 2;
       }
       // Body: Content-Length or chunked.
@@ -192,7 +204,8 @@ void TestCollector::serve(int fd) {
       std::vector<nlohmann::json> accepted;
       bool close_after = lower(req.headers["connection"]) == "close";
       CollectedRequest recorded = handle(std::move(req), reply, accepted);
-      std::string resp = "HTTP/1.1 " + std::to_string(reply.status) + " " + reason_phrase(reply.status) +
+      std::string resp = "HTTP/1.1 " + std::to_string(reply.status) + " " +
+                         reason_phrase(reply.status) +
                          "\r\nContent-Type: application/json\r\nContent-Length: " +
                          std::to_string(reply.body.size()) + "\r\n";
       for (const auto& [k, v] : reply.headers) resp += k + ": " + v + "\r\n";
@@ -290,7 +303,8 @@ CollectedRequest TestCollector::handle(CollectedRequest req, ScriptedReply& repl
   nlohmann::json rejected = nlohmann::json::array();
   for (std::size_t i = 0; i < req.events.size(); ++i) {
     const auto& e = req.events[i];
-    bool is_poison = !poison.empty() && e.is_object() && e.contains("event") && e["event"] == poison;
+    bool is_poison =
+        !poison.empty() && e.is_object() && e.contains("event") && e["event"] == poison;
     if (is_poison) {
       rejected.push_back({{"index", i}, {"reason", "poison"}});
     } else {

@@ -15,12 +15,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <condition_variable>
 #include <string>
 #include <thread>
 #include <vector>
@@ -90,7 +90,8 @@ class TestCollector {
   TestCollector() = default;
   void accept_loop();
   void serve(int fd);
-  CollectedRequest handle(CollectedRequest req, ScriptedReply& reply, std::vector<nlohmann::json>& accepted);
+  CollectedRequest handle(CollectedRequest req, ScriptedReply& reply,
+                          std::vector<nlohmann::json>& accepted);
 
   int listen_fd_ = -1;
   uint16_t port_ = 0;

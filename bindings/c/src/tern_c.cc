@@ -238,19 +238,32 @@ tern_status fail(const tern_client* client, tern_status status, const char* mess
 // TERN_TRANSPORT.
 tern_status to_c_status(tern::StatusCode code) noexcept {
   switch (code) {
-    case tern::StatusCode::kOk: return TERN_OK;
-    case tern::StatusCode::kInvalidArgument: return TERN_INVALID_ARGUMENT;
-    case tern::StatusCode::kOutOfRange: return TERN_TOO_LARGE;
-    case tern::StatusCode::kResourceExhausted: return TERN_QUEUE_FULL;
-    case tern::StatusCode::kIOError: return TERN_STORAGE;
-    case tern::StatusCode::kFailedPrecondition: return TERN_LOCKED;
-    case tern::StatusCode::kCorruption: return TERN_CORRUPT;
-    case tern::StatusCode::kTimeout: return TERN_TIMEOUT;
-    case tern::StatusCode::kCancelled: return TERN_SHUTDOWN;
-    case tern::StatusCode::kPermissionDenied: return TERN_DISABLED;
-    case tern::StatusCode::kUnavailable: return TERN_TRANSPORT;
-    case tern::StatusCode::kInternal: return TERN_INTERNAL;
-    case tern::StatusCode::kNotFound: return TERN_NOT_FOUND;
+    case tern::StatusCode::kOk:
+      return TERN_OK;
+    case tern::StatusCode::kInvalidArgument:
+      return TERN_INVALID_ARGUMENT;
+    case tern::StatusCode::kOutOfRange:
+      return TERN_TOO_LARGE;
+    case tern::StatusCode::kResourceExhausted:
+      return TERN_QUEUE_FULL;
+    case tern::StatusCode::kIOError:
+      return TERN_STORAGE;
+    case tern::StatusCode::kFailedPrecondition:
+      return TERN_LOCKED;
+    case tern::StatusCode::kCorruption:
+      return TERN_CORRUPT;
+    case tern::StatusCode::kTimeout:
+      return TERN_TIMEOUT;
+    case tern::StatusCode::kCancelled:
+      return TERN_SHUTDOWN;
+    case tern::StatusCode::kPermissionDenied:
+      return TERN_DISABLED;
+    case tern::StatusCode::kUnavailable:
+      return TERN_TRANSPORT;
+    case tern::StatusCode::kInternal:
+      return TERN_INTERNAL;
+    case tern::StatusCode::kNotFound:
+      return TERN_NOT_FOUND;
   }
   return TERN_INTERNAL;
 }
@@ -259,8 +272,8 @@ tern_status from(const tern_client* client, const tern::Status& status) noexcept
   if (status.is_ok()) return TERN_OK;
   tern_status code = to_c_status(status.code());
   try {
-    std::string message = status.message().empty() ? std::string(tern_status_str(code))
-                                                   : status.message();
+    std::string message =
+        status.message().empty() ? std::string(tern_status_str(code)) : status.message();
     return fail(client, code, message.c_str());
   } catch (...) {
     return fail(client, code, tern_status_str(code));
@@ -281,7 +294,9 @@ tern_status guarded(const tern_client* client, F&& body) noexcept {
   }
 }
 
-tern_status bad_options() noexcept { return fail(nullptr, TERN_INVALID_ARGUMENT, "options is NULL"); }
+tern_status bad_options() noexcept {
+  return fail(nullptr, TERN_INVALID_ARGUMENT, "options is NULL");
+}
 
 tern_status set_string(tern_options* options, const char* value, const char* what,
                        std::string tern::Config::*field) noexcept {
@@ -363,10 +378,12 @@ tern_status apply_event_options(const tern_client* client, const tern_event_opti
   if (TERN_HAS_FIELD(options, tern_event_options, user_id) && options->user_id != nullptr) {
     message.user_id = options->user_id;
   }
-  if (TERN_HAS_FIELD(options, tern_event_options, anonymous_id) && options->anonymous_id != nullptr) {
+  if (TERN_HAS_FIELD(options, tern_event_options, anonymous_id) &&
+      options->anonymous_id != nullptr) {
     message.anonymous_id = options->anonymous_id;
   }
-  if (TERN_HAS_FIELD(options, tern_event_options, context_json) && options->context_json != nullptr) {
+  if (TERN_HAS_FIELD(options, tern_event_options, context_json) &&
+      options->context_json != nullptr) {
     message.context_json = options->context_json;
   }
   if (TERN_HAS_FIELD(options, tern_event_options, integrations_json) &&
@@ -471,11 +488,11 @@ extern "C" {
 const char* tern_status_str(tern_status status) {
   int v = raw_value(status);
   // Static text per tern_status, fixed like the numbers.
-  static const char* const kText[] = {"ok",          "invalid argument", "too large",
-                                      "queue full",  "storage error",    "locked",
-                                      "corrupt",     "timeout",          "shut down",
-                                      "disabled",    "transport error",  "internal error",
-                                      "not found",   "unavailable"};
+  static const char* const kText[] = {"ok",         "invalid argument", "too large",
+                                      "queue full", "storage error",    "locked",
+                                      "corrupt",    "timeout",          "shut down",
+                                      "disabled",   "transport error",  "internal error",
+                                      "not found",  "unavailable"};
   static_assert(sizeof(kText) / sizeof(kText[0]) == TERN_UNAVAILABLE + 1,
                 "one text per tern_status");
   if (v < TERN_OK || v > TERN_UNAVAILABLE) return "unknown status";
@@ -736,7 +753,8 @@ tern_status tern_plugin_event_replace(tern_plugin_event* event, const char* json
     return fail(nullptr, TERN_INVALID_ARGUMENT, "event or json is NULL");
   }
   return guarded(nullptr, [&] {
-    nlohmann::json parsed = nlohmann::json::parse(json, json + length, nullptr, /*allow_exceptions=*/false);
+    nlohmann::json parsed =
+        nlohmann::json::parse(json, json + length, nullptr, /*allow_exceptions=*/false);
     if (parsed.is_discarded() || !parsed.is_object()) {
       return fail(nullptr, TERN_INVALID_ARGUMENT, "replacement is not a JSON object");
     }
@@ -789,24 +807,24 @@ const char* tern_client_last_error(const tern_client* client) {
   }
 }
 
-tern_status tern_client_track(tern_client* client, const char* event,
-                              const char* properties_json, const tern_event_options* options) {
+tern_status tern_client_track(tern_client* client, const char* event, const char* properties_json,
+                              const tern_event_options* options) {
   return enqueue(client, tern::MessageType::kTrack, event, properties_json, options);
 }
-tern_status tern_client_identify(tern_client* client, const char* user_id,
-                                 const char* traits_json, const tern_event_options* options) {
+tern_status tern_client_identify(tern_client* client, const char* user_id, const char* traits_json,
+                                 const tern_event_options* options) {
   return enqueue(client, tern::MessageType::kIdentify, user_id, traits_json, options);
 }
-tern_status tern_client_screen(tern_client* client, const char* name,
-                               const char* properties_json, const tern_event_options* options) {
+tern_status tern_client_screen(tern_client* client, const char* name, const char* properties_json,
+                               const tern_event_options* options) {
   return enqueue(client, tern::MessageType::kScreen, name, properties_json, options);
 }
 tern_status tern_client_page(tern_client* client, const char* name, const char* properties_json,
                              const tern_event_options* options) {
   return enqueue(client, tern::MessageType::kPage, name, properties_json, options);
 }
-tern_status tern_client_group(tern_client* client, const char* group_id,
-                              const char* traits_json, const tern_event_options* options) {
+tern_status tern_client_group(tern_client* client, const char* group_id, const char* traits_json,
+                              const tern_event_options* options) {
   return enqueue(client, tern::MessageType::kGroup, group_id, traits_json, options);
 }
 tern_status tern_client_alias(tern_client* client, const char* new_user_id,
@@ -860,8 +878,7 @@ tern_status tern_client_consent(const tern_client* client, tern_consent* out) {
 
 tern_status tern_client_set_opt_out(tern_client* client, int opted_out) {
   if (client == nullptr) return bad_client();
-  return guarded(client,
-                 [&] { return from(client, client->client->set_opt_out(opted_out != 0)); });
+  return guarded(client, [&] { return from(client, client->client->set_opt_out(opted_out != 0)); });
 }
 
 tern_status tern_client_opted_out(const tern_client* client, int* out) {

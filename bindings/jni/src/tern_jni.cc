@@ -145,13 +145,18 @@ jstring from_utf8(JNIEnv* env, const char* s, std::size_t len) {
     if (c < 0x80) {
       cp = c;
     } else {
-      std::size_t extra = (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : 0;
+      std::size_t extra = (c & 0xE0) == 0xC0   ? 1
+                          : (c & 0xF0) == 0xE0 ? 2
+                          : (c & 0xF8) == 0xF0 ? 3
+                                               : 0;
       if (extra != 0 && i + extra < len) {  // bytes i+1 .. i+extra exist
         uint32_t v = c & (0x3F >> extra);
         bool good = true;
         for (std::size_t k = 1; good && k <= extra; ++k) {
-          if ((p[i + k] & 0xC0) != 0x80) good = false;
-          else v = (v << 6) | (p[i + k] & 0x3F);
+          if ((p[i + k] & 0xC0) != 0x80)
+            good = false;
+          else
+            v = (v << 6) | (p[i + k] & 0x3F);
         }
         static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
         if (good && v >= kMin[extra] && v <= 0x10FFFF && !(v >= 0xD800 && v <= 0xDFFF)) {
@@ -331,14 +336,30 @@ void n_options_set_string(JNIEnv* env, jclass, jlong h, jint key, jstring value)
   const char* s = v.c_str();
   tern_status st;
   switch (key) {  // keys: NativeBridge.S_*
-    case 0: st = tern_options_set_endpoint(o, s); break;
-    case 1: st = tern_options_set_write_key(o, s); break;
-    case 2: st = tern_options_set_storage_path(o, s); break;
-    case 3: st = tern_options_set_library_name(o, s); break;
-    case 4: st = tern_options_set_library_version(o, s); break;
-    case 5: st = tern_options_set_http_ca_bundle(o, s); break;
-    case 6: st = tern_options_set_http_user_agent(o, s); break;
-    default: throw_tern(env, TERN_INTERNAL, "unknown string option key"); return;
+    case 0:
+      st = tern_options_set_endpoint(o, s);
+      break;
+    case 1:
+      st = tern_options_set_write_key(o, s);
+      break;
+    case 2:
+      st = tern_options_set_storage_path(o, s);
+      break;
+    case 3:
+      st = tern_options_set_library_name(o, s);
+      break;
+    case 4:
+      st = tern_options_set_library_version(o, s);
+      break;
+    case 5:
+      st = tern_options_set_http_ca_bundle(o, s);
+      break;
+    case 6:
+      st = tern_options_set_http_user_agent(o, s);
+      break;
+    default:
+      throw_tern(env, TERN_INTERNAL, "unknown string option key");
+      return;
   }
   check(env, st, nullptr);
 }
@@ -350,21 +371,51 @@ void n_options_set_long(JNIEnv* env, jclass, jlong h, jint key, jlong value) {
   const uint64_t count = v < 0 ? 0 : static_cast<uint64_t>(v);
   tern_status st;
   switch (key) {  // keys: NativeBridge.N_*
-    case 0: st = tern_options_set_flush_at(o, count); break;
-    case 1: st = tern_options_set_flush_interval_ms(o, v); break;
-    case 2: st = tern_options_set_max_event_bytes(o, count); break;
-    case 3: st = tern_options_set_max_batch_bytes(o, count); break;
-    case 4: st = tern_options_set_max_batch_events(o, count); break;
-    case 5: st = tern_options_set_max_queue_events(o, count); break;
-    case 6: st = tern_options_set_max_queue_bytes(o, count); break;
-    case 7: st = tern_options_set_max_event_age_s(o, v); break;
-    case 8: st = tern_options_set_durability(o, static_cast<tern_durability>(v)); break;
-    case 9: st = tern_options_set_commit_window_ms(o, v); break;
-    case 10: st = tern_options_set_commit_max_events(o, count); break;
-    case 11: st = tern_options_set_max_pending_events(o, count); break;
-    case 12: st = tern_options_set_backoff_base_ms(o, v); break;
-    case 13: st = tern_options_set_backoff_max_ms(o, v); break;
-    case 14: st = tern_options_set_max_batch_age_s(o, v); break;
+    case 0:
+      st = tern_options_set_flush_at(o, count);
+      break;
+    case 1:
+      st = tern_options_set_flush_interval_ms(o, v);
+      break;
+    case 2:
+      st = tern_options_set_max_event_bytes(o, count);
+      break;
+    case 3:
+      st = tern_options_set_max_batch_bytes(o, count);
+      break;
+    case 4:
+      st = tern_options_set_max_batch_events(o, count);
+      break;
+    case 5:
+      st = tern_options_set_max_queue_events(o, count);
+      break;
+    case 6:
+      st = tern_options_set_max_queue_bytes(o, count);
+      break;
+    case 7:
+      st = tern_options_set_max_event_age_s(o, v);
+      break;
+    case 8:
+      st = tern_options_set_durability(o, static_cast<tern_durability>(v));
+      break;
+    case 9:
+      st = tern_options_set_commit_window_ms(o, v);
+      break;
+    case 10:
+      st = tern_options_set_commit_max_events(o, count);
+      break;
+    case 11:
+      st = tern_options_set_max_pending_events(o, count);
+      break;
+    case 12:
+      st = tern_options_set_backoff_base_ms(o, v);
+      break;
+    case 13:
+      st = tern_options_set_backoff_max_ms(o, v);
+      break;
+    case 14:
+      st = tern_options_set_max_batch_age_s(o, v);
+      break;
     case 15:
       st = v > INT32_MAX ? TERN_INVALID_ARGUMENT
                          : tern_options_set_max_attempts(o, static_cast<int32_t>(v));
@@ -373,12 +424,24 @@ void n_options_set_long(JNIEnv* env, jclass, jlong h, jint key, jlong value) {
         return;
       }
       break;
-    case 16: st = tern_options_set_gzip(o, v != 0); break;
-    case 17: st = tern_options_set_default_consent(o, static_cast<tern_consent>(v)); break;
-    case 18: st = tern_options_set_http_connect_timeout_ms(o, v); break;
-    case 19: st = tern_options_set_http_request_timeout_ms(o, v); break;
-    case 20: st = tern_options_set_http_verify_tls(o, v != 0); break;
-    default: throw_tern(env, TERN_INTERNAL, "unknown numeric option key"); return;
+    case 16:
+      st = tern_options_set_gzip(o, v != 0);
+      break;
+    case 17:
+      st = tern_options_set_default_consent(o, static_cast<tern_consent>(v));
+      break;
+    case 18:
+      st = tern_options_set_http_connect_timeout_ms(o, v);
+      break;
+    case 19:
+      st = tern_options_set_http_request_timeout_ms(o, v);
+      break;
+    case 20:
+      st = tern_options_set_http_verify_tls(o, v != 0);
+      break;
+    default:
+      throw_tern(env, TERN_INTERNAL, "unknown numeric option key");
+      return;
   }
   check(env, st, nullptr);
 }
@@ -396,7 +459,8 @@ void n_options_set_logger(JNIEnv* env, jclass, jlong h, jobject logger, jint min
   v.state = hook;
   v.free_state = hook_free;
   v.log = log_callback;
-  tern_status st = tern_options_set_logger(as_options(h), &v, static_cast<tern_log_level>(min_level));
+  tern_status st =
+      tern_options_set_logger(as_options(h), &v, static_cast<tern_log_level>(min_level));
   if (st != TERN_OK) hook_free(hook);  // not taken: still ours
   check(env, st, nullptr);
 }
@@ -483,7 +547,10 @@ jint n_event(JNIEnv* env, jclass, jobject /*owner*/, jlong h, jint type, jstring
              jstring json, jstring user_id, jstring anonymous_id, jstring context_json,
              jstring integrations_json, jlong timestamp_ms) {
   std::string error;
-  EventArg s(env, subject, type == 5 || type == 1 ? "user id" : type == 4 ? "group id" : "name",
+  EventArg s(env, subject,
+             type == 5 || type == 1 ? "user id"
+             : type == 4            ? "group id"
+                                    : "name",
              error);
   EventArg j(env, json, "properties/traits JSON", error);
   EventArg uid(env, user_id, "user id override", error);
@@ -510,12 +577,24 @@ jint n_event(JNIEnv* env, jclass, jobject /*owner*/, jlong h, jint type, jstring
   tern_client* c = as_client(h);
   tern_status st;
   switch (type) {  // NativeBridge.TRACK ... ALIAS
-    case 0: st = tern_client_track(c, s.c_str(), j.c_str(), opts); break;
-    case 1: st = tern_client_identify(c, s.c_str(), j.c_str(), opts); break;
-    case 2: st = tern_client_screen(c, s.c_str(), j.c_str(), opts); break;
-    case 3: st = tern_client_page(c, s.c_str(), j.c_str(), opts); break;
-    case 4: st = tern_client_group(c, s.c_str(), j.c_str(), opts); break;
-    case 5: st = tern_client_alias(c, s.c_str(), opts); break;
+    case 0:
+      st = tern_client_track(c, s.c_str(), j.c_str(), opts);
+      break;
+    case 1:
+      st = tern_client_identify(c, s.c_str(), j.c_str(), opts);
+      break;
+    case 2:
+      st = tern_client_screen(c, s.c_str(), j.c_str(), opts);
+      break;
+    case 3:
+      st = tern_client_page(c, s.c_str(), j.c_str(), opts);
+      break;
+    case 4:
+      st = tern_client_group(c, s.c_str(), j.c_str(), opts);
+      break;
+    case 5:
+      st = tern_client_alias(c, s.c_str(), opts);
+      break;
     default:
       g_glue_error = "unknown event type";
       return kGlueRefused | TERN_INTERNAL;
@@ -591,18 +670,19 @@ jlongArray n_stats(JNIEnv* env, jclass, jobject, jlong h) {
   if (!check(env, tern_client_stats(as_client(h), &s), as_client(h))) return nullptr;
   // Layout: dev.tern.Stats(long[]) — 12 fields, then the drop reasons.
   jlong v[12 + TERN_DROP_REASON_SLOTS];
-  const uint64_t fields[12] = {s.enqueued,     s.stored,      s.sent,       s.retried,
-                               s.attempts,     s.batches_sent, s.dropped,   s.queue_depth,
-                               s.queue_bytes,  s.pending,     s.bytes_sent, s.corrupt_db_recoveries};
+  const uint64_t fields[12] = {
+      s.enqueued, s.stored,      s.sent,        s.retried, s.attempts,   s.batches_sent,
+      s.dropped,  s.queue_depth, s.queue_bytes, s.pending, s.bytes_sent, s.corrupt_db_recoveries};
   for (int i = 0; i < 12; ++i) v[i] = static_cast<jlong>(fields[i]);
-  for (int i = 0; i < TERN_DROP_REASON_SLOTS; ++i) v[12 + i] = static_cast<jlong>(s.dropped_by_reason[i]);
+  for (int i = 0; i < TERN_DROP_REASON_SLOTS; ++i)
+    v[12 + i] = static_cast<jlong>(s.dropped_by_reason[i]);
   jlongArray out = env->NewLongArray(12 + TERN_DROP_REASON_SLOTS);
   if (out != nullptr) env->SetLongArrayRegion(out, 0, 12 + TERN_DROP_REASON_SLOTS, v);
   return out;
 }
 
-void n_response_set(JNIEnv* env, jclass, jlong h, jint status, jstring retry_after,
-                    jbyteArray body, jstring error) {
+void n_response_set(JNIEnv* env, jclass, jlong h, jint status, jstring retry_after, jbyteArray body,
+                    jstring error) {
   auto* response = reinterpret_cast<tern_http_response*>(static_cast<intptr_t>(h));
   if (tern_http_response_set_status(response, status) != TERN_OK) {
     tern_http_response_set_error(response, "transport reported an invalid HTTP status");

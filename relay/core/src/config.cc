@@ -6,8 +6,8 @@
 
 #include <cctype>
 #include <cerrno>
-#include <cstring>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -21,17 +21,23 @@ namespace {
 
 std::string describe(const toml::node& n) {
   switch (n.type()) {
-    case toml::node_type::string: return "\"" + std::string(*n.value<std::string_view>()) + "\"";
-    case toml::node_type::integer: return std::to_string(*n.value<int64_t>());
+    case toml::node_type::string:
+      return "\"" + std::string(*n.value<std::string_view>()) + "\"";
+    case toml::node_type::integer:
+      return std::to_string(*n.value<int64_t>());
     case toml::node_type::floating_point: {
       std::ostringstream os;
       os << *n.value<double>();
       return os.str();
     }
-    case toml::node_type::boolean: return *n.value<bool>() ? "true" : "false";
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    default: return "a date/time";
+    case toml::node_type::boolean:
+      return *n.value<bool>() ? "true" : "false";
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    default:
+      return "a date/time";
   }
 }
 
@@ -97,8 +103,9 @@ class TableReader {
     if (!n->is_integer()) return fail(n, key, "expected an integer, got " + describe(*n));
     int64_t v = *n->value<int64_t>();
     if (v < min || v > max) {
-      return fail(n, key, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
-                              ", got " + std::to_string(v));
+      return fail(n, key,
+                  "must be between " + std::to_string(min) + " and " + std::to_string(max) +
+                      ", got " + std::to_string(v));
     }
     *out = static_cast<T>(v);
   }
@@ -150,15 +157,18 @@ class TableReader {
     if (!n) return;
     std::chrono::milliseconds ms{0};
     if (!n->is_string() || !parse_duration(*n->value<std::string_view>(), &ms)) {
-      return fail(n, key, "expected a duration like \"50ms\", \"10s\" or \"5m\", got " + describe(*n));
+      return fail(n, key,
+                  "expected a duration like \"50ms\", \"10s\" or \"5m\", got " + describe(*n));
     }
     if (ms < min) {
-      return fail(n, key, "must be at least " + std::to_string(min.count()) + "ms, got " + describe(*n));
+      return fail(n, key,
+                  "must be at least " + std::to_string(min.count()) + "ms, got " + describe(*n));
     }
     *out = std::chrono::duration_cast<Duration>(ms);
   }
 
-  void str_list(std::string_view key, std::vector<std::string>* out, bool allow_empty_items = false) {
+  void str_list(std::string_view key, std::vector<std::string>* out,
+                bool allow_empty_items = false) {
     const toml::node* n = get(key);
     if (!n) return;
     const toml::array* a = n->as_array();
@@ -228,15 +238,19 @@ void flatten_setting(const std::string& key, const toml::node& n, const std::str
     return;
   }
   auto scalar = [](const toml::node& v, std::string* s) {
-    if (v.is_string()) *s = *v.value<std::string>();
-    else if (v.is_integer()) *s = std::to_string(*v.value<int64_t>());
+    if (v.is_string())
+      *s = *v.value<std::string>();
+    else if (v.is_integer())
+      *s = std::to_string(*v.value<int64_t>());
     else if (v.is_floating_point()) {
       std::ostringstream os;
       os.precision(17);
       os << *v.value<double>();
       *s = os.str();
-    } else if (v.is_boolean()) *s = *v.value<bool>() ? "true" : "false";
-    else return false;
+    } else if (v.is_boolean())
+      *s = *v.value<bool>() ? "true" : "false";
+    else
+      return false;
     return true;
   };
   std::string text;
@@ -292,95 +306,108 @@ void read_table_array(TableReader& root, const std::string& key, Errors& errors,
 void read_sources(TableReader& root, RelayConfig& c, Errors& errors) {
   std::set<std::string> ids;
   std::map<std::string, std::string> key_owner;
-  read_table_array(root, "sources", errors, [&](const toml::table& tab, TableReader& r, const std::string& path) {
-    const toml::table* t = &tab;
-    SourceConfig s;
-    r.str("id", &s.id, false);
-    if (!t->contains("id")) r.fail(t, "id", "is required");
-    r.str_list("write_keys", &s.write_keys);
-    if (!t->contains("write_keys") || s.write_keys.empty()) {
-      r.fail(t->get("write_keys"), "write_keys", "needs at least one write key");
-    }
-    std::string mode = "local";
-    r.str("ack_mode", &mode);
-    if (mode == "local") s.ack_mode = AckMode::kLocal;
-    else if (mode == "sink") s.ack_mode = AckMode::kSink;
-    else if (mode == "memory") s.ack_mode = AckMode::kMemory;
-    else r.fail(t->get("ack_mode"), "ack_mode", "must be \"local\", \"sink\" or \"memory\", got \"" + mode + "\"");
-    r.number("rate_limit_eps", &s.rate_limit_eps, 0);
-    r.number("rate_limit_burst", &s.rate_limit_burst, 0);
-    r.duration("dedup_window", &s.dedup_window, std::chrono::milliseconds(0));
-    r.integer("dedup_max_entries", &s.dedup_max_entries, 0, int64_t{1} << 40);
-    r.reject_unknown();
-    if (!errors.ok()) return false;
-    if (!ids.insert(s.id).second) {
-      errors.fail(t->get("id"), path + ".id", "duplicate source id \"" + s.id + "\"");
-      return false;
-    }
-    for (const auto& k : s.write_keys) {
-      auto [it, fresh] = key_owner.emplace(k, s.id);
-      if (!fresh) {
-        errors.fail(t->get("write_keys"), path + ".write_keys",
-                    "a write key is already used by source \"" + it->second + "\"");
-        return false;
-      }
-    }
-    c.sources.push_back(std::move(s));
-    return true;
-  });
+  read_table_array(
+      root, "sources", errors,
+      [&](const toml::table& tab, TableReader& r, const std::string& path) {
+        const toml::table* t = &tab;
+        SourceConfig s;
+        r.str("id", &s.id, false);
+        if (!t->contains("id")) r.fail(t, "id", "is required");
+        r.str_list("write_keys", &s.write_keys);
+        if (!t->contains("write_keys") || s.write_keys.empty()) {
+          r.fail(t->get("write_keys"), "write_keys", "needs at least one write key");
+        }
+        std::string mode = "local";
+        r.str("ack_mode", &mode);
+        if (mode == "local")
+          s.ack_mode = AckMode::kLocal;
+        else if (mode == "sink")
+          s.ack_mode = AckMode::kSink;
+        else if (mode == "memory")
+          s.ack_mode = AckMode::kMemory;
+        else
+          r.fail(t->get("ack_mode"), "ack_mode",
+                 "must be \"local\", \"sink\" or \"memory\", got \"" + mode + "\"");
+        r.number("rate_limit_eps", &s.rate_limit_eps, 0);
+        r.number("rate_limit_burst", &s.rate_limit_burst, 0);
+        r.duration("dedup_window", &s.dedup_window, std::chrono::milliseconds(0));
+        r.integer("dedup_max_entries", &s.dedup_max_entries, 0, int64_t{1} << 40);
+        r.reject_unknown();
+        if (!errors.ok()) return false;
+        if (!ids.insert(s.id).second) {
+          errors.fail(t->get("id"), path + ".id", "duplicate source id \"" + s.id + "\"");
+          return false;
+        }
+        for (const auto& k : s.write_keys) {
+          auto [it, fresh] = key_owner.emplace(k, s.id);
+          if (!fresh) {
+            errors.fail(t->get("write_keys"), path + ".write_keys",
+                        "a write key is already used by source \"" + it->second + "\"");
+            return false;
+          }
+        }
+        c.sources.push_back(std::move(s));
+        return true;
+      });
 }
 
 void read_sinks(TableReader& root, RelayConfig& c, Errors& errors) {
   std::set<std::string> names;
-  read_table_array(root, "sinks", errors, [&](const toml::table& tab, TableReader& r, const std::string& path) {
-    const toml::table* t = &tab;
-    SinkConfig s;
-    r.str("type", &s.type, false);
-    if (!t->contains("type")) r.fail(t, "type", "is required (\"file\", \"stdout\", \"kafka\", \"http\", \"postgres\")");
-    if (t->contains("type")) s.type_origin = errors.locate(t->get("type"), path + ".type");
-    s.name = s.type;
-    r.str("name", &s.name, false);
-    for (char ch : s.name) {
-      if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.')) {
-        r.fail(t->get("name"), "name", "may contain only letters, digits, '-', '_' and '.'");
-        break;
-      }
-    }
-    r.integer("batch_max_events", &s.batch_max_events, 1, 1'000'000);
-    r.size("batch_max_bytes", &s.batch_max_bytes, 1);
-    r.duration("batch_linger", &s.batch_linger, std::chrono::milliseconds(0));
-    r.duration("backoff_base", &s.backoff_base, std::chrono::milliseconds(1));
-    r.duration("backoff_max", &s.backoff_max, std::chrono::milliseconds(1));
-    r.str("dead_letter_path", &s.dead_letter_path);
-    if (errors.ok() && s.backoff_max < s.backoff_base) {
-      r.fail(t->get("backoff_max"), "backoff_max", "must not be below backoff_base");
-    }
-    for (const auto& [key, node] : r.unused()) {
-      flatten_setting(key, *node, path + "." + key, s.settings, errors);
-    }
-    if (!errors.ok()) return false;
-    if (!names.insert(s.name).second) {
-      errors.fail(t->get("name") ? t->get("name") : t, path + ".name",
-                  "duplicate sink name \"" + s.name + "\" (give each sink a distinct name)");
-      return false;
-    }
-    c.sinks.push_back(std::move(s));
-    return true;
-  });
+  read_table_array(
+      root, "sinks", errors, [&](const toml::table& tab, TableReader& r, const std::string& path) {
+        const toml::table* t = &tab;
+        SinkConfig s;
+        r.str("type", &s.type, false);
+        if (!t->contains("type"))
+          r.fail(t, "type",
+                 "is required (\"file\", \"stdout\", \"kafka\", \"http\", \"postgres\")");
+        if (t->contains("type")) s.type_origin = errors.locate(t->get("type"), path + ".type");
+        s.name = s.type;
+        r.str("name", &s.name, false);
+        for (char ch : s.name) {
+          if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' ||
+                ch == '.')) {
+            r.fail(t->get("name"), "name", "may contain only letters, digits, '-', '_' and '.'");
+            break;
+          }
+        }
+        r.integer("batch_max_events", &s.batch_max_events, 1, 1'000'000);
+        r.size("batch_max_bytes", &s.batch_max_bytes, 1);
+        r.duration("batch_linger", &s.batch_linger, std::chrono::milliseconds(0));
+        r.duration("backoff_base", &s.backoff_base, std::chrono::milliseconds(1));
+        r.duration("backoff_max", &s.backoff_max, std::chrono::milliseconds(1));
+        r.str("dead_letter_path", &s.dead_letter_path);
+        if (errors.ok() && s.backoff_max < s.backoff_base) {
+          r.fail(t->get("backoff_max"), "backoff_max", "must not be below backoff_base");
+        }
+        for (const auto& [key, node] : r.unused()) {
+          flatten_setting(key, *node, path + "." + key, s.settings, errors);
+        }
+        if (!errors.ok()) return false;
+        if (!names.insert(s.name).second) {
+          errors.fail(t->get("name") ? t->get("name") : t, path + ".name",
+                      "duplicate sink name \"" + s.name + "\" (give each sink a distinct name)");
+          return false;
+        }
+        c.sinks.push_back(std::move(s));
+        return true;
+      });
 }
 
 void read_routes(TableReader& root, RelayConfig& c, Errors& errors) {
-  read_table_array(root, "routes", errors, [&](const toml::table& t, TableReader& r, const std::string&) {
-    RouteConfig route;
-    r.str_list("sources", &route.sources);
-    r.str_list("types", &route.types);
-    r.str_list("sinks", &route.sinks);
-    if (route.sinks.empty()) r.fail(t.get("sinks"), "sinks", "needs at least one sink name");
-    r.reject_unknown();
-    if (!errors.ok()) return false;
-    c.routes.push_back(std::move(route));
-    return true;
-  });
+  read_table_array(root, "routes", errors,
+                   [&](const toml::table& t, TableReader& r, const std::string&) {
+                     RouteConfig route;
+                     r.str_list("sources", &route.sources);
+                     r.str_list("types", &route.types);
+                     r.str_list("sinks", &route.sinks);
+                     if (route.sinks.empty())
+                       r.fail(t.get("sinks"), "sinks", "needs at least one sink name");
+                     r.reject_unknown();
+                     if (!errors.ok()) return false;
+                     c.routes.push_back(std::move(route));
+                     return true;
+                   });
 }
 
 // Cross-references, checked after every table is read.
@@ -394,14 +421,16 @@ void validate(RelayConfig& c, const toml::table& root, Errors& errors) {
     for (std::size_t k = 0; k < c.routes[i].sinks.size(); ++k) {
       const std::string& name = c.routes[i].sinks[k];
       if (!sink_names.count(name)) {
-        return errors.fail(node, "routes[" + std::to_string(i) + "].sinks[" + std::to_string(k) + "]",
+        return errors.fail(node,
+                           "routes[" + std::to_string(i) + "].sinks[" + std::to_string(k) + "]",
                            "unknown sink \"" + name + "\"");
       }
     }
     for (std::size_t k = 0; k < c.routes[i].sources.size(); ++k) {
       const std::string& id = c.routes[i].sources[k];
       if (!source_ids.count(id)) {
-        return errors.fail(node, "routes[" + std::to_string(i) + "].sources[" + std::to_string(k) + "]",
+        return errors.fail(node,
+                           "routes[" + std::to_string(i) + "].sources[" + std::to_string(k) + "]",
                            "unknown source \"" + id + "\"");
       }
     }
@@ -448,8 +477,9 @@ Result<RelayConfig> parse_config(std::string_view toml_text, std::string_view or
     TableReader s(*t, "server", errors);
     s.str("listen", &c.server.listen, false);
     if (errors.ok() && !valid_listen(c.server.listen)) {
-      s.fail(t->get("listen"), "listen", "expected \"host:port\" (e.g. \"0.0.0.0:8080\", \"[::]:8080\"), got \"" +
-                                            c.server.listen + "\"");
+      s.fail(t->get("listen"), "listen",
+             "expected \"host:port\" (e.g. \"0.0.0.0:8080\", \"[::]:8080\"), got \"" +
+                 c.server.listen + "\"");
     }
     s.integer("threads", &c.server.threads, 0, 1024);
     s.str_list("trusted_proxies", &c.server.trusted_proxies);
@@ -514,7 +544,8 @@ Result<RelayConfig> parse_config(std::string_view toml_text, std::string_view or
 Result<RelayConfig> load_config_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return Status(StatusCode::kNotFound, "cannot open config file " + path + ": " + std::strerror(errno));
+    return Status(StatusCode::kNotFound,
+                  "cannot open config file " + path + ": " + std::strerror(errno));
   }
   std::ostringstream buf;
   buf << in.rdbuf();

@@ -19,7 +19,8 @@ using Crc32c = boost::crc_optimal<32, 0x1EDC6F41, 0xFFFFFFFF, 0xFFFFFFFF, true, 
 
 #if defined(__x86_64__)
 #define TERN_CRC32C_HW 1
-__attribute__((target("sse4.2"))) uint32_t crc32c_hw(uint32_t crc, const void* data, std::size_t n) {
+__attribute__((target("sse4.2"))) uint32_t crc32c_hw(uint32_t crc, const void* data,
+                                                     std::size_t n) {
   auto p = static_cast<const unsigned char*>(data);
   uint64_t c = ~crc;
   for (; n >= 8; n -= 8, p += 8) {

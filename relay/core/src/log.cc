@@ -65,21 +65,30 @@ void append_timestamp(std::string& out) {
 
 const char* level_name(Level level) noexcept {
   switch (level) {
-    case Level::kDebug: return "debug";
-    case Level::kInfo: return "info";
-    case Level::kWarn: return "warn";
-    case Level::kError: return "error";
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarn:
+      return "warn";
+    case Level::kError:
+      return "error";
   }
   return "info";
 }
 
 bool parse_level(std::string_view text, Level* out) noexcept {
   Level l;
-  if (text == "debug") l = Level::kDebug;
-  else if (text == "info") l = Level::kInfo;
-  else if (text == "warn" || text == "warning") l = Level::kWarn;
-  else if (text == "error") l = Level::kError;
-  else return false;
+  if (text == "debug")
+    l = Level::kDebug;
+  else if (text == "info")
+    l = Level::kInfo;
+  else if (text == "warn" || text == "warning")
+    l = Level::kWarn;
+  else if (text == "error")
+    l = Level::kError;
+  else
+    return false;
   if (out) *out = l;
   return true;
 }
@@ -102,7 +111,9 @@ Field::Field(std::string_view key, double value) : key_(key) {
   json_ = buf;
 }
 
-void set_level(Level level) noexcept { g_level.store(static_cast<int>(level), std::memory_order_relaxed); }
+void set_level(Level level) noexcept {
+  g_level.store(static_cast<int>(level), std::memory_order_relaxed);
+}
 Level level() noexcept { return static_cast<Level>(g_level.load(std::memory_order_relaxed)); }
 
 void set_output(std::function<void(std::string_view line)> out) {

@@ -13,9 +13,12 @@ enum class Kind { kCounter, kGauge, kHistogram };
 
 const char* kind_name(Kind k) {
   switch (k) {
-    case Kind::kCounter: return "counter";
-    case Kind::kGauge: return "gauge";
-    case Kind::kHistogram: return "histogram";
+    case Kind::kCounter:
+      return "counter";
+    case Kind::kGauge:
+      return "gauge";
+    case Kind::kHistogram:
+      return "histogram";
   }
   return "untyped";
 }
@@ -23,9 +26,9 @@ const char* kind_name(Kind k) {
 // Latency buckets in seconds: 100 µs to 30 s, enough for an fdatasync and for
 // a sink that retries for a while.
 const std::vector<double>& default_bounds() {
-  static const std::vector<double> b = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                        0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5,
-                                        5,      10,      30};
+  static const std::vector<double> b = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                        0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
+                                        1,      2.5,     5,      10,    30};
   return b;
 }
 
@@ -39,9 +42,12 @@ std::string fmt_double(double v) {
 
 void append_help(std::string& out, std::string_view help) {
   for (char c : help) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
 }
 
@@ -123,8 +129,9 @@ FamilyT& family_for(Map& families, std::string_view name, Kind kind, std::string
       if (it->second->help.empty() && !help.empty()) it->second->help = std::string(help);
       return *it->second;
     }
-    log::error("metric registered with two types",
-               {{"metric", name}, {"type", kind_name(it->second->kind)}, {"asked", kind_name(kind)}});
+    log::error(
+        "metric registered with two types",
+        {{"metric", name}, {"type", kind_name(it->second->kind)}, {"asked", kind_name(kind)}});
     key = std::string(name) + "_" + kind_name(kind);
   }
   auto& f = families[key];

@@ -9,8 +9,8 @@
 #include <thread>
 
 #include "sink_runner.h"
-#include "tern/relay/log.h"
 #include "tern/relay/durable_pipeline.h"
+#include "tern/relay/log.h"
 #include "tern/relay/router.h"
 #include "tern/relay/spool.h"
 
@@ -42,18 +42,22 @@ class PipelineImpl final : public DurablePipeline {
       : config_(std::move(config)), metrics_(metrics), registry_(registry), clock_(clock) {
     submitted_ = &metrics.counter("tern_relay_pipeline_events_total", {},
                                   "Events submitted to the pipeline and queued in the spool");
-    refused_shutdown_ = &metrics.counter("tern_relay_pipeline_refused_events_total",
-                                         "reason=\"shutdown\"",
-                                         "Events the pipeline refused, by reason");
-    refused_storage_ = &metrics.counter("tern_relay_pipeline_refused_events_total", "reason=\"storage\"");
-    refused_full_ = &metrics.counter("tern_relay_pipeline_refused_events_total", "reason=\"spool_full\"");
-    lost_memory_ = &metrics.counter("tern_relay_pipeline_lost_events_total",
-                                    "reason=\"memory_ack_write_failed\"",
-                                    "Events acknowledged in memory ack mode whose spool write then failed");
-    sink_timeouts_ = &metrics.counter("tern_relay_pipeline_sink_ack_timeouts_total", {},
-                                      "Sink-ack-mode submissions answered before the sinks acknowledged");
-    unrouted_ = &metrics.counter("tern_relay_pipeline_unrouted_events_total", {},
-                                 "Events no route sends to any sink (kept until trimmed, delivered nowhere)");
+    refused_shutdown_ =
+        &metrics.counter("tern_relay_pipeline_refused_events_total", "reason=\"shutdown\"",
+                         "Events the pipeline refused, by reason");
+    refused_storage_ =
+        &metrics.counter("tern_relay_pipeline_refused_events_total", "reason=\"storage\"");
+    refused_full_ =
+        &metrics.counter("tern_relay_pipeline_refused_events_total", "reason=\"spool_full\"");
+    lost_memory_ = &metrics.counter(
+        "tern_relay_pipeline_lost_events_total", "reason=\"memory_ack_write_failed\"",
+        "Events acknowledged in memory ack mode whose spool write then failed");
+    sink_timeouts_ =
+        &metrics.counter("tern_relay_pipeline_sink_ack_timeouts_total", {},
+                         "Sink-ack-mode submissions answered before the sinks acknowledged");
+    unrouted_ = &metrics.counter(
+        "tern_relay_pipeline_unrouted_events_total", {},
+        "Events no route sends to any sink (kept until trimmed, delivered nowhere)");
   }
 
   ~PipelineImpl() override {
@@ -91,7 +95,8 @@ class PipelineImpl final : public DurablePipeline {
     for (const auto& sc : config_.sinks) names.insert(sc.name);
     for (const auto& [name, seq] : spool_->cursors()) {
       if (!names.count(name)) {
-        log::info("dropping the spool cursor of a sink no longer configured", {{"sink", name}, {"seq", seq}});
+        log::info("dropping the spool cursor of a sink no longer configured",
+                  {{"sink", name}, {"seq", seq}});
         (void)spool_->drop_cursor(name);
       }
     }
@@ -143,9 +148,10 @@ class PipelineImpl final : public DurablePipeline {
     if (unrouted) {
       unrouted_->inc(unrouted);
       if (!warned_unrouted_.exchange(true)) {
-        log::warn("events match no route and go to no sink (counted in "
-                  "tern_relay_pipeline_unrouted_events_total; logged once)",
-                  {{"source", source_id}});
+        log::warn(
+            "events match no route and go to no sink (counted in "
+            "tern_relay_pipeline_unrouted_events_total; logged once)",
+            {{"source", source_id}});
       }
     }
 
@@ -154,7 +160,7 @@ class PipelineImpl final : public DurablePipeline {
     inflight_.fetch_add(1);
     Status st = spool_->append(
         std::move(submission.events), [this, mode, n, shared_done, routed = std::move(routed)](
-                               Status s, uint64_t, uint64_t last) mutable {
+                                          Status s, uint64_t, uint64_t last) mutable {
           if (!s) refused_storage_->inc(n);
           switch (mode) {
             case AckMode::kMemory:
@@ -179,9 +185,12 @@ class PipelineImpl final : public DurablePipeline {
         });
     if (!st) {
       finish_inflight();
-      if (st == StatusCode::kUnavailable) refused_full_->inc(n);
-      else if (st == StatusCode::kCancelled) refused_shutdown_->inc(n);
-      else refused_storage_->inc(n);
+      if (st == StatusCode::kUnavailable)
+        refused_full_->inc(n);
+      else if (st == StatusCode::kCancelled)
+        refused_shutdown_->inc(n);
+      else
+        refused_storage_->inc(n);
       post(std::move(*shared_done), st);
       return;
     }
@@ -244,12 +253,15 @@ class PipelineImpl final : public DurablePipeline {
     for (auto& [name, r] : runners) {
       Status st = r->stop(deadline);
       if (!st) {
-        log::warn("sink did not drain before shutdown", {{"sink", name}, {"error", st.to_string()}});
+        log::warn("sink did not drain before shutdown",
+                  {{"sink", name}, {"error", st.to_string()}});
         if (result.is_ok()) result = st;
       }
     }
     // 3. Answer sink-mode waiters that will never be acknowledged now.
-    fail_all_waiters(Status(StatusCode::kTimeout, "relay shutting down before the sinks acknowledged; events are spooled"));
+    fail_all_waiters(
+        Status(StatusCode::kTimeout,
+               "relay shutting down before the sinks acknowledged; events are spooled"));
     Status cs = spool_->close();
     if (!cs && result.is_ok()) result = cs;
     log::info("pipeline stopped", {{"ok", result.is_ok()}, {"last_seq", spool_->last_seq()}});
@@ -260,7 +272,8 @@ class PipelineImpl final : public DurablePipeline {
 
   Status reload(const RelayConfig& next) override {
     std::lock_guard<std::mutex> stop_lock(stop_mu_);
-    if (stopped_ || stopping_.load()) return Status(StatusCode::kCancelled, "the pipeline is stopped");
+    if (stopped_ || stopping_.load())
+      return Status(StatusCode::kCancelled, "the pipeline is stopped");
     RelayConfig cur;
     {
       std::lock_guard<std::mutex> g(mu_);
@@ -383,8 +396,10 @@ class PipelineImpl final : public DurablePipeline {
     std::unique_lock<std::mutex> g(waiters_mu_);
     for (auto it = sinks.begin(); it != sinks.end();) {
       auto a = acked_.find(*it);
-      if (a == acked_.end() || a->second >= last_seq) it = sinks.erase(it);
-      else ++it;
+      if (a == acked_.end() || a->second >= last_seq)
+        it = sinks.erase(it);
+      else
+        ++it;
     }
     if (sinks.empty()) {
       g.unlock();
@@ -396,7 +411,8 @@ class PipelineImpl final : public DurablePipeline {
       std::lock_guard<std::mutex> c(mu_);
       timeout = config_.limits.sink_ack_timeout;
     }
-    waiters_.push_back(Waiter{last_seq, std::move(sinks), SteadyClock::now() + timeout, std::move(done)});
+    waiters_.push_back(
+        Waiter{last_seq, std::move(sinks), SteadyClock::now() + timeout, std::move(done)});
     g.unlock();
     cb_cv_.notify_all();  // the callback thread tracks the earliest deadline
   }

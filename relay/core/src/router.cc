@@ -13,9 +13,11 @@ bool Router::matches(const RouteConfig& r, std::string_view source, std::string_
   return in(r.sources, source) && in(r.types, type);
 }
 
-bool Router::routes_to(std::string_view source, std::string_view type, std::string_view sink) const {
+bool Router::routes_to(std::string_view source, std::string_view type,
+                       std::string_view sink) const {
   for (const auto& r : routes_) {
-    if (std::find(r.sinks.begin(), r.sinks.end(), sink) != r.sinks.end() && matches(r, source, type)) {
+    if (std::find(r.sinks.begin(), r.sinks.end(), sink) != r.sinks.end() &&
+        matches(r, source, type)) {
       return true;
     }
   }

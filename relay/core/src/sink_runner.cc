@@ -50,14 +50,17 @@ SinkRunner::SinkRunner(SinkConfig config, std::unique_ptr<Sink> sink, Spool& spo
   batches_ = &metrics.counter("tern_relay_sink_batches_total", l, "Batches delivered by each sink");
   failures_ = &metrics.counter("tern_relay_sink_failures_total", l,
                                "Failed open/delivery attempts (retried with backoff)");
-  dead_lettered_ = &metrics.counter("tern_relay_sink_dead_lettered_events_total", l,
-                                    "Events a sink refused for good, written to its dead-letter file");
+  dead_lettered_ =
+      &metrics.counter("tern_relay_sink_dead_lettered_events_total", l,
+                       "Events a sink refused for good, written to its dead-letter file");
   filtered_ = &metrics.counter("tern_relay_sink_unrouted_events_total", l,
                                "Spool events skipped by a sink because no route sends them to it");
   latency_ = &metrics.histogram("tern_relay_sink_delivery_seconds", l,
                                 "Time of one successful deliver() call");
-  lag_events_ = &metrics.gauge("tern_relay_sink_lag_events", l, "Events in the spool a sink has not acknowledged");
-  lag_bytes_ = &metrics.gauge("tern_relay_sink_lag_bytes", l, "Spool bytes a sink has not acknowledged");
+  lag_events_ = &metrics.gauge("tern_relay_sink_lag_events", l,
+                               "Events in the spool a sink has not acknowledged");
+  lag_bytes_ =
+      &metrics.gauge("tern_relay_sink_lag_bytes", l, "Spool bytes a sink has not acknowledged");
   up_ = &metrics.gauge("tern_relay_sink_up", l, "1 when the sink is healthy, 0 when failing");
   up_->set(0);
 }
@@ -164,9 +167,11 @@ Status SinkRunner::write_dead_letters(const Group& group, std::size_t offset,
   if (dead_letter_fd_ < 0) {
     Status st = base::make_dirs(base::parent_dir(dead_letter_path_));
     if (!st) return st;
-    dead_letter_fd_ = ::open(dead_letter_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    dead_letter_fd_ =
+        ::open(dead_letter_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (dead_letter_fd_ < 0) {
-      return Status(StatusCode::kIOError, "open " + dead_letter_path_ + ": " + std::strerror(errno));
+      return Status(StatusCode::kIOError,
+                    "open " + dead_letter_path_ + ": " + std::strerror(errno));
     }
   }
   std::string text;
@@ -186,7 +191,8 @@ Status SinkRunner::write_dead_letters(const Group& group, std::size_t offset,
     text += rec.event;  // the original event, one JSON object
     text += "}\n";
   }
-  if (!base::write_all(dead_letter_fd_, text.data(), text.size()) || ::fdatasync(dead_letter_fd_) != 0) {
+  if (!base::write_all(dead_letter_fd_, text.data(), text.size()) ||
+      ::fdatasync(dead_letter_fd_) != 0) {
     Status st(StatusCode::kIOError, "write " + dead_letter_path_ + ": " + std::strerror(errno));
     ::close(dead_letter_fd_);
     dead_letter_fd_ = -1;
@@ -195,7 +201,8 @@ Status SinkRunner::write_dead_letters(const Group& group, std::size_t offset,
   return Status::ok();
 }
 
-bool SinkRunner::dead_letter(Group& group, std::size_t offset, const std::vector<SinkRejection>& rejected) {
+bool SinkRunner::dead_letter(Group& group, std::size_t offset,
+                             const std::vector<SinkRejection>& rejected) {
   int attempt = 0;
   Status st;
   while (!(st = write_dead_letters(group, offset, rejected))) {
@@ -206,12 +213,15 @@ bool SinkRunner::dead_letter(Group& group, std::size_t offset, const std::vector
   group.rejected += rejected.size();
   dead_lettered_->inc(rejected.size());
   log::warn("sink rejected events; written to dead-letter file",
-            {{"sink", config_.name}, {"count", rejected.size()}, {"path", dead_letter_path_},
+            {{"sink", config_.name},
+             {"count", rejected.size()},
+             {"path", dead_letter_path_},
              {"reason", rejected.front().reason}});
   return true;
 }
 
-bool SinkRunner::deliver(Group& group, std::size_t first, const std::vector<SinkRecord>& fresh, bool flush) {
+bool SinkRunner::deliver(Group& group, std::size_t first, const std::vector<SinkRecord>& fresh,
+                         bool flush) {
   const std::string& name = config_.name;
   bool again = false;  // after a failure the sink may have lost everything not flushed
   for (int attempt = 0;; ++attempt) {
@@ -219,7 +229,8 @@ bool SinkRunner::deliver(Group& group, std::size_t first, const std::vector<Sink
     auto t0 = SteadyClock::now();
     DeliveryResult res;
     if (!batch.empty()) res = sink_->deliver(batch);
-    if (res.status && !res.rejected.empty() && !dead_letter(group, again ? 0 : first, res.rejected)) return false;
+    if (res.status && !res.rejected.empty() && !dead_letter(group, again ? 0 : first, res.rejected))
+      return false;
     if (res.status && flush && two_phase_ && !group.batch.empty()) {
       res = sink_->flush();
       if (res.status && !res.rejected.empty() && !dead_letter(group, 0, res.rejected)) return false;
@@ -235,9 +246,10 @@ bool SinkRunner::deliver(Group& group, std::size_t first, const std::vector<Sink
     update_lag();  // the backlog grows while we retry
     // Attempts 1, 2, 4, 8, ...: a sink down for an hour logs a few lines, not thousands.
     if ((attempt & (attempt + 1)) == 0) {
-      log::warn("sink delivery failed; retrying",
-                {{"sink", name}, {"attempt", attempt + 1}, {"events", group.batch.size()},
-                 {"error", res.status.to_string()}});
+      log::warn("sink delivery failed; retrying", {{"sink", name},
+                                                   {"attempt", attempt + 1},
+                                                   {"events", group.batch.size()},
+                                                   {"error", res.status.to_string()}});
     }
     if (!backoff(attempt)) return false;
     again = true;
@@ -276,7 +288,8 @@ void SinkRunner::run() {
     }
     failures_->inc();
     if ((attempt & (attempt + 1)) == 0) {
-      log::warn("sink open failed; retrying", {{"sink", name}, {"attempt", attempt + 1}, {"error", st.to_string()}});
+      log::warn("sink open failed; retrying",
+                {{"sink", name}, {"attempt", attempt + 1}, {"error", st.to_string()}});
     }
     if (!backoff(attempt++)) break;
   }
@@ -341,7 +354,8 @@ void SinkRunner::run() {
       if (stopping()) break;
       std::size_t before = records.size();
       SteadyClock::time_point read_until = SteadyClock::now() + real_wait(linger_until);
-      if (!reader_->read(config_.batch_max_events, config_.batch_max_bytes, read_until, &records)) break;
+      if (!reader_->read(config_.batch_max_events, config_.batch_max_bytes, read_until, &records))
+        break;
       // Nothing came until the linger ended (a jumpy clock is looked at again).
       if (records.size() == before && &clock_ == &real_clock()) break;
     }
@@ -387,9 +401,10 @@ void SinkRunner::run() {
   }
   update_lag();
   if (gave_up || acked_.load() < target) {
-    exit_status_ = Status(StatusCode::kTimeout,
-                          "sink \"" + name + "\" stopped " + std::to_string(target - std::min(target, acked_.load())) +
-                              " events behind; they stay in the spool");
+    exit_status_ =
+        Status(StatusCode::kTimeout, "sink \"" + name + "\" stopped " +
+                                         std::to_string(target - std::min(target, acked_.load())) +
+                                         " events behind; they stay in the spool");
   }
 }
 

@@ -62,7 +62,8 @@ std::size_t SinkSettings::size(std::string_view key, std::size_t def) {
   return n;
 }
 
-std::chrono::milliseconds SinkSettings::duration(std::string_view key, std::chrono::milliseconds def) {
+std::chrono::milliseconds SinkSettings::duration(std::string_view key,
+                                                 std::chrono::milliseconds def) {
   const std::string* v = find(key);
   if (!v) return def;
   std::chrono::milliseconds d{0};
@@ -77,8 +78,8 @@ Status SinkSettings::finish() const {
   if (!error_.empty()) return Status(StatusCode::kInvalidArgument, error_);
   for (const auto& [k, v] : config_.settings) {
     if (!used_.count(k)) {
-      return Status(StatusCode::kInvalidArgument,
-                    "sink \"" + config_.name + "\" (" + config_.type + "): unknown setting \"" + k + "\"");
+      return Status(StatusCode::kInvalidArgument, "sink \"" + config_.name + "\" (" + config_.type +
+                                                      "): unknown setting \"" + k + "\"");
     }
   }
   return Status::ok();

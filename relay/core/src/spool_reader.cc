@@ -31,7 +31,8 @@ struct SpoolReader::Batch {
   bool full() const { return events >= max_events; }
 };
 
-SpoolReader::SpoolReader(Spool* spool, uint64_t after_seq) : spool_(spool), next_seq_(after_seq + 1) {}
+SpoolReader::SpoolReader(Spool* spool, uint64_t after_seq)
+    : spool_(spool), next_seq_(after_seq + 1) {}
 
 SpoolReader::~SpoolReader() {
   if (fd_ >= 0) ::close(fd_);
@@ -66,7 +67,8 @@ bool SpoolReader::open_segment(uint64_t key, uint64_t offset) {
   }
   fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd_ < 0) {
-    log::error("spool: cannot open segment for reading", {{"path", path}, {"error", std::strerror(errno)}});
+    log::error("spool: cannot open segment for reading",
+               {{"path", path}, {"error", std::strerror(errno)}});
     return false;
   }
   seg_key_ = key;
@@ -120,7 +122,8 @@ Status SpoolReader::read(std::size_t max_events, std::size_t max_bytes,
       auto after = std::upper_bound(
           tail.begin(), tail.end(), next_seq_,
           [](uint64_t seq, const Spool::TailChunk& c) { return seq < c.first_seq; });
-      if (after != tail.begin() && next_seq_ <= std::prev(after)->last_seq) chunk = *std::prev(after);
+      if (after != tail.begin() && next_seq_ <= std::prev(after)->last_seq)
+        chunk = *std::prev(after);
       auto& segs = spool_->segments_;
       if (!chunk.bytes) {
         // Find the segment holding next_seq_ when we have none or ours is
@@ -136,7 +139,8 @@ Status SpoolReader::read(std::size_t max_events, std::size_t max_bytes,
             key = it->first;
           }
           lock.unlock();
-          if (!open_segment(key, offset)) return Status(StatusCode::kIOError, "spool segment unreadable");
+          if (!open_segment(key, offset))
+            return Status(StatusCode::kIOError, "spool segment unreadable");
           continue;
         }
         auto it = segs.find(seg_key_);
@@ -198,7 +202,8 @@ Status SpoolReader::read_from_disk(uint64_t limit, uint64_t next_segment, Batch&
       *done = true;
       return Status::ok();
     }
-    if (!open_segment(next_segment)) return Status(StatusCode::kIOError, "spool segment unreadable");
+    if (!open_segment(next_segment))
+      return Status(StatusCode::kIOError, "spool segment unreadable");
     return Status::ok();
   }
   // Read a chunk and parse whole records from it. The chunk is a buffer of

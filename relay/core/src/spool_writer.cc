@@ -16,9 +16,9 @@
 #include <cstring>
 #include <fstream>
 
-#include "tern/base/file.h"
 #include "spool_format.h"
 #include "spool_util.h"
+#include "tern/base/file.h"
 #include "tern/relay/log.h"
 #include "tern/relay/spool.h"
 
@@ -47,22 +47,26 @@ Spool::Spool(SpoolOptions options, Metrics& metrics)
       max_bytes_(opt_.max_bytes) {
   appended_ = &metrics.counter("tern_relay_spool_appended_events_total", {},
                                "Events committed (fdatasync'ed) to the spool");
-  commits_ = &metrics.counter("tern_relay_spool_commits_total", {},
-                              "Group commits (one fdatasync each)");
+  commits_ =
+      &metrics.counter("tern_relay_spool_commits_total", {}, "Group commits (one fdatasync each)");
   refused_full_ = &metrics.counter("tern_relay_spool_refused_events_total", "reason=\"full\"",
                                    "Events refused by the spool (answered 503), by reason");
   torn_bytes_ = &metrics.counter("tern_relay_spool_torn_bytes_total", {},
                                  "Bytes of torn tail records truncated at open");
-  corrupt_records_ = &metrics.counter("tern_relay_spool_corrupt_records_total", {},
-                                      "Committed records that failed their CRC when read (skipped)");
+  corrupt_records_ =
+      &metrics.counter("tern_relay_spool_corrupt_records_total", {},
+                       "Committed records that failed their CRC when read (skipped)");
   write_errors_ = &metrics.counter("tern_relay_spool_write_errors_total", {},
                                    "Failed spool writes or fdatasyncs");
-  read_memory_ = &metrics.counter("tern_relay_spool_read_records_total", "from=\"memory\"",
-                                  "Records sinks read from the spool, from recent commits kept in memory or from disk");
-  read_disk_ = &metrics.counter("tern_relay_spool_read_records_total", "from=\"disk\"",
-                                "Records sinks read from the spool, from recent commits kept in memory or from disk");
-  tail_gauge_ = &metrics.gauge("tern_relay_spool_memory_tail_bytes", {},
-                               "Bytes of recent commits kept in memory until every sink has read them");
+  read_memory_ = &metrics.counter(
+      "tern_relay_spool_read_records_total", "from=\"memory\"",
+      "Records sinks read from the spool, from recent commits kept in memory or from disk");
+  read_disk_ = &metrics.counter(
+      "tern_relay_spool_read_records_total", "from=\"disk\"",
+      "Records sinks read from the spool, from recent commits kept in memory or from disk");
+  tail_gauge_ =
+      &metrics.gauge("tern_relay_spool_memory_tail_bytes", {},
+                     "Bytes of recent commits kept in memory until every sink has read them");
   bytes_gauge_ = &metrics.gauge("tern_relay_spool_bytes", {}, "Bytes held in the spool");
   segments_gauge_ = &metrics.gauge("tern_relay_spool_segments", {}, "Segment files in the spool");
   commit_seconds_ = &metrics.histogram("tern_relay_spool_commit_seconds", {},
@@ -109,7 +113,8 @@ Status Spool::recover() {
   if (lock_fd_ < 0) return Status(StatusCode::kIOError, errno_text("open", lock_path));
   if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
     if (errno == EWOULDBLOCK) {
-      return Status(StatusCode::kFailedPrecondition, "spool " + opt_.dir + " is in use by another relay process");
+      return Status(StatusCode::kFailedPrecondition,
+                    "spool " + opt_.dir + " is in use by another relay process");
     }
     return Status(StatusCode::kIOError, errno_text("flock", lock_path));
   }
@@ -224,7 +229,8 @@ Status Spool::recover_last_segment(uint64_t max_cursor) {
       log::warn("spool: truncated a torn tail left by a crash",
                 {{"segment", seg.path}, {"offset", off}, {"bytes", file_size - off}});
     }
-    if (::ftruncate(fd, static_cast<off_t>(off)) != 0 || ::fdatasync(fd) != 0) return fail("truncate");
+    if (::ftruncate(fd, static_cast<off_t>(off)) != 0 || ::fdatasync(fd) != 0)
+      return fail("truncate");
   }
   seg.size = off;
   last_seq_ = expect - 1;
@@ -349,7 +355,8 @@ void Spool::run_committer() {
     // Wait for company only under concurrency (the previous group had
     // several appends, like PostgreSQL's commit_siblings): a lone request is
     // committed at once, while under load the window grows the groups.
-    if (!pending_.empty() && !closing_ && opt_.commit_window.count() > 0 && last_group_appends_ > 1) {
+    if (!pending_.empty() && !closing_ && opt_.commit_window.count() > 0 &&
+        last_group_appends_ > 1) {
       spool_util::wait_until(commit_cv_, lock, *clock_, first_pending_ + opt_.commit_window,
                              [&] { return closing_ || pending_bytes_ >= kMaxGroupBytes; });
     }
@@ -435,7 +442,8 @@ void Spool::commit(std::vector<Pending> batch) {
     uint64_t seq = first;
     for (auto& p : batch) {
       std::string& buf = p.events.buf_;
-      for (std::size_t start : p.events.starts_) spool_format::seal_record(buf.data() + start, seq++);
+      for (std::size_t start : p.events.starts_)
+        spool_format::seal_record(buf.data() + start, seq++);
       iov.push_back(iovec{buf.data(), buf.size()});
     }
     static const std::string zeros(kZeroChunk, '\0');
@@ -512,7 +520,8 @@ void Spool::commit(std::vector<Pending> batch) {
 
 // Committer thread only.
 Status Spool::roll_segment() {
-  if (::ftruncate(active_fd_, static_cast<off_t>(active_off_)) != 0 || ::fdatasync(active_fd_) != 0) {
+  if (::ftruncate(active_fd_, static_cast<off_t>(active_off_)) != 0 ||
+      ::fdatasync(active_fd_) != 0) {
     return Status(StatusCode::kIOError, errno_text("seal", active_path_));
   }
   return create_active_segment(last_seq_ + 1);
@@ -579,7 +588,8 @@ void Spool::trim() {
     }
   }
   for (const auto& p : doomed) {
-    if (::unlink(p.c_str()) != 0) log::warn("spool: cannot delete segment", {{"path", p}, {"error", std::strerror(errno)}});
+    if (::unlink(p.c_str()) != 0)
+      log::warn("spool: cannot delete segment", {{"path", p}, {"error", std::strerror(errno)}});
   }
 }
 
@@ -709,7 +719,8 @@ Status Spool::close() {
   trim();
   // Leave the active segment without its zero preallocation.
   if (active_fd_ >= 0 && broken_.is_ok() && zeroed_end_ > active_off_) {
-    if (::ftruncate(active_fd_, static_cast<off_t>(active_off_)) == 0) (void)::fdatasync(active_fd_);
+    if (::ftruncate(active_fd_, static_cast<off_t>(active_off_)) == 0)
+      (void)::fdatasync(active_fd_);
     zeroed_end_ = active_off_;
   }
   return st;

@@ -203,8 +203,8 @@ void DedupWindow::insert_all(const std::vector<std::string_view>& ids, SteadyTim
   }
 }
 
-bool DedupWindow::insert_locked(std::uint64_t key, std::int64_t now_ticks, std::chrono::seconds window,
-                                std::size_t max_entries) {
+bool DedupWindow::insert_locked(std::uint64_t key, std::int64_t now_ticks,
+                                std::chrono::seconds window, std::size_t max_entries) {
   if (old_.size != 0) move_old(kMovesPerInsert);
   expire(now_ticks, max_entries);
   std::size_t i = slots_.size == 0 ? 0 : locate(key);

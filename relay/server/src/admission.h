@@ -30,8 +30,8 @@ class DedupWindow {
               std::size_t max_entries);
   // insert() for each of `ids` in order under one lock, their table slots
   // prefetched first; (*is_new)[i] is what insert(ids[i]) would return.
-  void insert_all(const std::vector<std::string_view>& ids, SteadyTime now, std::chrono::seconds window,
-                  std::size_t max_entries, std::vector<char>* is_new);
+  void insert_all(const std::vector<std::string_view>& ids, SteadyTime now,
+                  std::chrono::seconds window, std::size_t max_entries, std::vector<char>* is_new);
   // Forgets `id` (its submission failed, so a retry must not be taken for a duplicate).
   void forget(std::string_view id);
   std::size_t size() const;

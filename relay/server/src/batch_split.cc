@@ -125,7 +125,9 @@ SplitResult split_batch(std::string_view t, std::size_t max_document_depth, Batc
   out->events.clear();
   out->batch_value = Span{};
   StructureWalk walk(t, max_document_depth);
-  auto broken = [&] { return walk.too_deep() ? SplitResult::kTooDeep : SplitResult::kNotADocument; };
+  auto broken = [&] {
+    return walk.too_deep() ? SplitResult::kTooDeep : SplitResult::kNotADocument;
+  };
   std::size_t i = walk.skip_ws(0);
   if (i >= t.size() || t[i] != '{' || max_document_depth < 1) return SplitResult::kNotADocument;
   i = walk.skip_ws(i + 1);

@@ -47,18 +47,25 @@ Result<IpRange> IpRange::parse(std::string_view text) {
   if (slash != std::string_view::npos) {
     addr = text.substr(0, slash);
     std::string_view p = text.substr(slash + 1);
-    if (p.empty() || p.size() > 3) return Status(StatusCode::kInvalidArgument, "bad prefix in trusted proxy '" + std::string(text) + "'");
+    if (p.empty() || p.size() > 3)
+      return Status(StatusCode::kInvalidArgument,
+                    "bad prefix in trusted proxy '" + std::string(text) + "'");
     prefix = 0;
     for (char c : p) {
-      if (c < '0' || c > '9') return Status(StatusCode::kInvalidArgument, "bad prefix in trusted proxy '" + std::string(text) + "'");
+      if (c < '0' || c > '9')
+        return Status(StatusCode::kInvalidArgument,
+                      "bad prefix in trusted proxy '" + std::string(text) + "'");
       prefix = prefix * 10 + (c - '0');
     }
   }
   if (!parse_ip(addr, &r.family_, r.bytes_)) {
-    return Status(StatusCode::kInvalidArgument, "trusted proxy '" + std::string(text) + "' is not an IP address or CIDR range");
+    return Status(StatusCode::kInvalidArgument,
+                  "trusted proxy '" + std::string(text) + "' is not an IP address or CIDR range");
   }
   int max = r.family_ == AF_INET ? 32 : 128;
-  if (prefix > max) return Status(StatusCode::kInvalidArgument, "prefix too long in trusted proxy '" + std::string(text) + "'");
+  if (prefix > max)
+    return Status(StatusCode::kInvalidArgument,
+                  "prefix too long in trusted proxy '" + std::string(text) + "'");
   r.prefix_ = prefix < 0 ? max : prefix;
   return r;
 }

@@ -220,7 +220,8 @@ EventVerdict validate_event(std::string_view text, std::string_view forced_type,
   // The text parsed, so the byte scanner can follow it; it finds the keys as
   // written, which the ambiguity checks need.
   static const std::vector<MemberSpan> kNoMembers;
-  const bool is_object = scan_events(text, 0, &scanned, &count) && count == 1 && scanned[0].is_object;
+  const bool is_object =
+      scan_events(text, 0, &scanned, &count) && count == 1 && scanned[0].is_object;
   return validate_parsed_event(event, is_object ? scanned[0].members : kNoMembers, text.size(),
                                forced_type, limits);
 }

@@ -31,8 +31,8 @@
 namespace tern::relay {
 
 // The Segment spec's event types.
-inline constexpr std::string_view kEventTypes[] = {"track", "identify", "page",
-                                                   "screen", "group", "alias"};
+inline constexpr std::string_view kEventTypes[] = {"track",  "identify", "page",
+                                                   "screen", "group",    "alias"};
 
 // What validation learned of an acceptable event (views into the parser's
 // buffers, except `type`, which is static text from kEventTypes).

@@ -45,7 +45,8 @@ using SocketOn = typename tcp::socket::rebind_executor<Exec>::other;
 template <class Exec>
 using TcpStreamOn = beast::basic_stream<tcp, Exec, beast::unlimited_rate_policy>;
 template <class Exec>
-using TimerOn = net::basic_waitable_timer<std::chrono::steady_clock, net::wait_traits<std::chrono::steady_clock>, Exec>;
+using TimerOn = net::basic_waitable_timer<std::chrono::steady_clock,
+                                          net::wait_traits<std::chrono::steady_clock>, Exec>;
 
 std::string endpoint_text(const tcp::endpoint& ep) {
   std::string addr = ep.address().to_string();
@@ -66,9 +67,11 @@ Result<tcp::endpoint> parse_listen(const std::string& listen) {
       return Status(StatusCode::kInvalidArgument, "bad port in listen address '" + listen + "'");
     }
     port = port * 10 + static_cast<unsigned long>(c - '0');
-    if (port > 65535) return Status(StatusCode::kInvalidArgument, "port out of range in '" + listen + "'");
+    if (port > 65535)
+      return Status(StatusCode::kInvalidArgument, "port out of range in '" + listen + "'");
   }
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   if (host.empty()) host = "0.0.0.0";
   if (host == "localhost") host = "127.0.0.1";
   boost::system::error_code ec;
@@ -104,7 +107,7 @@ struct HttpServer::Impl {
   std::optional<ssl::context> tls;
   std::optional<tcp::acceptor> acceptor;
   std::optional<net::steady_timer> accept_pause;  // on the acceptor's strand
-  int64_t accept_failures = 0;                     // in a row; acceptor strand only
+  int64_t accept_failures = 0;                    // in a row; acceptor strand only
   std::string local_address;
   std::vector<std::thread> threads;
   std::atomic<bool> stopping{false};
@@ -138,8 +141,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
  public:
   template <bool T = kTls, std::enable_if_t<!T, int> = 0>
-  Session(Socket&& socket, HttpServer::Impl* server)
-      : stream_(std::move(socket)), server_(server) {
+  Session(Socket&& socket, HttpServer::Impl* server) : stream_(std::move(socket)), server_(server) {
     init();
   }
   template <bool T = kTls, std::enable_if_t<T, int> = 0>
@@ -242,7 +244,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     buffer_.reserve(kRequestBufferBytes);
     LimitsConfig l = limits();
     parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(l.max_header_bytes, UINT32_MAX)));
+    parser_->header_limit(
+        static_cast<std::uint32_t>(std::min<std::size_t>(l.max_header_bytes, UINT32_MAX)));
     parser_->body_limit(l.max_body_bytes);
     beast::get_lowest_layer(stream_).expires_after(l.read_timeout);
     // Headers first, so a client waiting on `Expect: 100-continue` (curl
@@ -261,11 +264,11 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   void send_continue() {
     auto res = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
-    http::async_write(stream_, *res, [self = this->shared_from_this(), res](beast::error_code ec,
-                                                                            std::size_t) {
-      if (ec) return self->close_now();
-      self->read_body();
-    });
+    http::async_write(stream_, *res,
+                      [self = this->shared_from_this(), res](beast::error_code ec, std::size_t) {
+                        if (ec) return self->close_now();
+                        self->read_body();
+                      });
   }
 
   void read_body() {
@@ -288,7 +291,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     if (ec == http::error::body_limit) {
       return write(handler.server_limit(ServerLimit::kBodySize, target), false);
     }
-    if (ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::operation_aborted) {
+    if (ec == http::error::end_of_stream || ec == net::error::eof ||
+        ec == net::error::operation_aborted) {
       return close_now();
     }
     if (ec) {
@@ -313,7 +317,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     request.origin = std::string(req[http::field::origin]);
     request.access_control_request_headers =
         std::string(req[http::field::access_control_request_headers]);
-    for (auto range = req.equal_range("X-Forwarded-For"); range.first != range.second; ++range.first) {
+    for (auto range = req.equal_range("X-Forwarded-For"); range.first != range.second;
+         ++range.first) {
       if (!request.forwarded_for.empty()) request.forwarded_for += ", ";
       request.forwarded_for += std::string(range.first->value());
     }
@@ -357,22 +362,22 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     head_ = false;
     res_ = res;
     beast::get_lowest_layer(stream_).expires_after(limits().read_timeout);
-    http::async_write(stream_, *res_, [self = this->shared_from_this(), keep_alive](
-                                          beast::error_code ec, std::size_t) {
-      self->res_.reset();
-      if (ec) return self->close_now();
-      if (!keep_alive) return self->close_graceful();
-      self->wait_request();
-    });
+    http::async_write(
+        stream_, *res_,
+        [self = this->shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
+          self->res_.reset();
+          if (ec) return self->close_now();
+          if (!keep_alive) return self->close_graceful();
+          self->wait_request();
+        });
   }
 
   void close_graceful() {
     state_ = State::kClosed;
     if constexpr (kTls) {
       beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(2));
-      stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {
-        self->close_now();
-      });
+      stream_.async_shutdown(
+          [self = this->shared_from_this()](beast::error_code) { self->close_now(); });
     } else {
       // Lingering close: after an early answer (413, 431) the client may
       // still be sending; closing with unread data would reset the
@@ -388,11 +393,11 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   void linger() {
     buffer_.clear();
-    stream_.async_read_some(buffer_.prepare(16384), [self = this->shared_from_this()](
-                                                        beast::error_code ec, std::size_t) {
-      if (ec) return self->close_now();  // EOF, timeout or reset: done
-      self->linger();
-    });
+    stream_.async_read_some(buffer_.prepare(16384),
+                            [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                              if (ec) return self->close_now();  // EOF, timeout or reset: done
+                              self->linger();
+                            });
   }
 
   void close_now() {
@@ -402,7 +407,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   Stream stream_;
-  Timer idle_timer_{beast::get_lowest_layer(stream_).get_executor()};  // plain TCP: the idle wait's deadline
+  Timer idle_timer_{
+      beast::get_lowest_layer(stream_).get_executor()};  // plain TCP: the idle wait's deadline
   bool idle_expired_ = false;
   HttpServer::Impl* server_;
   std::list<std::weak_ptr<SessionBase>>::iterator registration_;
@@ -476,8 +482,9 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const HttpServerOptions& o
                                                       RequestHandler* handler) {
   auto endpoint = parse_listen(options.listen);
   if (!endpoint) return endpoint.status();
-  int threads = options.threads > 0 ? options.threads
-                                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int threads = options.threads > 0
+                    ? options.threads
+                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   auto impl = std::make_unique<Impl>(threads);
   impl->handler = handler;
 
@@ -511,7 +518,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const HttpServerOptions& o
   if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
   if (!ec) impl->local_address = endpoint_text(acceptor.local_endpoint(ec));
   if (ec) {
-    return Status(StatusCode::kUnavailable, "cannot listen on " + options.listen + ": " + ec.message());
+    return Status(StatusCode::kUnavailable,
+                  "cannot listen on " + options.listen + ": " + ec.message());
   }
   impl->accept();
   for (int i = 0; i < threads; ++i) {

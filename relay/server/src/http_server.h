@@ -20,8 +20,8 @@
 #include <string>
 
 #include "request_handler.h"
-#include "tern/relay/config.h"
 #include "tern/base/status.h"
+#include "tern/relay/config.h"
 
 namespace tern::relay {
 

@@ -34,8 +34,9 @@ InflateResult inflate_bounded(std::string_view input, bool gzip, std::size_t max
   // further than one byte beyond a limit: a bomb is cut off there.
   std::size_t ratio_bound = SIZE_MAX;
   if (max_ratio > 0) {
-    ratio_bound = std::max(kRatioFloorBytes,
-                           static_cast<std::size_t>(std::min(max_ratio * static_cast<double>(input.size()), 1e18)));
+    ratio_bound = std::max(
+        kRatioFloorBytes,
+        static_cast<std::size_t>(std::min(max_ratio * static_cast<double>(input.size()), 1e18)));
   }
   const std::size_t bound = std::min(max_output, ratio_bound) + 1;
   // Few, large inflate() calls: zlib copies the tail of each call's output
@@ -45,7 +46,8 @@ InflateResult inflate_bounded(std::string_view input, bool gzip, std::size_t max
   std::size_t guess = input.size() * 4;
   if (gzip && input.size() >= 18) {
     const auto* t = reinterpret_cast<const unsigned char*>(input.data() + input.size() - 4);
-    guess = std::size_t{t[0]} | std::size_t{t[1]} << 8 | std::size_t{t[2]} << 16 | std::size_t{t[3]} << 24;
+    guess = std::size_t{t[0]} | std::size_t{t[1]} << 8 | std::size_t{t[2]} << 16 |
+            std::size_t{t[3]} << 24;
   }
   std::size_t target = std::min(bound, std::max(guess + 64, kChunk));
   std::size_t used = 0;

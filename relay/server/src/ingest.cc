@@ -133,7 +133,8 @@ StructuralIndex structural_index(const simdjson::dom::parser& parser) {
 simdjson::error_code parse_document(simdjson::dom::parser& parser, bool is_batch,
                                     const LimitsConfig& limits, std::string& text,
                                     simdjson::dom::element* root, simdjson::dom::object* object) {
-  const std::size_t want_depth = std::max<std::size_t>(limits.max_json_depth, 1) + (is_batch ? 2 : 0);
+  const std::size_t want_depth =
+      std::max<std::size_t>(limits.max_json_depth, 1) + (is_batch ? 2 : 0);
   if (parser.max_depth() != want_depth &&
       parser.allocate(std::max<std::size_t>(text.size(), 4096), want_depth) != simdjson::SUCCESS) {
     return simdjson::MEMALLOC;
@@ -261,10 +262,9 @@ std::optional<HttpResponse> RequestHandler::decode_body(IngestCall& call) {
   call.json = &call.request.body;
   std::string_view encoding = trim_ws(call.request.content_encoding);
   if (iequals(encoding, "gzip") || iequals(encoding, "x-gzip") || iequals(encoding, "deflate")) {
-    InflateResult ir =
-        inflate_bounded(call.request.body, !iequals(encoding, "deflate"),
-                        limits.max_decompressed_bytes, limits.max_inflate_ratio,
-                        &call.scratch.inflated);
+    InflateResult ir = inflate_bounded(call.request.body, !iequals(encoding, "deflate"),
+                                       limits.max_decompressed_bytes, limits.max_inflate_ratio,
+                                       &call.scratch.inflated);
     inflated_bytes_.inc(call.scratch.inflated.size());
     if (ir == InflateResult::kTooLarge) {
       return limit_refusal(413, "decompressed_size",
@@ -406,9 +406,10 @@ std::optional<HttpResponse> RequestHandler::locate_events(IngestCall& call) {
                     s.scanned_count == call.events.size();
   if (!scanned_ok) {
     std::size_t begin = 0;
-    scanned_ok = (batch_member < 0 ||
-                  find_nth_member_value(call.text, static_cast<std::size_t>(batch_member), &begin)) &&
-                 scan_events(call.text, begin, &s.scanned, &s.scanned_count);
+    scanned_ok =
+        (batch_member < 0 ||
+         find_nth_member_value(call.text, static_cast<std::size_t>(batch_member), &begin)) &&
+        scan_events(call.text, begin, &s.scanned, &s.scanned_count);
   }
   if (!scanned_ok || s.scanned_count != call.events.size()) {
     return make_error(500, "internal", "event scanner disagrees with the parser");
@@ -443,8 +444,8 @@ void RequestHandler::validate_events(IngestCall& call) {
   for (std::size_t i = 0; i < call.events.size(); ++i) {
     const ScannedEvent& scanned = s.scanned[i];
     EventVerdict verdict =
-        validate_parsed_event(call.events[i], scanned.members, scanned.span.end - scanned.span.begin,
-                              call.forced_type, call.limits);
+        validate_parsed_event(call.events[i], scanned.members,
+                              scanned.span.end - scanned.span.begin, call.forced_type, call.limits);
     if (verdict.ok()) {
       s.candidates.push_back(RequestScratch::Candidate{i, verdict.event});
       continue;
@@ -472,7 +473,7 @@ void RequestHandler::dedup_and_enrich(IngestCall& call) {
   }
   call.dedup = &dedup_for(source.id);
   call.dedup->insert_all(s.ids, call.request.received_steady, source.dedup_window,
-                   source.dedup_max_entries, &s.is_new);
+                         source.dedup_max_entries, &s.is_new);
 
   // Enrich the new events into one buffer for the request: their text plus
   // what enrichment adds (receivedAt, context.ip, sourceId, ...), about 160
@@ -480,7 +481,8 @@ void RequestHandler::dedup_and_enrich(IngestCall& call) {
   call.submission.ack_mode = source.ack_mode;
   call.submission.events = SpoolBatch(source.id);
   std::size_t text_bytes = 0;
-  for (const auto& c : s.candidates) text_bytes += s.scanned[c.index].span.of(call.text).size() + 160;
+  for (const auto& c : s.candidates)
+    text_bytes += s.scanned[c.index].span.of(call.text).size() + 160;
   call.submission.events.reserve(s.candidates.size(), text_bytes);
 
   const std::string received_text = format_iso8601_ms(call.request.received_at);
@@ -552,44 +554,44 @@ void RequestHandler::answer(IngestCall& call, const Respond& respond) {
       metrics_->counter("tern_relay_events_accepted_total", "source=\"" + source.id + "\"",
                         "Events accepted and stored, by source");
   DedupWindow& dedup = *call.dedup;
-  pipeline_->submit(
-      std::move(call.submission),
-      [this, respond, ok_body = std::move(ok_body), ack_name, submitted, &dedup,
-       new_ids = std::move(call.new_ids), new_id_ends = std::move(call.new_id_ends),
-       &accepted_counter](Status status) mutable {
-        HttpResponse r;
-        r.headers.emplace_back("X-Tern-Ack", ack_name);
-        if (status.is_ok() || status.code() == StatusCode::kTimeout) {
-          accepted_counter.inc(submitted);
-          // kTimeout (ack mode "sink"): durable in the spool, the sinks are
-          // late. 202 tells the client it need not resend.
-          r.status = status.is_ok() ? 200 : 202;
-          r.body = std::move(ok_body);
-          respond(std::move(r));
-          return;
-        }
-        // Nothing was stored: let a retry of these messageIds through.
-        for (std::size_t k = 0, begin = 0; k < new_id_ends.size(); begin = new_id_ends[k++]) {
-          dedup.forget(std::string_view(new_ids).substr(begin, new_id_ends[k] - begin));
-        }
-        count_rejected(status.code() == StatusCode::kUnavailable ? "spool_full"
-                       : status.code() == StatusCode::kCancelled  ? "shutting_down"
-                                                                 : "storage_error",
-                       submitted);
-        if (status.code() == StatusCode::kUnavailable || status.code() == StatusCode::kCancelled) {
-          r.status = 503;
-          r.headers.emplace_back("Retry-After",
-                                 std::to_string(std::max(1, pipeline_->retry_after_seconds())));
-          r.body = error_body(
-              status.code() == StatusCode::kUnavailable ? "unavailable" : "shutting_down",
-              status.message());
-        } else {
-          r.status = 500;
-          r.headers.emplace_back("Retry-After", "1");
-          r.body = error_body("storage_error", status.message());
-        }
-        respond(std::move(r));
-      });
+  pipeline_->submit(std::move(call.submission), [this, respond, ok_body = std::move(ok_body),
+                                                 ack_name, submitted, &dedup,
+                                                 new_ids = std::move(call.new_ids),
+                                                 new_id_ends = std::move(call.new_id_ends),
+                                                 &accepted_counter](Status status) mutable {
+    HttpResponse r;
+    r.headers.emplace_back("X-Tern-Ack", ack_name);
+    if (status.is_ok() || status.code() == StatusCode::kTimeout) {
+      accepted_counter.inc(submitted);
+      // kTimeout (ack mode "sink"): durable in the spool, the sinks are
+      // late. 202 tells the client it need not resend.
+      r.status = status.is_ok() ? 200 : 202;
+      r.body = std::move(ok_body);
+      respond(std::move(r));
+      return;
+    }
+    // Nothing was stored: let a retry of these messageIds through.
+    for (std::size_t k = 0, begin = 0; k < new_id_ends.size(); begin = new_id_ends[k++]) {
+      dedup.forget(std::string_view(new_ids).substr(begin, new_id_ends[k] - begin));
+    }
+    count_rejected(status.code() == StatusCode::kUnavailable ? "spool_full"
+                   : status.code() == StatusCode::kCancelled ? "shutting_down"
+                                                             : "storage_error",
+                   submitted);
+    if (status.code() == StatusCode::kUnavailable || status.code() == StatusCode::kCancelled) {
+      r.status = 503;
+      r.headers.emplace_back("Retry-After",
+                             std::to_string(std::max(1, pipeline_->retry_after_seconds())));
+      r.body =
+          error_body(status.code() == StatusCode::kUnavailable ? "unavailable" : "shutting_down",
+                     status.message());
+    } else {
+      r.status = 500;
+      r.headers.emplace_back("Retry-After", "1");
+      r.body = error_body("storage_error", status.message());
+    }
+    respond(std::move(r));
+  });
 }
 
 }  // namespace tern::relay

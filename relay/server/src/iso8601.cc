@@ -38,9 +38,8 @@ bool digits(std::string_view s, std::size_t pos, std::size_t n, int* out) {
 std::optional<SysTime> parse_iso8601(std::string_view s) {
   int year, month, day, hour, minute, second;
   if (!digits(s, 0, 4, &year) || s.size() < 19 || s[4] != '-' || !digits(s, 5, 2, &month) ||
-      s[7] != '-' || !digits(s, 8, 2, &day) ||
-      (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s, 11, 2, &hour) ||
-      s[13] != ':' || !digits(s, 14, 2, &minute) || s[16] != ':' ||
+      s[7] != '-' || !digits(s, 8, 2, &day) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+      !digits(s, 11, 2, &hour) || s[13] != ':' || !digits(s, 14, 2, &minute) || s[16] != ':' ||
       !digits(s, 17, 2, &second)) {
     return std::nullopt;
   }
@@ -49,8 +48,8 @@ std::optional<SysTime> parse_iso8601(std::string_view s) {
   // overflow that arithmetic, so they are treated as unparseable.
   if (year < 1900 || year > 2100) return std::nullopt;
   if (month < 1 || month > 12 || day < 1 ||
-      static_cast<unsigned>(day) > days_in_month(year, static_cast<unsigned>(month)) ||
-      hour > 23 || minute > 59 || second > 60) {
+      static_cast<unsigned>(day) > days_in_month(year, static_cast<unsigned>(month)) || hour > 23 ||
+      minute > 59 || second > 60) {
     return std::nullopt;
   }
   std::size_t i = 19;

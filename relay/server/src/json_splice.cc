@@ -42,7 +42,8 @@ inline unsigned char class_of(char c) { return kClasses.c[static_cast<unsigned c
 // Bit k set when p[k] is a quote or a backslash (16 bytes).
 inline unsigned string_stops(const char* p) {
   __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  __m128i hits = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+  __m128i hits =
+      _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
   return static_cast<unsigned>(_mm_movemask_epi8(hits));
 }
 // Bit k set when p[k] is a quote, an opening or a closing bracket: '{' and
@@ -117,9 +118,9 @@ std::size_t skip_container(std::string_view t, std::size_t i) {
 // when an object, has its own members appended to `*descend_out` (spans
 // relative to that value) in the same pass, and `*descended` is set to that
 // member's index in `out`. Returns the index past the closing brace, or npos.
-std::size_t scan_members(std::string_view t, std::size_t i, std::size_t base, std::vector<MemberSpan>* out,
-                         std::string_view descend_key, std::vector<MemberSpan>* descend_out,
-                         std::ptrdiff_t* descended) {
+std::size_t scan_members(std::string_view t, std::size_t i, std::size_t base,
+                         std::vector<MemberSpan>* out, std::string_view descend_key,
+                         std::vector<MemberSpan>* descend_out, std::ptrdiff_t* descended) {
   i = skip_ws(t, i + 1);
   if (i < t.size() && t[i] == '}') return i + 1;
   bool looked_for_key = descend_out == nullptr;
@@ -146,7 +147,9 @@ std::size_t scan_members(std::string_view t, std::size_t i, std::size_t base, st
       }
     } else {
       char c = t[i];
-      value_end = c == '"' ? skip_string(t, i) : (c == '{' || c == '[') ? skip_container(t, i) : skip_json_value(t, i);
+      value_end = c == '"'                 ? skip_string(t, i)
+                  : (c == '{' || c == '[') ? skip_container(t, i)
+                                           : skip_json_value(t, i);
     }
     if (value_end == npos) return npos;
     m.value = Span{i - base, value_end - base};
@@ -186,8 +189,9 @@ bool scan_events(std::string_view t, std::size_t i, std::vector<ScannedEvent>* e
     e.context_members.clear();
     e.context = -1;
     e.is_object = t[at] == '{';
-    std::size_t end = e.is_object ? scan_members(t, at, at, &e.members, "context", &e.context_members, &e.context)
-                                   : skip_json_value(t, at);
+    std::size_t end =
+        e.is_object ? scan_members(t, at, at, &e.members, "context", &e.context_members, &e.context)
+                    : skip_json_value(t, at);
     e.span = Span{at, end};
     return end;
   };
@@ -213,7 +217,8 @@ namespace {
 // value (or npos when the index runs out: it does not describe the text).
 class TokenWalk {
  public:
-  TokenWalk(std::string_view t, StructuralIndex index) : t_(t), pos_(index.positions), n_(index.count) {}
+  TokenWalk(std::string_view t, StructuralIndex index)
+      : t_(t), pos_(index.positions), n_(index.count) {}
 
   std::size_t size() const { return n_; }
   char at(std::size_t k) const { return k < n_ && pos_[k] < t_.size() ? t_[pos_[k]] : '\0'; }
@@ -242,8 +247,9 @@ class TokenWalk {
   }
 
   // The members of the object at token k, as scan_members.
-  std::size_t members(std::size_t k, std::size_t base, std::vector<MemberSpan>* out, std::string_view descend_key,
-                      std::vector<MemberSpan>* descend_out, std::ptrdiff_t* descended, std::size_t* end) const {
+  std::size_t members(std::size_t k, std::size_t base, std::vector<MemberSpan>* out,
+                      std::string_view descend_key, std::vector<MemberSpan>* descend_out,
+                      std::ptrdiff_t* descended, std::size_t* end) const {
     if (at(k) != '{') return npos;
     ++k;
     if (at(k) == '}') {
@@ -331,7 +337,8 @@ bool scan_events_indexed(std::string_view text, StructuralIndex index, std::ptrd
     e.context = -1;
     e.is_object = w.at(at_k) == '{';
     std::size_t begin = w.offset(at_k), end = 0;
-    std::size_t next = e.is_object ? w.members(at_k, begin, &e.members, "context", &e.context_members, &e.context, &end)
+    std::size_t next = e.is_object ? w.members(at_k, begin, &e.members, "context",
+                                               &e.context_members, &e.context, &end)
                                    : w.skip(at_k, &end);
     e.span = Span{begin, end};
     return next;

@@ -39,7 +39,7 @@ std::size_t skip_json_value(std::string_view text, std::size_t i);
 // top-level members and, when its first "context" member is an object, that
 // object's members — all in one pass over the bytes.
 struct ScannedEvent {
-  Span span;                                // in the scanned text
+  Span span;  // in the scanned text
   bool is_object = false;
   std::vector<MemberSpan> members;          // spans relative to span.begin
   std::ptrdiff_t context = -1;              // index in `members` of the context object, or -1

@@ -21,9 +21,9 @@ std::string_view path_of(std::string_view target) {
 // Bounded label values for the requests counter.
 std::string_view path_label(std::string_view path) {
   static constexpr std::string_view kKnown[] = {
-      "/v1/batch", "/v1/b", "/v1/import", "/v1/track", "/v1/t", "/v1/identify", "/v1/i",
-      "/v1/page",  "/v1/p", "/v1/screen", "/v1/s",     "/v1/group", "/v1/g",     "/v1/alias",
-      "/v1/a",     "/health", "/ready",   "/metrics"};
+      "/v1/batch", "/v1/b",     "/v1/import", "/v1/track",  "/v1/t",  "/v1/identify",
+      "/v1/i",     "/v1/page",  "/v1/p",      "/v1/screen", "/v1/s",  "/v1/group",
+      "/v1/g",     "/v1/alias", "/v1/a",      "/health",    "/ready", "/metrics"};
   for (std::string_view k : kKnown) {
     if (path == k) return k;
   }
@@ -35,9 +35,9 @@ std::string_view path_label(std::string_view path) {
 std::string_view ingest_type(std::string_view path) {
   if (path == "/v1/batch" || path == "/v1/b" || path == "/v1/import") return "";
   static constexpr std::pair<std::string_view, std::string_view> kSingle[] = {
-      {"/v1/track", "track"},   {"/v1/t", "track"},   {"/v1/identify", "identify"},
-      {"/v1/i", "identify"},    {"/v1/page", "page"}, {"/v1/p", "page"},
-      {"/v1/screen", "screen"}, {"/v1/s", "screen"},  {"/v1/group", "group"},
+      {"/v1/track", "track"},   {"/v1/t", "track"},     {"/v1/identify", "identify"},
+      {"/v1/i", "identify"},    {"/v1/page", "page"},   {"/v1/p", "page"},
+      {"/v1/screen", "screen"}, {"/v1/s", "screen"},    {"/v1/group", "group"},
       {"/v1/g", "group"},       {"/v1/alias", "alias"}, {"/v1/a", "alias"}};
   for (auto& [p, t] : kSingle) {
     if (path == p) return t;
@@ -94,7 +94,8 @@ RequestHandler::RequestHandler(std::shared_ptr<const IngestConfig> config, Pipel
       auth_failures_(metrics->counter("tern_relay_auth_failures_total", {},
                                       "Requests refused for a missing or unknown write key")),
       inflated_bytes_(metrics->counter("tern_relay_http_inflated_bytes_total", {},
-                                       "Bytes produced by decompressing request bodies (bounded per request by max_decompressed_bytes)")),
+                                       "Bytes produced by decompressing request bodies (bounded "
+                                       "per request by max_decompressed_bytes)")),
       latency_(metrics->histogram("tern_relay_http_request_duration_seconds", {},
                                   "Time from request read to answer ready")) {}
 
@@ -109,14 +110,16 @@ std::shared_ptr<const IngestConfig> RequestHandler::config() const {
 }
 
 void RequestHandler::count_limit(std::string_view limit) {
-  metrics_->counter("tern_relay_limit_hits_total", "limit=\"" + std::string(limit) + "\"",
-                    "Requests or events cut off by a limit, by limit")
+  metrics_
+      ->counter("tern_relay_limit_hits_total", "limit=\"" + std::string(limit) + "\"",
+                "Requests or events cut off by a limit, by limit")
       .inc();
 }
 
 void RequestHandler::count_rejected(std::string_view reason, uint64_t n) {
-  metrics_->counter("tern_relay_events_rejected_total", "reason=\"" + std::string(reason) + "\"",
-                    "Events refused, by reason")
+  metrics_
+      ->counter("tern_relay_events_rejected_total", "reason=\"" + std::string(reason) + "\"",
+                "Events refused, by reason")
       .inc(n);
 }
 
@@ -186,14 +189,16 @@ void RequestHandler::handle(HttpRequest request, RequestScratch& scratch, Respon
       r.headers.emplace_back("Vary", "Origin");
       r.headers.emplace_back("Access-Control-Expose-Headers", "Retry-After, X-Tern-Ack");
     }
-    metrics_->counter("tern_relay_http_requests_total", label + std::to_string(r.status) + "\"",
-                      "HTTP requests answered, by path and status")
+    metrics_
+        ->counter("tern_relay_http_requests_total", label + std::to_string(r.status) + "\"",
+                  "HTTP requests answered, by path and status")
         .inc();
 #ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
     (void)started;
     latency_.observe(0.0);  // fuzz builds only: no wall-clock time in the coverage
 #else
-    latency_.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    latency_.observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
 #endif
     respond(std::move(r));
   };

@@ -48,10 +48,10 @@
 #include "client_ip.h"
 #include "iso8601.h"
 #include "json_splice.h"
+#include "tern/base/status.h"
 #include "tern/relay/config.h"
 #include "tern/relay/metrics.h"
 #include "tern/relay/pipeline.h"
-#include "tern/base/status.h"
 
 namespace tern::relay {
 
@@ -118,7 +118,7 @@ struct EnrichInput {
   std::optional<SysTime> timestamp;  // the event's, parsed (absent: none sent)
   std::string_view ip;               // empty: do not set context.ip
   std::string_view source_id;
-  std::string_view forced_type;      // non-empty: set `type` to this
+  std::string_view forced_type;           // non-empty: set `type` to this
   std::string_view generated_message_id;  // non-empty: add as messageId
 };
 
@@ -157,8 +157,7 @@ void enrich_scanned(std::string_view event_text, const std::vector<MemberSpan>& 
 class RequestHandler {
  public:
   // `pipeline` and `metrics` must outlive the handler.
-  RequestHandler(std::shared_ptr<const IngestConfig> config, Pipeline* pipeline,
-                 Metrics* metrics);
+  RequestHandler(std::shared_ptr<const IngestConfig> config, Pipeline* pipeline, Metrics* metrics);
 
   void handle(HttpRequest request, RequestScratch& scratch, Respond respond);
 

@@ -52,12 +52,12 @@ struct EventOptions {
 // a DOM. String fields must be valid UTF-8.
 struct RawMessage {
   MessageType type = MessageType::kTrack;
-  std::string_view event;        // track: the event name (required)
-  std::string_view name;         // screen/page: the name (required for screen)
-  std::string_view user_id;      // identify/alias: the new user id; others: override
-  std::string_view anonymous_id; // override
-  std::string_view group_id;     // group (required)
-  std::string_view previous_id;  // alias: empty means the current user or anonymous id
+  std::string_view event;            // track: the event name (required)
+  std::string_view name;             // screen/page: the name (required for screen)
+  std::string_view user_id;          // identify/alias: the new user id; others: override
+  std::string_view anonymous_id;     // override
+  std::string_view group_id;         // group (required)
+  std::string_view previous_id;      // alias: empty means the current user or anonymous id
   std::string_view properties_json;  // track/screen/page
   std::string_view traits_json;      // identify/group
   std::string_view context_json;

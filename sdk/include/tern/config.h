@@ -37,8 +37,8 @@ struct Config {
   std::string storage_path;
 
   // Upload triggers.
-  std::size_t flush_at = 20;                          // events queued
-  std::chrono::milliseconds flush_interval{30'000};   // or this much time
+  std::size_t flush_at = 20;                         // events queued
+  std::chrono::milliseconds flush_interval{30'000};  // or this much time
 
   // Limits, as UTF-8 bytes of the serialised event / batch body (before gzip).
   std::size_t max_event_bytes = 32 * 1024;
@@ -62,7 +62,7 @@ struct Config {
   std::chrono::milliseconds backoff_base{500};
   std::chrono::milliseconds backoff_max{300'000};
   std::chrono::seconds max_batch_age{12 * 3600};  // a batch older than this is dropped
-  int max_attempts = 100;                          // ... or after this many attempts
+  int max_attempts = 100;                         // ... or after this many attempts
 
   bool gzip = true;
   CurlTransportOptions http;  // used when `transport` is null
@@ -79,11 +79,11 @@ struct Config {
   // (CMake TERN_TRANSPORT=none, the mobile builds): Client::create fails
   // with kInvalidArgument without one.
   std::shared_ptr<Transport> transport;
-  std::shared_ptr<Clock> clock;          // default: system clocks
-  std::shared_ptr<Logger> logger;        // default: stderr, warnings and up
+  std::shared_ptr<Clock> clock;                       // default: system clocks
+  std::shared_ptr<Logger> logger;                     // default: stderr, warnings and up
   std::shared_ptr<ContextProvider> context_provider;  // default: system facts
   std::vector<std::shared_ptr<Plugin>> plugins;
-  std::shared_ptr<Store> store;          // default: SQLite at storage_path
+  std::shared_ptr<Store> store;  // default: SQLite at storage_path
 };
 
 }  // namespace tern

@@ -42,8 +42,8 @@ static int read_until(collector* c, const char* needle, int64_t deadline) {
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) return 0;
     if (c->output_length + 1 >= sizeof c->output) return 0;
-    ssize_t n = read(c->out_fd, c->output + c->output_length,
-                     sizeof c->output - 1 - c->output_length);
+    ssize_t n =
+        read(c->out_fd, c->output + c->output_length, sizeof c->output - 1 - c->output_length);
     if (n <= 0) {
       c->output[c->output_length] = '\0';
       return needle == NULL;
@@ -62,9 +62,9 @@ static int collector_start(collector* c, const char* path, const char* write_key
   posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
   posix_spawn_file_actions_addclose(&actions, fds[0]);
   posix_spawn_file_actions_addclose(&actions, fds[1]);
-  char* argv[] = {(char*)path,          (char*)"--write-key", (char*)write_key,
-                  (char*)"--events-out", (char*)events_out,   (char*)"--max-seconds",
-                  (char*)"60",          NULL};
+  char* argv[] = {
+      (char*)path,       (char*)"--write-key",   (char*)write_key, (char*)"--events-out",
+      (char*)events_out, (char*)"--max-seconds", (char*)"60",      NULL};
   int rc = posix_spawn(&c->pid, path, &actions, NULL, argv, environ);
   posix_spawn_file_actions_destroy(&actions);
   close(fds[1]);
@@ -116,7 +116,8 @@ int test_round_trip_to_the_local_test_collector(const char* dir) {
   tern_options_free(o);
 
   CHECK_OK(client, tern_client_identify(client, "round-trip-user", "{\"plan\":\"c\"}", NULL));
-  CHECK_OK(client, tern_client_track(client, "C Round Trip", "{\"n\":1,\"emoji\":\"\xf0\x9f\x90\xa6\"}", NULL));
+  CHECK_OK(client, tern_client_track(client, "C Round Trip",
+                                     "{\"n\":1,\"emoji\":\"\xf0\x9f\x90\xa6\"}", NULL));
   CHECK_OK(client, tern_client_screen(client, "C Screen", NULL, NULL));
   CHECK_OK(client, tern_client_flush(client, 10000));
 

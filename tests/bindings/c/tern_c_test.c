@@ -85,10 +85,8 @@ static int test_option_setters_reject_bad_values_with_a_message(const char* dir)
   CHECK_STATUS(TERN_INVALID_ARGUMENT, NULL, tern_options_set_backoff_max_ms(o, INT64_MAX));
   CHECK_STATUS(TERN_INVALID_ARGUMENT, NULL, tern_options_set_max_attempts(o, 0));
   CHECK_STATUS(TERN_INVALID_ARGUMENT, NULL, tern_options_set_commit_window_ms(o, -5));
-  CHECK_STATUS(TERN_INVALID_ARGUMENT, NULL,
-               tern_options_set_durability(o, (tern_durability)7));
-  CHECK_STATUS(TERN_INVALID_ARGUMENT, NULL,
-               tern_options_set_default_consent(o, (tern_consent)3));
+  CHECK_STATUS(TERN_INVALID_ARGUMENT, NULL, tern_options_set_durability(o, (tern_durability)7));
+  CHECK_STATUS(TERN_INVALID_ARGUMENT, NULL, tern_options_set_default_consent(o, (tern_consent)3));
   CHECK_STATUS(TERN_INVALID_ARGUMENT, NULL, tern_options_set_transport(o, NULL));
   CHECK_STATUS(TERN_INVALID_ARGUMENT, NULL, tern_options_set_http_user_agent(o, NULL));
 
@@ -347,7 +345,8 @@ static int test_bad_input_gets_the_right_status_and_is_counted(const char* dir) 
   CHECK_STATUS(TERN_TOO_LARGE, c, tern_client_track(c, "e", big, NULL));
 
   /* Valid UTF-8 and escapes pass. */
-  CHECK_OK(c, tern_client_track(c, "caf\xc3\xa9 \xf0\x9f\x9a\x80", "{\"q\":\"\\\"x\\\"\\n\"}", NULL));
+  CHECK_OK(c,
+           tern_client_track(c, "caf\xc3\xa9 \xf0\x9f\x9a\x80", "{\"q\":\"\\\"x\\\"\\n\"}", NULL));
   CHECK_OK(c, tern_client_flush(c, 5000));
 
   memset(&s, 0, sizeof s);
@@ -858,7 +857,8 @@ typedef struct test_case {
   int (*fn)(const char* dir);
 } test_case;
 
-#define TEST_CASE(fn) {#fn + 5, fn} /* drop the "test_" prefix */
+#define TEST_CASE(fn) \
+  { #fn + 5, fn } /* drop the "test_" prefix */
 
 static const test_case kTests[] = {
     TEST_CASE(test_version_and_names_are_static_text),

@@ -163,8 +163,7 @@ tern_options* test_options(const char* dir, const char* name, recorder* r) {
   char path[512];
   snprintf(path, sizeof path, "%s/%s.db", dir, name);
   if (tern_options_set_write_key(o, "wk") != TERN_OK ||
-      tern_options_set_storage_path(o, path) != TERN_OK ||
-      tern_options_set_gzip(o, 0) != TERN_OK ||
+      tern_options_set_storage_path(o, path) != TERN_OK || tern_options_set_gzip(o, 0) != TERN_OK ||
       tern_options_set_flush_at(o, 1000) != TERN_OK ||
       tern_options_set_flush_interval_ms(o, 60000) != TERN_OK ||
       tern_options_set_backoff_base_ms(o, 1) != TERN_OK ||

@@ -12,26 +12,25 @@
 #include "tern/tern.h"
 
 /* Fails the current test (returns 1 from it) when `cond` is false. */
-#define CHECK(cond)                                                          \
-  do {                                                                       \
-    if (!(cond)) {                                                           \
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
       fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      return 1;                                                              \
-    }                                                                        \
+      return 1;                                                                \
+    }                                                                          \
   } while (0)
 
 /* Fails the current test unless `expr` returns `expected`; prints both
  * statuses and the last error of `client` (may be NULL). */
-#define CHECK_STATUS(expected, client, expr)                                      \
-  do {                                                                            \
-    tern_status check_status_got_ = (expr);                                       \
-    if (check_status_got_ != (expected)) {                                        \
-      fprintf(stderr, "%s:%d: %s returned %s (%d), expected %s; last error: %s\n", \
-              __FILE__, __LINE__, #expr, tern_status_str(check_status_got_),      \
-              (int)check_status_got_, tern_status_str(expected),                  \
-              tern_client_last_error(client));                                    \
-      return 1;                                                                   \
-    }                                                                             \
+#define CHECK_STATUS(expected, client, expr)                                                 \
+  do {                                                                                       \
+    tern_status check_status_got_ = (expr);                                                  \
+    if (check_status_got_ != (expected)) {                                                   \
+      fprintf(stderr, "%s:%d: %s returned %s (%d), expected %s; last error: %s\n", __FILE__, \
+              __LINE__, #expr, tern_status_str(check_status_got_), (int)check_status_got_,   \
+              tern_status_str(expected), tern_client_last_error(client));                    \
+      return 1;                                                                              \
+    }                                                                                        \
   } while (0)
 
 #define CHECK_OK(client, expr) CHECK_STATUS(TERN_OK, client, expr)
@@ -57,14 +56,14 @@ typedef struct recorder {
   int statuses[RECORDER_MAX_SCRIPT];
   int64_t retry_after_ms[RECORDER_MAX_SCRIPT]; /* -1: none */
   int script_length;
-  int requests;                          /* requests seen */
-  char* bodies[RECORDER_MAX_REQUESTS];   /* NUL-terminated copies */
+  int requests;                        /* requests seen */
+  char* bodies[RECORDER_MAX_REQUESTS]; /* NUL-terminated copies */
   char write_keys[RECORDER_MAX_REQUESTS][64];
   char urls[RECORDER_MAX_REQUESTS][256];
   int gzip[RECORDER_MAX_REQUESTS];
-  int on_caller_thread;  /* set when send() ran on the thread that created it */
+  int on_caller_thread; /* set when send() ran on the thread that created it */
   pthread_t creator;
-  int freed;             /* set by free_state */
+  int freed; /* set by free_state */
 } recorder;
 
 /* A heap-allocated recorder (free_state does not free it, so the test can

@@ -96,18 +96,22 @@ TEST(ConfigTest, UnknownKeyIsAnErrorNamingIt) {
 TEST(ConfigTest, SourcesSinksAndRoutesMustBeArraysOfTables) {
   for (const char* key : {"sources", "sinks", "routes"}) {
     std::string e = error_of(std::string(key) + " = 5\n");
-    EXPECT_NE(e.find(std::string("expected an array of tables ([[") + key + "]])"), std::string::npos) << e;
+    EXPECT_NE(e.find(std::string("expected an array of tables ([[") + key + "]])"),
+              std::string::npos)
+        << e;
     e = error_of(std::string(key) + " = [1]\n");
     EXPECT_NE(e.find(std::string(key) + "[0]"), std::string::npos) << e;
     EXPECT_NE(e.find("expected a table"), std::string::npos) << e;
   }
   // The second sink is the one named, with its index.
-  std::string e = error_of("[[sinks]]\ntype = \"file\"\n[[sinks]]\ntype = \"stdout\"\nname = \"b c\"\n");
+  std::string e =
+      error_of("[[sinks]]\ntype = \"file\"\n[[sinks]]\ntype = \"stdout\"\nname = \"b c\"\n");
   EXPECT_NE(e.find("sinks[1].name"), std::string::npos) << e;
 }
 
 TEST(ConfigTest, BadValuesNameTheKey) {
-  EXPECT_NE(error_of("[spool]\ncommit_window = 5\n").find("spool.commit_window"), std::string::npos);
+  EXPECT_NE(error_of("[spool]\ncommit_window = 5\n").find("spool.commit_window"),
+            std::string::npos);
   EXPECT_NE(error_of("[spool]\nmax_bytes = \"lots\"\n").find("spool.max_bytes"), std::string::npos);
   EXPECT_NE(error_of("[limits]\nmax_batch_events = 0\n").find("limits.max_batch_events"),
             std::string::npos);
@@ -138,12 +142,15 @@ type = "file"
 }
 
 TEST(ConfigTest, DuplicateSourceIdsAndSharedWriteKeysAreRefused) {
-  EXPECT_NE(error_of("[[sources]]\nid=\"a\"\nwrite_keys=[\"k1\"]\n[[sources]]\nid=\"a\"\nwrite_keys=[\"k2\"]\n")
+  EXPECT_NE(error_of("[[sources]]\nid=\"a\"\nwrite_keys=[\"k1\"]\n[[sources]]\nid=\"a\"\nwrite_"
+                     "keys=[\"k2\"]\n")
                 .find("duplicate source id"),
             std::string::npos);
-  EXPECT_NE(error_of("[[sources]]\nid=\"a\"\nwrite_keys=[\"k\"]\n[[sources]]\nid=\"b\"\nwrite_keys=[\"k\"]\n")
-                .find("already used by source \"a\""),
-            std::string::npos);
+  EXPECT_NE(
+      error_of(
+          "[[sources]]\nid=\"a\"\nwrite_keys=[\"k\"]\n[[sources]]\nid=\"b\"\nwrite_keys=[\"k\"]\n")
+          .find("already used by source \"a\""),
+      std::string::npos);
   EXPECT_NE(error_of("[[sources]]\nid=\"a\"\n").find("sources[0].write_keys"), std::string::npos);
 }
 

@@ -24,9 +24,10 @@ TEST_F(LogTest, LineIsOneJsonObjectWithTsLevelMsgAndFields) {
   ASSERT_EQ(lines_.size(), 1u);
   const std::string& l = lines_[0];
   EXPECT_EQ(l.rfind("{\"ts\":\"", 0), 0u) << l;
-  EXPECT_NE(l.find("Z\",\"level\":\"warn\",\"msg\":\"sink failed\",\"sink\":\"kafka\",\"attempt\":3,"
-                   "\"ok\":false,\"ratio\":0.5}\n"),
-            std::string::npos)
+  EXPECT_NE(
+      l.find("Z\",\"level\":\"warn\",\"msg\":\"sink failed\",\"sink\":\"kafka\",\"attempt\":3,"
+             "\"ok\":false,\"ratio\":0.5}\n"),
+      std::string::npos)
       << l;
 }
 

@@ -45,8 +45,10 @@ TEST(MetricsTest, HistogramRendersCumulativeBucketsSumAndCount) {
   h.observe(100);  // beyond the last bound: only +Inf
   std::string text = m.render();
   EXPECT_TRUE(contains(text, "# TYPE tern_latency_seconds histogram\n")) << text;
-  EXPECT_TRUE(contains(text, "tern_latency_seconds_bucket{sink=\"file\",le=\"0.0005\"} 1\n")) << text;
-  EXPECT_TRUE(contains(text, "tern_latency_seconds_bucket{sink=\"file\",le=\"0.005\"} 2\n")) << text;
+  EXPECT_TRUE(contains(text, "tern_latency_seconds_bucket{sink=\"file\",le=\"0.0005\"} 1\n"))
+      << text;
+  EXPECT_TRUE(contains(text, "tern_latency_seconds_bucket{sink=\"file\",le=\"0.005\"} 2\n"))
+      << text;
   EXPECT_TRUE(contains(text, "tern_latency_seconds_bucket{sink=\"file\",le=\"30\"} 2\n")) << text;
   EXPECT_TRUE(contains(text, "tern_latency_seconds_bucket{sink=\"file\",le=\"+Inf\"} 3\n")) << text;
   EXPECT_TRUE(contains(text, "tern_latency_seconds_sum{sink=\"file\"} 100.0034\n")) << text;

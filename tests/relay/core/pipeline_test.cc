@@ -15,10 +15,10 @@ namespace tern::relay {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::ManualClock;
-using testing::Script;
 using tern::testing::TempDir;
 using tern::testing::wait_until;
+using testing::ManualClock;
+using testing::Script;
 
 using Scripts = std::map<std::string, std::shared_ptr<Script>>;
 
@@ -88,7 +88,8 @@ Submission submission_of(const std::vector<std::string>& events, AckMode mode = 
   return s;
 }
 
-Submission submission(int from, int n, AckMode mode = AckMode::kLocal, const std::string& type = "track") {
+Submission submission(int from, int n, AckMode mode = AckMode::kLocal,
+                      const std::string& type = "track") {
   return submission_of(texts(from, n, type), mode, type);
 }
 
@@ -96,7 +97,8 @@ Submission submission(int from, int n, AckMode mode = AckMode::kLocal, const std
 // `at_least` (or after 10 s): the runner counts events just after the sink
 // has them, so a test that saw them arrive waits for the count to catch up.
 uint64_t delivered(Fixture& fx, const std::string& sink, uint64_t at_least) {
-  Counter& c = fx.metrics.counter("tern_relay_sink_delivered_events_total", "sink=\"" + sink + "\"");
+  Counter& c =
+      fx.metrics.counter("tern_relay_sink_delivered_events_total", "sink=\"" + sink + "\"");
   (void)wait_until([&] { return c.value() >= at_least; });
   return c.value();
 }
@@ -110,7 +112,8 @@ std::future<Status> submit(Pipeline& p, Submission s) {
 }
 
 Status wait(std::future<Status>& f, std::chrono::milliseconds t = 10s) {
-  if (f.wait_for(t) != std::future_status::ready) return Status(StatusCode::kInternal, "done never called");
+  if (f.wait_for(t) != std::future_status::ready)
+    return Status(StatusCode::kInternal, "done never called");
   return f.get();
 }
 
@@ -209,7 +212,8 @@ TEST(PipelineTest, ADeadSinkDoesNotBlockAnotherAndMakesTheRelayNotReady) {
     ASSERT_TRUE(wait(f).is_ok());
   }
   ASSERT_TRUE(wait_until([&] { return fx.script("live").count() == 100; }));
-  ASSERT_TRUE(wait_until([&] { return fx.script("dead").deliveries.load() >= 1; }));  // it was tried
+  ASSERT_TRUE(
+      wait_until([&] { return fx.script("dead").deliveries.load() >= 1; }));  // it was tried
   EXPECT_EQ(fx.script("dead").count(), 0u);
   std::string why;
   ASSERT_TRUE(wait_until([&] { return !p->ready(&why); }));
@@ -227,7 +231,8 @@ TEST(PipelineTest, ADeadSinkDoesNotBlockAnotherAndMakesTheRelayNotReady) {
   fx.script("dead").set_fail(false);
   ASSERT_TRUE(wait_until([&] { return fx.script("dead").count() == 100; }));
   std::lock_guard<std::mutex> g(fx.script("dead").mu);
-  for (std::size_t i = 1; i < 100; ++i) EXPECT_LT(fx.script("dead").seqs[i - 1], fx.script("dead").seqs[i]);
+  for (std::size_t i = 1; i < 100; ++i)
+    EXPECT_LT(fx.script("dead").seqs[i - 1], fx.script("dead").seqs[i]);
   EXPECT_TRUE(wait_until([&] { return p->ready(nullptr); }));
 }
 
@@ -236,7 +241,8 @@ void expect_in_order(Script& s, int n) {
   std::lock_guard<std::mutex> g(s.mu);
   ASSERT_EQ(s.events.size(), static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) {
-    ASSERT_EQ(s.events[i], "{\"type\":\"track\",\"messageId\":\"m" + std::to_string(i) + "\"}") << i;
+    ASSERT_EQ(s.events[i], "{\"type\":\"track\",\"messageId\":\"m" + std::to_string(i) + "\"}")
+        << i;
   }
 }
 
@@ -259,7 +265,7 @@ TEST(PipelineTest, AFailedDeliveryIsRetriedAfterItsBackoffAndNotBefore) {
   fx.script("a").set_fail(false);
 
   clock.advance(14s);
-  ASSERT_TRUE(clock.wait_for_reads(2));  // the runner saw 14 s pass...
+  ASSERT_TRUE(clock.wait_for_reads(2));            // the runner saw 14 s pass...
   EXPECT_EQ(fx.script("a").deliveries.load(), 1);  // ...and kept waiting
   EXPECT_EQ(fx.script("a").count(), 0u);
 
@@ -309,11 +315,16 @@ TEST(PipelineTest, RejectedEventsGoToTheDeadLetterFileAndTheRestIsDelivered) {
   ASSERT_TRUE(wait(f).is_ok());
   ASSERT_TRUE(wait_until([&] { return fx.script("a").count() == 2; }));
   std::string path = dir.path() + "/dead-letter/a.ndjson";
-  ASSERT_TRUE(wait_until([&] { return fx.metrics.counter("tern_relay_sink_dead_lettered_events_total", "sink=\"a\"").value() == 1; }));
+  ASSERT_TRUE(wait_until([&] {
+    return fx.metrics.counter("tern_relay_sink_dead_lettered_events_total", "sink=\"a\"").value() ==
+           1;
+  }));
   std::ifstream in(path);
   std::string line;
   ASSERT_TRUE(std::getline(in, line)) << path;
-  EXPECT_EQ(line, R"({"sink":"a","reason":"scripted rejection","seq":2,"source":"web","event":{"type":"track","messageId":"poison-1"}})");
+  EXPECT_EQ(
+      line,
+      R"({"sink":"a","reason":"scripted rejection","seq":2,"source":"web","event":{"type":"track","messageId":"poison-1"}})");
   EXPECT_FALSE(std::getline(in, line));
 }
 
@@ -335,7 +346,7 @@ TEST(PipelineTest, TwoPhaseSinkFlushesOnceForTheBatchesTheSpoolAlreadyHolds) {
   expect_in_order(fx.script("a"), 200);
   std::lock_guard<std::mutex> g(fx.script("a").mu);
   const auto& flushes = fx.script("a").flush_sizes;
-  EXPECT_LT(flushes.size(), 20u);  // 20 batches of 10, fewer flushes
+  EXPECT_LT(flushes.size(), 20u);                    // 20 batches of 10, fewer flushes
   for (std::size_t n : flushes) EXPECT_LE(n, 160u);  // settled at least every 16 batches
   EXPECT_EQ(delivered(fx, "a", 200), 200u);
 }
@@ -348,7 +359,7 @@ TEST(PipelineTest, TwoPhaseSinkAcknowledgesOnlyAfterAFlushAndRedeliversWhatAFail
   auto p = fx.make(config_with(dir.path(), {scripted("a")}));
   ASSERT_TRUE(p);
   auto f = submit(*p, submission(0, 5, AckMode::kSink));
-  ASSERT_TRUE(wait(f).is_ok());  // answered once a flush succeeded
+  ASSERT_TRUE(wait(f).is_ok());        // answered once a flush succeeded
   expect_in_order(fx.script("a"), 5);  // the staged copies the failures lost came again, once
   EXPECT_EQ(fx.metrics.counter("tern_relay_sink_failures_total", "sink=\"a\"").value(), 2u);
   EXPECT_GE(fx.script("a").deliveries.load(), 3);
@@ -370,14 +381,21 @@ TEST(PipelineTest, TwoPhaseSinkRejectionsFromAFlushNameTheRightEvents) {
   auto f = submit(*p, submission_of(events));
   ASSERT_TRUE(wait(f).is_ok());
   fx.script("a").set_blocked(false);
-  ASSERT_TRUE(wait_until([&] { return fx.metrics.counter("tern_relay_sink_dead_lettered_events_total", "sink=\"a\"").value() == 2; }));
+  ASSERT_TRUE(wait_until([&] {
+    return fx.metrics.counter("tern_relay_sink_dead_lettered_events_total", "sink=\"a\"").value() ==
+           2;
+  }));
   ASSERT_TRUE(wait_until([&] { return fx.script("a").count() == 28; }));
   std::ifstream in(dir.path() + "/dead-letter/a.ndjson");
   std::string line;
   ASSERT_TRUE(std::getline(in, line));
-  EXPECT_EQ(line, R"({"sink":"a","reason":"scripted rejection","seq":6,"source":"web","event":{"type":"track","messageId":"poison-5"}})");
+  EXPECT_EQ(
+      line,
+      R"({"sink":"a","reason":"scripted rejection","seq":6,"source":"web","event":{"type":"track","messageId":"poison-5"}})");
   ASSERT_TRUE(std::getline(in, line));
-  EXPECT_EQ(line, R"({"sink":"a","reason":"scripted rejection","seq":26,"source":"web","event":{"type":"track","messageId":"poison-25"}})");
+  EXPECT_EQ(
+      line,
+      R"({"sink":"a","reason":"scripted rejection","seq":26,"source":"web","event":{"type":"track","messageId":"poison-25"}})");
   EXPECT_FALSE(std::getline(in, line));
   EXPECT_EQ(delivered(fx, "a", 28), 28u);
 }
@@ -404,7 +422,8 @@ TEST(PipelineTest, RestartResumesEachSinkFromItsOwnCursor) {
   ASSERT_TRUE(wait(f).is_ok());
   ASSERT_TRUE(wait_until([&] { return fx.script("a").count() == 1; }));
   std::lock_guard<std::mutex> g(fx.script("a").mu);
-  EXPECT_EQ(fx.script("a").events[0], "{\"type\":\"track\",\"messageId\":\"m6\"}");  // nothing replayed to a
+  EXPECT_EQ(fx.script("a").events[0],
+            "{\"type\":\"track\",\"messageId\":\"m6\"}");  // nothing replayed to a
 }
 
 TEST(PipelineTest, StopDrainsSinksAndRefusesNewSubmissions) {
@@ -444,7 +463,9 @@ TEST(PipelineTest, FullSpoolAnswersUnavailableAndIsNotReady) {
   std::string why;
   EXPECT_FALSE(p->ready(&why));
   EXPECT_NE(why.find("spool full"), std::string::npos) << why;
-  EXPECT_GT(fx.metrics.counter("tern_relay_pipeline_refused_events_total", "reason=\"spool_full\"").value(), 0u);
+  EXPECT_GT(fx.metrics.counter("tern_relay_pipeline_refused_events_total", "reason=\"spool_full\"")
+                .value(),
+            0u);
   // The sink is still down: stop gives up at its deadline, the events stay spooled.
   EXPECT_EQ(p->stop(std::chrono::steady_clock::now() + 20ms).code(), StatusCode::kTimeout);
 }
@@ -577,8 +598,9 @@ TEST(PipelineTest, UnknownSinkTypeFromAFileIsReportedWithFileLineAndTheKnownType
   auto p = make_pipeline(c.value(), fx.metrics, fx.registry);
   ASSERT_FALSE(p.is_ok());
   EXPECT_EQ(p.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(p.status().message(),
-            "relay.toml:10:8: sinks[1].type: unknown sink type \"carrier-pigeon\" (known: scripted)");
+  EXPECT_EQ(
+      p.status().message(),
+      "relay.toml:10:8: sinks[1].type: unknown sink type \"carrier-pigeon\" (known: scripted)");
 }
 
 TEST(SinkRegistryTest, DuplicateAndUnknownNamesAreErrors) {

@@ -61,7 +61,9 @@ SpoolBatch events(int from, int n, const std::string& type = "track") {
 std::pair<uint64_t, uint64_t> append_sync(Spool& s, SpoolBatch ev) {
   std::promise<std::tuple<Status, uint64_t, uint64_t>> p;
   auto f = p.get_future();
-  Status st = s.append(std::move(ev), [&](Status st, uint64_t a, uint64_t b) { p.set_value({st, a, b}); });
+  Status st = s.append(std::move(ev), [&](Status st, uint64_t a, uint64_t b) {
+    p.set_value({st, a, b});
+  });
   EXPECT_TRUE(st.is_ok()) << st.to_string();
   if (!st) return {0, 0};
   auto [cst, a, b] = f.get();
@@ -83,7 +85,8 @@ std::vector<SpoolRecord> read_all(Spool& s, uint64_t after, const Clock& clock =
 }
 
 uint64_t reads_from(Metrics& m, const char* from) {
-  return m.counter("tern_relay_spool_read_records_total", std::string("from=\"") + from + "\"").value();
+  return m.counter("tern_relay_spool_read_records_total", std::string("from=\"") + from + "\"")
+      .value();
 }
 
 std::vector<std::string> segment_files(const std::string& dir) {
@@ -160,10 +163,12 @@ TEST(SpoolTest, ConcurrentAppendsShareGroupCommits) {
   ASSERT_TRUE(s.is_ok());
   std::atomic<int> done{0};
   for (int i = 0; i < 50; ++i) {
-    ASSERT_TRUE((*s)->append(events(i, 1), [&](Status st, uint64_t, uint64_t) {
-                     EXPECT_TRUE(st.is_ok());
-                     done++;
-                   }).is_ok());
+    ASSERT_TRUE((*s)->append(events(i, 1),
+                             [&](Status st, uint64_t, uint64_t) {
+                               EXPECT_TRUE(st.is_ok());
+                               done++;
+                             })
+                    .is_ok());
   }
   ASSERT_TRUE(wait_until([&] { return done.load() == 50; }));
   EXPECT_LT(m.counter("tern_relay_spool_commits_total").value(), 50u);
@@ -224,10 +229,12 @@ TEST(SpoolTest, AppendsSharingACommitReadBackAlikeFromMemoryAndFromDisk) {
     int n = 0;
     for (int i = 0; i < 40; ++i) {
       const int count = 1 + i % 4;
-      ASSERT_TRUE((*s)->append(events(n, count), [&](Status st, uint64_t, uint64_t) {
-                       EXPECT_TRUE(st.is_ok());
-                       done++;
-                     }).is_ok());
+      ASSERT_TRUE((*s)->append(events(n, count),
+                               [&](Status st, uint64_t, uint64_t) {
+                                 EXPECT_TRUE(st.is_ok());
+                                 done++;
+                               })
+                      .is_ok());
       n += count;
     }
     ASSERT_TRUE(wait_until([&] { return done.load() == 40; }));
@@ -284,7 +291,8 @@ TEST(SpoolTest, TornTailIsTruncatedAtOpenNotReplayed) {
   {
     int fd = ::open(seg.c_str(), O_WRONLY | O_APPEND);
     ASSERT_GE(fd, 0);
-    unsigned char torn[40] = {0x12, 0x34, 0x56, 0x78, 200, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 3, 0, 5, 0};
+    unsigned char torn[40] = {0x12, 0x34, 0x56, 0x78, 200, 0, 0, 0, 4, 0,
+                              0,    0,    0,    0,    0,   0, 3, 0, 5, 0};
     for (int i = 20; i < 40; ++i) torn[i] = 'x';
     ASSERT_EQ(::write(fd, torn, sizeof torn), static_cast<ssize_t>(sizeof torn));
     ::close(fd);
@@ -339,8 +347,8 @@ TEST(SpoolTest, RecordsOfAnOlderRelayWithZlibCrc32InASegmentWithoutHeaderAreStil
     uint32_t body;
     std::memcpy(&body, data.data() + pos + 4, 4);
     if (body == 0) break;  // preallocated zeros past the last record
-    uint32_t crc = static_cast<uint32_t>(
-        ::crc32(0L, reinterpret_cast<const Bytef*>(data.data() + pos + 4), static_cast<uInt>(16 + body)));
+    uint32_t crc = static_cast<uint32_t>(::crc32(
+        0L, reinterpret_cast<const Bytef*>(data.data() + pos + 4), static_cast<uInt>(16 + body)));
     std::memcpy(&data[pos], &crc, 4);
     pos += 20 + body;
     ++rewritten;
@@ -634,7 +642,8 @@ void expect_all_in_order(Spool& s, uint64_t after, uint64_t last, std::size_t st
     ASSERT_TRUE(r->read(step, 1 << 20, std::chrono::steady_clock::now(), &out).is_ok());
     for (const auto& rec : out) {
       ASSERT_EQ(rec.seq, want);
-      EXPECT_NE(rec.event.find("\"n\":" + std::to_string(want - 1) + "}"), std::string::npos) << rec.event;
+      EXPECT_NE(rec.event.find("\"n\":" + std::to_string(want - 1) + "}"), std::string::npos)
+          << rec.event;
       ++want;
     }
   }

@@ -178,14 +178,16 @@ TEST(DedupWindowTest, IdsStayFindableWhileALargeTableMovesToItsDoubledSize) {
   }
   EXPECT_FALSE(Peer::moving(d));  // every id moved by now
   EXPECT_EQ(d.size(), static_cast<std::size_t>(kN));
-  for (int i = 0; i < kN; ++i) ASSERT_FALSE(d.insert("w" + std::to_string(i), t0, 600s, 1'000'000)) << i;
+  for (int i = 0; i < kN; ++i)
+    ASSERT_FALSE(d.insert("w" + std::to_string(i), t0, 600s, 1'000'000)) << i;
 }
 
 TEST(DedupWindowTest, IdsExpireWhileALargeTableMovesToItsDoubledSize) {
   DedupWindow d;
   SteadyTime t0{};
   constexpr int kN = 32769 + 10;
-  for (int i = 0; i < kN; ++i) ASSERT_TRUE(d.insert("x" + std::to_string(i), t0 + (i < kN / 2 ? 0s : 5s), 600s, 1'000'000));
+  for (int i = 0; i < kN; ++i)
+    ASSERT_TRUE(d.insert("x" + std::to_string(i), t0 + (i < kN / 2 ? 0s : 5s), 600s, 1'000'000));
   ASSERT_TRUE(Peer::moving(d));
   EXPECT_TRUE(d.insert("late", t0 + 601s, 600s, 1'000'000));  // the first half is past its window
   EXPECT_EQ(d.size(), static_cast<std::size_t>(kN - kN / 2 + 1));
@@ -267,7 +269,7 @@ TEST(TokenBucketTest, AllowsBurstThenAsksToWaitThenRefills) {
 TEST(TokenBucketTest, RequestLargerThanBurstPassesOnFullBucketAndLeavesDebt) {
   TokenBucket b;
   SteadyTime t0{};
-  EXPECT_EQ(b.take(30, 10, 10, t0), 0);   // full bucket: allowed, 20 in debt
+  EXPECT_EQ(b.take(30, 10, 10, t0), 0);      // full bucket: allowed, 20 in debt
   EXPECT_EQ(b.take(1, 10, 10, t0 + 1s), 2);  // at -10 it needs 11 tokens: 1.1 s, rounded up
 }
 

@@ -37,7 +37,10 @@ TEST(ClientIpTest, MalformedEntryStopsTheWalk) {
 TEST(ClientIpTest, EntryWithAnEmbeddedNulIsMalformed) {
   // inet_pton would read "9.9.9.4" and the rest would reach context.ip.
   auto trusted = ranges({"10.0.0.1"});
-  std::string forwarded("9.9.9.4\0\xe4" "1.1", 12);
+  std::string forwarded(
+      "9.9.9.4\0\xe4"
+      "1.1",
+      12);
   EXPECT_EQ(client_ip("10.0.0.1", forwarded, trusted), "10.0.0.1");
 }
 

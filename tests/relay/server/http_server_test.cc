@@ -23,12 +23,11 @@ namespace tern::relay {
 namespace {
 
 using namespace std::chrono_literals;
+using tern::testing::wait_until;
 using testing::gzip;
 using testing::gzip_zeros;
-using tern::testing::wait_until;
 
-const char* kEvent =
-    R"({"type":"track","event":"E","userId":"u","messageId":"MID"})";
+const char* kEvent = R"({"type":"track","event":"E","userId":"u","messageId":"MID"})";
 
 std::string batch_of(std::string_view id) {
   std::string e = kEvent;
@@ -97,7 +96,9 @@ struct Reply {
   int status = 0;
   std::string headers;  // raw, lower-cased
   std::string body;
-  bool has(std::string_view header_line) const { return headers.find(header_line) != std::string::npos; }
+  bool has(std::string_view header_line) const {
+    return headers.find(header_line) != std::string::npos;
+  }
 };
 
 // A blocking HTTP/1.1 client over one connection (plain or TLS).
@@ -175,9 +176,10 @@ class Client {
 
   Reply request(std::string_view method, std::string_view path, std::string_view body,
                 std::string_view extra_headers = "") {
-    std::string req = std::string(method) + " " + std::string(path) + " HTTP/1.1\r\nHost: localhost\r\n" +
-                      "Authorization: Basic a2V5MTo=\r\n" + std::string(extra_headers) +
-                      "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
+    std::string req =
+        std::string(method) + " " + std::string(path) + " HTTP/1.1\r\nHost: localhost\r\n" +
+        "Authorization: Basic a2V5MTo=\r\n" + std::string(extra_headers) +
+        "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
     if (!send_raw(req)) return Reply{};
     return read_reply();
   }
@@ -228,7 +230,8 @@ class HttpServerTest : public ::testing::TestWithParam<int> {
   }
 
   void start(TlsConfig tls = {}) {
-    handler = std::make_unique<RequestHandler>(make_ingest_config(config).value(), &pipeline, &metrics);
+    handler =
+        std::make_unique<RequestHandler>(make_ingest_config(config).value(), &pipeline, &metrics);
     HttpServerOptions options;
     options.listen = "127.0.0.1:0";
     options.threads = GetParam();
@@ -239,7 +242,8 @@ class HttpServerTest : public ::testing::TestWithParam<int> {
   }
 
   uint64_t limit_hits(std::string_view limit) {
-    return metrics.counter("tern_relay_limit_hits_total", "limit=\"" + std::string(limit) + "\"").value();
+    return metrics.counter("tern_relay_limit_hits_total", "limit=\"" + std::string(limit) + "\"")
+        .value();
   }
 
   RelayConfig config;
@@ -276,8 +280,10 @@ TEST_P(HttpServerTest, ExpectContinueGetsA100BeforeTheBody) {
   start();
   Client c(server->local_address());
   std::string body = batch_of("x1");
-  ASSERT_TRUE(c.send_raw("POST /v1/batch HTTP/1.1\r\nHost: x\r\nAuthorization: Basic a2V5MTo=\r\n"
-                         "Expect: 100-continue\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n"));
+  ASSERT_TRUE(
+      c.send_raw("POST /v1/batch HTTP/1.1\r\nHost: x\r\nAuthorization: Basic a2V5MTo=\r\n"
+                 "Expect: 100-continue\r\nContent-Length: " +
+                 std::to_string(body.size()) + "\r\n\r\n"));
   Reply interim = c.read_reply();
   EXPECT_EQ(interim.status, 100);
   ASSERT_TRUE(c.send_raw(body));
@@ -292,7 +298,8 @@ TEST_P(HttpServerTest, HeadAnswersWithoutABody) {
   Reply r = c.read_reply_headers_only();
   EXPECT_EQ(r.status, 200);
   EXPECT_TRUE(r.has("content-length: 15"));
-  EXPECT_EQ(c.request("GET", "/health", "").body, R"({"status":"ok"})");  // the stream stayed in sync
+  EXPECT_EQ(c.request("GET", "/health", "").body,
+            R"({"status":"ok"})");  // the stream stayed in sync
 }
 
 TEST_P(HttpServerTest, GzipBodyIsAccepted) {
@@ -352,7 +359,8 @@ TEST_P(HttpServerTest, HeadersLargerThanTheLimitAre431) {
   config.limits.max_header_bytes = 1024;
   start();
   Client c(server->local_address());
-  Reply r = c.request("POST", "/v1/batch", batch_of("h1"), "X-Big: " + std::string(4096, 'a') + "\r\n");
+  Reply r =
+      c.request("POST", "/v1/batch", batch_of("h1"), "X-Big: " + std::string(4096, 'a') + "\r\n");
   EXPECT_EQ(r.status, 431);
   EXPECT_TRUE(r.has("connection: close"));
   EXPECT_EQ(limit_hits("header_size"), 1u);
@@ -373,8 +381,9 @@ TEST_P(HttpServerTest, DeclaredBodyLargerThanTheLimitIs413) {
 TEST_P(HttpServerTest, WrongKeyIs401OverHttp) {
   start();
   Client c(server->local_address());
-  std::string req = "POST /v1/batch HTTP/1.1\r\nHost: x\r\nAuthorization: Basic d3Jvbmc6\r\nContent-Length: " +
-                    std::to_string(batch_of("w").size()) + "\r\n\r\n" + batch_of("w");
+  std::string req =
+      "POST /v1/batch HTTP/1.1\r\nHost: x\r\nAuthorization: Basic d3Jvbmc6\r\nContent-Length: " +
+      std::to_string(batch_of("w").size()) + "\r\n\r\n" + batch_of("w");
   ASSERT_TRUE(c.send_raw(req));
   EXPECT_EQ(c.read_reply().status, 401);
   EXPECT_EQ(pipeline.events.load(), 0u);
@@ -385,8 +394,9 @@ TEST_P(HttpServerTest, StopAnswersTheRequestInFlightThenCloses) {
   start();
   Client c(server->local_address());
   std::string body = batch_of("s1");
-  ASSERT_TRUE(c.send_raw("POST /v1/batch HTTP/1.1\r\nHost: x\r\nAuthorization: Basic a2V5MTo=\r\nContent-Length: " +
-                         std::to_string(body.size()) + "\r\n\r\n" + body));
+  ASSERT_TRUE(c.send_raw(
+      "POST /v1/batch HTTP/1.1\r\nHost: x\r\nAuthorization: Basic a2V5MTo=\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body));
   Client idle(server->local_address());
   ASSERT_TRUE(idle.connected());
   ASSERT_TRUE(wait_until([&] { return pipeline.events.load() == 1; }));  // in flight
@@ -406,10 +416,12 @@ class TlsServerTest : public HttpServerTest {
     dir_ = std::filesystem::temp_directory_path() /
            ("tern-tls-" + std::to_string(::getpid()) + "-" + std::to_string(std::rand()));
     std::filesystem::create_directories(dir_);
-    std::string cmd = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
-                      "-subj /CN=localhost -keyout " + (dir_ / "key.pem").string() + " -out " +
-                      (dir_ / "cert.pem").string() + " >/dev/null 2>&1";
-    ASSERT_EQ(std::system(cmd.c_str()), 0) << "the openssl CLI is needed to make a test certificate";
+    std::string cmd =
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
+        "-subj /CN=localhost -keyout " +
+        (dir_ / "key.pem").string() + " -out " + (dir_ / "cert.pem").string() + " >/dev/null 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0)
+        << "the openssl CLI is needed to make a test certificate";
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
   std::filesystem::path dir_;
@@ -438,7 +450,8 @@ TEST_P(TlsServerTest, TlsRoundTripWithSelfSignedCertificate) {
 }
 
 TEST_P(TlsServerTest, MissingCertificateIsAClearStartError) {
-  handler = std::make_unique<RequestHandler>(make_ingest_config(config).value(), &pipeline, &metrics);
+  handler =
+      std::make_unique<RequestHandler>(make_ingest_config(config).value(), &pipeline, &metrics);
   HttpServerOptions options;
   options.listen = "127.0.0.1:0";
   options.tls.enabled = true;

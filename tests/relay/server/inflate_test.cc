@@ -70,7 +70,8 @@ TEST(InflateTest, CorruptAndTruncatedInputAreReported) {
 
 TEST(InflateTest, ConcatenatedGzipMembersAreOneBody) {
   std::string out;
-  EXPECT_EQ(inflate_bounded(gzip("abc") + gzip("def"), true, 1 << 20, 100, &out), InflateResult::kOk);
+  EXPECT_EQ(inflate_bounded(gzip("abc") + gzip("def"), true, 1 << 20, 100, &out),
+            InflateResult::kOk);
   EXPECT_EQ(out, "abcdef");
 }
 

@@ -27,9 +27,10 @@ TEST(Iso8601Test, ParsesOffsetsFractionsAndNoZone) {
 }
 
 TEST(Iso8601Test, RefusesMalformedAndOutOfRange) {
-  for (const char* bad : {"", "2024", "2024-13-01T00:00:00Z", "2023-02-29T00:00:00Z",
-                          "2024-01-01T24:00:00Z", "2024-01-01T00:00:00Q", "2024-01-01T00:00:00.Z",
-                          "2024-01-01T00:00:00+2", "not a date at all!!", "2024-01-01T00:00:00Zjunk"}) {
+  for (const char* bad :
+       {"", "2024", "2024-13-01T00:00:00Z", "2023-02-29T00:00:00Z", "2024-01-01T24:00:00Z",
+        "2024-01-01T00:00:00Q", "2024-01-01T00:00:00.Z", "2024-01-01T00:00:00+2",
+        "not a date at all!!", "2024-01-01T00:00:00Zjunk"}) {
     EXPECT_FALSE(parse_iso8601(bad)) << bad;
   }
   EXPECT_TRUE(parse_iso8601("2024-02-29T00:00:00Z"));

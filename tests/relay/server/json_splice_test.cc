@@ -44,7 +44,8 @@ TEST(JsonSpliceTest, ScansArrayElementsWithNestedBracesAndEscapedQuotes) {
 }
 
 TEST(JsonSpliceTest, ScanEventsFindsEachEventsMembersAndItsFirstContextsMembersInOnePass) {
-  std::string text = R"({"batch": [ {"type":"track","context":{"ip":"1.2.3.4","app":{"v":"}"}},"n":1},
+  std::string text =
+      R"({"batch": [ {"type":"track","context":{"ip":"1.2.3.4","app":{"v":"}"}},"n":1},
     {"context":null,"context":{"x":1}} , 7, {"a\"context":{"q":1},"context":{ }} ] })";
   std::size_t begin = 0;
   ASSERT_TRUE(find_nth_member_value(text, 0, &begin));
@@ -101,7 +102,8 @@ TEST(JsonSpliceTest, SpansAreExactForRandomTextByteScannedOrIndexed) {
     return x;
   };
   auto random_string = [&] {
-    static const char* kPieces[] = {"a", "b", "\\\"", "\\\\", "{", "}", "[", "]", "\\n", ",", ":", " ", "\\u00e9"};
+    static const char* kPieces[] = {"a", "b",   "\\\"", "\\\\", "{", "}",      "[",
+                                    "]", "\\n", ",",    ":",    " ", "\\u00e9"};
     std::string out = "\"";
     int n = static_cast<int>(next() % 40);
     for (int i = 0; i < n; ++i) out += kPieces[next() % 13];
@@ -109,12 +111,15 @@ TEST(JsonSpliceTest, SpansAreExactForRandomTextByteScannedOrIndexed) {
   };
   std::function<std::string(int)> random_value = [&](int depth) -> std::string {
     switch (depth > 3 ? next() % 2 : next() % 4) {
-      case 0: return random_string();
-      case 1: return std::to_string(next() % 100000);
+      case 0:
+        return random_string();
+      case 1:
+        return std::to_string(next() % 100000);
       case 2: {
         std::string out = "{";
         int n = static_cast<int>(next() % 4);
-        for (int i = 0; i < n; ++i) out += (i ? "," : "") + random_string() + ":" + random_value(depth + 1);
+        for (int i = 0; i < n; ++i)
+          out += (i ? "," : "") + random_string() + ":" + random_value(depth + 1);
         return out + "}";
       }
       default: {
@@ -130,7 +135,9 @@ TEST(JsonSpliceTest, SpansAreExactForRandomTextByteScannedOrIndexed) {
     std::vector<std::string> expected;
     int n = 1 + static_cast<int>(next() % 6);
     for (int i = 0; i < n; ++i) {
-      std::string v = next() % 2 ? random_value(0) : "{\"k\":" + random_value(1) + ",\"context\":{\"ip\":" + random_string() + "}}";
+      std::string v = next() % 2 ? random_value(0)
+                                 : "{\"k\":" + random_value(1) +
+                                       ",\"context\":{\"ip\":" + random_string() + "}}";
       expected.push_back(v);
       text += (i ? "," : "") + std::string(next() % 3, ' ') + v;
     }
@@ -143,9 +150,10 @@ TEST(JsonSpliceTest, SpansAreExactForRandomTextByteScannedOrIndexed) {
     ASSERT_EQ(parser.parse(body).get(root), simdjson::SUCCESS) << body;
     std::vector<ScannedEvent> indexed;
     std::size_t indexed_count = 0;
-    ASSERT_TRUE(scan_events_indexed(
-        body, StructuralIndex{parser.implementation->structural_indexes.get(), parser.implementation->n_structural_indexes},
-        1, &indexed, &indexed_count))
+    ASSERT_TRUE(scan_events_indexed(body,
+                                    StructuralIndex{parser.implementation->structural_indexes.get(),
+                                                    parser.implementation->n_structural_indexes},
+                                    1, &indexed, &indexed_count))
         << body;
     ASSERT_EQ(indexed_count, expected.size()) << body;
     for (std::size_t i = 0; i < expected.size(); ++i) {
@@ -165,8 +173,10 @@ TEST(JsonSpliceTest, SpansAreExactForRandomTextByteScannedOrIndexed) {
       EXPECT_EQ(indexed[i].context, bytewise[0].context);
       ASSERT_EQ(indexed[i].context_members.size(), bytewise[0].context_members.size());
       for (std::size_t m = 0; m < bytewise[0].context_members.size(); ++m) {
-        EXPECT_EQ(indexed[i].context_members[m].value.begin, bytewise[0].context_members[m].value.begin);
-        EXPECT_EQ(indexed[i].context_members[m].value.end, bytewise[0].context_members[m].value.end);
+        EXPECT_EQ(indexed[i].context_members[m].value.begin,
+                  bytewise[0].context_members[m].value.begin);
+        EXPECT_EQ(indexed[i].context_members[m].value.end,
+                  bytewise[0].context_members[m].value.end);
       }
     }
     std::vector<ScannedEvent> events;

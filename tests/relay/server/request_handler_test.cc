@@ -35,7 +35,8 @@ std::string base64(std::string_view in) {
 
 std::string basic(std::string_view key) { return "Basic " + base64(std::string(key) + ":"); }
 
-const SysTime kNow = SysTime{} + std::chrono::milliseconds(1709296496789);  // 2024-03-01T12:34:56.789Z
+const SysTime kNow =
+    SysTime{} + std::chrono::milliseconds(1709296496789);  // 2024-03-01T12:34:56.789Z
 
 std::string track(std::string_view id, std::string_view extra = "") {
   return R"({"type":"track","event":"Signed Up","userId":"u1","messageId":")" + std::string(id) +
@@ -59,7 +60,8 @@ class RequestHandlerTest : public ::testing::Test {
   }
 
   void rebuild() {
-    handler = std::make_unique<RequestHandler>(make_ingest_config(config).value(), &pipeline, &metrics);
+    handler =
+        std::make_unique<RequestHandler>(make_ingest_config(config).value(), &pipeline, &metrics);
   }
 
   HttpRequest post(std::string path, std::string body, std::string key = "key1") {
@@ -113,7 +115,8 @@ TEST_F(RequestHandlerTest, SingleEventEndpointsTakeTheTypeFromThePath) {
   auto e = json::parse(pipeline.all_events().at(0));
   EXPECT_EQ(e["type"], "identify");
   // A body type that disagrees with the path is overwritten.
-  r = call(post("/v1/page", R"({"type":"track","anonymousId":"a","name":"Home","messageId":"p1"})"));
+  r = call(
+      post("/v1/page", R"({"type":"track","anonymousId":"a","name":"Home","messageId":"p1"})"));
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(json::parse(pipeline.all_events().at(1))["type"], "page");
   r = call(post("/v1/t", R"({"event":"E","anonymousId":"a","messageId":"t1"})"));
@@ -164,7 +167,8 @@ TEST_F(RequestHandlerTest, BasicAuthWithEmptyPasswordAuthenticatesTheSource) {
 TEST_F(RequestHandlerTest, BodyWriteKeyAuthenticatesAndIsNotStored) {
   auto r = call(post("/v1/batch", R"({"writeKey":"key1b","batch":[)" + track("w1") + "]}", ""));
   EXPECT_EQ(r.status, 200) << r.body;
-  r = call(post("/v1/track", R"({"writeKey":"key1","event":"E","userId":"u","messageId":"w2"})", ""));
+  r = call(
+      post("/v1/track", R"({"writeKey":"key1","event":"E","userId":"u","messageId":"w2"})", ""));
   EXPECT_EQ(r.status, 200) << r.body;
   auto events = pipeline.all_events();
   ASSERT_EQ(events.size(), 2u);
@@ -192,7 +196,10 @@ TEST_F(RequestHandlerTest, WrongOrMissingWriteKeyIs401AndNothingIsSubmitted) {
 TEST_F(RequestHandlerTest, BodyOverMaxBodyBytesIs413) {
   config.limits.max_body_bytes = 100;
   rebuild();
-  auto r = call(post("/v1/batch", "{\"batch\":[" + track("b1", std::string(",\"p\":\"") + std::string(200, 'x') + "\"") + "]}"));
+  auto r =
+      call(post("/v1/batch",
+                "{\"batch\":[" +
+                    track("b1", std::string(",\"p\":\"") + std::string(200, 'x') + "\"") + "]}"));
   EXPECT_EQ(r.status, 413);
   EXPECT_EQ(json::parse(r.body)["error"], "body_size");
   EXPECT_EQ(counter("tern_relay_limit_hits_total", R"(limit="body_size")"), 1u);
@@ -234,7 +241,8 @@ TEST_F(RequestHandlerTest, GzipAndDeflateBodiesAreAccepted) {
 TEST_F(RequestHandlerTest, TooManyEventsInABatchIs413) {
   config.limits.max_batch_events = 2;
   rebuild();
-  auto r = call(post("/v1/batch", "{\"batch\":[" + track("e1") + "," + track("e2") + "," + track("e3") + "]}"));
+  auto r = call(post("/v1/batch",
+                     "{\"batch\":[" + track("e1") + "," + track("e2") + "," + track("e3") + "]}"));
   EXPECT_EQ(r.status, 413);
   EXPECT_EQ(json::parse(r.body)["error"], "batch_events");
   EXPECT_EQ(counter("tern_relay_limit_hits_total", R"(limit="batch_events")"), 1u);
@@ -244,7 +252,8 @@ TEST_F(RequestHandlerTest, TooManyEventsInABatchIs413) {
 TEST_F(RequestHandlerTest, BatchOverMaxBatchBytesIs413) {
   config.limits.max_batch_bytes = 200;
   rebuild();
-  auto r = call(post("/v1/batch", "{\"batch\":[" + track("s1") + "," + track("s2") + "," + track("s3") + "]}"));
+  auto r = call(post("/v1/batch",
+                     "{\"batch\":[" + track("s1") + "," + track("s2") + "," + track("s3") + "]}"));
   EXPECT_EQ(r.status, 413);
   EXPECT_EQ(counter("tern_relay_limit_hits_total", R"(limit="batch_size")"), 1u);
 }
@@ -255,7 +264,8 @@ TEST_F(RequestHandlerTest, OversizedEventIsRejectedAloneAsTooLarge) {
   std::string big = track("big", ",\"properties\":{\"p\":\"" + std::string(300, 'x') + "\"}");
   auto r = call(post("/v1/batch", "{\"batch\":[" + track("ok1") + "," + big + "]}"));
   EXPECT_EQ(r.status, 200);
-  EXPECT_EQ(json::parse(r.body), json::parse(R"({"accepted":1,"rejected":[{"index":1,"reason":"too_large"}]})"));
+  EXPECT_EQ(json::parse(r.body),
+            json::parse(R"({"accepted":1,"rejected":[{"index":1,"reason":"too_large"}]})"));
   EXPECT_EQ(counter("tern_relay_events_rejected_total", R"(reason="too_large")"), 1u);
   EXPECT_EQ(counter("tern_relay_limit_hits_total", R"(limit="event_size")"), 1u);
   EXPECT_EQ(pipeline.all_events().size(), 1u);
@@ -272,7 +282,10 @@ TEST_F(RequestHandlerTest, AnEventNestedDeeperThanMaxJsonDepthIsRejectedAlone) {
   EXPECT_EQ(counter("tern_relay_limit_hits_total", R"(limit="json_depth")"), 1u);
   EXPECT_EQ(counter("tern_relay_events_rejected_total", R"(reason="json_depth")"), 1u);
   // Next to a good event, the deep one is listed and the good one stored.
-  r = call(post("/v1/batch", "{\"batch\":[" + track("g1") + "," + track("d2", ",\"properties\":" + std::string(10, '[') + std::string(10, ']')) + "]}"));
+  r = call(post("/v1/batch",
+                "{\"batch\":[" + track("g1") + "," +
+                    track("d2", ",\"properties\":" + std::string(10, '[') + std::string(10, ']')) +
+                    "]}"));
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(json::parse(r.body)["accepted"], 1);
   EXPECT_EQ(json::parse(r.body)["rejected"][0]["index"], 1);
@@ -283,9 +296,11 @@ TEST_F(RequestHandlerTest, AnEventNestedDeeperThanMaxJsonDepthIsRejectedAlone) {
   // batch and on a single-event endpoint alike; 9 does not.
   std::string ok = track("d3", ",\"properties\":" + std::string(7, '[') + std::string(7, ']'));
   EXPECT_EQ(call(post("/v1/batch", "{\"batch\":[" + ok + "]}")).status, 200);
-  std::string single = R"({"event":"E","userId":"u","p":)" + std::string(7, '[') + std::string(7, ']') + "}";
+  std::string single =
+      R"({"event":"E","userId":"u","p":)" + std::string(7, '[') + std::string(7, ']') + "}";
   EXPECT_EQ(call(post("/v1/track", single)).status, 200);
-  std::string too_deep = R"({"event":"E","userId":"u","p":)" + std::string(8, '[') + std::string(8, ']') + "}";
+  std::string too_deep =
+      R"({"event":"E","userId":"u","p":)" + std::string(8, '[') + std::string(8, ']') + "}";
   r = call(post("/v1/track", too_deep));
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(json::parse(r.body)["error"], "json_depth");
@@ -293,7 +308,8 @@ TEST_F(RequestHandlerTest, AnEventNestedDeeperThanMaxJsonDepthIsRejectedAlone) {
 }
 
 TEST_F(RequestHandlerTest, NestingSoDeepItIsAnAttackRefusesTheWholeBatch) {
-  std::string attack = track("a1", ",\"properties\":" + std::string(5000, '[') + std::string(5000, ']'));
+  std::string attack =
+      track("a1", ",\"properties\":" + std::string(5000, '[') + std::string(5000, ']'));
   auto r = call(post("/v1/batch", "{\"batch\":[" + track("g1") + "," + attack + "]}"));
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(json::parse(r.body)["error"], "json_depth");
@@ -332,7 +348,8 @@ TEST_F(RequestHandlerTest, InvalidJsonAndMissingBatchAre400) {
 TEST_F(RequestHandlerTest, ABatchWithOneUnparseableEventStoresItsGoodEventsAndListsTheBadOne) {
   const std::pair<std::string, std::string> kBad[] = {
       {"a number outside double range", track("b", ",\"properties\":{\"n\":1e400}")},
-      {"an integer past 64 bits", track("b", ",\"properties\":{\"n\":123456789012345678901234567890}")},
+      {"an integer past 64 bits",
+       track("b", ",\"properties\":{\"n\":123456789012345678901234567890}")},
       {"a lone surrogate escape", track("b", ",\"properties\":{\"s\":\"\\ud800\"}")},
       {"an escape that is not hex", track("b", ",\"properties\":{\"s\":\"\\uzzzz\"}")},
       {"an unknown escape", track("b", ",\"properties\":{\"s\":\"\\q\"}")},
@@ -350,7 +367,8 @@ TEST_F(RequestHandlerTest, ABatchWithOneUnparseableEventStoresItsGoodEventsAndLi
     SCOPED_TRACE(what);
     pipeline.submissions.clear();
     std::string g1 = "g" + std::to_string(n++), g2 = "g" + std::to_string(n++);
-    std::string body = "{\"batch\":[" + track(g1) + "," + bad + "," + track(g2) + "],\"sentAt\":\"2024-03-01T12:34:56.000Z\"}";
+    std::string body = "{\"batch\":[" + track(g1) + "," + bad + "," + track(g2) +
+                       "],\"sentAt\":\"2024-03-01T12:34:56.000Z\"}";
     for (bool gzipped : {false, true}) {
       SCOPED_TRACE(gzipped ? "gzip" : "identity");
       pipeline.submissions.clear();
@@ -375,14 +393,15 @@ TEST_F(RequestHandlerTest, ABatchWithOneUnparseableEventStoresItsGoodEventsAndLi
       }
     }
   }
-  EXPECT_EQ(counter("tern_relay_events_rejected_total", R"(reason="invalid_json")"), 2u * std::size(kBad));
+  EXPECT_EQ(counter("tern_relay_events_rejected_total", R"(reason="invalid_json")"),
+            2u * std::size(kBad));
   EXPECT_EQ(counter("tern_relay_events_accepted_total", R"(source="web")"), 2u * std::size(kBad));
 }
 
 TEST_F(RequestHandlerTest, SeveralBadEventsAreEachListedInOrderAmongOtherRejections) {
   std::string body = "{\"b\\u0061tch\":[" + track("x1", ",\"p\":1e999") + "," + track("g1") +
-                     R"(,{"type":"track","userId":"u"},)" + track("x2", ",\"p\":\"\\ud800\"") + "," +
-                     track("g2") + "]}";
+                     R"(,{"type":"track","userId":"u"},)" + track("x2", ",\"p\":\"\\ud800\"") +
+                     "," + track("g2") + "]}";
   auto r = call(post("/v1/batch", body));
   ASSERT_EQ(r.status, 200) << r.body;
   auto answer = json::parse(r.body);
@@ -399,13 +418,18 @@ TEST_F(RequestHandlerTest, SeveralBadEventsAreEachListedInOrderAmongOtherRejecti
 
 TEST_F(RequestHandlerTest, ABodyWhoseStructureIsBrokenOrWhoseEnvelopeIsBadIsRefusedWhole) {
   const std::string kBroken[] = {
-      "{\"batch\":[" + track("g1") + ",{\"type\":\"track\"]}",         // a bracket closed by the wrong kind
-      "{\"batch\":[" + track("g1") + ",{\"type\":\"tra}]}",             // an unclosed string
-      "{\"batch\":[" + track("g1") + "," + track("x", ",\"n\":1e400") + "]} trailing",  // bytes after the document
-      "{\"batch\":[" + track("g1") + "," + track("x", ",\"n\":1e400") + "] \"sentAt\":1}",  // a missing comma
-      "{\"batch\":[" + track("g1") + "," + track("x", ",\"n\":1e400") + "],\"sentAt\":1e400}",  // a bad envelope
-      "{\"batch\":[" + track("g1") + "," + track("x", ",\"n\":1e400") + "],\"context\":\"\\ud800\"}",
-      "{\"batch\":{\"a\":1e400}}",                                       // no batch array
+      "{\"batch\":[" + track("g1") +
+          ",{\"type\":\"track\"]}",                          // a bracket closed by the wrong kind
+      "{\"batch\":[" + track("g1") + ",{\"type\":\"tra}]}",  // an unclosed string
+      "{\"batch\":[" + track("g1") + "," + track("x", ",\"n\":1e400") +
+          "]} trailing",  // bytes after the document
+      "{\"batch\":[" + track("g1") + "," + track("x", ",\"n\":1e400") +
+          "] \"sentAt\":1}",  // a missing comma
+      "{\"batch\":[" + track("g1") + "," + track("x", ",\"n\":1e400") +
+          "],\"sentAt\":1e400}",  // a bad envelope
+      "{\"batch\":[" + track("g1") + "," + track("x", ",\"n\":1e400") +
+          "],\"context\":\"\\ud800\"}",
+      "{\"batch\":{\"a\":1e400}}",  // no batch array
   };
   for (const std::string& body : kBroken) {
     SCOPED_TRACE(body);
@@ -420,7 +444,8 @@ TEST_F(RequestHandlerTest, ABodyWhoseStructureIsBrokenOrWhoseEnvelopeIsBadIsRefu
 TEST_F(RequestHandlerTest, EventsJudgedAloneStillCountAgainstMaxBatchEvents) {
   config.limits.max_batch_events = 2;
   rebuild();
-  auto r = call(post("/v1/batch", "{\"batch\":[" + track("g1") + "," + track("x", ",\"n\":1e400") + "," + track("g2") + "]}"));
+  auto r = call(post("/v1/batch", "{\"batch\":[" + track("g1") + "," + track("x", ",\"n\":1e400") +
+                                      "," + track("g2") + "]}"));
   EXPECT_EQ(r.status, 413);
   EXPECT_EQ(json::parse(r.body)["error"], "batch_events");
   EXPECT_TRUE(pipeline.submissions.empty());
@@ -450,9 +475,9 @@ TEST_F(RequestHandlerTest, PartialBatchAcceptsGoodEventsAndListsEachRejection) {
   auto body = json::parse(r.body);
   EXPECT_EQ(body["accepted"], 4);
   std::vector<std::pair<int, std::string>> want = {
-      {1, "missing_event"}, {2, "invalid_type"},       {3, "missing_type"},
-      {4, "missing_user"},  {5, "missing_group_id"},   {6, "missing_previous_id"},
-      {7, "missing_user"},  {8, "invalid_timestamp"},  {9, "invalid_message_id"},
+      {1, "missing_event"},  {2, "invalid_type"},      {3, "missing_type"},
+      {4, "missing_user"},   {5, "missing_group_id"},  {6, "missing_previous_id"},
+      {7, "missing_user"},   {8, "invalid_timestamp"}, {9, "invalid_message_id"},
       {10, "not_an_object"}, {11, "invalid_context"}};
   ASSERT_EQ(body["rejected"].size(), want.size()) << r.body;
   for (std::size_t i = 0; i < want.size(); ++i) {
@@ -470,7 +495,8 @@ TEST_F(RequestHandlerTest, AnEventGivingAKeyTheRelayReadsTwiceIsRefusedAsAmbiguo
     {"type":"track","event":"E","userId":"u","messageId":"d3","messageId":"d4"},
     {"type":"track","event":"E","userId":"u","messageId":"d5","context":{},"context":{"ip":"1.1.1.1"}},)" +
                       // An escaped duplicate ("\\u" in an ordinary literal; see below).
-                      "{\"type\":\"track\",\"event\":\"E\",\"userId\":\"u\",\"messageId\":\"d6\",\"typ\\u0065\":\"alias\"}," +
+                      "{\"type\":\"track\",\"event\":\"E\",\"userId\":\"u\",\"messageId\":\"d6\","
+                      "\"typ\\u0065\":\"alias\"}," +
                       R"(
     {"type":"track","event":"E","userId":"u","messageId":"d7","extra":1,"extra":2}
   ]})";
@@ -491,12 +517,13 @@ TEST_F(RequestHandlerTest, EscapedKeysTheRelayReadsAreRefusedAndAnEscapedBatchKe
   // "b\u0061tch" is "batch" once decoded: the body is a batch (not a 500).
   // The escapes are spelled "\\u" in ordinary literals: in a raw string
   // literal the compiler itself turns \u0061 into the letter.
-  std::string batch = "{\"b\\u0061tch\":[" + track("e1") +
-                      ",{\"typ\\u0065\":\"track\",\"event\":\"E\",\"userId\":\"u\",\"messageId\":\"e2\"}"
-                      ",{\"type\":\"track\",\"event\":\"E\",\"userId\":\"u\",\"messageId\":\"e3\","
-                      "\"c\\u006fntext\":{\"ip\":\"1.1.1.1\"}}"
-                      ",{\"type\":\"track\",\"event\":\"E\",\"userId\":\"u\",\"messageId\":\"e4\",\"caf\\u00e9\":1}"
-                      "]}";
+  std::string batch =
+      "{\"b\\u0061tch\":[" + track("e1") +
+      ",{\"typ\\u0065\":\"track\",\"event\":\"E\",\"userId\":\"u\",\"messageId\":\"e2\"}"
+      ",{\"type\":\"track\",\"event\":\"E\",\"userId\":\"u\",\"messageId\":\"e3\","
+      "\"c\\u006fntext\":{\"ip\":\"1.1.1.1\"}}"
+      ",{\"type\":\"track\",\"event\":\"E\",\"userId\":\"u\",\"messageId\":\"e4\",\"caf\\u00e9\":1}"
+      "]}";
   auto r = call(post("/v1/batch", batch));
   ASSERT_EQ(r.status, 200) << r.body;
   auto body = json::parse(r.body);
@@ -511,8 +538,9 @@ TEST_F(RequestHandlerTest, EscapedKeysTheRelayReadsAreRefusedAndAnEscapedBatchKe
 }
 
 TEST_F(RequestHandlerTest, EachSubmittedEventCarriesItsValidatedTypeForThePipeline) {
-  std::string batch = "{\"batch\":[" + track("t1") +
-                      R"(,{"type":"identify","userId":"u","messageId":"t2"},{"type":"fly","userId":"u"}]})";
+  std::string batch =
+      "{\"batch\":[" + track("t1") +
+      R"(,{"type":"identify","userId":"u","messageId":"t2"},{"type":"fly","userId":"u"}]})";
   auto r = call(post("/v1/batch", batch));
   ASSERT_EQ(r.status, 200) << r.body;
   ASSERT_EQ(pipeline.submissions.size(), 1u);
@@ -532,7 +560,8 @@ TEST_F(RequestHandlerTest, EachSubmittedEventCarriesItsValidatedTypeForThePipeli
 TEST_F(RequestHandlerTest, BatchWithNoGoodEventIs400WithTheSameBodyShape) {
   auto r = call(post("/v1/batch", R"({"batch":[{"type":"track","userId":"u"}]})"));
   EXPECT_EQ(r.status, 400);
-  EXPECT_EQ(json::parse(r.body), json::parse(R"({"accepted":0,"rejected":[{"index":0,"reason":"missing_event"}]})"));
+  EXPECT_EQ(json::parse(r.body),
+            json::parse(R"({"accepted":0,"rejected":[{"index":0,"reason":"missing_event"}]})"));
   EXPECT_TRUE(pipeline.submissions.empty());
   r = call(post("/v1/batch", R"({"batch":[]})"));
   EXPECT_EQ(r.status, 400);
@@ -613,7 +642,10 @@ TEST_F(RequestHandlerTest, RateLimitPerWriteKeyIs429WithRetryAfter) {
   config.sources[0].rate_limit_eps = 2;
   config.sources[0].rate_limit_burst = 3;
   rebuild();
-  EXPECT_EQ(call(post("/v1/batch", "{\"batch\":[" + track("q1") + "," + track("q2") + "," + track("q3") + "]}")).status, 200);
+  EXPECT_EQ(call(post("/v1/batch",
+                      "{\"batch\":[" + track("q1") + "," + track("q2") + "," + track("q3") + "]}"))
+                .status,
+            200);
   auto r = call(post("/v1/batch", "{\"batch\":[" + track("q4") + "]}"));
   EXPECT_EQ(r.status, 429);
   ASSERT_NE(r.header("Retry-After"), nullptr);
@@ -628,8 +660,9 @@ TEST_F(RequestHandlerTest, RateLimitPerWriteKeyIs429WithRetryAfter) {
 // ---- enrichment ----
 
 TEST_F(RequestHandlerTest, EnrichmentAddsReceivedAtSourceIpAndKeepsOriginalBytes) {
-  std::string ev = R"({"type":"track","event":"Caf\u00e9 \"quoted\" {x}","userId":"u","messageId":"e1",)"
-                   R"("properties":{"price":1.50,"nested":{"a":[1,{"b":"}"}]}}})";
+  std::string ev =
+      R"({"type":"track","event":"Caf\u00e9 \"quoted\" {x}","userId":"u","messageId":"e1",)"
+      R"("properties":{"price":1.50,"nested":{"a":[1,{"b":"}"}]}}})";
   auto r = call(post("/v1/batch", "{\"batch\":[" + ev + "]}"));
   ASSERT_EQ(r.status, 200);
   std::string stored = pipeline.all_events().at(0);
@@ -655,15 +688,20 @@ TEST_F(RequestHandlerTest, TimestampIsCorrectedForClockSkewFromSentAt) {
 }
 
 TEST_F(RequestHandlerTest, TimestampWithoutSentAtIsKept) {
-  ASSERT_EQ(call(post("/v1/batch", "{\"batch\":[" + track("k2", R"(,"timestamp":"2020-01-01T00:00:00+01:00")") + "]}")).status, 200);
+  ASSERT_EQ(
+      call(post("/v1/batch",
+                "{\"batch\":[" + track("k2", R"(,"timestamp":"2020-01-01T00:00:00+01:00")") + "]}"))
+          .status,
+      200);
   auto e = json::parse(pipeline.all_events().at(0));
   EXPECT_EQ(e["timestamp"], "2020-01-01T00:00:00+01:00");
   EXPECT_FALSE(e.contains("originalTimestamp"));
 }
 
 TEST_F(RequestHandlerTest, SingleEventSentAtCorrectsItsOwnTimestamp) {
-  auto r = call(post("/v1/track", R"({"event":"E","userId":"u","messageId":"k3",)"
-                                  R"("timestamp":"2024-03-01T12:00:00Z","sentAt":"2024-03-01T12:00:10Z"})"));
+  auto r = call(post("/v1/track",
+                     R"({"event":"E","userId":"u","messageId":"k3",)"
+                     R"("timestamp":"2024-03-01T12:00:00Z","sentAt":"2024-03-01T12:00:10Z"})"));
   ASSERT_EQ(r.status, 200);
   auto e = json::parse(pipeline.all_events().at(0));
   EXPECT_EQ(e["timestamp"], "2024-03-01T12:34:46.789Z");
@@ -756,16 +794,20 @@ TEST_F(EnrichEventTest, NoContextGetsOneWithIpAndSourceId) {
   EnrichInput in;
   in.ip = "1.2.3.4";
   in.timestamp = kNow;
-  EXPECT_EQ(enrich(R"({"a":1})", in),
-            R"({"a":1,"receivedAt":"2024-03-01T12:34:56.789Z","context":{"ip":"1.2.3.4","sourceId":"src"}})");
+  EXPECT_EQ(
+      enrich(R"({"a":1})", in),
+      R"({"a":1,"receivedAt":"2024-03-01T12:34:56.789Z","context":{"ip":"1.2.3.4","sourceId":"src"}})");
 }
 
 TEST_F(EnrichEventTest, ExistingContextKeepsClientIpAndReplacesSourceId) {
   EnrichInput in;
   in.ip = "1.2.3.4";
   in.timestamp = kNow;
-  std::string out = enrich(R"({"context":{"ip":"9.9.9.9","sourceId":"forged","app":{"v":"}"}},"b":2})", in);
-  EXPECT_EQ(out, R"({"context":{"ip":"9.9.9.9","app":{"v":"}"},"sourceId":"src"},"b":2,"receivedAt":"2024-03-01T12:34:56.789Z"})");
+  std::string out =
+      enrich(R"({"context":{"ip":"9.9.9.9","sourceId":"forged","app":{"v":"}"}},"b":2})", in);
+  EXPECT_EQ(
+      out,
+      R"({"context":{"ip":"9.9.9.9","app":{"v":"}"},"sourceId":"src"},"b":2,"receivedAt":"2024-03-01T12:34:56.789Z"})");
 }
 
 TEST_F(EnrichEventTest, NullContextIsReplaced) {
@@ -780,15 +822,19 @@ TEST_F(EnrichEventTest, ClientReceivedAtAndWriteKeyAreDroppedAndTypeForced) {
   EnrichInput in;
   in.forced_type = "screen";
   in.timestamp = kNow;
-  std::string out = enrich(R"({ "receivedAt" : "1999", "type":"track", "writeKey":"k", "x":"\\\"" })", in);
-  EXPECT_EQ(out, R"({"type":"screen","x":"\\\"","receivedAt":"2024-03-01T12:34:56.789Z","context":{"sourceId":"src"}})");
+  std::string out =
+      enrich(R"({ "receivedAt" : "1999", "type":"track", "writeKey":"k", "x":"\\\"" })", in);
+  EXPECT_EQ(
+      out,
+      R"({"type":"screen","x":"\\\"","receivedAt":"2024-03-01T12:34:56.789Z","context":{"sourceId":"src"}})");
 }
 
 TEST_F(EnrichEventTest, SkewCorrectionReplacesTimestampAndKeepsOriginalText) {
   EnrichInput in;
   in.timestamp = parse_iso8601("2024-03-01T10:00:00+00:00");
   in.sent_at = parse_iso8601("2024-03-01T10:00:05Z");
-  auto e = json::parse(enrich(R"({"timestamp":"2024-03-01T10:00:00+00:00","originalTimestamp":"x"})", in));
+  auto e = json::parse(
+      enrich(R"({"timestamp":"2024-03-01T10:00:00+00:00","originalTimestamp":"x"})", in));
   EXPECT_EQ(e["timestamp"], "2024-03-01T12:34:51.789Z");
   EXPECT_EQ(e["originalTimestamp"], "2024-03-01T10:00:00+00:00");
 }

@@ -10,19 +10,19 @@
 #include <future>
 #include <thread>
 
-#include "tern/relay/builtin_sinks.h"
-#include "tern/relay/durable_pipeline.h"
 #include "manual_clock.h"
 #include "temp_dir.h"
+#include "tern/relay/builtin_sinks.h"
+#include "tern/relay/durable_pipeline.h"
 #include "wait_until.h"
 
 namespace tern::relay {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::ManualClock;
 using tern::testing::TempDir;
 using tern::testing::wait_until;
+using testing::ManualClock;
 namespace fs = std::filesystem;
 
 SinkConfig file_config(std::map<std::string, std::string> settings) {
@@ -38,7 +38,8 @@ std::vector<std::string> files_in(const std::string& dir, const std::string& suf
   if (!fs::exists(dir)) return v;
   for (const auto& e : fs::directory_iterator(dir)) {
     std::string p = e.path().string();
-    if (p.size() >= suffix.size() && p.compare(p.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    if (p.size() >= suffix.size() &&
+        p.compare(p.size() - suffix.size(), suffix.size(), suffix) == 0) {
       v.push_back(p);
     }
   }
@@ -81,8 +82,10 @@ struct Batch {
   std::vector<std::string> texts;
   std::vector<SinkRecord> records;
   explicit Batch(int from, int n) {
-    for (int i = from; i < from + n; ++i) texts.push_back("{\"type\":\"track\",\"n\":" + std::to_string(i) + "}");
-    for (std::size_t i = 0; i < texts.size(); ++i) records.push_back(SinkRecord{i + 1, "web", texts[i]});
+    for (int i = from; i < from + n; ++i)
+      texts.push_back("{\"type\":\"track\",\"n\":" + std::to_string(i) + "}");
+    for (std::size_t i = 0; i < texts.size(); ++i)
+      records.push_back(SinkRecord{i + 1, "web", texts[i]});
   }
 };
 
@@ -134,7 +137,8 @@ TEST(FileSinkTest, FileNamesCarryTheClocksUtcTime) {
   Metrics m;
   // 2030-01-02T03:04:05Z
   ManualClock clock(std::chrono::system_clock::time_point(std::chrono::seconds(1893553445)));
-  auto sink = make_file_sink(file_config({{"dir", dir.path()}}), SinkContext{dir.path(), &m, &clock});
+  auto sink =
+      make_file_sink(file_config({{"dir", dir.path()}}), SinkContext{dir.path(), &m, &clock});
   ASSERT_TRUE(sink.is_ok());
   ASSERT_TRUE((*sink)->open().is_ok());
   Batch b(0, 1);
@@ -142,7 +146,8 @@ TEST(FileSinkTest, FileNamesCarryTheClocksUtcTime) {
   ASSERT_TRUE((*sink)->close(std::chrono::steady_clock::now() + 1s).is_ok());
   auto files = files_in(dir.path(), ".ndjson");
   ASSERT_EQ(files.size(), 1u);
-  EXPECT_EQ(fs::path(files[0]).filename().string().rfind("archive-20300102T030405Z-", 0), 0u) << files[0];
+  EXPECT_EQ(fs::path(files[0]).filename().string().rfind("archive-20300102T030405Z-", 0), 0u)
+      << files[0];
 }
 
 TEST(FileSinkTest, RotatesByAgeEvenWhenIdle) {
@@ -169,8 +174,9 @@ TEST(FileSinkTest, RotatesByAgeEvenWhenIdle) {
 TEST(FileSinkTest, GzipFilesAreCompleteStreamsThatReadBack) {
   TempDir dir;
   Metrics m;
-  auto sink = make_file_sink(file_config({{"dir", dir.path()}, {"gzip", "true"}, {"max_bytes", "200"}}),
-                             SinkContext{dir.path(), &m});
+  auto sink =
+      make_file_sink(file_config({{"dir", dir.path()}, {"gzip", "true"}, {"max_bytes", "200"}}),
+                     SinkContext{dir.path(), &m});
   ASSERT_TRUE(sink.is_ok());
   ASSERT_TRUE((*sink)->open().is_ok());
   for (int i = 0; i < 30; ++i) {
@@ -186,7 +192,8 @@ TEST(FileSinkTest, GzipFilesAreCompleteStreamsThatReadBack) {
     all.insert(all.end(), l.begin(), l.end());
   }
   ASSERT_EQ(all.size(), 300u);
-  for (int i = 0; i < 300; ++i) EXPECT_EQ(all[i], "{\"type\":\"track\",\"n\":" + std::to_string(i % 10 + (i / 10) * 10) + "}");
+  for (int i = 0; i < 300; ++i)
+    EXPECT_EQ(all[i], "{\"type\":\"track\",\"n\":" + std::to_string(i % 10 + (i / 10) * 10) + "}");
 }
 
 // A write that fails part-way (here the file-size limit, as a full disk
@@ -210,7 +217,8 @@ TEST(FileSinkTest, AFailedWriteGoesBackToTheLastFlushSoTheRedeliveryIsNotDuplica
   ASSERT_TRUE(s.deliver(b.records).status.is_ok());  // written, not flushed
   EXPECT_GT(fs::file_size(open_files[0]), flushed);
 
-  struct sigaction ignore {}, old {};
+  struct sigaction ignore {
+  }, old{};
   ignore.sa_handler = SIG_IGN;
   ASSERT_EQ(::sigaction(SIGXFSZ, &ignore, &old), 0);
   rlimit saved{};
@@ -233,15 +241,14 @@ TEST(FileSinkTest, AFailedWriteGoesBackToTheLastFlushSoTheRedeliveryIsNotDuplica
   ASSERT_EQ(files.size(), 1u);
   auto lines = lines_of(read_plain(files[0]));
   ASSERT_EQ(lines.size(), 9u);
-  for (int i = 0; i < 9; ++i) EXPECT_EQ(lines[i], "{\"type\":\"track\",\"n\":" + std::to_string(i) + "}");
+  for (int i = 0; i < 9; ++i)
+    EXPECT_EQ(lines[i], "{\"type\":\"track\",\"n\":" + std::to_string(i) + "}");
 }
 
 TEST(FileSinkTest, AFileLeftOpenByACrashIsPublishedAtOpen) {
   TempDir dir;
   Metrics m;
-  {
-    std::ofstream(dir.path() + "/archive-20260101T000000Z-0000.ndjson.open") << "{\"n\":1}\n";
-  }
+  { std::ofstream(dir.path() + "/archive-20260101T000000Z-0000.ndjson.open") << "{\"n\":1}\n"; }
   auto sink = make_file_sink(file_config({{"dir", dir.path()}}), SinkContext{dir.path(), &m});
   ASSERT_TRUE(sink.is_ok());
   ASSERT_TRUE((*sink)->open().is_ok());
@@ -253,13 +260,16 @@ TEST(FileSinkTest, AFileLeftOpenWithATornLastLineIsCutAfterItsLastCompleteLine) 
   TempDir dir;
   Metrics m;
   {
-    std::ofstream(dir.path() + "/archive-20260101T000000Z-0000.ndjson.open") << "{\"n\":1}\n{\"n\":2}\n{\"n\":";
-    std::ofstream(dir.path() + "/archive-20260101T000000Z-0001.ndjson.open") << "{\"n\":3";  // no whole line
+    std::ofstream(dir.path() + "/archive-20260101T000000Z-0000.ndjson.open")
+        << "{\"n\":1}\n{\"n\":2}\n{\"n\":";
+    std::ofstream(dir.path() + "/archive-20260101T000000Z-0001.ndjson.open")
+        << "{\"n\":3";  // no whole line
   }
   auto sink = make_file_sink(file_config({{"dir", dir.path()}}), SinkContext{dir.path(), &m});
   ASSERT_TRUE(sink.is_ok());
   ASSERT_TRUE((*sink)->open().is_ok());
-  EXPECT_EQ(read_plain(dir.path() + "/archive-20260101T000000Z-0000.ndjson"), "{\"n\":1}\n{\"n\":2}\n");
+  EXPECT_EQ(read_plain(dir.path() + "/archive-20260101T000000Z-0000.ndjson"),
+            "{\"n\":1}\n{\"n\":2}\n");
   EXPECT_FALSE(fs::exists(dir.path() + "/archive-20260101T000000Z-0001.ndjson"));
   EXPECT_TRUE(files_in(dir.path(), ".open").empty());
 }
@@ -313,7 +323,8 @@ TEST(FileSinkPipelineTest, DefaultConfigLandsEventsInDataDirEventsAndSurvivesRes
     ASSERT_TRUE(p.is_ok()) << p.status().to_string();
     Submission s;
     s.events = SpoolBatch("default");
-    for (int i = 0; i < 5; ++i) s.events.add("track", "{\"type\":\"track\",\"n\":" + std::to_string(round * 5 + i) + "}");
+    for (int i = 0; i < 5; ++i)
+      s.events.add("track", "{\"type\":\"track\",\"n\":" + std::to_string(round * 5 + i) + "}");
     std::promise<Status> done;
     (*p)->submit(std::move(s), [&](Status st) { done.set_value(st); });
     ASSERT_TRUE(done.get_future().get().is_ok());

@@ -35,7 +35,8 @@ KafkaMock::~KafkaMock() {
 }
 
 Status KafkaMock::create_topic(const std::string& topic, int partitions, int replication) {
-  rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(cluster_, topic.c_str(), partitions, replication);
+  rd_kafka_resp_err_t e =
+      rd_kafka_mock_topic_create(cluster_, topic.c_str(), partitions, replication);
   if (e) return Status(StatusCode::kInternal, std::string("create topic: ") + rd_kafka_err2str(e));
   return Status::ok();
 }
@@ -85,7 +86,9 @@ int KafkaMock::set_nodelay_on_broker_connections() const {
     if (::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
     sockaddr_in local{}, peer{};
     socklen_t len = sizeof local;
-    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) != 0 || local.sin_family != AF_INET) continue;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) != 0 ||
+        local.sin_family != AF_INET)
+      continue;
     len = sizeof peer;
     if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0) continue;  // a listener
     if (!ports.count(ntohs(local.sin_port))) continue;  // not the broker side
@@ -96,7 +99,8 @@ int KafkaMock::set_nodelay_on_broker_connections() const {
   return changed;
 }
 
-int64_t KafkaMock::message_count(const std::string& topic, int partitions, std::chrono::milliseconds timeout) const {
+int64_t KafkaMock::message_count(const std::string& topic, int partitions,
+                                 std::chrono::milliseconds timeout) const {
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   (void)rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap_.c_str(), err, sizeof err);
@@ -109,7 +113,8 @@ int64_t KafkaMock::message_count(const std::string& topic, int partitions, std::
   int64_t total = 0;
   for (int p = 0; p < partitions && total >= 0; ++p) {
     int64_t lo = 0, hi = 0;
-    if (rd_kafka_query_watermark_offsets(c, topic.c_str(), p, &lo, &hi, static_cast<int>(timeout.count()))) {
+    if (rd_kafka_query_watermark_offsets(c, topic.c_str(), p, &lo, &hi,
+                                         static_cast<int>(timeout.count()))) {
       total = -1;
     } else {
       total += hi;
@@ -119,7 +124,8 @@ int64_t KafkaMock::message_count(const std::string& topic, int partitions, std::
   return total;
 }
 
-std::vector<KafkaMessage> KafkaMock::consume(const std::string& topic, int partitions, std::size_t n,
+std::vector<KafkaMessage> KafkaMock::consume(const std::string& topic, int partitions,
+                                             std::size_t n,
                                              std::chrono::milliseconds timeout) const {
   std::vector<KafkaMessage> out;
   char err[512];

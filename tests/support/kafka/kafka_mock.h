@@ -54,7 +54,8 @@ class KafkaMock {
 
   // Messages stored in `topic` (the sum of its partitions' high watermarks),
   // or -1 if the cluster does not answer within `timeout`.
-  int64_t message_count(const std::string& topic, int partitions, std::chrono::milliseconds timeout) const;
+  int64_t message_count(const std::string& topic, int partitions,
+                        std::chrono::milliseconds timeout) const;
 
   // Reads `topic` (partitions 0..partitions-1) from the beginning until `n`
   // messages arrived or `timeout` passed, with a real rdkafka consumer.

@@ -24,7 +24,9 @@ volatile sig_atomic_t g_stop = 0;
 void on_signal(int) { g_stop = 1; }
 
 int usage() {
-  std::fprintf(stderr, "usage: tern-kafka-mock [--brokers N] [--topic NAME[:PARTITIONS]]... [--seconds S]\n");
+  std::fprintf(
+      stderr,
+      "usage: tern-kafka-mock [--brokers N] [--topic NAME[:PARTITIONS]]... [--seconds S]\n");
   return 2;
 }
 
@@ -73,7 +75,8 @@ int main(int argc, char** argv) {
   std::printf("bootstrap=%s\n", (*mock)->bootstrap().c_str());
   std::fflush(stdout);
 
-  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+  auto until = std::chrono::steady_clock::now() +
+               std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
   bool stdin_open = true;
   while (!g_stop) {
     if (seconds > 0 && std::chrono::steady_clock::now() >= until) break;

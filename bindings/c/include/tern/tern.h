@@ -214,8 +214,8 @@ TERN_EXPORT tern_status tern_http_response_set_retry_after_header(tern_http_resp
                                                                   const char* value);
 /* The response body (copied; the library reads per-event rejections from it).
  * `body` may be NULL when `length` is 0. TERN_OK or TERN_INVALID_ARGUMENT. */
-TERN_EXPORT tern_status tern_http_response_set_body(tern_http_response* response,
-                                                    const void* body, size_t length);
+TERN_EXPORT tern_status tern_http_response_set_body(tern_http_response* response, const void* body,
+                                                    size_t length);
 /* The transport-level error text for status 0 (copied). TERN_OK or
  * TERN_INVALID_ARGUMENT. */
 TERN_EXPORT tern_status tern_http_response_set_error(tern_http_response* response,
@@ -283,10 +283,8 @@ TERN_EXPORT tern_status tern_options_set_max_event_age_s(tern_options* options, 
 TERN_EXPORT tern_status tern_options_set_durability(tern_options* options,
                                                     tern_durability durability);
 TERN_EXPORT tern_status tern_options_set_commit_window_ms(tern_options* options, int64_t ms);
-TERN_EXPORT tern_status tern_options_set_commit_max_events(tern_options* options,
-                                                           uint64_t events);
-TERN_EXPORT tern_status tern_options_set_max_pending_events(tern_options* options,
-                                                            uint64_t events);
+TERN_EXPORT tern_status tern_options_set_commit_max_events(tern_options* options, uint64_t events);
+TERN_EXPORT tern_status tern_options_set_max_pending_events(tern_options* options, uint64_t events);
 TERN_EXPORT tern_status tern_options_set_backoff_base_ms(tern_options* options, int64_t ms);
 TERN_EXPORT tern_status tern_options_set_backoff_max_ms(tern_options* options, int64_t ms);
 TERN_EXPORT tern_status tern_options_set_max_batch_age_s(tern_options* options, int64_t seconds);
@@ -303,10 +301,8 @@ TERN_EXPORT tern_status tern_options_set_library_version(tern_options* options,
                                                          const char* version);
 /* The built-in libcurl transport (used when no host transport is set; a
  * library built with CMake TERN_TRANSPORT=none has none). */
-TERN_EXPORT tern_status tern_options_set_http_connect_timeout_ms(tern_options* options,
-                                                                 int64_t ms);
-TERN_EXPORT tern_status tern_options_set_http_request_timeout_ms(tern_options* options,
-                                                                 int64_t ms);
+TERN_EXPORT tern_status tern_options_set_http_connect_timeout_ms(tern_options* options, int64_t ms);
+TERN_EXPORT tern_status tern_options_set_http_request_timeout_ms(tern_options* options, int64_t ms);
 /* Non-zero (default): verify the TLS peer and host. Turn off only for local tests. */
 TERN_EXPORT tern_status tern_options_set_http_verify_tls(tern_options* options, int verify);
 /* A CA bundle file; "" means the system's. */
@@ -323,8 +319,8 @@ TERN_EXPORT tern_status tern_options_set_http_user_agent(tern_options* options,
  * calls to go back to the built-in default. */
 TERN_EXPORT tern_status tern_options_set_logger(tern_options* options, const tern_logger* logger,
                                                 tern_log_level min_level);
-TERN_EXPORT tern_status tern_options_set_context_provider(
-    tern_options* options, const tern_context_provider* provider);
+TERN_EXPORT tern_status tern_options_set_context_provider(tern_options* options,
+                                                          const tern_context_provider* provider);
 TERN_EXPORT tern_status tern_options_set_transport(tern_options* options,
                                                    const tern_transport* transport);
 /* Appends a plugin; plugins run in the order they were added. */

@@ -2,8 +2,8 @@
 // postgres when their CMake options are on). Link tern::relay_sinks.
 #pragma once
 
-#include "tern/relay/sink_registry.h"
 #include "tern/base/status.h"
+#include "tern/relay/sink_registry.h"
 
 namespace tern::relay {
 

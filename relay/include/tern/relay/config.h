@@ -11,33 +11,33 @@
 #include <string>
 #include <vector>
 
-#include "tern/relay/pipeline.h"
 #include "tern/base/status.h"
+#include "tern/relay/pipeline.h"
 
 namespace tern::relay {
 
 struct SourceConfig {
-  std::string id;                       // source id, stamped into events as context.sourceId... see enrichment
+  std::string id;  // source id, stamped into events as context.sourceId... see enrichment
   std::vector<std::string> write_keys;  // keys that authenticate as this source
   AckMode ack_mode = AckMode::kLocal;
-  double rate_limit_eps = 0;            // token bucket rate per write key, events/s; 0 = unlimited
-  double rate_limit_burst = 0;          // bucket size; 0 = 2 × rate
+  double rate_limit_eps = 0;    // token bucket rate per write key, events/s; 0 = unlimited
+  double rate_limit_burst = 0;  // bucket size; 0 = 2 × rate
   std::chrono::seconds dedup_window{600};
   std::size_t dedup_max_entries = 1'000'000;  // memory bound of the dedup set
 };
 
 struct LimitsConfig {
-  std::size_t max_body_bytes = 512 * 1024;            // compressed, as received
+  std::size_t max_body_bytes = 512 * 1024;  // compressed, as received
   std::size_t max_decompressed_bytes = 4 * 1024 * 1024;
-  double max_inflate_ratio = 100.0;                   // decompressed / compressed
+  double max_inflate_ratio = 100.0;  // decompressed / compressed
   std::size_t max_batch_events = 2'500;
   std::size_t max_event_bytes = 32 * 1024;
-  std::size_t max_batch_bytes = 500 * 1024;           // decompressed JSON batch
+  std::size_t max_batch_bytes = 500 * 1024;  // decompressed JSON batch
   std::size_t max_json_depth = 32;
   std::size_t max_header_bytes = 8 * 1024;
-  std::chrono::milliseconds idle_timeout{60'000};     // keep-alive idle
-  std::chrono::milliseconds read_timeout{10'000};     // one request, headers to end of body
-  std::chrono::milliseconds sink_ack_timeout{10'000}; // ack mode "sink"
+  std::chrono::milliseconds idle_timeout{60'000};      // keep-alive idle
+  std::chrono::milliseconds read_timeout{10'000};      // one request, headers to end of body
+  std::chrono::milliseconds sink_ack_timeout{10'000};  // ack mode "sink"
 };
 
 struct TlsConfig {
@@ -55,10 +55,10 @@ struct ServerConfig {
 };
 
 struct SpoolConfig {
-  std::string dir;                                 // default: <data-dir>/spool
-  std::size_t max_bytes = 1024ull * 1024 * 1024;   // past it: 503 + Retry-After, /ready fails
-  std::chrono::milliseconds commit_window{0};      // extra group-commit wait; 0: none
-  std::size_t memory_tail_bytes = 16u << 20;       // recent commits kept for the sinks; 0: off
+  std::string dir;                                // default: <data-dir>/spool
+  std::size_t max_bytes = 1024ull * 1024 * 1024;  // past it: 503 + Retry-After, /ready fails
+  std::chrono::milliseconds commit_window{0};     // extra group-commit wait; 0: none
+  std::size_t memory_tail_bytes = 16u << 20;      // recent commits kept for the sinks; 0: off
   int retry_after_seconds = 5;
 };
 
@@ -97,8 +97,8 @@ struct RelayConfig {
   SpoolConfig spool;
   LogConfig log;
   std::vector<SourceConfig> sources;
-  std::vector<SinkConfig> sinks;   // default: one "file" sink under <data-dir>/events
-  std::vector<RouteConfig> routes; // default: every source to every sink
+  std::vector<SinkConfig> sinks;    // default: one "file" sink under <data-dir>/events
+  std::vector<RouteConfig> routes;  // default: every source to every sink
 };
 
 // Parses TOML text (`origin` names it in errors). Fills defaults, validates

@@ -19,12 +19,12 @@
 #include <memory>
 #include <string>
 
+#include "tern/base/status.h"
 #include "tern/relay/clock.h"
 #include "tern/relay/config.h"
 #include "tern/relay/metrics.h"
 #include "tern/relay/pipeline.h"
 #include "tern/relay/sink_registry.h"
-#include "tern/base/status.h"
 
 namespace tern::relay {
 

@@ -34,7 +34,8 @@ class Field {
   Field(std::string_view key, const std::string& value);
   Field(std::string_view key, bool value);
   Field(std::string_view key, double value);
-  template <typename T, typename = std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool>>>
+  template <typename T,
+            typename = std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool>>>
   Field(std::string_view key, T value) : key_(key), json_(std::to_string(value)) {}
 
   const std::string& key() const noexcept { return key_; }

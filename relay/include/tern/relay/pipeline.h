@@ -16,8 +16,8 @@
 #include <string_view>
 #include <vector>
 
-#include "tern/relay/spool.h"
 #include "tern/base/status.h"
+#include "tern/relay/spool.h"
 
 namespace tern::relay {
 

@@ -41,9 +41,9 @@
 namespace tern::relay {
 
 struct SinkRecord {
-  uint64_t seq = 0;             // the spool's sequence number (monotonic)
-  std::string_view source_id;   // the source (write key's owner) it came from
-  std::string_view event;       // the enriched event, one JSON object as text
+  uint64_t seq = 0;            // the spool's sequence number (monotonic)
+  std::string_view source_id;  // the source (write key's owner) it came from
+  std::string_view event;      // the enriched event, one JSON object as text
 };
 
 struct SinkRejection {

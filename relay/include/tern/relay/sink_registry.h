@@ -14,11 +14,11 @@
 #include <string_view>
 #include <vector>
 
+#include "tern/base/status.h"
 #include "tern/relay/clock.h"
 #include "tern/relay/config.h"
 #include "tern/relay/metrics.h"
 #include "tern/relay/sink.h"
-#include "tern/base/status.h"
 
 namespace tern::relay {
 

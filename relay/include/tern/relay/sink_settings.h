@@ -14,8 +14,8 @@
 #include <string>
 #include <string_view>
 
-#include "tern/relay/config.h"
 #include "tern/base/status.h"
+#include "tern/relay/config.h"
 
 namespace tern::relay {
 
@@ -27,7 +27,8 @@ class SinkSettings {
   bool boolean(std::string_view key, bool def);  // true/false
   int64_t integer(std::string_view key, int64_t def, int64_t min, int64_t max);
   std::size_t size(std::string_view key, std::size_t def);  // 1048576, "512KiB", "1GB"
-  std::chrono::milliseconds duration(std::string_view key, std::chrono::milliseconds def);  // "50ms", "1h"
+  std::chrono::milliseconds duration(std::string_view key,
+                                     std::chrono::milliseconds def);  // "50ms", "1h"
   bool has(std::string_view key) const;
 
   // kInvalidArgument for the first bad value, else for the first key no

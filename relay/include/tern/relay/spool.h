@@ -55,9 +55,9 @@
 #include <thread>
 #include <vector>
 
+#include "tern/base/status.h"
 #include "tern/relay/clock.h"
 #include "tern/relay/metrics.h"
-#include "tern/base/status.h"
 
 namespace tern::relay {
 
@@ -218,8 +218,8 @@ class Spool {
   // write (kIOError; nothing of this batch is readable).
   Status append(SpoolBatch events, AppendCallback done);
 
-  uint64_t last_seq() const;      // last committed sequence number (0: none yet)
-  std::size_t bytes() const;      // committed + queued bytes
+  uint64_t last_seq() const;  // last committed sequence number (0: none yet)
+  std::size_t bytes() const;  // committed + queued bytes
   std::size_t max_bytes() const;
   void set_max_bytes(std::size_t max_bytes);
   bool full() const;
@@ -300,18 +300,18 @@ class Spool {
   int lock_fd_ = -1;
 
   mutable std::mutex mu_;
-  std::condition_variable commit_cv_;  // committer: work arrived / stop
+  std::condition_variable commit_cv_;       // committer: work arrived / stop
   std::condition_variable maintenance_cv_;  // maintenance thread: stop
   bool maintenance_stop_ = false;
-  uint64_t seq_at_last_pass_ = 0;  // last_seq_ at the previous maintenance pass
-  uint64_t trimmed_at_seq_ = 0;    // last_seq_ when free memory was last released
-  std::condition_variable data_cv_;    // readers: new committed data / close
+  uint64_t seq_at_last_pass_ = 0;    // last_seq_ at the previous maintenance pass
+  uint64_t trimmed_at_seq_ = 0;      // last_seq_ when free memory was last released
+  std::condition_variable data_cv_;  // readers: new committed data / close
   std::vector<Pending> pending_;
   std::size_t pending_bytes_ = 0;
   std::chrono::steady_clock::time_point first_pending_{};
   std::chrono::steady_clock::time_point roll_requested_at_{};
   std::chrono::steady_clock::time_point last_commit_at_{};  // or roll; committer only
-  std::map<uint64_t, Segment> segments_;  // by first seq
+  std::map<uint64_t, Segment> segments_;                    // by first seq
   std::size_t committed_bytes_ = 0;
   uint64_t last_seq_ = 0;
   std::size_t max_bytes_;

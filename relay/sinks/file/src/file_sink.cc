@@ -27,7 +27,8 @@ Status errno_status(const std::string& what) {
 }
 
 bool ends_with(const std::string& s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 struct Options {
@@ -45,8 +46,10 @@ class FileSink final : public Sink {
       : name_(std::move(name)), opt_(std::move(o)), clock_(clock) {
     std::string l = "sink=";
     base::append_json_string(l, name_);
-    rotations_ = &metrics.counter("tern_relay_file_sink_rotations_total", l, "Files finished by the file sink");
-    bytes_ = &metrics.counter("tern_relay_file_sink_bytes_total", l, "Bytes written by the file sink (after gzip)");
+    rotations_ = &metrics.counter("tern_relay_file_sink_rotations_total", l,
+                                  "Files finished by the file sink");
+    bytes_ = &metrics.counter("tern_relay_file_sink_bytes_total", l,
+                              "Bytes written by the file sink (after gzip)");
   }
   ~FileSink() override {
     if (fd_ >= 0) (void)finish_file();
@@ -61,7 +64,8 @@ class FileSink final : public Sink {
 
   DeliveryResult deliver(const std::vector<SinkRecord>& batch) override {
     DeliveryResult res;
-    if (fd_ >= 0 && (file_bytes_ >= opt_.max_bytes || clock_.steady_now() - opened_at_ >= opt_.max_age)) {
+    if (fd_ >= 0 &&
+        (file_bytes_ >= opt_.max_bytes || clock_.steady_now() - opened_at_ >= opt_.max_age)) {
       res.status = finish_file();
       if (!res.status) return res;
     }
@@ -77,7 +81,9 @@ class FileSink final : public Sink {
       for (char nl : {'\n', '\r'}) {
         char* p = &text_[start];
         char* end = text_.data() + text_.size();
-        while ((p = static_cast<char*>(std::memchr(p, nl, static_cast<std::size_t>(end - p)))) != nullptr) *p++ = ' ';
+        while ((p = static_cast<char*>(std::memchr(p, nl, static_cast<std::size_t>(end - p)))) !=
+               nullptr)
+          *p++ = ' ';
       }
       text_ += '\n';
     }
@@ -284,7 +290,8 @@ class FileSink final : public Sink {
       if (from == path_) continue;
       std::string to = from.substr(0, from.size() - (sizeof kOpenSuffix - 1));
       off_t cut = 0, left = 1;
-      if (!ends_with(to, ".gz") && !cut_torn_line(from, &cut, &left)) continue;  // unreadable: leave it
+      if (!ends_with(to, ".gz") && !cut_torn_line(from, &cut, &left))
+        continue;  // unreadable: leave it
       if (left == 0) {
         if (::unlink(from.c_str()) == 0) {
           log::info("file sink: removed a file left open by a crash with no complete line",
@@ -311,7 +318,8 @@ class FileSink final : public Sink {
     off_t keep = ok ? st.st_size : 0;
     char buf[4096];
     while (ok && keep > 0) {
-      off_t from = keep > static_cast<off_t>(sizeof buf) ? keep - static_cast<off_t>(sizeof buf) : 0;
+      off_t from =
+          keep > static_cast<off_t>(sizeof buf) ? keep - static_cast<off_t>(sizeof buf) : 0;
       ssize_t n = ::pread(fd, buf, static_cast<std::size_t>(keep - from), from);
       if (n != keep - from) {
         ok = false;
@@ -368,7 +376,8 @@ Result<std::unique_ptr<Sink>> make_file_sink(const SinkConfig& config, const Sin
                   "sink \"" + config.name + "\" (file): prefix must be a non-empty file name part");
   }
   if (o.max_age.count() <= 0) {
-    return Status(StatusCode::kInvalidArgument, "sink \"" + config.name + "\" (file): max_age must be positive");
+    return Status(StatusCode::kInvalidArgument,
+                  "sink \"" + config.name + "\" (file): max_age must be positive");
   }
   return std::unique_ptr<Sink>(new FileSink(config.name, std::move(o), *ctx.metrics, *ctx.clock));
 }

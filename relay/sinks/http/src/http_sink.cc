@@ -82,7 +82,8 @@ class HttpSink final : public Sink {
     curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl_, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(curl_, CURLOPT_TIMEOUT_MS, static_cast<long>(opt_.timeout.count()));
-    curl_easy_setopt(curl_, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(opt_.connect_timeout.count()));
+    curl_easy_setopt(curl_, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(opt_.connect_timeout.count()));
     curl_easy_setopt(curl_, CURLOPT_USERAGENT, "tern-relay-http-sink");
     curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, &HttpSink::on_body);
     curl_easy_setopt(curl_, CURLOPT_HEADERFUNCTION, &HttpSink::on_header);
@@ -100,12 +101,13 @@ class HttpSink final : public Sink {
     // Honour a Retry-After: never send before it.
     auto now = SteadyClock::now();
     if (now < not_before_) {
-      std::this_thread::sleep_for(std::min<SteadyClock::duration>(not_before_ - now, kMaxInlineWait));
+      std::this_thread::sleep_for(
+          std::min<SteadyClock::duration>(not_before_ - now, kMaxInlineWait));
       now = SteadyClock::now();
       if (now < not_before_) {
         auto left = std::chrono::duration_cast<milliseconds>(not_before_ - now).count();
-        res.status = Status(StatusCode::kUnavailable,
-                            "http sink: server asked to retry after " + std::to_string(left) + " ms more");
+        res.status = Status(StatusCode::kUnavailable, "http sink: server asked to retry after " +
+                                                          std::to_string(left) + " ms more");
         return res;
       }
     }
@@ -135,7 +137,8 @@ class HttpSink final : public Sink {
     if (!res.status) return res;
     for (std::size_t i = 0; i < batch.size(); ++i) {
       auto it = settled_.find(batch[i].seq);
-      if (it != settled_.end() && !it->second.empty()) res.rejected.push_back(SinkRejection{i, it->second});
+      if (it != settled_.end() && !it->second.empty())
+        res.rejected.push_back(SinkRejection{i, it->second});
     }
     settled_.clear();
     settled_first_seq_ = 0;
@@ -181,8 +184,8 @@ class HttpSink final : public Sink {
       return st;
     }
     if (!r.retry_after.empty()) set_retry_after(r.retry_after);
-    return Status(StatusCode::kUnavailable,
-                  "http sink: " + opt_.url + " answered " + std::to_string(r.status) + ": " + excerpt(r.body));
+    return Status(StatusCode::kUnavailable, "http sink: " + opt_.url + " answered " +
+                                                std::to_string(r.status) + ": " + excerpt(r.body));
   }
 
   // The relay's 200 partial answer: {"accepted":N,"rejected":[{"index":i,"reason":r}]}.
@@ -191,14 +194,16 @@ class HttpSink final : public Sink {
     if (body.find("\"rejected\"") == std::string::npos) return;
     simdjson::dom::element doc;
     simdjson::dom::array arr;
-    if (parser_.parse(body).get(doc) != simdjson::SUCCESS || doc["rejected"].get_array().get(arr) != simdjson::SUCCESS) {
+    if (parser_.parse(body).get(doc) != simdjson::SUCCESS ||
+        doc["rejected"].get_array().get(arr) != simdjson::SUCCESS) {
       return;
     }
     for (simdjson::dom::element e : arr) {
       uint64_t i = 0;
       if (e["index"].get_uint64().get(i) != simdjson::SUCCESS || i >= idx.size()) continue;
       std::string_view reason = "rejected by the receiver";
-      if (e["reason"].get_string().get(reason) != simdjson::SUCCESS) reason = "rejected by the receiver";
+      if (e["reason"].get_string().get(reason) != simdjson::SUCCESS)
+        reason = "rejected by the receiver";
       settled_[batch[idx[i]].seq] = "receiver rejected: " + std::string(reason);
     }
   }
@@ -248,7 +253,8 @@ class HttpSink final : public Sink {
   static size_t on_body(char* p, size_t size, size_t n, void* ud) {
     auto* r = static_cast<Response*>(ud);
     std::size_t len = size * n;
-    if (r->body.size() < 64 * 1024) r->body.append(p, std::min<std::size_t>(len, 64 * 1024 - r->body.size()));
+    if (r->body.size() < 64 * 1024)
+      r->body.append(p, std::min<std::size_t>(len, 64 * 1024 - r->body.size()));
     return len;
   }
 

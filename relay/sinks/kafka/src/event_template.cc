@@ -80,11 +80,13 @@ Result<EventTemplate> EventTemplate::parse(std::string_view text) {
     std::size_t start = 0;
     for (;;) {
       std::size_t bar = body.find('|', start);
-      std::string_view alt = trim(body.substr(start, bar == std::string_view::npos ? std::string_view::npos : bar - start));
+      std::string_view alt = trim(
+          body.substr(start, bar == std::string_view::npos ? std::string_view::npos : bar - start));
       if (alt.empty()) return bad(text, "empty alternative in {" + std::string(body) + "}");
       Alternative a;
       if (alt.front() == '\'') {
-        if (alt.size() < 2 || alt.back() != '\'') return bad(text, "unterminated literal " + std::string(alt));
+        if (alt.size() < 2 || alt.back() != '\'')
+          return bad(text, "unterminated literal " + std::string(alt));
         a.kind = Alternative::kLiteral;
         a.literal = std::string(alt.substr(1, alt.size() - 2));
       } else if (alt == "source") {
@@ -94,7 +96,8 @@ Result<EventTemplate> EventTemplate::parse(std::string_view text) {
         std::size_t s = 0;
         for (;;) {
           std::size_t dot = alt.find('.', s);
-          std::string_view seg = alt.substr(s, dot == std::string_view::npos ? std::string_view::npos : dot - s);
+          std::string_view seg =
+              alt.substr(s, dot == std::string_view::npos ? std::string_view::npos : dot - s);
           if (seg.empty()) return bad(text, "empty path segment in " + std::string(alt));
           a.path.emplace_back(seg);
           if (dot == std::string_view::npos) break;
@@ -113,7 +116,8 @@ Result<EventTemplate> EventTemplate::parse(std::string_view text) {
   return t;
 }
 
-std::string EventTemplate::render(std::string_view event, std::string_view source, Scratch* scratch) const {
+std::string EventTemplate::render(std::string_view event, std::string_view source,
+                                  Scratch* scratch) const {
   std::string out;
   simdjson::ondemand::document doc;
   bool have_doc = false;

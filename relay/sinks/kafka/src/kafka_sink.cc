@@ -87,8 +87,8 @@ std::string err_text(rd_kafka_resp_err_t err) {
 // Kafka topic names: [a-zA-Z0-9._-], at most 249 characters.
 void sanitize_topic(std::string* t) {
   for (char& c : *t) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-              c == '_' || c == '-';
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-';
     if (!ok) c = '_';
   }
   if (t->size() > 249) t->resize(249);
@@ -126,8 +126,9 @@ class KafkaSink final : public Sink {
     }
     // Verify the cluster answers so /ready reflects it from the start.
     const rd_kafka_metadata_t* md = nullptr;
-    rd_kafka_resp_err_t err = rd_kafka_metadata(rk_, 0, nullptr, &md,
-                                                static_cast<int>(std::min<int64_t>(opt_.delivery_timeout.count(), 5000)));
+    rd_kafka_resp_err_t err =
+        rd_kafka_metadata(rk_, 0, nullptr, &md,
+                          static_cast<int>(std::min<int64_t>(opt_.delivery_timeout.count(), 5000)));
     if (md) rd_kafka_metadata_destroy(md);
     if (err) {
       down_.store(true);
@@ -166,7 +167,8 @@ class KafkaSink final : public Sink {
         slots_[i].done = true;
         continue;
       }
-      if (!opt_.topic.needs_event() && !cached_topic_.empty() && cached_topic_source_ == r.source_id) {
+      if (!opt_.topic.needs_event() && !cached_topic_.empty() &&
+          cached_topic_source_ == r.source_id) {
         topic = cached_topic_;  // the same for every event of this source
       } else {
         topic = opt_.topic.render(r.event, r.source_id, &template_scratch_);
@@ -191,8 +193,8 @@ class KafkaSink final : public Sink {
         rd_kafka_resp_err_t err = rd_kafka_producev(
             rk_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_VALUE(const_cast<char*>(r.event.data()), r.event.size()),
-            RD_KAFKA_V_KEY(key.empty() ? nullptr : key.data(), key.size()), RD_KAFKA_V_OPAQUE(opaque),
-            RD_KAFKA_V_END);
+            RD_KAFKA_V_KEY(key.empty() ? nullptr : key.data(), key.size()),
+            RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
         if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
         if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && SteadyClock::now() < deadline) {
           rd_kafka_poll(rk_, 10);  // serve delivery reports to make room
@@ -210,7 +212,7 @@ class KafkaSink final : public Sink {
       if (!res.status) break;
     }
     if (!res.status) (void)finish_group(res.status);  // remembers what was confirmed for the retry
-    if (rk_) rd_kafka_poll(rk_, 0);  // serve the reports already in
+    if (rk_) rd_kafka_poll(rk_, 0);                   // serve the reports already in
     return res;
   }
 
@@ -248,7 +250,8 @@ class KafkaSink final : public Sink {
     rd_kafka_conf_set_log_cb(conf->get(), &KafkaSink::on_log);
     char err[512];
     rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf->get(), err, sizeof err);
-    if (!rk) return Status(StatusCode::kInvalidArgument, "sink \"" + opt_.name + "\" (kafka): " + err);
+    if (!rk)
+      return Status(StatusCode::kInvalidArgument, "sink \"" + opt_.name + "\" (kafka): " + err);
     (void)conf->release();  // rd_kafka_new took ownership
     rk_ = rk;
     return Status::ok();
@@ -287,12 +290,14 @@ class KafkaSink final : public Sink {
 
     // Fatal (idempotence broken): a new producer on the next attempt.
     char fatal[512];
-    rd_kafka_resp_err_t ferr = rk_ ? rd_kafka_fatal_error(rk_, fatal, sizeof fatal) : RD_KAFKA_RESP_ERR_NO_ERROR;
+    rd_kafka_resp_err_t ferr =
+        rk_ ? rd_kafka_fatal_error(rk_, fatal, sizeof fatal) : RD_KAFKA_RESP_ERR_NO_ERROR;
     if (ferr) {
       log::error("kafka producer fatal error; recreating it",
                  {{"sink", opt_.name}, {"error", err_text(ferr)}, {"reason", fatal}});
       destroy_producer();
-      if (res.status) res.status = Status(StatusCode::kUnavailable, std::string("kafka fatal error: ") + fatal);
+      if (res.status)
+        res.status = Status(StatusCode::kUnavailable, std::string("kafka fatal error: ") + fatal);
     }
 
     Status retry_status;
@@ -300,7 +305,8 @@ class KafkaSink final : public Sink {
       const Slot& s = slots_[i];
       if (!s.done || s.err == RD_KAFKA_RESP_ERR_NO_ERROR) continue;
       if (retryable(s.err)) {
-        if (retry_status) retry_status = Status(StatusCode::kUnavailable, "kafka delivery failed: " + s.reason);
+        if (retry_status)
+          retry_status = Status(StatusCode::kUnavailable, "kafka delivery failed: " + s.reason);
       } else {
         res.rejected.push_back(SinkRejection{i, s.reason});
       }
@@ -334,7 +340,8 @@ class KafkaSink final : public Sink {
     auto tag = reinterpret_cast<uintptr_t>(m->_private);
     uint64_t gen = tag >> 40;
     std::size_t idx = static_cast<std::size_t>(tag & ((uintptr_t{1} << 40) - 1));
-    if (gen != (self->generation_ & 0xffff) || idx == 0 || idx > self->slots_.size()) return;  // stale
+    if (gen != (self->generation_ & 0xffff) || idx == 0 || idx > self->slots_.size())
+      return;  // stale
     Slot& s = self->slots_[idx - 1];
     s.done = true;
     s.err = m->err;
@@ -349,7 +356,8 @@ class KafkaSink final : public Sink {
     auto e = static_cast<rd_kafka_resp_err_t>(err);
     if (e == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) self->down_.store(true);
     if (e == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || e == RD_KAFKA_RESP_ERR__FATAL) {
-      log::warn("kafka error", {{"sink", self->opt_.name}, {"error", err_text(e)}, {"reason", reason}});
+      log::warn("kafka error",
+                {{"sink", self->opt_.name}, {"error", err_text(e)}, {"reason", reason}});
     }
   }
 
@@ -433,7 +441,8 @@ Result<std::unique_ptr<Sink>> make_kafka_sink(const SinkConfig& config, const Si
   };
   for (auto& [k, v] : passthrough) {
     if (k == "enable.idempotence" && v != "true") {
-      return Status(StatusCode::kInvalidArgument, where + "rdkafka.enable.idempotence cannot be turned off");
+      return Status(StatusCode::kInvalidArgument,
+                    where + "rdkafka.enable.idempotence cannot be turned off");
     }
     if (k == "acks" && v != "all" && v != "-1") {
       return Status(StatusCode::kInvalidArgument, where + "rdkafka.acks must stay \"all\"");

@@ -21,8 +21,8 @@ using std::chrono::milliseconds;
 struct Options {
   std::string name;
   std::string conninfo;
-  std::string table;         // quoted, e.g. "public"."events"
-  std::string table_plain;   // as configured, for messages
+  std::string table;        // quoted, e.g. "public"."events"
+  std::string table_plain;  // as configured, for messages
   bool create_table = true;
   milliseconds connect_timeout{5000};
   milliseconds statement_timeout{30'000};
@@ -62,11 +62,20 @@ void copy_field(std::string* out, std::string_view v, bool null) {
   }
   for (char c : v) {
     switch (c) {
-      case '\\': *out += "\\\\"; break;
-      case '\n': *out += "\\n"; break;
-      case '\r': *out += "\\r"; break;
-      case '\t': *out += "\\t"; break;
-      default: *out += c;
+      case '\\':
+        *out += "\\\\";
+        break;
+      case '\n':
+        *out += "\\n";
+        break;
+      case '\r':
+        *out += "\\r";
+        break;
+      case '\t':
+        *out += "\\t";
+        break;
+      default:
+        *out += c;
     }
   }
 }
@@ -173,28 +182,34 @@ class PostgresSink final : public Sink {
  private:
   Status connect() {
     disconnect();
-    std::string timeout = std::to_string(std::max<int64_t>(2, (opt_.connect_timeout.count() + 999) / 1000));
+    std::string timeout =
+        std::to_string(std::max<int64_t>(2, (opt_.connect_timeout.count() + 999) / 1000));
     const char* keys[] = {"dbname", "connect_timeout", "application_name", nullptr};
     const char* values[] = {opt_.conninfo.c_str(), timeout.c_str(), "tern-relay", nullptr};
     conn_ = PQconnectdbParams(keys, values, 1);
     if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
-      Status st(StatusCode::kUnavailable,
-                "postgres: cannot connect: " + one_line(conn_ ? PQerrorMessage(conn_) : "out of memory"));
+      Status st(
+          StatusCode::kUnavailable,
+          "postgres: cannot connect: " + one_line(conn_ ? PQerrorMessage(conn_) : "out of memory"));
       disconnect();
       return st;
     }
-    std::string setup = "SET statement_timeout = " + std::to_string(opt_.statement_timeout.count()) + ";";
+    std::string setup =
+        "SET statement_timeout = " + std::to_string(opt_.statement_timeout.count()) + ";";
     if (opt_.create_table) {
-      setup += "CREATE TABLE IF NOT EXISTS " + opt_.table +
-               " (message_id text PRIMARY KEY, type text, event text, user_id text, anonymous_id text,"
-               " timestamp timestamptz, received_at timestamptz, source text, payload jsonb NOT NULL,"
-               " inserted_at timestamptz NOT NULL DEFAULT now());";
+      setup +=
+          "CREATE TABLE IF NOT EXISTS " + opt_.table +
+          " (message_id text PRIMARY KEY, type text, event text, user_id text, anonymous_id text,"
+          " timestamp timestamptz, received_at timestamptz, source text, payload jsonb NOT NULL,"
+          " inserted_at timestamptz NOT NULL DEFAULT now());";
     }
     // Text columns: COPY itself never fails on a value; the casts happen in
     // the INSERT, where a bad row can be isolated.
     setup +=
-        "CREATE TEMP TABLE IF NOT EXISTS tern_stage (message_id text, type text, event text, user_id text,"
-        " anonymous_id text, ts text, received_at text, source text, payload text) ON COMMIT DELETE ROWS;";
+        "CREATE TEMP TABLE IF NOT EXISTS tern_stage (message_id text, type text, event text, "
+        "user_id text,"
+        " anonymous_id text, ts text, received_at text, source text, payload text) ON COMMIT "
+        "DELETE ROWS;";
     Status st = exec(setup.c_str(), PGRES_COMMAND_OK, "setup");
     if (!st) {
       disconnect();
@@ -212,8 +227,9 @@ class PostgresSink final : public Sink {
     std::string msg = r ? PQresultErrorMessage(r) : "";
     if (msg.empty() && conn_) msg = PQerrorMessage(conn_);
     const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
-    return Status(StatusCode::kUnavailable, "postgres " + what + (state ? std::string(" [") + state + "]" : "") +
-                                                ": " + one_line(msg));
+    return Status(
+        StatusCode::kUnavailable,
+        "postgres " + what + (state ? std::string(" [") + state + "]" : "") + ": " + one_line(msg));
   }
 
   Status exec(const char* sql, ExecStatusType want, const char* what) {
@@ -260,7 +276,8 @@ class PostgresSink final : public Sink {
     if (!conn_) return st;  // connection lost: the runner retries
     if (!is_data_error(sqlstate.empty() ? nullptr : sqlstate.c_str())) return st;
     if (idx.size() == 1) {
-      rejected->push_back(SinkRejection{idx[0], "postgres refused the row [" + sqlstate + "]: " + message});
+      rejected->push_back(
+          SinkRejection{idx[0], "postgres refused the row [" + sqlstate + "]: " + message});
       return Status::ok();
     }
     std::vector<std::size_t> left(idx.begin(), idx.begin() + idx.size() / 2);
@@ -270,7 +287,8 @@ class PostgresSink final : public Sink {
     return st;
   }
 
-  Status insert_once(const std::vector<std::size_t>& idx, std::string* sqlstate, std::string* message) {
+  Status insert_once(const std::vector<std::size_t>& idx, std::string* sqlstate,
+                     std::string* message) {
     auto fail = [&](const std::string& what, const PGresult* r) {
       const char* s = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
       *sqlstate = s ? s : "";
@@ -286,13 +304,15 @@ class PostgresSink final : public Sink {
     };
     ResultPtr r(PQexec(conn_, "BEGIN"));
     if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) return fail("BEGIN", r.get());
-    r.reset(PQexec(conn_,
-                   "COPY tern_stage (message_id, type, event, user_id, anonymous_id, ts, received_at, source, "
-                   "payload) FROM STDIN"));
+    r.reset(PQexec(
+        conn_,
+        "COPY tern_stage (message_id, type, event, user_id, anonymous_id, ts, received_at, source, "
+        "payload) FROM STDIN"));
     if (PQresultStatus(r.get()) != PGRES_COPY_IN) return fail("COPY", r.get());
     buf_.clear();
     for (std::size_t i : idx) buf_ += rows_[i];
-    if (PQputCopyData(conn_, buf_.data(), static_cast<int>(buf_.size())) != 1 || PQputCopyEnd(conn_, nullptr) != 1) {
+    if (PQputCopyData(conn_, buf_.data(), static_cast<int>(buf_.size())) != 1 ||
+        PQputCopyEnd(conn_, nullptr) != 1) {
       return fail("COPY data", nullptr);
     }
     r.reset(PQgetResult(conn_));
@@ -304,11 +324,12 @@ class PostgresSink final : public Sink {
       return st;
     }
     while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
-    std::string insert = "INSERT INTO " + opt_.table +
-                         " (message_id, type, event, user_id, anonymous_id, timestamp, received_at, source, payload)"
-                         " SELECT message_id, type, event, user_id, anonymous_id, ts::timestamptz,"
-                         " received_at::timestamptz, source, payload::jsonb FROM tern_stage"
-                         " ON CONFLICT (message_id) DO NOTHING";
+    std::string insert =
+        "INSERT INTO " + opt_.table +
+        " (message_id, type, event, user_id, anonymous_id, timestamp, received_at, source, payload)"
+        " SELECT message_id, type, event, user_id, anonymous_id, ts::timestamptz,"
+        " received_at::timestamptz, source, payload::jsonb FROM tern_stage"
+        " ON CONFLICT (message_id) DO NOTHING";
     r.reset(PQexec(conn_, insert.c_str()));
     if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) return fail("INSERT", r.get());
     r.reset(PQexec(conn_, "COMMIT"));
@@ -338,7 +359,8 @@ Result<std::unique_ptr<Sink>> make_postgres_sink(const SinkConfig& config, const
   o.statement_timeout = s.duration("statement_timeout", milliseconds(30'000));
   Status st = s.finish();
   if (!st) return st;
-  if (o.conninfo.empty()) return Status(StatusCode::kInvalidArgument, where + "conninfo is required");
+  if (o.conninfo.empty())
+    return Status(StatusCode::kInvalidArgument, where + "conninfo is required");
   char* err = nullptr;
   PQconninfoOption* parsed = PQconninfoParse(o.conninfo.c_str(), &err);
   if (!parsed) {

@@ -34,7 +34,8 @@ class StdoutSink final : public Sink {
         if (errno == EINTR) continue;
         // A partial batch may have been written; the retry repeats it
         // (at-least-once, like every sink).
-        res.status = Status(StatusCode::kUnavailable, std::string("write to stdout: ") + std::strerror(errno));
+        res.status = Status(StatusCode::kUnavailable,
+                            std::string("write to stdout: ") + std::strerror(errno));
         return res;
       }
       p += w;

@@ -18,11 +18,11 @@ namespace tern::relay {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::SinkHarness;
-using testing::test_event;
 using tern::testing::PoisonMode;
 using tern::testing::ScriptedReply;
 using tern::testing::TestCollector;
+using testing::SinkHarness;
+using testing::test_event;
 namespace fs = std::filesystem;
 
 SinkConfig http_config(const std::string& url, std::map<std::string, std::string> extra = {}) {
@@ -114,7 +114,8 @@ TEST(HttpSinkTest, TooManyRequestsIsHonouredUntilRetryAfter) {
   ASSERT_TRUE(h.submit(events(0, 10)).is_ok());
   ASSERT_TRUE(col->wait_for_requests(1, 5s));
   std::string why;
-  EXPECT_TRUE(tern::testing::wait_until([&] { return !h.ready(&why); }, 2s));  // down while told to wait
+  EXPECT_TRUE(
+      tern::testing::wait_until([&] { return !h.ready(&why); }, 2s));  // down while told to wait
   ASSERT_TRUE(h.wait_handled(10, 10s));
   // The runner's own backoff is 20 ms here: only Retry-After explains the wait.
   EXPECT_GE(std::chrono::steady_clock::now() - t0, 950ms);
@@ -220,13 +221,15 @@ std::vector<nlohmann::json> core_events(const fs::path& dir) {
 TEST(HttpSinkRelayTest, EdgeRelayForwardsEveryEventOnceToACoreRelay) {
   tern::testing::TempDir core_dir;
   tern::testing::RelayProcess core;
-  ASSERT_TRUE(core.start({"--listen", "127.0.0.1:0", "--data-dir", core_dir.path(), "--write-key", "edge-key"},
-                         core_dir.path() + "/relay.log"))
+  ASSERT_TRUE(core.start(
+      {"--listen", "127.0.0.1:0", "--data-dir", core_dir.path(), "--write-key", "edge-key"},
+      core_dir.path() + "/relay.log"))
       << core.error();
   SinkHarness edge(http_config("http://" + core.address(), {{"timeout", "5s"}}));
   ASSERT_TRUE(edge.start().is_ok());
   auto batch = events(0, 300);
-  batch[42] = R"({"type":"track","event":"NoIdentity","messageId":"bad-1"})";  // the core refuses it
+  batch[42] =
+      R"({"type":"track","event":"NoIdentity","messageId":"bad-1"})";  // the core refuses it
   ASSERT_TRUE(edge.submit(batch).is_ok());
   ASSERT_TRUE(edge.wait_handled(300, 20s));
   ASSERT_TRUE(edge.stop(5s).is_ok());

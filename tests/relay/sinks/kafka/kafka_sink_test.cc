@@ -17,17 +17,20 @@ namespace tern::relay {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::SinkHarness;
-using testing::test_event;
 using tern::testing::KafkaMessage;
 using tern::testing::KafkaMock;
+using testing::SinkHarness;
+using testing::test_event;
 
 SinkConfig kafka_config(const KafkaMock& mock, std::map<std::string, std::string> extra = {}) {
   SinkConfig c;
   c.name = "kafka-main";
   c.type = "kafka";
-  c.settings = {{"brokers", mock.bootstrap()}, {"topic", "events"}, {"linger", "1ms"},
-                {"rdkafka.reconnect.backoff.max.ms", "100"}, {"rdkafka.reconnect.backoff.ms", "20"}};
+  c.settings = {{"brokers", mock.bootstrap()},
+                {"topic", "events"},
+                {"linger", "1ms"},
+                {"rdkafka.reconnect.backoff.max.ms", "100"},
+                {"rdkafka.reconnect.backoff.ms", "20"}};
   for (auto& [k, v] : extra) c.settings[k] = v;
   return c;
 }
@@ -44,7 +47,9 @@ std::vector<std::string> events(int from, int n) {
   return v;
 }
 
-int n_of(const KafkaMessage& m) { return nlohmann::json::parse(m.value)["properties"]["n"].get<int>(); }
+int n_of(const KafkaMessage& m) {
+  return nlohmann::json::parse(m.value)["properties"]["n"].get<int>();
+}
 
 // Per key, the events' n in the order Kafka holds them (one partition per key).
 void expect_ordered_per_key(const std::vector<KafkaMessage>& msgs) {
@@ -70,7 +75,8 @@ TEST(KafkaSinkTest, EveryEventArrivesOnceInTheTopicOfItsTypeKeyedByUser) {
   SinkHarness h(kafka_config(*mock, {{"topic", "events.{type}"}}));
   ASSERT_TRUE(h.start().is_ok());
   std::vector<std::string> batch;
-  for (int i = 0; i < 300; ++i) batch.push_back(test_event(i, 10, "Clicked", i % 3 == 0 ? "identify" : "track"));
+  for (int i = 0; i < 300; ++i)
+    batch.push_back(test_event(i, 10, "Clicked", i % 3 == 0 ? "identify" : "track"));
   ASSERT_TRUE(h.submit(batch).is_ok());
   ASSERT_TRUE(h.wait_handled(300));
 
@@ -102,11 +108,13 @@ TEST(KafkaSinkTest, KeyFallsBackToAnonymousIdAndTopicToTheSource) {
   SinkHarness h(kafka_config(*mock, {{"topic", "{source}"}}));
   h.config().sources[0].id = "web";
   ASSERT_TRUE(h.start().is_ok());
-  ASSERT_TRUE(h.submit({R"({"type":"track","event":"A","anonymousId":"anon-1","messageId":"x1"})",
-                        R"({"type":"track","event":"B","userId":"user-9","anonymousId":"anon-2","messageId":"x2"})",
-                        R"({"type":"track","event":"C","messageId":"x3"})"},
-                       "web")
-                  .is_ok());
+  ASSERT_TRUE(
+      h.submit(
+           {R"({"type":"track","event":"A","anonymousId":"anon-1","messageId":"x1"})",
+            R"({"type":"track","event":"B","userId":"user-9","anonymousId":"anon-2","messageId":"x2"})",
+            R"({"type":"track","event":"C","messageId":"x3"})"},
+           "web")
+          .is_ok());
   ASSERT_TRUE(h.wait_handled(3));
   auto msgs = mock->consume("web", 2, 3, 10s);
   ASSERT_EQ(msgs.size(), 3u);
@@ -172,11 +180,13 @@ TEST(KafkaSinkTest, RetryableProduceErrorsAreRetriedWithoutLossOrDuplicates) {
   ASSERT_TRUE(mock->create_topic("events", 1, 3).is_ok());
   SinkHarness h(kafka_config(*mock));
   ASSERT_TRUE(h.start().is_ok());
-  mock->push_produce_errors({RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+  mock->push_produce_errors({RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+                             RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
                              RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT});
   ASSERT_TRUE(h.submit(events(0, 60)).is_ok());
   ASSERT_TRUE(h.wait_handled(60));
-  EXPECT_EQ(mock->message_count("events", 1, 10s), 60);  // idempotent producer: retried, never duplicated
+  EXPECT_EQ(mock->message_count("events", 1, 10s),
+            60);  // idempotent producer: retried, never duplicated
   auto msgs = mock->consume("events", 1, 60, 10s);
   ASSERT_EQ(msgs.size(), 60u);
   for (std::size_t i = 0; i < msgs.size(); ++i) EXPECT_EQ(n_of(msgs[i]), static_cast<int>(i));
@@ -276,9 +286,9 @@ TEST(EventTemplateTest, RendersFieldsAlternativesLiteralsAndSource) {
     EXPECT_TRUE(tpl.is_ok()) << t;
     return tpl ? tpl->render(text, "web", &scratch) : std::string("<bad>");
   };
-  EXPECT_EQ(render("{ok}-{price}"), "true-1.50");  // numbers as written
+  EXPECT_EQ(render("{ok}-{price}"), "true-1.50");       // numbers as written
   EXPECT_EQ(render("{x|obj|'fallback'}"), "fallback");  // null and objects are not values
-  EXPECT_EQ(render("{name}"), "caf\xc3\xa9");          // strings unescaped
+  EXPECT_EQ(render("{name}"), "caf\xc3\xa9");           // strings unescaped
   EXPECT_EQ(render("{context.app.name}.{type}.{context.app.name}"), "Shop.track.Shop");
   EXPECT_EQ(render("events.{type}"), "events.track");
   EXPECT_EQ(render("{userId|anonymousId}"), "a1");  // empty userId falls through

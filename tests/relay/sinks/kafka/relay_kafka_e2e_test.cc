@@ -34,7 +34,8 @@ long post_batch(const std::string& address, const std::vector<std::string>& even
   curl_easy_setopt(c, CURLOPT_USERPWD, "e2e-key:");
   curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
   curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, +[](char*, size_t s, size_t n, void*) { return s * n; });
+  curl_easy_setopt(
+      c, CURLOPT_WRITEFUNCTION, +[](char*, size_t s, size_t n, void*) { return s * n; });
   long status = 0;
   if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
   curl_slist_free_all(h);
@@ -43,9 +44,10 @@ long post_batch(const std::string& address, const std::vector<std::string>& even
 }
 
 std::string event(int relay, int n) {
-  return "{\"type\":\"track\",\"event\":\"Clicked\",\"messageId\":\"r" + std::to_string(relay) + "-" +
-         std::to_string(n) + "\",\"userId\":\"u" + std::to_string(n % 7) + "\",\"properties\":{\"relay\":" +
-         std::to_string(relay) + ",\"n\":" + std::to_string(n) + "}}";
+  return "{\"type\":\"track\",\"event\":\"Clicked\",\"messageId\":\"r" + std::to_string(relay) +
+         "-" + std::to_string(n) + "\",\"userId\":\"u" + std::to_string(n % 7) +
+         "\",\"properties\":{\"relay\":" + std::to_string(relay) + ",\"n\":" + std::to_string(n) +
+         "}}";
 }
 
 TEST(RelayKafkaEndToEndTest, TwoRelaysFeedOneClusterExactlyOnceKeyedByUser) {
@@ -56,14 +58,18 @@ TEST(RelayKafkaEndToEndTest, TwoRelaysFeedOneClusterExactlyOnceKeyedByUser) {
   std::vector<std::unique_ptr<tern::testing::RelayProcess>> relays;
   for (int r = 0; r < 2; ++r) {
     std::string name = dir.path() + "/relay" + std::to_string(r);
-    std::string toml = "data_dir = \"" + name + "\"\n"
+    std::string toml = "data_dir = \"" + name +
+                       "\"\n"
                        "[server]\nlisten = \"127.0.0.1:0\"\n"
                        "[[sources]]\nid = \"app\"\nwrite_keys = [\"e2e-key\"]\n"
                        "[[sinks]]\nname = \"kafka\"\ntype = \"kafka\"\nbatch_linger = \"2ms\"\n"
-                       "brokers = \"" + (*mock)->bootstrap() + "\"\n"
+                       "brokers = \"" +
+                       (*mock)->bootstrap() +
+                       "\"\n"
                        "topic = \"events.{type}\"\nlinger = \"1ms\"\n";
     relays.push_back(std::make_unique<tern::testing::RelayProcess>());
-    ASSERT_TRUE(relays.back()->start_with_config(name + ".toml", toml, name + ".log")) << relays.back()->error();
+    ASSERT_TRUE(relays.back()->start_with_config(name + ".toml", toml, name + ".log"))
+        << relays.back()->error();
   }
   for (int round = 0; round < 5; ++round) {
     for (int r = 0; r < 2; ++r) {

@@ -70,7 +70,8 @@ class Db {
         << sql << ": " << PQresultErrorMessage(r);
     for (int i = 0; i < PQntuples(r); ++i) {
       std::vector<std::string> row;
-      for (int j = 0; j < PQnfields(r); ++j) row.emplace_back(PQgetisnull(r, i, j) ? "NULL" : PQgetvalue(r, i, j));
+      for (int j = 0; j < PQnfields(r); ++j)
+        row.emplace_back(PQgetisnull(r, i, j) ? "NULL" : PQgetvalue(r, i, j));
       rows.push_back(std::move(row));
     }
     PQclear(r);
@@ -109,13 +110,15 @@ TEST(PostgresSinkTest, EveryEventLandsOnceWithTypedColumns) {
   ASSERT_TRUE(h.submit(events(0, 250)).is_ok());
   ASSERT_TRUE(h.submit(events(250, 50)).is_ok());
   ASSERT_TRUE(h.wait_handled(300));
-  EXPECT_EQ(db.scalar("SELECT count(*) || '/' || count(DISTINCT message_id) FROM pg_once"), "300/300");
+  EXPECT_EQ(db.scalar("SELECT count(*) || '/' || count(DISTINCT message_id) FROM pg_once"),
+            "300/300");
   auto row = db.query(
       "SELECT type, event, user_id, anonymous_id, extract(epoch FROM timestamp)::bigint,"
       " extract(epoch FROM received_at - timestamp)::int, source, payload->'properties'->>'n'"
       " FROM pg_once WHERE message_id = 'm-7'");
   ASSERT_EQ(row.size(), 1u);
-  EXPECT_EQ(row[0], (std::vector<std::string>{"track", "Clicked", "u7", "NULL", "1795669200", "1", "default", "7"}));
+  EXPECT_EQ(row[0], (std::vector<std::string>{"track", "Clicked", "u7", "NULL", "1795669200", "1",
+                                              "default", "7"}));
   EXPECT_EQ(h.dead_lettered(), 0u);
 }
 
@@ -144,7 +147,8 @@ TEST(PostgresSinkTest, ServerRestartedMidStreamLosesNothing) {
   ASSERT_EQ(fixture("pause"), 0);  // pg_ctl stop -m fast
   ASSERT_TRUE(h.submit(events(100, 100)).is_ok());
   std::string why;
-  bool saw_down = tern::testing::wait_until([&] { return h.failures() > 0 && !h.ready(&why); }, 10s);
+  bool saw_down =
+      tern::testing::wait_until([&] { return h.failures() > 0 && !h.ready(&why); }, 10s);
   EXPECT_LT(h.delivered(), 200u);
   ASSERT_EQ(fixture("resume"), 0);
   ASSERT_TRUE(saw_down);
@@ -153,7 +157,8 @@ TEST(PostgresSinkTest, ServerRestartedMidStreamLosesNothing) {
   ASSERT_TRUE(h.wait_handled(200, 20s));
   Db after;
   ASSERT_TRUE(after.ok());
-  EXPECT_EQ(after.scalar("SELECT count(*) || '/' || count(DISTINCT message_id) FROM pg_restart"), "200/200");
+  EXPECT_EQ(after.scalar("SELECT count(*) || '/' || count(DISTINCT message_id) FROM pg_restart"),
+            "200/200");
   EXPECT_TRUE(tern::testing::wait_until([&] { return h.ready(&why); }, 5s)) << why;
 }
 
@@ -164,12 +169,14 @@ TEST(PostgresSinkTest, BadRowsGoToTheDeadLetterFileAndTheRestLands) {
   SinkHarness h(pg_config("pg_bad"));
   ASSERT_TRUE(h.start().is_ok());
   auto batch = events(0, 30);
-  batch[11] = R"({"type":"track","event":"X","messageId":"bad-time","userId":"u1","timestamp":"yesterday-ish"})";
+  batch[11] =
+      R"({"type":"track","event":"X","messageId":"bad-time","userId":"u1","timestamp":"yesterday-ish"})";
   batch[23] = R"({"type":"track","event":"Y","userId":"u2"})";  // no messageId
   ASSERT_TRUE(h.submit(batch).is_ok());
   ASSERT_TRUE(h.wait_handled(30));
   EXPECT_EQ(db.scalar("SELECT count(*) FROM pg_bad"), "28");
-  EXPECT_EQ(db.scalar("SELECT count(*) FROM pg_bad WHERE message_id IN ('m-10', 'm-12', 'm-29')"), "3");
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM pg_bad WHERE message_id IN ('m-10', 'm-12', 'm-29')"),
+            "3");
   auto dl = h.dead_letters();
   ASSERT_EQ(dl.size(), 2u);
   auto first = nlohmann::json::parse(dl[0]);
@@ -181,7 +188,8 @@ TEST(PostgresSinkTest, BadRowsGoToTheDeadLetterFileAndTheRestLands) {
 }
 
 TEST(PostgresSinkTest, UnreachableServerKeepsEventsAndReportsDown) {
-  SinkHarness h(pg_config("pg_nowhere", {{"conninfo", "host=127.0.0.1 port=1 user=tern dbname=postgres"}}));
+  SinkHarness h(
+      pg_config("pg_nowhere", {{"conninfo", "host=127.0.0.1 port=1 user=tern dbname=postgres"}}));
   ASSERT_TRUE(h.start().is_ok());
   ASSERT_TRUE(h.submit(events(0, 5)).is_ok());
   std::string why;
@@ -208,7 +216,9 @@ TEST(PostgresSinkTest, BadSettingsAreRefused) {
   EXPECT_FALSE(make({{"conninfo", "host=x"}, {"table", "a.b.c"}}).is_ok());
   EXPECT_FALSE(make({{"conninfo", "host=x"}, {"table", "bad\"name"}}).is_ok());
   EXPECT_FALSE(make({{"conninfo", "host=x"}, {"tabel", "t"}}).is_ok());
-  EXPECT_TRUE(make({{"conninfo", "postgresql://tern@db:5432/events"}, {"table", "analytics.events"}}).is_ok());
+  EXPECT_TRUE(
+      make({{"conninfo", "postgresql://tern@db:5432/events"}, {"table", "analytics.events"}})
+          .is_ok());
 }
 
 }  // namespace
