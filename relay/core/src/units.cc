@@ -8,18 +8,30 @@
 
 namespace tern::relay {
 
-bool parse_duration(std::string_view text, std::chrono::milliseconds* out) {
+namespace {
+
+// Splits "<number>[ ]<unit>": false unless the number is a finite,
+// non-negative decimal (digits and '.').
+bool split_quantity(std::string_view text, double* value, std::string_view* unit) {
   std::size_t i = 0;
   while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.'))
     ++i;
-  if (i == 0 || i == text.size()) return false;
+  if (i == 0) return false;
   std::string num(text.substr(0, i));
-  std::string_view unit = text.substr(i);
-  while (!unit.empty() && unit.front() == ' ') unit.remove_prefix(1);
+  *unit = text.substr(i);
+  while (!unit->empty() && unit->front() == ' ') unit->remove_prefix(1);
   char* end = nullptr;
   errno = 0;
-  double v = std::strtod(num.c_str(), &end);
-  if (errno != 0 || end != num.c_str() + num.size() || !std::isfinite(v) || v < 0) return false;
+  *value = std::strtod(num.c_str(), &end);
+  return errno == 0 && end == num.c_str() + num.size() && std::isfinite(*value) && *value >= 0;
+}
+
+}  // namespace
+
+bool parse_duration(std::string_view text, std::chrono::milliseconds* out) {
+  double v;
+  std::string_view unit;
+  if (!split_quantity(text, &v, &unit) || unit.empty()) return false;
   double ms;
   if (unit == "us")
     ms = v / 1000.0;
@@ -41,17 +53,9 @@ bool parse_duration(std::string_view text, std::chrono::milliseconds* out) {
 }
 
 bool parse_size(std::string_view text, std::size_t* out) {
-  std::size_t i = 0;
-  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.'))
-    ++i;
-  if (i == 0) return false;
-  std::string num(text.substr(0, i));
-  std::string_view unit = text.substr(i);
-  while (!unit.empty() && unit.front() == ' ') unit.remove_prefix(1);
-  char* end = nullptr;
-  errno = 0;
-  double v = std::strtod(num.c_str(), &end);
-  if (errno != 0 || end != num.c_str() + num.size() || !std::isfinite(v) || v < 0) return false;
+  double v;
+  std::string_view unit;
+  if (!split_quantity(text, &v, &unit)) return false;
   double mult;
   if (unit.empty() || unit == "B")
     mult = 1;
