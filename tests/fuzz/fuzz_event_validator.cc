@@ -36,10 +36,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   bool may_repeat = event.find("messageId") != std::string::npos;
   if (a.status == 200 && single_accepted != 1 && !may_repeat)
     tern::fuzz::fail("200 without an event", a.body);
-  if (b.status == 200) {
-    auto body = nlohmann::json::parse(b.body, nullptr, false);
-    if (body.is_discarded() || !body.contains("accepted"))
-      tern::fuzz::fail("200 without a JSON answer", b.body);
+  // The answers are checked as JSON without building a DOM (an answer can
+  // list thousands of rejections) and by the member the relay writes first.
+  if (b.status == 200 &&
+      (!nlohmann::json::accept(b.body) || b.body.rfind("{\"accepted\":", 0) != 0)) {
+    tern::fuzz::fail("200 without a JSON answer", b.body);
   }
   // An object the single endpoint accepts is a valid batch element too
   // (a duplicate messageId is the one reason it may not be accepted twice).
@@ -71,11 +72,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto c = rig.run(std::move(sandwich));
   if (c.status == 200 && rig.submitted < 2)
     tern::fuzz::fail("a good neighbour was lost", event + " -> " + c.body);
-  if (c.status == 400) {
-    auto body = nlohmann::json::parse(c.body, nullptr, false);
-    if (body.is_discarded() || !body.contains("error")) {
-      tern::fuzz::fail("good neighbours refused with the bad event", event + " -> " + c.body);
-    }
+  if (c.status == 400 && (!nlohmann::json::accept(c.body) || c.body.rfind("{\"error\":", 0) != 0)) {
+    tern::fuzz::fail("good neighbours refused with the bad event", event + " -> " + c.body);
   }
   return 0;
 }

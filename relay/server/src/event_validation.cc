@@ -196,7 +196,7 @@ EventVerdict validate_parsed_event(simdjson::dom::element event,
 }
 
 EventVerdict parse_event(std::string_view text, const LimitsConfig& limits,
-                         simdjson::dom::parser& parser, simdjson::dom::element* out) {
+                         simdjson::dom::parser& parser, simdjson::dom::element* out, bool padded) {
   if (text.size() > limits.max_event_bytes) return refuse("too_large");
   // The event object itself is level 1 of max_json_depth.
   const std::size_t depth = std::max<std::size_t>(limits.max_json_depth, 1);
@@ -204,7 +204,7 @@ EventVerdict parse_event(std::string_view text, const LimitsConfig& limits,
       parser.allocate(std::max<std::size_t>(text.size(), 4096), depth) != simdjson::SUCCESS) {
     return refuse("invalid_json", "cannot allocate the JSON parser");
   }
-  auto err = parser.parse(text.data(), text.size(), /*realloc_if_needed=*/true).get(*out);
+  auto err = parser.parse(text.data(), text.size(), /*realloc_if_needed=*/!padded).get(*out);
   if (err == simdjson::DEPTH_ERROR) return refuse("json_depth", simdjson::error_message(err));
   if (err != simdjson::SUCCESS) return refuse("invalid_json", simdjson::error_message(err));
   return {};

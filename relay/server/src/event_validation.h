@@ -70,7 +70,11 @@ EventVerdict validate_event(std::string_view text, std::string_view forced_type,
 
 // Only the size and parse checks of validate_event: the reason an event's
 // text cannot be taken into a batch, or an empty verdict when it can.
+// `padded`: the caller guarantees simdjson::SIMDJSON_PADDING readable bytes
+// past the text's end (e.g. it lies inside a larger reserved buffer), so it
+// is parsed in place instead of copied.
 EventVerdict parse_event(std::string_view text, const LimitsConfig& limits,
-                         simdjson::dom::parser& parser, simdjson::dom::element* out);
+                         simdjson::dom::parser& parser, simdjson::dom::element* out,
+                         bool padded = false);
 
 }  // namespace tern::relay

@@ -48,6 +48,7 @@ class RequestScratch {
   std::vector<Candidate> candidates;
   std::vector<std::string_view> ids;
   std::vector<char> is_new;
+  std::vector<std::pair<std::string_view, uint64_t>> tally;  // rejections by reason
   // Only when a batch is judged event by event (rare: the body did not parse).
   simdjson::dom::parser event_parser;
   BatchSplit split;
@@ -351,7 +352,10 @@ std::optional<HttpResponse> RequestHandler::judge_events_apart(IngestCall& call,
   for (std::size_t i = 0; i < s.split.events.size(); ++i) {
     std::string_view event = s.split.events[i].of(text);
     simdjson::dom::element ignored;
-    EventVerdict verdict = parse_event(event, call.limits, s.event_parser, &ignored);
+    // The body buffer holds SIMDJSON_PADDING bytes past its end (parse_document
+    // reserved them), so an event inside it is parsed in place.
+    EventVerdict verdict =
+        parse_event(event, call.limits, s.event_parser, &ignored, /*padded=*/true);
     if (!verdict.ok()) {
       call.rejected.push_back(Rejection{i, verdict.reason, verdict.detail});
       continue;
@@ -435,11 +439,6 @@ std::optional<HttpResponse> RequestHandler::rate_limit(IngestCall& call) {
 
 void RequestHandler::validate_events(IngestCall& call) {
   RequestScratch& s = call.scratch;
-  for (const Rejection& r : call.rejected) {  // those the parse phase judged alone
-    if (r.reason == "json_depth") count_limit("json_depth");
-    if (r.reason == "too_large") count_limit("event_size");
-    count_rejected(r.reason);
-  }
   s.candidates.clear();
   for (std::size_t i = 0; i < call.events.size(); ++i) {
     const ScannedEvent& scanned = s.scanned[i];
@@ -450,13 +449,29 @@ void RequestHandler::validate_events(IngestCall& call) {
       s.candidates.push_back(RequestScratch::Candidate{i, verdict.event});
       continue;
     }
-    if (verdict.reason == "too_large") count_limit("event_size");
     call.rejected.push_back(Rejection{call.client_index_of(i), verdict.reason, verdict.detail});
-    count_rejected(verdict.reason);
   }
   if (!call.client_index.empty()) {
     std::sort(call.rejected.begin(), call.rejected.end(),
               [](const Rejection& a, const Rejection& b) { return a.index < b.index; });
+  }
+  // Counted once per reason, not once per event: a batch of thousands of bad
+  // events costs one counter update per reason.
+  auto& tally = s.tally;
+  tally.clear();
+  for (const Rejection& r : call.rejected) {
+    auto it = std::find_if(tally.begin(), tally.end(),
+                           [&](const auto& t) { return t.first == r.reason; });
+    if (it == tally.end()) {
+      tally.emplace_back(r.reason, 1);
+    } else {
+      ++it->second;
+    }
+  }
+  for (const auto& [reason, n] : tally) {
+    if (reason == "json_depth") count_limit("json_depth", n);
+    if (reason == "too_large") count_limit("event_size", n);
+    count_rejected(reason, n);
   }
 }
 

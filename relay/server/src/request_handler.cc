@@ -109,11 +109,11 @@ std::shared_ptr<const IngestConfig> RequestHandler::config() const {
   return config_;
 }
 
-void RequestHandler::count_limit(std::string_view limit) {
+void RequestHandler::count_limit(std::string_view limit, uint64_t n) {
   metrics_
       ->counter("tern_relay_limit_hits_total", "limit=\"" + std::string(limit) + "\"",
                 "Requests or events cut off by a limit, by limit")
-      .inc();
+      .inc(n);
 }
 
 void RequestHandler::count_rejected(std::string_view reason, uint64_t n) {

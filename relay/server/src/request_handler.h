@@ -192,7 +192,7 @@ class RequestHandler {
   HttpResponse unauthorized(std::string_view message);
   DedupWindow& dedup_for(const std::string& source_id);
   TokenBucket& bucket_for(const std::string& write_key);
-  void count_limit(std::string_view limit);
+  void count_limit(std::string_view limit, uint64_t n = 1);
   void count_rejected(std::string_view reason, uint64_t n = 1);
 
   mutable std::mutex config_mu_;
