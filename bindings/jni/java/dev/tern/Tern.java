@@ -1,3 +1,8 @@
+// One file on purpose (over 800 lines): Tern is the binding's whole public
+// facade, and its Options and Options.Builder are nested classes whose names
+// (Tern.Options.builder()) are the API apps are written against; moving them
+// out would rename that API. The pieces that are not API live apart
+// (NativeBridge, Refusals, Json).
 package dev.tern;
 
 import java.lang.ref.PhantomReference;
