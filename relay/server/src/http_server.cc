@@ -98,7 +98,7 @@ struct HttpServer::Impl {
   std::condition_variable cv;
   std::list<std::weak_ptr<SessionBase>> sessions;
 
-  RequestHandler* handler = nullptr;
+  HttpHandler* handler = nullptr;
   const int io_threads;  // 1: sessions need no strand (see ThreadExecutor)
   net::io_context ioc;
   // Keeps the I/O threads running while a session waits for the pipeline
@@ -175,7 +175,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     if (!ec) peer_ip_ = ep.address().to_string();
   }
 
-  LimitsConfig limits() const { return server_->handler->config()->relay.limits; }
+  LimitsConfig limits() const { return server_->handler->limits(); }
 
   void begin() {
     if constexpr (kTls) {
@@ -317,6 +317,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     request.origin = std::string(req[http::field::origin]);
     request.access_control_request_headers =
         std::string(req[http::field::access_control_request_headers]);
+    request.if_match = std::string(req[http::field::if_match]);
+    request.if_none_match = std::string(req[http::field::if_none_match]);
     for (auto range = req.equal_range("X-Forwarded-For"); range.first != range.second;
          ++range.first) {
       if (!request.forwarded_for.empty()) request.forwarded_for += ", ";
@@ -479,7 +481,7 @@ std::size_t HttpServer::open_connections() const {
 }
 
 Result<std::unique_ptr<HttpServer>> HttpServer::start(const HttpServerOptions& options,
-                                                      RequestHandler* handler) {
+                                                      HttpHandler* handler) {
   auto endpoint = parse_listen(options.listen);
   if (!endpoint) return endpoint.status();
   int threads = options.threads > 0

@@ -36,7 +36,7 @@ class HttpServer {
   // Binds, listens and starts the I/O threads. Errors: kInvalidArgument (bad
   // listen address, unreadable TLS cert/key), kUnavailable (cannot bind).
   static Result<std::unique_ptr<HttpServer>> start(const HttpServerOptions& options,
-                                                   RequestHandler* handler);
+                                                   HttpHandler* handler);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

@@ -45,6 +45,7 @@
 #include <vector>
 
 #include "admission.h"
+#include "http_message.h"
 #include "client_ip.h"
 #include "iso8601.h"
 #include "json_splice.h"
@@ -55,32 +56,6 @@
 
 namespace tern::relay {
 
-struct HttpRequest {
-  std::string method;  // "POST", "GET", "OPTIONS", ...
-  std::string target;  // path and query, e.g. "/v1/batch"
-  std::string authorization;
-  std::string content_encoding;
-  std::string origin;
-  std::string forwarded_for;  // every X-Forwarded-For header, joined with ", "
-  std::string access_control_request_headers;
-  std::string body;     // as received (compressed when content_encoding says so)
-  std::string peer_ip;  // socket peer address
-  std::chrono::system_clock::time_point received_at;
-  std::chrono::steady_clock::time_point received_steady;
-};
-
-struct HttpResponse {
-  int status = 200;
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;
-  std::string content_type = "application/json";
-  // Close the connection after writing (e.g. after a limit cut the request short).
-  bool close = false;
-
-  const std::string* header(std::string_view name) const;  // case-insensitive
-};
-
-using Respond = std::function<void(HttpResponse)>;
 
 // The immutable view of the config the handler works from; swapped whole on
 // SIGHUP (held by shared_ptr<const>, so a request in flight keeps its own).
@@ -94,12 +69,8 @@ struct IngestConfig {
 // proxies parse) and indexes it.
 Result<std::shared_ptr<const IngestConfig>> make_ingest_config(RelayConfig relay);
 
-// Limits the server layer enforces before the handler sees a request.
-enum class ServerLimit { kHeaderSize, kBodySize, kReadTimeout, kIdleTimeout };
-
 // Per-session reusable buffers and JSON parser (no allocation per request
 // once warmed up).
-class RequestScratch;
 std::unique_ptr<RequestScratch, void (*)(RequestScratch*)> make_request_scratch();
 
 // The calling thread's scratch (created on first use, freed at thread exit).
@@ -154,16 +125,17 @@ void enrich_scanned(std::string_view event_text, const std::vector<MemberSpan>& 
                     std::ptrdiff_t context, const std::vector<MemberSpan>& context_members,
                     const EnrichInput& in, std::string* out, EnrichScratch* scratch);
 
-class RequestHandler {
+class RequestHandler : public HttpHandler {
  public:
   // `pipeline` and `metrics` must outlive the handler.
   RequestHandler(std::shared_ptr<const IngestConfig> config, Pipeline* pipeline, Metrics* metrics);
 
-  void handle(HttpRequest request, RequestScratch& scratch, Respond respond);
+  void handle(HttpRequest request, RequestScratch& scratch, Respond respond) override;
 
   // The answer (and counter) for a request the server cut short.
   // kReadTimeout/kIdleTimeout only count (there is no one left to answer).
-  HttpResponse server_limit(ServerLimit limit, std::string_view path);
+  HttpResponse server_limit(ServerLimit limit, std::string_view path) override;
+  LimitsConfig limits() const override { return config()->relay.limits; }
 
   // Atomically replaces the config; requests in flight finish with the old one.
   void reload(std::shared_ptr<const IngestConfig> config);
