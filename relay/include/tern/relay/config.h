@@ -90,8 +90,24 @@ struct LogConfig {
   std::string level = "info";
 };
 
+// [admin]: the admin API's listener (docs/control-plane.md); off when empty.
+struct AdminConfig {
+  std::string listen;
+  std::string token_file;  // the bootstrap token's file (else $TERN_ADMIN_TOKEN, else generated)
+};
+
+// [control]: managed mode, following a control relay's state.
+struct ControlConfig {
+  std::string url;  // empty: not managed
+  std::string token_file;
+  std::string relay_id;                       // default: the host name
+  std::map<std::string, std::string> labels;  // reported to the control plane
+};
+
 struct RelayConfig {
   std::string data_dir = "./tern-data";
+  AdminConfig admin;
+  ControlConfig control;
   ServerConfig server;
   LimitsConfig limits;
   SpoolConfig spool;
@@ -99,6 +115,9 @@ struct RelayConfig {
   std::vector<SourceConfig> sources;
   std::vector<SinkConfig> sinks;    // default: one "file" sink under <data-dir>/events
   std::vector<RouteConfig> routes;  // default: every source to every sink
+  // userIds whose events are dropped at ingest (reason "suppressed"), for
+  // privacy requests; set by the control plane (not a TOML key).
+  std::vector<std::string> suppressed_user_ids;
 };
 
 // Parses TOML text (`origin` names it in errors). Fills defaults, validates
