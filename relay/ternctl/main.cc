@@ -284,14 +284,7 @@ void print_table(const std::vector<std::string>& header,
 }
 
 int cmd_get(const Client& client, const Args& args) {
-  if (args.positional.size() != 2)
-    throw UsageError{"get takes one of sources|sinks|routes|relays|revisions"};
   const std::string& kind = args.positional[1];
-  static const std::vector<std::string> kKinds = {"sources", "sinks", "routes", "relays",
-                                                  "revisions"};
-  if (std::find(kKinds.begin(), kKinds.end(), kind) == kKinds.end())
-    throw UsageError{"get: unknown kind \"" + kind +
-                     "\" (one of sources, sinks, routes, relays, revisions)"};
   Json items = Json::array();
   std::string cursor;
   for (int page = 0; page < 100'000; ++page) {
@@ -362,8 +355,6 @@ int cmd_get(const Client& client, const Args& args) {
 }
 
 int cmd_create(const Client& client, const Args& args) {
-  if (args.positional.size() != 3 || args.positional[1] != "source")
-    throw UsageError{"usage: ternctl create source ID"};
   Json body = {{"id", args.positional[2]}};
   Response r = client.request("POST", "/admin/v1/sources", body.dump());
   if (!ok_status(r)) return fail(client, r);
@@ -383,10 +374,7 @@ int cmd_create(const Client& client, const Args& args) {
 }
 
 int cmd_delete(const Client& client, const Args& args) {
-  if (args.positional.size() != 3) throw UsageError{"usage: ternctl delete source|sink|route ID"};
   const std::string& kind = args.positional[1];
-  if (kind != "source" && kind != "sink" && kind != "route")
-    throw UsageError{"delete: unknown kind \"" + kind + "\" (one of source, sink, route)"};
   std::string target = "/admin/v1/" + kind + "s/" + escape(args.positional[2]);
   std::string query;
   if (args.discard) query += "discard=true";
@@ -511,9 +499,6 @@ void print_diff(const Json& diff) {
 }
 
 int cmd_plan_apply(const Client& client, const Args& args, bool apply) {
-  const char* name = apply ? "apply" : "plan";
-  if (args.positional.size() != 1 || args.file.empty())
-    throw UsageError{std::string("usage: ternctl ") + name + " -f pipeline.toml"};
   auto config = tern::relay::load_config_file(args.file);
   if (!config) {
     std::cerr << "ternctl: " << config.status().message() << "\n";
@@ -570,10 +555,7 @@ int cmd_plan_apply(const Client& client, const Args& args, bool apply) {
 }
 
 int cmd_restore(const Client& client, const Args& args) {
-  if (args.positional.size() != 2) throw UsageError{"usage: ternctl restore REV"};
   const std::string& rev = args.positional[1];
-  if (rev.empty() || rev.find_first_not_of("0123456789") != std::string::npos)
-    throw UsageError{"restore: REV must be a revision number, not \"" + rev + "\""};
   Response r = client.request("POST", "/admin/v1/revisions/" + rev + ":restore");
   if (!ok_status(r)) return fail(client, r);
   auto doc = parse_body(r);
@@ -631,6 +613,37 @@ Args parse_args(int argc, char** argv, bool* help, bool* version) {
   return args;
 }
 
+// Checks the command's arguments (before any token or network is needed).
+void validate(const Args& args) {
+  const auto& p = args.positional;
+  if (p.empty()) throw UsageError{"no command"};
+  const std::string& command = p[0];
+  if (command == "get") {
+    if (p.size() != 2) throw UsageError{"usage: ternctl get sources|sinks|routes|relays|revisions"};
+    static const std::vector<std::string> kKinds = {"sources", "sinks", "routes", "relays",
+                                                    "revisions"};
+    if (std::find(kKinds.begin(), kKinds.end(), p[1]) == kKinds.end())
+      throw UsageError{"get: unknown kind \"" + p[1] +
+                       "\" (one of sources, sinks, routes, relays, revisions)"};
+  } else if (command == "create") {
+    if (p.size() != 3 || p[1] != "source") throw UsageError{"usage: ternctl create source ID"};
+  } else if (command == "delete") {
+    if (p.size() != 3) throw UsageError{"usage: ternctl delete source|sink|route ID"};
+    if (p[1] != "source" && p[1] != "sink" && p[1] != "route")
+      throw UsageError{"delete: unknown kind \"" + p[1] + "\" (one of source, sink, route)"};
+  } else if (command == "plan" || command == "apply") {
+    if (p.size() != 1 || args.file.empty())
+      throw UsageError{"usage: ternctl " + command + " -f pipeline.toml"};
+  } else if (command == "restore") {
+    if (p.size() != 2) throw UsageError{"usage: ternctl restore REV"};
+    if (p[1].empty() || p[1].size() > 18 ||
+        p[1].find_first_not_of("0123456789") != std::string::npos)
+      throw UsageError{"restore: REV must be a revision number, not \"" + p[1] + "\""};
+  } else {
+    throw UsageError{"unknown command \"" + command + "\""};
+  }
+}
+
 int run(int argc, char** argv) {
   bool help = false;
   bool version = false;
@@ -643,12 +656,8 @@ int run(int argc, char** argv) {
     std::cout << "ternctl " << TERN_VERSION_STRING << "\n";
     return kOk;
   }
-  if (args.positional.empty()) throw UsageError{"no command"};
+  validate(args);
   const std::string& command = args.positional[0];
-  static const std::vector<std::string> kCommands = {"get",  "create", "delete",
-                                                     "plan", "apply",  "restore"};
-  if (std::find(kCommands.begin(), kCommands.end(), command) == kCommands.end())
-    throw UsageError{"unknown command \"" + command + "\""};
 
   std::string server = args.server;
   if (server.empty()) {
