@@ -28,6 +28,9 @@
 //   - `type`: for the single-event endpoints, set from the path.
 //   - `writeKey` is removed from events so keys never reach sinks.
 //
+// Besides validation's reasons (event_validation.h), an event whose userId
+// the control plane suppressed is rejected with reason "suppressed".
+//
 // Threads: handle() may be called concurrently from many sessions, each with
 // its own RequestScratch. `respond` is called exactly once: inline, or later
 // from a pipeline thread (the session must post it to its own strand).
@@ -41,12 +44,13 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
 #include "admission.h"
-#include "http_message.h"
 #include "client_ip.h"
+#include "http_message.h"
 #include "iso8601.h"
 #include "json_splice.h"
 #include "tern/base/status.h"
@@ -56,13 +60,15 @@
 
 namespace tern::relay {
 
-
 // The immutable view of the config the handler works from; swapped whole on
 // SIGHUP (held by shared_ptr<const>, so a request in flight keeps its own).
 struct IngestConfig {
   RelayConfig relay;
   std::unordered_map<std::string, std::size_t> source_by_key;  // write key -> sources index
   std::vector<IpRange> trusted_proxies;
+  // relay.suppressed_user_ids, indexed: events with these userIds are
+  // rejected (reason "suppressed").
+  std::unordered_set<std::string> suppressed_user_ids;
 };
 
 // Validates what the handler needs (non-empty, unique write keys; trusted
