@@ -349,6 +349,7 @@ struct FleetFollower::Impl {
       *problem = "the snapshot answer is not {\"revision\": N, \"state\": {...}}";
       return false;
     }
+    link_ok();  // before applying: the link is fine whatever the apply says
     int64_t revision = doc["revision"].get<int64_t>();
     if (revision == running()) {
       confirm();
@@ -423,6 +424,7 @@ struct FleetFollower::Impl {
       if (r.curl != CURLE_OK) {
         problem = r.curl_error;
       } else if (r.status == 304) {
+        link_ok();
         confirm();
       } else if (r.status == 200) {
         int64_t before_failed = failed_revision;

@@ -63,7 +63,8 @@ class FleetTest : public ::testing::Test {
     std::map<std::string, Json> out;
     HttpAnswer a = control_->api("GET", "/admin/v1/relays");
     if (a.status != 200) return out;
-    for (const Json& r : a.json()["items"]) out[r["relay_id"].get<std::string>()] = r;
+    Json doc = a.json();
+    for (const Json& r : doc["items"]) out[r["relay_id"].get<std::string>()] = r;
     return out;
   }
 
