@@ -41,6 +41,11 @@ struct FieldError {
 };
 // `sinks["kafka-main"].brokers: must not be empty`, for logs and Status messages.
 std::string to_string(const FieldError& error);
+// A sink factory's (or the sink registry's) error, `sink "x" (kafka): brokers
+// is required`, as a FieldError on "sinks/x" with the key when the message
+// names one ("brokers", "is required"); the whole message otherwise. For
+// Applier::validate, which builds each sink.
+FieldError sink_field_error(std::string_view sink_name, const Status& status);
 
 // The whole relay configuration: `base`'s process settings (data_dir, server,
 // limits, spool, log) with the pipeline of `state`. Validates every resource
