@@ -51,7 +51,12 @@ FieldError sink_field_error(std::string_view sink_name, const Status& status);
 // limits, spool, log) with the pipeline of `state`. Validates every resource
 // with the same checks as the TOML file (unknown keys, bad durations, routes
 // naming unknown sources/sinks, duplicate write keys, ...). On failure every
-// error found is appended to `errors` (when given) and the first is returned.
+// error found is appended to `errors` (when given) and the first is returned
+// (kInvalidArgument, its message as to_string() words it). Sink settings are
+// checked as the file reader checks them; the type-specific ones only when
+// the sink is built (sink_field_error). Unlike a file, the state is the whole
+// pipeline: no default sink or route is added (state_from_config spells the
+// file's defaults out).
 Result<RelayConfig> to_relay_config(const State& state, const RelayConfig& base,
                                     std::vector<FieldError>* errors = nullptr);
 
