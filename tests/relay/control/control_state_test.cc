@@ -159,6 +159,13 @@ TEST(ControlStateTest, AnEmptyStateIsAPipelineWithNothingInItNotTheFileDefaults)
   EXPECT_TRUE(config->routes.empty());
 }
 
+TEST(ControlStateTest, AStateWhoseListsAreNotArraysIsRefused) {
+  State state;
+  state.sinks = Json::object();
+  auto errors = errors_of(state);
+  EXPECT_TRUE(has_error(errors, "state", "sinks", "expected an array")) << describe(errors);
+}
+
 TEST(ControlStateTest, BadSinkSettingsAreErrorsNamingTheSinkAndTheField) {
   State state = sample_state();
   state.sinks[0]["batch_linger"] = "soon";

@@ -346,6 +346,10 @@ TEST(ControlStoreTest, AProcessKilledWhileCommittingLeavesOneWholeRevision) {
     std::vector<std::string> names;
     for (const auto& s : want["sinks"]) names.push_back(s["name"]);
     ASSERT_EQ(stored_sink_names(path), names);
+    auto newest = store->revisions(0, 1);
+    ASSERT_TRUE(newest.is_ok());
+    ASSERT_EQ(newest->size(), 1u);
+    EXPECT_EQ((*newest)[0].revision, head->revision);
   }
   EXPECT_GT(last_head, 0) << "no commit finished in " << rounds << " rounds";
 }
