@@ -263,22 +263,6 @@ int64_t revision_of(const Json& obj) {
   return it != obj.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
 }
 
-const char* op_past(const std::string& op) {
-  if (op == "add") return "added";
-  if (op == "remove") return "removed";
-  return "changed";
-}
-
-std::string summarize(const std::vector<DiffEntry>& d) {
-  if (d.empty()) return "no changes";
-  std::string out;
-  for (const auto& e : d) {
-    if (!out.empty()) out += "; ";
-    out += e.resource + " " + op_past(e.op);
-  }
-  return out;
-}
-
 Json errors_to_json(const std::vector<FieldError>& errors) {
   Json out = Json::array();
   for (const auto& e : errors) {
