@@ -58,6 +58,10 @@ Options:
                             $TERN_ADMIN_TOKEN)
   -o, --output json|table   output format of get (default: table)
   -f, --file PATH           the TOML file of plan and apply
+  --page-size N             items per request of get (1..500, default 500);
+                            get follows the cursor to list everything
+  --ca-file PATH            CA certificates for an https server with a
+                            private CA (default: the system's)
   -h, --help                this text
   --version                 ternctl's version
 
@@ -77,6 +81,8 @@ struct Args {
   std::string token_file;
   std::string output = "table";
   std::string file;
+  std::string ca_file;
+  int page_size = 500;
   bool discard = false;
   bool force = false;
   std::vector<std::string> positional;
@@ -113,8 +119,8 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
 
 class Client {
  public:
-  Client(std::string server, std::string token)
-      : server_(std::move(server)), token_(std::move(token)) {
+  Client(std::string server, std::string token, std::string ca_file)
+      : server_(std::move(server)), token_(std::move(token)), ca_file_(std::move(ca_file)) {
     while (!server_.empty() && server_.back() == '/') server_.pop_back();
   }
 
@@ -150,6 +156,7 @@ class Client {
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    if (!ca_file_.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, ca_file_.c_str());
     if (method == "POST" || method == "PUT" || method == "PATCH") {
       curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
       curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
@@ -170,6 +177,7 @@ class Client {
  private:
   std::string server_;
   std::string token_;
+  std::string ca_file_;
 };
 
 std::string escape(const std::string& s) {
@@ -288,7 +296,7 @@ int cmd_get(const Client& client, const Args& args) {
   Json items = Json::array();
   std::string cursor;
   for (int page = 0; page < 100'000; ++page) {
-    std::string target = "/admin/v1/" + kind + "?limit=500";
+    std::string target = "/admin/v1/" + kind + "?limit=" + std::to_string(args.page_size);
     if (!cursor.empty()) target += "&cursor=" + escape(cursor);
     Response r = client.request("GET", target);
     if (!ok_status(r)) return fail(client, r);
@@ -598,6 +606,14 @@ Args parse_args(int argc, char** argv, bool* help, bool* version) {
       args.file = value(i, "--file", a);
     } else if (is(a, "-f")) {
       args.file = value(i, "-f", a);
+    } else if (is(a, "--ca-file")) {
+      args.ca_file = value(i, "--ca-file", a);
+    } else if (is(a, "--page-size")) {
+      std::string v = value(i, "--page-size", a);
+      if (v.empty() || v.size() > 3 || v.find_first_not_of("0123456789") != std::string::npos ||
+          std::stoi(v) < 1 || std::stoi(v) > 500)
+        throw UsageError{"--page-size: a number from 1 to 500, not \"" + v + "\""};
+      args.page_size = std::stoi(v);
     } else if (a == "--discard") {
       args.discard = true;
     } else if (a == "--force") {
@@ -686,7 +702,7 @@ int run(int argc, char** argv) {
   if (token.empty()) throw UsageError{"no token: give --token-file PATH or set TERN_ADMIN_TOKEN"};
 
   tern::base::curl_global_init_once();
-  Client client(server, token);
+  Client client(server, token, args.ca_file);
   if (command == "get") return cmd_get(client, args);
   if (command == "create") return cmd_create(client, args);
   if (command == "delete") return cmd_delete(client, args);

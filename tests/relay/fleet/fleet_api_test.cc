@@ -318,6 +318,16 @@ TEST_F(FleetApiTest, TernctlCreatesListsPlansAppliesAndRestores) {
   ASSERT_EQ(revisions.code, 0) << revisions.err;
   EXPECT_EQ(Json::parse(revisions.out)["items"].size(), static_cast<size_t>(before + 2));
 
+  // Small pages: get follows next_cursor to the end.
+  ASSERT_EQ(ctl({"create", "source", "ios"}).code, 0);
+  CtlRun paged = ctl({"get", "sources", "--page-size", "1", "-o", "json"});
+  ASSERT_EQ(paged.code, 0) << paged.err;
+  std::vector<std::string> ids;
+  Json doc = Json::parse(paged.out);
+  for (const Json& item : doc["items"]) ids.push_back(item["id"]);
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, (std::vector<std::string>{"default", "ios", "web"}));
+
   CtlRun missing = ctl({"delete", "route", "rt_nope"});
   EXPECT_EQ(missing.code, 1);
   EXPECT_NE(missing.err.find("not_found"), std::string::npos) << missing.err;
