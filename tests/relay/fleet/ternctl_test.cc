@@ -176,10 +176,26 @@ TEST_F(TernctlTest, ErrorsExitWithOneAndTheApisMessage) {
   EXPECT_NE(down.err.find("127.0.0.1:1"), std::string::npos) << down.err;
 
   std::string bad_toml = dir_.file("bad.toml");
-  write_file(bad_toml, "[[sinks]]\nname = \"x\"\ntype = \"file\"\nbogus_key = 1\n");
+  write_file(bad_toml, "[[sources]]\nid = \"x\"\nwrite_keys = [\"k\"]\nack_mode = \"sometimes\"\n");
   CtlRun plan = ctl({"plan", "-f", bad_toml});
   EXPECT_EQ(plan.code, 1);
-  EXPECT_NE(plan.err.find("bad.toml"), std::string::npos) << plan.err;
+  EXPECT_NE(plan.err.find("bad.toml:4"), std::string::npos) << plan.err;
+  EXPECT_TRUE(plan.out.empty()) << plan.out;
+
+  // Valid TOML the relay cannot build (a setting the file sink does not
+  // know): the server's dry run says so, and nothing is committed.
+  std::string unbuildable = dir_.file("unbuildable.toml");
+  write_file(unbuildable,
+             "[[sources]]\nid = \"default\"\nwrite_keys = [\"seed-key\"]\n"
+             "[[sinks]]\nname = \"file\"\ntype = \"file\"\nbogus_key = 1\n");
+  int64_t before = control_->head();
+  CtlRun refused = ctl({"plan", "-f", unbuildable});
+  EXPECT_EQ(refused.code, 1) << refused.out;
+  EXPECT_NE(refused.err.find("sinks/file"), std::string::npos) << refused.err;
+  CtlRun not_applied = ctl({"apply", "-f", unbuildable});
+  EXPECT_EQ(not_applied.code, 1) << not_applied.out;
+  EXPECT_NE(not_applied.err.find("bogus_key"), std::string::npos) << not_applied.err;
+  EXPECT_EQ(control_->head(), before);
 }
 
 TEST_F(TernctlTest, BadUsageExitsWithTwo) {
