@@ -425,7 +425,9 @@ struct FleetFollower::Impl {
         problem = r.curl_error;
       } else if (r.status == 304) {
         link_ok();
-        confirm();
+        // After a failed apply the 304 confirms the failed revision, not the
+        // running one: the age goes on growing while the edge lags behind.
+        if (failed_revision == 0) confirm();
       } else if (r.status == 200) {
         int64_t before_failed = failed_revision;
         if (!handle_snapshot(r, &problem)) {

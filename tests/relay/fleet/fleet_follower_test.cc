@@ -377,6 +377,8 @@ TEST_F(FleetFollowerTest, ARevisionThatCannotBeAppliedIsReportedOnceAndThePrevio
   }));
   EXPECT_EQ(attempts(), (std::vector<int64_t>{3, 4}));
   EXPECT_EQ(gauge("tern_relay_config_revision"), 3);
+  // The 304s confirm the revision it could not apply, not the one it runs.
+  ASSERT_TRUE(wait_until([&] { return gauge("tern_relay_config_age_seconds") >= 1; }, 5s));
   auto cached = FleetFollower::load_cache(options().cache_path);
   ASSERT_TRUE(cached && cached->has_value());
   EXPECT_EQ((*cached)->revision, 3);
