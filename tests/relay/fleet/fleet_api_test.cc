@@ -146,7 +146,8 @@ class FleetApiTest : public ::testing::Test {
     std::unique_ptr<FleetFollower> follower;
   };
 
-  Edge& start_edge(const std::string& id, const std::string& refuse_sink = {}) {
+  Edge& start_edge(const std::string& id, const std::string& refuse_sink = {},
+                   std::chrono::seconds wait = 30s) {
     if (relay_token_.empty()) {
       HttpAnswer t = api("POST", "/admin/v1/tokens", {{"name", "edges"}, {"scopes", {"relay"}}});
       EXPECT_EQ(t.status, 201) << t.body;
@@ -162,6 +163,7 @@ class FleetApiTest : public ::testing::Test {
     o.labels = {{"region", "eu"}};
     o.version = "test";
     o.cache_path = dir_.file(id + "/control/snapshot.json");
+    o.wait = wait;
     RecordingApplier* applier = edge->applier.get();
     edge->follower = std::make_unique<FleetFollower>(
         o, [applier](const State& s) { return applier->apply(s); }, &edge->metrics);
@@ -267,6 +269,28 @@ TEST_F(FleetApiTest, ARevisionAnEdgeCannotApplyIsListedWithItsErrorAndTheEdgeKee
   int64_t fixed = head();
   EXPECT_TRUE(wait_until([&] { return runs("edge-a", fixed, "ok"); }));
   EXPECT_TRUE(relay_entry("edge-a")["errors"].empty());
+}
+
+TEST_F(FleetApiTest, AQuietEdgeLongPollsThroughNotModifiedAndStaysSeen) {
+  Edge& edge = start_edge("edge-a", {}, 1s);
+  int64_t seeded = head();
+  ASSERT_TRUE(wait_until([&] { return runs("edge-a", seeded, "ok"); }));
+  std::string first_seen = relay_entry("edge-a").value("last_seen", "");
+  // Nothing changes: each long poll ends in a 304 after a second, and the
+  // heartbeat keeps last_seen fresh and the age low.
+  for (int beat = 0; beat < 2; ++beat) {
+    ASSERT_TRUE(
+        wait_until([&] { return relay_entry("edge-a").value("last_seen", "") != first_seen; }, 10s))
+        << "heartbeat " << beat;
+    first_seen = relay_entry("edge-a").value("last_seen", "");
+  }
+  EXPECT_LE(edge.metrics.gauge("tern_relay_config_age_seconds").value(), 2);
+  EXPECT_EQ(edge.applier->applied_revision(), seeded);
+
+  // And a commit still reaches it at once.
+  ASSERT_EQ(api("POST", "/admin/v1/sources", {{"id", "late"}}).status, 201);
+  int64_t now = head();
+  EXPECT_TRUE(wait_until([&] { return edge.applier->applied_revision() == now; }, 1s));
 }
 
 TEST_F(FleetApiTest, TernctlCreatesListsPlansAppliesAndRestores) {
