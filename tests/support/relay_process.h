@@ -36,6 +36,18 @@ class RelayProcess {
   bool start_with_config(const std::filesystem::path& config_file, const std::string& toml,
                          const std::filesystem::path& log_file);
 
+  // The working directory of the next start() (relative paths in its
+  // config resolve there); "" keeps the test's.
+  void set_working_dir(const std::filesystem::path& dir) { working_dir_ = dir.string(); }
+
+  // For a relay started with --admin-listen: reads stdout lines up to
+  // "admin listening on HOST:PORT" (at most `timeout`). True with the
+  // address in admin_address(); the lines read before it (e.g. "admin token:
+  // ...") are kept in other_lines().
+  bool read_admin_address(std::chrono::milliseconds timeout = kStartTimeout);
+  const std::string& admin_address() const { return admin_address_; }
+  const std::vector<std::string>& other_lines() const { return other_lines_; }
+
   // "HOST:PORT" and the port it listens on (after a successful start()).
   const std::string& address() const { return address_; }
   uint16_t port() const { return port_; }
@@ -63,6 +75,9 @@ class RelayProcess {
   ChildProcess process_;
   std::string address_;
   uint16_t port_ = 0;
+  std::string working_dir_;
+  std::string admin_address_;
+  std::vector<std::string> other_lines_;
   std::string error_;
 };
 
