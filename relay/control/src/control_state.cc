@@ -9,8 +9,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <map>
 #include <set>
@@ -471,6 +473,14 @@ void keep_into(Json* incoming, const Json* stored, const std::string& prefix) {
   }
 }
 
+bool read_urandom(unsigned char* buf, std::size_t n) {
+  std::FILE* f = std::fopen("/dev/urandom", "rb");
+  if (!f) return false;
+  bool ok = std::fread(buf, 1, n, f) == n;
+  std::fclose(f);
+  return ok;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- State
@@ -546,6 +556,50 @@ std::string to_string(const FieldError& error) {
     out += error.field;
   }
   return out + ": " + error.message;
+}
+
+FieldError sink_field_error(std::string_view sink_name, const Status& status) {
+  FieldError e{resource_name("sinks", std::string(sink_name)), "", status.message()};
+  std::string rest = status.message();
+  std::string prefix = "sink \"" + std::string(sink_name) + "\"";
+  if (rest.compare(0, prefix.size(), prefix) != 0) return e;
+  rest.erase(0, prefix.size());
+  if (rest.compare(0, 2, ": ") == 0) {
+    rest.erase(0, 2);  // the registry's: `sink "x": unknown sink type "y" (known: ...)`
+    if (rest.compare(0, 17, "unknown sink type") == 0) e.field = "type";
+    e.message = rest;
+    return e;
+  }
+  auto close = rest.find("): ");
+  if (rest.compare(0, 2, " (") != 0 || close == std::string::npos) return e;
+  rest.erase(0, close + 3);
+  e.message = rest;
+  const std::string unknown = "unknown setting \"";
+  if (rest.compare(0, unknown.size(), unknown) == 0) {
+    auto end = rest.find('"', unknown.size());
+    if (end != std::string::npos) {
+      e.field = rest.substr(unknown.size(), end - unknown.size());
+      e.message = "unknown key (not a setting of this sink type)";
+    }
+    return e;
+  }
+  // "KEY: message" or "KEY is required", "KEY must be ...".
+  std::size_t n = 0;
+  while (n < rest.size() && (std::isalnum(static_cast<unsigned char>(rest[n])) || rest[n] == '_' ||
+                             rest[n] == '.' || rest[n] == '-')) {
+    ++n;
+  }
+  if (n == 0 || !std::islower(static_cast<unsigned char>(rest[0]))) return e;
+  std::string after = rest.substr(n);
+  if (after.compare(0, 2, ": ") == 0) {
+    e.field = rest.substr(0, n);
+    e.message = after.substr(2);
+  } else if (after.compare(0, 4, " is ") == 0 || after.compare(0, 6, " must ") == 0 ||
+             after.compare(0, 8, " cannot ") == 0) {
+    e.field = rest.substr(0, n);
+    e.message = after.substr(1);
+  }
+  return e;
 }
 
 Result<RelayConfig> to_relay_config(const State& state, const RelayConfig& base,
@@ -763,7 +817,9 @@ std::string random_secret(std::string_view prefix) {
   std::string out(prefix);
   unsigned char buf[64];
   while (out.size() < prefix.size() + 32) {
-    if (RAND_bytes(buf, sizeof buf) != 1) std::abort();  // no CSPRNG: never hand out a weak key
+    if (RAND_bytes(buf, sizeof buf) != 1 && !read_urandom(buf, sizeof buf)) {
+      std::abort();  // no CSPRNG at all: never hand out a guessable key
+    }
     for (unsigned char b : buf) {
       // 248 = 4 × 62: dropping the rest keeps every character equally likely.
       if (b < 248 && out.size() < prefix.size() + 32) out += kAlphabet[b % 62];

@@ -41,12 +41,22 @@ struct FieldError {
 };
 // `sinks["kafka-main"].brokers: must not be empty`, for logs and Status messages.
 std::string to_string(const FieldError& error);
+// A sink factory's (or the sink registry's) error, `sink "x" (kafka): brokers
+// is required`, as a FieldError on "sinks/x" with the key when the message
+// names one ("brokers", "is required"); the whole message otherwise. For
+// Applier::validate, which builds each sink.
+FieldError sink_field_error(std::string_view sink_name, const Status& status);
 
 // The whole relay configuration: `base`'s process settings (data_dir, server,
 // limits, spool, log) with the pipeline of `state`. Validates every resource
 // with the same checks as the TOML file (unknown keys, bad durations, routes
 // naming unknown sources/sinks, duplicate write keys, ...). On failure every
-// error found is appended to `errors` (when given) and the first is returned.
+// error found is appended to `errors` (when given) and the first is returned
+// (kInvalidArgument, its message as to_string() words it). Sink settings are
+// checked as the file reader checks them; the type-specific ones only when
+// the sink is built (sink_field_error). Unlike a file, the state is the whole
+// pipeline: no default sink or route is added (state_from_config spells the
+// file's defaults out).
 Result<RelayConfig> to_relay_config(const State& state, const RelayConfig& base,
                                     std::vector<FieldError>* errors = nullptr);
 

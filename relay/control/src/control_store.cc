@@ -19,6 +19,7 @@
 namespace tern::relay::control {
 namespace {
 
+constexpr int64_t kSchemaVersion = 1;
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS revisions (
   revision   INTEGER PRIMARY KEY,
@@ -107,7 +108,8 @@ struct ControlStore::Impl {
   std::string path;
   sqlite3* db = nullptr;
   std::mutex mu;
-  State head;  // the newest committed state, kept in memory
+  State head;                 // the newest committed state, kept in memory
+  int64_t data_version = -1;  // PRAGMA data_version when `head` was read
 
   ~Impl() {
     if (db) sqlite3_close(db);
@@ -219,6 +221,38 @@ struct ControlStore::Impl {
     return Status::ok();
   }
 
+  // user_version 1: this layout. A newer one is a newer relay's database.
+  Status check_schema_version() {
+    Stmt st(db, "PRAGMA user_version");
+    if (st.prepare_rc() != SQLITE_OK) return error("user_version", st.prepare_rc());
+    int rc = st.step();
+    if (rc != SQLITE_ROW) return error("user_version", rc);
+    int64_t version = st.integer(0);
+    if (version > kSchemaVersion) {
+      return Status::FailedPrecondition("control store " + path + ": schema version " +
+                                        std::to_string(version) +
+                                        " was written by a newer tern-relay");
+    }
+    if (version == kSchemaVersion) return Status::ok();
+    return exec("PRAGMA user_version = 1");
+  }
+
+  // Reloads `head` when another connection (another process) committed
+  // since it was read: PRAGMA data_version moves only for those.
+  Status refresh_head() {
+    Stmt st(db, "PRAGMA data_version");
+    if (st.prepare_rc() != SQLITE_OK) return error("data_version", st.prepare_rc());
+    int rc = st.step();
+    if (rc != SQLITE_ROW) return error("data_version", rc);
+    int64_t version = st.integer(0);
+    if (version == data_version) return Status::ok();
+    auto loaded = load(0);
+    if (!loaded) return loaded.status();
+    head = std::move(loaded.value());
+    data_version = version;
+    return Status::ok();
+  }
+
   Result<int64_t> newest() {
     Stmt st(db, "SELECT coalesce(max(revision), 0) FROM revisions");
     if (st.prepare_rc() != SQLITE_OK) return error("read head", st.prepare_rc());
@@ -254,22 +288,21 @@ Result<std::unique_ptr<ControlStore>> ControlStore::open(const std::string& path
   Status s = impl->exec("PRAGMA journal_mode=WAL");
   if (s) s = impl->exec("PRAGMA synchronous=FULL");
   if (s) s = impl->exec(kSchema);
+  if (s) s = impl->check_schema_version();
+  if (s) s = impl->refresh_head();
   if (!s) return s;
-  auto head = impl->load(0);
-  if (!head) return head.status();
-  impl->head = std::move(head.value());
   return std::unique_ptr<ControlStore>(new ControlStore(std::move(impl)));
 }
 
 Result<State> ControlStore::head() {
   std::lock_guard<std::mutex> lock(impl_->mu);
+  if (Status s = impl_->refresh_head(); !s) return s;
   return impl_->head;
 }
 
 Result<State> ControlStore::revision(int64_t rev) {
   if (rev <= 0) return Status::NotFound("no revision " + std::to_string(rev));
   std::lock_guard<std::mutex> lock(impl_->mu);
-  if (rev == impl_->head.revision) return impl_->head;
   return impl_->load(rev);
 }
 

@@ -159,6 +159,13 @@ TEST(ControlStateTest, AnEmptyStateIsAPipelineWithNothingInItNotTheFileDefaults)
   EXPECT_TRUE(config->routes.empty());
 }
 
+TEST(ControlStateTest, AStateWhoseListsAreNotArraysIsRefused) {
+  State state;
+  state.sinks = Json::object();
+  auto errors = errors_of(state);
+  EXPECT_TRUE(has_error(errors, "state", "sinks", "expected an array")) << describe(errors);
+}
+
 TEST(ControlStateTest, BadSinkSettingsAreErrorsNamingTheSinkAndTheField) {
   State state = sample_state();
   state.sinks[0]["batch_linger"] = "soon";
@@ -278,6 +285,26 @@ TEST(ControlStateTest, DuplicateNamesAreRefused) {
   EXPECT_TRUE(has_error(errors, "sinks/archive", "name", "duplicate")) << describe(errors);
   EXPECT_TRUE(has_error(errors, "routes/web-to-archive", "id", "duplicate")) << describe(errors);
   EXPECT_TRUE(has_error(errors, "suppressions/u-123", "user_id", "duplicate")) << describe(errors);
+}
+
+TEST(ControlStateTest, ASinkFactorysErrorNamesTheSinkAndTheKey) {
+  auto check = [](const std::string& message, const std::string& field, const std::string& text) {
+    FieldError e = sink_field_error("k", Status::InvalidArgument(message));
+    EXPECT_EQ(e.resource, "sinks/k") << message;
+    EXPECT_EQ(e.field, field) << message;
+    EXPECT_EQ(e.message, text) << message;
+  };
+  check("sink \"k\" (kafka): brokers is required", "brokers", "is required");
+  check("sink \"k\" (kafka): topic must not be empty", "topic", "must not be empty");
+  check("sink \"k\" (file): max_bytes: expected a positive size like 1048576, got \"x\"",
+        "max_bytes", "expected a positive size like 1048576, got \"x\"");
+  check("sink \"k\" (file): unknown setting \"gzipp\"", "gzipp",
+        "unknown key (not a setting of this sink type)");
+  check("sink \"k\": unknown sink type \"kafak\" (known: file, stdout)", "type",
+        "unknown sink type \"kafak\" (known: file, stdout)");
+  check("sink \"k\" (kafka): property a=\"b\": No such configuration property", "",
+        "property a=\"b\": No such configuration property");
+  check("something else entirely", "", "something else entirely");
 }
 
 TEST(ControlStateTest, TheExampleFileSeedsAStateThatReadsBackAsTheSameConfig) {

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
 #include <random>
 #include <thread>
 
@@ -249,6 +250,37 @@ TEST(ControlStoreTest, ARelaysReportReplacesItsPreviousOne) {
   EXPECT_EQ((*relays)[1].relay_id, "edge-2");
 }
 
+TEST(ControlStoreTest, AFileThatIsNotADatabaseIsReportedAsCorruptWithItsPath) {
+  testing::TempDir dir;
+  std::string path = dir.file("state.db");
+  FILE* f = std::fopen(path.c_str(), "wb");
+  ASSERT_NE(f, nullptr);
+  std::string junk(8192, 'x');
+  std::fwrite(junk.data(), 1, junk.size(), f);
+  std::fclose(f);
+  auto store = ControlStore::open(path);
+  ASSERT_FALSE(store.is_ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(store.status().message().find(path), std::string::npos) << store.status().message();
+}
+
+TEST(ControlStoreTest, TheHeadShowsACommitMadeThroughAnotherConnection) {
+  testing::TempDir dir;
+  auto a = open_store(dir.file("state.db"));
+  auto b = open_store(dir.file("state.db"));
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(a->commit(0, state_for(1), "tok", "", {}, kNow).is_ok());
+  EXPECT_EQ(b->head()->revision, 1);
+  // b's commit is checked against the real head, not a stale copy.
+  EXPECT_EQ(b->commit(0, state_for(2), "tok", "", {}, kNow).status().code(), StatusCode::kAborted);
+  auto second = b->commit(1, state_for(2), "tok", "", {}, kNow);
+  ASSERT_TRUE(second.is_ok()) << second.status().to_string();
+  EXPECT_EQ(second->routes[0]["revision"], 2);
+  EXPECT_EQ(second->sources[0]["revision"], 2);
+  EXPECT_EQ(a->head()->revision, 2);
+  EXPECT_EQ(a->head()->sources[0]["rate_limit_eps"], 2);
+}
+
 // The objects table, read directly: it must always hold the head's objects.
 std::vector<std::string> stored_sink_names(const std::string& path) {
   sqlite3* db = nullptr;
@@ -314,6 +346,10 @@ TEST(ControlStoreTest, AProcessKilledWhileCommittingLeavesOneWholeRevision) {
     std::vector<std::string> names;
     for (const auto& s : want["sinks"]) names.push_back(s["name"]);
     ASSERT_EQ(stored_sink_names(path), names);
+    auto newest = store->revisions(0, 1);
+    ASSERT_TRUE(newest.is_ok());
+    ASSERT_EQ(newest->size(), 1u);
+    EXPECT_EQ((*newest)[0].revision, head->revision);
   }
   EXPECT_GT(last_head, 0) << "no commit finished in " << rounds << " rounds";
 }
