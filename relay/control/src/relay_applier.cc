@@ -28,7 +28,7 @@ Result<RelayConfig> RelayApplier::build(const State& state, std::vector<FieldErr
     for (const SinkConfig& sink : config->sinks) {
       // The factory validates the sink's own settings without I/O.
       auto built = registry_->create(sink, ctx);
-      if (!built) found.push_back(FieldError{"sinks/" + sink.name, "", built.status().message()});
+      if (!built) found.push_back(sink_field_error(sink.name, built.status()));
     }
     if (found.empty()) {
       auto ingest = make_ingest_config(config.value());
