@@ -579,7 +579,7 @@ struct AdminApi::Impl {
         allow({"DELETE"});
         op = [&] { return delete_token(c, s[1]); };
       }
-      scope = m == "GET" ? kScopeWrite : kScopeWrite;
+      scope = kScopeWrite;  // listing tokens too
     } else if (kind == "sources") {
       if (s.size() == 1) {
         allow({"GET", "POST"});
@@ -666,8 +666,6 @@ struct AdminApi::Impl {
     } else if (kind == "fleet") {
       if (s.size() == 2 && s[1] == "snapshot") {
         allow({"GET"});
-        scope = kScopeRelay;
-        op = nullptr;
         c.who = authenticate(c.req);
         require(c, kScopeRelay);
         snapshot(c);
@@ -680,8 +678,9 @@ struct AdminApi::Impl {
         op = [&] { return post_report(c); };
       }
     }
+    // 404 and 405 first (they disclose nothing the public document does
+    // not); then 401/403/429 before anything else.
     if (!op) return not_found();
-    // 404 for unknown paths first; then 401/403/429 before anything else.
     if (mutation && scope == kScopeRead) scope = kScopeWrite;
     c.who = authenticate(c.req);
     require(c, scope);
@@ -824,14 +823,21 @@ struct AdminApi::Impl {
     auto committed =
         store->commit(head.revision, next, c.who.token_id, summarize(changes), {audit}, now);
     if (!committed.is_ok()) {
-      // Put back what runs now so the relay matches the store.
-      if (head.revision > 0) (void)applier->apply(head);
+      // Put back what the store holds now, so the relay runs what it says.
+      auto current = store->head();
+      if (current.is_ok() && current->revision > 0) {
+        Status back = applier->apply(*current);
+        if (!back.is_ok()) {
+          log::error("admin: could not put the committed revision back after a failed commit",
+                     {{"revision", current->revision}, {"error", back.message()}});
+        }
+      }
+      log::error("admin: the change was applied but not committed; it was undone",
+                 {{"action", m.action}, {"error", committed.status().message()}});
       if (committed.status().code() == StatusCode::kAborted) {
         fail(412, "revision_mismatch",
              "another change was committed at the same time; read again and retry");
       }
-      log::error("admin: commit failed after apply; the previous revision was put back",
-                 {{"action", m.action}, {"error", committed.status().message()}});
       fail(500, "internal", "the control store failed: " + committed.status().message());
     }
     for (const auto& [name, n] : discards) applier->count_discarded(name, n);
