@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <functional>
 #include <future>
 #include <map>
 #include <memory>
@@ -40,6 +41,7 @@ class RecordingApplier : public Applier {
     return ok;
   }
   Status apply(const State& state) override {
+    if (before_apply) std::exchange(before_apply, nullptr)();
     std::lock_guard<std::mutex> lk(mu);
     if (!fail_apply.empty()) return Status::Unavailable(fail_apply);
     applied.push_back(state);
@@ -68,6 +70,7 @@ class RecordingApplier : public Applier {
   }
 
   mutable std::mutex mu;
+  std::function<void()> before_apply;  // runs once, at the next apply()
   int validations = 0;
   std::string reject_sink_type;
   std::string fail_apply;
@@ -474,6 +477,31 @@ TEST_F(AdminApiTest, ApplyFailureIs422AndNothingIsCommitted) {
   EXPECT_EQ(head_revision(), rev);
   EXPECT_EQ(audit_count(), audits);
   EXPECT_EQ(get("/admin/v1/sinks/k").status, 404);
+}
+
+TEST_F(AdminApiTest, ACommitFromAnotherWriterInBetweenIs412AndTheRelayRunsTheWinner) {
+  ASSERT_EQ(post("/admin/v1/sources", {{"id", "web"}}).status, 201);
+  // Another process commits to the same database while this change applies.
+  applier.before_apply = [&] {
+    auto other = ControlStore::open(dir.file("control/state.db"));
+    ASSERT_TRUE(other.is_ok());
+    auto head = (*other)->head();
+    ASSERT_TRUE(head.is_ok());
+    State next = *head;
+    next.suppressions.push_back(
+        {{"user_id", "u-1"}, {"reason", "r"}, {"created_at", "2026-12-06T09:00:00Z"}});
+    ASSERT_TRUE((*other)
+                    ->commit(head->revision, next, "other", "suppressions/u-1 added", {},
+                             "2026-12-06T09:00:00Z")
+                    .is_ok());
+  };
+  Answer a = post("/admin/v1/sources", {{"id", "ios"}});
+  EXPECT_EQ(a.status, 412);
+  EXPECT_EQ(a.code(), "revision_mismatch");
+  EXPECT_EQ(get("/admin/v1/sources/ios").status, 404);
+  ASSERT_FALSE(applier.applied.empty());
+  EXPECT_EQ(applier.applied.back().revision, head_revision());
+  EXPECT_EQ(applier.applied.back().suppressions.size(), 1u);
 }
 
 TEST_F(AdminApiTest, RevisionsAndAuditRecordEveryCommitAndRestoreBringsAnOldStateBack) {
