@@ -668,8 +668,7 @@ struct AdminApi::Impl {
         allow({"GET"});
         c.who = authenticate(c.req);
         require(c, kScopeRelay);
-        snapshot(c);
-        return std::nullopt;
+        return snapshot(c);
       }
       if (s.size() == 2 && s[1] == "reports") {
         allow({"POST"});
@@ -1562,7 +1561,8 @@ struct AdminApi::Impl {
     return r;
   }
 
-  void snapshot(Call& c) {
+  // The answer now, or nullopt when the poll waits (it took c.respond).
+  std::optional<HttpResponse> snapshot(Call& c) {
     std::chrono::milliseconds wait{0};
     if (c.query.has("wait")) {
       auto w = parse_wait(c.query.get("wait"));
@@ -1574,22 +1574,16 @@ struct AdminApi::Impl {
       auto tag = parse_etag(c.req.if_none_match);
       if (tag && *tag >= 0) known = *tag;
     }
-    Respond respond = std::move(c.respond);
     std::unique_lock<std::mutex> lk(poll_mu);
     State head = must(store->head());
-    if (!known || head.revision > *known) {
-      lk.unlock();
-      respond(snapshot_response(head));
-      return;
-    }
-    if (wait.count() == 0 || stopping) {
-      lk.unlock();
-      respond(not_modified(head.revision));
-      return;
-    }
-    polls.push_back(Poll{*known, Clock::now() + wait, std::move(respond)});
+    if (!known || head.revision > *known) return snapshot_response(head);
+    if (wait.count() == 0 || stopping) return not_modified(head.revision);
+    // Registered under poll_mu after reading the head: a commit after that
+    // read wakes it (wake_polls takes poll_mu to read the head again).
+    polls.push_back(Poll{*known, Clock::now() + wait, std::move(c.respond)});
     lk.unlock();
     poll_cv.notify_all();
+    return std::nullopt;
   }
 
   // Answers every pending poll older than the head.
@@ -1689,7 +1683,7 @@ void AdminApi::handle(HttpRequest request, RequestScratch&, Respond respond) {
     response = error_response(
         ApiError{500, "internal", std::string("internal error: ") + e.what(), "", nullptr});
   }
-  if (response) call.respond(std::move(*response));
+  if (response && call.respond) call.respond(std::move(*response));
 }
 
 HttpResponse AdminApi::server_limit(ServerLimit limit, std::string_view) {
