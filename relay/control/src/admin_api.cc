@@ -579,7 +579,7 @@ struct AdminApi::Impl {
         allow({"DELETE"});
         op = [&] { return delete_token(c, s[1]); };
       }
-      scope = m == "GET" ? kScopeWrite : kScopeWrite;
+      scope = kScopeWrite;  // listing tokens too
     } else if (kind == "sources") {
       if (s.size() == 1) {
         allow({"GET", "POST"});
@@ -666,12 +666,9 @@ struct AdminApi::Impl {
     } else if (kind == "fleet") {
       if (s.size() == 2 && s[1] == "snapshot") {
         allow({"GET"});
-        scope = kScopeRelay;
-        op = nullptr;
         c.who = authenticate(c.req);
         require(c, kScopeRelay);
-        snapshot(c);
-        return std::nullopt;
+        return snapshot(c);
       }
       if (s.size() == 2 && s[1] == "reports") {
         allow({"POST"});
@@ -680,8 +677,9 @@ struct AdminApi::Impl {
         op = [&] { return post_report(c); };
       }
     }
+    // 404 and 405 first (they disclose nothing the public document does
+    // not); then 401/403/429 before anything else.
     if (!op) return not_found();
-    // 404 for unknown paths first; then 401/403/429 before anything else.
     if (mutation && scope == kScopeRead) scope = kScopeWrite;
     c.who = authenticate(c.req);
     require(c, scope);
@@ -824,14 +822,21 @@ struct AdminApi::Impl {
     auto committed =
         store->commit(head.revision, next, c.who.token_id, summarize(changes), {audit}, now);
     if (!committed.is_ok()) {
-      // Put back what runs now so the relay matches the store.
-      if (head.revision > 0) (void)applier->apply(head);
+      // Put back what the store holds now, so the relay runs what it says.
+      auto current = store->head();
+      if (current.is_ok() && current->revision > 0) {
+        Status back = applier->apply(*current);
+        if (!back.is_ok()) {
+          log::error("admin: could not put the committed revision back after a failed commit",
+                     {{"revision", current->revision}, {"error", back.message()}});
+        }
+      }
+      log::error("admin: the change was applied but not committed; it was undone",
+                 {{"action", m.action}, {"error", committed.status().message()}});
       if (committed.status().code() == StatusCode::kAborted) {
         fail(412, "revision_mismatch",
              "another change was committed at the same time; read again and retry");
       }
-      log::error("admin: commit failed after apply; the previous revision was put back",
-                 {{"action", m.action}, {"error", committed.status().message()}});
       fail(500, "internal", "the control store failed: " + committed.status().message());
     }
     for (const auto& [name, n] : discards) applier->count_discarded(name, n);
@@ -1556,7 +1561,8 @@ struct AdminApi::Impl {
     return r;
   }
 
-  void snapshot(Call& c) {
+  // The answer now, or nullopt when the poll waits (it took c.respond).
+  std::optional<HttpResponse> snapshot(Call& c) {
     std::chrono::milliseconds wait{0};
     if (c.query.has("wait")) {
       auto w = parse_wait(c.query.get("wait"));
@@ -1568,22 +1574,16 @@ struct AdminApi::Impl {
       auto tag = parse_etag(c.req.if_none_match);
       if (tag && *tag >= 0) known = *tag;
     }
-    Respond respond = std::move(c.respond);
     std::unique_lock<std::mutex> lk(poll_mu);
     State head = must(store->head());
-    if (!known || head.revision > *known) {
-      lk.unlock();
-      respond(snapshot_response(head));
-      return;
-    }
-    if (wait.count() == 0 || stopping) {
-      lk.unlock();
-      respond(not_modified(head.revision));
-      return;
-    }
-    polls.push_back(Poll{*known, Clock::now() + wait, std::move(respond)});
+    if (!known || head.revision > *known) return snapshot_response(head);
+    if (wait.count() == 0 || stopping) return not_modified(head.revision);
+    // Registered under poll_mu after reading the head: a commit after that
+    // read wakes it (wake_polls takes poll_mu to read the head again).
+    polls.push_back(Poll{*known, Clock::now() + wait, std::move(c.respond)});
     lk.unlock();
     poll_cv.notify_all();
+    return std::nullopt;
   }
 
   // Answers every pending poll older than the head.
@@ -1683,7 +1683,7 @@ void AdminApi::handle(HttpRequest request, RequestScratch&, Respond respond) {
     response = error_response(
         ApiError{500, "internal", std::string("internal error: ") + e.what(), "", nullptr});
   }
-  if (response) call.respond(std::move(*response));
+  if (response && call.respond) call.respond(std::move(*response));
 }
 
 HttpResponse AdminApi::server_limit(ServerLimit limit, std::string_view) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <functional>
 #include <future>
 #include <map>
 #include <memory>
@@ -40,6 +41,7 @@ class RecordingApplier : public Applier {
     return ok;
   }
   Status apply(const State& state) override {
+    if (before_apply) std::exchange(before_apply, nullptr)();
     std::lock_guard<std::mutex> lk(mu);
     if (!fail_apply.empty()) return Status::Unavailable(fail_apply);
     applied.push_back(state);
@@ -68,6 +70,7 @@ class RecordingApplier : public Applier {
   }
 
   mutable std::mutex mu;
+  std::function<void()> before_apply;  // runs once, at the next apply()
   int validations = 0;
   std::string reject_sink_type;
   std::string fail_apply;
@@ -476,6 +479,31 @@ TEST_F(AdminApiTest, ApplyFailureIs422AndNothingIsCommitted) {
   EXPECT_EQ(get("/admin/v1/sinks/k").status, 404);
 }
 
+TEST_F(AdminApiTest, ACommitFromAnotherWriterInBetweenIs412AndTheRelayRunsTheWinner) {
+  ASSERT_EQ(post("/admin/v1/sources", {{"id", "web"}}).status, 201);
+  // Another process commits to the same database while this change applies.
+  applier.before_apply = [&] {
+    auto other = ControlStore::open(dir.file("control/state.db"));
+    ASSERT_TRUE(other.is_ok());
+    auto head = (*other)->head();
+    ASSERT_TRUE(head.is_ok());
+    State next = *head;
+    next.suppressions.push_back(
+        {{"user_id", "u-1"}, {"reason", "r"}, {"created_at", "2026-12-06T09:00:00Z"}});
+    ASSERT_TRUE((*other)
+                    ->commit(head->revision, next, "other", "suppressions/u-1 added", {},
+                             "2026-12-06T09:00:00Z")
+                    .is_ok());
+  };
+  Answer a = post("/admin/v1/sources", {{"id", "ios"}});
+  EXPECT_EQ(a.status, 412);
+  EXPECT_EQ(a.code(), "revision_mismatch");
+  EXPECT_EQ(get("/admin/v1/sources/ios").status, 404);
+  ASSERT_FALSE(applier.applied.empty());
+  EXPECT_EQ(applier.applied.back().revision, head_revision());
+  EXPECT_EQ(applier.applied.back().suppressions.size(), 1u);
+}
+
 TEST_F(AdminApiTest, RevisionsAndAuditRecordEveryCommitAndRestoreBringsAnOldStateBack) {
   ASSERT_EQ(post("/admin/v1/sources", {{"id", "web"}}).status, 201);
   const int64_t first = head_revision();
@@ -646,6 +674,68 @@ TEST_F(AdminApiTest, RoutesGetAnIdAndCanBeReplaced) {
   EXPECT_EQ(put.body["types"], Json::array({"track"}));
   EXPECT_EQ(put.body["sources"], Json::array());
   EXPECT_EQ(del("/admin/v1/routes/" + id).status, 204);
+}
+
+TEST_F(AdminApiTest, PatchReplacesTheGivenKeysAndNullRemovesOne) {
+  ASSERT_EQ(post("/admin/v1/sinks",
+                 {{"name", "archive"}, {"type", "file"}, {"dir", "/tmp/x"}, {"gzip", true}})
+                .status,
+            201);
+  Answer a = call({"PATCH", "/admin/v1/sinks/archive", R"({"gzip": null, "max_bytes": "1MiB"})"});
+  ASSERT_EQ(a.status, 200) << a.raw;
+  EXPECT_FALSE(a.body.contains("gzip"));
+  EXPECT_EQ(a.body["max_bytes"], "1MiB");
+  EXPECT_EQ(a.body["dir"], "/tmp/x");
+  Answer rename = call({"PATCH", "/admin/v1/sinks/archive", R"({"name": "other"})"});
+  EXPECT_EQ(rename.status, 422);
+  EXPECT_EQ(rename.body["error"]["field"], "name");
+}
+
+TEST_F(AdminApiTest, SuppressionsAreAddedOnceAndLifted) {
+  Answer a =
+      post("/admin/v1/suppressions", {{"user_id", "u-123"}, {"reason", "gdpr-erasure-4711"}});
+  ASSERT_EQ(a.status, 201) << a.raw;
+  EXPECT_EQ(a.body["reason"], "gdpr-erasure-4711");
+  EXPECT_FALSE(a.body.value("created_at", "").empty());
+  EXPECT_EQ(post("/admin/v1/suppressions", {{"user_id", "u-123"}}).code(), "already_exists");
+  EXPECT_EQ(applier.applied.back().suppressions.size(), 1u);
+  EXPECT_EQ(del("/admin/v1/suppressions/u-123").status, 204);
+  EXPECT_EQ(get("/admin/v1/suppressions/u-123").status, 404);
+  EXPECT_TRUE(applier.applied.back().suppressions.empty());
+}
+
+TEST_F(AdminApiTest, DryRunOfAWholeStateShowsItsDiff) {
+  ASSERT_EQ(post("/admin/v1/sources", {{"id", "web"}}).status, 201);
+  Answer state = get("/admin/v1/state");
+  Json doc = state.body;
+  doc["sources"].push_back({{"id", "ios"}});
+  doc["sources"][0]["rate_limit_eps"] = 50;
+  Answer a =
+      call({"PUT", "/admin/v1/state?dry_run=true", doc.dump(), kBootstrap, state.header("ETag")});
+  ASSERT_EQ(a.status, 200) << a.raw;
+  EXPECT_EQ(a.body["valid"], true);
+  ASSERT_EQ(a.body["diff"].size(), 2u);
+  std::map<std::string, Json> by_resource;
+  for (const auto& e : a.body["diff"]) by_resource[e["resource"]] = e;
+  EXPECT_EQ(by_resource["sources/ios"]["op"], "add");
+  EXPECT_EQ(by_resource["sources/web"]["op"], "change");
+  EXPECT_EQ(by_resource["sources/web"]["fields"], Json::array({"rate_limit_eps"}));
+  EXPECT_EQ(get("/admin/v1/state").header("ETag"), state.header("ETag"));
+}
+
+TEST_F(AdminApiTest, EveryCommitIsAuditedWithWhoAndWhatButNoSecret) {
+  const std::string writer = create_token("write");
+  Json sink = {{"name", "pg"}, {"type", "postgres"}, {"password", "s3cret-value"}};
+  ASSERT_EQ(post("/admin/v1/sinks", sink, writer).status, 201);
+  Answer audit = get("/admin/v1/audit");
+  ASSERT_EQ(audit.status, 200);
+  const Json& last = audit.body["items"][0];
+  EXPECT_EQ(last["action"], "sinks.create");
+  EXPECT_EQ(last["resource"], "sinks/pg");
+  EXPECT_EQ(last["revision"], head_revision());
+  EXPECT_EQ(last["token_id"].get<std::string>().rfind("tok_", 0), 0u);
+  EXPECT_EQ(audit.raw.find("s3cret-value"), std::string::npos);
+  EXPECT_EQ(audit.body["items"][1]["action"], "tokens.create");
 }
 
 }  // namespace

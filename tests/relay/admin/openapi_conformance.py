@@ -115,6 +115,14 @@ class Client:
 
         request = MockRequest(self.host_url, method, path, args=query or {}, headers=headers,
                               data=data or b"")
+        if 200 <= status < 400:
+            # A request the relay accepted must be one the document describes.
+            try:
+                self.openapi.validate_request(request)
+            except Exception as e:
+                detail = getattr(e, "__cause__", None) or e
+                raise Failure(f"{what}: the request does not match the document: {e!r} "
+                              f"{detail!r}")
         content_type = res_headers.get("Content-Type", "")
         response = MockResponse(payload, status_code=status, headers=res_headers,
                                 content_type=content_type.split(";")[0].strip())
