@@ -108,8 +108,9 @@ class FakeControl : public HttpHandler {
     return reports_;
   }
 
-  // Answers every held poll (304) and stops the timer. Call before the
-  // server stops: a held answer must not outlive its server.
+  // Answers every held poll (304) and stops the timer; polls that arrive
+  // later are answered at once. Call before the server stops: a held answer
+  // must not outlive its server.
   void shutdown() {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -132,7 +133,9 @@ class FakeControl : public HttpHandler {
       {
         std::lock_guard<std::mutex> lock(mu_);
         polls_.push_back(Poll{req.target, req.if_none_match, SteadyClock::now()});
-        if (fail_status_ != 0) {
+        if (stopping_) {
+          r = error_response(503, "unavailable", "shutting down");
+        } else if (fail_status_ != 0) {
           r = error_response(fail_status_, "internal", "scripted failure");
         } else if (revision_ > 0 && req.if_none_match != etag(revision_)) {
           r = snapshot_locked();
@@ -226,8 +229,9 @@ class FleetFollowerTest : public ::testing::Test {
     follower_.reset();  // stop(): no request of its own in flight any more
     if (control_) control_->shutdown();
     if (server_) server_->stop(SteadyClock::now() + 2s);
-    server_.reset();
+    // The held answers (none after shutdown) hold sessions: gone before the server.
     control_.reset();
+    server_.reset();
     log::set_output({});
   }
 
@@ -293,6 +297,21 @@ class FleetFollowerTest : public ::testing::Test {
   }
   int64_t gauge(const char* name) { return metrics_.gauge(name).value(); }
 
+  // Log lines go to log_lines_ until TearDown, which stops the follower
+  // first: the output must outlive every thread that may log.
+  void capture_log() {
+    log::set_output([this](std::string_view line) {
+      std::lock_guard<std::mutex> lock(log_mu_);
+      log_lines_.emplace_back(line);
+    });
+  }
+  int count_lines(const std::string& text) {
+    std::lock_guard<std::mutex> lock(log_mu_);
+    int n = 0;
+    for (const auto& l : log_lines_) n += l.find(text) != std::string::npos;
+    return n;
+  }
+
   TempDir dir_;
   Metrics metrics_;
   std::unique_ptr<FakeControl> control_;
@@ -302,6 +321,8 @@ class FleetFollowerTest : public ::testing::Test {
   std::vector<int64_t> attempts_;
   std::vector<State> applied_;
   std::vector<int64_t> on_applied_;
+  std::mutex log_mu_;
+  std::vector<std::string> log_lines_;
 };
 
 TEST_F(FleetFollowerTest, AppliesANewSnapshotCachesItAndReportsItsRevision) {
@@ -404,18 +425,7 @@ TEST_F(FleetFollowerTest, StopInterruptsALongPollAtOnce) {
 }
 
 TEST_F(FleetFollowerTest, RetriesWithJitteredBackoffAndLogsTheOutageOnce) {
-  std::mutex log_mu;
-  std::vector<std::string> lines;
-  log::set_output([&](std::string_view line) {
-    std::lock_guard<std::mutex> lock(log_mu);
-    lines.emplace_back(line);
-  });
-  auto count_lines = [&](const std::string& text) {
-    std::lock_guard<std::mutex> lock(log_mu);
-    int n = 0;
-    for (const auto& l : lines) n += l.find(text) != std::string::npos;
-    return n;
-  };
+  capture_log();
   start_control(200ms);
   control_->fail_with(503);
   make_follower(options());
@@ -437,23 +447,14 @@ TEST_F(FleetFollowerTest, RetriesWithJitteredBackoffAndLogsTheOutageOnce) {
 }
 
 TEST_F(FleetFollowerTest, AWrongTokenIsRetriedAndNamedInTheLog) {
-  std::mutex log_mu;
-  std::string log_text;
-  log::set_output([&](std::string_view line) {
-    std::lock_guard<std::mutex> lock(log_mu);
-    log_text += line;
-  });
+  capture_log();
   start_control(200ms);
   auto o = options();
   o.token = "wrong";
   make_follower(o);
   follower_->start();
-  ASSERT_TRUE(wait_until([&] {
-    std::lock_guard<std::mutex> lock(log_mu);
-    return log_text.find("HTTP 401") != std::string::npos;
-  }));
-  std::lock_guard<std::mutex> lock(log_mu);
-  EXPECT_NE(log_text.find("unknown token"), std::string::npos) << log_text;
+  ASSERT_TRUE(wait_until([&] { return count_lines("HTTP 401") > 0; }));
+  EXPECT_GT(count_lines("unknown token"), 0);
 }
 
 TEST_F(FleetFollowerTest, HeartbeatsKeepTheControlPlaneInformedWhileNothingChanges) {
