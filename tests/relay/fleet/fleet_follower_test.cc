@@ -424,6 +424,22 @@ TEST_F(FleetFollowerTest, StopInterruptsALongPollAtOnce) {
                       << " ms";
 }
 
+TEST_F(FleetFollowerTest, StopEndsABackoffAtOnce) {
+  capture_log();
+  auto o = options();  // nothing listens on its control_url
+  o.backoff_base = 20s;
+  o.backoff_max = 60s;
+  make_follower(o);
+  follower_->start();
+  ASSERT_TRUE(wait_until([&] { return count_lines("control plane unreachable") == 1; }));
+
+  auto t0 = SteadyClock::now();
+  follower_->stop();
+  auto took = SteadyClock::now() - t0;
+  EXPECT_LT(took, 1s) << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                      << " ms";
+}
+
 TEST_F(FleetFollowerTest, RetriesWithJitteredBackoffAndLogsTheOutageOnce) {
   capture_log();
   start_control(200ms);
