@@ -1,7 +1,8 @@
 // RelayProcess: tern-relay (the one built with the tests) as a child process,
 // as a user runs it: from command-line flags or a TOML config, listening on
 // the port it was told (port 0: one the kernel picks). start() returns once
-// the relay printed "listening on HOST:PORT", its first stdout line.
+// the relay printed "listening on HOST:PORT", its first stdout line, and,
+// when it was given --admin-listen, "admin listening on HOST:PORT".
 //
 // The destructor kills it with SIGKILL; terminate() is the graceful stop
 // (SIGTERM: drain, exit 0). Not thread-safe: one thread drives one relay.
@@ -39,6 +40,14 @@ class RelayProcess {
   // "HOST:PORT" and the port it listens on (after a successful start()).
   const std::string& address() const { return address_; }
   uint16_t port() const { return port_; }
+  // The admin listener's "HOST:PORT"; "" until read. start() reads it when
+  // the arguments hold --admin-listen; a relay given [admin] listen in its
+  // TOML file needs read_admin_address() after start().
+  const std::string& admin_address() const { return admin_address_; }
+  // Reads stdout lines (skipping others, e.g. "dev write key: ...") until
+  // "admin listening on HOST:PORT", waiting up to `timeout`. True with it in
+  // admin_address(); false with the reason in error().
+  bool read_admin_address(std::chrono::milliseconds timeout = kStartTimeout);
   // The body of GET /metrics (Prometheus text); "" when it does not answer.
   std::string metrics() const { return http_get(address_, "/metrics"); }
 
@@ -63,6 +72,8 @@ class RelayProcess {
   ChildProcess process_;
   std::string address_;
   uint16_t port_ = 0;
+  std::string admin_address_;
+  std::string log_file_;
   std::string error_;
 };
 
