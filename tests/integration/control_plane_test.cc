@@ -306,15 +306,16 @@ class MessageIdRecorder : public tern::Plugin {
 
 const std::string kToken = "tat_control_plane_test_bootstrap_0123456789";
 
-// Starts tern-relay with an admin listener on `data` and the bootstrap token
-// written to `token_file`.
+// Starts tern-relay on `data` with an admin listener and kToken as its
+// bootstrap token (from a file in `dir`); true once both listen.
 bool start_control_relay(RelayProcess& relay, const TempDir& dir, const std::string& data,
                          const std::string& log_name) {
   std::ofstream(dir.file("admin.token")) << kToken << "\n";
   return relay.start(
-      {"--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--data-dir", data,
-       "--admin-token-file", dir.file("admin.token"), "--write-key", "seed-key"},
-      dir.file(log_name));
+             {"--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--data-dir", data,
+              "--admin-token-file", dir.file("admin.token"), "--write-key", "seed-key"},
+             dir.file(log_name)) &&
+         relay.read_admin_address();
 }
 
 class ControlPlaneTest : public ::testing::Test {

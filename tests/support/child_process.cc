@@ -83,6 +83,7 @@ bool ChildProcess::start(const std::vector<std::string>& argv, const Options& op
       ::dup2(log, 1);
     }
     if (log >= 0) ::dup2(log, 2);
+    if (!options.cwd.empty() && ::chdir(options.cwd.c_str()) != 0) ::_exit(127);
     ::execve(c_args[0], c_args.data(), c_env.data());
     ::_exit(127);
   }

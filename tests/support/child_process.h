@@ -25,6 +25,8 @@ class ChildProcess {
     bool pipe_stdout = false;
     // "NAME=value" entries set in (or replacing those of) the inherited environment.
     std::vector<std::string> env;
+    // The child's working directory; "" keeps the test's.
+    std::string cwd;
   };
 
   ChildProcess() = default;

@@ -13,7 +13,7 @@ bool RelayProcess::start(const std::vector<std::string>& args,
   address_.clear();
   port_ = 0;
   admin_address_.clear();
-  log_file_ = log_file.string();
+  other_lines_.clear();
   error_.clear();
   std::vector<std::string> argv{binary_};
   argv.insert(argv.end(), args.begin(), args.end());
@@ -21,6 +21,7 @@ bool RelayProcess::start(const std::vector<std::string>& args,
   options.log_file = log_file.string();
   options.pipe_stdout = true;
   options.env = env;
+  options.cwd = working_dir_;
   if (!process_.start(argv, options)) {
     error_ = process_.error();
     return false;
@@ -28,27 +29,7 @@ bool RelayProcess::start(const std::vector<std::string>& args,
   if (!read_listening_address(process_, kStartTimeout, log_file.string(), &address_, &error_))
     return false;
   port_ = static_cast<uint16_t>(std::atoi(address_.c_str() + address_.rfind(':') + 1));
-  bool admin = false;
-  for (const std::string& arg : args) admin = admin || arg.rfind("--admin-listen", 0) == 0;
-  return !admin || read_admin_address();
-}
-
-bool RelayProcess::read_admin_address(std::chrono::milliseconds timeout) {
-  static const std::string kPrefix = "admin listening on ";
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::string line;
-  for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0 || !process_.read_line(left, &line)) {
-      error_ = "no admin listening line (last line '" + line + "'); see " + log_file_;
-      return false;
-    }
-    if (line.rfind(kPrefix, 0) == 0) {
-      admin_address_ = line.substr(kPrefix.size());
-      return true;
-    }
-  }
+  return true;
 }
 
 bool RelayProcess::start_with_config(const std::filesystem::path& config_file,
@@ -62,6 +43,24 @@ bool RelayProcess::start_with_config(const std::filesystem::path& config_file,
     return false;
   }
   return start({"--config", config_file.string()}, log_file);
+}
+
+bool RelayProcess::read_admin_address(std::chrono::milliseconds timeout) {
+  static const std::string kPrefix = "admin listening on ";
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string line;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (!process_.read_line(left, &line)) break;
+    if (line.rfind(kPrefix, 0) == 0) {
+      admin_address_ = line.substr(kPrefix.size());
+      return true;
+    }
+    other_lines_.push_back(line);
+  }
+  error_ = "no admin listening line (last read: '" + line + "')";
+  return false;
 }
 
 bool read_listening_address(ChildProcess& child, std::chrono::milliseconds timeout,

@@ -1,8 +1,7 @@
 // RelayProcess: tern-relay (the one built with the tests) as a child process,
 // as a user runs it: from command-line flags or a TOML config, listening on
 // the port it was told (port 0: one the kernel picks). start() returns once
-// the relay printed "listening on HOST:PORT", its first stdout line, and,
-// when it was given --admin-listen, "admin listening on HOST:PORT".
+// the relay printed "listening on HOST:PORT", its first stdout line.
 //
 // The destructor kills it with SIGKILL; terminate() is the graceful stop
 // (SIGTERM: drain, exit 0). Not thread-safe: one thread drives one relay.
@@ -37,17 +36,21 @@ class RelayProcess {
   bool start_with_config(const std::filesystem::path& config_file, const std::string& toml,
                          const std::filesystem::path& log_file);
 
+  // The working directory of the next start() (relative paths in its
+  // config resolve there); "" keeps the test's.
+  void set_working_dir(const std::filesystem::path& dir) { working_dir_ = dir.string(); }
+
+  // For a relay started with --admin-listen: reads stdout lines up to
+  // "admin listening on HOST:PORT" (at most `timeout`). True with the
+  // address in admin_address(); the lines read before it (e.g. "admin token:
+  // ...") are kept in other_lines().
+  bool read_admin_address(std::chrono::milliseconds timeout = kStartTimeout);
+  const std::string& admin_address() const { return admin_address_; }
+  const std::vector<std::string>& other_lines() const { return other_lines_; }
+
   // "HOST:PORT" and the port it listens on (after a successful start()).
   const std::string& address() const { return address_; }
   uint16_t port() const { return port_; }
-  // The admin listener's "HOST:PORT"; "" until read. start() reads it when
-  // the arguments hold --admin-listen; a relay given [admin] listen in its
-  // TOML file needs read_admin_address() after start().
-  const std::string& admin_address() const { return admin_address_; }
-  // Reads stdout lines (skipping others, e.g. "dev write key: ...") until
-  // "admin listening on HOST:PORT", waiting up to `timeout`. True with it in
-  // admin_address(); false with the reason in error().
-  bool read_admin_address(std::chrono::milliseconds timeout = kStartTimeout);
   // The body of GET /metrics (Prometheus text); "" when it does not answer.
   std::string metrics() const { return http_get(address_, "/metrics"); }
 
@@ -72,8 +75,9 @@ class RelayProcess {
   ChildProcess process_;
   std::string address_;
   uint16_t port_ = 0;
+  std::string working_dir_;
   std::string admin_address_;
-  std::string log_file_;
+  std::vector<std::string> other_lines_;
   std::string error_;
 };
 
