@@ -55,8 +55,8 @@ State state_from_config(const RelayConfig& config, std::string_view now);
 
 // What changed between two states, per resource, ignoring `revision` fields.
 struct DiffEntry {
-  std::string op;        // "add", "change", "remove"
-  std::string resource;  // "sinks/archive"
+  std::string op;                   // "add", "change", "remove"
+  std::string resource;             // "sinks/archive"
   std::vector<std::string> fields;  // for "change": the top-level keys that differ
 };
 std::vector<DiffEntry> diff(const State& from, const State& to);
@@ -71,7 +71,7 @@ void stamp_revisions(const State& prev, State* next, int64_t rev);
 // "headers." (e.g. "headers.Authorization").
 bool is_secret_key(std::string_view key);
 std::string fingerprint(std::string_view secret);  // "sha256:" + 12 hex digits
-Json redact_sink(const Json& sink);  // secrets replaced by their fingerprints
+Json redact_sink(const Json& sink);                // secrets replaced by their fingerprints
 // For each secret of `incoming` whose value is the fingerprint of the same
 // key's value in `stored` (may be null), puts the stored value back.
 void keep_fingerprinted_secrets(Json* incoming, const Json* stored);

@@ -531,6 +531,41 @@ Result<RelayConfig> parse_config(std::string_view toml_text, std::string_view or
     l.reject_unknown();
   }
 
+  if (const toml::table* t = r.table("admin")) {
+    TableReader a(*t, "admin", errors);
+    a.str("listen", &c.admin.listen);
+    if (errors.ok() && !c.admin.listen.empty() && !valid_listen(c.admin.listen)) {
+      a.fail(t->get("listen"), "listen",
+             "expected \"host:port\" (e.g. \"127.0.0.1:8081\"), got \"" + c.admin.listen + "\"");
+    }
+    a.str("token_file", &c.admin.token_file);
+    a.reject_unknown();
+  }
+
+  if (const toml::table* t = r.table("control")) {
+    TableReader k(*t, "control", errors);
+    k.str("url", &c.control.url);
+    if (errors.ok() && !c.control.url.empty() && c.control.url.rfind("http://", 0) != 0 &&
+        c.control.url.rfind("https://", 0) != 0) {
+      k.fail(t->get("url"), "url",
+             "expected an http:// or https:// URL of the control relay's admin listener, got \"" +
+                 c.control.url + "\"");
+    }
+    k.str("token_file", &c.control.token_file);
+    k.str("relay_id", &c.control.relay_id);
+    if (const toml::table* labels = k.table("labels")) {
+      for (const auto& [key, node] : *labels) {
+        if (!node.is_string()) {
+          k.fail(&node, "labels." + std::string(key.str()),
+                 "expected a string, got " + describe(node));
+          continue;
+        }
+        c.control.labels[std::string(key.str())] = *node.value<std::string>();
+      }
+    }
+    k.reject_unknown();
+  }
+
   read_sources(r, c, errors);
   read_sinks(r, c, errors);
   read_routes(r, c, errors);
@@ -568,6 +603,8 @@ std::vector<std::string> settings_needing_restart(const RelayConfig& running,
   check(a.tls.key_file != b.tls.key_file, "server.tls.key_file");
   check(running.spool.commit_window != next.spool.commit_window, "spool.commit_window");
   check(running.spool.memory_tail_bytes != next.spool.memory_tail_bytes, "spool.memory_tail_bytes");
+  check(running.admin.listen != next.admin.listen, "admin.listen");
+  check(running.control.url != next.control.url, "control.url");
   return keys;
 }
 

@@ -224,6 +224,14 @@ class PipelineImpl final : public DurablePipeline {
     return reasons.empty();
   }
 
+  uint64_t undelivered(std::string_view sink) const override {
+    if (!spool_) return 0;
+    auto cursor = spool_->cursor(std::string(sink));
+    if (!cursor) return 0;
+    uint64_t last = spool_->last_seq();
+    return last > *cursor ? last - *cursor : 0;
+  }
+
   int retry_after_seconds() const override {
     std::lock_guard<std::mutex> g(mu_);
     return config_.spool.retry_after_seconds;
@@ -300,11 +308,34 @@ class PipelineImpl final : public DurablePipeline {
       built[name] = std::move(s.value());
     }
 
-    auto router = std::make_shared<const Router>(next.routes);
+    // The new routes judge the events committed from now on; the old ones
+    // keep judging what was committed before (routing is decided when an
+    // event is accepted). Every runner gets the chain first, then the
+    // boundary is set at one exact point of the spool, where new sinks'
+    // cursors start too.
+    std::shared_ptr<const Router> router;
     {
       std::lock_guard<std::mutex> g(mu_);
+      uint64_t oldest_unread = spool_->last_seq() + 1;
+      for (const auto& [name, seq] : spool_->cursors())
+        oldest_unread = std::min(oldest_unread, seq + 1);
+      router = std::make_shared<const Router>(next.routes, Router::pruned(router_, oldest_unread));
       router_ = router;
       config_ = next;
+      for (auto& [name, r] : runners_) r->set_router(router);
+    }
+    std::vector<std::string> new_names;
+    for (const auto& [name, sink] : built) {
+      if (!old_sinks.count(name)) new_names.push_back(name);
+    }
+    auto boundary =
+        spool_->at_commit_point(new_names, [&](uint64_t last) { router->begin_at(last + 1); });
+    if (!boundary) {
+      // The new sinks' cursors could not be persisted: the routes apply from
+      // the next commit on anyway (their runners start at the end).
+      log::error("reload: cannot persist the new sinks' cursors",
+                 {{"error", boundary.status().to_string()}});
+      router->begin_at(spool_->last_seq() + 1);
     }
     spool_->set_max_bytes(next.spool.max_bytes);
 
@@ -318,7 +349,6 @@ class PipelineImpl final : public DurablePipeline {
           retired.push_back(std::move(it->second));
           it = runners_.erase(it);
         } else {
-          it->second->set_router(router);
           ++it;
         }
       }

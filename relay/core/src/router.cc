@@ -4,7 +4,37 @@
 
 namespace tern::relay {
 
-Router::Router(std::vector<RouteConfig> routes) : routes_(std::move(routes)) {}
+Router::Router(std::vector<RouteConfig> routes) : routes_(std::move(routes)), first_seq_(0) {}
+
+Router::Router(std::vector<RouteConfig> routes, std::shared_ptr<const Router> earlier)
+    : routes_(std::move(routes)),
+      earlier_(std::move(earlier)),
+      first_seq_(earlier_ ? std::numeric_limits<uint64_t>::max() : 0) {}
+
+const Router& Router::at(uint64_t seq) const {
+  const Router* r = this;
+  while (r->earlier_ && seq < r->first_seq_.load(std::memory_order_acquire)) r = r->earlier_.get();
+  return *r;
+}
+
+std::shared_ptr<const Router> Router::pruned(const std::shared_ptr<const Router>& router,
+                                             uint64_t oldest_unread) {
+  if (!router || !router->earlier_) return router;
+  const uint64_t first = router->first_seq_.load(std::memory_order_acquire);
+  std::shared_ptr<const Router> earlier =
+      first <= oldest_unread ? nullptr : pruned(router->earlier_, oldest_unread);
+  if (earlier == router->earlier_) return router;
+  auto copy = earlier ? std::make_shared<Router>(router->routes_, std::move(earlier))
+                      : std::make_shared<Router>(router->routes_);
+  if (copy->earlier_) copy->begin_at(first);
+  return copy;
+}
+
+std::size_t Router::chain_length() const {
+  std::size_t n = 1;
+  for (const Router* r = earlier_.get(); r; r = r->earlier_.get()) ++n;
+  return n;
+}
 
 bool Router::matches(const RouteConfig& r, std::string_view source, std::string_view type) {
   auto in = [](const std::vector<std::string>& list, std::string_view v) {

@@ -369,7 +369,7 @@ void SinkRunner::run() {
     std::size_t first = group.batch.size();
     for (std::size_t i = 0; i < records.size(); ++i) {
       const SpoolRecord& r = records[i];
-      if (!router->routes_to(r.source_id, r.type, name)) continue;
+      if (!router->at(r.seq).routes_to(r.source_id, r.type, name)) continue;
       fresh.push_back(SinkRecord{r.seq, r.source_id, r.event});
       group.index_map.push_back(group.records.size() + i);
     }

@@ -654,6 +654,29 @@ Result<uint64_t> Spool::register_cursor(const std::string& name, bool new_at_end
   return v;
 }
 
+Result<uint64_t> Spool::at_commit_point(const std::vector<std::string>& new_cursors,
+                                        const std::function<void(uint64_t)>& fn) {
+  for (const std::string& name : new_cursors) {
+    if (name.empty() || name.find_first_of(" \n") != std::string::npos) {
+      return Status(StatusCode::kInvalidArgument, "bad cursor name \"" + name + "\"");
+    }
+  }
+  uint64_t at;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    at = last_seq_;
+    for (const std::string& name : new_cursors) {
+      if (cursors_.emplace(name, at).second) cursors_dirty_ = true;
+    }
+    fn(at);
+  }
+  if (!new_cursors.empty()) {
+    Status st = persist_cursors();
+    if (!st) return st;
+  }
+  return at;
+}
+
 Status Spool::drop_cursor(const std::string& name) {
   {
     std::lock_guard<std::mutex> g(mu_);

@@ -22,7 +22,7 @@ struct HttpRequest {
   std::string origin;
   std::string forwarded_for;  // every X-Forwarded-For header, joined with ", "
   std::string access_control_request_headers;
-  std::string if_match;       // conditional requests (the admin API)
+  std::string if_match;  // conditional requests (the admin API)
   std::string if_none_match;
   std::string body;     // as received (compressed when content_encoding says so)
   std::string peer_ip;  // socket peer address

@@ -437,6 +437,26 @@ std::optional<HttpResponse> RequestHandler::rate_limit(IngestCall& call) {
 
 // ---- validate ----
 
+namespace {
+
+// True when the event's userId (a string, or an integer as its decimal text)
+// is one the control plane suppressed.
+bool is_suppressed(simdjson::dom::element event,
+                   const std::unordered_set<std::string>& suppressed) {
+  if (suppressed.empty()) return false;
+  simdjson::dom::element user_id;
+  if (event["userId"].get(user_id) != simdjson::SUCCESS) return false;
+  std::string_view text;
+  if (user_id.get(text) == simdjson::SUCCESS) return suppressed.count(std::string(text)) != 0;
+  int64_t number = 0;
+  if (user_id.get(number) == simdjson::SUCCESS) {
+    return suppressed.count(std::to_string(number)) != 0;
+  }
+  return false;
+}
+
+}  // namespace
+
 void RequestHandler::validate_events(IngestCall& call) {
   RequestScratch& s = call.scratch;
   s.candidates.clear();
@@ -446,6 +466,9 @@ void RequestHandler::validate_events(IngestCall& call) {
     EventVerdict verdict =
         validate_parsed_event(call.events[i], scanned.members,
                               scanned.span.end - scanned.span.begin, call.forced_type, call.limits);
+    if (verdict.ok() && is_suppressed(call.events[i], call.config.suppressed_user_ids)) {
+      verdict.reason = "suppressed";
+    }
     if (verdict.ok()) {
       s.candidates.push_back(RequestScratch::Candidate{i, verdict.event});
       continue;

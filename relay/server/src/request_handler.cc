@@ -80,6 +80,8 @@ Result<std::shared_ptr<const IngestConfig>> make_ingest_config(RelayConfig relay
     if (!range) return range.status();
     config->trusted_proxies.push_back(range.value());
   }
+  config->suppressed_user_ids.insert(relay.suppressed_user_ids.begin(),
+                                     relay.suppressed_user_ids.end());
   config->relay = std::move(relay);
   return std::shared_ptr<const IngestConfig>(std::move(config));
 }

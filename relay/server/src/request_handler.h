@@ -41,12 +41,13 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
 #include "admission.h"
-#include "http_message.h"
 #include "client_ip.h"
+#include "http_message.h"
 #include "iso8601.h"
 #include "json_splice.h"
 #include "tern/base/status.h"
@@ -56,13 +57,15 @@
 
 namespace tern::relay {
 
-
 // The immutable view of the config the handler works from; swapped whole on
 // SIGHUP (held by shared_ptr<const>, so a request in flight keeps its own).
 struct IngestConfig {
   RelayConfig relay;
   std::unordered_map<std::string, std::size_t> source_by_key;  // write key -> sources index
   std::vector<IpRange> trusted_proxies;
+  // relay.suppressed_user_ids, indexed: events with these userIds are
+  // rejected (reason "suppressed").
+  std::unordered_set<std::string> suppressed_user_ids;
 };
 
 // Validates what the handler needs (non-empty, unique write keys; trusted

@@ -85,6 +85,39 @@ linger_ms = 5
   EXPECT_EQ(s.at("producer.linger_ms"), "5");
 }
 
+TEST(ConfigTest, AdminAndControlTablesConfigureTheControlPlane) {
+  auto r = parse(R"(
+[admin]
+listen = "127.0.0.1:8081"
+token_file = "/etc/tern/admin.token"
+[control]
+url = "https://control.example:8081"
+token_file = "/etc/tern/relay.token"
+relay_id = "edge-eu-1"
+labels = { region = "eu", tier = "edge" }
+)");
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r->admin.listen, "127.0.0.1:8081");
+  EXPECT_EQ(r->admin.token_file, "/etc/tern/admin.token");
+  EXPECT_EQ(r->control.url, "https://control.example:8081");
+  EXPECT_EQ(r->control.relay_id, "edge-eu-1");
+  EXPECT_EQ(r->control.labels,
+            (std::map<std::string, std::string>{{"region", "eu"}, {"tier", "edge"}}));
+
+  auto bad_url = parse("[control]\nurl = \"control:8081\"\n");
+  ASSERT_FALSE(bad_url.is_ok());
+  EXPECT_NE(bad_url.status().message().find("control.url"), std::string::npos)
+      << bad_url.status().to_string();
+  auto bad_listen = parse("[admin]\nlisten = \"8081\"\n");
+  ASSERT_FALSE(bad_listen.is_ok());
+  EXPECT_NE(bad_listen.status().message().find("admin.listen"), std::string::npos)
+      << bad_listen.status().to_string();
+  auto bad_label = parse("[control]\nlabels = { region = 1 }\n");
+  ASSERT_FALSE(bad_label.is_ok());
+  EXPECT_NE(bad_label.status().message().find("control.labels.region"), std::string::npos)
+      << bad_label.status().to_string();
+}
+
 TEST(ConfigTest, UnknownKeyIsAnErrorNamingIt) {
   std::string e = error_of("[spool]\nmax_byte = 10\n");
   EXPECT_NE(e.find("spool.max_byte"), std::string::npos) << e;

@@ -556,6 +556,39 @@ TEST(PipelineTest, ReloadRebuildsAChangedSinkAtItsCursorWithoutLosingEvents) {
   EXPECT_EQ(fx.script("a").seqs, (std::vector<uint64_t>{1, 2, 3, 4, 5}));
 }
 
+TEST(PipelineTest, EventsGoWhereTheRoutesSentThemWhenAcceptedWhateverTheRoutesBecameLater) {
+  TempDir dir;
+  Fixture fx;
+  // "slow" is failing, so the events it was routed to wait in the spool
+  // while the route moves them elsewhere.
+  auto c1 = config_with(dir.path(), {scripted("slow"), scripted("other")},
+                        {RouteConfig{{}, {}, {"slow"}}});
+  auto p = fx.make(c1);
+  ASSERT_TRUE(p);
+  fx.script("slow").set_fail(true);
+  auto f = submit(*p, submission(0, 3));
+  ASSERT_TRUE(wait(f).is_ok());
+
+  auto c2 = config_with(dir.path(), {scripted("slow"), scripted("other")},
+                        {RouteConfig{{}, {}, {"other"}}});
+  ASSERT_TRUE(p->reload(c2).is_ok());
+  auto g = submit(*p, submission(3, 2));
+  ASSERT_TRUE(wait(g).is_ok());
+  EXPECT_EQ(p->undelivered("slow"), 5u);  // it has read none of the five yet
+  EXPECT_EQ(p->undelivered("nonexistent"), 0u);
+  fx.script("slow").set_fail(false);
+
+  ASSERT_TRUE(wait_until([&] { return fx.script("other").count() == 2; }));
+  ASSERT_TRUE(wait_until([&] { return fx.script("slow").count() == 3; }));
+  ASSERT_TRUE(wait_until([&] { return p->undelivered("slow") == 0; }));
+  {
+    std::lock_guard<std::mutex> lock(fx.script("slow").mu);
+    EXPECT_EQ(fx.script("slow").seqs, (std::vector<uint64_t>{1, 2, 3}));
+  }
+  std::lock_guard<std::mutex> lock(fx.script("other").mu);
+  EXPECT_EQ(fx.script("other").seqs, (std::vector<uint64_t>{4, 5}));
+}
+
 TEST(PipelineTest, ReloadWithABadSinkChangesNothing) {
   TempDir dir;
   Fixture fx;

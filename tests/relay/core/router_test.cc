@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
+
 namespace tern::relay {
 namespace {
 
@@ -26,6 +28,24 @@ TEST(RouterTest, NoRoutesSendNothingAnywhere) {
   EXPECT_FALSE(r.routed_anywhere("web", "track"));
   Router only_web({RouteConfig{{"web"}, {}, {"a"}}});
   EXPECT_FALSE(only_web.routed_anywhere("mobile", "track"));
+}
+
+TEST(RouterTest, AChainJudgesEachEventByTheRoutesOfItsTimeAndPrunesWhatEverySinkRead) {
+  auto first = std::make_shared<const Router>(std::vector<RouteConfig>{RouteConfig{{}, {}, {"a"}}});
+  auto second =
+      std::make_shared<const Router>(std::vector<RouteConfig>{RouteConfig{{}, {}, {"b"}}}, first);
+  // Until its boundary is set, the new router judges nothing of its own.
+  EXPECT_TRUE(second->at(100).routes_to("web", "track", "a"));
+  second->begin_at(10);
+  EXPECT_TRUE(second->at(9).routes_to("web", "track", "a"));
+  EXPECT_FALSE(second->at(9).routes_to("web", "track", "b"));
+  EXPECT_TRUE(second->at(10).routes_to("web", "track", "b"));
+  EXPECT_EQ(second->chain_length(), 2u);
+  // Every sink read up to 9: the first router is no longer needed.
+  EXPECT_EQ(Router::pruned(second, 9)->chain_length(), 2u);
+  auto pruned = Router::pruned(second, 10);
+  EXPECT_EQ(pruned->chain_length(), 1u);
+  EXPECT_TRUE(pruned->at(10).routes_to("web", "track", "b"));
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "tern/base/status.h"
 #include "tern/relay/clock.h"
@@ -42,7 +43,13 @@ class DurablePipeline : public Pipeline {
   // end of the spool; a removed sink's cursor is dropped; a sink whose
   // settings changed is closed and rebuilt at its cursor. data_dir and
   // spool.dir cannot change (kInvalidArgument). On any error nothing changes.
+  // Routes change at one exact point of the spool: events committed before
+  // it go where the old routes sent them, later ones where the new routes do.
   virtual Status reload(const RelayConfig& config) = 0;
+
+  // Events committed to the spool that `sink` has not processed yet (0 for
+  // an unknown sink): what deleting it now would discard.
+  virtual uint64_t undelivered(std::string_view sink) const = 0;
 };
 
 // Opens (or creates) the spool under config.spool.dir (default

@@ -233,6 +233,13 @@ class Spool {
   // persisted before this returns.
   Result<uint64_t> register_cursor(const std::string& name, bool new_at_end);
   Status drop_cursor(const std::string& name);
+  // Runs `fn(last_seq())` while no commit can be published (readers see no
+  // record past that number until it returns), after creating each of
+  // `new_cursors` that does not exist yet at that number (persisted before
+  // this returns). Returns that number. For swapping routes at an exact
+  // point of the spool; `fn` must be quick and must not call the spool.
+  Result<uint64_t> at_commit_point(const std::vector<std::string>& new_cursors,
+                                   const std::function<void(uint64_t last_seq)>& fn);
   // Moves `name` forward to `seq` (never backward). Persisted lazily.
   void ack(const std::string& name, uint64_t seq);
   std::optional<uint64_t> cursor(const std::string& name) const;
