@@ -330,8 +330,8 @@ class UniqueBatches {
 // Changes the control relay's config ten times a second until stopped.
 class Churner {
  public:
-  Churner(const std::string& admin_address, const std::string& token, const std::string& out_dir)
-      : admin_(admin_address, token), out_dir_(out_dir) {
+  Churner(const std::string& admin_address, const std::string& token)
+      : admin_(admin_address, token) {
     thread_ = std::thread([this] { run(); });
   }
   ~Churner() { stop(); }
@@ -359,9 +359,7 @@ class Churner {
           break;
         case 1:
           r = admin_.call("POST", "/admin/v1/sinks",
-                          {{"name", "churn-sink-" + c},
-                           {"type", "file"},
-                           {"dir", out_dir_ + "/churn-sink-" + c}});
+                          {{"name", "churn-sink-" + c}, {"type", "file"}});
           break;
         case 2:
           // Every type the load sends either way: the routing changes, the result does not.
@@ -384,7 +382,6 @@ class Churner {
   }
 
   Admin admin_;
-  std::string out_dir_;
   std::atomic<bool> stop_{false};
   std::atomic<int> ok_{0}, failed_{0};
   std::string first_error_;
@@ -461,8 +458,9 @@ int main(int argc, char** argv) {
 
   std::string load_key = create_source(admin, "load", "local", &why);
   if (load_key.empty()) return fail(why);
-  Reply sink = admin.call("POST", "/admin/v1/sinks",
-                          {{"name", "load-file"}, {"type", "file"}, {"dir", dir.file("load-out")}});
+  // No "dir": every relay that runs this state (the edges too) writes under
+  // its own data dir, <data_dir>/events, files prefixed with the sink's name.
+  Reply sink = admin.call("POST", "/admin/v1/sinks", {{"name", "load-file"}, {"type", "file"}});
   if (sink.status != 201) return fail("POST /admin/v1/sinks: " + sink.body.substr(0, 300));
   // The load goes to its sink only: the seeded routes (every source to the
   // embedded default's sink) are removed.
@@ -540,8 +538,7 @@ int main(int argc, char** argv) {
     o.warmup_s = 0.5;
     o.duration_s = phase_s;
     std::unique_ptr<Churner> churner;
-    if (churn)
-      churner = std::make_unique<Churner>(control->admin_address, token, dir.file("churn-out"));
+    if (churn) churner = std::make_unique<Churner>(control->admin_address, token);
     LoadResult r = run_load(o, batches.source(n));
     if (churner) {
       churner->stop();
