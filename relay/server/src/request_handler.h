@@ -28,6 +28,9 @@
 //   - `type`: for the single-event endpoints, set from the path.
 //   - `writeKey` is removed from events so keys never reach sinks.
 //
+// Besides validation's reasons (event_validation.h), an event whose userId
+// the control plane suppressed is rejected with reason "suppressed".
+//
 // Threads: handle() may be called concurrently from many sessions, each with
 // its own RequestScratch. `respond` is called exactly once: inline, or later
 // from a pipeline thread (the session must post it to its own strand).

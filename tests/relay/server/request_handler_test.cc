@@ -258,6 +258,23 @@ TEST_F(RequestHandlerTest, BatchOverMaxBatchBytesIs413) {
   EXPECT_EQ(counter("tern_relay_limit_hits_total", R"(limit="batch_size")"), 1u);
 }
 
+TEST_F(RequestHandlerTest, EventsOfASuppressedUserAreRejectedAndTheOthersStored) {
+  config.suppressed_user_ids = {"erased-user", "42"};
+  rebuild();
+  std::string erased = R"({"type":"identify","userId":"erased-user","messageId":"m2"})";
+  std::string numeric = R"({"type":"track","event":"E","userId":42,"messageId":"m3"})";
+  std::string anonymous = R"({"type":"track","event":"E","anonymousId":"a1","messageId":"m4"})";
+  auto r = call(post("/v1/batch", "{\"batch\":[" + track("m1") + "," + erased + "," + numeric +
+                                      "," + anonymous + "]}"));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(json::parse(r.body), json::parse(R"({"accepted":2,"rejected":[
+      {"index":1,"reason":"suppressed"},{"index":2,"reason":"suppressed"}]})"));
+  EXPECT_EQ(counter("tern_relay_events_rejected_total", R"(reason="suppressed")"), 2u);
+  auto stored = pipeline.all_events();
+  ASSERT_EQ(stored.size(), 2u);
+  for (const auto& e : stored) EXPECT_EQ(e.find("erased-user"), std::string::npos) << e;
+}
+
 TEST_F(RequestHandlerTest, OversizedEventIsRejectedAloneAsTooLarge) {
   config.limits.max_event_bytes = 200;
   rebuild();
