@@ -30,6 +30,8 @@ const char* status_code_name(StatusCode code) noexcept {
       return "internal error";
     case StatusCode::kNotFound:
       return "not found";
+    case StatusCode::kAborted:
+      return "aborted";
   }
   return "unknown";
 }

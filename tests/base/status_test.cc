@@ -35,6 +35,7 @@ TEST(StatusTest, EachFactoryGivesItsCodeMessageAndName) {
       {Status::Unavailable("m"), StatusCode::kUnavailable, "unavailable: m"},
       {Status::Internal("m"), StatusCode::kInternal, "internal error: m"},
       {Status::NotFound("m"), StatusCode::kNotFound, "not found: m"},
+      {Status::Aborted("m"), StatusCode::kAborted, "aborted: m"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.text);

@@ -239,8 +239,9 @@ tern_status fail(const tern_client* client, tern_status status, const char* mess
 //   kUnavailable → TERN_TRANSPORT             an upload failed
 //   kInternal → TERN_INTERNAL                 a bug
 // The SDK never returns kNotFound; it maps to TERN_NOT_FOUND should it ever
-// come. TERN_UNAVAILABLE (a dependency is down) is not returned by this
-// version: the SDK's only remote dependency is the upload, reported as
+// come. kAborted (a stale revision, the relay's control plane only) maps to
+// TERN_INTERNAL. TERN_UNAVAILABLE (a dependency is down) is not returned by
+// this version: the SDK's only remote dependency is the upload, reported as
 // TERN_TRANSPORT.
 tern_status to_c_status(tern::StatusCode code) noexcept {
   switch (code) {
@@ -270,6 +271,8 @@ tern_status to_c_status(tern::StatusCode code) noexcept {
       return TERN_INTERNAL;
     case tern::StatusCode::kNotFound:
       return TERN_NOT_FOUND;
+    case tern::StatusCode::kAborted:
+      return TERN_INTERNAL;
   }
   return TERN_INTERNAL;
 }

@@ -39,12 +39,24 @@ struct FieldError {
   std::string field;     // the key at fault ("brokers"), may be empty
   std::string message;   // what a user can act on
 };
+// `sinks["kafka-main"].brokers: must not be empty`, for logs and Status messages.
+std::string to_string(const FieldError& error);
+// A sink factory's (or the sink registry's) error, `sink "x" (kafka): brokers
+// is required`, as a FieldError on "sinks/x" with the key when the message
+// names one ("brokers", "is required"); the whole message otherwise. For
+// Applier::validate, which builds each sink.
+FieldError sink_field_error(std::string_view sink_name, const Status& status);
 
 // The whole relay configuration: `base`'s process settings (data_dir, server,
 // limits, spool, log) with the pipeline of `state`. Validates every resource
 // with the same checks as the TOML file (unknown keys, bad durations, routes
 // naming unknown sources/sinks, duplicate write keys, ...). On failure every
-// error found is appended to `errors` (when given) and the first is returned.
+// error found is appended to `errors` (when given) and the first is returned
+// (kInvalidArgument, its message as to_string() words it). Sink settings are
+// checked as the file reader checks them; the type-specific ones only when
+// the sink is built (sink_field_error). Unlike a file, the state is the whole
+// pipeline: no default sink or route is added (state_from_config spells the
+// file's defaults out).
 Result<RelayConfig> to_relay_config(const State& state, const RelayConfig& base,
                                     std::vector<FieldError>* errors = nullptr);
 
@@ -60,15 +72,19 @@ struct DiffEntry {
   std::vector<std::string> fields;  // for "change": the top-level keys that differ
 };
 std::vector<DiffEntry> diff(const State& from, const State& to);
+// [{"op", "resource", "fields"}] ("fields" empty but for "change").
 Json diff_to_json(const std::vector<DiffEntry>& diff);
+// "sinks/archive changed; routes/rt_2 added" ("no change" for none), for
+// RevisionInfo::summary.
+std::string summarize(const std::vector<DiffEntry>& diff);
 
 // Sets `revision` = `rev` on every object of `next` that differs from (or is
 // absent in) `prev`, keeps the old revision of the others, and next->revision = rev.
 void stamp_revisions(const State& prev, State* next, int64_t rev);
 
-// Secrets. A sink key is secret when its last dotted part is password,
-// secret, secret_key, secret_access_key, token or api_key, or it is under
-// "headers." (e.g. "headers.Authorization").
+// Secrets (in sinks only: write keys are shown, as apps embed them). A sink key is secret when its
+// last dotted part is password, secret, secret_key, secret_access_key, token or api_key, or it is
+// under "headers." (e.g. "headers.Authorization").
 bool is_secret_key(std::string_view key);
 std::string fingerprint(std::string_view secret);  // "sha256:" + 12 hex digits
 Json redact_sink(const Json& sink);                // secrets replaced by their fingerprints

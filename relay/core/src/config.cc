@@ -3,6 +3,7 @@
 // instead of being silently ignored. Sink tables are the exception: keys the
 // runner does not know are the sink's own settings.
 #include "tern/relay/config.h"
+#include "tern/relay/config_toml.h"
 
 #include <cctype>
 #include <cerrno>
@@ -50,6 +51,8 @@ class Errors {
   void fail(const toml::node* n, const std::string& path, const std::string& msg) {
     if (!first_.empty()) return;
     first_ = locate(n, path) + ": " + msg;
+    path_ = path;
+    message_ = msg;
   }
   // "FILE:LINE:COL: path", the start of every error about `n`.
   std::string locate(const toml::node* n, const std::string& path) const {
@@ -63,10 +66,13 @@ class Errors {
   }
   bool ok() const { return first_.empty(); }
   const std::string& message() const { return first_; }
+  ConfigError parts() const { return {path_, message_}; }
 
  private:
   std::string origin_;
   std::string first_;
+  std::string path_;     // the first error's key path
+  std::string message_;  // and its message without a location
 };
 
 class TableReader {
@@ -411,12 +417,12 @@ void read_routes(TableReader& root, RelayConfig& c, Errors& errors) {
 }
 
 // Cross-references, checked after every table is read.
-void validate(RelayConfig& c, const toml::table& root, Errors& errors) {
+void validate(RelayConfig& c, const toml::table& root, bool check_references, Errors& errors) {
   std::set<std::string> sink_names, source_ids;
   for (const auto& s : c.sinks) sink_names.insert(s.name);
   for (const auto& s : c.sources) source_ids.insert(s.id);
   const toml::array* routes = root["routes"].as_array();
-  for (std::size_t i = 0; i < c.routes.size(); ++i) {
+  for (std::size_t i = 0; check_references && i < c.routes.size(); ++i) {
     const toml::node* node = routes ? routes->get(i) : nullptr;
     for (std::size_t k = 0; k < c.routes[i].sinks.size(); ++k) {
       const std::string& name = c.routes[i].sinks[k];
@@ -467,7 +473,11 @@ Result<RelayConfig> parse_config(std::string_view toml_text, std::string_view or
        << e.description();
     return Status(StatusCode::kInvalidArgument, os.str());
   }
+  return read_config(root, origin);
+}
 
+Result<RelayConfig> read_config(const toml::table& root, std::string_view origin,
+                                const ConfigReadOptions& options, ConfigError* error) {
   Errors errors{std::string(origin)};
   RelayConfig c;
   TableReader r(root, "", errors);
@@ -570,9 +580,12 @@ Result<RelayConfig> parse_config(std::string_view toml_text, std::string_view or
   read_sinks(r, c, errors);
   read_routes(r, c, errors);
   r.reject_unknown();
-  if (errors.ok()) validate(c, root, errors);
-  if (!errors.ok()) return Status(StatusCode::kInvalidArgument, errors.message());
-  fill_defaults(c);
+  if (errors.ok()) validate(c, root, options.check_references, errors);
+  if (!errors.ok()) {
+    if (error) *error = errors.parts();
+    return Status(StatusCode::kInvalidArgument, errors.message());
+  }
+  if (options.fill_defaults) fill_defaults(c);
   return c;
 }
 

@@ -33,6 +33,7 @@ enum class StatusCode : int {
   kUnavailable = 10,      // a peer (server, sink, cluster) failed or is down; retry later
   kInternal = 11,         // a bug; the message says where
   kNotFound = 12,         // the named thing does not exist
+  kAborted = 13,          // a concurrent change won (a stale revision); re-read and retry
 };
 
 // Static lower-case text ("invalid argument", "I/O error", ...).
@@ -65,6 +66,7 @@ class [[nodiscard]] Status {
   static Status Unavailable(std::string msg) { return {StatusCode::kUnavailable, std::move(msg)}; }
   static Status Internal(std::string msg) { return {StatusCode::kInternal, std::move(msg)}; }
   static Status NotFound(std::string msg) { return {StatusCode::kNotFound, std::move(msg)}; }
+  static Status Aborted(std::string msg) { return {StatusCode::kAborted, std::move(msg)}; }
 
   bool is_ok() const noexcept { return code_ == StatusCode::kOk; }
   explicit operator bool() const noexcept { return is_ok(); }
