@@ -163,11 +163,13 @@ class AdminClient {
   HttpClient http_;
 };
 
-// POST /v1/batch with `write_key` as the Basic user name.
+// POST /v1/batch of `events` with `write_key` as the Basic user name.
 Reply post_batch(HttpClient& http, const std::string& address, const std::string& write_key,
-                 const json& batch) {
-  return http.request("POST", "http://" + address + "/v1/batch", json{{"batch", batch}}.dump(), {},
-                      write_key);
+                 const std::vector<json>& events) {
+  json body = json::object();
+  body["batch"] = json::array();
+  for (const json& e : events) body["batch"].push_back(e);
+  return http.request("POST", "http://" + address + "/v1/batch", body.dump(), {}, write_key);
 }
 
 json track_event(const std::string& message_id, const std::string& user_id) {
@@ -630,7 +632,7 @@ TEST_F(ControlPlaneTest, EveryAcceptedEventReachesTheSinksRoutedToItWhileTheConf
       // Bounded even if `stop` never came.
       auto deadline = std::chrono::steady_clock::now() + kChurn + 30s;
       for (int n = 0; !stop.load() && std::chrono::steady_clock::now() < deadline; ++n) {
-        json batch = json::array();
+        std::vector<json> batch;
         std::vector<std::string> ids;
         for (int k = 0; k < kEventsPerBatch; ++k) {
           ids.push_back("load-" + std::to_string(w) + "-" + std::to_string(n) + "-" +
