@@ -525,6 +525,11 @@ TEST_F(ControlPlaneTest, DryRunsAnswerWithTheDiffAndChangeNothing) {
        {{"name", "dry-bad"}, {"type", "no-such-type"}},
        "",
        false},
+      {"POST",
+       "/admin/v1/routes?dry_run=true",
+       {{"id", "dry-bad-route"}, {"sinks", json::array({"no-such-sink"})}},
+       "",
+       false},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.method + " " + c.path);
