@@ -182,7 +182,11 @@ struct Relay {
   std::string admin_address;  // "" unless started with --admin-listen
   std::string log_file;
 
-  std::string log_tail() const { return read_text(log_file).substr(0, 800); }
+  // The last 800 bytes of its log.
+  std::string log_tail() const {
+    std::string text = read_text(log_file);
+    return text.size() > 800 ? text.substr(text.size() - 800) : text;
+  }
 };
 
 // Starts `binary args...`, reads "listening on HOST:PORT" and, with
