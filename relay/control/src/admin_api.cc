@@ -516,9 +516,13 @@ struct AdminApi::Impl {
       if (failures.size() > 10'000) failures.clear();  // a bound on memory, not a policy
       failures[req.peer_ip].push_back(now);
     }
-    fail(401, "unauthenticated",
-         token.empty() ? "send the admin token as \"Authorization: Bearer <token>\""
-                       : "the admin token is not known (revoked, or mistyped)");
+    ApiError e(401, "unauthenticated",
+               token.empty() ? "send the admin token as \"Authorization: Bearer <token>\""
+                             : "the admin token is not known (revoked, or mistyped)");
+    e.headers.emplace_back("WWW-Authenticate",
+                           token.empty() ? "Bearer realm=\"tern-admin\""
+                                         : "Bearer realm=\"tern-admin\", error=\"invalid_token\"");
+    throw e;
   }
 
   static void require(const Call& c, unsigned scope) {

@@ -211,6 +211,7 @@ TEST_F(AdminApiTest, MissingOrUnknownTokenIs401AndCounted) {
   Answer none = call({"GET", "/admin/v1/sources", "", ""});
   EXPECT_EQ(none.status, 401);
   EXPECT_EQ(none.code(), "unauthenticated");
+  EXPECT_EQ(none.header("WWW-Authenticate").rfind("Bearer", 0), 0u);
   Answer wrong = get("/admin/v1/sources", "tat_not_a_token");
   EXPECT_EQ(wrong.status, 401);
   EXPECT_FALSE(wrong.body["error"].value("message", "").empty());
