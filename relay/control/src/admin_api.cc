@@ -473,7 +473,8 @@ struct AdminApi::Impl {
         while (!dq.empty() && now - dq.front() >= std::chrono::minutes(1)) dq.pop_front();
         if (dq.empty()) {
           failures.erase(it);
-        } else if (static_cast<int>(dq.size()) >= options.auth_failures_per_minute) {
+        } else if (options.auth_failures_per_minute > 0 &&
+                   static_cast<int>(dq.size()) >= options.auth_failures_per_minute) {
           auto wait = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::minutes(1) -
                                                                        (now - dq.front()))
                           .count() +
