@@ -575,6 +575,19 @@ TEST_F(AdminApiTest, SnapshotLongPollIs304AtTheDeadline) {
   EXPECT_EQ(get("/admin/v1/fleet/snapshot").status, 200);
 }
 
+TEST_F(AdminApiTest, SnapshotWaitIsCappedByMaxWait) {
+  AdminOptions options;
+  options.max_wait = std::chrono::seconds(1);
+  open(options);
+  std::promise<HttpResponse> answered;
+  auto future = answered.get_future();
+  send({"GET", "/admin/v1/fleet/snapshot?wait=30s", "", kBootstrap, "", "\"0\""},
+       [&](HttpResponse r) { answered.set_value(std::move(r)); });
+  ASSERT_EQ(future.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(future.get().status, 304);
+  EXPECT_EQ(get("/admin/v1/fleet/snapshot?wait=soon").status, 422);
+}
+
 TEST_F(AdminApiTest, PendingLongPollsAreAnsweredWhenTheApiStops) {
   std::promise<HttpResponse> answered;
   auto future = answered.get_future();
