@@ -562,7 +562,10 @@ int main(int argc, char** argv) {
                    static_cast<unsigned long long>(r.non_2xx),
                    static_cast<unsigned long long>(r.errors), r.first_error.c_str());
     }
-    return std::pair<double, double>(static_cast<double>(r.ok) * kEventsPerBatch, r.measured_s);
+    double events = static_cast<double>(r.ok) * kEventsPerBatch;
+    std::printf("C  phase %u (%s): %.0f events/s\n", n, churn ? "churn" : "steady",
+                r.measured_s > 0 ? events / r.measured_s : 0.0);
+    return std::pair<double, double>(events, r.measured_s);
   };
   int changes_ok = 0, changes_failed = 0;
   std::string change_error;
