@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <set>
 #include <sstream>
 #include <string>
@@ -741,65 +742,22 @@ TEST_F(ControlPlaneTest, EveryAcceptedEventReachesTheSinksRoutedToItWhileTheConf
 
 // ---------------------------------------------------------------- persistence
 
-TEST(ControlPlaneCrashTest, ARelayKilledWhileChangesCommitComesBackWithEveryAcknowledgedChange) {
-  curl_global_init(CURL_GLOBAL_DEFAULT);
-  TempDir dir;
-  RelayProcess relay;
-  ASSERT_TRUE(start_control_relay(relay, dir, dir.file("data"), "relay.log")) << relay.error();
+struct AckedChange {
+  std::string kind;  // "source" or "suppression"
+  std::string id;
+  std::string key;  // a source's write key
+  int64_t revision = 0;
+};
 
-  struct Acked {
-    std::string kind, id, key;
-    int64_t revision = 0;
-  };
-  std::vector<Acked> acked;
-  std::mutex mu;
-  std::atomic<bool> stop{false};
-  std::string writer_error;
-  std::thread writer([&] {
-    AdminClient api(relay.admin_address(), kToken);
-    auto deadline = std::chrono::steady_clock::now() + 60s;
-    for (int i = 0; !stop.load() && std::chrono::steady_clock::now() < deadline; ++i) {
-      bool source = i % 2 == 0;
-      std::string id = (source ? "crash-src-" : "crash-user-") + std::to_string(i);
-      Reply r = source ? api.post("/admin/v1/sources", {{"id", id}})
-                       : api.post("/admin/v1/suppressions", {{"user_id", id}, {"reason", "crash"}});
-      if (r.status == 0) break;  // the relay is gone
-      json body = r.json_body();
-      std::lock_guard<std::mutex> lock(mu);
-      if (r.status != 201 || !body.is_object()) {
-        writer_error = "commit " + std::to_string(i) + " answered " + r.body.substr(0, 300);
-        break;
-      }
-      Acked a{source ? "source" : "suppression", id, "", body.value("revision", int64_t{0})};
-      if (source && body.contains("write_keys") && !body["write_keys"].empty())
-        a.key = body["write_keys"][0].value("key", "");
-      acked.push_back(a);
-    }
-  });
-  // Kill it mid-stream: the writer commits as fast as it can, so a commit is
-  // in flight at any moment.
-  bool flowing = wait_until(
-      [&] {
-        std::lock_guard<std::mutex> lock(mu);
-        return acked.size() >= 30 || !writer_error.empty();
-      },
-      30s);
-  relay.kill9();
-  stop = true;
-  writer.join();
-  ASSERT_TRUE(writer_error.empty()) << writer_error;
-  ASSERT_TRUE(flowing) << "only " << acked.size() << " commits acknowledged in 30 s";
-  int64_t last_acked = acked.back().revision;
-  RecordProperty("acknowledged_commits", static_cast<int>(acked.size()));
-  RecordProperty("last_acknowledged_revision", static_cast<int>(last_acked));
-
-  ASSERT_TRUE(start_control_relay(relay, dir, dir.file("data"), "relay-restarted.log"))
-      << relay.error();
-  AdminClient api(relay.admin_address(), kToken);
+// What a control relay restarted after a crash shows: the state of one
+// committed revision, no older than the last acknowledged one, with every
+// acknowledged change in it.
+void expect_consistent_after_crash(AdminClient& api, const std::vector<AckedChange>& acked) {
   Reply state = api.get("/admin/v1/state");
   ASSERT_EQ(state.status, 200) << state;
   json doc = state.json_body();
   int64_t revision = doc.value("revision", int64_t{-1});
+  int64_t last_acked = acked.back().revision;
   // The writer waits for each answer: at most one commit was unacknowledged.
   EXPECT_GE(revision, last_acked);
   EXPECT_LE(revision, last_acked + 1);
@@ -815,12 +773,77 @@ TEST(ControlPlaneCrashTest, ARelayKilledWhileChangesCommitComesBackWithEveryAckn
   std::set<std::string> sources, suppressions;
   for (const json& s : doc["sources"]) sources.insert(s.value("id", ""));
   for (const json& s : doc["suppressions"]) suppressions.insert(s.value("user_id", ""));
-  for (const Acked& a : acked) {
+  for (const AckedChange& a : acked) {
     const auto& present = a.kind == "source" ? sources : suppressions;
     EXPECT_TRUE(present.count(a.id))
         << a.kind << " " << a.id << " (revision " << a.revision << ") was acknowledged but is gone";
   }
-  // And the relay runs it: the last acknowledged source's key is accepted.
+}
+
+TEST(ControlPlaneCrashTest, ARelayKilledWhileChangesCommitComesBackWithEveryAcknowledgedChange) {
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  TempDir dir;
+  RelayProcess relay;
+  ASSERT_TRUE(start_control_relay(relay, dir, dir.file("data"), "relay-0.log")) << relay.error();
+
+  // Three crashes, each after a different number of commits, so the kill
+  // lands at different points of a commit.
+  std::mt19937 rng(std::random_device{}());
+  std::vector<AckedChange> acked;  // over every round
+  constexpr int kRounds = 3;
+  for (int round = 0; round < kRounds; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    const size_t kill_after = acked.size() + 10 + rng() % 25;
+    std::mutex mu;
+    std::atomic<bool> stop{false};
+    std::string writer_error;
+    std::thread writer([&] {
+      AdminClient api(relay.admin_address(), kToken);
+      auto deadline = std::chrono::steady_clock::now() + 60s;
+      for (int i = 0; !stop.load() && std::chrono::steady_clock::now() < deadline; ++i) {
+        bool source = i % 2 == 0;
+        std::string id =
+            "crash-r" + std::to_string(round) + (source ? "-src-" : "-user-") + std::to_string(i);
+        Reply r = source
+                      ? api.post("/admin/v1/sources", {{"id", id}})
+                      : api.post("/admin/v1/suppressions", {{"user_id", id}, {"reason", "crash"}});
+        if (r.status == 0) break;  // the relay is gone
+        json body = r.json_body();
+        std::lock_guard<std::mutex> lock(mu);
+        if (r.status != 201 || !body.is_object()) {
+          writer_error = "commit " + id + " answered " + r.body.substr(0, 300);
+          break;
+        }
+        AckedChange a{source ? "source" : "suppression", id, "",
+                      body.value("revision", int64_t{0})};
+        if (source && body.contains("write_keys") && !body["write_keys"].empty())
+          a.key = body["write_keys"][0].value("key", "");
+        acked.push_back(a);
+      }
+    });
+    // The writer commits as fast as it can, so a commit is in flight at any moment.
+    bool flowing = wait_until(
+        [&] {
+          std::lock_guard<std::mutex> lock(mu);
+          return acked.size() >= kill_after || !writer_error.empty();
+        },
+        30s);
+    relay.kill9();
+    stop = true;
+    writer.join();
+    ASSERT_TRUE(writer_error.empty()) << writer_error;
+    ASSERT_TRUE(flowing) << "only " << acked.size() << " commits acknowledged in 30 s";
+
+    ASSERT_TRUE(start_control_relay(relay, dir, dir.file("data"),
+                                    "relay-" + std::to_string(round + 1) + ".log"))
+        << relay.error();
+    AdminClient api(relay.admin_address(), kToken);
+    expect_consistent_after_crash(api, acked);
+    if (HasFatalFailure()) return;
+  }
+  RecordProperty("acknowledged_commits", static_cast<int>(acked.size()));
+
+  // And the relay runs the state: the last acknowledged source's key is accepted.
   for (auto it = acked.rbegin(); it != acked.rend(); ++it) {
     if (it->kind != "source") continue;
     HttpClient http;
