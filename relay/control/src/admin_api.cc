@@ -473,7 +473,8 @@ struct AdminApi::Impl {
         while (!dq.empty() && now - dq.front() >= std::chrono::minutes(1)) dq.pop_front();
         if (dq.empty()) {
           failures.erase(it);
-        } else if (static_cast<int>(dq.size()) >= options.auth_failures_per_minute) {
+        } else if (options.auth_failures_per_minute > 0 &&
+                   static_cast<int>(dq.size()) >= options.auth_failures_per_minute) {
           auto wait = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::minutes(1) -
                                                                        (now - dq.front()))
                           .count() +
@@ -516,9 +517,13 @@ struct AdminApi::Impl {
       if (failures.size() > 10'000) failures.clear();  // a bound on memory, not a policy
       failures[req.peer_ip].push_back(now);
     }
-    fail(401, "unauthenticated",
-         token.empty() ? "send the admin token as \"Authorization: Bearer <token>\""
-                       : "the admin token is not known (revoked, or mistyped)");
+    ApiError e(401, "unauthenticated",
+               token.empty() ? "send the admin token as \"Authorization: Bearer <token>\""
+                             : "the admin token is not known (revoked, or mistyped)");
+    e.headers.emplace_back("WWW-Authenticate",
+                           token.empty() ? "Bearer realm=\"tern-admin\""
+                                         : "Bearer realm=\"tern-admin\", error=\"invalid_token\"");
+    throw e;
   }
 
   static void require(const Call& c, unsigned scope) {

@@ -25,7 +25,8 @@ struct AdminOptions {
   std::string control_url;
   std::string version;  // this relay's, for the relays list and logs
   LimitsConfig limits;  // the admin listener's size limits and timeouts
-  // Failed authentications allowed per client address per minute before 429.
+  // Failed authentications allowed per client address per minute before 429
+  // (0: no limit).
   int auth_failures_per_minute = 10;
   std::chrono::seconds max_wait{60};  // cap of the snapshot long poll's ?wait=
 };

@@ -211,6 +211,7 @@ TEST_F(AdminApiTest, MissingOrUnknownTokenIs401AndCounted) {
   Answer none = call({"GET", "/admin/v1/sources", "", ""});
   EXPECT_EQ(none.status, 401);
   EXPECT_EQ(none.code(), "unauthenticated");
+  EXPECT_EQ(none.header("WWW-Authenticate").rfind("Bearer", 0), 0u);
   Answer wrong = get("/admin/v1/sources", "tat_not_a_token");
   EXPECT_EQ(wrong.status, 401);
   EXPECT_FALSE(wrong.body["error"].value("message", "").empty());
@@ -572,6 +573,19 @@ TEST_F(AdminApiTest, SnapshotLongPollIs304AtTheDeadline) {
   EXPECT_TRUE(r.body.empty());
   // Without If-None-Match the head is answered at once.
   EXPECT_EQ(get("/admin/v1/fleet/snapshot").status, 200);
+}
+
+TEST_F(AdminApiTest, SnapshotWaitIsCappedByMaxWait) {
+  AdminOptions options;
+  options.max_wait = std::chrono::seconds(1);
+  open(options);
+  std::promise<HttpResponse> answered;
+  auto future = answered.get_future();
+  send({"GET", "/admin/v1/fleet/snapshot?wait=30s", "", kBootstrap, "", "\"0\""},
+       [&](HttpResponse r) { answered.set_value(std::move(r)); });
+  ASSERT_EQ(future.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(future.get().status, 304);
+  EXPECT_EQ(get("/admin/v1/fleet/snapshot?wait=soon").status, 422);
 }
 
 TEST_F(AdminApiTest, PendingLongPollsAreAnsweredWhenTheApiStops) {

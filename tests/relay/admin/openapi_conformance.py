@@ -63,6 +63,7 @@ class Relay:
         return host, int(port)
 
     def stop(self):
+        """Stops the relay with SIGTERM; its exit status (0 for a clean stop)."""
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -70,6 +71,7 @@ class Relay:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        return self.proc.returncode
 
 
 class Client:
@@ -375,7 +377,12 @@ def main():
                   file=sys.stderr)
             return 1
         finally:
-            relay.stop()
+            rc = relay.stop()
+        if rc != 0:
+            relay.stderr.seek(0)
+            print(f"FAIL: the relay exited with status {rc} after SIGTERM\n--- relay stderr (tail) "
+                  f"---\n{relay.stderr.read()[-3000:]}", file=sys.stderr)
+            return 1
     missing = sorted(operations - client.exercised)
     if missing:
         print(f"FAIL: operations never exercised: {', '.join(missing)}", file=sys.stderr)
