@@ -56,7 +56,7 @@ dpkg -x "$RELAY_DEB" "$R"
 dpkg -x "$SDK_DEB" "$R"
 
 # ---------------------------------------------------------------- contents
-for f in usr/bin/tern-relay usr/lib/systemd/system/tern-relay.service etc/tern/relay.toml \
+for f in usr/bin/tern-relay usr/bin/ternctl usr/lib/systemd/system/tern-relay.service etc/tern/relay.toml \
          usr/share/man/man1/tern-relay.1 usr/lib/sysusers.d/tern-relay.conf \
          usr/share/doc/tern-relay/examples/tern-relay.example.toml \
          "usr/lib/$ARCH_TRIPLE/libtern.so" "usr/lib/$ARCH_TRIPLE/libtern.so.0" usr/include/tern/tern.h \
@@ -65,6 +65,7 @@ for f in usr/bin/tern-relay usr/lib/systemd/system/tern-relay.service etc/tern/r
   [[ -e "$R/$f" ]] || fail "/$f is missing from the packages"
 done
 dpkg-deb -f "$RELAY_DEB" Depends | grep -q 'libc6' || fail "tern-relay has no shared-library dependencies"
+"$R/usr/bin/ternctl" --help >/dev/null || fail "the packaged ternctl does not run"
 dpkg-deb -f "$RELAY_DEB" Depends | grep -q 'adduser' || fail "tern-relay does not depend on adduser"
 dpkg-deb -f "$SDK_DEB" Depends | grep -q 'libcurl' || fail "libtern-dev does not depend on libcurl"
 mkdir -p "$SCRATCH/control"
