@@ -142,7 +142,9 @@ std::string resource_name(const char* kind, const std::string& id) {
 // checks pass.
 class Validator {
  public:
-  explicit Validator(std::vector<FieldError>* out) : out_(out) {}
+  // `read_each`: read every resource on its own (read_one) to name each
+  // one's errors; off for the fast path, which reads the whole once.
+  Validator(std::vector<FieldError>* out, bool read_each) : out_(out), read_each_(read_each) {}
 
   void fail(std::string resource, std::string field, std::string message) {
     errors_.push_back({std::move(resource), std::move(field), std::move(message)});
@@ -156,10 +158,11 @@ class Validator {
 
   // read_config() on one resource's table (`kind` = [table]); its error's
   // path "kind[0].field" becomes `field`. True when it reads.
-  bool read_one(const char* kind, const std::string& resource, toml::table table) {
+  bool read_one(const char* kind, const std::string& resource, const toml::table& table) {
+    if (!read_each_) return true;
     toml::table root;
     toml::array array;
-    array.push_back(std::move(table));
+    array.push_back(table);
     root.insert_or_assign(kind, std::move(array));
     ConfigReadOptions options;
     options.check_references = false;
@@ -184,6 +187,7 @@ class Validator {
 
  private:
   std::vector<FieldError>* out_;
+  bool read_each_;
   std::vector<FieldError> errors_;
 };
 
@@ -602,9 +606,11 @@ FieldError sink_field_error(std::string_view sink_name, const Status& status) {
   return e;
 }
 
-Result<RelayConfig> to_relay_config(const State& state, const RelayConfig& base,
-                                    std::vector<FieldError>* errors) {
-  Validator v(errors);
+namespace {
+
+Result<RelayConfig> convert(const State& state, const RelayConfig& base,
+                            std::vector<FieldError>* errors, bool read_each) {
+  Validator v(errors, read_each);
   Pipeline p;
   std::vector<std::string> suppressed;
   for (const Kind& k : kKinds) {
@@ -654,6 +660,18 @@ Result<RelayConfig> to_relay_config(const State& state, const RelayConfig& base,
   config.routes = std::move(read->routes);
   config.suppressed_user_ids = std::move(suppressed);
   return config;
+}
+
+}  // namespace
+
+Result<RelayConfig> to_relay_config(const State& state, const RelayConfig& base,
+                                    std::vector<FieldError>* errors) {
+  // A valid state (the common case: every apply on every relay) is read
+  // whole, once. Only a state that fails is read again resource by resource,
+  // so that every resource's errors are named.
+  auto fast = convert(state, base, nullptr, /*read_each=*/false);
+  if (fast) return fast;
+  return convert(state, base, errors, /*read_each=*/true);
 }
 
 State state_from_config(const RelayConfig& config, std::string_view now) {
