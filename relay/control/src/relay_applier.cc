@@ -18,7 +18,8 @@ RelayApplier::RelayApplier(RelayConfig base, DurablePipeline* pipeline, RequestH
       revision_gauge_(metrics->gauge("tern_relay_config_revision", {},
                                      "The control plane revision this relay runs (0: none)")) {}
 
-Result<RelayConfig> RelayApplier::build(const State& state, std::vector<FieldError>* errors) {
+Result<RelayConfig> RelayApplier::build(const State& state, std::vector<FieldError>* errors,
+                                        std::shared_ptr<const IngestConfig>* ingest_out) {
   std::vector<FieldError> found;
   auto config = to_relay_config(state, base_, &found);
   if (config) {
@@ -32,7 +33,11 @@ Result<RelayConfig> RelayApplier::build(const State& state, std::vector<FieldErr
     }
     if (found.empty()) {
       auto ingest = make_ingest_config(config.value());
-      if (!ingest) found.push_back(FieldError{"sources", "write_keys", ingest.status().message()});
+      if (!ingest) {
+        found.push_back(FieldError{"sources", "write_keys", ingest.status().message()});
+      } else if (ingest_out) {
+        *ingest_out = std::move(ingest.value());
+      }
     }
   } else if (found.empty()) {
     found.push_back(FieldError{"state", "", config.status().message()});
@@ -47,21 +52,20 @@ Result<RelayConfig> RelayApplier::build(const State& state, std::vector<FieldErr
 }
 
 bool RelayApplier::validate(const State& state, std::vector<FieldError>* errors) {
-  return build(state, errors).is_ok();
+  return build(state, errors, nullptr).is_ok();
 }
 
 Status RelayApplier::apply(const State& state) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto config = build(state, nullptr);
+  std::shared_ptr<const IngestConfig> ingest;
+  auto config = build(state, nullptr, &ingest);
   if (!config) return config.status();
-  auto ingest = make_ingest_config(config.value());
-  if (!ingest) return ingest.status();
   // The pipeline first: it builds new and changed sinks before changing
   // anything, so a sink that cannot be built leaves everything as it was.
   // Then the handler, so a new source's key is taken only once its routes
   // and sinks are in place.
   if (Status st = pipeline_->reload(config.value()); !st) return st;
-  handler_->reload(std::move(ingest.value()));
+  handler_->reload(std::move(ingest));
   applied_ = state.revision;
   revision_gauge_.set(state.revision);
   log::info("control plane revision applied",

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -38,8 +39,10 @@ class RelayApplier : public Applier {
 
  private:
   // to_relay_config, then what only a running relay can check: every sink's
-  // settings through its factory, and the ingest view (unique write keys).
-  Result<RelayConfig> build(const State& state, std::vector<FieldError>* errors);
+  // settings through its factory, and the ingest view (unique write keys),
+  // which is stored in `ingest` when given.
+  Result<RelayConfig> build(const State& state, std::vector<FieldError>* errors,
+                            std::shared_ptr<const IngestConfig>* ingest);
 
   const RelayConfig base_;
   DurablePipeline* pipeline_;
