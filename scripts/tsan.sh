@@ -2,7 +2,8 @@
 # Builds a ThreadSanitizer tree (build/tsan, CMAKE_BUILD_TYPE=Tsan) and runs
 # the concurrency tests under it: the SDK's client/worker, durability and
 # loopback upload tests, and the relay's core (spool, pipeline, sink runners),
-# HTTP server and end-to-end integration tests. Exits non-zero on any report.
+# HTTP server, control plane (admin API, fleet follower, a relay changed under
+# load) and end-to-end integration tests. Exits non-zero on any report.
 #
 #   scripts/tsan.sh            build + run
 #   JOBS=2 scripts/tsan.sh
@@ -24,6 +25,10 @@ TESTS=(
   relay_core_test:tests/relay/core/relay_core_test
   relay_http_server_tests:tests/relay/server/relay_http_server_tests
   relay_integration_tests:tests/integration/relay_integration_tests
+  relay_admin_api_tests:tests/relay/admin/relay_admin_api_tests
+  relay_fleet_follower_tests:tests/relay/fleet/relay_fleet_follower_tests
+  relay_fleet_api_tests:tests/relay/fleet/relay_fleet_api_tests
+  control_plane_tests:tests/integration/control_plane_tests
 )
 targets=()
 for t in "${TESTS[@]}"; do targets+=("${t%%:*}"); done
