@@ -308,18 +308,23 @@ class PipelineImpl final : public DurablePipeline {
       built[name] = std::move(s.value());
     }
 
-    // The new routes judge the events committed from now on; the old ones
-    // keep judging what was committed before (routing is decided when an
-    // event is accepted). Every runner gets the chain first, then the
-    // boundary is set at one exact point of the spool, where new sinks'
-    // cursors start too.
+    // New routes judge the events committed from now on; the old ones keep
+    // judging what was committed before (routing is decided when an event
+    // is accepted). Every runner gets the chain first, then the boundary is
+    // set at one exact point of the spool, where new sinks' cursors start
+    // too. Unchanged routes add nothing to the chain, so its length follows
+    // the route changes a lagging sink has not read past, not every reload.
     std::shared_ptr<const Router> router;
+    bool routes_changed = false;
     {
       std::lock_guard<std::mutex> g(mu_);
       uint64_t oldest_unread = spool_->last_seq() + 1;
       for (const auto& [name, seq] : spool_->cursors())
         oldest_unread = std::min(oldest_unread, seq + 1);
-      router = std::make_shared<const Router>(next.routes, Router::pruned(router_, oldest_unread));
+      routes_changed = router_->routes() != next.routes;
+      router = routes_changed ? std::make_shared<const Router>(
+                                    next.routes, Router::pruned(router_, oldest_unread))
+                              : Router::pruned(router_, oldest_unread);
       router_ = router;
       config_ = next;
       for (auto& [name, r] : runners_) r->set_router(router);
@@ -328,14 +333,15 @@ class PipelineImpl final : public DurablePipeline {
     for (const auto& [name, sink] : built) {
       if (!old_sinks.count(name)) new_names.push_back(name);
     }
-    auto boundary =
-        spool_->at_commit_point(new_names, [&](uint64_t last) { router->begin_at(last + 1); });
+    auto boundary = spool_->at_commit_point(new_names, [&](uint64_t last) {
+      if (routes_changed) router->begin_at(last + 1);
+    });
     if (!boundary) {
       // The new sinks' cursors could not be persisted: the routes apply from
       // the next commit on anyway (their runners start at the end).
       log::error("reload: cannot persist the new sinks' cursors",
                  {{"error", boundary.status().to_string()}});
-      router->begin_at(spool_->last_seq() + 1);
+      if (routes_changed) router->begin_at(spool_->last_seq() + 1);
     }
     spool_->set_max_bytes(next.spool.max_bytes);
 

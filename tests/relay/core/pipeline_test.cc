@@ -589,6 +589,37 @@ TEST(PipelineTest, EventsGoWhereTheRoutesSentThemWhenAcceptedWhateverTheRoutesBe
   EXPECT_EQ(fx.script("other").seqs, (std::vector<uint64_t>{4, 5}));
 }
 
+TEST(PipelineTest, ReloadsThatKeepTheRoutesLeaveEarlierRouteChangesInForce) {
+  TempDir dir;
+  Fixture fx;
+  auto c1 = config_with(dir.path(), {scripted("slow"), scripted("other")},
+                        {RouteConfig{{}, {}, {"slow"}}});
+  auto p = fx.make(c1);
+  ASSERT_TRUE(p);
+  fx.script("slow").set_fail(true);
+  auto first = submit(*p, submission(0, 2));  // seqs 1-2: to "slow"
+  ASSERT_TRUE(wait(first).is_ok());
+  auto c2 = config_with(dir.path(), {scripted("slow"), scripted("other")},
+                        {RouteConfig{{}, {}, {"other"}}});
+  ASSERT_TRUE(p->reload(c2).is_ok());
+  auto second = submit(*p, submission(2, 2));  // seqs 3-4: to "other"
+  ASSERT_TRUE(wait(second).is_ok());
+  // Reloads that change a sink's settings but not the routes.
+  for (int i = 0; i < 3; ++i) {
+    auto same_routes = c2;
+    same_routes.sinks[1].batch_max_events = 100 + i;
+    ASSERT_TRUE(p->reload(same_routes).is_ok());
+    auto more = submit(*p, submission(4 + i, 1));  // seqs 5-7: to "other"
+    ASSERT_TRUE(wait(more).is_ok());
+  }
+  fx.script("slow").set_fail(false);
+  ASSERT_TRUE(wait_until([&] { return fx.script("other").count() == 5; }));
+  ASSERT_TRUE(wait_until([&] { return fx.script("slow").count() == 2; }));
+  ASSERT_TRUE(wait_until([&] { return p->undelivered("slow") == 0; }));
+  std::lock_guard<std::mutex> lock(fx.script("slow").mu);
+  EXPECT_EQ(fx.script("slow").seqs, (std::vector<uint64_t>{1, 2}));
+}
+
 TEST(PipelineTest, ReloadWithABadSinkChangesNothing) {
   TempDir dir;
   Fixture fx;

@@ -84,6 +84,11 @@ struct RouteConfig {
   std::vector<std::string> sources;  // empty: every source
   std::vector<std::string> types;    // event types; empty: every type
   std::vector<std::string> sinks;    // sink instance names
+
+  bool operator==(const RouteConfig& o) const {
+    return sources == o.sources && types == o.types && sinks == o.sinks;
+  }
+  bool operator!=(const RouteConfig& o) const { return !(*this == o); }
 };
 
 struct LogConfig {

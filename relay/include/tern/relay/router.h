@@ -46,6 +46,7 @@ class Router {
   static std::shared_ptr<const Router> pruned(const std::shared_ptr<const Router>& router,
                                               uint64_t oldest_unread);
   std::size_t chain_length() const;
+  const std::vector<RouteConfig>& routes() const { return routes_; }
 
   bool routes_to(std::string_view source, std::string_view type, std::string_view sink) const;
   // Does the event go to any sink? (No allocation; the submit hot path.)
