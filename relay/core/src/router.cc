@@ -30,6 +30,15 @@ std::shared_ptr<const Router> Router::pruned(const std::shared_ptr<const Router>
   return copy;
 }
 
+std::vector<std::pair<uint64_t, const Router*>> Router::chain() const {
+  std::vector<std::pair<uint64_t, const Router*>> out;
+  for (const Router* r = this; r; r = r->earlier_.get()) {
+    out.emplace_back(r->earlier_ ? r->first_seq_.load(std::memory_order_acquire) : 0, r);
+  }
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
 std::size_t Router::chain_length() const {
   std::size_t n = 1;
   for (const Router* r = earlier_.get(); r; r = r->earlier_.get()) ++n;

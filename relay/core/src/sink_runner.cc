@@ -367,9 +367,14 @@ void SinkRunner::run() {
     }
     fresh.clear();
     std::size_t first = group.batch.size();
+    // Records come in sequence order: one forward pass over the route chain
+    // finds each record's router, however long the chain of a lagging sink.
+    const auto chain = router->chain();
+    std::size_t link = 0;
     for (std::size_t i = 0; i < records.size(); ++i) {
       const SpoolRecord& r = records[i];
-      if (!router->at(r.seq).routes_to(r.source_id, r.type, name)) continue;
+      while (link + 1 < chain.size() && chain[link + 1].first <= r.seq) ++link;
+      if (!chain[link].second->routes_to(r.source_id, r.type, name)) continue;
       fresh.push_back(SinkRecord{r.seq, r.source_id, r.event});
       group.index_map.push_back(group.records.size() + i);
     }

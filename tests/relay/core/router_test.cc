@@ -43,6 +43,19 @@ TEST(RouterTest, AChainJudgesEachEventByTheRoutesOfItsTimeAndPrunesWhatEverySink
   EXPECT_EQ(second->chain_length(), 2u);
   // Every sink read up to 9: the first router is no longer needed.
   EXPECT_EQ(Router::pruned(second, 9)->chain_length(), 2u);
+  // The chain, oldest first, picks the same router as at() for each seq.
+  auto third =
+      std::make_shared<const Router>(std::vector<RouteConfig>{RouteConfig{{}, {}, {"c"}}}, second);
+  auto links = third->chain();
+  ASSERT_EQ(links.size(), 3u);
+  std::size_t link = 0;
+  for (uint64_t seq = 1; seq < 30; ++seq) {
+    if (seq == 20) third->begin_at(20);
+    links = third->chain();
+    link = 0;
+    while (link + 1 < links.size() && links[link + 1].first <= seq) ++link;
+    EXPECT_EQ(links[link].second, &third->at(seq)) << seq;
+  }
   auto pruned = Router::pruned(second, 10);
   EXPECT_EQ(pruned->chain_length(), 1u);
   EXPECT_TRUE(pruned->at(10).routes_to("web", "track", "b"));

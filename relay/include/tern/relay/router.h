@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "tern/relay/config.h"
@@ -46,6 +47,10 @@ class Router {
   static std::shared_ptr<const Router> pruned(const std::shared_ptr<const Router>& router,
                                               uint64_t oldest_unread);
   std::size_t chain_length() const;
+  // The chain's routers, oldest first, each with the first sequence number
+  // it judges (0 for the oldest): for judging a run of events in sequence
+  // order with one forward pass (at() walks from the newest for each event).
+  std::vector<std::pair<uint64_t, const Router*>> chain() const;
   const std::vector<RouteConfig>& routes() const { return routes_; }
 
   bool routes_to(std::string_view source, std::string_view type, std::string_view sink) const;
