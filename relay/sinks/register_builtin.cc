@@ -13,6 +13,9 @@
 #ifdef TERN_HAVE_SINK_POSTGRES
 #include "tern/relay/sinks/postgres.h"
 #endif
+#ifdef TERN_HAVE_SINK_S3
+#include "tern/relay/sinks/s3.h"
+#endif
 
 namespace tern::relay {
 
@@ -27,6 +30,9 @@ Status register_builtin_sinks(SinkRegistry& registry) {
 #endif
 #ifdef TERN_HAVE_SINK_POSTGRES
   if (st) st = registry.add("postgres", make_postgres_sink);
+#endif
+#ifdef TERN_HAVE_SINK_S3
+  if (st) st = registry.add("s3", make_s3_sink);
 #endif
   return st;
 }

@@ -25,6 +25,21 @@
 //   After a failed deliver() or flush() the sink may have lost anything not
 //   flushed: the runner delivers all of it again (refusals reported again
 //   are written to the dead-letter file again: at least once, like events).
+// - Self-acknowledging delivery (optional): a sink that gathers events into
+//   large objects over minutes (s3) returns true from acknowledges_itself().
+//   Its deliver() takes the batch over: ok means taken (the sink now holds
+//   the records; they need not be durable yet), and the runner does not
+//   keep them. pending() returns the smallest sequence number the sink has
+//   taken and not yet made durable (nullopt: nothing held). The runner moves
+//   the cursor to just before it (or, with nothing held, past every record
+//   it has read), asking after every deliver() and at least every 250 ms
+//   while idle. A failed deliver() is retried with the same records: the
+//   sink takes a record it already took at most once (by seq). After a
+//   restart the runner delivers again from the cursor; records the sink made
+//   durable past the cursor are the sink's to recognise and skip (it keeps
+//   its own durable state). On stop the runner stops once it has delivered
+//   what the spool held and calls close(), after which pending() is asked
+//   once more: what is still held stays in the spool for the next start.
 // - No method throws.
 #pragma once
 
@@ -32,6 +47,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -65,6 +81,9 @@ class Sink {
   // Two-phase delivery (see above); by default deliver() is durable on return.
   virtual bool defers_durability() const { return false; }
   virtual DeliveryResult flush() { return {}; }
+  // Self-acknowledging delivery (see above).
+  virtual bool acknowledges_itself() const { return false; }
+  virtual std::optional<uint64_t> pending() { return std::nullopt; }
   // Is the destination reachable right now (for /ready)? Cheap; no I/O that blocks long.
   virtual Status health() = 0;
   // Flushes and releases resources; bounded by the deadline.

@@ -30,6 +30,9 @@ struct SinkContext {
   // Where the sink reads time (e.g. the file sink's rotation age); never null,
   // outlives the sink. Tests pass a ManualClock.
   const Clock* clock = &real_clock();
+  // This relay's id (--relay-id; by default "<hostname>-<ingest port>"), for
+  // names that must differ between relays writing to one place (s3 keys).
+  std::string relay_id;
 };
 
 // Validates config.settings (unknown or bad settings are kInvalidArgument
