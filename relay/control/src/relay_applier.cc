@@ -104,6 +104,7 @@ Status RelayApplier::test_sink(const Json& sink) {
   ctx.data_dir = base_.data_dir;
   ctx.metrics = metrics_;
   ctx.relay_id = relay_id_of(base_);
+  ctx.probe = true;
   auto built = registry_->create(config->sinks.front(), ctx);
   if (!built) return built.status();
   Sink& s = *built.value();
