@@ -427,8 +427,12 @@ struct S3Client::Impl {
     Result<Credentials> creds = credentials->get();
     if (!creds) {
       r.status = Status(creds.status().code(), what + ": " + creds.status().message());
-      r.failure =
-          creds.status().code() == StatusCode::kUnavailable ? S3Failure::kRetry : S3Failure::kPause;
+      // Refused or not configured: a person has to act. Unreachable (an
+      // STS or metadata endpoint down, a timeout): try again.
+      const StatusCode c = creds.status().code();
+      r.failure = c == StatusCode::kPermissionDenied || c == StatusCode::kInvalidArgument
+                      ? S3Failure::kPause
+                      : S3Failure::kRetry;
       return r;
     }
 

@@ -33,6 +33,8 @@ struct S3Options {
   std::string region = "us-east-1";
   // "http://127.0.0.1:9000", "https://s3.example.com"; empty: AWS's
   // https://s3.{region}.amazonaws.com (virtual-hosted unless path_style).
+  // An endpoint given as an IP address, or a bucket name that is no DNS
+  // label, is always addressed path style.
   std::string endpoint;
   bool path_style = false;
   std::chrono::milliseconds connect_timeout{5000};

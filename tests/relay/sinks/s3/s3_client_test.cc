@@ -867,6 +867,35 @@ TEST(S3ClientRequestTest, AFileShorterThanTheRangeFailsTheUpload) {
   EXPECT_EQ(r.status.code(), StatusCode::kIOError) << r.status.to_string();
 }
 
+// A provider that always fails with `status`.
+class FailingCredentials : public CredentialProvider {
+ public:
+  explicit FailingCredentials(Status status) : status_(std::move(status)) {}
+  Result<Credentials> get() override { return status_; }
+  void invalidate() override {}
+  std::string describe() const override { return "failing"; }
+
+ private:
+  Status status_;
+};
+
+TEST(S3ClientRequestTest, RefusedCredentialsPauseAndUnreachableOnesRetry) {
+  CannedServer server({});
+  S3Client refused(canned_options(server),
+                   std::make_shared<FailingCredentials>(
+                       Status::PermissionDenied("no credentials: no provider is configured")));
+  S3Response r = refused.put_object("k", "body", PutOptions{});
+  EXPECT_EQ(r.failure, S3Failure::kPause);
+  EXPECT_EQ(r.status.code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(r.status.message(), "PUT s3://lake/k: no credentials: no provider is configured");
+
+  S3Client unreachable(
+      canned_options(server),
+      std::make_shared<FailingCredentials>(Status::Unavailable("imds: connection refused")));
+  EXPECT_EQ(unreachable.put_object("k", "body", PutOptions{}).failure, S3Failure::kRetry);
+  EXPECT_TRUE(server.requests().empty());
+}
+
 TEST(Sha256FileRangeTest, HashesOnlyTheRange) {
   testing::TempDir tmp;
   int fd = write_temp(tmp, "f", "xxabcyy");
