@@ -62,13 +62,14 @@ struct Moto {
 std::string unique_bucket(const std::string& hint) {
   static std::atomic<int> counter{0};
   static const unsigned seed = std::random_device{}();
-  std::string name =
-      "tern-" + hint + "-" + std::to_string(seed % 100000) + "-" + std::to_string(counter++);
+  // At most 63 characters: the hint is cut, never the unique part.
+  const std::string suffix = "-" + std::to_string(seed) + "-" + std::to_string(counter++);
+  std::string name = "tern-" + hint.substr(0, 63 - 5 - suffix.size()) + suffix;
   for (char& c : name) {
     c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (c == '_' || c == '/') c = '-';
   }
-  return name.substr(0, 63);
+  return name;
 }
 
 std::string pattern_bytes(size_t n, unsigned seed) {
