@@ -37,6 +37,7 @@ namespace tern::relay::s3 {
 namespace {
 
 constexpr size_t kBodyCap = 1 << 20;
+constexpr size_t kUploadBuffer = 512 * 1024;
 constexpr const char kEmptySha256[] =
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
@@ -499,6 +500,9 @@ struct S3Client::Impl {
       curl_easy_setopt(curl, CURLOPT_SEEKFUNCTION, &seek_body);
       curl_easy_setopt(curl, CURLOPT_SEEKDATA, &req.body);
       curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(body_size));
+      // Fewer, larger preads for objects of tens of MiB (curl's default is 64 KiB).
+      if (req.body.kind == Body::kFile)
+        curl_easy_setopt(curl, CURLOPT_UPLOAD_BUFFERSIZE, static_cast<long>(kUploadBuffer));
     } else if (method == "POST") {
       curl_easy_setopt(curl, CURLOPT_POST, 1L);
       curl_easy_setopt(curl, CURLOPT_POSTFIELDS, has_body ? req.body.memory.data() : "");
