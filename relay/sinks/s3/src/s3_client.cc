@@ -31,7 +31,8 @@
 // - curl signs every header in CURLOPT_HTTPHEADER, including one that only
 //   removes a header of curl's ("Content-Type:", "Expect:"), which is then
 //   not sent: the signature no longer matches. So no header is removed that
-//   way; every call with a body names its Content-Type.
+//   way. Headers curl adds itself (Expect, its form Content-Type on a POST
+//   that names none, User-Agent) are sent unsigned, which S3 accepts.
 
 namespace tern::relay::s3 {
 namespace {
