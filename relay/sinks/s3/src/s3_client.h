@@ -4,7 +4,9 @@
 // against AWS and S3-compatible stores (MinIO, Ceph, R2, GCS, moto):
 // `endpoint` overrides the host, `path_style` puts the bucket in the path.
 //
-// Every call returns an S3Response; none throws or logs. Bodies are streamed
+// Every call returns an S3Response; none throws or logs. An ExpiredToken
+// (or InvalidToken) answer also invalidates the CredentialProvider's cached
+// credentials, so the next call fetches new ones. Bodies are streamed
 // from a file descriptor (no copy of an object in memory). Error messages
 // carry the HTTP status, S3's error Code and Message and the request id, never
 // a credential.
@@ -31,13 +33,19 @@ struct S3Options {
   std::string region = "us-east-1";
   // "http://127.0.0.1:9000", "https://s3.example.com"; empty: AWS's
   // https://s3.{region}.amazonaws.com (virtual-hosted unless path_style).
+  // An endpoint given as an IP address, or a bucket name that is no DNS
+  // label, is always addressed path style.
   std::string endpoint;
   bool path_style = false;
   std::chrono::milliseconds connect_timeout{5000};
   // A request is abandoned (kTimeout, S3Failure::kRetry) when it
   // moves fewer than 1 KiB/s for this long; no total cap (objects are big).
+  // Whole seconds (curl's granularity), at least one.
   std::chrono::milliseconds stall_timeout{30000};
   std::chrono::milliseconds request_timeout{10000};  // calls without a body
+  // Entries per page of list_objects (max-keys) and list_multipart_uploads
+  // (max-uploads); S3 caps both at 1000. Tests make pages small.
+  int list_page_size = 1000;
 };
 
 // How the sink should react to a failed call.
@@ -84,6 +92,8 @@ class S3Client {
 
   // PUT of bytes [offset, offset + length) of `fd` (pread; the fd's offset is
   // not moved). `sha256_hex` is the body's SHA-256 (64 lowercase hex digits).
+  // A failed read of `fd`, or a file shorter than the range, is a kIOError
+  // status (S3Failure::kRetry, http_status 0); so for upload_part.
   S3Response put_object(const std::string& key, int fd, uint64_t offset, uint64_t length,
                         const std::string& sha256_hex, const PutOptions& options);
   // PUT of a small in-memory body (manifests, markers).
@@ -91,6 +101,9 @@ class S3Client {
   S3Response head_object(const std::string& key);
   S3Response get_object(const std::string& key);  // body capped as above; for small objects
   S3Response head_bucket();
+  // PUT Bucket (with a LocationConstraint outside us-east-1). For tests and
+  // tools: the sink never creates its bucket.
+  S3Response create_bucket();
 
   // Multipart: parts are numbered from 1; every part but the last must be at
   // least 5 MiB on AWS.
