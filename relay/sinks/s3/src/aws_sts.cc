@@ -229,7 +229,7 @@ std::optional<std::string_view> xml_inner(std::string_view xml, std::string_view
   std::size_t pos = 0;
   while ((pos = xml.find(open, pos)) != std::string_view::npos) {
     std::size_t after = pos + open.size();
-    if (after < xml.size() && (xml[after] == '>' || xml[after] == ' ')) {
+    if (after < xml.size() && (xml[after] == '>' || xml[after] == ' ' || xml[after] == '/')) {
       std::size_t gt = xml.find('>', after);
       if (gt == std::string_view::npos) return std::nullopt;
       if (xml[gt - 1] == '/') return std::string_view();  // <Tag/>
