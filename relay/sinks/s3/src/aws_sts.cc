@@ -157,8 +157,11 @@ HttpAnswer http_call(const HttpRequest& request) {
   }
   curl_slist* raw = nullptr;
   for (const std::string& line : request.headers) raw = curl_slist_append(raw, line.c_str());
-  raw = curl_slist_append(raw, "Expect:");
-  if (request.method == "PUT") raw = curl_slist_append(raw, "Content-Type:");
+  // No "Expect:" removal line: curl 7.88's SigV4 would sign the header it
+  // does not send (bodies here are small, so curl adds no Expect anyway).
+  if (request.method == "PUT" && request.sigv4.empty()) {
+    raw = curl_slist_append(raw, "Content-Type:");
+  }
   std::unique_ptr<curl_slist, SlistDeleter> headers(raw);
 
   char errbuf[CURL_ERROR_SIZE] = {0};

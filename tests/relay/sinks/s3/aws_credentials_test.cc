@@ -788,14 +788,23 @@ TEST(AwsStsTextTest, XmlFieldsAreFoundAndUnescaped) {
 
 // ---- against moto's STS ----
 
-// moto's server for this test process: TERN_MOTO_ENDPOINT when a fixture
-// runs one, else started here on first use and killed when the process ends.
+// moto's servers for this test process, each started on first use and
+// killed when the process ends. plain() accepts any signature (or is the one
+// at TERN_MOTO_ENDPOINT when a fixture runs it); signing() checks SigV4
+// against its IAM after the first `free_actions` calls, which the test spends
+// on creating the IAM user and role it signs with.
 class Moto {
  public:
-  static Moto& instance() {
-    static Moto moto;
+  static Moto& plain() {
+    static Moto moto({}, true);
     return moto;
   }
+  static constexpr int kFreeActions = 5;
+  static Moto& signing() {
+    static Moto moto({"INITIAL_NO_AUTH_ACTION_COUNT=" + std::to_string(kFreeActions)}, false);
+    return moto;
+  }
+
   const std::string& endpoint() const { return endpoint_; }
   const std::string& error() const { return error_; }
   // moto's recorded state (/moto-api/data.json).
@@ -807,8 +816,8 @@ class Moto {
   }
 
  private:
-  Moto() {
-    if (const char* e = std::getenv("TERN_MOTO_ENDPOINT"); e && *e) {
+  Moto(std::vector<std::string> env, bool fixture_ok) {
+    if (const char* e = std::getenv("TERN_MOTO_ENDPOINT"); fixture_ok && e && *e) {
       endpoint_ = e;
       return;
     }
@@ -817,28 +826,34 @@ class Moto {
       error_ = "no Python at " + python + " (scripts/install-deps.sh makes the venv with moto)";
       return;
     }
-    int port = closed_port();
     tern::testing::ChildProcess::Options opts;
     opts.log_file = log_dir_.file("moto.log");
-    if (!process_.start(
-            {python, "-m", "moto.server", "-H", "127.0.0.1", "-p", std::to_string(port)}, opts)) {
-      error_ = "cannot start moto: " + process_.error();
-      return;
-    }
-    std::string host = "127.0.0.1:" + std::to_string(port);
-    bool up = tern::testing::wait_until(
-        [&] {
-          return !process_.running() ||
-                 !tern::testing::http_get(host, "/moto-api/data.json").empty();
-        },
-        60s);
-    if (!up || !process_.running()) {
+    opts.env = std::move(env);
+    // A port taken between its probe and moto's bind: try another.
+    for (int attempt = 0; attempt < 3 && endpoint_.empty(); ++attempt) {
+      int port = closed_port();
+      if (!process_.start(
+              {python, "-m", "moto.server", "-H", "127.0.0.1", "-p", std::to_string(port)}, opts)) {
+        error_ = "cannot start moto: " + process_.error();
+        return;
+      }
+      std::string host = "127.0.0.1:" + std::to_string(port);
+      bool up = tern::testing::wait_until(
+          [&] {
+            return !process_.running() ||
+                   !tern::testing::http_get(host, "/moto-api/data.json").empty();
+          },
+          60s);
+      if (up && process_.running()) {
+        endpoint_ = "http://" + host;
+        error_.clear();
+        return;
+      }
+      process_.kill9();
       std::ifstream log(opts.log_file);
       std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
       error_ = "moto did not start on " + host + ": " + text.substr(0, 2000);
-      return;
     }
-    endpoint_ = "http://" + host;
   }
 
   tern::testing::TempDir log_dir_;
@@ -858,7 +873,7 @@ const nlohmann::json* assumed_role(const nlohmann::json& state, const std::strin
 }
 
 TEST(AwsCredentialChainMotoTest, WebIdentityAssumesTheRoleThroughSts) {
-  Moto& moto = Moto::instance();
+  Moto& moto = Moto::plain();
   ASSERT_FALSE(moto.endpoint().empty()) << moto.error();
   World w;
   tern::testing::TempDir dir;
@@ -892,7 +907,7 @@ TEST(AwsCredentialChainMotoTest, WebIdentityAssumesTheRoleThroughSts) {
 }
 
 TEST(AwsCredentialChainMotoTest, AssumeRoleSendsTheExternalIdAndUsesTheRolesCredentials) {
-  Moto& moto = Moto::instance();
+  Moto& moto = Moto::plain();
   ASSERT_FALSE(moto.endpoint().empty()) << moto.error();
   World w;
   CredentialOptions o = w.options();
@@ -925,6 +940,114 @@ TEST(AwsCredentialChainMotoTest, AssumeRoleSendsTheExternalIdAndUsesTheRolesCred
   auto again = p->get();
   ASSERT_TRUE(again.is_ok());
   EXPECT_EQ(again->access_key_id, c->access_key_id);
+}
+
+// One IAM query call to moto, signed with any key: moto does not check the
+// first kFreeActions calls.
+std::string iam_call(const std::string& endpoint, const std::string& body) {
+  detail::HttpRequest req;
+  req.method = "POST";
+  req.url = endpoint + "/";
+  req.headers = {"Content-Type: application/x-www-form-urlencoded"};
+  req.body = body + "&Version=2010-05-08";
+  req.sigv4 = "aws:amz:us-east-1:iam";
+  req.user_pwd = "AKIABOOTSTRAP:bootstrap";
+  detail::HttpAnswer a = detail::http_call(req);
+  EXPECT_EQ(a.status, 200) << body << ": " << a.error << a.body;
+  return a.body;
+}
+
+const char* kAllowAll =
+    R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]})";
+const char* kTrustAll =
+    R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},)"
+    R"("Action":"sts:AssumeRole"}]})";
+
+// With signing enforced: an IAM user's key, and a role it may assume.
+struct SigningMoto {
+  std::string endpoint;
+  std::string key_id;
+  std::string secret;
+  std::string role_arn;
+};
+
+const SigningMoto& signing_moto() {
+  static SigningMoto m = [] {
+    SigningMoto out;
+    Moto& moto = Moto::signing();
+    if (moto.endpoint().empty()) return out;
+    const std::string& e = moto.endpoint();
+    // Exactly Moto::kFreeActions unchecked calls.
+    iam_call(e, "Action=CreateUser&UserName=lake-relay");
+    iam_call(e, "Action=PutUserPolicy&UserName=lake-relay&PolicyName=all&PolicyDocument=" +
+                    detail::form_escape(kAllowAll));
+    std::string role = iam_call(e,
+                                "Action=CreateRole&RoleName=lake-writer&"
+                                "AssumeRolePolicyDocument=" +
+                                    detail::form_escape(kTrustAll));
+    iam_call(e, "Action=PutRolePolicy&RoleName=lake-writer&PolicyName=all&PolicyDocument=" +
+                    detail::form_escape(kAllowAll));
+    std::string key = iam_call(e, "Action=CreateAccessKey&UserName=lake-relay");
+    out.key_id = detail::xml_text(key, "AccessKeyId").value_or("");
+    out.secret = detail::xml_text(key, "SecretAccessKey").value_or("");
+    out.role_arn = detail::xml_text(role, "Arn").value_or("");
+    out.endpoint = e;
+    return out;
+  }();
+  return m;
+}
+
+TEST(AwsCredentialChainMotoTest, AssumeRoleIsSignedSoThatStsCheckingSignaturesAcceptsIt) {
+  const SigningMoto& m = signing_moto();
+  ASSERT_FALSE(m.endpoint.empty()) << Moto::signing().error();
+  ASSERT_FALSE(m.key_id.empty());
+  ASSERT_FALSE(m.role_arn.empty());
+  World w;
+  CredentialOptions o = w.options();
+  o.now = nullptr;
+  o.access_key_id = m.key_id;
+  o.secret_access_key = m.secret;
+  o.assume_role = m.role_arn;
+  o.external_id = "ext-signed";
+  o.sts_endpoint = m.endpoint;
+  o.region = "us-east-1";
+  auto c = chain(o)->get();
+  ASSERT_TRUE(c.is_ok()) << c.status().to_string();
+  EXPECT_EQ(c->access_key_id.rfind("ASIA", 0), 0u) << c->access_key_id;
+
+  // The role's temporary credentials (with their session token) assume the
+  // role again: X-Amz-Security-Token is sent and signed.
+  CredentialOptions again = w.options();
+  again.now = nullptr;
+  again.access_key_id = c->access_key_id;
+  again.secret_access_key = c->secret_access_key;
+  again.session_token = c->session_token;
+  again.assume_role = m.role_arn;
+  again.sts_endpoint = m.endpoint;
+  again.region = "us-east-1";
+  auto c2 = chain(again)->get();
+  ASSERT_TRUE(c2.is_ok()) << c2.status().to_string();
+  EXPECT_NE(c2->access_key_id, c->access_key_id);
+}
+
+TEST(AwsCredentialChainMotoTest, AssumeRoleWithAWrongSecretIsPermissionDeniedWithoutTheSecret) {
+  const SigningMoto& m = signing_moto();
+  ASSERT_FALSE(m.endpoint.empty()) << Moto::signing().error();
+  World w;
+  CredentialOptions o = w.options();
+  o.access_key_id = m.key_id;
+  o.secret_access_key = "wrong-secret-0123456789";
+  o.assume_role = m.role_arn;
+  o.sts_endpoint = m.endpoint;
+  o.region = "us-east-1";
+  auto p = chain(o);
+  auto c = p->get();
+  ASSERT_FALSE(c.is_ok());
+  EXPECT_EQ(c.status().code(), StatusCode::kPermissionDenied) << c.status().to_string();
+  EXPECT_NE(c.status().message().find("SignatureDoesNotMatch"), std::string::npos)
+      << c.status().message();
+  EXPECT_TRUE(no_secret(c.status().message(), {"wrong-secret-0123456789", m.secret}));
+  EXPECT_TRUE(no_secret(p->describe(), {"wrong-secret-0123456789"}));
 }
 
 }  // namespace
