@@ -2,8 +2,13 @@
 
 #include <curl/curl.h>
 
+#include <cctype>
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
+#include <fstream>
 #include <memory>
+#include <sstream>
 
 #include "tern/base/curl_global.h"
 
@@ -146,6 +151,35 @@ std::string sts_url(const StsTarget& sts) {
 }
 
 }  // namespace
+
+std::string env(const GetEnv& getenv, const char* name) {
+  const char* v = getenv(name);
+  return v ? std::string(v) : std::string();
+}
+
+std::string trim(std::string_view s) {
+  std::size_t b = 0, e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  return std::string(s.substr(b, e - b));
+}
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string in_quotes(const std::string& s) { return "\"" + s + "\""; }
+
+Result<std::string> read_small_file(const std::string& path, const std::string& who) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return Status::PermissionDenied(who + ": cannot read " + path + ": " + std::strerror(errno));
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
 
 HttpAnswer http_call(const HttpRequest& request) {
   base::curl_global_init_once();

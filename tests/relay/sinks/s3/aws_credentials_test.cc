@@ -326,6 +326,25 @@ TEST(AwsCredentialChainTest, NamedProfileIsReadFromTheCredentialsFile) {
   EXPECT_EQ(p->describe(), "profile prod");
 }
 
+TEST(AwsCredentialChainTest, ProfileNamedInTheSettingsWinsOverTheEnvironmentButAwsProfileDoesNot) {
+  World w;
+  tern::testing::TempDir dir;
+  write_file(dir.file("credentials"), kCredentialsFile);
+  w.set("AWS_SHARED_CREDENTIALS_FILE", dir.file("credentials"));
+  w.set("AWS_ACCESS_KEY_ID", "AKIAENVIRONMENT");
+  w.set("AWS_SECRET_ACCESS_KEY", "env-secret");
+  CredentialOptions o = w.options();
+  o.profile = "prod";
+  auto c = chain(o)->get();
+  ASSERT_TRUE(c.is_ok()) << c.status().to_string();
+  EXPECT_EQ(c->access_key_id, "AKIAPROD");
+
+  w.set("AWS_PROFILE", "prod");
+  c = chain(w.options())->get();
+  ASSERT_TRUE(c.is_ok()) << c.status().to_string();
+  EXPECT_EQ(c->access_key_id, "AKIAENVIRONMENT");
+}
+
 TEST(AwsCredentialChainTest, AwsProfileSelectsTheProfileWhenTheSinkNamesNone) {
   World w;
   tern::testing::TempDir dir;
