@@ -573,6 +573,21 @@ TEST(AwsCredentialChainTest, ImdsV1OnlyEndpointIsAnErrorNotASilentFallback) {
   EXPECT_EQ(server.requests()[0].method, "PUT");
 }
 
+TEST(AwsCredentialChainTest, ImdsWithoutAnInstanceRoleSaysSo) {
+  World w;
+  FakeHttpServer server([](const SeenRequest& r) {
+    if (r.method == "PUT") return Reply{200, "imds-session-token"};
+    return Reply{404, ""};
+  });
+  w.set("AWS_EC2_METADATA_DISABLED", "false");
+  w.set("AWS_EC2_METADATA_SERVICE_ENDPOINT", server.url());
+  auto c = chain(w.options())->get();
+  ASSERT_FALSE(c.is_ok());
+  EXPECT_EQ(c.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(c.status().message().find("no IAM role"), std::string::npos) << c.status().message();
+  EXPECT_TRUE(no_secret(c.status().message(), {"imds-session-token"}));
+}
+
 TEST(AwsCredentialChainTest, UnreachableImdsIsUnavailable) {
   World w;
   w.set("AWS_EC2_METADATA_DISABLED", "false");
@@ -772,6 +787,38 @@ TEST(AwsCredentialChainTest, AssumeRoleIsSignedWithTheSourceCredentialsAndItsRef
       << seen[0].body;
 }
 
+TEST(AwsCredentialChainTest, WebIdentityUsesAwsEndpointUrlStsAndReadsStsAnswer) {
+  World w;
+  tern::testing::TempDir dir;
+  write_file(dir.file("token"), "header.payload.sig");
+  FakeHttpServer sts([](const SeenRequest&) {
+    return Reply{200,
+                 "<AssumeRoleWithWebIdentityResponse "
+                 "xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"
+                 "<AssumeRoleWithWebIdentityResult><SubjectFromWebIdentityToken>system:sa"
+                 "</SubjectFromWebIdentityToken><Credentials>"
+                 "<SessionToken>web-session-token</SessionToken>"
+                 "<SecretAccessKey>web/secret+key</SecretAccessKey>"
+                 "<Expiration>2031-01-02T03:04:05Z</Expiration>"
+                 "<AccessKeyId>ASIAWEB</AccessKeyId></Credentials>"
+                 "</AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>"};
+  });
+  w.set("AWS_WEB_IDENTITY_TOKEN_FILE", dir.file("token"));
+  w.set("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/web");
+  w.set("AWS_ENDPOINT_URL_STS", sts.url());
+  auto c = chain(w.options())->get();
+  ASSERT_TRUE(c.is_ok()) << c.status().to_string();
+  EXPECT_EQ(c->access_key_id, "ASIAWEB");
+  EXPECT_EQ(c->secret_access_key, "web/secret+key");
+  EXPECT_EQ(c->session_token, "web-session-token");
+  ASSERT_TRUE(c->expiration.has_value());
+  EXPECT_EQ(base::format_iso8601_ms(*c->expiration), "2031-01-02T03:04:05.000Z");
+  ASSERT_EQ(sts.requests().size(), 1u);
+  EXPECT_EQ(sts.requests()[0].path, "/");
+  EXPECT_NE(sts.requests()[0].body.find("RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fweb"),
+            std::string::npos);
+}
+
 TEST(AwsCredentialChainTest, MissingWebIdentityTokenFileNamesTheFile) {
   World w;
   w.set("AWS_WEB_IDENTITY_TOKEN_FILE", "/nonexistent/tern/token");
@@ -959,6 +1006,14 @@ TEST(AwsCredentialChainMotoTest, AssumeRoleSendsTheExternalIdAndUsesTheRolesCred
   auto again = p->get();
   ASSERT_TRUE(again.is_ok());
   EXPECT_EQ(again->access_key_id, c->access_key_id);
+
+  // After an ExpiredToken answer the sink invalidates: the role is assumed anew.
+  p->invalidate();
+  auto fresh = p->get();
+  ASSERT_TRUE(fresh.is_ok()) << fresh.status().to_string();
+  EXPECT_NE(fresh->access_key_id, c->access_key_id);
+  const nlohmann::json after = moto.state();
+  EXPECT_NE(assumed_role(after, fresh->access_key_id), nullptr);
 }
 
 // One IAM query call to moto, signed with any key: moto does not check the
