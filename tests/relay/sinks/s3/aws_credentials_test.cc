@@ -402,7 +402,7 @@ TEST(AwsCredentialChainTest, NothingConfiguredIsPermissionDeniedNamingEveryProvi
   auto c = p->get();
   ASSERT_FALSE(c.is_ok());
   EXPECT_EQ(c.status().code(), StatusCode::kPermissionDenied);
-  const std::string& m = c.status().message();
+  const std::string m = c.status().message();
   for (const char* provider : {"settings", "environment", "shared credentials file", "web identity",
                                "container", "imds"}) {
     EXPECT_NE(m.find(provider), std::string::npos) << provider << " missing from: " << m;
