@@ -8,7 +8,6 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
-#include <sstream>
 
 #include "tern/base/curl_global.h"
 
@@ -176,9 +175,14 @@ Result<std::string> read_small_file(const std::string& path, const std::string& 
   if (!in) {
     return Status::PermissionDenied(who + ": cannot read " + path + ": " + std::strerror(errno));
   }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  std::string text(kMaxBody + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  if (in.bad()) return Status::PermissionDenied(who + ": cannot read " + path);
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.size() > kMaxBody) {
+    return Status::PermissionDenied(who + ": " + path + " is larger than 1 MiB");
+  }
+  return text;
 }
 
 HttpAnswer http_call(const HttpRequest& request) {

@@ -28,8 +28,8 @@ std::string env(const GetEnv& getenv, const char* name);
 std::string trim(std::string_view s);
 std::string lower(std::string s);
 std::string in_quotes(const std::string& s);
-// A whole small file (a token, a credentials file); kPermissionDenied naming
-// `who`, the file and the reason, never its content.
+// A whole small file (a token, a credentials file; at most 1 MiB);
+// kPermissionDenied naming `who`, the file and the reason, never its content.
 Result<std::string> read_small_file(const std::string& path, const std::string& who);
 
 struct HttpRequest {
