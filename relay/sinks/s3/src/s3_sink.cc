@@ -140,7 +140,7 @@ class S3Sink final : public Sink {
     replay_skipped_ =
         &metrics.counter("tern_relay_s3_replayed_events_skipped_total", label_,
                          "Replayed events skipped because a recorded object holds them already");
-    waiting_bytes_ = &metrics.gauge("tern_relay_s3_sealed_bytes_waiting", label_,
+    waiting_gauge_ = &metrics.gauge("tern_relay_s3_sealed_bytes_waiting", label_,
                                     "Bytes of sealed objects not yet confirmed by the store");
     oldest_age_ = &metrics.gauge("tern_relay_s3_oldest_unsealed_event_age_seconds", label_,
                                  "Age of the oldest event in an object not yet sealed");
@@ -180,8 +180,10 @@ class S3Sink final : public Sink {
     state_ = std::move(*state);
     {
       std::lock_guard<std::mutex> g(mu_);
+      paused_gauge_->set(0);  // the series may hold an earlier instance's values
+      add_waiting(0);
       for (ObjectRecord& o : *pending) {
-        waiting_bytes_->add(static_cast<int64_t>(o.bytes));
+        add_waiting(static_cast<int64_t>(o.bytes));
         queue_.push_back(Upload{std::move(o), 0, {}, false});
       }
       if (!queue_.empty()) {
@@ -206,11 +208,10 @@ class S3Sink final : public Sink {
     }
     const std::size_t limit_objects = 2 * static_cast<std::size_t>(opt_.max_concurrent_uploads);
     const uint64_t limit_bytes = limit_objects * opt_.max_object_bytes;
-    if (queue_.size() > limit_objects ||
-        static_cast<uint64_t>(waiting_bytes_->value()) > limit_bytes) {
+    if (queue_.size() > limit_objects || waiting_bytes_ > limit_bytes) {
       res.status = Status::Unavailable("s3 sink \"" + opt_.name +
                                        "\": uploads behind: " + std::to_string(queue_.size()) +
-                                       " objects (" + std::to_string(waiting_bytes_->value()) +
+                                       " objects (" + std::to_string(waiting_bytes_) +
                                        " bytes) waiting for s3://" + opt_.bucket);
       return res;
     }
@@ -361,7 +362,7 @@ class S3Sink final : public Sink {
     }
     open_.erase(it);
     objects_sealed_->inc();
-    waiting_bytes_->add(static_cast<int64_t>(rec.bytes));
+    add_waiting(static_cast<int64_t>(rec.bytes));
     queue_.push_back(Upload{std::move(rec), 0, {}, false});
     cv_.notify_all();
     return Status::ok();
@@ -379,6 +380,11 @@ class S3Sink final : public Sink {
       if (!broken_.is_ok()) return;
       it = next;
     }
+  }
+
+  void add_waiting(int64_t delta) {
+    waiting_bytes_ = static_cast<uint64_t>(static_cast<int64_t>(waiting_bytes_) + delta);
+    waiting_gauge_->set(static_cast<int64_t>(waiting_bytes_));
   }
 
   std::optional<uint64_t> pending_locked() const {
@@ -454,7 +460,7 @@ class S3Sink final : public Sink {
     if (out.response.failure != s3::S3Failure::kNone) {
       out.result = out.response.failure == s3::S3Failure::kRetry ? s3::UploadResult::kRetry
                                                                  : s3::UploadResult::kPause;
-      out.message = "s3://" + opt_.bucket + ": " + out.response.status.message();
+      out.message = out.response.status.message();
       return out;
     }
     for (const auto& u : uploads) {
@@ -463,7 +469,7 @@ class S3Sink final : public Sink {
       if (r.failure != s3::S3Failure::kNone && r.http_status != 404) {
         out.result = r.failure == s3::S3Failure::kRetry ? s3::UploadResult::kRetry
                                                         : s3::UploadResult::kPause;
-        out.message = c.describe(u.key) + ": " + r.status.message();
+        out.message = r.status.message();
         out.response = std::move(r);
         return out;
       }
@@ -494,8 +500,9 @@ class S3Sink final : public Sink {
     it->in_flight = false;
     if (out.result == s3::UploadResult::kConfirmed && marked) {
       objects_uploaded_->inc();
+      ++confirmed_;
       bytes_uploaded_->inc(object.bytes);
-      waiting_bytes_->add(-static_cast<int64_t>(object.bytes));
+      add_waiting(-static_cast<int64_t>(object.bytes));
       if (::unlink(object.staging_path.c_str()) != 0 && errno != ENOENT) {
         log::warn(
             "s3 sink: cannot remove an uploaded object's staging file",
@@ -569,6 +576,7 @@ class S3Sink final : public Sink {
     SteadyClock::time_point markers_not_before{};
     int marker_attempt = 0;
     SysTime last_marker_look{};
+    uint64_t confirmed_at_look = 0;
     std::deque<std::pair<SteadyClock::time_point, uint64_t>> floors;  // real time, safe seq
     std::unique_lock<std::mutex> l(mu_);
     while (!stop_) {
@@ -578,7 +586,10 @@ class S3Sink final : public Sink {
       auto floor = pending_locked();
       floors.emplace_back(SteadyClock::now(), floor ? *floor - 1 : taken_through_);
       const SysTime now_sys = clock_.system_now();
-      const bool look = now_sys != last_marker_look && clock_.steady_now() >= markers_not_before;
+      // Markers are looked at when time moved or an upload was confirmed.
+      const bool look = (now_sys != last_marker_look || confirmed_ != confirmed_at_look) &&
+                        clock_.steady_now() >= markers_not_before;
+      confirmed_at_look = confirmed_;
       l.unlock();
       if (look) {
         last_marker_look = now_sys;
@@ -692,7 +703,7 @@ class S3Sink final : public Sink {
       if (out.response.failure != s3::S3Failure::kNone) {
         out.result = out.response.failure == s3::S3Failure::kRetry ? s3::UploadResult::kRetry
                                                                    : s3::UploadResult::kPause;
-        out.message = c.describe(key) + ": " + out.response.status.message();
+        out.message = out.response.status.message();
         return out;
       }
     }
@@ -750,6 +761,8 @@ class S3Sink final : public Sink {
   SteadyClock::time_point cleanup_not_before_{};
   bool closing_ = false;
   bool stop_ = false;
+  uint64_t waiting_bytes_ = 0;   // sealed, not confirmed (this instance's; the gauge shows it)
+  uint64_t confirmed_ = 0;       // objects confirmed by this instance
   uint64_t forgot_through_ = 0;  // housekeeper only
   std::mt19937_64 rng_;
   std::vector<std::thread> threads_;
@@ -759,7 +772,7 @@ class S3Sink final : public Sink {
   Counter* objects_sealed_;
   Counter* markers_;
   Counter* replay_skipped_;
-  Gauge* waiting_bytes_;
+  Gauge* waiting_gauge_;
   Gauge* oldest_age_;
   Gauge* paused_gauge_;
 };

@@ -25,10 +25,11 @@ class Fd {
   int fd_;
 };
 
-UploadOutcome failed(S3Client& client, const std::string& key, S3Response r) {
+UploadOutcome failed(S3Response r) {
   UploadOutcome out;
   out.result = r.failure == S3Failure::kRetry ? UploadResult::kRetry : UploadResult::kPause;
-  out.message = client.describe(key) + ": " + r.status.message();
+  // The client's messages name the call and the key already.
+  out.message = r.status.message();
   out.response = std::move(r);
   return out;
 }
@@ -43,7 +44,7 @@ UploadOutcome confirmed(S3Response r) {
 // After a 412: is the object under the key ours?
 UploadOutcome settle_existing(S3Client& client, const ObjectRecord& o, S3Response put) {
   S3Response head = client.head_object(o.key);
-  if (head.failure != S3Failure::kNone) return failed(client, o.key, std::move(head));
+  if (head.failure != S3Failure::kNone) return failed(std::move(head));
   auto header = [&](const char* name) {
     auto it = head.headers.find(name);
     return it == head.headers.end() ? std::string() : it->second;
@@ -87,8 +88,7 @@ UploadOutcome upload_object(S3Client& client, S3State& state, const ObjectRecord
     // A multipart upload left by an earlier attempt or process: never resumed
     // (its parts' bytes are not known to be ours), always aborted first.
     S3Response r = client.abort_multipart_upload(o.key, o.upload_id);
-    if (r.failure != S3Failure::kNone && r.http_status != 404)
-      return failed(client, o.key, std::move(r));
+    if (r.failure != S3Failure::kNone && r.http_status != 404) return failed(std::move(r));
     Status st = state.set_upload_id(o.key, "");
     if (!st) {
       UploadOutcome out;
@@ -117,12 +117,12 @@ UploadOutcome upload_object(S3Client& client, S3State& state, const ObjectRecord
     S3Response r = client.put_object(o.key, fd.get(), 0, o.bytes, o.sha256_hex, put);
     if (r.failure == S3Failure::kNone) return confirmed(std::move(r));
     if (r.failure == S3Failure::kPrecondition) return settle_existing(client, o, std::move(r));
-    return failed(client, o.key, std::move(r));
+    return failed(std::move(r));
   }
 
   std::string upload_id;
   S3Response r = client.create_multipart_upload(o.key, put, &upload_id);
-  if (r.failure != S3Failure::kNone) return failed(client, o.key, std::move(r));
+  if (r.failure != S3Failure::kNone) return failed(std::move(r));
   // Recorded before any part is sent: a crash from here on leaves an id the
   // next start aborts.
   Status st = state.set_upload_id(o.key, upload_id);
@@ -151,7 +151,7 @@ UploadOutcome upload_object(S3Client& client, S3State& state, const ObjectRecord
     }
     std::string etag;
     S3Response pr = client.upload_part(o.key, upload_id, part, fd.get(), off, len, *sha, &etag);
-    if (pr.failure != S3Failure::kNone) return give_up(failed(client, o.key, std::move(pr)));
+    if (pr.failure != S3Failure::kNone) return give_up(failed(std::move(pr)));
     etags.push_back(std::move(etag));
   }
   S3Response done = client.complete_multipart_upload(o.key, upload_id, etags, true);
@@ -160,7 +160,7 @@ UploadOutcome upload_object(S3Client& client, S3State& state, const ObjectRecord
     UploadOutcome out = settle_existing(client, o, std::move(done));
     return give_up(std::move(out));
   }
-  return give_up(failed(client, o.key, std::move(done)));
+  return give_up(failed(std::move(done)));
 }
 
 }  // namespace tern::relay::s3
