@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "tern/base/json_text.h"
+
 namespace tern::relay::s3 {
 namespace {
 
@@ -191,6 +193,33 @@ std::string manifest_key(const std::string& prefix, const Partition& p,
 std::string success_key(const std::string& prefix, const Partition& p,
                         const std::string& relay_id) {
   return partition_dir(prefix, p) + "/_SUCCESS." + relay_id;
+}
+
+std::string manifest_json(const std::string& relay_id, const Partition& p,
+                          const std::vector<ObjectRecord>& objects) {
+  std::string m = "{\"relay_id\":";
+  base::append_json_string(m, relay_id);
+  m += ",\"source\":";
+  base::append_json_string(m, p.source);
+  m += ",\"dt\":\"" + p.date + "\",\"hour\":\"" + two(p.hour) + "\",\"objects\":[";
+  uint64_t events = 0, bytes = 0;
+  for (std::size_t i = 0; i < objects.size(); ++i) {
+    const ObjectRecord& o = objects[i];
+    if (i) m += ',';
+    m += "{\"key\":";
+    base::append_json_string(m, o.key);
+    m += ",\"events\":" + std::to_string(o.events) + ",\"bytes\":" + std::to_string(o.bytes) +
+         ",\"sha256\":\"" + o.sha256_hex + "\",\"min_received_at\":";
+    base::append_json_string(m, o.min_received_at);
+    m += ",\"max_received_at\":";
+    base::append_json_string(m, o.max_received_at);
+    m += ",\"first_seq\":" + std::to_string(o.first_seq) +
+         ",\"last_seq\":" + std::to_string(o.last_seq) + "}";
+    events += o.events;
+    bytes += o.bytes;
+  }
+  m += "],\"events\":" + std::to_string(events) + ",\"bytes\":" + std::to_string(bytes) + "}\n";
+  return m;
 }
 
 bool is_object_key_of(const std::string& prefix, const std::string& relay_id,

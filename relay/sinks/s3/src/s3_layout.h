@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "s3_state.h"
 
@@ -42,6 +43,11 @@ std::string object_key(const std::string& prefix, const Partition& p, const std:
 std::string manifest_key(const std::string& prefix, const Partition& p,
                          const std::string& relay_id);
 std::string success_key(const std::string& prefix, const Partition& p, const std::string& relay_id);
+// The manifest of a partition's objects (one JSON object and a newline):
+// relay_id, source, dt, hour, objects [{key, events, bytes, sha256,
+// min_received_at, max_received_at, first_seq, last_seq}], events, bytes.
+std::string manifest_json(const std::string& relay_id, const Partition& p,
+                          const std::vector<ObjectRecord>& objects);
 // Is `key` an object key this relay writes (under `prefix`)?
 bool is_object_key_of(const std::string& prefix, const std::string& relay_id,
                       const std::string& key);

@@ -36,14 +36,13 @@
 #include "object_writer.h"
 #include "s3_client.h"
 #include "s3_layout.h"
+#include "s3_sink_options.h"
 #include "s3_state.h"
 #include "s3_upload.h"
-#include "tern/base/curl_global.h"
 #include "tern/base/file.h"
 #include "tern/base/iso8601.h"
 #include "tern/base/json_text.h"
 #include "tern/relay/log.h"
-#include "tern/relay/sink_settings.h"
 
 namespace tern::relay {
 namespace {
@@ -65,23 +64,6 @@ constexpr auto kRealClockPoll = milliseconds(1'000);
 // Objects forgotten from the state lag the cursor by this much real time:
 // the runner persists its cursor some time after asking pending().
 constexpr auto kForgetLag = std::chrono::seconds(60);
-
-struct Options {
-  std::string name;
-  std::string bucket;
-  std::string prefix;
-  std::string relay_id;
-  std::string data_dir;  // <data_dir>/s3/<sink>
-  s3::S3Options s3;
-  uint64_t max_object_bytes = 64ull << 20;
-  milliseconds max_object_age{5 * 60 * 1000};
-  bool partition_by_event = false;
-  int gzip_level = 6;
-  milliseconds marker_grace{10 * 60 * 1000};
-  int max_concurrent_uploads = 4;
-  s3::UploadSettings upload;
-  s3::CredentialOptions credentials;
-};
 
 struct OpenObject {
   std::unique_ptr<s3::ObjectWriter> writer;
@@ -111,15 +93,9 @@ std::string flat(const std::string& key) {
   return s;
 }
 
-std::string hostname() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof buf - 1) != 0 || !buf[0]) return "relay";
-  return buf;
-}
-
 class S3Sink final : public Sink {
  public:
-  S3Sink(Options o, std::shared_ptr<s3::CredentialProvider> creds, Metrics& metrics,
+  S3Sink(S3SinkOptions o, std::shared_ptr<s3::CredentialProvider> creds, Metrics& metrics,
          const Clock& clock)
       : opt_(std::move(o)),
         creds_(std::move(creds)),
@@ -416,7 +392,7 @@ class S3Sink final : public Sink {
           clock_.steady_now() >= cleanup_not_before_) {
         cleanup_running_ = true;
         l.unlock();
-        s3::UploadOutcome out = abort_leftover_uploads(*c);
+        s3::UploadOutcome out = s3::abort_leftover_uploads(*c, opt_.prefix, opt_.relay_id);
         l.lock();
         cleanup_running_ = false;
         settle_cleanup(out);
@@ -453,33 +429,6 @@ class S3Sink final : public Sink {
 
   // At start: no multipart upload of this relay's keys is left open across a
   // restart (a recorded one is aborted again before its object is re-sent).
-  s3::UploadOutcome abort_leftover_uploads(s3::S3Client& c) {
-    s3::UploadOutcome out;
-    std::vector<s3::MultipartUpload> uploads;
-    out.response = c.list_multipart_uploads(opt_.prefix.empty() ? "" : opt_.prefix + "/", &uploads);
-    if (out.response.failure != s3::S3Failure::kNone) {
-      out.result = out.response.failure == s3::S3Failure::kRetry ? s3::UploadResult::kRetry
-                                                                 : s3::UploadResult::kPause;
-      out.message = out.response.status.message();
-      return out;
-    }
-    for (const auto& u : uploads) {
-      if (!s3::is_object_key_of(opt_.prefix, opt_.relay_id, u.key)) continue;
-      s3::S3Response r = c.abort_multipart_upload(u.key, u.upload_id);
-      if (r.failure != s3::S3Failure::kNone && r.http_status != 404) {
-        out.result = r.failure == s3::S3Failure::kRetry ? s3::UploadResult::kRetry
-                                                        : s3::UploadResult::kPause;
-        out.message = r.status.message();
-        out.response = std::move(r);
-        return out;
-      }
-      log::info("s3 sink: aborted a multipart upload left by an earlier run",
-                {{"sink", opt_.name}, {"key", u.key}});
-    }
-    out.result = s3::UploadResult::kConfirmed;
-    return out;
-  }
-
   void settle_cleanup(const s3::UploadOutcome& out) {
     static const std::string kKey = "(multipart cleanup)";
     if (out.result == s3::UploadResult::kConfirmed) {
@@ -661,30 +610,9 @@ class S3Sink final : public Sink {
 
   s3::UploadOutcome write_marker(s3::S3Client& c, const Partition& p,
                                  const std::vector<ObjectRecord>& objects) {
-    std::string m = "{\"relay_id\":";
-    base::append_json_string(m, opt_.relay_id);
-    m += ",\"source\":";
-    base::append_json_string(m, p.source);
-    m += ",\"dt\":\"" + p.date + "\",\"hour\":\"";
-    if (p.hour < 10) m += '0';
-    m += std::to_string(p.hour) + "\",\"objects\":[";
-    uint64_t events = 0, bytes = 0;
-    for (std::size_t i = 0; i < objects.size(); ++i) {
-      const ObjectRecord& o = objects[i];
-      if (i) m += ',';
-      m += "{\"key\":";
-      base::append_json_string(m, o.key);
-      m += ",\"events\":" + std::to_string(o.events) + ",\"bytes\":" + std::to_string(o.bytes) +
-           ",\"sha256\":\"" + o.sha256_hex + "\",\"min_received_at\":";
-      base::append_json_string(m, o.min_received_at);
-      m += ",\"max_received_at\":";
-      base::append_json_string(m, o.max_received_at);
-      m += ",\"first_seq\":" + std::to_string(o.first_seq) +
-           ",\"last_seq\":" + std::to_string(o.last_seq) + "}";
-      events += o.events;
-      bytes += o.bytes;
-    }
-    m += "],\"events\":" + std::to_string(events) + ",\"bytes\":" + std::to_string(bytes) + "}\n";
+    uint64_t events = 0;
+    for (const ObjectRecord& o : objects) events += o.events;
+    const std::string m = s3::manifest_json(opt_.relay_id, p, objects);
     s3::PutOptions put;
     put.content_type = "application/json";
     put.storage_class = opt_.upload.put.storage_class;
@@ -735,7 +663,7 @@ class S3Sink final : public Sink {
     threads_.clear();
   }
 
-  const Options opt_;
+  const S3SinkOptions opt_;
   std::shared_ptr<s3::CredentialProvider> creds_;
   Metrics& metrics_;
   const Clock& clock_;
@@ -777,93 +705,12 @@ class S3Sink final : public Sink {
   Gauge* paused_gauge_;
 };
 
-std::string env_or(const char* a, const char* b, const char* def) {
-  for (const char* n : {a, b}) {
-    const char* v = std::getenv(n);
-    if (v && *v) return v;
-  }
-  return def;
-}
-
 }  // namespace
 
-Result<std::unique_ptr<Sink>> make_s3_sink(const SinkConfig& config, const SinkContext& ctx) {
-  base::curl_global_init_once();
-  const std::string where = "sink \"" + config.name + "\" (s3): ";
-  auto bad = [&](const std::string& msg) { return Status::InvalidArgument(where + msg); };
-  SinkSettings s(config);
-  Options o;
-  o.name = config.name;
-  o.bucket = s.str("bucket", "");
-  o.prefix = s.str("prefix", "events");
-  o.s3.region = s.str("region", env_or("AWS_REGION", "AWS_DEFAULT_REGION", "us-east-1"));
-  o.s3.endpoint = s.str("endpoint", "");
-  o.s3.path_style = s.boolean("path_style", false);
-  o.max_object_bytes = s.size("max_object_bytes", 64u << 20);
-  o.max_object_age = s.duration("max_object_age", milliseconds(5 * 60 * 1000));
-  const std::string partition = s.str("partition", "received");
-  o.gzip_level = static_cast<int>(s.integer("gzip_level", 6, 1, 9));
-  o.upload.put.storage_class = s.str("storage_class", "");
-  o.upload.put.server_side_encryption = s.str("server_side_encryption", "");
-  o.upload.put.sse_kms_key_id = s.str("sse_kms_key_id", "");
-  o.marker_grace = s.duration("marker_grace", milliseconds(10 * 60 * 1000));
-  o.max_concurrent_uploads = static_cast<int>(s.integer("max_concurrent_uploads", 4, 1, 64));
-  o.upload.multipart_threshold = s.size("multipart_threshold", 64u << 20);
-  o.upload.part_size = s.size("part_size", 8u << 20);
-  o.credentials.access_key_id = s.str("access_key_id", "");
-  o.credentials.secret_access_key = s.str("secret_access_key", "");
-  o.credentials.session_token = s.str("session_token", "");
-  o.credentials.profile = s.str("profile", "");
-  o.credentials.assume_role = s.str("assume_role", "");
-  o.credentials.external_id = s.str("external_id", "");
-  o.credentials.role_session_name = s.str("role_session_name", "");
-  Status st = s.finish();
-  if (!st) return st;
-
-  if (o.bucket.empty()) return bad("bucket is required");
-  if (o.bucket.find('/') != std::string::npos)
-    return bad("bucket must be a bucket name, not a path");
-  if (!o.prefix.empty() && (o.prefix.front() == '/' || o.prefix.back() == '/'))
-    return bad("prefix must not start or end with \"/\"");
-  if (partition == "event") {
-    o.partition_by_event = true;
-  } else if (partition != "received") {
-    return bad("partition must be \"received\" or \"event\"");
-  }
-  const std::string& sse = o.upload.put.server_side_encryption;
-  if (!sse.empty() && sse != "AES256" && sse != "aws:kms")
-    return bad("server_side_encryption must be \"AES256\" or \"aws:kms\"");
-  if (!o.upload.put.sse_kms_key_id.empty() && sse != "aws:kms")
-    return bad("sse_kms_key_id needs server_side_encryption = \"aws:kms\"");
-  if (o.max_object_bytes < 1024) return bad("max_object_bytes must be at least 1KiB");
-  if (o.max_object_age.count() <= 0) return bad("max_object_age must be positive");
-  if (o.marker_grace.count() < 0) return bad("marker_grace must not be negative");
-  // AWS wants parts of at least 5 MiB (but the last); smaller sizes are for
-  // stores and tests that allow them.
-  if (o.upload.part_size < 64 * 1024) return bad("part_size must be at least 64KiB (5MiB on AWS)");
-  if (o.upload.multipart_threshold < o.upload.part_size)
-    return bad("multipart_threshold must be at least part_size");
-  // An object may end a little past max_object_bytes; S3 allows 10000 parts.
-  if ((o.max_object_bytes + (o.max_object_bytes >> 3)) / o.upload.part_size >= 10000)
-    return bad("part_size is too small for max_object_bytes (S3 allows 10000 parts)");
-  if (!o.s3.endpoint.empty() && o.s3.endpoint.rfind("http://", 0) != 0 &&
-      o.s3.endpoint.rfind("https://", 0) != 0)
-    return bad("endpoint must start with http:// or https://");
-
-  o.s3.bucket = o.bucket;
-  o.relay_id = ctx.relay_id.empty() ? hostname() : ctx.relay_id;
-  std::replace(o.relay_id.begin(), o.relay_id.end(), '/', '_');
-  o.data_dir = ctx.data_dir + "/s3/" + config.name;
-  o.upload.put.content_type = "application/x-ndjson";
-  // Objects are .gz files, stored as such: no Content-Encoding: gzip, which
-  // would make HTTP clients (and S3 consoles) inflate them on download while
-  // their name and size say gzip.
-  o.upload.put.content_encoding.clear();
-  o.credentials.region = o.s3.region;
-  auto creds = s3::make_credential_chain(o.credentials);
-  if (!creds) return Status::InvalidArgument(where + creds.status().message());
-  return std::unique_ptr<Sink>(
-      new S3Sink(std::move(o), std::move(*creds), *ctx.metrics, *ctx.clock));
+std::unique_ptr<Sink> new_s3_sink(S3SinkOptions options,
+                                  std::shared_ptr<s3::CredentialProvider> credentials,
+                                  Metrics& metrics, const Clock& clock) {
+  return std::make_unique<S3Sink>(std::move(options), std::move(credentials), metrics, clock);
 }
 
 }  // namespace tern::relay

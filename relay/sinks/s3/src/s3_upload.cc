@@ -1,5 +1,8 @@
 #include "s3_upload.h"
 
+#include "s3_layout.h"
+#include "tern/relay/log.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -161,6 +164,22 @@ UploadOutcome upload_object(S3Client& client, S3State& state, const ObjectRecord
     return give_up(std::move(out));
   }
   return give_up(failed(std::move(done)));
+}
+
+UploadOutcome abort_leftover_uploads(S3Client& c, const std::string& prefix,
+                                     const std::string& relay_id) {
+  std::vector<MultipartUpload> uploads;
+  S3Response listed = c.list_multipart_uploads(prefix.empty() ? "" : prefix + "/", &uploads);
+  if (listed.failure != S3Failure::kNone) return failed(std::move(listed));
+  for (const auto& u : uploads) {
+    if (!is_object_key_of(prefix, relay_id, u.key)) continue;
+    S3Response r = c.abort_multipart_upload(u.key, u.upload_id);
+    if (r.failure != S3Failure::kNone && r.http_status != 404) return failed(std::move(r));
+    log::info("s3 sink: aborted a multipart upload left by an earlier run", {{"key", u.key}});
+  }
+  UploadOutcome out;
+  out.result = UploadResult::kConfirmed;
+  return out;
 }
 
 }  // namespace tern::relay::s3

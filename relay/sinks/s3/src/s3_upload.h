@@ -44,6 +44,12 @@ struct UploadOutcome {
 UploadOutcome upload_object(S3Client& client, S3State& state, const ObjectRecord& object,
                             const UploadSettings& settings);
 
+// At start: aborts the multipart uploads in progress under `prefix` whose
+// keys are this relay's objects (none is left open across a restart).
+// kConfirmed when every one is gone.
+UploadOutcome abort_leftover_uploads(S3Client& client, const std::string& prefix,
+                                     const std::string& relay_id);
+
 // The retry counter's cause for a kRetry response: "slowdown", "throttled",
 // "5xx", "timeout" or "connection" (else "other").
 std::string retry_cause(const S3Response& response);
