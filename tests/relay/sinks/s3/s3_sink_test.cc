@@ -123,11 +123,21 @@ std::string unique_bucket(const std::string& hint) {
   return name;
 }
 
-class S3SinkTest : public ::testing::Test {
+// moto as it starts (any key), or with request signing enforced.
+enum class Mode { kAsItStarts, kSigningEnforced };
+
+void PrintTo(Mode mode, std::ostream* os) {
+  *os << (mode == Mode::kAsItStarts ? "moto as it starts" : "signing enforced");
+}
+
+class S3SinkTest : public ::testing::TestWithParam<Mode> {
  protected:
   void SetUp() override {
-    const char* dir = std::getenv("TERN_S3_MOTO_DIR");
-    ASSERT_NE(dir, nullptr) << "run through ctest (the moto fixture sets TERN_S3_MOTO_DIR)";
+    const char* var =
+        GetParam() == Mode::kAsItStarts ? "TERN_S3_MOTO_DIR" : "TERN_S3_MOTO_AUTH_DIR";
+    const char* dir = std::getenv(var);
+    ASSERT_NE(dir, nullptr) << "run through ctest (the moto fixtures set " << var << ")";
+    moto_dir_ = dir;
     endpoint_ = read_file(std::string(dir) + "/endpoint");
     ASSERT_FALSE(endpoint_.empty());
     key_id_ = read_file(std::string(dir) + "/access_key_id");
@@ -216,14 +226,14 @@ class S3SinkTest : public ::testing::Test {
   tern::testing::TempDir dir_;
   testing::ManualClock clock_{at(5, 0, 0)};
   Metrics metrics_;
-  std::string endpoint_, key_id_, secret_, bucket_;
+  std::string moto_dir_, endpoint_, key_id_, secret_, bucket_;
   std::map<std::string, std::string> settings_;
 };
 
 const std::regex kKeyLayout(
     R"(events/web/dt=2026-11-26/hour=(\d\d)/relay-a-(\d{20})-(\d{20})\.ndjson\.gz)");
 
-TEST_F(S3SinkTest, EveryEventIsReadBackExactlyOnceAndSealedObjectsAreNearMaxObjectBytes) {
+TEST_P(S3SinkTest, EveryEventIsReadBackExactlyOnceAndSealedObjectsAreNearMaxObjectBytes) {
   create_bucket();
   auto sink = make_sink();
   ASSERT_TRUE(sink);
@@ -279,7 +289,7 @@ TEST_F(S3SinkTest, EveryEventIsReadBackExactlyOnceAndSealedObjectsAreNearMaxObje
   EXPECT_FALSE(sink->pending().has_value());
 }
 
-TEST_F(S3SinkTest, AnObjectIsSealedWhenItReachesMaxObjectAge) {
+TEST_P(S3SinkTest, AnObjectIsSealedWhenItReachesMaxObjectAge) {
   create_bucket();
   auto sink = make_sink();
   ASSERT_TRUE(sink);
@@ -297,7 +307,7 @@ TEST_F(S3SinkTest, AnObjectIsSealedWhenItReachesMaxObjectAge) {
   EXPECT_EQ(objs.begin()->second, b.texts);
 }
 
-TEST_F(S3SinkTest, AnObjectIsSealedWhenItsHourEndsAndTheNextHourGetsItsOwn) {
+TEST_P(S3SinkTest, AnObjectIsSealedWhenItsHourEndsAndTheNextHourGetsItsOwn) {
   create_bucket();
   auto sink = make_sink();
   ASSERT_TRUE(sink);
@@ -327,7 +337,7 @@ TEST_F(S3SinkTest, AnObjectIsSealedWhenItsHourEndsAndTheNextHourGetsItsOwn) {
   EXPECT_EQ(it->second.size(), 3u);
 }
 
-TEST_F(S3SinkTest, AMissingBucketPausesTheSinkAndItResumesWhenTheBucketIsCreated) {
+TEST_P(S3SinkTest, AMissingBucketPausesTheSinkAndItResumesWhenTheBucketIsCreated) {
   auto sink = make_sink();  // no bucket yet
   ASSERT_TRUE(sink);
   Batch b;
@@ -356,7 +366,7 @@ TEST_F(S3SinkTest, AMissingBucketPausesTheSinkAndItResumesWhenTheBucketIsCreated
   EXPECT_EQ(counts.size(), 20u);
 }
 
-TEST_F(S3SinkTest, ACrashBeforeTheUploadIsConfirmedWritesEachObjectOnceWithTheSameBytes) {
+TEST_P(S3SinkTest, ACrashBeforeTheUploadIsConfirmedWritesEachObjectOnceWithTheSameBytes) {
   Batch b;
   for (int i = 0; i < 8000; ++i) b.add(1 + i, event(i, at(5, 2) + seconds(i / 100)));
   std::map<std::string, std::string> staged;  // key -> bytes sealed before the crash
@@ -409,7 +419,7 @@ TEST_F(S3SinkTest, ACrashBeforeTheUploadIsConfirmedWritesEachObjectOnceWithTheSa
   }());
 }
 
-TEST_F(S3SinkTest, AnObjectAlreadyStoredWithTheSameBytesCountsAsConfirmed) {
+TEST_P(S3SinkTest, AnObjectAlreadyStoredWithTheSameBytesCountsAsConfirmed) {
   Batch b;
   for (int i = 0; i < 50; ++i) b.add(1 + i, event(i, at(5, 3)));
   std::string key, bytes, path;
@@ -453,7 +463,7 @@ TEST_F(S3SinkTest, AnObjectAlreadyStoredWithTheSameBytesCountsAsConfirmed) {
   EXPECT_EQ(c->get_object(key).body, bytes);
 }
 
-TEST_F(S3SinkTest, ADifferentObjectUnderTheKeyIsNeverOverwrittenAndPausesTheSink) {
+TEST_P(S3SinkTest, ADifferentObjectUnderTheKeyIsNeverOverwrittenAndPausesTheSink) {
   Batch b;
   for (int i = 0; i < 50; ++i) b.add(1 + i, event(i, at(5, 3)));
   {
@@ -481,7 +491,7 @@ TEST_F(S3SinkTest, ADifferentObjectUnderTheKeyIsNeverOverwrittenAndPausesTheSink
   EXPECT_EQ(counter("tern_relay_s3_objects_uploaded_total"), 0u);
 }
 
-TEST_F(S3SinkTest, MarkersAreWrittenOncePerHourWithTheManifestsCounts) {
+TEST_P(S3SinkTest, MarkersAreWrittenOncePerHourWithTheManifestsCounts) {
   create_bucket();
   settings_["max_object_bytes"] = "16KiB";
   auto sink = make_sink();
@@ -533,7 +543,7 @@ TEST_F(S3SinkTest, MarkersAreWrittenOncePerHourWithTheManifestsCounts) {
             s3::S3Failure::kNone);
 }
 
-TEST_F(S3SinkTest, ObjectsAboveTheMultipartThresholdGoInParts) {
+TEST_P(S3SinkTest, ObjectsAboveTheMultipartThresholdGoInParts) {
   create_bucket();
   settings_["max_object_bytes"] = "900KiB";
   settings_["multipart_threshold"] = "300KiB";
@@ -568,7 +578,7 @@ TEST_F(S3SinkTest, ObjectsAboveTheMultipartThresholdGoInParts) {
   EXPECT_TRUE(open_uploads.empty());
 }
 
-TEST_F(S3SinkTest, UploadsFarBehindRefuseNewBatchesWithoutTakingThem) {
+TEST_P(S3SinkTest, UploadsFarBehindRefuseNewBatchesWithoutTakingThem) {
   settings_["max_object_bytes"] = "4KiB";
   settings_["max_concurrent_uploads"] = "1";
   auto sink = make_sink();  // no bucket: nothing is confirmed
@@ -591,7 +601,7 @@ TEST_F(S3SinkTest, UploadsFarBehindRefuseNewBatchesWithoutTakingThem) {
   EXPECT_EQ(counter("tern_relay_s3_objects_sealed_total"), sealed);
 }
 
-TEST_F(S3SinkTest, BadSettingsAreRefusedNamingTheSetting) {
+TEST_P(S3SinkTest, BadSettingsAreRefusedNamingTheSetting) {
   struct Case {
     const char* key;
     const char* value;
@@ -621,6 +631,52 @@ TEST_F(S3SinkTest, BadSettingsAreRefusedNamingTheSetting) {
     EXPECT_EQ(s.status().message().find(secret_), std::string::npos);
   }
 }
+
+TEST_P(S3SinkTest, TemporaryCredentialsWithASessionTokenUpload) {
+  if (GetParam() == Mode::kAsItStarts) GTEST_SKIP() << "the signing-enforced server checks them";
+  Json session = Json::parse(read_file(moto_dir_ + "/session.json"), nullptr, false);
+  ASSERT_TRUE(session.is_object());
+  create_bucket();
+  settings_["access_key_id"] = session["AccessKeyId"].get<std::string>();
+  settings_["secret_access_key"] = session["SecretAccessKey"].get<std::string>();
+  settings_["session_token"] = session["SessionToken"].get<std::string>();
+  auto sink = make_sink();
+  ASSERT_TRUE(sink);
+  Batch b;
+  for (int i = 0; i < 10; ++i) b.add(1 + i, event(i, at(5, 6)));
+  ASSERT_TRUE(sink->deliver(b.records()).status);
+  clock_.advance(minutes(5));
+  ASSERT_TRUE(drained(*sink));
+  EXPECT_TRUE(sink->health());
+  EXPECT_EQ(message_counts(objects()).size(), 10u);
+}
+
+TEST_P(S3SinkTest, AWrongSecretPausesTheSinkWithoutNamingTheSecret) {
+  if (GetParam() == Mode::kAsItStarts) GTEST_SKIP() << "moto accepts any key as it starts";
+  create_bucket();
+  settings_["secret_access_key"] = "wrong-secret-0123456789";
+  auto sink = make_sink();
+  ASSERT_TRUE(sink);
+  Batch b;
+  for (int i = 0; i < 10; ++i) b.add(1 + i, event(i, at(5, 6)));
+  ASSERT_TRUE(sink->deliver(b.records()).status);
+  clock_.advance(minutes(5));
+  ASSERT_TRUE(tern::testing::wait_until([&] { return !sink->health(); }));
+  Status h = sink->health();
+  EXPECT_NE(h.message().find("403"), std::string::npos) << h.to_string();
+  EXPECT_EQ(h.message().find("wrong-secret-0123456789"), std::string::npos) << h.to_string();
+  EXPECT_EQ(sink->pending(), std::optional<uint64_t>(1)) << "nothing dropped";
+  std::vector<std::string> keys;
+  ASSERT_EQ(reader()->list_objects("events/", &keys).failure, s3::S3Failure::kNone);
+  EXPECT_TRUE(keys.empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Moto, S3SinkTest,
+                         ::testing::Values(Mode::kAsItStarts, Mode::kSigningEnforced),
+                         [](const ::testing::TestParamInfo<Mode>& i) {
+                           return i.param == Mode::kAsItStarts ? std::string("AsItStarts")
+                                                               : std::string("SigningEnforced");
+                         });
 
 }  // namespace
 }  // namespace tern::relay
