@@ -249,7 +249,7 @@ class S3Sink final : public Sink {
       std::string_view text = s3::top_level_string(r.event, "timestamp");
       if (!text.empty() && s3::parse_iso8601(text, &ts)) at = ts;
     }
-    Partition p = s3::partition_at(std::string(r.source_id), at);
+    const Partition& p = partition_of(r.source_id, at);
     auto covered = state_->covers(p, r.seq);
     if (!covered) return covered.status();
     if (*covered) {
@@ -276,13 +276,25 @@ class S3Sink final : public Sink {
     if (!st) return abandon(it, st);
     o.last_seq = r.seq;
     if (have_received) {
-      std::string text(received);
-      if (o.min_received_at.empty() || text < o.min_received_at) o.min_received_at = text;
-      if (text > o.max_received_at) o.max_received_at = text;
+      if (o.min_received_at.empty() || received < o.min_received_at)
+        o.min_received_at.assign(received);
+      if (received > o.max_received_at) o.max_received_at.assign(received);
       if (received_t > max_received_seen_) max_received_seen_ = received_t;
     }
     if (estimated_size(o) + opt_.max_object_bytes / 256 >= opt_.max_object_bytes) return seal(it);
     return Status::ok();
+  }
+
+  // Consecutive events mostly share a source and an hour: the partition is
+  // built (strings and all) only when either changes.
+  const Partition& partition_of(std::string_view source, SysTime at) {
+    if (!(cached_.valid && source == cached_.partition.source && at >= cached_.start &&
+          at < cached_.start + std::chrono::hours(1))) {
+      cached_.partition = s3::partition_at(std::string(source), at);
+      cached_.start = s3::hour_start(cached_.partition);
+      cached_.valid = true;
+    }
+    return cached_.partition;
   }
 
   uint64_t estimated_size(OpenObject& o) const {
@@ -675,6 +687,11 @@ class S3Sink final : public Sink {
   std::mutex mu_;
   std::condition_variable cv_;
   std::map<Partition, OpenObject> open_;
+  struct {
+    bool valid = false;
+    Partition partition;
+    SysTime start{};
+  } cached_;                  // deliver() only
   std::deque<Upload> queue_;  // sealed, not confirmed (in flight or waiting)
   uint64_t taken_through_ = 0;
   std::optional<uint64_t> lost_floor_;    // the first seq of an abandoned object

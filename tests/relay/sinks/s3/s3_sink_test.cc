@@ -2,7 +2,10 @@
 // through the Sink interface as the runner drives it, with a ManualClock.
 // Every assertion reads the bucket back as a lake user would: list, GET,
 // gunzip, parse.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -669,6 +672,41 @@ TEST_P(S3SinkTest, AWrongSecretPausesTheSinkWithoutNamingTheSecret) {
   std::vector<std::string> keys;
   ASSERT_EQ(reader()->list_objects("events/", &keys).failure, s3::S3Failure::kNone);
   EXPECT_TRUE(keys.empty());
+}
+
+TEST_P(S3SinkTest, AnUnreachableEndpointIsRetriedWithBackoffCountedByCauseAndNothingIsDropped) {
+  if (GetParam() == Mode::kSigningEnforced) GTEST_SKIP() << "no server is involved";
+  // A loopback port nothing listens on: connections are refused.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  ::close(fd);
+  settings_["endpoint"] = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  auto sink = make_sink();
+  ASSERT_TRUE(sink);
+  Batch b;
+  for (int i = 0; i < 10; ++i) b.add(1 + i, event(i, at(5, 7)));
+  ASSERT_TRUE(sink->deliver(b.records()).status);
+  clock_.advance(minutes(5));
+  const char* kRetries = "tern_relay_s3_retries_total";
+  auto retries = [&] {
+    return metrics_.counter(kRetries, "sink=\"lake\",cause=\"connection\"").value();
+  };
+  ASSERT_TRUE(tern::testing::wait_until([&] {
+    clock_.advance(seconds(31));  // past any backoff (capped at 30 s)
+    return retries() >= 3;
+  }));
+  EXPECT_EQ(sink->pending(), std::optional<uint64_t>(1)) << "nothing dropped";
+  EXPECT_EQ(counter("tern_relay_s3_objects_sealed_total"), 1u);
+  EXPECT_EQ(metrics_.gauge("tern_relay_s3_paused", "sink=\"lake\"").value(), 0)
+      << "a connection failure is retried, not a pause";
+  EXPECT_GT(metrics_.gauge("tern_relay_s3_sealed_bytes_waiting", "sink=\"lake\"").value(), 0);
+  EXPECT_TRUE(sink->close(std::chrono::steady_clock::now() + seconds(5)));
+  EXPECT_EQ(sink->pending(), std::optional<uint64_t>(1));
 }
 
 INSTANTIATE_TEST_SUITE_P(Moto, S3SinkTest,
