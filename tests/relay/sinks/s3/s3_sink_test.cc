@@ -709,6 +709,51 @@ TEST_P(S3SinkTest, AnUnreachableEndpointIsRetriedWithBackoffCountedByCauseAndNot
   EXPECT_EQ(sink->pending(), std::optional<uint64_t>(1));
 }
 
+TEST_P(S3SinkTest, MultipartUploadsThisRelayLeftOpenAreAbortedAtStart) {
+  create_bucket();
+  auto c = reader();
+  const std::string ours =
+      "events/web/dt=2026-11-26/hour=05/relay-a-00000000000000000001-00000000000000000009"
+      ".ndjson.gz";
+  const std::string theirs =
+      "events/web/dt=2026-11-26/hour=05/relay-b-00000000000000000001-00000000000000000009"
+      ".ndjson.gz";
+  for (const std::string& key : {ours, theirs}) {
+    std::string id;
+    ASSERT_EQ(c->create_multipart_upload(key, s3::PutOptions{}, &id).failure, s3::S3Failure::kNone);
+  }
+  auto sink = make_sink();
+  ASSERT_TRUE(sink);
+  std::vector<s3::MultipartUpload> open_uploads;
+  ASSERT_TRUE(tern::testing::wait_until([&] {
+    open_uploads.clear();
+    return c->list_multipart_uploads("events/", &open_uploads).failure == s3::S3Failure::kNone &&
+           open_uploads.size() == 1;
+  })) << open_uploads.size()
+      << " uploads open";
+  EXPECT_EQ(open_uploads[0].key, theirs) << "another relay's upload is left alone";
+}
+
+TEST_P(S3SinkTest, StorageClassAndEncryptionSettingsReachTheObjects) {
+  create_bucket();
+  settings_["storage_class"] = "STANDARD_IA";
+  settings_["server_side_encryption"] = "AES256";
+  auto sink = make_sink();
+  ASSERT_TRUE(sink);
+  Batch b;
+  for (int i = 0; i < 10; ++i) b.add(1 + i, event(i, at(5, 8)));
+  ASSERT_TRUE(sink->deliver(b.records()).status);
+  clock_.advance(minutes(5));
+  ASSERT_TRUE(drained(*sink));
+  auto objs = objects();
+  ASSERT_EQ(objs.size(), 1u);
+  s3::S3Response h = reader()->head_object(objs.begin()->first);
+  ASSERT_EQ(h.failure, s3::S3Failure::kNone);
+  EXPECT_EQ(h.headers["x-amz-storage-class"], "STANDARD_IA");
+  EXPECT_EQ(h.headers["x-amz-server-side-encryption"], "AES256");
+  EXPECT_EQ(h.headers["x-amz-meta-events"], "10");
+}
+
 INSTANTIATE_TEST_SUITE_P(Moto, S3SinkTest,
                          ::testing::Values(Mode::kAsItStarts, Mode::kSigningEnforced),
                          [](const ::testing::TestParamInfo<Mode>& i) {
