@@ -754,6 +754,30 @@ TEST_P(S3SinkTest, StorageClassAndEncryptionSettingsReachTheObjects) {
   EXPECT_EQ(h.headers["x-amz-meta-events"], "10");
 }
 
+TEST_P(S3SinkTest, PartitionEventPutsEventsUnderTheirOwnTimestampsHour) {
+  create_bucket();
+  settings_["partition"] = "event";
+  auto sink = make_sink();
+  ASSERT_TRUE(sink);
+  Batch b;
+  b.add(1, event(1, at(3, 30) + seconds(2)));  // timestamp 03:30, received 03:30:02
+  std::string late = event(2, at(5, 1));
+  late.replace(late.find("\"timestamp\":\"") + 13, 24, iso(at(2, 15)));
+  b.add(2, late);  // sent from a device offline since 02:15
+  std::string none = event(3, at(5, 1));
+  none.erase(none.find(",\"timestamp\""), 39);
+  b.add(3, none);  // no timestamp: its receive hour
+  ASSERT_TRUE(sink->deliver(b.records()).status);
+  clock_.advance(minutes(5));
+  ASSERT_TRUE(drained(*sink));
+  auto objs = objects();
+  std::vector<std::string> keys;
+  for (const auto& [k, lines] : objs) keys.push_back(k.substr(0, k.find("/relay-a-")));
+  EXPECT_EQ(keys, (std::vector<std::string>{"events/web/dt=2026-11-26/hour=02",
+                                            "events/web/dt=2026-11-26/hour=03",
+                                            "events/web/dt=2026-11-26/hour=05"}));
+}
+
 INSTANTIATE_TEST_SUITE_P(Moto, S3SinkTest,
                          ::testing::Values(Mode::kAsItStarts, Mode::kSigningEnforced),
                          [](const ::testing::TestParamInfo<Mode>& i) {
