@@ -3,8 +3,11 @@
 // deliver() takes records over into open objects, one per partition (source,
 // UTC hour), each a deterministic gzip stream on local disk (ObjectWriter). An
 // object is sealed when it nears max_object_bytes, when it is max_object_age
-// old, or when its hour has ended: its file is finished and renamed, its
-// range recorded in S3State, and it is queued for the uploader threads. The
+// old, or (partition = received) when the stream has left its hour: the
+// runner, caught up, asked health() after the hour's end, or an event received
+// after it came (a replay of an old hour does not seal an object per batch).
+// Sealing finishes and renames its file, records its range in S3State and
+// queues it for the uploader threads. The
 // sink's pending() is the smallest first seq over open and not yet confirmed
 // objects, so the runner moves the spool cursor only past confirmed objects;
 // after a crash the runner replays from there, recorded ranges are skipped
@@ -13,17 +16,16 @@
 // deliver() comes and writes each hour's manifest and _SUCCESS marker.
 //
 // Locking: mu_ guards the open objects, the upload queue and the counters
-// shared with the threads; no S3 call is made under it.
+// shared with the threads. No S3 call is made under it (local file and
+// SQLite writes are: sealing is rare).
 #include "tern/relay/sinks/s3.h"
 
 #include <dirent.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <condition_variable>
-#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -40,7 +42,6 @@
 #include "s3_state.h"
 #include "s3_upload.h"
 #include "tern/base/file.h"
-#include "tern/base/iso8601.h"
 #include "tern/base/json_text.h"
 #include "tern/relay/log.h"
 
