@@ -7,13 +7,13 @@
 // runner, caught up, asked health() after the hour's end, or an event received
 // after it came (a replay of an old hour does not seal an object per batch).
 // Sealing finishes and renames its file, records its range in S3State and
-// queues it for the uploader threads. The
-// sink's pending() is the smallest first seq over open and not yet confirmed
-// objects, so the runner moves the spool cursor only past confirmed objects;
-// after a crash the runner replays from there, recorded ranges are skipped
-// and recorded objects are uploaded again from their staging files under the
-// same keys. A housekeeping thread seals by age and hour end while no
-// deliver() comes and writes each hour's manifest and _SUCCESS marker.
+// queues it for the uploader threads. The sink's pending() is the smallest
+// first seq over open and not yet confirmed objects, so the runner moves the
+// spool cursor only past confirmed objects; after a crash the runner replays
+// from there, recorded ranges are skipped and recorded objects are uploaded
+// again from their staging files under the same keys. A housekeeping thread
+// seals by age and hour end while no deliver() comes, and writes each hour's
+// manifest and _SUCCESS marker.
 //
 // Locking: mu_ guards the open objects, the upload queue and the counters
 // shared with the threads. No S3 call is made under it (local file and
