@@ -778,6 +778,48 @@ TEST_P(S3SinkTest, PartitionEventPutsEventsUnderTheirOwnTimestampsHour) {
                                             "events/web/dt=2026-11-26/hour=05"}));
 }
 
+TEST_P(S3SinkTest, ABatchDeliveredAgainIsTakenOnce) {
+  create_bucket();
+  auto sink = make_sink();
+  ASSERT_TRUE(sink);
+  Batch b;
+  for (int i = 0; i < 10; ++i) b.add(1 + i, event(i, at(5, 9)));
+  ASSERT_TRUE(sink->deliver(b.records()).status);
+  ASSERT_TRUE(sink->deliver(b.records()).status);  // the runner's retry after a failure
+  Batch more = b;
+  more.add(11, event(10, at(5, 9)));
+  ASSERT_TRUE(sink->deliver(more.records()).status);
+  clock_.advance(minutes(5));
+  ASSERT_TRUE(drained(*sink));
+  auto counts = message_counts(objects());
+  EXPECT_EQ(counts.size(), 11u);
+  for (const auto& [id, c] : counts) EXPECT_EQ(c, 1) << id;
+}
+
+TEST_P(S3SinkTest, CloseLeavesOpenObjectsInTheSpoolAndTheNextStartWritesThemWhole) {
+  create_bucket();
+  Batch b;
+  for (int i = 0; i < 10; ++i) b.add(1 + i, event(i, at(5, 9)));
+  {
+    auto sink = make_sink();
+    ASSERT_TRUE(sink);
+    ASSERT_TRUE(sink->deliver(b.records()).status);
+    ASSERT_TRUE(sink->close(std::chrono::steady_clock::now() + seconds(5)));
+    EXPECT_EQ(sink->pending(), std::optional<uint64_t>(1)) << "held events stay in the spool";
+  }
+  EXPECT_TRUE(objects().empty()) << "no small object on every stop";
+  Batch c = b;
+  for (int i = 10; i < 20; ++i) c.add(1 + i, event(i, at(5, 9)));
+  auto sink = make_sink();
+  ASSERT_TRUE(sink);
+  ASSERT_TRUE(sink->deliver(c.records()).status);  // replayed from the cursor, then new ones
+  clock_.advance(minutes(5));
+  ASSERT_TRUE(drained(*sink));
+  auto objs = objects();
+  ASSERT_EQ(objs.size(), 1u);
+  EXPECT_EQ(objs.begin()->second, c.texts);
+}
+
 INSTANTIATE_TEST_SUITE_P(Moto, S3SinkTest,
                          ::testing::Values(Mode::kAsItStarts, Mode::kSigningEnforced),
                          [](const ::testing::TestParamInfo<Mode>& i) {
