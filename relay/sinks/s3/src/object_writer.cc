@@ -20,8 +20,9 @@ namespace {
 
 constexpr std::size_t kOutBuffer = 256 * 1024;
 // Events are gathered and deflated this much at a time: one deflate() call
-// per event costs more than the copy.
-constexpr std::size_t kInBuffer = 64 * 1024;
+// per event costs more than the copy. Small, so compressed_bytes() follows the
+// stream closely (the s3 sink seals by it).
+constexpr std::size_t kInBuffer = 4 * 1024;
 constexpr unsigned char kGzipHeader[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255};
 
 Status errno_status(const std::string& what, const std::string& path) {
