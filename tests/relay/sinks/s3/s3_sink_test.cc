@@ -26,6 +26,7 @@
 
 #include "manual_clock.h"
 #include "s3_client.h"
+#include "s3_state.h"
 #include "temp_dir.h"
 #include "tern/relay/sinks/s3.h"
 #include "wait_until.h"
@@ -818,6 +819,62 @@ TEST_P(S3SinkTest, CloseLeavesOpenObjectsInTheSpoolAndTheNextStartWritesThemWhol
   auto objs = objects();
   ASSERT_EQ(objs.size(), 1u);
   EXPECT_EQ(objs.begin()->second, c.texts);
+}
+
+TEST_P(S3SinkTest, AMultipartUploadCutShortByACrashIsAbortedAndTheObjectSentWhole) {
+  settings_["max_object_bytes"] = "900KiB";
+  settings_["multipart_threshold"] = "300KiB";
+  settings_["part_size"] = "256KiB";
+  Batch b;
+  std::mt19937 rng(11);
+  for (int i = 0; i < 9000; ++i) {
+    std::string noise;
+    for (int k = 0; k < 250; ++k) noise += "0123456789abcdef"[rng() % 16];
+    std::string e = event(i, at(5, 4));
+    e.insert(e.size() - 1, ",\"noise\":\"" + noise + "\"");
+    b.add(1 + i, e);
+  }
+  {
+    auto sink = make_sink();  // no bucket: sealed objects wait
+    ASSERT_TRUE(sink);
+    ASSERT_TRUE(sink->deliver(b.records()).status);
+    ASSERT_GE(counter("tern_relay_s3_objects_sealed_total"), 1u);
+  }
+  // The crash came after a part was sent: the state holds the upload's id.
+  create_bucket();
+  auto c = reader();
+  std::string key, id;
+  {
+    auto state = s3::S3State::open(dir_.path() + "/s3/lake/state.db");
+    ASSERT_TRUE(state);
+    auto pending = (*state)->pending_uploads();
+    ASSERT_TRUE(pending);
+    ASSERT_FALSE(pending->empty());
+    const s3::ObjectRecord& o = pending->front();
+    ASSERT_GT(o.bytes, 300u * 1024);
+    key = o.key;
+    ASSERT_EQ(c->create_multipart_upload(key, s3::PutOptions{}, &id).failure, s3::S3Failure::kNone);
+    int fd = ::open(o.staging_path.c_str(), O_RDONLY | O_CLOEXEC);
+    auto sha = s3::sha256_file_range(fd, 0, 256 * 1024);
+    ASSERT_TRUE(sha);
+    std::string etag;
+    ASSERT_EQ(c->upload_part(key, id, 1, fd, 0, 256 * 1024, *sha, &etag).failure,
+              s3::S3Failure::kNone);
+    ::close(fd);
+    ASSERT_TRUE((*state)->set_upload_id(key, id));
+  }
+  auto sink = make_sink();
+  ASSERT_TRUE(sink);
+  ASSERT_TRUE(sink->deliver(b.records()).status);  // the replay
+  clock_.advance(minutes(5));
+  EXPECT_TRUE(sink->health());
+  ASSERT_TRUE(drained(*sink));
+  std::vector<s3::MultipartUpload> open_uploads;
+  ASSERT_EQ(c->list_multipart_uploads("events/", &open_uploads).failure, s3::S3Failure::kNone);
+  EXPECT_TRUE(open_uploads.empty());
+  auto counts = message_counts(objects());
+  EXPECT_EQ(counts.size(), 9000u);
+  for (const auto& [m, n] : counts) ASSERT_EQ(n, 1) << m;
 }
 
 INSTANTIATE_TEST_SUITE_P(Moto, S3SinkTest,
