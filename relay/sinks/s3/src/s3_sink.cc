@@ -186,10 +186,11 @@ class S3Sink final : public Sink {
     const std::size_t limit_objects = 2 * static_cast<std::size_t>(opt_.max_concurrent_uploads);
     const uint64_t limit_bytes = limit_objects * opt_.max_object_bytes;
     if (queue_.size() > limit_objects || waiting_bytes_ > limit_bytes) {
-      res.status = Status::Unavailable("s3 sink \"" + opt_.name +
-                                       "\": uploads behind: " + std::to_string(queue_.size()) +
-                                       " objects (" + std::to_string(waiting_bytes_) +
-                                       " bytes) waiting for s3://" + opt_.bucket);
+      res.status = Status::Unavailable(
+          "s3 sink \"" + opt_.name + "\": uploads behind: " + std::to_string(queue_.size()) +
+          " objects (" + std::to_string(waiting_bytes_) + " bytes) waiting for s3://" +
+          opt_.bucket +
+          (paused_.empty() ? std::string() : "; " + paused_.begin()->second.message()));
       return res;
     }
     seal_due_locked();
@@ -514,7 +515,7 @@ class S3Sink final : public Sink {
       return;
     }
     const bool first = paused_.find(key) == paused_.end();
-    paused_[key] = Status::Unavailable(out.message);
+    paused_[key] = Status::Unavailable("uploads paused: " + out.message);
     paused_gauge_->set(1);
     if (first) {
       log::error("s3 sink: uploads paused until the problem is fixed; nothing is dropped",
