@@ -29,6 +29,17 @@ std::string env_or(const char* a, const char* b, const char* def) {
   return def;
 }
 
+// SinkContext::probe where the relay core has it (a connection test), else
+// false. Replace with ctx.probe once every branch has the field.
+template <typename Ctx>
+auto probe_of(const Ctx& ctx, int) -> decltype(static_cast<bool>(ctx.probe)) {
+  return ctx.probe;
+}
+template <typename Ctx>
+bool probe_of(const Ctx&, long) {
+  return false;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Sink>> make_s3_sink(const SinkConfig& config, const SinkContext& ctx) {
@@ -104,6 +115,7 @@ Result<std::unique_ptr<Sink>> make_s3_sink(const SinkConfig& config, const SinkC
   // their name and size say gzip.
   o.upload.put.content_encoding.clear();
   o.credentials.region = o.s3.region;
+  o.probe = probe_of(ctx, 0);
   auto creds = s3::make_credential_chain(o.credentials);
   if (!creds) return Status::InvalidArgument(where + creds.status().message());
   return new_s3_sink(std::move(o), std::move(*creds), *ctx.metrics, *ctx.clock);

@@ -128,6 +128,7 @@ class S3Sink final : public Sink {
   ~S3Sink() override { stop_threads(); }
 
   Status open() override {
+    if (opt_.probe) return probe();
     if (state_) return Status::ok();
     staging_ = opt_.data_dir + "/staging";
     Status st = base::make_dirs(staging_);
@@ -178,6 +179,10 @@ class S3Sink final : public Sink {
 
   DeliveryResult deliver(const std::vector<SinkRecord>& batch) override {
     DeliveryResult res;
+    if (opt_.probe || !state_) {
+      res.status = Status::FailedPrecondition("s3 sink \"" + opt_.name + "\" is not open");
+      return res;
+    }
     std::lock_guard<std::mutex> g(mu_);
     if (!broken_.is_ok()) {
       res.status = broken_;
@@ -211,6 +216,7 @@ class S3Sink final : public Sink {
   }
 
   Status health() override {
+    if (opt_.probe) return probe();
     SysTime now = clock_.system_now();
     std::lock_guard<std::mutex> g(mu_);
     // The runner asks only when it has read everything the spool holds.
@@ -239,6 +245,15 @@ class S3Sink final : public Sink {
   }
 
  private:
+  // A connection test: can the bucket be reached with these credentials? The
+  // sink's state, staging files and uploads belong to the live instance and
+  // are left alone.
+  Status probe() {
+    s3::S3Response r = client()->head_bucket();
+    if (r.failure == s3::S3Failure::kNone) return Status::ok();
+    return Status::Unavailable(r.status.message());
+  }
+
   // ---- taking records (deliver, under mu_) --------------------------------
 
   Status take(const SinkRecord& r) {

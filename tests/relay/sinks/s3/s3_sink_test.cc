@@ -26,6 +26,7 @@
 
 #include "manual_clock.h"
 #include "s3_client.h"
+#include "s3_sink_options.h"
 #include "s3_state.h"
 #include "temp_dir.h"
 #include "tern/relay/sinks/s3.h"
@@ -875,6 +876,30 @@ TEST_P(S3SinkTest, AMultipartUploadCutShortByACrashIsAbortedAndTheObjectSentWhol
   auto counts = message_counts(objects());
   EXPECT_EQ(counts.size(), 9000u);
   for (const auto& [m, n] : counts) ASSERT_EQ(n, 1) << m;
+}
+
+TEST_P(S3SinkTest, AConnectionTestChecksTheBucketAndLeavesTheSinksStateAlone) {
+  S3SinkOptions o;
+  o.name = "lake";
+  o.bucket = bucket_;
+  o.s3.bucket = bucket_;
+  o.s3.endpoint = endpoint_;
+  o.s3.path_style = true;
+  o.relay_id = "relay-a";
+  o.data_dir = dir_.path() + "/s3/lake";
+  o.probe = true;
+  auto creds = s3::make_static_credentials(s3::Credentials{key_id_, secret_, "", std::nullopt});
+  auto missing = new_s3_sink(o, creds, metrics_, clock_);
+  Status st = missing->open();
+  EXPECT_FALSE(st);
+  EXPECT_NE(st.message().find(bucket_), std::string::npos) << st.to_string();
+  create_bucket();
+  auto sink = new_s3_sink(o, creds, metrics_, clock_);
+  EXPECT_TRUE(sink->open());
+  EXPECT_TRUE(sink->health());
+  EXPECT_FALSE(sink->pending().has_value());
+  EXPECT_TRUE(sink->close(std::chrono::steady_clock::now() + seconds(1)));
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/s3")) << "no state, no staging files";
 }
 
 INSTANTIATE_TEST_SUITE_P(Moto, S3SinkTest,
