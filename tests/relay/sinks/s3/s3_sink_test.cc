@@ -678,7 +678,8 @@ TEST_P(S3SinkTest, AWrongSecretPausesTheSinkWithoutNamingTheSecret) {
 
 TEST_P(S3SinkTest, AnUnreachableEndpointIsRetriedWithBackoffCountedByCauseAndNothingIsDropped) {
   if (GetParam() == Mode::kSigningEnforced) GTEST_SKIP() << "no server is involved";
-  // A loopback port nothing listens on: connections are refused.
+  // A loopback port bound and never listened on: connections are refused,
+  // and no other process can take the port while the test runs.
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -686,7 +687,10 @@ TEST_P(S3SinkTest, AnUnreachableEndpointIsRetriedWithBackoffCountedByCauseAndNot
   socklen_t len = sizeof addr;
   ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  ::close(fd);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
   settings_["endpoint"] = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
   auto sink = make_sink();
   ASSERT_TRUE(sink);
