@@ -456,8 +456,8 @@ class S3Sink final : public Sink {
     }
   }
 
-  // At start: no multipart upload of this relay's keys is left open across a
-  // restart (a recorded one is aborted again before its object is re-sent).
+  // The start's cleanup (no multipart upload of this relay's keys is left
+  // open across a restart) gates every upload; it is retried like one.
   void settle_cleanup(const s3::UploadOutcome& out) {
     static const std::string kKey = "(multipart cleanup)";
     if (out.result == s3::UploadResult::kConfirmed) {
@@ -488,7 +488,12 @@ class S3Sink final : public Sink {
       }
       queue_.erase(it);
       unpause(object.key);
-      // A problem of the bucket (not of one key) is over once any object goes through.
+      // A problem of the bucket (not of one key) is over once any object goes
+      // through: the objects it held go now, not at their next slow retry.
+      for (Upload& u : queue_) {
+        if (!u.in_flight && paused_.count(u.object.key) && !conflicts_.count(u.object.key))
+          u.not_before = {};
+      }
       for (auto p = paused_.begin(); p != paused_.end();) {
         p = conflicts_.count(p->first) == 0 ? paused_.erase(p) : std::next(p);
       }
