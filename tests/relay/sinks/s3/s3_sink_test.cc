@@ -302,7 +302,10 @@ TEST_P(S3SinkTest, AnObjectIsSealedWhenItReachesMaxObjectAge) {
   for (int i = 0; i < 10; ++i) b.add(1 + i, event(i, at(5, 0, 1)));
   ASSERT_TRUE(sink->deliver(b.records()).status);
   EXPECT_EQ(sink->pending(), std::optional<uint64_t>(1));
-  clock_.advance(minutes(5));  // no deliver(), no health(): the sink's own thread seals it
+  clock_.advance(minutes(2));
+  auto& age = metrics_.gauge("tern_relay_s3_oldest_unsealed_event_age_seconds", "sink=\"lake\"");
+  EXPECT_TRUE(tern::testing::wait_until([&] { return age.value() == 119; })) << age.value();
+  clock_.advance(minutes(3));  // no deliver(), no health(): the sink's own thread seals it
   ASSERT_TRUE(drained(*sink));
   auto objs = objects();
   ASSERT_EQ(objs.size(), 1u);
@@ -310,6 +313,7 @@ TEST_P(S3SinkTest, AnObjectIsSealedWhenItReachesMaxObjectAge) {
             "events/web/dt=2026-11-26/hour=05/relay-a-00000000000000000001-00000000000000000010"
             ".ndjson.gz");
   EXPECT_EQ(objs.begin()->second, b.texts);
+  EXPECT_TRUE(tern::testing::wait_until([&] { return age.value() == 0; })) << age.value();
 }
 
 TEST_P(S3SinkTest, AnObjectIsSealedWhenItsHourEndsAndTheNextHourGetsItsOwn) {
