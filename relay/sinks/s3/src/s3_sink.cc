@@ -32,6 +32,7 @@
 #include <mutex>
 #include <random>
 #include <set>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -170,10 +171,23 @@ class S3Sink final : public Sink {
       }
       cleanup_needed_ = true;
     }
-    for (int i = 0; i < opt_.max_concurrent_uploads; ++i) {
-      threads_.emplace_back([this, i] { uploader(i); });
+    try {
+      for (int i = 0; i < opt_.max_concurrent_uploads; ++i) {
+        threads_.emplace_back([this, i] { uploader(i); });
+      }
+      threads_.emplace_back([this] { housekeeper(); });
+    } catch (const std::system_error& e) {
+      stop_threads();  // and start over at the next open()
+      {
+        std::lock_guard<std::mutex> g(mu_);
+        stop_ = false;
+        add_waiting(-static_cast<int64_t>(waiting_bytes_));
+        queue_.clear();
+      }
+      state_.reset();
+      return Status::Unavailable("s3 sink \"" + opt_.name +
+                                 "\": cannot start a thread: " + e.what());
     }
-    threads_.emplace_back([this] { housekeeper(); });
     return Status::ok();
   }
 
