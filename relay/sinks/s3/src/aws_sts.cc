@@ -50,15 +50,6 @@ int to_int(std::string_view s) {
 }
 
 // Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
-std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
-
 void append_entity_decoded(std::string& out, std::string_view s) {
   static const struct {
     std::string_view name;
@@ -284,55 +275,6 @@ std::optional<std::string_view> xml_inner(std::string_view xml, std::string_view
 }
 
 }  // namespace
-
-std::optional<std::chrono::system_clock::time_point> parse_iso8601(std::string_view t) {
-  // YYYY-MM-DDTHH:MM:SS
-  if (t.size() < 19 || t[4] != '-' || t[7] != '-' ||
-      (t[10] != 'T' && t[10] != 't' && t[10] != ' ') || t[13] != ':' || t[16] != ':') {
-    return std::nullopt;
-  }
-  std::string_view y = t.substr(0, 4), mo = t.substr(5, 2), d = t.substr(8, 2), h = t.substr(11, 2),
-                   mi = t.substr(14, 2), s = t.substr(17, 2);
-  if (!is_digits(y) || !is_digits(mo) || !is_digits(d) || !is_digits(h) || !is_digits(mi) ||
-      !is_digits(s)) {
-    return std::nullopt;
-  }
-  int month = to_int(mo), day = to_int(d), hour = to_int(h), minute = to_int(mi), sec = to_int(s);
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || sec > 60) {
-    return std::nullopt;
-  }
-  std::size_t i = 19;
-  std::int64_t micros = 0;
-  if (i < t.size() && t[i] == '.') {
-    ++i;
-    std::int64_t scale = 100000;
-    std::size_t start = i;
-    while (i < t.size() && t[i] >= '0' && t[i] <= '9') {
-      micros += (t[i] - '0') * scale;
-      scale /= 10;
-      ++i;
-    }
-    if (i == start) return std::nullopt;
-  }
-  std::int64_t offset_s = 0;
-  if (i < t.size() && (t[i] == 'Z' || t[i] == 'z')) {
-    ++i;
-  } else if (i + 6 == t.size() && (t[i] == '+' || t[i] == '-') && t[i + 3] == ':' &&
-             is_digits(t.substr(i + 1, 2)) && is_digits(t.substr(i + 4, 2))) {
-    offset_s = (to_int(t.substr(i + 1, 2)) * 60 + to_int(t.substr(i + 4, 2))) * 60;
-    if (t[i] == '-') offset_s = -offset_s;
-    i += 6;
-  } else {
-    return std::nullopt;
-  }
-  if (i != t.size()) return std::nullopt;
-  std::int64_t days =
-      days_from_civil(to_int(y), static_cast<unsigned>(month), static_cast<unsigned>(day));
-  std::int64_t secs = days * 86400 + hour * 3600 + minute * 60 + sec - offset_s;
-  return std::chrono::system_clock::time_point(
-      std::chrono::duration_cast<std::chrono::system_clock::duration>(
-          std::chrono::microseconds(secs * 1000000 + micros)));
-}
 
 std::string redact(std::string text, std::initializer_list<std::string_view> secrets) {
   for (std::string_view secret : secrets) {

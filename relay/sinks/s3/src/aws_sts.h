@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "aws_credentials.h"
+#include "tern/base/iso8601.h"
 #include "tern/base/status.h"
 
 namespace tern::relay::s3::detail {
@@ -61,9 +62,8 @@ std::string form_escape(std::string_view value);
 // The text of the first <tag>...</tag> in `xml`, entities decoded.
 std::optional<std::string> xml_text(std::string_view xml, std::string_view tag);
 
-// "2026-12-06T12:35:01Z", with optional fractional seconds and a Z or
-// +HH:MM / -HH:MM offset.
-std::optional<std::chrono::system_clock::time_point> parse_iso8601(std::string_view text);
+// ISO-8601 times (Expiration): tern::base's parser.
+using base::parse_iso8601;
 
 // `text` with every non-empty secret in `secrets` replaced by "***", cut to
 // 300 characters: for messages built from a peer's answer.

@@ -2,43 +2,11 @@
 
 #include <cstdio>
 
+#include "tern/base/iso8601.h"
 #include "tern/base/json_text.h"
 
 namespace tern::relay::s3 {
 namespace {
-
-// Days since 1970-01-01 of a civil date (proleptic Gregorian), and back.
-int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-void civil_from_days(int64_t z, int64_t* y, unsigned* m, unsigned* d) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  *d = doy - (153 * mp + 2) / 5 + 1;
-  *m = mp < 10 ? mp + 3 : mp - 9;
-  *y = static_cast<int64_t>(yoe) + era * 400 + (*m <= 2);
-}
-
-bool digits(std::string_view s, std::size_t at, std::size_t n, int* out) {
-  if (at + n > s.size()) return false;
-  int v = 0;
-  for (std::size_t i = at; i < at + n; ++i) {
-    if (s[i] < '0' || s[i] > '9') return false;
-    v = v * 10 + (s[i] - '0');
-  }
-  *out = v;
-  return true;
-}
 
 std::string two(int v) {
   char b[8];
@@ -58,73 +26,18 @@ std::string seq20(uint64_t v) {
 
 }  // namespace
 
-bool parse_iso8601(std::string_view s, SysTime* out) {
-  int y, mo, d, h, mi, sec;
-  if (!digits(s, 0, 4, &y) || s.size() < 19 || s[4] != '-' || !digits(s, 5, 2, &mo) ||
-      s[7] != '-' || !digits(s, 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-      !digits(s, 11, 2, &h) || s[13] != ':' || !digits(s, 14, 2, &mi) || s[16] != ':' ||
-      !digits(s, 17, 2, &sec))
-    return false;
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return false;
-  std::size_t i = 19;
-  int64_t micros = 0;
-  if (i < s.size() && s[i] == '.') {
-    ++i;
-    int64_t scale = 100000;
-    std::size_t start = i;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
-      micros += (s[i] - '0') * scale;
-      scale /= 10;
-      ++i;
-    }
-    if (i == start) return false;
-  }
-  int64_t offset_s = 0;
-  if (i < s.size()) {
-    if (s[i] == 'Z' || s[i] == 'z') {
-      ++i;
-    } else if (s[i] == '+' || s[i] == '-') {
-      int oh, om;
-      if (!digits(s, i + 1, 2, &oh) || i + 3 >= s.size() || s[i + 3] != ':' ||
-          !digits(s, i + 4, 2, &om))
-        return false;
-      offset_s = (oh * 3600 + om * 60) * (s[i] == '+' ? 1 : -1);
-      i += 6;
-    }
-  }
-  if (i != s.size()) return false;
-  const int64_t days = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
-  const int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - offset_s;
-  *out = SysTime(std::chrono::duration_cast<SysTime::duration>(std::chrono::seconds(secs) +
-                                                               std::chrono::microseconds(micros)));
-  return true;
-}
-
 Partition partition_at(std::string source, SysTime t) {
-  const int64_t secs =
-      std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
-  int64_t days = secs / 86400;
-  int64_t rem = secs % 86400;
-  if (rem < 0) {
-    rem += 86400;
-    --days;
-  }
-  int64_t y;
-  unsigned m, d;
-  civil_from_days(days, &y, &m, &d);
-  char date[32];
-  std::snprintf(date, sizeof date, "%04lld-%02u-%02u", static_cast<long long>(y), m, d);
+  // "YYYY-MM-DDTHH:...": the UTC date and hour, as every timestamp is written.
+  const std::string text = base::format_iso8601_ms(t);
   Partition p;
   p.source = std::move(source);
-  p.date = date;
-  p.hour = static_cast<int>(rem / 3600);
+  p.date = text.substr(0, 10);
+  p.hour = (text[11] - '0') * 10 + (text[12] - '0');
   return p;
 }
 
 SysTime hour_start(const Partition& p) {
-  SysTime t;
-  if (!parse_iso8601(p.date + "T" + two(p.hour) + ":00:00Z", &t)) return SysTime{};
-  return t;
+  return base::parse_iso8601(p.date + "T" + two(p.hour) + ":00:00Z").value_or(SysTime{});
 }
 
 std::string_view top_level_string(std::string_view e, std::string_view name) {

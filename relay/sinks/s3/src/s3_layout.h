@@ -20,9 +20,6 @@ namespace tern::relay::s3 {
 
 using SysTime = std::chrono::system_clock::time_point;
 
-// "YYYY-MM-DDTHH:MM:SS[.fraction][Z|+HH:MM|-HH:MM]" (no zone: UTC) to a time.
-bool parse_iso8601(std::string_view text, SysTime* out);
-
 // The UTC hour `t` falls in, for `source`.
 Partition partition_at(std::string source, SysTime t);
 // When a partition's hour starts and ends (UTC).

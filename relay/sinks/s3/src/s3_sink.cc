@@ -43,6 +43,7 @@
 #include "s3_state.h"
 #include "s3_upload.h"
 #include "tern/base/file.h"
+#include "tern/base/iso8601.h"
 #include "tern/base/json_text.h"
 #include "tern/relay/log.h"
 
@@ -272,13 +273,12 @@ class S3Sink final : public Sink {
 
   Status take(const SinkRecord& r) {
     std::string_view received = s3::received_at_of(r.event);
-    SysTime received_t{};
-    bool have_received = !received.empty() && s3::parse_iso8601(received, &received_t);
-    SysTime at = have_received ? received_t : clock_.system_now();
+    std::optional<SysTime> received_t;
+    if (!received.empty()) received_t = base::parse_iso8601(received);
+    SysTime at = received_t.value_or(clock_.system_now());
     if (opt_.partition_by_event) {
-      SysTime ts;
       std::string_view text = s3::top_level_string(r.event, "timestamp");
-      if (!text.empty() && s3::parse_iso8601(text, &ts)) at = ts;
+      if (auto ts = text.empty() ? std::nullopt : base::parse_iso8601(text)) at = *ts;
     }
     const Partition& p = partition_of(r.source_id, at);
     auto covered = state_->covers(p, r.seq);
@@ -299,18 +299,18 @@ class S3Sink final : public Sink {
       if (!w) return w.status();
       o.writer = std::move(*w);
       o.opened_at = clock_.steady_now();
-      o.oldest_received = have_received ? received_t : clock_.system_now();
+      o.oldest_received = received_t.value_or(clock_.system_now());
       it = open_.emplace(p, std::move(o)).first;
     }
     OpenObject& o = it->second;
     Status st = o.writer->add(r.event);
     if (!st) return abandon(it, st);
     o.last_seq = r.seq;
-    if (have_received) {
+    if (received_t) {
       if (o.min_received_at.empty() || received < o.min_received_at)
         o.min_received_at.assign(received);
       if (received > o.max_received_at) o.max_received_at.assign(received);
-      if (received_t > max_received_seen_) max_received_seen_ = received_t;
+      if (*received_t > max_received_seen_) max_received_seen_ = *received_t;
     }
     if (estimated_size(o) + opt_.max_object_bytes / 256 >= opt_.max_object_bytes) return seal(it);
     return Status::ok();

@@ -838,7 +838,8 @@ TEST(AwsStsTextTest, ExpirationsParseWithFractionsAndOffsets) {
   EXPECT_EQ(base::format_iso8601_ms(*b), "2026-12-06T12:35:01.524Z");
   EXPECT_EQ(*a, *c);
   EXPECT_FALSE(detail::parse_iso8601("2026-12-06 junk").has_value());
-  EXPECT_FALSE(detail::parse_iso8601("2026-12-06T12:35:01").has_value());
+  // No zone is UTC, as everywhere in Tern.
+  EXPECT_EQ(detail::parse_iso8601("2026-12-06T12:35:01"), a);
 }
 
 TEST(AwsStsTextTest, XmlFieldsAreFoundAndUnescaped) {

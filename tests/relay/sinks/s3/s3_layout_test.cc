@@ -3,13 +3,15 @@
 
 #include <gtest/gtest.h>
 
+#include "tern/base/iso8601.h"
+
 namespace tern::relay::s3 {
 namespace {
 
 SysTime at(const char* text) {
-  SysTime t{};
-  EXPECT_TRUE(parse_iso8601(text, &t)) << text;
-  return t;
+  auto t = base::parse_iso8601(text);
+  EXPECT_TRUE(t.has_value()) << text;
+  return t.value_or(SysTime{});
 }
 
 TEST(S3LayoutTest, ObjectKeysHaveTheDocumentedLayoutWithTwentyDigitSeqs) {
@@ -39,10 +41,9 @@ TEST(S3LayoutTest, PartitionsAreUtcHoursOfTheTimeGiven) {
 }
 
 TEST(S3LayoutTest, BadTimestampsAreRefused) {
-  SysTime t;
   for (const char* bad : {"", "2026-11-26", "2026-13-01T00:00:00Z", "2026-11-26T05:00:00Q",
                           "yesterday", "2026-11-26T25:00:00Z"}) {
-    EXPECT_FALSE(parse_iso8601(bad, &t)) << bad;
+    EXPECT_FALSE(base::parse_iso8601(bad).has_value()) << bad;
   }
 }
 
