@@ -23,6 +23,9 @@ Output, one line:
              "manifest_matches": bool}},
    "overlapping_ranges": [["key", "key"], ...],   # same partition, sequence ranges intersect
    "objects_list": [{"key":.., "events":.., "first_seq":.., "last_seq":..}]}
+and with --expect-ids FILE (one messageId a line) also
+  {"expected": N, "missing_expected": N, "missing": [up to 20 ids],
+   "unexpected": N}   # ids in the lake that are not in FILE
 
 Keys default to AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN.
 Exit status: 0 when the bucket could be read (whatever it holds), 2 on a
@@ -80,6 +83,8 @@ def main():
     ap.add_argument("--prefix", default="events")
     ap.add_argument("--source", required=True)
     ap.add_argument("--relay-id", default="")
+    ap.add_argument("--expect-ids", default="",
+                    help="a file of messageIds, one a line, that must all be in the lake")
     ap.add_argument("--region", default="us-east-1")
     ap.add_argument("--access-key", default=os.environ.get("AWS_ACCESS_KEY_ID", ""))
     ap.add_argument("--secret-key", default=os.environ.get("AWS_SECRET_ACCESS_KEY", ""))
@@ -127,21 +132,24 @@ def main():
             explicit_schema=event_schema, unexpected_field_behavior="ignore"))
         partitioning = ds.partitioning(pa.schema([("dt", pa.string()), ("hour", pa.string())]),
                                        flavor="hive")
+        schema = pa.schema(list(event_schema) + [("dt", pa.string()), ("hour", pa.string())])
         try:
             dataset = ds.dataset(root, filesystem=fs, format=fmt, partitioning=partitioning,
-                                 schema=pa.schema(list(event_schema) +
-                                                  [("dt", pa.string()), ("hour", pa.string())]))
-            table = dataset.to_table(columns=["messageId", "dt", "hour", "__filename"])
+                                 schema=schema)
+            # Object by object (the dataset's __filename column over S3 with
+            # hive partitions crashes pyarrow 26), each with its partition.
+            for fragment in dataset.get_fragments():
+                table = fragment.to_table(columns=["messageId", "dt", "hour"], schema=schema)
+                for row in table.to_pylist():
+                    mid = row["messageId"]
+                    if mid is None:
+                        without_id += 1
+                    else:
+                        message_ids[mid] += 1
+                    per_hour["%s/%s" % (row["dt"], row["hour"])] += 1
+                    per_file[fragment.path] += 1
         except (OSError, pa.ArrowException) as e:
             fail("reading s3://%s: %s" % (root, e))
-        for row in table.to_pylist():
-            mid = row["messageId"]
-            if mid is None:
-                without_id += 1
-            else:
-                message_ids[mid] += 1
-            per_hour["%s/%s" % (row["dt"], row["hour"])] += 1
-            per_file[row["__filename"]] += 1
 
     # Objects, their sequence ranges, and overlaps within one partition.
     objects_list = []
@@ -194,7 +202,19 @@ def main():
         h["manifest_matches"] = h["manifest_events"] == h["events"]
 
     duplicates = sorted(mid for mid, n in message_ids.items() if n > 1)
+    expected_report = {}
+    if args.expect_ids:
+        try:
+            with open(args.expect_ids) as f:
+                expected = {line.strip() for line in f if line.strip()}
+        except OSError as e:
+            fail("reading %s: %s" % (args.expect_ids, e))
+        missing = sorted(expected.difference(message_ids))
+        expected_report = {"expected": len(expected), "missing_expected": len(missing),
+                           "missing": missing[:20],
+                           "unexpected": len(set(message_ids).difference(expected))}
     print(json.dumps({
+        **expected_report,
         "total_events": sum(per_hour.values()),
         "objects": len(data_files),
         "distinct_message_ids": len(message_ids),
