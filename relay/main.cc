@@ -360,15 +360,6 @@ Result<ControlBoot> boot_control(const Flags& flags, const RelayConfig& config) 
   return boot;
 }
 
-std::string default_relay_id(const std::string& ingest_address) {
-  char host[256] = {0};
-  if (::gethostname(host, sizeof host - 1) != 0 || !*host)
-    std::snprintf(host, sizeof host, "relay");
-  auto colon = ingest_address.rfind(':');
-  return std::string(host) + "-" +
-         (colon == std::string::npos ? ingest_address : ingest_address.substr(colon + 1));
-}
-
 int run(const Flags& flags) {
   // Signals are taken synchronously by this thread (sigwait); every thread
   // started from here on inherits the mask, so none is interrupted.

@@ -4,12 +4,14 @@
 // shared Script so the test keeps a handle after the pipeline owns the sink.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +35,12 @@ struct Script {
   std::vector<std::string> staged;
   std::vector<uint64_t> staged_seqs;
   std::vector<std::size_t> flush_sizes;  // events per successful flush()
+  // Self-acknowledging (Sink::acknowledges_itself): deliver() takes records
+  // into `held`; release() makes the oldest of them delivered.
+  bool self_ack = false;
+  std::vector<std::string> held;
+  std::vector<uint64_t> held_seqs;
+  uint64_t taken_through = 0;
   std::atomic<int> deliveries{0};
   std::atomic<int> opens{0};
   std::atomic<int> closes{0};
@@ -44,6 +52,18 @@ struct Script {
   void set_fail(bool f) {
     std::lock_guard<std::mutex> g(mu);
     fail = f;
+  }
+  std::size_t held_count() {
+    std::lock_guard<std::mutex> g(mu);
+    return held.size();
+  }
+  void release(std::size_t n) {
+    std::lock_guard<std::mutex> g(mu);
+    n = std::min(n, held.size());
+    events.insert(events.end(), held.begin(), held.begin() + n);
+    seqs.insert(seqs.end(), held_seqs.begin(), held_seqs.begin() + n);
+    held.erase(held.begin(), held.begin() + n);
+    held_seqs.erase(held_seqs.begin(), held_seqs.begin() + n);
   }
   void set_blocked(bool b) {
     {
@@ -75,6 +95,13 @@ class ScriptedSink final : public Sink {
     }
     for (std::size_t i = 0; i < batch.size(); ++i) {
       std::string ev(batch[i].event);
+      if (s_->self_ack) {
+        if (batch[i].seq <= s_->taken_through) continue;  // a retried batch
+        s_->taken_through = batch[i].seq;
+        s_->held.push_back(std::move(ev));
+        s_->held_seqs.push_back(batch[i].seq);
+        continue;
+      }
       if (s_->two_phase) {
         s_->staged.push_back(std::move(ev));
         s_->staged_seqs.push_back(batch[i].seq);
@@ -90,6 +117,12 @@ class ScriptedSink final : public Sink {
     return r;
   }
   bool defers_durability() const override { return s_->two_phase; }
+  bool acknowledges_itself() const override { return s_->self_ack; }
+  std::optional<uint64_t> pending() override {
+    std::lock_guard<std::mutex> g(s_->mu);
+    if (s_->held_seqs.empty()) return std::nullopt;
+    return s_->held_seqs.front();
+  }
   DeliveryResult flush() override {
     std::lock_guard<std::mutex> g(s_->mu);
     DeliveryResult r;

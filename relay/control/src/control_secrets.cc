@@ -55,7 +55,8 @@ bool is_secret_key(std::string_view key) {
   std::string last(dot == std::string_view::npos ? key : key.substr(dot + 1));
   for (char& c : last) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return last == "password" || last == "secret" || last == "secret_key" ||
-         last == "secret_access_key" || last == "token" || last == "api_key";
+         last == "secret_access_key" || last == "session_token" || last == "token" ||
+         last == "api_key";
 }
 
 std::string fingerprint(std::string_view secret) {

@@ -26,6 +26,7 @@ Result<RelayConfig> RelayApplier::build(const State& state, std::vector<FieldErr
     SinkContext ctx;
     ctx.data_dir = base_.data_dir;
     ctx.metrics = metrics_;
+    ctx.relay_id = relay_id_of(base_);
     for (const SinkConfig& sink : config->sinks) {
       // The factory validates the sink's own settings without I/O.
       auto built = registry_->create(sink, ctx);
@@ -102,6 +103,8 @@ Status RelayApplier::test_sink(const Json& sink) {
   SinkContext ctx;
   ctx.data_dir = base_.data_dir;
   ctx.metrics = metrics_;
+  ctx.relay_id = relay_id_of(base_);
+  ctx.probe = true;
   auto built = registry_->create(config->sinks.front(), ctx);
   if (!built) return built.status();
   Sink& s = *built.value();

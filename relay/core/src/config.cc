@@ -5,9 +5,12 @@
 #include "tern/relay/config.h"
 #include "tern/relay/config_toml.h"
 
+#include <unistd.h>
+
 #include <cctype>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -630,6 +633,19 @@ RelayConfig default_config(std::string data_dir, std::vector<std::string> write_
   c.sources.push_back(std::move(src));
   fill_defaults(c);
   return c;
+}
+
+std::string default_relay_id(const std::string& listen) {
+  char host[256] = {0};
+  if (::gethostname(host, sizeof host - 1) != 0 || !*host)
+    std::snprintf(host, sizeof host, "relay");
+  auto colon = listen.rfind(':');
+  return std::string(host) + "-" + (colon == std::string::npos ? listen : listen.substr(colon + 1));
+}
+
+std::string relay_id_of(const RelayConfig& config) {
+  return config.control.relay_id.empty() ? default_relay_id(config.server.listen)
+                                         : config.control.relay_id;
 }
 
 }  // namespace tern::relay

@@ -393,6 +393,7 @@ class PipelineImpl final : public DurablePipeline {
     ctx.data_dir = config_.data_dir;
     ctx.metrics = &metrics_;
     ctx.clock = &clock_;
+    ctx.relay_id = relay_id_of(config_);
     auto s = registry_.create(sc, ctx);
     if (!s) {
       Status st = s.status();

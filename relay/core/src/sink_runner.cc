@@ -261,13 +261,45 @@ void SinkRunner::acknowledge(Group& group) {
   delivered_->inc(group.batch.size() - std::min(group.batch.size(), group.rejected));
   batches_->inc(group.batches);
   const SpoolRecord& last = group.records.back();
-  acked_.store(last.seq);
-  acked_pos_ = last.end;
-  acked_pos_known_ = true;
-  spool_.ack(config_.name, last.seq);
-  if (on_ack_) on_ack_(config_.name, last.seq);
+  move_cursor(last.seq, last.end, true);
   group.clear();
+}
+
+void SinkRunner::move_cursor(uint64_t seq, SpoolPosition pos, bool pos_known) {
+  acked_.store(seq);
+  if (pos_known) {
+    acked_pos_ = pos;
+    acked_pos_known_ = true;
+  }
+  spool_.ack(config_.name, seq);
+  if (on_ack_) on_ack_(config_.name, seq);
   update_lag();
+}
+
+void SinkRunner::hand_over(Group& group) {
+  delivered_->inc(group.batch.size() - std::min(group.batch.size(), group.rejected));
+  batches_->inc(group.batches);
+  const SpoolRecord& last = group.records.back();
+  read_through_ = last.seq;
+  handed_over_.emplace_back(last.seq, last.end);
+  group.clear();
+  advance_to_sink_pending();
+}
+
+void SinkRunner::advance_to_sink_pending() {
+  std::optional<uint64_t> held = sink_->pending();
+  uint64_t target = held ? std::min(read_through_, *held - 1) : read_through_;
+  if (target <= acked_.load()) return;
+  // The position of the last group that ended at or before the target: the
+  // lag in bytes counts from there (a little more than the truth at worst).
+  SpoolPosition pos{};
+  bool known = false;
+  while (!handed_over_.empty() && handed_over_.front().first <= target) {
+    pos = handed_over_.front().second;
+    known = true;
+    handed_over_.pop_front();
+  }
+  move_cursor(target, pos, known);
 }
 
 bool SinkRunner::stopping() const {
@@ -294,6 +326,8 @@ void SinkRunner::run() {
     if (!backoff(attempt++)) break;
   }
   two_phase_ = sink_->defers_durability();
+  self_ack_ = opened && sink_->acknowledges_itself();
+  read_through_ = acked_.load();
 
   std::vector<SpoolRecord> records;
   std::vector<SinkRecord> fresh;
@@ -311,7 +345,12 @@ void SinkRunner::run() {
   while (opened) {
     {
       std::lock_guard<std::mutex> g(mu_);
-      if (stopping_ && (acked_.load() >= drain_target_ || SteadyClock::now() >= deadline_)) break;
+      // A self-acknowledging sink is done once it has taken everything: what
+      // it still holds stays in the spool for the next start.
+      if (stopping_ && (acked_.load() >= drain_target_ ||
+                        (self_ack_ && read_through_ >= drain_target_ && group.records.empty()) ||
+                        SteadyClock::now() >= deadline_))
+        break;
     }
     records.clear();
     // With deliveries to settle, take only what the spool already holds.
@@ -340,6 +379,7 @@ void SinkRunner::run() {
         }
         continue;
       }
+      if (self_ack_) advance_to_sink_pending();  // its uploads finish on their own
       update_lag();
       if (clock_.steady_now() - last_health_check >= kHealthCheckEvery) {
         set_health(sink_->health());
@@ -389,7 +429,11 @@ void SinkRunner::run() {
       gave_up = true;  // stopping: the batch stays in the spool
       break;
     }
-    if (flush) acknowledge(group);
+    if (self_ack_) {
+      hand_over(group);
+    } else if (flush) {
+      acknowledge(group);
+    }
   }
 
   SteadyClock::time_point close_deadline;
@@ -403,9 +447,16 @@ void SinkRunner::run() {
   if (opened) {
     Status cs = sink_->close(close_deadline);
     if (!cs) log::warn("sink close failed", {{"sink", name}, {"error", cs.to_string()}});
+    if (self_ack_) advance_to_sink_pending();  // what close() finished
   }
   update_lag();
-  if (gave_up || acked_.load() < target) {
+  if (self_ack_ && !gave_up && read_through_ >= target) {
+    // Held events (objects not sealed yet) stay in the spool by design.
+    if (acked_.load() < target) {
+      log::info("sink stopped holding events; they stay in the spool for the next start",
+                {{"sink", name}, {"events", target - acked_.load()}});
+    }
+  } else if (gave_up || acked_.load() < target) {
     exit_status_ =
         Status(StatusCode::kTimeout, "sink \"" + name + "\" stopped " +
                                          std::to_string(target - std::min(target, acked_.load())) +

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -82,6 +83,13 @@ class SinkRunner {
   bool deliver(Group& group, std::size_t first, const std::vector<SinkRecord>& fresh, bool flush);
   // Counts the group as delivered and moves the cursor past it.
   void acknowledge(Group& group);
+  // A self-acknowledging sink took the group: counts it and forgets it.
+  void hand_over(Group& group);
+  // Moves the cursor as far as a self-acknowledging sink allows: to just
+  // before what it still holds, else past every record read.
+  void advance_to_sink_pending();
+  // Moves the cursor to `seq` (> acked_), at spool position `pos`.
+  void move_cursor(uint64_t seq, SpoolPosition pos, bool pos_known);
   // Writes refusals (indexes into group.batch from `offset`) to the
   // dead-letter file, retrying; false if stopping first.
   bool dead_letter(Group& group, std::size_t offset, const std::vector<SinkRejection>& rejected);
@@ -98,6 +106,11 @@ class SinkRunner {
   SinkConfig config_;
   std::unique_ptr<Sink> sink_;
   bool two_phase_ = false;  // sink_->defers_durability()
+  bool self_ack_ = false;   // sink_->acknowledges_itself()
+  // Self-acknowledging sinks: the last record read, and where each handed
+  // over group ended (to know the spool position of a cursor move).
+  uint64_t read_through_ = 0;
+  std::deque<std::pair<uint64_t, SpoolPosition>> handed_over_;
   Spool& spool_;
   std::unique_ptr<SpoolReader> reader_;
   std::string dead_letter_path_;

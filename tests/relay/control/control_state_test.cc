@@ -411,11 +411,13 @@ TEST(ControlStateTest, StampingGivesChangedObjectsTheNewRevisionAndKeepsTheOther
 }
 
 TEST(ControlStateTest, SecretKeysAreRecognisedByTheirLastPartOrUnderHeaders) {
-  for (const char* key : {"password", "sasl.password", "secret", "aws.secret_access_key",
-                          "secret_key", "token", "api_key", "headers.Authorization"}) {
+  for (const char* key :
+       {"password", "sasl.password", "secret", "aws.secret_access_key", "secret_key",
+        "session_token", "token", "api_key", "headers.Authorization"}) {
     EXPECT_TRUE(is_secret_key(key)) << key;
   }
-  for (const char* key : {"brokers", "topic", "username", "headers", "password_file", "name"}) {
+  for (const char* key : {"brokers", "topic", "username", "headers", "password_file", "name",
+                          "access_key_id", "bucket"}) {
     EXPECT_FALSE(is_secret_key(key)) << key;
   }
 }

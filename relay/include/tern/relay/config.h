@@ -105,7 +105,7 @@ struct AdminConfig {
 struct ControlConfig {
   std::string url;  // empty: not managed
   std::string token_file;
-  std::string relay_id;                       // default: the host name
+  std::string relay_id;                       // default: default_relay_id()
   std::map<std::string, std::string> labels;  // reported to the control plane
 };
 
@@ -141,5 +141,13 @@ std::vector<std::string> settings_needing_restart(const RelayConfig& running,
 // The embedded default: one source "default" with `write_keys`, a file sink
 // under <data_dir>/events, every source routed to it.
 RelayConfig default_config(std::string data_dir, std::vector<std::string> write_keys);
+
+// "<hostname>-<port>", the port taken from `listen` ("0.0.0.0:8080"): what
+// a relay calls itself when --relay-id is not given. Stable across restarts
+// when the port is configured.
+std::string default_relay_id(const std::string& listen);
+
+// config.control.relay_id, else default_relay_id(config.server.listen).
+std::string relay_id_of(const RelayConfig& config);
 
 }  // namespace tern::relay
