@@ -4,7 +4,9 @@
 // against AWS and S3-compatible stores (MinIO, Ceph, R2, GCS, moto):
 // `endpoint` overrides the host, `path_style` puts the bucket in the path.
 //
-// Every call returns an S3Response; none throws or logs. Bodies are streamed
+// Every call returns an S3Response; none throws or logs. An ExpiredToken
+// (or InvalidToken) answer also invalidates the CredentialProvider's cached
+// credentials, so the next call fetches new ones. Bodies are streamed
 // from a file descriptor (no copy of an object in memory). Error messages
 // carry the HTTP status, S3's error Code and Message and the request id, never
 // a credential.
@@ -38,6 +40,9 @@ struct S3Options {
   // moves fewer than 1 KiB/s for this long; no total cap (objects are big).
   std::chrono::milliseconds stall_timeout{30000};
   std::chrono::milliseconds request_timeout{10000};  // calls without a body
+  // Entries per page of list_objects (max-keys) and list_multipart_uploads
+  // (max-uploads); S3 caps both at 1000. Tests make pages small.
+  int list_page_size = 1000;
 };
 
 // How the sink should react to a failed call.
@@ -91,6 +96,9 @@ class S3Client {
   S3Response head_object(const std::string& key);
   S3Response get_object(const std::string& key);  // body capped as above; for small objects
   S3Response head_bucket();
+  // PUT Bucket (with a LocationConstraint outside us-east-1). For tests and
+  // tools: the sink never creates its bucket.
+  S3Response create_bucket();
 
   // Multipart: parts are numbered from 1; every part but the last must be at
   // least 5 MiB on AWS.
