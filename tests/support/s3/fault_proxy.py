@@ -21,15 +21,20 @@ Faults, decided per request (control requests excepted):
                   client cannot know)
   reset_mid_body  read half of the request body, then reset the connection
                   (not forwarded)
+  delay           forward the request, then hold the store's answer for
+                  `delay_ms` before passing it on (requests in flight for a
+                  while, e.g. for a crash to land in)
   pass            forward
 
 A schedule is a list of rules; a request takes the first rule that is not
 used up and whose `every` divides the number of requests that rule has seen:
-  {"mode": "503", "count": N, "every": K, "methods": ["PUT", "POST"]}
+  {"mode": "503", "count": N, "every": K, "methods": ["PUT", "POST"],
+   "delay_ms": MS}
 `count` (default: no limit) caps the faults the rule injects, `every`
 (default 1) injects into every K-th matching request, `methods` (default:
-all) limits the rule to those methods. On the command line a rule is
-`MODE[:COUNT[:EVERY[:METHOD,METHOD]]]` (COUNT 0: no limit).
+all) limits the rule to those methods, `delay_ms` (default 500) is the
+hold of `delay`. On the command line a rule is
+`MODE[:COUNT[:EVERY[:METHOD,METHOD[:DELAY_MS]]]]` (COUNT 0: no limit).
 
 Control endpoints (answered by the proxy itself):
   POST /__fault   body: one rule or {"rules": [...]}; replaces the schedule
@@ -51,7 +56,7 @@ import threading
 import time
 import urllib.parse
 
-MODES = ("pass", "503", "500", "drop", "drop_response", "reset_mid_body")
+MODES = ("pass", "503", "500", "drop", "drop_response", "reset_mid_body", "delay")
 IO_TIMEOUT = 30.0  # seconds of silence before a connection is given up
 
 
@@ -78,8 +83,11 @@ class Schedule:
         if count < 0 or every < 1:
             raise ValueError("count must be >= 0 and every >= 1")
         methods = [str(m).upper() for m in obj.get("methods", [])]
+        delay_ms = int(obj.get("delay_ms", 500))
+        if delay_ms < 0:
+            raise ValueError("delay_ms must be >= 0")
         return {"mode": mode, "count": count, "every": every, "methods": methods,
-                "seen": 0, "done": 0}
+                "delay_ms": delay_ms, "seen": 0, "done": 0}
 
     @staticmethod
     def parse_spec(spec):
@@ -91,6 +99,8 @@ class Schedule:
             rule["every"] = int(parts[2])
         if len(parts) > 3 and parts[3]:
             rule["methods"] = parts[3].split(",")
+        if len(parts) > 4 and parts[4]:
+            rule["delay_ms"] = int(parts[4])
         return Schedule.parse_rule(rule)
 
     def replace(self, rules):
@@ -98,7 +108,7 @@ class Schedule:
             self.rules = rules
 
     def decide(self, method):
-        """The mode for one request, counted."""
+        """(mode, delay_ms) for one request, counted."""
         with self.lock:
             self.requests += 1
             for rule in self.rules:
@@ -110,11 +120,11 @@ class Schedule:
                 if rule["seen"] % rule["every"] != 0:
                     continue
                 if rule["mode"] == "pass":
-                    return "pass"
+                    return "pass", 0
                 rule["done"] += 1
                 self.injected[rule["mode"]] += 1
-                return rule["mode"]
-            return "pass"
+                return rule["mode"], rule["delay_ms"]
+            return "pass", 0
 
     def count(self, field):
         with self.lock:
@@ -124,7 +134,8 @@ class Schedule:
         with self.lock:
             return {"requests": self.requests, "forwarded": self.forwarded,
                     "injected": dict(self.injected), "upstream_errors": self.upstream_errors,
-                    "rules": [{k: r[k] for k in ("mode", "count", "every", "methods", "done")}
+                    "rules": [{k: r[k] for k in ("mode", "count", "every", "methods",
+                                                 "delay_ms", "done")}
                               for r in self.rules]}
 
 
@@ -284,7 +295,7 @@ class Handler(socketserver.BaseRequestHandler):
                 sock.sendall(json_answer(400, {"error": str(e)}))
             return True
 
-        mode = schedule.decide(method)
+        mode, delay_ms = schedule.decide(method)
         if mode in ("503", "500"):
             if expects:  # answer before the body, as S3 does; the body may follow
                 sock.sendall(s3_error(503, "Slow Down", "SlowDown", "Please reduce your request rate.")
@@ -326,6 +337,8 @@ class Handler(socketserver.BaseRequestHandler):
         if mode == "drop_response":
             sock.close()
             return False
+        if mode == "delay":
+            time.sleep(delay_ms / 1000.0)
         sock.sendall(answer)
         keep = (header(headers, "connection") or "").lower() != "close"
         return keep
@@ -395,7 +408,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--upstream", required=True, help="http://HOST:PORT of the S3 server")
     ap.add_argument("--fault", action="append", default=[],
-                    help="MODE[:COUNT[:EVERY[:METHODS]]], repeatable, in order")
+                    help="MODE[:COUNT[:EVERY[:METHODS[:DELAY_MS]]]], repeatable, in order")
     ap.add_argument("--port", type=int, default=0, help="port to listen on (0: a free one)")
     ap.add_argument("--max-seconds", type=float, default=900)
     args = ap.parse_args()
