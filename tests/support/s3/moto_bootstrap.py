@@ -81,7 +81,12 @@ def main() -> None:
             ],
         }
     )
-    role = iam.create_role(RoleName="tern-tests-writer", AssumeRolePolicyDocument=trust)
+    # 12 hours: longer than any test run.
+    role = iam.create_role(
+        RoleName="tern-tests-writer",
+        AssumeRolePolicyDocument=trust,
+        MaxSessionDuration=43200,
+    )
     iam.put_role_policy(
         RoleName="tern-tests-writer", PolicyName="all", PolicyDocument=ALLOW_ALL
     )
@@ -90,7 +95,7 @@ def main() -> None:
     # From here on every request is checked: this one proves the key works.
     sts = client("sts", endpoint, key["AccessKeyId"], key["SecretAccessKey"])
     creds = sts.assume_role(
-        RoleArn=role["Role"]["Arn"], RoleSessionName="tern-tests", DurationSeconds=3600
+        RoleArn=role["Role"]["Arn"], RoleSessionName="tern-tests", DurationSeconds=43200
     )["Credentials"]
 
     write(os.path.join(out, "access_key_id"), key["AccessKeyId"])

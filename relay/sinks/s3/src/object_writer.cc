@@ -19,6 +19,10 @@ namespace tern::relay::s3 {
 namespace {
 
 constexpr std::size_t kOutBuffer = 256 * 1024;
+// Events are gathered and deflated this much at a time: one deflate() call
+// per event costs more than the copy. Small, so compressed_bytes() follows the
+// stream closely (the s3 sink seals by it).
+constexpr std::size_t kInBuffer = 4 * 1024;
 constexpr unsigned char kGzipHeader[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255};
 
 Status errno_status(const std::string& what, const std::string& path) {
@@ -33,6 +37,7 @@ struct ObjectWriter::Impl {
   z_stream zs{};
   bool z_open = false;
   EVP_MD_CTX* md = nullptr;
+  std::string in;                  // events not yet deflated
   std::vector<unsigned char> out;  // compressed bytes not yet written
   uint64_t written = 0;            // compressed bytes written to the file
   uint64_t in_bytes = 0;
@@ -64,6 +69,16 @@ struct ObjectWriter::Impl {
     written += out.size();
     out.clear();
     return Status::ok();
+  }
+
+  // Deflates the gathered events with `flush`.
+  Status deflate_in(int flush) {
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(in.data()), static_cast<uInt>(in.size()));
+    zs.next_in = reinterpret_cast<Bytef*>(in.data());
+    zs.avail_in = static_cast<uInt>(in.size());
+    Status st = run(flush);
+    in.clear();
+    return st;
   }
 
   // Runs deflate over the pending input with `flush`, collecting its output.
@@ -103,6 +118,7 @@ Result<std::unique_ptr<ObjectWriter>> ObjectWriter::create(std::string path, int
     return Status::Internal("SHA-256 init failed for " + m.path);
   m.crc = crc32(0L, Z_NULL, 0);
   m.out.reserve(kOutBuffer + 64 * 1024);
+  m.in.reserve(kInBuffer + 4096);
   m.append_out(kGzipHeader, sizeof kGzipHeader);
   return w;
 }
@@ -114,24 +130,18 @@ Status ObjectWriter::add(std::string_view event) {
   if (!m.broken) return m.broken;
   if (m.finished) return Status::FailedPrecondition("object " + m.path + " is finished");
   // One event per line: valid JSON has raw newlines only as whitespace.
-  const bool has_newline = event.find_first_of("\r\n") != std::string_view::npos;
-  std::string line;
-  if (has_newline) {
-    line.assign(event);
-    for (char& c : line) {
-      if (c == '\n' || c == '\r') c = ' ';
+  const std::size_t start = m.in.size();
+  m.in.append(event.data(), event.size());
+  if (event.find_first_of("\r\n") != std::string_view::npos) {
+    for (std::size_t i = start; i < m.in.size(); ++i) {
+      if (m.in[i] == '\n' || m.in[i] == '\r') m.in[i] = ' ';
     }
-    event = line;
   }
-  static const char kNewline = '\n';
-  for (std::string_view piece : {event, std::string_view(&kNewline, 1)}) {
-    m.crc =
-        crc32(m.crc, reinterpret_cast<const Bytef*>(piece.data()), static_cast<uInt>(piece.size()));
-    m.zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(piece.data()));
-    m.zs.avail_in = static_cast<uInt>(piece.size());
-    Status st = m.run(Z_NO_FLUSH);
+  m.in.push_back('\n');
+  m.in_bytes += event.size() + 1;
+  if (m.in.size() >= kInBuffer) {
+    Status st = m.deflate_in(Z_NO_FLUSH);
     if (!st) return st;
-    m.in_bytes += piece.size();
   }
   ++m.events;
   return Status::ok();
@@ -145,9 +155,7 @@ Status ObjectWriter::finish() {
   Impl& m = *impl_;
   if (!m.broken) return m.broken;
   if (m.finished) return Status::ok();
-  m.zs.next_in = nullptr;
-  m.zs.avail_in = 0;
-  Status st = m.run(Z_FINISH);
+  Status st = m.deflate_in(Z_FINISH);
   if (!st) return st;
   deflateEnd(&m.zs);
   m.z_open = false;

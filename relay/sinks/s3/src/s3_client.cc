@@ -31,12 +31,14 @@
 // - curl signs every header in CURLOPT_HTTPHEADER, including one that only
 //   removes a header of curl's ("Content-Type:", "Expect:"), which is then
 //   not sent: the signature no longer matches. So no header is removed that
-//   way; every call with a body names its Content-Type.
+//   way. Headers curl adds itself (Expect, its form Content-Type on a POST
+//   that names none, User-Agent) are sent unsigned, which S3 accepts.
 
 namespace tern::relay::s3 {
 namespace {
 
 constexpr size_t kBodyCap = 1 << 20;
+constexpr size_t kUploadBuffer = 512 * 1024;
 constexpr const char kEmptySha256[] =
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
@@ -330,7 +332,24 @@ struct Request {
   std::vector<std::string> headers;  // "Name: value"
   Body body;
   Deadline deadline = Deadline::kTotal;
+  bool error_in_ok = false;  // a 200 may carry an <Error> document
 };
+
+// A body whose root element is <Error> (after an XML declaration).
+bool is_error_document(std::string_view body) {
+  size_t i = 0;
+  auto skip_space = [&] {
+    while (i < body.size() && std::isspace(static_cast<unsigned char>(body[i]))) ++i;
+  };
+  skip_space();
+  if (body.substr(i, 5) == "<?xml") {
+    size_t end = body.find("?>", i);
+    if (end == std::string_view::npos) return false;
+    i = end + 2;
+    skip_space();
+  }
+  return body.substr(i, 7) == "<Error>";
+}
 
 bool is_ip_literal(const std::string& host) {
   if (!host.empty() && host.front() == '[') return true;  // IPv6
@@ -379,7 +398,7 @@ struct S3Client::Impl {
     std::string authority = rest.substr(0, slash);
     std::string path = slash == std::string::npos ? "" : rest.substr(slash);
     std::string host = authority;
-    if (host.front() != '[') host = host.substr(0, host.find(':'));
+    if (!host.empty() && host.front() != '[') host = host.substr(0, host.find(':'));
     // Virtual-hosted unless asked otherwise, or impossible (an IP address,
     // a bucket name that is no DNS label): AWS SDKs decide the same way.
     path_style = options.path_style || is_ip_literal(host) ||
@@ -410,8 +429,12 @@ struct S3Client::Impl {
     Result<Credentials> creds = credentials->get();
     if (!creds) {
       r.status = Status(creds.status().code(), what + ": " + creds.status().message());
-      r.failure =
-          creds.status().code() == StatusCode::kUnavailable ? S3Failure::kRetry : S3Failure::kPause;
+      // Refused or not configured: a person has to act. Unreachable (an
+      // STS or metadata endpoint down, a timeout): try again.
+      const StatusCode c = creds.status().code();
+      r.failure = c == StatusCode::kPermissionDenied || c == StatusCode::kInvalidArgument
+                      ? S3Failure::kPause
+                      : S3Failure::kRetry;
       return r;
     }
 
@@ -478,6 +501,9 @@ struct S3Client::Impl {
       curl_easy_setopt(curl, CURLOPT_SEEKFUNCTION, &seek_body);
       curl_easy_setopt(curl, CURLOPT_SEEKDATA, &req.body);
       curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(body_size));
+      // Fewer, larger preads for objects of tens of MiB (curl's default is 64 KiB).
+      if (req.body.kind == Body::kFile)
+        curl_easy_setopt(curl, CURLOPT_UPLOAD_BUFFERSIZE, static_cast<long>(kUploadBuffer));
     } else if (method == "POST") {
       curl_easy_setopt(curl, CURLOPT_POST, 1L);
       curl_easy_setopt(curl, CURLOPT_POSTFIELDS, has_body ? req.body.memory.data() : "");
@@ -510,20 +536,26 @@ struct S3Client::Impl {
     }
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r.http_status);
     if (auto it = r.headers.find("etag"); it != r.headers.end()) r.etag = it->second;
-    classify(what, &r);
-    if (r.failure != S3Failure::kNone &&
-        (r.code == "ExpiredToken" || r.code == "InvalidToken" || r.code == "TokenRefreshRequired"))
+    classify(what, req.error_in_ok, &r);
+    // An expired session: the next get() fetches new credentials. A HEAD's
+    // answer has no body to name the code; a bare 400 to a request with a
+    // session token is taken for the same.
+    if (r.code == "ExpiredToken" || r.code == "InvalidToken" || r.code == "TokenRefreshRequired" ||
+        (r.code.empty() && r.http_status == 400 && !creds->session_token.empty()))
       credentials->invalidate();
     return r;
   }
 
   // Fills code, failure and status from the answer (see S3Failure).
-  static void classify(const std::string& what, S3Response* r) {
+  static void classify(const std::string& what, bool error_in_ok, S3Response* r) {
     const long s = r->http_status;
-    // S3 may answer 200 and then report an error in the body
-    // (CompleteMultipartUpload, CopyObject).
-    const bool error_body = r->body.find("<Error>") != std::string::npos;
-    if (s >= 200 && s < 300 && !error_body) {
+    const bool ok = s >= 200 && s < 300;
+    // CompleteMultipartUpload may answer 200 and then report an error as the
+    // body's root element (the status line went out before the parts were
+    // joined). Other 2xx bodies are the caller's data, never looked into.
+    const bool error_body = ok ? error_in_ok && is_error_document(r->body)
+                               : r->body.find("<Error>") != std::string::npos;
+    if (ok && !error_body) {
       r->failure = S3Failure::kNone;
       r->status = Status::ok();
       return;
@@ -726,6 +758,7 @@ S3Response S3Client::complete_multipart_upload(const std::string& key, const std
   req.key = key;
   req.query = {{"uploadId", upload_id}};
   req.deadline = Deadline::kSlowAnswer;
+  req.error_in_ok = true;
   req.headers.push_back("Content-Type: application/xml");
   if (if_none_match) req.headers.push_back("If-None-Match: *");
   req.body.kind = Body::kMemory;

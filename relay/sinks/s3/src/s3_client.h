@@ -33,11 +33,14 @@ struct S3Options {
   std::string region = "us-east-1";
   // "http://127.0.0.1:9000", "https://s3.example.com"; empty: AWS's
   // https://s3.{region}.amazonaws.com (virtual-hosted unless path_style).
+  // An endpoint given as an IP address, or a bucket name that is no DNS
+  // label, is always addressed path style.
   std::string endpoint;
   bool path_style = false;
   std::chrono::milliseconds connect_timeout{5000};
   // A request is abandoned (kTimeout, S3Failure::kRetry) when it
   // moves fewer than 1 KiB/s for this long; no total cap (objects are big).
+  // Whole seconds (curl's granularity), at least one.
   std::chrono::milliseconds stall_timeout{30000};
   std::chrono::milliseconds request_timeout{10000};  // calls without a body
   // Entries per page of list_objects (max-keys) and list_multipart_uploads
@@ -89,6 +92,8 @@ class S3Client {
 
   // PUT of bytes [offset, offset + length) of `fd` (pread; the fd's offset is
   // not moved). `sha256_hex` is the body's SHA-256 (64 lowercase hex digits).
+  // A failed read of `fd`, or a file shorter than the range, is a kIOError
+  // status (S3Failure::kRetry, http_status 0); so for upload_part.
   S3Response put_object(const std::string& key, int fd, uint64_t offset, uint64_t length,
                         const std::string& sha256_hex, const PutOptions& options);
   // PUT of a small in-memory body (manifests, markers).

@@ -3,27 +3,29 @@
 // deliver() takes records over into open objects, one per partition (source,
 // UTC hour), each a deterministic gzip stream on local disk (ObjectWriter). An
 // object is sealed when it nears max_object_bytes, when it is max_object_age
-// old, or when its hour has ended: its file is finished and renamed, its
-// range recorded in S3State, and it is queued for the uploader threads. The
-// sink's pending() is the smallest first seq over open and not yet confirmed
-// objects, so the runner moves the spool cursor only past confirmed objects;
-// after a crash the runner replays from there, recorded ranges are skipped
-// and recorded objects are uploaded again from their staging files under the
-// same keys. A housekeeping thread seals by age and hour end while no
-// deliver() comes and writes each hour's manifest and _SUCCESS marker.
+// old, or (partition = received) when the stream has left its hour: the
+// runner, caught up, asked health() after the hour's end, or an event received
+// after it came (a replay of an old hour does not seal an object per batch).
+// Sealing finishes and renames its file, records its range in S3State and
+// queues it for the uploader threads. The sink's pending() is the smallest
+// first seq over open and not yet confirmed objects, so the runner moves the
+// spool cursor only past confirmed objects; after a crash the runner replays
+// from there, recorded ranges are skipped and recorded objects are uploaded
+// again from their staging files under the same keys. A housekeeping thread
+// seals by age and hour end while no deliver() comes, and writes each hour's
+// manifest and _SUCCESS marker.
 //
 // Locking: mu_ guards the open objects, the upload queue and the counters
-// shared with the threads; no S3 call is made under it.
+// shared with the threads. No S3 call is made under it (local file and
+// SQLite writes are: sealing is rare).
 #include "tern/relay/sinks/s3.h"
 
 #include <dirent.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <condition_variable>
-#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -40,7 +42,6 @@
 #include "s3_state.h"
 #include "s3_upload.h"
 #include "tern/base/file.h"
-#include "tern/base/iso8601.h"
 #include "tern/base/json_text.h"
 #include "tern/relay/log.h"
 
@@ -185,10 +186,11 @@ class S3Sink final : public Sink {
     const std::size_t limit_objects = 2 * static_cast<std::size_t>(opt_.max_concurrent_uploads);
     const uint64_t limit_bytes = limit_objects * opt_.max_object_bytes;
     if (queue_.size() > limit_objects || waiting_bytes_ > limit_bytes) {
-      res.status = Status::Unavailable("s3 sink \"" + opt_.name +
-                                       "\": uploads behind: " + std::to_string(queue_.size()) +
-                                       " objects (" + std::to_string(waiting_bytes_) +
-                                       " bytes) waiting for s3://" + opt_.bucket);
+      res.status = Status::Unavailable(
+          "s3 sink \"" + opt_.name + "\": uploads behind: " + std::to_string(queue_.size()) +
+          " objects (" + std::to_string(waiting_bytes_) + " bytes) waiting for s3://" +
+          opt_.bucket +
+          (paused_.empty() ? std::string() : "; " + paused_.begin()->second.message()));
       return res;
     }
     seal_due_locked();
@@ -249,7 +251,7 @@ class S3Sink final : public Sink {
       std::string_view text = s3::top_level_string(r.event, "timestamp");
       if (!text.empty() && s3::parse_iso8601(text, &ts)) at = ts;
     }
-    Partition p = s3::partition_at(std::string(r.source_id), at);
+    const Partition& p = partition_of(r.source_id, at);
     auto covered = state_->covers(p, r.seq);
     if (!covered) return covered.status();
     if (*covered) {
@@ -276,13 +278,25 @@ class S3Sink final : public Sink {
     if (!st) return abandon(it, st);
     o.last_seq = r.seq;
     if (have_received) {
-      std::string text(received);
-      if (o.min_received_at.empty() || text < o.min_received_at) o.min_received_at = text;
-      if (text > o.max_received_at) o.max_received_at = text;
+      if (o.min_received_at.empty() || received < o.min_received_at)
+        o.min_received_at.assign(received);
+      if (received > o.max_received_at) o.max_received_at.assign(received);
       if (received_t > max_received_seen_) max_received_seen_ = received_t;
     }
     if (estimated_size(o) + opt_.max_object_bytes / 256 >= opt_.max_object_bytes) return seal(it);
     return Status::ok();
+  }
+
+  // Consecutive events mostly share a source and an hour: the partition is
+  // built (strings and all) only when either changes.
+  const Partition& partition_of(std::string_view source, SysTime at) {
+    if (!(cached_.valid && source == cached_.partition.source && at >= cached_.start &&
+          at < cached_.start + std::chrono::hours(1))) {
+      cached_.partition = s3::partition_at(std::string(source), at);
+      cached_.start = s3::hour_start(cached_.partition);
+      cached_.valid = true;
+    }
+    return cached_.partition;
   }
 
   uint64_t estimated_size(OpenObject& o) const {
@@ -501,7 +515,7 @@ class S3Sink final : public Sink {
       return;
     }
     const bool first = paused_.find(key) == paused_.end();
-    paused_[key] = Status::Unavailable(out.message);
+    paused_[key] = Status::Unavailable("uploads paused: " + out.message);
     paused_gauge_->set(1);
     if (first) {
       log::error("s3 sink: uploads paused until the problem is fixed; nothing is dropped",
@@ -675,6 +689,11 @@ class S3Sink final : public Sink {
   std::mutex mu_;
   std::condition_variable cv_;
   std::map<Partition, OpenObject> open_;
+  struct {
+    bool valid = false;
+    Partition partition;
+    SysTime start{};
+  } cached_;                  // deliver() only
   std::deque<Upload> queue_;  // sealed, not confirmed (in flight or waiting)
   uint64_t taken_through_ = 0;
   std::optional<uint64_t> lost_floor_;    // the first seq of an abandoned object

@@ -2,7 +2,10 @@
 // through the Sink interface as the runner drives it, with a ManualClock.
 // Every assertion reads the bucket back as a lake user would: list, GET,
 // gunzip, parse.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -23,6 +26,7 @@
 
 #include "manual_clock.h"
 #include "s3_client.h"
+#include "s3_state.h"
 #include "temp_dir.h"
 #include "tern/relay/sinks/s3.h"
 #include "wait_until.h"
@@ -123,11 +127,21 @@ std::string unique_bucket(const std::string& hint) {
   return name;
 }
 
-class S3SinkTest : public ::testing::Test {
+// moto as it starts (any key), or with request signing enforced.
+enum class Mode { kAsItStarts, kSigningEnforced };
+
+void PrintTo(Mode mode, std::ostream* os) {
+  *os << (mode == Mode::kAsItStarts ? "moto as it starts" : "signing enforced");
+}
+
+class S3SinkTest : public ::testing::TestWithParam<Mode> {
  protected:
   void SetUp() override {
-    const char* dir = std::getenv("TERN_S3_MOTO_DIR");
-    ASSERT_NE(dir, nullptr) << "run through ctest (the moto fixture sets TERN_S3_MOTO_DIR)";
+    const char* var =
+        GetParam() == Mode::kAsItStarts ? "TERN_S3_MOTO_DIR" : "TERN_S3_MOTO_AUTH_DIR";
+    const char* dir = std::getenv(var);
+    ASSERT_NE(dir, nullptr) << "run through ctest (the moto fixtures set " << var << ")";
+    moto_dir_ = dir;
     endpoint_ = read_file(std::string(dir) + "/endpoint");
     ASSERT_FALSE(endpoint_.empty());
     key_id_ = read_file(std::string(dir) + "/access_key_id");
@@ -216,14 +230,14 @@ class S3SinkTest : public ::testing::Test {
   tern::testing::TempDir dir_;
   testing::ManualClock clock_{at(5, 0, 0)};
   Metrics metrics_;
-  std::string endpoint_, key_id_, secret_, bucket_;
+  std::string moto_dir_, endpoint_, key_id_, secret_, bucket_;
   std::map<std::string, std::string> settings_;
 };
 
 const std::regex kKeyLayout(
     R"(events/web/dt=2026-11-26/hour=(\d\d)/relay-a-(\d{20})-(\d{20})\.ndjson\.gz)");
 
-TEST_F(S3SinkTest, EveryEventIsReadBackExactlyOnceAndSealedObjectsAreNearMaxObjectBytes) {
+TEST_P(S3SinkTest, EveryEventIsReadBackExactlyOnceAndSealedObjectsAreNearMaxObjectBytes) {
   create_bucket();
   auto sink = make_sink();
   ASSERT_TRUE(sink);
@@ -279,7 +293,7 @@ TEST_F(S3SinkTest, EveryEventIsReadBackExactlyOnceAndSealedObjectsAreNearMaxObje
   EXPECT_FALSE(sink->pending().has_value());
 }
 
-TEST_F(S3SinkTest, AnObjectIsSealedWhenItReachesMaxObjectAge) {
+TEST_P(S3SinkTest, AnObjectIsSealedWhenItReachesMaxObjectAge) {
   create_bucket();
   auto sink = make_sink();
   ASSERT_TRUE(sink);
@@ -297,7 +311,7 @@ TEST_F(S3SinkTest, AnObjectIsSealedWhenItReachesMaxObjectAge) {
   EXPECT_EQ(objs.begin()->second, b.texts);
 }
 
-TEST_F(S3SinkTest, AnObjectIsSealedWhenItsHourEndsAndTheNextHourGetsItsOwn) {
+TEST_P(S3SinkTest, AnObjectIsSealedWhenItsHourEndsAndTheNextHourGetsItsOwn) {
   create_bucket();
   auto sink = make_sink();
   ASSERT_TRUE(sink);
@@ -327,7 +341,7 @@ TEST_F(S3SinkTest, AnObjectIsSealedWhenItsHourEndsAndTheNextHourGetsItsOwn) {
   EXPECT_EQ(it->second.size(), 3u);
 }
 
-TEST_F(S3SinkTest, AMissingBucketPausesTheSinkAndItResumesWhenTheBucketIsCreated) {
+TEST_P(S3SinkTest, AMissingBucketPausesTheSinkAndItResumesWhenTheBucketIsCreated) {
   auto sink = make_sink();  // no bucket yet
   ASSERT_TRUE(sink);
   Batch b;
@@ -356,7 +370,7 @@ TEST_F(S3SinkTest, AMissingBucketPausesTheSinkAndItResumesWhenTheBucketIsCreated
   EXPECT_EQ(counts.size(), 20u);
 }
 
-TEST_F(S3SinkTest, ACrashBeforeTheUploadIsConfirmedWritesEachObjectOnceWithTheSameBytes) {
+TEST_P(S3SinkTest, ACrashBeforeTheUploadIsConfirmedWritesEachObjectOnceWithTheSameBytes) {
   Batch b;
   for (int i = 0; i < 8000; ++i) b.add(1 + i, event(i, at(5, 2) + seconds(i / 100)));
   std::map<std::string, std::string> staged;  // key -> bytes sealed before the crash
@@ -409,7 +423,7 @@ TEST_F(S3SinkTest, ACrashBeforeTheUploadIsConfirmedWritesEachObjectOnceWithTheSa
   }());
 }
 
-TEST_F(S3SinkTest, AnObjectAlreadyStoredWithTheSameBytesCountsAsConfirmed) {
+TEST_P(S3SinkTest, AnObjectAlreadyStoredWithTheSameBytesCountsAsConfirmed) {
   Batch b;
   for (int i = 0; i < 50; ++i) b.add(1 + i, event(i, at(5, 3)));
   std::string key, bytes, path;
@@ -453,7 +467,7 @@ TEST_F(S3SinkTest, AnObjectAlreadyStoredWithTheSameBytesCountsAsConfirmed) {
   EXPECT_EQ(c->get_object(key).body, bytes);
 }
 
-TEST_F(S3SinkTest, ADifferentObjectUnderTheKeyIsNeverOverwrittenAndPausesTheSink) {
+TEST_P(S3SinkTest, ADifferentObjectUnderTheKeyIsNeverOverwrittenAndPausesTheSink) {
   Batch b;
   for (int i = 0; i < 50; ++i) b.add(1 + i, event(i, at(5, 3)));
   {
@@ -481,7 +495,7 @@ TEST_F(S3SinkTest, ADifferentObjectUnderTheKeyIsNeverOverwrittenAndPausesTheSink
   EXPECT_EQ(counter("tern_relay_s3_objects_uploaded_total"), 0u);
 }
 
-TEST_F(S3SinkTest, MarkersAreWrittenOncePerHourWithTheManifestsCounts) {
+TEST_P(S3SinkTest, MarkersAreWrittenOncePerHourWithTheManifestsCounts) {
   create_bucket();
   settings_["max_object_bytes"] = "16KiB";
   auto sink = make_sink();
@@ -533,7 +547,7 @@ TEST_F(S3SinkTest, MarkersAreWrittenOncePerHourWithTheManifestsCounts) {
             s3::S3Failure::kNone);
 }
 
-TEST_F(S3SinkTest, ObjectsAboveTheMultipartThresholdGoInParts) {
+TEST_P(S3SinkTest, ObjectsAboveTheMultipartThresholdGoInParts) {
   create_bucket();
   settings_["max_object_bytes"] = "900KiB";
   settings_["multipart_threshold"] = "300KiB";
@@ -568,7 +582,7 @@ TEST_F(S3SinkTest, ObjectsAboveTheMultipartThresholdGoInParts) {
   EXPECT_TRUE(open_uploads.empty());
 }
 
-TEST_F(S3SinkTest, UploadsFarBehindRefuseNewBatchesWithoutTakingThem) {
+TEST_P(S3SinkTest, UploadsFarBehindRefuseNewBatchesWithoutTakingThem) {
   settings_["max_object_bytes"] = "4KiB";
   settings_["max_concurrent_uploads"] = "1";
   auto sink = make_sink();  // no bucket: nothing is confirmed
@@ -591,7 +605,7 @@ TEST_F(S3SinkTest, UploadsFarBehindRefuseNewBatchesWithoutTakingThem) {
   EXPECT_EQ(counter("tern_relay_s3_objects_sealed_total"), sealed);
 }
 
-TEST_F(S3SinkTest, BadSettingsAreRefusedNamingTheSetting) {
+TEST_P(S3SinkTest, BadSettingsAreRefusedNamingTheSetting) {
   struct Case {
     const char* key;
     const char* value;
@@ -621,6 +635,254 @@ TEST_F(S3SinkTest, BadSettingsAreRefusedNamingTheSetting) {
     EXPECT_EQ(s.status().message().find(secret_), std::string::npos);
   }
 }
+
+TEST_P(S3SinkTest, TemporaryCredentialsWithASessionTokenUpload) {
+  if (GetParam() == Mode::kAsItStarts) GTEST_SKIP() << "the signing-enforced server checks them";
+  Json session = Json::parse(read_file(moto_dir_ + "/session.json"), nullptr, false);
+  ASSERT_TRUE(session.is_object());
+  create_bucket();
+  settings_["access_key_id"] = session["AccessKeyId"].get<std::string>();
+  settings_["secret_access_key"] = session["SecretAccessKey"].get<std::string>();
+  settings_["session_token"] = session["SessionToken"].get<std::string>();
+  auto sink = make_sink();
+  ASSERT_TRUE(sink);
+  Batch b;
+  for (int i = 0; i < 10; ++i) b.add(1 + i, event(i, at(5, 6)));
+  ASSERT_TRUE(sink->deliver(b.records()).status);
+  clock_.advance(minutes(5));
+  ASSERT_TRUE(drained(*sink));
+  EXPECT_TRUE(sink->health());
+  EXPECT_EQ(message_counts(objects()).size(), 10u);
+}
+
+TEST_P(S3SinkTest, AWrongSecretPausesTheSinkWithoutNamingTheSecret) {
+  if (GetParam() == Mode::kAsItStarts) GTEST_SKIP() << "moto accepts any key as it starts";
+  create_bucket();
+  settings_["secret_access_key"] = "wrong-secret-0123456789";
+  auto sink = make_sink();
+  ASSERT_TRUE(sink);
+  Batch b;
+  for (int i = 0; i < 10; ++i) b.add(1 + i, event(i, at(5, 6)));
+  ASSERT_TRUE(sink->deliver(b.records()).status);
+  clock_.advance(minutes(5));
+  ASSERT_TRUE(tern::testing::wait_until([&] { return !sink->health(); }));
+  Status h = sink->health();
+  EXPECT_NE(h.message().find("403"), std::string::npos) << h.to_string();
+  EXPECT_EQ(h.message().find("wrong-secret-0123456789"), std::string::npos) << h.to_string();
+  EXPECT_EQ(sink->pending(), std::optional<uint64_t>(1)) << "nothing dropped";
+  std::vector<std::string> keys;
+  ASSERT_EQ(reader()->list_objects("events/", &keys).failure, s3::S3Failure::kNone);
+  EXPECT_TRUE(keys.empty());
+}
+
+TEST_P(S3SinkTest, AnUnreachableEndpointIsRetriedWithBackoffCountedByCauseAndNothingIsDropped) {
+  if (GetParam() == Mode::kSigningEnforced) GTEST_SKIP() << "no server is involved";
+  // A loopback port nothing listens on: connections are refused.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  ::close(fd);
+  settings_["endpoint"] = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  auto sink = make_sink();
+  ASSERT_TRUE(sink);
+  Batch b;
+  for (int i = 0; i < 10; ++i) b.add(1 + i, event(i, at(5, 7)));
+  ASSERT_TRUE(sink->deliver(b.records()).status);
+  clock_.advance(minutes(5));
+  const char* kRetries = "tern_relay_s3_retries_total";
+  auto retries = [&] {
+    return metrics_.counter(kRetries, "sink=\"lake\",cause=\"connection\"").value();
+  };
+  ASSERT_TRUE(tern::testing::wait_until([&] {
+    clock_.advance(seconds(31));  // past any backoff (capped at 30 s)
+    return retries() >= 3;
+  }));
+  EXPECT_EQ(sink->pending(), std::optional<uint64_t>(1)) << "nothing dropped";
+  EXPECT_EQ(counter("tern_relay_s3_objects_sealed_total"), 1u);
+  EXPECT_EQ(metrics_.gauge("tern_relay_s3_paused", "sink=\"lake\"").value(), 0)
+      << "a connection failure is retried, not a pause";
+  EXPECT_GT(metrics_.gauge("tern_relay_s3_sealed_bytes_waiting", "sink=\"lake\"").value(), 0);
+  EXPECT_TRUE(sink->close(std::chrono::steady_clock::now() + seconds(5)));
+  EXPECT_EQ(sink->pending(), std::optional<uint64_t>(1));
+}
+
+TEST_P(S3SinkTest, MultipartUploadsThisRelayLeftOpenAreAbortedAtStart) {
+  create_bucket();
+  auto c = reader();
+  const std::string ours =
+      "events/web/dt=2026-11-26/hour=05/relay-a-00000000000000000001-00000000000000000009"
+      ".ndjson.gz";
+  const std::string theirs =
+      "events/web/dt=2026-11-26/hour=05/relay-b-00000000000000000001-00000000000000000009"
+      ".ndjson.gz";
+  for (const std::string& key : {ours, theirs}) {
+    std::string id;
+    ASSERT_EQ(c->create_multipart_upload(key, s3::PutOptions{}, &id).failure, s3::S3Failure::kNone);
+  }
+  auto sink = make_sink();
+  ASSERT_TRUE(sink);
+  std::vector<s3::MultipartUpload> open_uploads;
+  ASSERT_TRUE(tern::testing::wait_until([&] {
+    open_uploads.clear();
+    return c->list_multipart_uploads("events/", &open_uploads).failure == s3::S3Failure::kNone &&
+           open_uploads.size() == 1;
+  })) << open_uploads.size()
+      << " uploads open";
+  EXPECT_EQ(open_uploads[0].key, theirs) << "another relay's upload is left alone";
+}
+
+TEST_P(S3SinkTest, StorageClassAndEncryptionSettingsReachTheObjects) {
+  create_bucket();
+  settings_["storage_class"] = "STANDARD_IA";
+  settings_["server_side_encryption"] = "AES256";
+  auto sink = make_sink();
+  ASSERT_TRUE(sink);
+  Batch b;
+  for (int i = 0; i < 10; ++i) b.add(1 + i, event(i, at(5, 8)));
+  ASSERT_TRUE(sink->deliver(b.records()).status);
+  clock_.advance(minutes(5));
+  ASSERT_TRUE(drained(*sink));
+  auto objs = objects();
+  ASSERT_EQ(objs.size(), 1u);
+  s3::S3Response h = reader()->head_object(objs.begin()->first);
+  ASSERT_EQ(h.failure, s3::S3Failure::kNone);
+  EXPECT_EQ(h.headers["x-amz-storage-class"], "STANDARD_IA");
+  EXPECT_EQ(h.headers["x-amz-server-side-encryption"], "AES256");
+  EXPECT_EQ(h.headers["x-amz-meta-events"], "10");
+}
+
+TEST_P(S3SinkTest, PartitionEventPutsEventsUnderTheirOwnTimestampsHour) {
+  create_bucket();
+  settings_["partition"] = "event";
+  auto sink = make_sink();
+  ASSERT_TRUE(sink);
+  Batch b;
+  b.add(1, event(1, at(3, 30) + seconds(2)));  // timestamp 03:30, received 03:30:02
+  std::string late = event(2, at(5, 1));
+  late.replace(late.find("\"timestamp\":\"") + 13, 24, iso(at(2, 15)));
+  b.add(2, late);  // sent from a device offline since 02:15
+  std::string none = event(3, at(5, 1));
+  none.erase(none.find(",\"timestamp\""), 39);
+  b.add(3, none);  // no timestamp: its receive hour
+  ASSERT_TRUE(sink->deliver(b.records()).status);
+  clock_.advance(minutes(5));
+  ASSERT_TRUE(drained(*sink));
+  auto objs = objects();
+  std::vector<std::string> keys;
+  for (const auto& [k, lines] : objs) keys.push_back(k.substr(0, k.find("/relay-a-")));
+  EXPECT_EQ(keys, (std::vector<std::string>{"events/web/dt=2026-11-26/hour=02",
+                                            "events/web/dt=2026-11-26/hour=03",
+                                            "events/web/dt=2026-11-26/hour=05"}));
+}
+
+TEST_P(S3SinkTest, ABatchDeliveredAgainIsTakenOnce) {
+  create_bucket();
+  auto sink = make_sink();
+  ASSERT_TRUE(sink);
+  Batch b;
+  for (int i = 0; i < 10; ++i) b.add(1 + i, event(i, at(5, 9)));
+  ASSERT_TRUE(sink->deliver(b.records()).status);
+  ASSERT_TRUE(sink->deliver(b.records()).status);  // the runner's retry after a failure
+  Batch more = b;
+  more.add(11, event(10, at(5, 9)));
+  ASSERT_TRUE(sink->deliver(more.records()).status);
+  clock_.advance(minutes(5));
+  ASSERT_TRUE(drained(*sink));
+  auto counts = message_counts(objects());
+  EXPECT_EQ(counts.size(), 11u);
+  for (const auto& [id, c] : counts) EXPECT_EQ(c, 1) << id;
+}
+
+TEST_P(S3SinkTest, CloseLeavesOpenObjectsInTheSpoolAndTheNextStartWritesThemWhole) {
+  create_bucket();
+  Batch b;
+  for (int i = 0; i < 10; ++i) b.add(1 + i, event(i, at(5, 9)));
+  {
+    auto sink = make_sink();
+    ASSERT_TRUE(sink);
+    ASSERT_TRUE(sink->deliver(b.records()).status);
+    ASSERT_TRUE(sink->close(std::chrono::steady_clock::now() + seconds(5)));
+    EXPECT_EQ(sink->pending(), std::optional<uint64_t>(1)) << "held events stay in the spool";
+  }
+  EXPECT_TRUE(objects().empty()) << "no small object on every stop";
+  Batch c = b;
+  for (int i = 10; i < 20; ++i) c.add(1 + i, event(i, at(5, 9)));
+  auto sink = make_sink();
+  ASSERT_TRUE(sink);
+  ASSERT_TRUE(sink->deliver(c.records()).status);  // replayed from the cursor, then new ones
+  clock_.advance(minutes(5));
+  ASSERT_TRUE(drained(*sink));
+  auto objs = objects();
+  ASSERT_EQ(objs.size(), 1u);
+  EXPECT_EQ(objs.begin()->second, c.texts);
+}
+
+TEST_P(S3SinkTest, AMultipartUploadCutShortByACrashIsAbortedAndTheObjectSentWhole) {
+  settings_["max_object_bytes"] = "900KiB";
+  settings_["multipart_threshold"] = "300KiB";
+  settings_["part_size"] = "256KiB";
+  Batch b;
+  std::mt19937 rng(11);
+  for (int i = 0; i < 9000; ++i) {
+    std::string noise;
+    for (int k = 0; k < 250; ++k) noise += "0123456789abcdef"[rng() % 16];
+    std::string e = event(i, at(5, 4));
+    e.insert(e.size() - 1, ",\"noise\":\"" + noise + "\"");
+    b.add(1 + i, e);
+  }
+  {
+    auto sink = make_sink();  // no bucket: sealed objects wait
+    ASSERT_TRUE(sink);
+    ASSERT_TRUE(sink->deliver(b.records()).status);
+    ASSERT_GE(counter("tern_relay_s3_objects_sealed_total"), 1u);
+  }
+  // The crash came after a part was sent: the state holds the upload's id.
+  create_bucket();
+  auto c = reader();
+  std::string key, id;
+  {
+    auto state = s3::S3State::open(dir_.path() + "/s3/lake/state.db");
+    ASSERT_TRUE(state);
+    auto pending = (*state)->pending_uploads();
+    ASSERT_TRUE(pending);
+    ASSERT_FALSE(pending->empty());
+    const s3::ObjectRecord& o = pending->front();
+    ASSERT_GT(o.bytes, 300u * 1024);
+    key = o.key;
+    ASSERT_EQ(c->create_multipart_upload(key, s3::PutOptions{}, &id).failure, s3::S3Failure::kNone);
+    int fd = ::open(o.staging_path.c_str(), O_RDONLY | O_CLOEXEC);
+    auto sha = s3::sha256_file_range(fd, 0, 256 * 1024);
+    ASSERT_TRUE(sha);
+    std::string etag;
+    ASSERT_EQ(c->upload_part(key, id, 1, fd, 0, 256 * 1024, *sha, &etag).failure,
+              s3::S3Failure::kNone);
+    ::close(fd);
+    ASSERT_TRUE((*state)->set_upload_id(key, id));
+  }
+  auto sink = make_sink();
+  ASSERT_TRUE(sink);
+  ASSERT_TRUE(sink->deliver(b.records()).status);  // the replay
+  clock_.advance(minutes(5));
+  EXPECT_TRUE(sink->health());
+  ASSERT_TRUE(drained(*sink));
+  std::vector<s3::MultipartUpload> open_uploads;
+  ASSERT_EQ(c->list_multipart_uploads("events/", &open_uploads).failure, s3::S3Failure::kNone);
+  EXPECT_TRUE(open_uploads.empty());
+  auto counts = message_counts(objects());
+  EXPECT_EQ(counts.size(), 9000u);
+  for (const auto& [m, n] : counts) ASSERT_EQ(n, 1) << m;
+}
+
+INSTANTIATE_TEST_SUITE_P(Moto, S3SinkTest,
+                         ::testing::Values(Mode::kAsItStarts, Mode::kSigningEnforced),
+                         [](const ::testing::TestParamInfo<Mode>& i) {
+                           return i.param == Mode::kAsItStarts ? std::string("AsItStarts")
+                                                               : std::string("SigningEnforced");
+                         });
 
 }  // namespace
 }  // namespace tern::relay
