@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -134,6 +135,9 @@ class EventSource {
  public:
   explicit EventSource(std::string run) : run_(std::move(run)), rng_(std::random_device{}()) {}
 
+  // Events from now on carry this `timestamp` (ISO 8601; "" for none).
+  void set_timestamp(std::string timestamp) { timestamp_ = std::move(timestamp); }
+
   // A /v1/batch body of `n` new events; their ids are appended to `ids`.
   std::string batch(int n, std::vector<std::string>* ids) {
     json events = json::array();
@@ -148,6 +152,7 @@ class EventSource {
                         {"userId", "user-" + std::to_string(next_ % 97)},
                         {"messageId", id},
                         {"properties", {{"i", next_}, {"pad", pad}}}});
+      if (!timestamp_.empty()) events.back()["timestamp"] = timestamp_;
       ids->push_back(id);
     }
     return json{{"batch", events}}.dump();
@@ -157,7 +162,21 @@ class EventSource {
   std::string run_;
   std::mt19937 rng_;
   int next_ = 0;
+  std::string timestamp_;
 };
+
+// The UTC time `hours_ago` hours before now, at minute 30: "YYYY-MM-DDTHH:30:00.000Z",
+// and its partition "YYYY-MM-DD/HH" in `partition`.
+std::string hours_ago(int hours_ago, std::string* partition) {
+  std::time_t t = std::time(nullptr) - hours_ago * 3600;
+  std::tm utc{};
+  gmtime_r(&t, &utc);
+  char text[40], part[20];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:30:00.000Z", &utc);
+  std::strftime(part, sizeof part, "%Y-%m-%d/%H", &utc);
+  *partition = part;
+  return text;
+}
 
 class S3LakeTest : public ::testing::Test {
  protected:
@@ -177,7 +196,8 @@ class S3LakeTest : public ::testing::Test {
   }
 
   // The relay's config: one source, one s3 sink writing to `bucket_`.
-  std::string config(const std::string& endpoint, const Credentials& creds) const {
+  std::string config(const std::string& endpoint, const Credentials& creds,
+                     const std::string& extra_settings = "") const {
     std::string toml = "data_dir = \"" + data_ + "\"\n" +
                        "[server]\nlisten = \"127.0.0.1:0\"\n"
                        "[[sources]]\nid = \"" +
@@ -198,7 +218,7 @@ class S3LakeTest : public ::testing::Test {
                        creds.access_key_id + "\"\nsecret_access_key = \"" +
                        creds.secret_access_key + "\"\n";
     if (!creds.session_token.empty()) toml += "session_token = \"" + creds.session_token + "\"\n";
-    return toml;
+    return toml + extra_settings;
   }
 
   bool start_relay(const std::string& toml) {
@@ -486,6 +506,36 @@ TEST_F(S3LakeTest, SlowDownsAndDroppedConnectionsAreRetriedAndEveryEventArrivesO
   }
   // Each injected fault cost the sink a retry, and /metrics says so.
   EXPECT_GE(metric(relay_.metrics(), kRetries), 4) << relay_.metrics();
+  EXPECT_EQ(relay_.terminate(), 0);
+}
+
+TEST_F(S3LakeTest, AnHourThatHasEndedGetsItsManifestAndSuccessMarkerWithEveryEventCounted) {
+  ASSERT_TRUE(create_bucket(moto_.endpoint, moto_.key));
+  // Partitioned by the events' own time, two hours that are over already:
+  // once the grace has passed, each gets its manifest, then _SUCCESS.
+  ASSERT_TRUE(start_relay(
+      config(moto_.endpoint, moto_.key, "partition = \"event\"\nmarker_grace = \"1s\"\n")));
+  EventSource events("hours");
+  std::string first_hour, second_hour;
+  events.set_timestamp(hours_ago(3, &first_hour));
+  send_all(events, 4, 250);
+  events.set_timestamp(hours_ago(2, &second_hour));
+  send_all(events, 2, 250);
+
+  EXPECT_TRUE(wait_until(
+      [&] { return metric(relay_.metrics(), "tern_relay_s3_markers_written_total") >= 2; }, 60s))
+      << relay_.metrics();
+  json report = wait_for_lake(moto_.key);
+  expect_exactly_once(report);
+  EXPECT_EQ(report["per_hour"][first_hour], 1000) << report["per_hour"].dump();
+  EXPECT_EQ(report["per_hour"][second_hour], 500) << report["per_hour"].dump();
+  for (const std::string& hour : {first_hour, second_hour}) {
+    const json& h = report["hours"][hour];
+    EXPECT_EQ(h["success"], true) << hour << ": " << h.dump();
+    EXPECT_EQ(h["manifest"], true) << hour << ": " << h.dump();
+    EXPECT_EQ(h["manifest_matches"], true) << hour << ": " << h.dump();
+  }
+  EXPECT_EQ(metric(relay_.metrics(), "tern_relay_s3_markers_written_total"), 2);
   EXPECT_EQ(relay_.terminate(), 0);
 }
 
