@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -21,6 +22,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <random>
 #include <sstream>
@@ -197,7 +199,8 @@ class S3LakeTest : public ::testing::Test {
 
   // The relay's config: one source, one s3 sink writing to `bucket_`.
   std::string config(const std::string& endpoint, const Credentials& creds,
-                     const std::string& extra_settings = "") const {
+                     const std::string& extra_settings = "",
+                     const std::string& max_object_age = "1s") const {
     std::string toml = "data_dir = \"" + data_ + "\"\n" +
                        "[server]\nlisten = \"127.0.0.1:0\"\n"
                        "[[sources]]\nid = \"" +
@@ -213,7 +216,9 @@ class S3LakeTest : public ::testing::Test {
                        "endpoint = \"" +
                        endpoint +
                        "\"\npath_style = true\n"
-                       "max_object_bytes = \"64KiB\"\nmax_object_age = \"1s\"\n"
+                       "max_object_bytes = \"64KiB\"\nmax_object_age = \"" +
+                       max_object_age +
+                       "\"\n"
                        "access_key_id = \"" +
                        creds.access_key_id + "\"\nsecret_access_key = \"" +
                        creds.secret_access_key + "\"\n";
@@ -389,7 +394,9 @@ class S3LakeTest : public ::testing::Test {
 
 TEST_F(S3LakeTest, EveryEventOfARunIsReadBackExactlyOnceFromTheBucket) {
   ASSERT_TRUE(create_bucket(moto_.endpoint, moto_.key));
-  ASSERT_TRUE(start_relay(config(moto_.endpoint, moto_.key)));
+  // Objects are sealed by size while events come (an age of 10 s leaves only
+  // the last one of each hour to age).
+  ASSERT_TRUE(start_relay(config(moto_.endpoint, moto_.key, "", "10s")));
   EventSource events("run");
   send_all(events, 30, 200);
 
@@ -398,6 +405,20 @@ TEST_F(S3LakeTest, EveryEventOfARunIsReadBackExactlyOnceFromTheBucket) {
   EXPECT_EQ(report["total_events"], 6000);
   // 6000 events of ~110 compressed bytes do not fit one 64 KiB object.
   EXPECT_GE(report["objects"].get<int>(), 3) << report.dump();
+  // No small files: every object but the last of its hour is at least 90%
+  // of max_object_bytes.
+  std::map<std::string, std::vector<json>> by_hour;
+  for (const json& o : report["objects_list"]) {
+    std::string key = o["key"];
+    by_hour[key.substr(0, key.rfind('/'))].push_back(o);
+  }
+  for (auto& [hour, objects] : by_hour) {
+    std::sort(objects.begin(), objects.end(), [](const json& a, const json& b) {
+      return a["first_seq"].get<uint64_t>() < b["first_seq"].get<uint64_t>();
+    });
+    for (std::size_t i = 0; i + 1 < objects.size(); ++i)
+      EXPECT_GE(objects[i]["bytes"].get<double>(), 0.9 * 64 * 1024) << objects[i].dump();
+  }
   EXPECT_GE(metric(relay_.metrics(), kUploadedObjects), report["objects"].get<double>());
   EXPECT_EQ(relay_.terminate(), 0);
 }

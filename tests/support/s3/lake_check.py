@@ -22,7 +22,7 @@ Output, one line:
              "manifest": bool, "manifest_events": N or null,
              "manifest_matches": bool}},
    "overlapping_ranges": [["key", "key"], ...],   # same partition, sequence ranges intersect
-   "objects_list": [{"key":.., "events":.., "first_seq":.., "last_seq":..}]}
+   "objects_list": [{"key":.., "events":.., "bytes":.., "first_seq":.., "last_seq":..}]}
 and with --expect-ids FILE (one messageId a line) also
   {"expected": N, "missing_expected": N, "missing": [up to 20 ids],
    "unexpected": N}   # ids in the lake that are not in FILE
@@ -119,6 +119,7 @@ def main():
     files = [i for i in infos if i.type == pafs.FileType.File]
     data_files = sorted(i.path for i in files if i.path.endswith(".ndjson.gz")
                         and not i.base_name.startswith(("_", ".")))
+    sizes = {i.path: i.size for i in files}
     markers = {i.path for i in files if i.base_name.startswith("_SUCCESS.")}
     manifests = {i.path for i in manifest_infos if i.type == pafs.FileType.File}
 
@@ -160,7 +161,8 @@ def main():
         m = HOUR_RE.match(rel)
         name = path.rsplit("/", 1)[1]
         k = KEY_RE.match(name)
-        entry = {"key": path[len(args.bucket) + 1:], "events": per_file.get(path, 0)}
+        entry = {"key": path[len(args.bucket) + 1:], "events": per_file.get(path, 0),
+                 "bytes": sizes.get(path)}
         if k:
             entry.update(relay_id=k.group("relay"), first_seq=int(k.group("first")),
                          last_seq=int(k.group("last")))
