@@ -167,10 +167,10 @@ class EventSource {
   std::string timestamp_;
 };
 
-// The UTC time `hours_ago` hours before now, at minute 30: "YYYY-MM-DDTHH:30:00.000Z",
+// The UTC time `hours` hours before now, at minute 30: "YYYY-MM-DDTHH:30:00.000Z",
 // and its partition "YYYY-MM-DD/HH" in `partition`.
-std::string hours_ago(int hours_ago, std::string* partition) {
-  std::time_t t = std::time(nullptr) - hours_ago * 3600;
+std::string hours_ago(int hours, std::string* partition) {
+  std::time_t t = std::time(nullptr) - hours * 3600;
   std::tm utc{};
   gmtime_r(&t, &utc);
   char text[40], part[20];
@@ -423,7 +423,7 @@ TEST_F(S3LakeTest, EveryEventOfARunIsReadBackExactlyOnceFromTheBucket) {
   EXPECT_EQ(relay_.terminate(), 0);
 }
 
-TEST_F(S3LakeTest, KilledMidUploadThreeTimesLosesNoEventAndWritesNoneTwice) {
+TEST_F(S3LakeTest, KilledMidUploadFourTimesLosesNoEventAndWritesNoneTwice) {
   ASSERT_TRUE(create_bucket(moto_.endpoint, moto_.key));
   // The store's answer to every upload is held 300 ms, so uploads are in
   // flight (some already stored, not yet confirmed) when the kills land.
