@@ -16,6 +16,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -65,6 +67,15 @@ struct RawMessage {
   std::optional<std::chrono::system_clock::time_point> timestamp;
 };
 
+// How a flush_async() ended; its callback gets exactly one of these.
+enum class FlushResult : int {
+  kSent = 0,       // everything queued when it was called is sent (or nothing was queued)
+  kTimedOut = 1,   // the deadline came first (offline, server down): the rest stays queued
+  kCancelled = 2,  // shut down, or nothing may be sent (consent, opt-out, the kill switch)
+};
+
+const char* flush_result_name(FlushResult result) noexcept;  // "sent", "timed_out", "cancelled"
+
 class Client {
  public:
   // Opens (or creates) the store at config.storage_path, restores identity
@@ -105,6 +116,39 @@ class Client {
   // kPermissionDenied (consent unknown/denied or opted out: nothing may be
   // sent), kCancelled (shut down).
   Status flush(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+  // Starts a flush that never blocks the caller: the worker uploads what is
+  // queued now until `deadline` from now, then calls `done` exactly once, on
+  // the worker thread (it must return promptly and must not call into this
+  // client's flush/shutdown). Nothing on the caller's thread touches disk or
+  // network. kOk when started (`done` will be called); kInvalidArgument (no
+  // callback, negative deadline) or kCancelled (shut down) otherwise, and
+  // then `done` is never called. Counted in Stats::background_flushes_*.
+  Status flush_async(std::chrono::milliseconds deadline, std::function<void(FlushResult)> done);
+
+  // Application lifecycle, as Segment's mobile spec names it. Calling them is
+  // the opt-in (C and C++ hosts call them; the Swift and Java bindings call
+  // them from the operating system's callbacks). Any thread; never block.
+  //
+  // app_launched: at process start. Records "Application Installed" on the
+  // first launch ever, "Application Updated" when `build` differs from the
+  // stored one (an existing queue from an SDK without lifecycle counts as an
+  // update from an unknown version), in the same transaction that stores
+  // the new version and build. Remembers url/referrer for the next Opened.
+  // Does not by itself mean the app is in the foreground: a process woken in
+  // the background (push, background fetch) calls only this.
+  Status app_launched(std::string_view version, std::string_view build, std::string_view url = {},
+                      std::string_view referrer = {});
+  // The app came to the foreground: "Application Opened" (from_background
+  // false for the first one after launch), continuing or starting a session.
+  // Idempotent while already in the foreground.
+  Status app_foreground();
+  // The app went to the background: "Application Backgrounded" (idempotent
+  // while already in the background); the session's timeout runs from here.
+  Status app_background();
+  // The current session's id (its start, ms since the epoch), or nullopt
+  // when there is none (sessions off, none started yet, or it expired).
+  std::optional<int64_t> session_id() const;
 
   // Forgets the user: clears user id and traits, makes a new anonymous id.
   // Queued events keep the identity they were recorded with.

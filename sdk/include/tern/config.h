@@ -67,6 +67,23 @@ struct Config {
   bool gzip = true;
   CurlTransportOptions http;  // used when `transport` is null
 
+  // Sessions: every event carries context.sessionId (the session's start in
+  // ms since the epoch, a number) and the session's first event
+  // context.sessionStart: true. A session starts with the first event after
+  // launch, or after session_timeout in the background or idle; it ends
+  // past 24 h. Its state is a row of the store, written with the events.
+  bool track_sessions = true;
+  std::chrono::milliseconds session_timeout{300'000};
+  bool session_events = false;  // also record "Session Started" / "Session Ended"
+
+  // Settings served by the relay: fetched with If-None-Match from
+  // <settings_endpoint>/v1/projects/<write_key>/settings by app_launched()
+  // and app_foreground() (at most every settings_min_interval); the last
+  // good copy is kept in the store and applied at the next start.
+  bool fetch_settings = true;
+  std::string settings_endpoint;  // empty: `endpoint`
+  std::chrono::milliseconds settings_min_interval{300'000};
+
   // Consent when none was persisted yet.
   Consent default_consent = Consent::kGranted;
 

@@ -45,6 +45,16 @@ struct Stats {
   uint64_t pending = 0;                // events handed to the worker, not yet stored
   uint64_t bytes_sent = 0;             // request bodies on the wire (after gzip), all attempts
   uint64_t corrupt_db_recoveries = 0;  // times a corrupt database was moved aside
+  uint64_t lifecycle_events = 0;       // Application Installed/Updated/Opened/Backgrounded recorded
+  uint64_t sessions_started = 0;
+  uint64_t settings_fetched = 0;         // 200 answers applied
+  uint64_t settings_not_modified = 0;    // 304 answers
+  uint64_t settings_failed = 0;          // failed or malformed fetches (the last good copy stays)
+  uint64_t sampled_out = 0;              // events not recorded because their session is sampled out
+  uint64_t kill_switch_refused = 0;      // events not captured while settings said enabled: false
+  uint64_t background_flushes_sent = 0;  // flush_async() outcomes
+  uint64_t background_flushes_timed_out = 0;
+  uint64_t background_flushes_cancelled = 0;
 
   uint64_t dropped_for(DropReason r) const {
     return dropped_by_reason[static_cast<std::size_t>(r)];

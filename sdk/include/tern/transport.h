@@ -18,11 +18,13 @@
 namespace tern {
 
 struct HttpRequest {
-  std::string url;        // full URL, e.g. "https://relay.example.com/v1/batch"
-  std::string write_key;  // sent as HTTP Basic user name with an empty password
-  std::string body;       // the (possibly gzipped) payload
-  bool gzip = true;       // body is gzip-compressed: send Content-Encoding: gzip
+  std::string method = "POST";  // "POST" (batches, with `body`) or "GET" (settings)
+  std::string url;              // full URL, e.g. "https://relay.example.com/v1/batch"
+  std::string write_key;        // sent as HTTP Basic user name with an empty password
+  std::string body;             // the (possibly gzipped) payload
+  bool gzip = true;             // body is gzip-compressed: send Content-Encoding: gzip
   std::string content_type = "application/json";
+  std::string if_none_match;  // sent as If-None-Match when not empty (GET)
 };
 
 struct HttpResponse {
@@ -31,6 +33,7 @@ struct HttpResponse {
   std::optional<std::chrono::milliseconds> retry_after;
   std::string body;   // the response body, possibly truncated (for per-event rejections)
   std::string error;  // transport-level error text when status_code == 0
+  std::string etag;   // the ETag header, when the server sent one
 };
 
 class Transport {

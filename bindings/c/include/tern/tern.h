@@ -177,6 +177,9 @@ typedef struct tern_http_request {
   size_t body_length;
   int gzip;
   const char* content_type;
+  /* Appended in 0.x (read them only when struct_size covers them): */
+  const char* method;        /* "POST" (batches) or "GET" (settings, no body) */
+  const char* if_none_match; /* send as If-None-Match; NULL: none */
 } tern_http_request;
 
 /* Where a host transport reports the outcome of one request, through the
@@ -220,6 +223,10 @@ TERN_EXPORT tern_status tern_http_response_set_body(tern_http_response* response
  * TERN_INVALID_ARGUMENT. */
 TERN_EXPORT tern_status tern_http_response_set_error(tern_http_response* response,
                                                      const char* error);
+/* The response's ETag header (copied), for the settings fetch. TERN_OK or
+ * TERN_INVALID_ARGUMENT (NULL). */
+TERN_EXPORT tern_status tern_http_response_set_etag(tern_http_response* response,
+                                                    const char* etag);
 
 /* Plugin: enriches, filters or drops an event before it is stored. Ownership
  * of `state` as for tern_logger. process() runs on the thread making the
@@ -299,6 +306,16 @@ TERN_EXPORT tern_status tern_options_set_default_consent(tern_options* options,
 TERN_EXPORT tern_status tern_options_set_library_name(tern_options* options, const char* name);
 TERN_EXPORT tern_status tern_options_set_library_version(tern_options* options,
                                                          const char* version);
+/* Sessions (default on): events carry context.sessionId and, first in a
+ * session, context.sessionStart. Session Started/Ended events are off by
+ * default. */
+TERN_EXPORT tern_status tern_options_set_track_sessions(tern_options* options, int enabled);
+TERN_EXPORT tern_status tern_options_set_session_timeout_ms(tern_options* options, int64_t ms);
+TERN_EXPORT tern_status tern_options_set_session_events(tern_options* options, int enabled);
+/* Settings served by the relay (default on), fetched by the lifecycle calls
+ * from the settings endpoint ("" means the endpoint). */
+TERN_EXPORT tern_status tern_options_set_fetch_settings(tern_options* options, int enabled);
+TERN_EXPORT tern_status tern_options_set_settings_endpoint(tern_options* options, const char* url);
 /* The built-in libcurl transport (used when no host transport is set; a
  * library built with CMake TERN_TRANSPORT=none has none). */
 TERN_EXPORT tern_status tern_options_set_http_connect_timeout_ms(tern_options* options, int64_t ms);
@@ -416,6 +433,44 @@ TERN_EXPORT tern_status tern_client_alias(tern_client* client, const char* new_u
  * TERN_INVALID_ARGUMENT (NULL client, negative timeout). */
 TERN_EXPORT tern_status tern_client_flush(tern_client* client, int64_t timeout_ms);
 
+/* How a tern_client_flush_async ended. */
+typedef enum tern_flush_result {
+  TERN_FLUSH_SENT = 0,      /* everything queued at the call is sent (or nothing was) */
+  TERN_FLUSH_TIMED_OUT = 1, /* the deadline came first; the rest stays queued */
+  TERN_FLUSH_CANCELLED = 2  /* shut down, or nothing may be sent (consent, opt-out,
+                               the kill switch) */
+} tern_flush_result;
+
+typedef void (*tern_flush_callback)(tern_flush_result result, void* user_data);
+
+/* A flush that never blocks the caller (for an app going to the
+ * background): the worker uploads what is queued until deadline_ms from now,
+ * then calls `callback(result, user_data)` exactly once, on the worker
+ * thread (it must return promptly and must not call tern_client_flush,
+ * tern_client_shutdown or tern_client_destroy). TERN_OK when started;
+ * otherwise the callback is never called: TERN_INVALID_ARGUMENT (NULL
+ * client or callback, negative deadline), TERN_SHUTDOWN. */
+TERN_EXPORT tern_status tern_client_flush_async(tern_client* client, int64_t deadline_ms,
+                                                tern_flush_callback callback, void* user_data);
+
+/* Application lifecycle (Segment's mobile spec). Calling them is the opt-in.
+ * tern_client_app_launched at process start (`url` and `referrer` may be
+ * NULL): "Application Installed" on the first launch ever, "Application
+ * Updated" when `build` changed; it does not mean the app is in the
+ * foreground (a process woken in the background calls only this).
+ * tern_client_app_foreground: "Application Opened" (idempotent while in the
+ * foreground). tern_client_app_background: "Application Backgrounded".
+ * Any thread; they never block. TERN_OK, TERN_INVALID_ARGUMENT (NULL client,
+ * NULL version/build, invalid UTF-8), TERN_SHUTDOWN. */
+TERN_EXPORT tern_status tern_client_app_launched(tern_client* client, const char* version,
+                                                 const char* build, const char* url,
+                                                 const char* referrer);
+TERN_EXPORT tern_status tern_client_app_foreground(tern_client* client);
+TERN_EXPORT tern_status tern_client_app_background(tern_client* client);
+/* The current session's id (its start in ms since the epoch) into *out, or 0
+ * when there is none. TERN_OK or TERN_INVALID_ARGUMENT (NULL). */
+TERN_EXPORT tern_status tern_client_session_id(const tern_client* client, int64_t* out);
+
 /* Forgets the user: clears user id and traits, makes a new anonymous id.
  * Queued events keep the identity they were recorded with. Any thread.
  * TERN_OK or TERN_INVALID_ARGUMENT (NULL). */
@@ -470,6 +525,17 @@ typedef struct tern_stats {
   uint64_t bytes_sent;   /* request bodies on the wire, all attempts */
   uint64_t corrupt_db_recoveries;
   uint64_t dropped_by_reason[TERN_DROP_REASON_SLOTS]; /* indexed by tern_drop_reason */
+  /* Appended: lifecycle, sessions, settings, background flushes. */
+  uint64_t lifecycle_events;
+  uint64_t sessions_started;
+  uint64_t settings_fetched;
+  uint64_t settings_not_modified;
+  uint64_t settings_failed;
+  uint64_t sampled_out;
+  uint64_t kill_switch_refused;
+  uint64_t background_flushes_sent;
+  uint64_t background_flushes_timed_out;
+  uint64_t background_flushes_cancelled;
 } tern_stats;
 
 /* Fills *stats (see tern_stats). Any thread. TERN_OK, or

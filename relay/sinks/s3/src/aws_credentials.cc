@@ -4,19 +4,15 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
 #include <condition_variable>
 #include <cstdlib>
-#include <cstring>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <sstream>
 #include <utility>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
+#include "aws_metadata.h"
 #include "aws_sts.h"
 
 namespace tern::relay::s3 {
@@ -31,43 +27,13 @@ constexpr auto kRefreshMargin = std::chrono::minutes(5);
 // After a failed refresh (old credentials still valid) or a fetch that gave
 // credentials already inside the margin, the next fetch waits this long.
 constexpr auto kRefetchPause = std::chrono::seconds(10);
-constexpr auto kImdsConnectTimeout = std::chrono::milliseconds(1000);
-constexpr auto kImdsTimeout = std::chrono::milliseconds(2000);
-constexpr const char* kDefaultImds = "http://169.254.169.254";
-constexpr const char* kEcsHost = "http://169.254.170.2";
 
-using GetEnv = std::function<const char*(const char*)>;
-
-std::string env(const GetEnv& getenv, const char* name) {
-  const char* v = getenv(name);
-  return v ? std::string(v) : std::string();
-}
-
-std::string trim(std::string_view s) {
-  std::size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return std::string(s.substr(b, e - b));
-}
-
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-std::string in_quotes(const std::string& s) { return "\"" + s + "\""; }
-
-// A whole small file (a token, a credentials file); kPermissionDenied naming
-// the file and the reason, never its content.
-Result<std::string> read_small_file(const std::string& path, const std::string& who) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return Status::PermissionDenied(who + ": cannot read " + path + ": " + std::strerror(errno));
-  }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using detail::env;
+using detail::GetEnv;
+using detail::in_quotes;
+using detail::lower;
+using detail::read_small_file;
+using detail::trim;
 
 bool file_exists(const std::string& path) {
   struct stat st {};
@@ -237,112 +203,12 @@ class WebIdentitySource : public Source {
   std::string role_arn_;
 };
 
-// Credentials from a metadata endpoint's JSON answer (container and IMDS
-// share the field names).
-Result<Credentials> parse_metadata_json(const std::string& body, const std::string& who) {
-  auto j = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object()) return Status::Unavailable(who + ": the answer is not a JSON object");
-  auto str = [&](const char* key) {
-    auto it = j.find(key);
-    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-  };
-  std::string code = str("Code");
-  if (!code.empty() && code != "Success") {
-    return Status::PermissionDenied(who + ": the endpoint answered Code " + in_quotes(code));
-  }
-  Credentials c;
-  c.access_key_id = str("AccessKeyId");
-  c.secret_access_key = str("SecretAccessKey");
-  c.session_token = str("Token");
-  std::string expiration = str("Expiration");
-  if (!expiration.empty()) {
-    c.expiration = detail::parse_iso8601(expiration);
-    if (!c.expiration) {
-      return Status::Unavailable(who + ": unreadable Expiration " + in_quotes(expiration));
-    }
-  }
-  if (c.access_key_id.empty() || c.secret_access_key.empty()) {
-    return Status::Unavailable(who + ": the answer has no AccessKeyId and SecretAccessKey");
-  }
-  return c;
-}
-
-// An HTTP answer that is not 200, as a status: 5xx and 429 are worth a
-// retry, other refusals need a person.
-Status http_failure(const detail::HttpAnswer& a, const std::string& who, const std::string& what,
-                    std::initializer_list<std::string_view> secrets) {
-  if (!a.reached) {
-    return Status::Unavailable(who + ": " + what +
-                               " did not answer: " + detail::redact(a.error, secrets));
-  }
-  std::string text = who + ": " + what + " answered HTTP " + std::to_string(a.status);
-  if (a.status >= 500 || a.status == 429) return Status::Unavailable(std::move(text));
-  return Status::PermissionDenied(std::move(text));
-}
-
-// Hosts a plain-http FULL_URI may name, as the AWS SDKs allow: loopback and
-// the ECS / EKS Pod Identity agents.
-bool allowed_http_host(const std::string& host) {
-  return host == "localhost" || host.rfind("127.", 0) == 0 || host == "[::1]" ||
-         host == "169.254.170.2" || host == "169.254.170.23" || host == "[fd00:ec2::23]";
-}
-
-std::string url_host(const std::string& url) {
-  auto start = url.find("://");
-  if (start == std::string::npos) return "";
-  start += 3;
-  auto end = url.find_first_of("/?#", start);
-  std::string authority = url.substr(start, end == std::string::npos ? end : end - start);
-  auto at = authority.rfind('@');
-  if (at != std::string::npos) authority = authority.substr(at + 1);
-  if (!authority.empty() && authority[0] == '[') {
-    auto close = authority.find(']');
-    return close == std::string::npos ? authority : authority.substr(0, close + 1);
-  }
-  return authority.substr(0, authority.find(':'));
-}
-
 class ContainerSource : public Source {
  public:
   ContainerSource(GetEnv getenv, std::chrono::milliseconds timeout)
       : getenv_(std::move(getenv)), timeout_(timeout) {}
   Result<Credentials> fetch() override {
-    const std::string who = describe();
-    detail::HttpRequest req;
-    std::string relative = env(getenv_, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
-    if (!relative.empty()) {
-      req.url = std::string(kEcsHost) + (relative[0] == '/' ? "" : "/") + relative;
-    } else {
-      req.url = env(getenv_, "AWS_CONTAINER_CREDENTIALS_FULL_URI");
-      std::string scheme = lower(req.url.substr(0, req.url.find("://")));
-      if (scheme != "https" && !(scheme == "http" && allowed_http_host(lower(url_host(req.url))))) {
-        return Status::PermissionDenied(
-            who +
-            ": AWS_CONTAINER_CREDENTIALS_FULL_URI must be https, or http on loopback, "
-            "169.254.170.2 or 169.254.170.23; not " +
-            in_quotes(url_host(req.url)));
-      }
-    }
-    std::string token;
-    std::string token_file = env(getenv_, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
-    if (!token_file.empty()) {
-      auto t = read_small_file(token_file, who + " (AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE)");
-      if (!t) return t.status();
-      token = trim(*t);
-    } else {
-      token = env(getenv_, "AWS_CONTAINER_AUTHORIZATION_TOKEN");
-    }
-    if (token.find_first_of("\r\n") != std::string::npos) {
-      return Status::PermissionDenied(who + ": the authorization token holds a line break");
-    }
-    if (!token.empty()) req.headers.push_back("Authorization: " + token);
-    req.headers.push_back("Accept: application/json");
-    req.timeout = timeout_;
-    req.connect_timeout = std::min(timeout_, std::chrono::milliseconds(2000));
-    req.no_proxy = true;
-    detail::HttpAnswer a = detail::http_call(req);
-    if (!a.reached || a.status != 200) return http_failure(a, who, req.url, {token});
-    return parse_metadata_json(a.body, who);
+    return detail::fetch_container_credentials(getenv_, timeout_, describe());
   }
   std::string describe() const override { return "container"; }
 
@@ -354,56 +220,13 @@ class ContainerSource : public Source {
 class ImdsSource : public Source {
  public:
   ImdsSource(GetEnv getenv, std::chrono::milliseconds timeout)
-      : getenv_(std::move(getenv)), timeout_(std::min(timeout, kImdsTimeout)) {}
+      : getenv_(std::move(getenv)), timeout_(timeout) {}
   Result<Credentials> fetch() override {
-    const std::string who = describe();
-    std::string base = env(getenv_, "AWS_EC2_METADATA_SERVICE_ENDPOINT");
-    if (base.empty()) base = kDefaultImds;
-    while (!base.empty() && base.back() == '/') base.pop_back();
-
-    detail::HttpRequest put = request(base + "/latest/api/token");
-    put.method = "PUT";
-    put.headers.push_back("X-aws-ec2-metadata-token-ttl-seconds: 21600");
-    detail::HttpAnswer a = detail::http_call(put);
-    // No IMDSv1 fallback: an endpoint refusing the session token is an error.
-    if (!a.reached || a.status != 200) {
-      return http_failure(a, who, "IMDSv2 token request (PUT " + put.url + ")", {});
-    }
-    std::string token = trim(a.body);
-    if (token.empty()) return Status::Unavailable(who + ": IMDS gave an empty session token");
-
-    const std::string roles_url = base + "/latest/meta-data/iam/security-credentials/";
-    detail::HttpRequest get_role = request(roles_url);
-    get_role.headers.push_back("X-aws-ec2-metadata-token: " + token);
-    a = detail::http_call(get_role);
-    if (a.reached && a.status == 404) {
-      return Status::PermissionDenied(who + ": no IAM role is attached to this instance (" +
-                                      roles_url + " answered 404)");
-    }
-    if (!a.reached || a.status != 200) return http_failure(a, who, roles_url, {token});
-    std::string role = trim(a.body.substr(0, a.body.find('\n')));
-    if (role.empty() || role.find('/') != std::string::npos) {
-      return Status::PermissionDenied(who + ": " + roles_url + " named no usable role");
-    }
-
-    detail::HttpRequest get_creds = request(roles_url + role);
-    get_creds.headers.push_back("X-aws-ec2-metadata-token: " + token);
-    a = detail::http_call(get_creds);
-    if (!a.reached || a.status != 200) return http_failure(a, who, get_creds.url, {token});
-    return parse_metadata_json(a.body, who + " role " + role);
+    return detail::fetch_imds_credentials(getenv_, timeout_, describe());
   }
   std::string describe() const override { return "imds"; }
 
  private:
-  detail::HttpRequest request(std::string url) const {
-    detail::HttpRequest r;
-    r.url = std::move(url);
-    r.timeout = timeout_;
-    r.connect_timeout = std::min(timeout_, kImdsConnectTimeout);
-    r.no_proxy = true;
-    return r;
-  }
-
   GetEnv getenv_;
   std::chrono::milliseconds timeout_;
 };
@@ -519,13 +342,20 @@ class ChainProvider : public CredentialProvider {
       provider = chosen_;
     }
     if (provider) return provider->get();
+    // Until a provider has answered, one caller at a time picks and asks.
+    std::lock_guard<std::mutex> picking(pick_mu_);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      provider = chosen_;
+    }
+    if (provider) return provider->get();
     auto candidate = pick();
     if (!candidate) return candidate.status();
     provider = wrap(std::move(candidate).value());
     auto r = provider->get();
     std::lock_guard<std::mutex> lock(mu_);
     tried_ = provider->describe();
-    if (r && !chosen_) chosen_ = provider;
+    if (r) chosen_ = provider;
     return r;
   }
 
@@ -564,11 +394,16 @@ class ChainProvider : public CredentialProvider {
       Credentials c{o_.access_key_id, o_.secret_access_key, o_.session_token, std::nullopt};
       return std::unique_ptr<Source>(std::make_unique<FixedSource>(std::move(c), "settings"));
     }
-    if (!env(getenv, "AWS_ACCESS_KEY_ID").empty()) {
+    std::vector<std::string> tried = {"settings (no access_key_id)"};
+    if (env(getenv, "AWS_ACCESS_KEY_ID").empty()) {
+      tried.push_back("environment (no AWS_ACCESS_KEY_ID)");
+    } else if (!o_.profile.empty()) {
+      // A profile the sink names is an explicit choice (as a profile chosen
+      // in code is to the AWS SDKs): keys in the environment do not override it.
+      tried.push_back("environment (skipped: the sink names a profile)");
+    } else {
       return std::unique_ptr<Source>(std::make_unique<EnvironmentSource>(getenv));
     }
-    std::vector<std::string> tried = {"settings (no access_key_id)",
-                                      "environment (no AWS_ACCESS_KEY_ID)"};
 
     std::string file = env(getenv, "AWS_SHARED_CREDENTIALS_FILE");
     std::string home = env(getenv, "HOME");
@@ -634,6 +469,7 @@ class ChainProvider : public CredentialProvider {
   }
 
   const CredentialOptions o_;
+  std::mutex pick_mu_;
   mutable std::mutex mu_;
   std::shared_ptr<CredentialProvider> chosen_;
   std::string tried_;

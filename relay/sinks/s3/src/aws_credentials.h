@@ -8,7 +8,10 @@
 //   1. the sink's settings: access_key_id, secret_access_key, session_token
 //   2. AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN
 //   3. the shared credentials file (AWS_SHARED_CREDENTIALS_FILE, else
-//      ~/.aws/credentials), section `profile` (else AWS_PROFILE, else "default")
+//      ~/.aws/credentials), section `profile` (else AWS_PROFILE, else "default");
+//      a `profile` named in the settings skips step 2, as a profile chosen in
+//      code does in the AWS SDKs, and a named profile that is missing is an
+//      error, not a reason to go on down the chain
 //   4. web identity: AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN
 //      (+ AWS_ROLE_SESSION_NAME) through STS AssumeRoleWithWebIdentity
 //   5. the container credentials endpoint (ECS/EKS Pod Identity):

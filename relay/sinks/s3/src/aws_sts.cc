@@ -2,7 +2,11 @@
 
 #include <curl/curl.h>
 
+#include <cctype>
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
+#include <fstream>
 #include <memory>
 
 #include "tern/base/curl_global.h"
@@ -147,6 +151,40 @@ std::string sts_url(const StsTarget& sts) {
 
 }  // namespace
 
+std::string env(const GetEnv& getenv, const char* name) {
+  const char* v = getenv(name);
+  return v ? std::string(v) : std::string();
+}
+
+std::string trim(std::string_view s) {
+  std::size_t b = 0, e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  return std::string(s.substr(b, e - b));
+}
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string in_quotes(const std::string& s) { return "\"" + s + "\""; }
+
+Result<std::string> read_small_file(const std::string& path, const std::string& who) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return Status::PermissionDenied(who + ": cannot read " + path + ": " + std::strerror(errno));
+  }
+  std::string text(kMaxBody + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  if (in.bad()) return Status::PermissionDenied(who + ": cannot read " + path);
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.size() > kMaxBody) {
+    return Status::PermissionDenied(who + ": " + path + " is larger than 1 MiB");
+  }
+  return text;
+}
+
 HttpAnswer http_call(const HttpRequest& request) {
   base::curl_global_init_once();
   HttpAnswer answer;
@@ -157,8 +195,11 @@ HttpAnswer http_call(const HttpRequest& request) {
   }
   curl_slist* raw = nullptr;
   for (const std::string& line : request.headers) raw = curl_slist_append(raw, line.c_str());
-  raw = curl_slist_append(raw, "Expect:");
-  if (request.method == "PUT") raw = curl_slist_append(raw, "Content-Type:");
+  // No "Expect:" removal line: curl 7.88's SigV4 would sign the header it
+  // does not send (bodies here are small, so curl adds no Expect anyway).
+  if (request.method == "PUT" && request.sigv4.empty()) {
+    raw = curl_slist_append(raw, "Content-Type:");
+  }
   std::unique_ptr<curl_slist, SlistDeleter> headers(raw);
 
   char errbuf[CURL_ERROR_SIZE] = {0};
@@ -229,7 +270,7 @@ std::optional<std::string_view> xml_inner(std::string_view xml, std::string_view
   std::size_t pos = 0;
   while ((pos = xml.find(open, pos)) != std::string_view::npos) {
     std::size_t after = pos + open.size();
-    if (after < xml.size() && (xml[after] == '>' || xml[after] == ' ')) {
+    if (after < xml.size() && (xml[after] == '>' || xml[after] == ' ' || xml[after] == '/')) {
       std::size_t gt = xml.find('>', after);
       if (gt == std::string_view::npos) return std::nullopt;
       if (xml[gt - 1] == '/') return std::string_view();  // <Tag/>

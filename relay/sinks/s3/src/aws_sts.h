@@ -1,13 +1,15 @@
-// What the credential providers (aws_credentials.cc) share: one blocking
-// HTTP call over a fresh libcurl handle, the text helpers STS and the
-// metadata endpoints need (form escaping, a tiny XML field extractor,
-// ISO-8601 expirations, redaction of secrets), and the two STS calls.
+// What the credential providers (aws_credentials.cc, aws_metadata.cc) share:
+// environment and file reading, one blocking HTTP call over a fresh libcurl
+// handle, the text helpers STS and the metadata endpoints need (form
+// escaping, a tiny XML field extractor, ISO-8601 expirations, redaction of
+// secrets), and the two STS calls.
 //
 // Internal to the s3 sink. Nothing here logs; error texts never hold a
 // secret (callers pass the secrets a peer might echo to redact()).
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <initializer_list>
 #include <optional>
 #include <string>
@@ -18,6 +20,17 @@
 #include "tern/base/status.h"
 
 namespace tern::relay::s3::detail {
+
+using GetEnv = std::function<const char*(const char*)>;
+
+// The variable's value; "" when unset.
+std::string env(const GetEnv& getenv, const char* name);
+std::string trim(std::string_view s);
+std::string lower(std::string s);
+std::string in_quotes(const std::string& s);
+// A whole small file (a token, a credentials file; at most 1 MiB);
+// kPermissionDenied naming `who`, the file and the reason, never its content.
+Result<std::string> read_small_file(const std::string& path, const std::string& who);
 
 struct HttpRequest {
   std::string method = "GET";  // GET, PUT (empty body) or POST (body as a form)

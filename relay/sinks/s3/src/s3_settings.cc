@@ -104,6 +104,7 @@ Result<std::unique_ptr<Sink>> make_s3_sink(const SinkConfig& config, const SinkC
   // their name and size say gzip.
   o.upload.put.content_encoding.clear();
   o.credentials.region = o.s3.region;
+  o.probe = ctx.probe;
   auto creds = s3::make_credential_chain(o.credentials);
   if (!creds) return Status::InvalidArgument(where + creds.status().message());
   return new_s3_sink(std::move(o), std::move(*creds), *ctx.metrics, *ctx.clock);

@@ -32,6 +32,7 @@
 #include <mutex>
 #include <random>
 #include <set>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -128,6 +129,7 @@ class S3Sink final : public Sink {
   ~S3Sink() override { stop_threads(); }
 
   Status open() override {
+    if (opt_.probe) return probe();
     if (state_) return Status::ok();
     staging_ = opt_.data_dir + "/staging";
     Status st = base::make_dirs(staging_);
@@ -169,15 +171,32 @@ class S3Sink final : public Sink {
       }
       cleanup_needed_ = true;
     }
-    for (int i = 0; i < opt_.max_concurrent_uploads; ++i) {
-      threads_.emplace_back([this, i] { uploader(i); });
+    try {
+      for (int i = 0; i < opt_.max_concurrent_uploads; ++i) {
+        threads_.emplace_back([this, i] { uploader(i); });
+      }
+      threads_.emplace_back([this] { housekeeper(); });
+    } catch (const std::system_error& e) {
+      stop_threads();  // and start over at the next open()
+      {
+        std::lock_guard<std::mutex> g(mu_);
+        stop_ = false;
+        add_waiting(-static_cast<int64_t>(waiting_bytes_));
+        queue_.clear();
+      }
+      state_.reset();
+      return Status::Unavailable("s3 sink \"" + opt_.name +
+                                 "\": cannot start a thread: " + e.what());
     }
-    threads_.emplace_back([this] { housekeeper(); });
     return Status::ok();
   }
 
   DeliveryResult deliver(const std::vector<SinkRecord>& batch) override {
     DeliveryResult res;
+    if (opt_.probe || !state_) {
+      res.status = Status::FailedPrecondition("s3 sink \"" + opt_.name + "\" is not open");
+      return res;
+    }
     std::lock_guard<std::mutex> g(mu_);
     if (!broken_.is_ok()) {
       res.status = broken_;
@@ -211,6 +230,7 @@ class S3Sink final : public Sink {
   }
 
   Status health() override {
+    if (opt_.probe) return probe();
     SysTime now = clock_.system_now();
     std::lock_guard<std::mutex> g(mu_);
     // The runner asks only when it has read everything the spool holds.
@@ -239,6 +259,15 @@ class S3Sink final : public Sink {
   }
 
  private:
+  // A connection test: can the bucket be reached with these credentials? The
+  // sink's state, staging files and uploads belong to the live instance and
+  // are left alone.
+  Status probe() {
+    s3::S3Response r = client()->head_bucket();
+    if (r.failure == s3::S3Failure::kNone) return Status::ok();
+    return Status::Unavailable(r.status.message());
+  }
+
   // ---- taking records (deliver, under mu_) --------------------------------
 
   Status take(const SinkRecord& r) {
@@ -441,8 +470,8 @@ class S3Sink final : public Sink {
     }
   }
 
-  // At start: no multipart upload of this relay's keys is left open across a
-  // restart (a recorded one is aborted again before its object is re-sent).
+  // The start's cleanup (no multipart upload of this relay's keys is left
+  // open across a restart) gates every upload; it is retried like one.
   void settle_cleanup(const s3::UploadOutcome& out) {
     static const std::string kKey = "(multipart cleanup)";
     if (out.result == s3::UploadResult::kConfirmed) {
@@ -473,7 +502,12 @@ class S3Sink final : public Sink {
       }
       queue_.erase(it);
       unpause(object.key);
-      // A problem of the bucket (not of one key) is over once any object goes through.
+      // A problem of the bucket (not of one key) is over once any object goes
+      // through: the objects it held go now, not at their next slow retry.
+      for (Upload& u : queue_) {
+        if (!u.in_flight && paused_.count(u.object.key) && !conflicts_.count(u.object.key))
+          u.not_before = {};
+      }
       for (auto p = paused_.begin(); p != paused_.end();) {
         p = conflicts_.count(p->first) == 0 ? paused_.erase(p) : std::next(p);
       }

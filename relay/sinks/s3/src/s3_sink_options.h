@@ -32,6 +32,9 @@ struct S3SinkOptions {
   int max_concurrent_uploads = 4;
   s3::UploadSettings upload;
   s3::CredentialOptions credentials;
+  // A connection test (SinkContext::probe): open() and health() only check
+  // that the bucket answers; no state, staging files, threads or uploads.
+  bool probe = false;
 };
 
 // An unopened sink (its threads start in open()).

@@ -26,6 +26,7 @@
 
 #include "manual_clock.h"
 #include "s3_client.h"
+#include "s3_sink_options.h"
 #include "s3_state.h"
 #include "temp_dir.h"
 #include "tern/relay/sinks/s3.h"
@@ -301,7 +302,10 @@ TEST_P(S3SinkTest, AnObjectIsSealedWhenItReachesMaxObjectAge) {
   for (int i = 0; i < 10; ++i) b.add(1 + i, event(i, at(5, 0, 1)));
   ASSERT_TRUE(sink->deliver(b.records()).status);
   EXPECT_EQ(sink->pending(), std::optional<uint64_t>(1));
-  clock_.advance(minutes(5));  // no deliver(), no health(): the sink's own thread seals it
+  clock_.advance(minutes(2));
+  auto& age = metrics_.gauge("tern_relay_s3_oldest_unsealed_event_age_seconds", "sink=\"lake\"");
+  EXPECT_TRUE(tern::testing::wait_until([&] { return age.value() == 119; })) << age.value();
+  clock_.advance(minutes(3));  // no deliver(), no health(): the sink's own thread seals it
   ASSERT_TRUE(drained(*sink));
   auto objs = objects();
   ASSERT_EQ(objs.size(), 1u);
@@ -309,6 +313,7 @@ TEST_P(S3SinkTest, AnObjectIsSealedWhenItReachesMaxObjectAge) {
             "events/web/dt=2026-11-26/hour=05/relay-a-00000000000000000001-00000000000000000010"
             ".ndjson.gz");
   EXPECT_EQ(objs.begin()->second, b.texts);
+  EXPECT_TRUE(tern::testing::wait_until([&] { return age.value() == 0; })) << age.value();
 }
 
 TEST_P(S3SinkTest, AnObjectIsSealedWhenItsHourEndsAndTheNextHourGetsItsOwn) {
@@ -677,7 +682,8 @@ TEST_P(S3SinkTest, AWrongSecretPausesTheSinkWithoutNamingTheSecret) {
 
 TEST_P(S3SinkTest, AnUnreachableEndpointIsRetriedWithBackoffCountedByCauseAndNothingIsDropped) {
   if (GetParam() == Mode::kSigningEnforced) GTEST_SKIP() << "no server is involved";
-  // A loopback port nothing listens on: connections are refused.
+  // A loopback port bound and never listened on: connections are refused,
+  // and no other process can take the port while the test runs.
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -685,7 +691,10 @@ TEST_P(S3SinkTest, AnUnreachableEndpointIsRetriedWithBackoffCountedByCauseAndNot
   socklen_t len = sizeof addr;
   ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  ::close(fd);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
   settings_["endpoint"] = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
   auto sink = make_sink();
   ASSERT_TRUE(sink);
@@ -875,6 +884,30 @@ TEST_P(S3SinkTest, AMultipartUploadCutShortByACrashIsAbortedAndTheObjectSentWhol
   auto counts = message_counts(objects());
   EXPECT_EQ(counts.size(), 9000u);
   for (const auto& [m, n] : counts) ASSERT_EQ(n, 1) << m;
+}
+
+TEST_P(S3SinkTest, AConnectionTestChecksTheBucketAndLeavesTheSinksStateAlone) {
+  S3SinkOptions o;
+  o.name = "lake";
+  o.bucket = bucket_;
+  o.s3.bucket = bucket_;
+  o.s3.endpoint = endpoint_;
+  o.s3.path_style = true;
+  o.relay_id = "relay-a";
+  o.data_dir = dir_.path() + "/s3/lake";
+  o.probe = true;
+  auto creds = s3::make_static_credentials(s3::Credentials{key_id_, secret_, "", std::nullopt});
+  auto missing = new_s3_sink(o, creds, metrics_, clock_);
+  Status st = missing->open();
+  EXPECT_FALSE(st);
+  EXPECT_NE(st.message().find(bucket_), std::string::npos) << st.to_string();
+  create_bucket();
+  auto sink = new_s3_sink(o, creds, metrics_, clock_);
+  EXPECT_TRUE(sink->open());
+  EXPECT_TRUE(sink->health());
+  EXPECT_FALSE(sink->pending().has_value());
+  EXPECT_TRUE(sink->close(std::chrono::steady_clock::now() + seconds(1)));
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/s3")) << "no state, no staging files";
 }
 
 INSTANTIATE_TEST_SUITE_P(Moto, S3SinkTest,
