@@ -291,7 +291,9 @@ void check_sources(const State& state, Validator& v, Pipeline* p) {
     }
     if (v.count() != before) continue;
     toml::table t;
-    if (!copy_fields(src, {"revision", "settings", "write_keys", "dedup_window"}, res, v, &t)) {
+    // `settings` goes in as the [[sources]] entry's settings table: the file
+    // reader checks Tern's keys (field "settings.sampleRate", ...).
+    if (!copy_fields(src, {"revision", "write_keys", "dedup_window"}, res, v, &t)) {
       continue;
     }
     t.insert_or_assign("write_keys", std::move(keys));
@@ -444,6 +446,21 @@ Json setting_json(const std::string& text) {
     }
   }
   return text;
+}
+
+// A source's settings as the admin API shows them: only what was set.
+Json settings_json(const SourceSettings& s) {
+  Json out = Json::object();
+  if (s.enabled) out["enabled"] = *s.enabled;
+  if (s.sample_rate) out["sampleRate"] = *s.sample_rate;
+  if (s.flush_at) out["flushAt"] = *s.flush_at;
+  if (s.flush_interval_ms) out["flushIntervalMs"] = *s.flush_interval_ms;
+  if (s.session_timeout_ms) out["sessionTimeoutMs"] = *s.session_timeout_ms;
+  if (s.ttl_seconds) out["ttlSeconds"] = *s.ttl_seconds;
+  for (const auto& [key, text] : s.extra) {
+    out[key] = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  }
+  return out;
 }
 
 }  // namespace
@@ -649,7 +666,7 @@ State state_from_config(const RelayConfig& config, std::string_view now) {
                              {"rate_limit_burst", s.rate_limit_burst},
                              {"dedup_window", duration_text(s.dedup_window)},
                              {"dedup_max_entries", s.dedup_max_entries},
-                             {"settings", Json::object()},
+                             {"settings", settings_json(s.settings)},
                              {"write_keys", std::move(keys)},
                              {"revision", 0}});
   }
