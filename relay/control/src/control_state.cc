@@ -188,6 +188,26 @@ class Validator {
   std::vector<FieldError> errors_;
 };
 
+// The value at `rest` (".key", "[3]", chained, as to_toml_value names paths)
+// inside `v`; null when the path does not lead anywhere (a key with a '.').
+const Json* json_at(const Json& v, std::string_view rest) {
+  if (rest.empty()) return &v;
+  if (rest.front() == '[' && v.is_array()) {
+    auto close = rest.find(']');
+    if (close == std::string_view::npos) return nullptr;
+    std::size_t i = std::strtoul(std::string(rest.substr(1, close - 1)).c_str(), nullptr, 10);
+    return i < v.size() ? json_at(v[i], rest.substr(close + 1)) : nullptr;
+  }
+  if (rest.front() == '.' && v.is_object()) {
+    rest.remove_prefix(1);
+    auto end = std::min(rest.find('.'), rest.find('['));
+    auto it = v.find(std::string(rest.substr(0, end)));
+    if (it == v.end()) return nullptr;
+    return json_at(*it, end == std::string_view::npos ? std::string_view() : rest.substr(end));
+  }
+  return nullptr;
+}
+
 // Converts the JSON fields of an object (but `skip`) into `table`; a value
 // TOML cannot hold is an error naming its field.
 bool copy_fields(const Json& object, const std::set<std::string>& skip, const std::string& resource,
@@ -199,9 +219,11 @@ bool copy_fields(const Json& object, const std::set<std::string>& skip, const st
       table->insert_or_assign(key, std::forward<decltype(x)>(x));
     });
     if (!ok) {
+      const Json* at = json_at(value, std::string_view(bad).substr(key.size()));
+      if (!at) at = &value;
       v.fail(resource, bad,
-             value.is_null() ? "must not be null (leave the key out for its default)"
-                             : "unsupported value " + value.dump());
+             at->is_null() ? "must not be null (leave the key out for its default)"
+                           : "unsupported value " + at->dump());
       return false;
     }
   }
