@@ -555,6 +555,40 @@ TEST_F(ControlPlaneTest, DryRunsAnswerWithTheDiffAndChangeNothing) {
   EXPECT_EQ(api.get("/admin/v1/sources/dry-new").status, 404);
 }
 
+TEST_F(ControlPlaneTest, ASourcesSdkSettingsChangedThroughTheApiAreServedFromTheNextRequest) {
+  AdminClient api = admin();
+  Reply src = api.post("/admin/v1/sources", {{"id", "settings-app"}});
+  ASSERT_EQ(src.status, 201) << src;
+  std::string key = src.json_body()["write_keys"][0].value("key", "");
+  std::string key_id = src.json_body()["write_keys"][0].value("id", "");
+  std::string url = "http://" + ingest() + "/v1/projects/" + key + "/settings";
+  HttpClient http;
+  Reply before = http.request("GET", url, "");
+  ASSERT_EQ(before.status, 200) << before;
+  EXPECT_EQ(before.json_body()["tern"]["enabled"], true);
+  EXPECT_EQ(before.json_body()["integrations"]["Segment.io"]["apiKey"], key);
+  ASSERT_FALSE(before.etag.empty());
+  EXPECT_EQ(http.request("GET", url, "", {"If-None-Match: " + before.etag}).status, 304);
+
+  Reply bad = api.patch("/admin/v1/sources/settings-app", {{"settings", {{"sampleRate", 2}}}});
+  EXPECT_EQ(bad.status, 422) << bad;
+  EXPECT_NE(bad.body.find("settings.sampleRate"), std::string::npos) << bad;
+
+  Reply changed = api.patch("/admin/v1/sources/settings-app",
+                            {{"settings", {{"enabled", false}, {"ttlSeconds", 600}}}});
+  ASSERT_EQ(changed.status, 200) << changed;
+  Reply after = http.request("GET", url, "", {"If-None-Match: " + before.etag});
+  ASSERT_EQ(after.status, 200) << after;
+  EXPECT_EQ(after.json_body()["tern"]["enabled"], false);
+  EXPECT_EQ(after.json_body()["tern"]["ttlSeconds"], 600);
+  EXPECT_NE(after.etag, before.etag);
+
+  // A revoked key's settings are gone at once.
+  ASSERT_EQ(api.post("/admin/v1/sources/settings-app/write-keys", json::object()).status, 201);
+  ASSERT_EQ(api.del("/admin/v1/sources/settings-app/write-keys/" + key_id).status, 204);
+  EXPECT_EQ(http.request("GET", url, "").status, 404);
+}
+
 TEST_F(ControlPlaneTest, ASuppressedUsersEventsAreRejectedCountedAndNeverReachTheSink) {
   AdminClient api = admin();
   std::string key = make_pipeline(api, "supp-app", "supp-files");

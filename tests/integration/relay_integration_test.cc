@@ -269,6 +269,42 @@ TEST_F(RelayIntegrationTest, SighupReloadsKeysAndRefusesABadConfig) {
   EXPECT_EQ(text.find("applies only after a restart"), std::string::npos) << text;
 }
 
+TEST_F(RelayIntegrationTest, SighupChangesTheServedSdkSettingsAndTheirEtag) {
+  fs::path config = dir_ / "relay.toml";
+  auto write_config = [&](const std::string& settings) {
+    std::ofstream(config) << "data_dir = \"" << data_.string() << "\"\n"
+                          << "[server]\nlisten = \"127.0.0.1:0\"\n"
+                          << "[[sources]]\nid = \"app\"\nwrite_keys = [\"key-a\"]\n"
+                          << "[sources.settings]\n"
+                          << settings;
+  };
+  write_config("sampleRate = 0.5\n");
+  ASSERT_TRUE(relay_.start({"--config", config.string()}, dir_ / "relay.log")) << relay_.error();
+  std::string url = "http://" + relay_.address() + "/v1/projects/key-a/settings";
+  std::string body, headers;
+  ASSERT_EQ(http(url, "", "", &body, &headers), 200);
+  EXPECT_EQ(json::parse(body)["tern"]["sampleRate"], 0.5);
+  EXPECT_EQ(json::parse(body)["integrations"]["Segment.io"]["apiHost"], relay_.address() + "/v1");
+  auto etag_of = [](const std::string& h) {
+    auto at = h.find("ETag: ");
+    return at == std::string::npos ? "" : h.substr(at + 6, h.find("\r\n", at) - at - 6);
+  };
+  std::string etag = etag_of(headers);
+  EXPECT_FALSE(etag.empty()) << headers;
+
+  write_config("sampleRate = 0.5\nenabled = false\n");
+  relay_.kill(SIGHUP);
+  EXPECT_TRUE(wait_until([&] {
+    body.clear();
+    headers.clear();
+    return http(url, "", "", &body, &headers) == 200 &&
+           json::parse(body)["tern"]["enabled"] == false;
+  })) << body;
+  EXPECT_NE(etag_of(headers), etag);
+  EXPECT_FALSE(etag_of(headers).empty());
+  ASSERT_EQ(relay_.terminate(), 0);
+}
+
 TEST_F(RelayIntegrationTest, SighupWarnsAboutEachChangedSettingThatNeedsARestart) {
   fs::path config = dir_ / "relay.toml";
   auto write_config = [&](const std::string& server) {

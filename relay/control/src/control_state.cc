@@ -188,6 +188,26 @@ class Validator {
   std::vector<FieldError> errors_;
 };
 
+// The value at `rest` (".key", "[3]", chained, as to_toml_value names paths)
+// inside `v`; null when the path does not lead anywhere (a key with a '.').
+const Json* json_at(const Json& v, std::string_view rest) {
+  if (rest.empty()) return &v;
+  if (rest.front() == '[' && v.is_array()) {
+    auto close = rest.find(']');
+    if (close == std::string_view::npos) return nullptr;
+    std::size_t i = std::strtoul(std::string(rest.substr(1, close - 1)).c_str(), nullptr, 10);
+    return i < v.size() ? json_at(v[i], rest.substr(close + 1)) : nullptr;
+  }
+  if (rest.front() == '.' && v.is_object()) {
+    rest.remove_prefix(1);
+    auto end = std::min(rest.find('.'), rest.find('['));
+    auto it = v.find(std::string(rest.substr(0, end)));
+    if (it == v.end()) return nullptr;
+    return json_at(*it, end == std::string_view::npos ? std::string_view() : rest.substr(end));
+  }
+  return nullptr;
+}
+
 // Converts the JSON fields of an object (but `skip`) into `table`; a value
 // TOML cannot hold is an error naming its field.
 bool copy_fields(const Json& object, const std::set<std::string>& skip, const std::string& resource,
@@ -199,9 +219,11 @@ bool copy_fields(const Json& object, const std::set<std::string>& skip, const st
       table->insert_or_assign(key, std::forward<decltype(x)>(x));
     });
     if (!ok) {
+      const Json* at = json_at(value, std::string_view(bad).substr(key.size()));
+      if (!at) at = &value;
       v.fail(resource, bad,
-             value.is_null() ? "must not be null (leave the key out for its default)"
-                             : "unsupported value " + value.dump());
+             at->is_null() ? "must not be null (leave the key out for its default)"
+                           : "unsupported value " + at->dump());
       return false;
     }
   }
@@ -291,7 +313,9 @@ void check_sources(const State& state, Validator& v, Pipeline* p) {
     }
     if (v.count() != before) continue;
     toml::table t;
-    if (!copy_fields(src, {"revision", "settings", "write_keys", "dedup_window"}, res, v, &t)) {
+    // `settings` goes in as the [[sources]] entry's settings table: the file
+    // reader checks Tern's keys (field "settings.sampleRate", ...).
+    if (!copy_fields(src, {"revision", "write_keys", "dedup_window"}, res, v, &t)) {
       continue;
     }
     t.insert_or_assign("write_keys", std::move(keys));
@@ -444,6 +468,21 @@ Json setting_json(const std::string& text) {
     }
   }
   return text;
+}
+
+// A source's settings as the admin API shows them: only what was set.
+Json settings_json(const SourceSettings& s) {
+  Json out = Json::object();
+  if (s.enabled) out["enabled"] = *s.enabled;
+  if (s.sample_rate) out["sampleRate"] = *s.sample_rate;
+  if (s.flush_at) out["flushAt"] = *s.flush_at;
+  if (s.flush_interval_ms) out["flushIntervalMs"] = *s.flush_interval_ms;
+  if (s.session_timeout_ms) out["sessionTimeoutMs"] = *s.session_timeout_ms;
+  if (s.ttl_seconds) out["ttlSeconds"] = *s.ttl_seconds;
+  for (const auto& [key, text] : s.extra) {
+    out[key] = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  }
+  return out;
 }
 
 }  // namespace
@@ -649,7 +688,7 @@ State state_from_config(const RelayConfig& config, std::string_view now) {
                              {"rate_limit_burst", s.rate_limit_burst},
                              {"dedup_window", duration_text(s.dedup_window)},
                              {"dedup_max_entries", s.dedup_max_entries},
-                             {"settings", Json::object()},
+                             {"settings", settings_json(s.settings)},
                              {"write_keys", std::move(keys)},
                              {"revision", 0}});
   }

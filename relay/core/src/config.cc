@@ -9,15 +9,18 @@
 
 #include <cctype>
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 
 #include <toml++/toml.h>
 
+#include "tern/base/json_text.h"
 #include "units.h"
 
 namespace tern::relay {
@@ -312,6 +315,136 @@ void read_table_array(TableReader& root, const std::string& key, Errors& errors,
   }
 }
 
+// A finite double as the shortest JSON number that reads back as it.
+std::string json_number(double v) {
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return ec == std::errc() ? std::string(buf, end) : "0";
+}
+
+// A TOML value as compact JSON text (dates and times as strings); false,
+// with the error recorded, for what JSON cannot hold (nan, inf).
+bool toml_to_json(const toml::node& n, const std::string& path, std::string* out, Errors& errors) {
+  if (const toml::table* t = n.as_table()) {
+    out->push_back('{');
+    bool first = true;
+    for (const auto& [k, child] : *t) {
+      if (!first) out->push_back(',');
+      first = false;
+      base::append_json_string(*out, k.str());
+      out->push_back(':');
+      if (!toml_to_json(child, path + "." + std::string(k.str()), out, errors)) return false;
+    }
+    out->push_back('}');
+    return true;
+  }
+  if (const toml::array* a = n.as_array()) {
+    out->push_back('[');
+    for (std::size_t i = 0; i < a->size(); ++i) {
+      if (i) out->push_back(',');
+      if (!toml_to_json(*a->get(i), path + "[" + std::to_string(i) + "]", out, errors)) {
+        return false;
+      }
+    }
+    out->push_back(']');
+    return true;
+  }
+  switch (n.type()) {
+    case toml::node_type::string:
+      base::append_json_string(*out, *n.value<std::string_view>());
+      return true;
+    case toml::node_type::integer:
+      *out += std::to_string(*n.value<int64_t>());
+      return true;
+    case toml::node_type::floating_point: {
+      double v = *n.value<double>();
+      if (!std::isfinite(v)) {
+        errors.fail(&n, path, "must be a finite number (JSON has no nan or inf)");
+        return false;
+      }
+      *out += json_number(v);
+      return true;
+    }
+    case toml::node_type::boolean:
+      *out += *n.value<bool>() ? "true" : "false";
+      return true;
+    default: {
+      std::ostringstream os;  // a date or time, as TOML writes it
+      n.visit([&](const auto& v) {
+        if constexpr (toml::is_value<decltype(v)>) os << v;
+      });
+      base::append_json_string(*out, os.str());
+      return true;
+    }
+  }
+}
+
+// The [[sources]] entry's `settings` table. Tern's own keys are checked; any
+// other key is kept for the SDK (but a snake_case spelling of one of Tern's
+// keys is refused: it would be passed through and silently have no effect).
+void read_source_settings(const toml::table& t, const std::string& path, SourceSettings* out,
+                          Errors& errors) {
+  TableReader r(t, path, errors);
+  SourceSettings s;
+  auto integer_at_least = [&](std::string_view key, std::optional<int64_t>* field, int64_t min,
+                              int64_t max, const char* unit) {
+    const toml::node* n = r.get(key);
+    if (!n) return;
+    if (!n->is_integer()) return r.fail(n, key, "expected an integer, got " + describe(*n));
+    int64_t v = *n->value<int64_t>();
+    if (v < min || v > max) {
+      std::string range =
+          max == std::numeric_limits<int64_t>::max()
+              ? "must be at least " + std::to_string(min) + unit
+              : "must be between " + std::to_string(min) + " and " + std::to_string(max) + unit;
+      return r.fail(n, key, range + ", got " + std::to_string(v));
+    }
+    *field = v;
+  };
+  if (const toml::node* n = r.get("enabled")) {
+    if (!n->is_boolean()) {
+      r.fail(n, "enabled", "expected true or false, got " + describe(*n));
+    } else {
+      s.enabled = *n->value<bool>();
+    }
+  }
+  if (const toml::node* n = r.get("sampleRate")) {
+    double v = n->is_number() ? *n->value<double>() : -1;
+    if (!n->is_number() || !(v >= 0 && v <= 1)) {
+      r.fail(n, "sampleRate",
+             "expected a number between 0 and 1 (the share of sessions kept), got " + describe(*n));
+    } else {
+      s.sample_rate = v;
+    }
+  }
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  integer_at_least("flushAt", &s.flush_at, 1, 10'000, " events");
+  integer_at_least("flushIntervalMs", &s.flush_interval_ms, 100, kMax, " ms");
+  integer_at_least("sessionTimeoutMs", &s.session_timeout_ms, 1000, kMax, " ms");
+  integer_at_least("ttlSeconds", &s.ttl_seconds, 60, kMax, " s");
+  static constexpr std::pair<std::string_view, std::string_view> kSnake[] = {
+      {"sample_rate", "sampleRate"},
+      {"flush_at", "flushAt"},
+      {"flush_interval_ms", "flushIntervalMs"},
+      {"session_timeout_ms", "sessionTimeoutMs"},
+      {"ttl_seconds", "ttlSeconds"}};
+  for (const auto& [key, node] : r.unused()) {
+    bool misspelt = false;
+    for (const auto& [snake, camel] : kSnake) {
+      if (key == snake) {
+        r.fail(node, key,
+               "unknown key; the SDK settings are spelt in camelCase: " + std::string(camel));
+        misspelt = true;
+      }
+    }
+    if (misspelt) break;
+    std::string json;
+    if (!toml_to_json(*node, r.key_path(key), &json, errors)) break;
+    s.extra.emplace(key, std::move(json));
+  }
+  if (errors.ok()) *out = std::move(s);
+}
+
 void read_sources(TableReader& root, RelayConfig& c, Errors& errors) {
   std::set<std::string> ids;
   std::map<std::string, std::string> key_owner;
@@ -341,6 +474,9 @@ void read_sources(TableReader& root, RelayConfig& c, Errors& errors) {
         r.number("rate_limit_burst", &s.rate_limit_burst, 0);
         r.duration("dedup_window", &s.dedup_window, std::chrono::milliseconds(0));
         r.integer("dedup_max_entries", &s.dedup_max_entries, 0, int64_t{1} << 40);
+        if (const toml::table* settings = r.table("settings")) {
+          read_source_settings(*settings, path + ".settings", &s.settings, errors);
+        }
         r.reject_unknown();
         if (!errors.ok()) return false;
         if (!ids.insert(s.id).second) {

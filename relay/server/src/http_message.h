@@ -24,8 +24,12 @@ struct HttpRequest {
   std::string access_control_request_headers;
   std::string if_match;  // conditional requests (the admin API)
   std::string if_none_match;
-  std::string body;     // as received (compressed when content_encoding says so)
-  std::string peer_ip;  // socket peer address
+  std::string host;             // the Host header, as sent ("relay.example.com:8080")
+  std::string forwarded_proto;  // X-Forwarded-Proto (believed from trusted proxies only)
+  std::string forwarded_host;   // X-Forwarded-Host (likewise)
+  bool secure = false;          // arrived over TLS
+  std::string body;             // as received (compressed when content_encoding says so)
+  std::string peer_ip;          // socket peer address
   std::chrono::system_clock::time_point received_at;
   std::chrono::steady_clock::time_point received_steady;
 };

@@ -319,6 +319,10 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
         std::string(req[http::field::access_control_request_headers]);
     request.if_match = std::string(req[http::field::if_match]);
     request.if_none_match = std::string(req[http::field::if_none_match]);
+    request.host = std::string(req[http::field::host]);
+    request.forwarded_proto = std::string(req["X-Forwarded-Proto"]);
+    request.forwarded_host = std::string(req["X-Forwarded-Host"]);
+    request.secure = kTls;
     for (auto range = req.equal_range("X-Forwarded-For"); range.first != range.second;
          ++range.first) {
       if (!request.forwarded_for.empty()) request.forwarded_for += ", ";
@@ -355,7 +359,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
     for (auto& [k, v] : response.headers) res->insert(k, v);
     res->keep_alive(keep_alive);
-    if (head_) {
+    if (response.status == 304) {
+      // No body and no Content-Length: a 304's length would have to be the 200's.
+    } else if (head_) {
       res->content_length(response.body.size());  // what GET would send, without the body
     } else {
       res->body() = std::move(response.body);

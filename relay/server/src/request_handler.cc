@@ -5,6 +5,7 @@
 #include <string>
 
 #include "http_text.h"
+#include "source_settings.h"
 
 namespace tern::relay {
 
@@ -27,6 +28,8 @@ std::string_view path_label(std::string_view path) {
   for (std::string_view k : kKnown) {
     if (path == k) return k;
   }
+  // One label for every key's settings: keys are many, and not for metrics.
+  if (settings_path_write_key(path)) return "/v1/projects/{writeKey}/settings";
   return "other";
 }
 
@@ -189,7 +192,7 @@ void RequestHandler::handle(HttpRequest request, RequestScratch& scratch, Respon
     if (cors) {
       r.headers.emplace_back("Access-Control-Allow-Origin", origin);
       r.headers.emplace_back("Vary", "Origin");
-      r.headers.emplace_back("Access-Control-Expose-Headers", "Retry-After, X-Tern-Ack");
+      r.headers.emplace_back("Access-Control-Expose-Headers", "Retry-After, X-Tern-Ack, ETag");
     }
     metrics_
         ->counter("tern_relay_http_requests_total", label + std::to_string(r.status) + "\"",
@@ -248,6 +251,19 @@ void RequestHandler::handle(HttpRequest request, RequestScratch& scratch, Respon
       r.content_type = "text/plain; version=0.0.4";
       r.body = metrics_->render();
     }
+    finish(std::move(r));
+    return;
+  }
+
+  if (auto key = settings_path_write_key(path)) {
+    if (request.method != "GET" && request.method != "HEAD") {
+      HttpResponse r = make_error(405, "method_not_allowed", "use GET");
+      r.headers.emplace_back("Allow", "GET, HEAD");
+      finish(std::move(r));
+      return;
+    }
+    HttpResponse r = answer_source_settings(*config, request, *key);
+    if (r.status == 404) auth_failures_.inc();
     finish(std::move(r));
     return;
   }

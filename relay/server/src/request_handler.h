@@ -10,6 +10,7 @@
 //   POST /v1/track|identify|page|screen|group|alias (/v1/t,i,p,s,g,a): one event
 //   OPTIONS *                             CORS preflight
 //   GET /health, /ready, /metrics
+//   GET /v1/projects/{writeKey}/settings  the source's SDK settings (source_settings.h)
 //
 // Enrichment, spliced into each event's original bytes:
 //   - `receivedAt` (relay clock, ISO-8601 ms); a client-sent one is replaced.

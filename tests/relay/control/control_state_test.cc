@@ -128,6 +128,8 @@ TEST(ControlStateTest, AValidStateBecomesTheRelayConfigWithTheBaseProcessSetting
   EXPECT_EQ(web.rate_limit_burst, 200);
   EXPECT_EQ(web.dedup_window, 600s);
   EXPECT_EQ(web.dedup_max_entries, 1000u);
+  EXPECT_EQ(web.settings.flush_at, 20);  // the source's settings object
+  EXPECT_FALSE(web.settings.sample_rate.has_value());
 
   ASSERT_EQ(config->sinks.size(), 2u);
   EXPECT_EQ(config->sinks[0].name, "archive");
@@ -276,6 +278,60 @@ TEST(ControlStateTest, SourceIdsAndSettingsAreChecked) {
   EXPECT_TRUE(has_error(errors, "sources/typo", "rate_limit", "unknown key")) << describe(errors);
 }
 
+TEST(ControlStateTest, ASourcesSettingsBecomeTheSdkSettingsTheRelayServes) {
+  State state = sample_state();
+  state.sources[0]["settings"] = Json::parse(R"({
+    "enabled": false, "sampleRate": 0.25, "flushAt": 50, "flushIntervalMs": 10000,
+    "sessionTimeoutMs": 60000, "ttlSeconds": 3600,
+    "region": "eu", "flags": {"beta": true, "steps": [1, 2]}})");
+  auto config = to_relay_config(state, RelayConfig{});
+  ASSERT_TRUE(config.is_ok()) << config.status().to_string();
+  const SourceSettings& s = config->sources.at(0).settings;
+  EXPECT_EQ(s.enabled, false);
+  EXPECT_EQ(s.sample_rate, 0.25);
+  EXPECT_EQ(s.flush_at, 50);
+  EXPECT_EQ(s.flush_interval_ms, 10000);
+  EXPECT_EQ(s.session_timeout_ms, 60000);
+  EXPECT_EQ(s.ttl_seconds, 3600);
+  EXPECT_EQ(s.extra.at("region"), R"("eu")");  // kept for the SDK
+  EXPECT_EQ(Json::parse(s.extra.at("flags")), Json::parse(R"({"beta": true, "steps": [1, 2]})"));
+
+  // And back: a config's settings seed the same object.
+  State seeded = state_from_config(*config, kNow);
+  EXPECT_EQ(seeded.sources[0]["settings"], state.sources[0]["settings"]);
+}
+
+TEST(ControlStateTest, BadSdkSettingsAreFieldErrorsNamingTheKey) {
+  State state = sample_state();
+  const std::pair<const char*, const char*> cases[] = {
+      {R"({"enabled": "yes"})", "expected true or false"},
+      {R"({"sampleRate": 1.5})", "between 0 and 1"},
+      {R"({"flushAt": 0})", "between 1 and 10000"},
+      {R"({"flushIntervalMs": 50})", "at least 100 ms"},
+      {R"({"sessionTimeoutMs": 10})", "at least 1000 ms"},
+      {R"({"ttlSeconds": 1})", "at least 60 s"},
+      {R"({"flush_at": 10})", "camelCase: flushAt"},
+      {R"({"note": null})", "must not be null"},
+  };
+  for (std::size_t i = 0; i < std::size(cases); ++i) {
+    Json src = state.sources[0];
+    src["id"] = "s" + std::to_string(i);
+    src["write_keys"][0]["key"] = "tk_s" + std::to_string(i);
+    src["settings"] = Json::parse(cases[i].first);
+    state.sources.push_back(src);
+  }
+  auto errors = errors_of(state);
+  for (std::size_t i = 0; i < std::size(cases); ++i) {
+    std::string key = Json::parse(cases[i].first).begin().key();
+    EXPECT_TRUE(
+        has_error(errors, "sources/s" + std::to_string(i), "settings." + key, cases[i].second))
+        << cases[i].first << "\n"
+        << describe(errors);
+  }
+  EXPECT_EQ(to_string(errors.at(0)).rfind("sources[\"s0\"].settings.enabled: ", 0), 0u)
+      << to_string(errors.at(0));
+}
+
 TEST(ControlStateTest, DuplicateNamesAreRefused) {
   State state = sample_state();
   state.sinks.push_back(state.sinks[0]);
@@ -333,6 +389,7 @@ TEST(ControlStateTest, TheExampleFileSeedsAStateThatReadsBackAsTheSameConfig) {
     EXPECT_EQ(config->sources[i].ack_mode, file->sources[i].ack_mode);
     EXPECT_EQ(config->sources[i].rate_limit_eps, file->sources[i].rate_limit_eps);
     EXPECT_EQ(config->sources[i].dedup_window, file->sources[i].dedup_window);
+    EXPECT_EQ(config->sources[i].settings, file->sources[i].settings);
   }
   ASSERT_EQ(config->sinks.size(), file->sinks.size());
   for (std::size_t i = 0; i < file->sinks.size(); ++i) {

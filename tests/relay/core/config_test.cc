@@ -33,6 +33,14 @@ TEST(ConfigTest, ExampleFileParsesWithEveryKey) {
   EXPECT_EQ(c.sources[0].write_keys.size(), 2u);
   EXPECT_EQ(c.sources[0].dedup_window, 600s);
   EXPECT_EQ(c.sources[1].rate_limit_eps, 5000);
+  EXPECT_EQ(c.sources[0].settings, SourceSettings{});  // web sets none
+  EXPECT_EQ(c.sources[1].settings.enabled, true);
+  EXPECT_EQ(c.sources[1].settings.sample_rate, 1.0);
+  EXPECT_EQ(c.sources[1].settings.flush_at, SourceSettings::kFlushAt);
+  EXPECT_EQ(c.sources[1].settings.flush_interval_ms, SourceSettings::kFlushIntervalMs);
+  EXPECT_EQ(c.sources[1].settings.session_timeout_ms, SourceSettings::kSessionTimeoutMs);
+  EXPECT_EQ(c.sources[1].settings.ttl_seconds, SourceSettings::kTtlSeconds);
+  EXPECT_TRUE(c.sources[1].settings.extra.empty());
   ASSERT_EQ(c.sinks.size(), 2u);
   EXPECT_EQ(c.sinks[0].name, "archive");
   EXPECT_EQ(c.sinks[0].type, "file");
@@ -157,6 +165,95 @@ TEST(ConfigTest, BadValuesNameTheKey) {
                 .find("sinks[0].backoff_max"),
             std::string::npos);
   EXPECT_NE(error_of("[server.tls]\nenabled = true\n").find("cert_file"), std::string::npos);
+}
+
+TEST(ConfigTest, ASourcesSettingsTableHoldsTheSdkSettings) {
+  auto r = parse(R"(
+[[sources]]
+id = "app"
+write_keys = ["k"]
+[sources.settings]
+enabled = false
+sampleRate = 0.1
+flushAt = 10000
+flushIntervalMs = 100
+sessionTimeoutMs = 1000
+ttlSeconds = 60
+)");
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  const SourceSettings& s = r->sources.at(0).settings;
+  EXPECT_EQ(s.enabled, false);
+  EXPECT_EQ(s.sample_rate, 0.1);
+  EXPECT_EQ(s.flush_at, 10000);
+  EXPECT_EQ(s.flush_interval_ms, 100);
+  EXPECT_EQ(s.session_timeout_ms, 1000);
+  EXPECT_EQ(s.ttl_seconds, 60);
+  EXPECT_TRUE(s.extra.empty());
+
+  // Left out: unset (the relay serves the defaults).
+  auto bare = parse("[[sources]]\nid = \"a\"\nwrite_keys = [\"k\"]\n[sources.settings]\n");
+  ASSERT_TRUE(bare.is_ok()) << bare.status().to_string();
+  EXPECT_EQ(bare->sources[0].settings, SourceSettings{});
+  EXPECT_FALSE(bare->sources[0].settings.sample_rate.has_value());
+}
+
+TEST(ConfigTest, UnknownSettingsKeysArePassedThroughAsJson) {
+  auto r = parse(R"(
+[[sources]]
+id = "app"
+write_keys = ["k"]
+[sources.settings]
+region = "eu"
+retries = 3
+ratio = 0.5
+flags = { beta = true, "quote\"d" = "a\\b" }
+list = [1, "two", false]
+since = 2026-12-01
+)");
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  const auto& extra = r->sources.at(0).settings.extra;
+  EXPECT_EQ(extra.at("region"), R"("eu")");
+  EXPECT_EQ(extra.at("retries"), "3");
+  EXPECT_EQ(extra.at("ratio"), "0.5");
+  EXPECT_EQ(extra.at("flags"), R"({"beta":true,"quote\"d":"a\\b"})");
+  EXPECT_EQ(extra.at("list"), R"([1,"two",false])");
+  EXPECT_EQ(extra.at("since"), R"("2026-12-01")");
+}
+
+TEST(ConfigTest, BadSdkSettingsAreErrorsWithFileLineAndKey) {
+  auto settings_error = [](const std::string& line) {
+    return error_of("[[sources]]\nid = \"a\"\nwrite_keys = [\"k\"]\n[sources.settings]\n" + line +
+                    "\n");
+  };
+  struct Case {
+    const char* line;
+    const char* key;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"enabled = \"no\"", "enabled", "expected true or false, got \"no\""},
+      {"sampleRate = 1.5", "sampleRate", "expected a number between 0 and 1"},
+      {"sampleRate = -0.1", "sampleRate", "expected a number between 0 and 1"},
+      {"sampleRate = \"half\"", "sampleRate", "expected a number between 0 and 1"},
+      {"sampleRate = nan", "sampleRate", "expected a number between 0 and 1"},
+      {"flushAt = 0", "flushAt", "must be between 1 and 10000 events, got 0"},
+      {"flushAt = 10001", "flushAt", "must be between 1 and 10000 events, got 10001"},
+      {"flushAt = 2.5", "flushAt", "expected an integer"},
+      {"flushIntervalMs = 99", "flushIntervalMs", "must be at least 100 ms, got 99"},
+      {"sessionTimeoutMs = 999", "sessionTimeoutMs", "must be at least 1000 ms, got 999"},
+      {"ttlSeconds = 59", "ttlSeconds", "must be at least 60 s, got 59"},
+      {"flush_at = 10", "flush_at", "camelCase: flushAt"},
+      {"extra = inf", "extra", "finite number"},
+  };
+  for (const Case& c : cases) {
+    std::string e = settings_error(c.line);
+    EXPECT_EQ(e.rfind("test.toml:5:", 0), 0u) << c.line << ": " << e;
+    EXPECT_NE(e.find(std::string("sources[0].settings.") + c.key + ": "), std::string::npos)
+        << c.line << ": " << e;
+    EXPECT_NE(e.find(c.message), std::string::npos) << c.line << ": " << e;
+  }
+  std::string e = error_of("[[sources]]\nid = \"a\"\nwrite_keys = [\"k\"]\nsettings = 5\n");
+  EXPECT_NE(e.find("sources[0].settings: expected a table"), std::string::npos) << e;
 }
 
 TEST(ConfigTest, SyntaxErrorGivesLineAndColumn) {

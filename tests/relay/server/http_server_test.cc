@@ -389,6 +389,56 @@ TEST_P(HttpServerTest, WrongKeyIs401OverHttp) {
   EXPECT_EQ(pipeline.events.load(), 0u);
 }
 
+// The value of a "key":"value" member of a JSON text (enough for these bodies).
+std::string json_member(const std::string& body, const std::string& key) {
+  auto at = body.find("\"" + key + "\":\"");
+  if (at == std::string::npos) return "";
+  at += key.size() + 4;
+  return body.substr(at, body.find('"', at) - at);
+}
+
+TEST_P(HttpServerTest, ASegmentSdkWithTheRelayAsCdnAndApiHostFindsWhereToPost) {
+  start();
+  const std::string host = server->local_address();  // "127.0.0.1:PORT"
+  Client c(host);
+  ASSERT_TRUE(c.connected());
+  // A Segment SDK's cdnHost is "<relay>/v1": it fetches /v1/projects/<key>/settings.
+  ASSERT_TRUE(c.send_raw("GET /v1/projects/key1/settings HTTP/1.1\r\nHost: " + host + "\r\n\r\n"));
+  Reply settings = c.read_reply();
+  ASSERT_EQ(settings.status, 200) << settings.body;
+  EXPECT_TRUE(settings.has("cache-control: public, max-age=60"));
+  std::string api_host = json_member(settings.body, "apiHost");
+  EXPECT_EQ(api_host, host + "/v1");  // host:port and /v1, no scheme: the SDK adds it
+  EXPECT_EQ(json_member(settings.body, "protocol"), "http");
+  // The SDK posts to <scheme>://<apiHost>/b.
+  std::string path = api_host.substr(api_host.find('/')) + "/b";
+  Reply posted = c.request("POST", path, batch_of("seg-1"));
+  EXPECT_EQ(posted.status, 200) << posted.body;
+  EXPECT_EQ(pipeline.events.load(), 1u);
+}
+
+TEST_P(HttpServerTest, SettingsNotModifiedIs304WithNoBodyAndTheConnectionStaysInSync) {
+  start();
+  Client c(server->local_address());
+  ASSERT_TRUE(c.send_raw("GET /v1/projects/key1/settings HTTP/1.1\r\nHost: h\r\n\r\n"));
+  Reply first = c.read_reply();
+  ASSERT_EQ(first.status, 200);
+  auto at = first.headers.find("etag: ");
+  ASSERT_NE(at, std::string::npos);
+  std::string etag = first.headers.substr(at + 6, first.headers.find("\r\n", at) - at - 6);
+  ASSERT_TRUE(c.send_raw(
+      "GET /v1/projects/key1/settings HTTP/1.1\r\nHost: h\r\nIf-None-Match: " + etag + "\r\n\r\n"));
+  Reply again = c.read_reply_headers_only();
+  EXPECT_EQ(again.status, 304);
+  EXPECT_FALSE(again.has("content-length"));
+  EXPECT_TRUE(again.has("etag: " + etag));
+  ASSERT_TRUE(c.send_raw("HEAD /v1/projects/key1/settings HTTP/1.1\r\nHost: h\r\n\r\n"));
+  Reply head = c.read_reply_headers_only();
+  EXPECT_EQ(head.status, 200);
+  EXPECT_TRUE(head.has("content-length: " + std::to_string(first.body.size())));
+  EXPECT_EQ(c.request("GET", "/health", "").body, R"({"status":"ok"})");  // nothing was left over
+}
+
 TEST_P(HttpServerTest, StopAnswersTheRequestInFlightThenCloses) {
   pipeline.hold();
   start();
@@ -447,6 +497,24 @@ TEST_P(TlsServerTest, TlsRoundTripWithSelfSignedCertificate) {
   // A plain-text client gets no HTTP answer from a TLS port.
   Client plain(server->local_address());
   EXPECT_EQ(plain.request("GET", "/health", "").status, 0);
+}
+
+TEST_P(TlsServerTest, SettingsServedOverTlsSayHttps) {
+  TlsConfig tls;
+  tls.enabled = true;
+  tls.cert_file = (dir_ / "cert.pem").string();
+  tls.key_file = (dir_ / "key.pem").string();
+  start(tls);
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  {
+    Client c(server->local_address(), ctx);
+    ASSERT_TRUE(c.connected());
+    Reply r = c.request("GET", "/v1/projects/key1/settings", "");
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(json_member(r.body, "protocol"), "https");
+    EXPECT_EQ(json_member(r.body, "apiHost"), "localhost/v1");
+  }
+  SSL_CTX_free(ctx);
 }
 
 TEST_P(TlsServerTest, MissingCertificateIsAClearStartError) {

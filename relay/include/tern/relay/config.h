@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,36 @@
 #include "tern/relay/pipeline.h"
 
 namespace tern::relay {
+
+// The SDK settings of a source: its `settings` table in TOML (camelCase keys,
+// as served), the admin API source's `settings` object. The relay serves them
+// to apps at GET /v1/projects/{writeKey}/settings under "tern"; a value left
+// unset is served as its default (the k* constants).
+struct SourceSettings {
+  static constexpr bool kEnabled = true;
+  static constexpr double kSampleRate = 1.0;
+  static constexpr int64_t kFlushAt = 20;
+  static constexpr int64_t kFlushIntervalMs = 30'000;
+  static constexpr int64_t kSessionTimeoutMs = 300'000;
+  static constexpr int64_t kTtlSeconds = 86'400;
+
+  std::optional<bool> enabled;                // enabled: false is the SDK's kill switch
+  std::optional<double> sample_rate;          // sampleRate, 0..1 (per session)
+  std::optional<int64_t> flush_at;            // flushAt, 1..10000 events
+  std::optional<int64_t> flush_interval_ms;   // flushIntervalMs, >= 100
+  std::optional<int64_t> session_timeout_ms;  // sessionTimeoutMs, >= 1000
+  std::optional<int64_t> ttl_seconds;         // ttlSeconds, >= 60: how long a kill switch lasts
+  // Every other key, passed through to the SDK as given: key -> its value as
+  // JSON text (compact).
+  std::map<std::string, std::string> extra;
+
+  bool operator==(const SourceSettings& o) const {
+    return enabled == o.enabled && sample_rate == o.sample_rate && flush_at == o.flush_at &&
+           flush_interval_ms == o.flush_interval_ms && session_timeout_ms == o.session_timeout_ms &&
+           ttl_seconds == o.ttl_seconds && extra == o.extra;
+  }
+  bool operator!=(const SourceSettings& o) const { return !(*this == o); }
+};
 
 struct SourceConfig {
   std::string id;  // source id, stamped into events as context.sourceId... see enrichment
@@ -24,6 +55,7 @@ struct SourceConfig {
   double rate_limit_burst = 0;  // bucket size; 0 = 2 × rate
   std::chrono::seconds dedup_window{600};
   std::size_t dedup_max_entries = 1'000'000;  // memory bound of the dedup set
+  SourceSettings settings;                    // served to SDKs (see SourceSettings)
 };
 
 struct LimitsConfig {
