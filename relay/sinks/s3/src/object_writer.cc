@@ -132,7 +132,9 @@ Status ObjectWriter::add(std::string_view event) {
   // One event per line: valid JSON has raw newlines only as whitespace.
   const std::size_t start = m.in.size();
   m.in.append(event.data(), event.size());
-  if (event.find_first_of("\r\n") != std::string_view::npos) {
+  // Two memchr scans: find_first_of with a set is a loop of memchr calls, one per byte.
+  if (std::memchr(event.data(), '\n', event.size()) ||
+      std::memchr(event.data(), '\r', event.size())) {
     for (std::size_t i = start; i < m.in.size(); ++i) {
       if (m.in[i] == '\n' || m.in[i] == '\r') m.in[i] = ' ';
     }
