@@ -182,12 +182,14 @@ TEST_F(RemoteSettingsTest, TheKillSwitchHoldsTheBacklogUntilItsTtlLapses) {
   // New events are not captured (the app sees kOk), nothing is uploaded or deleted.
   ASSERT_TRUE(client->track("refused").is_ok());
   ASSERT_TRUE(client->app_foreground().is_ok());
+  ASSERT_TRUE(client->identify("u-9").is_ok());  // not recorded, but the user is known
+  EXPECT_EQ(client->user_id(), "u-9");
   EXPECT_EQ(client->flush(5s).code(), StatusCode::kPermissionDenied);
   clock->advance(config.flush_interval);
   settle();
   EXPECT_EQ(transport->request_count(), 0u);
   EXPECT_EQ(client->stats().queue_depth, 4u);
-  EXPECT_EQ(client->stats().kill_switch_refused, 2u);
+  EXPECT_EQ(client->stats().kill_switch_refused, 3u);
   std::atomic<int> result{-1};
   ASSERT_TRUE(
       client->flush_async(1s, [&](FlushResult r) { result = static_cast<int>(r); }).is_ok());
@@ -203,6 +205,7 @@ TEST_F(RemoteSettingsTest, TheKillSwitchHoldsTheBacklogUntilItsTtlLapses) {
   auto events = flushed();
   EXPECT_EQ(names(events), (std::vector<std::string>{"backlog", "backlog", "backlog",
                                                      "Application Installed", "after"}));
+  EXPECT_EQ(events.back()["userId"], "u-9");
 }
 
 TEST_F(RemoteSettingsTest, SessionTimeoutComesFromTheSettings) {
