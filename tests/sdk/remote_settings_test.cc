@@ -276,6 +276,26 @@ TEST_F(RemoteSettingsTest, SamplingKeepsOrDropsWholeSessionsAcrossRestarts) {
   EXPECT_EQ(sampled_out, 2u * static_cast<uint64_t>(kSessions - kept_sessions));
 }
 
+TEST_F(RemoteSettingsTest, WithSessionsOffARateOfZeroKeepsOnlyWhatIsNeverSampled) {
+  ASSERT_TRUE(store
+                  ->put({{kKeySettingsBody, settings_body({{"sampleRate", 0}})},
+                         {kKeySettingsFetchedMs, std::to_string(now_ms())}})
+                  .is_ok());
+  config.fetch_settings = false;
+  config.track_sessions = false;
+  start();
+  ASSERT_TRUE(client->track("dropped").is_ok());  // the app sees kOk
+  ASSERT_TRUE(client->identify("u-1").is_ok());
+  ASSERT_TRUE(client->alias("u-2").is_ok());
+  auto events = flushed();
+  ASSERT_EQ(names(events), (std::vector<std::string>{"identify", "alias"}));
+  for (const auto& e : events) {
+    EXPECT_EQ(e["context"]["sampleRate"], 1);
+    EXPECT_FALSE(e["context"].contains("sessionId"));
+  }
+  EXPECT_EQ(client->stats().sampled_out, 1u);
+}
+
 TEST(RemoteSettingsParseTest, OutOfRangeValuesAreIgnoredOneByOne) {
   auto s = parse_remote_settings(settings_body({{"enabled", "no"},
                                                 {"sampleRate", 1.5},
