@@ -38,20 +38,27 @@ LaunchEvent decide_launch(const std::optional<std::string>& stored_version,
   return out;
 }
 
+// The lifecycle calls answer kOk, kInvalidArgument or kCancelled (shut
+// down): an event refused for another reason (opt-out, consent, a plugin, a
+// full queue) is counted in Stats like any other, but is not the host's
+// error to handle.
 Status Engine::record_lifecycle(const char* event, const nlohmann::json& properties,
                                 Internal internal) {
   try {
     internal.lifecycle = true;
-    if (Status g = gate(); !g) {
+    Status s = gate();
+    if (!s) {
       hand_off_kv(std::move(internal.kv));
-      return g;
+    } else {
+      std::string props = dump_object(properties);
+      RawMessage m;
+      m.type = MessageType::kTrack;
+      m.event = event;
+      m.properties_json = props;
+      s = submit(m, std::string(), nullptr, &internal);
     }
-    std::string props = dump_object(properties);
-    RawMessage m;
-    m.type = MessageType::kTrack;
-    m.event = event;
-    m.properties_json = props;
-    return submit(m, std::string(), nullptr, &internal);
+    if (s.code() == StatusCode::kCancelled) return s;
+    return Status::ok();
   } catch (const std::exception& e) {
     return reject(DropReason::kInvalid, StatusCode::kInternal,
                   std::string("unexpected error: ") + e.what());

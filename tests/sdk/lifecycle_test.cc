@@ -157,7 +157,8 @@ TEST_F(LifecycleTest, LifecycleCallsAfterShutdownAreCancelled) {
 TEST_F(LifecycleTest, OptedOutLaunchRecordsNothingButRemembersTheBuild) {
   start();
   ASSERT_TRUE(client->set_opt_out(true).is_ok());
-  EXPECT_EQ(client->app_launched("1.0", "100").code(), StatusCode::kPermissionDenied);
+  ASSERT_TRUE(client->app_launched("1.0", "100").is_ok());  // refused, counted, not an error
+  EXPECT_EQ(client->stats().dropped_for(DropReason::kOptOut), 1u);
   restart();
   ASSERT_TRUE(client->set_opt_out(false).is_ok());
   ASSERT_TRUE(client->app_launched("1.0", "100").is_ok());
