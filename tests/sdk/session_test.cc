@@ -4,7 +4,9 @@
 
 #include <set>
 
+#include "event_writer.h"
 #include "sdk_fixture.h"
+#include "session.h"
 
 namespace tern {
 namespace {
@@ -253,6 +255,60 @@ TEST_F(SessionTest, ARefusedFirstEventLeavesSessionStartToTheNextOne) {
   auto events = flushed();
   ASSERT_EQ(events.size(), 1u);
   EXPECT_TRUE(starts(events[0]));
+}
+
+// The sampling hash is part of the stored state's meaning: a decision must
+// come out the same after an SDK upgrade, so its values are pinned.
+TEST(SessionHashTest, IsFnv1a64OfTheAnonymousIdThenTheDecimalSessionId) {
+  // FNV-1a 64 of "anon-1700000000000" is 0x8fdb9c0a0c5fdda2, 0.5619... of 2^64.
+  EXPECT_EQ(session_hash("anon-", 1700000000000), 0x8fdb9c0a0c5fdda2ull);
+  EXPECT_TRUE(sample_keep("anon-", 1700000000000, 0.57));
+  EXPECT_FALSE(sample_keep("anon-", 1700000000000, 0.56));
+  EXPECT_TRUE(sample_keep("anyone", 1, 1.0));
+  EXPECT_FALSE(sample_keep("anyone", 1, 0.0));
+}
+
+TEST(SessionStateTest, RoundTripsThroughItsStoredJson) {
+  SessionState s;
+  s.id = 1700000000000;
+  s.last_event_ms = 1700000012345;
+  s.keep = false;
+  s.has_rate = true;
+  s.rate = 0.1;
+  auto back = session_from_json(session_to_json(s));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->id, s.id);
+  EXPECT_EQ(back->last_event_ms, s.last_event_ms);
+  EXPECT_FALSE(back->keep);
+  EXPECT_TRUE(back->has_rate);
+  EXPECT_EQ(back->rate, 0.1);
+  EXPECT_EQ(nlohmann::json::parse(session_to_json(s))["rate"].dump(), "0.1");
+  EXPECT_FALSE(session_from_json("{\"id\":\"x\"}").has_value());
+  EXPECT_FALSE(session_from_json("garbage").has_value());
+}
+
+TEST(SessionContextTest, KeysAreWrittenInsideAnyContextObject) {
+  SessionStamp st;
+  st.id = 42;
+  st.start = true;
+  st.has_rate = true;
+  st.rate = 0.25;
+  char buf[kSessionContextMax];
+  std::string extra(buf, write_session_context(buf, st, false));
+  EXPECT_EQ(extra, "\"sessionId\":42,\"sessionStart\":true,\"sampleRate\":0.25");
+  EXPECT_EQ(std::string(buf, write_session_context(buf, st, true)),
+            "\"sessionId\":42,\"sessionStart\":true,\"sampleRate\":1");
+  for (const char* ctx : {"{}", "{ }", "{\"a\":1}", "{\"a\":1 }\n"}) {
+    EventParts p;
+    p.context_json = ctx;
+    p.context_extra = extra;
+    std::string out;
+    write_event(out, p);
+    auto j = nlohmann::json::parse(out, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << ctx << " -> " << out;
+    EXPECT_EQ(j["context"]["sessionId"], 42) << out;
+    EXPECT_EQ(j["context"]["sampleRate"], 0.25) << out;
+  }
 }
 
 }  // namespace
