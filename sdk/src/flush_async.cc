@@ -45,7 +45,7 @@ void Engine::service_async_flushes(std::chrono::steady_clock::time_point now, bo
   if (cancel) {
     while (!async_.empty()) finish(0, FlushResult::kCancelled);
   } else {
-    if (async_check_) {
+    if (async_check_ || store_->count() == 0) {  // (queue caps can empty it too)
       async_check_ = false;
       // The oldest event still queued; everything before it is sent (or dropped).
       int64_t oldest = INT64_MAX;

@@ -145,8 +145,10 @@ SessionStamp SessionTracker::on_event(int64_t now_ms, bool sessions, bool may_st
   }
   st.id = state_.id;
   st.keep = state_.keep;
-  st.has_rate = state_.has_rate;
-  st.rate = state_.rate;
+  st.has_rate = state_.has_rate || has_rate_;
+  // A session that started before any sampleRate was in force keeps all its
+  // events: they say so (1) once a rate is in force.
+  st.rate = state_.has_rate ? state_.rate : 1.0;
   if (start_pending_) {
     st.start = true;
     start_pending_ = false;

@@ -13,7 +13,9 @@
 //   background (may_start false): then the event has no session;
 // - a session's sampling decision is made once, when it starts: keep iff
 //   fnv1a64(anonymousId + decimal id) / 2^64 < rate, so it is the same after
-//   a restart.
+//   a restart; its events carry that rate as context.sampleRate (1 for a
+//   session that started before any rate was in force, and for the events
+//   that are never sampled out) whenever a sampleRate setting is in force.
 #pragma once
 
 #include <atomic>

@@ -296,6 +296,28 @@ TEST_F(RemoteSettingsTest, WithSessionsOffARateOfZeroKeepsOnlyWhatIsNeverSampled
   EXPECT_EQ(client->stats().sampled_out, 1u);
 }
 
+TEST_F(RemoteSettingsTest, ARateFetchedMidSessionAppliesFromTheNextSession) {
+  answer_with(answer(200, settings_body({{"sampleRate", 0}}), "\"v1\""));
+  start();
+  const auto before = transport->settings_requests().size();
+  ASSERT_TRUE(client->app_foreground().is_ok());  // the session starts, then the fetch
+  ASSERT_TRUE(wait_until([&] { return transport->settings_requests().size() > before; }));
+  settle();
+  ASSERT_TRUE(client->track("kept: its session began before the rate").is_ok());
+  ASSERT_TRUE(client->app_background().is_ok());
+  clock->advance(6min);
+  ASSERT_TRUE(client->app_foreground().is_ok());
+  ASSERT_TRUE(client->track("dropped").is_ok());
+  auto events = flushed();
+  ASSERT_EQ(names(events), (std::vector<std::string>{
+                               "Application Opened", "kept: its session began before the rate",
+                               "Application Backgrounded", "Application Opened"}));
+  EXPECT_FALSE(events[0]["context"].contains("sampleRate"));  // no rate was in force yet
+  for (std::size_t i = 1; i < events.size(); ++i)
+    EXPECT_EQ(events[i]["context"]["sampleRate"], 1) << events[i].dump();
+  EXPECT_EQ(client->stats().sampled_out, 1u);
+}
+
 TEST(RemoteSettingsParseTest, OutOfRangeValuesAreIgnoredOneByOne) {
   auto s = parse_remote_settings(settings_body({{"enabled", "no"},
                                                 {"sampleRate", 1.5},
