@@ -283,8 +283,9 @@ Status Engine::submit(const RawMessage& m, const std::string& context_override,
 
   // "Session Ended" / "Session Started" (Config::session_events) go before
   // the session's first event; then Session Started is that first event.
+  // A sampled-out session has none (they would be sampled out with it).
   std::vector<std::string> before;
-  if (session.start && config_.session_events) {
+  if (session.start && config_.session_events && session.keep) {
     auto session_event = [&](const char* name, const SessionStamp& stamp,
                              const std::string& props) -> std::optional<Refusal> {
       EventParts e;
