@@ -22,6 +22,14 @@ class SessionTest : public SdkFixture {
   static bool starts(const nlohmann::json& e) { return e["context"].value("sessionStart", false); }
 };
 
+TEST_F(SessionTest, ANonPositiveTimeoutIsRefusedAtCreate) {
+  config.session_timeout = 0ms;
+  EXPECT_EQ(Client::create(config).status().code(), StatusCode::kInvalidArgument);
+  config.session_timeout = 1s;
+  config.settings_min_interval = -1ms;
+  EXPECT_EQ(Client::create(config).status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST_F(SessionTest, EveryEventCarriesTheSessionIdAndTheFirstOneSessionStart) {
   start();
   const int64_t t0 = now_ms();
