@@ -10,6 +10,7 @@
 #include "config_check.h"
 #include "default_transport.h"
 #include "event_builder.h"
+#include "lifecycle.h"
 #include "sqlite_store.h"
 #include "tern/base/uuid.h"
 #include "tern/version.h"
@@ -24,11 +25,6 @@ constexpr const char* kKeyTraits = "traits";
 constexpr const char* kKeyConsent = "consent";
 constexpr const char* kKeyOptOut = "opt_out";
 constexpr const char* kKeySession = "session";
-constexpr const char* kKeyAppVersion = "app.version";
-constexpr const char* kKeyAppBuild = "app.build";
-// Written when this SDK made the database: a database without app.build and
-// without this key was made by an SDK without lifecycle (a legacy queue).
-constexpr const char* kKeyNewInstall = "app.new_install";
 
 using SteadyTime = std::chrono::steady_clock::time_point;
 constexpr SteadyTime kNever = SteadyTime::max();

@@ -11,11 +11,6 @@
 
 namespace tern {
 
-namespace {
-constexpr const char* kKeyAppVersion = "app.version";
-constexpr const char* kKeyAppBuild = "app.build";
-}  // namespace
-
 LaunchEvent decide_launch(const std::optional<std::string>& stored_version,
                           const std::optional<std::string>& stored_build, bool legacy,
                           std::string_view version, std::string_view build) {

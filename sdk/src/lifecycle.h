@@ -11,6 +11,13 @@
 
 namespace tern {
 
+// kv keys: what the last launch stored, and the mark of a database this SDK
+// made (without app.build and without the mark, a database was made by an
+// SDK without lifecycle: a legacy queue).
+constexpr const char* kKeyAppVersion = "app.version";
+constexpr const char* kKeyAppBuild = "app.build";
+constexpr const char* kKeyNewInstall = "app.new_install";
+
 // What a launch of `version`/`build` records, given what the last launch
 // stored (`stored_version`/`stored_build`) and whether the database is a
 // queue from an SDK without lifecycle (`legacy`):
