@@ -102,7 +102,9 @@ Status Engine::start() {
   stored_launch_.build = get(kKeyAppBuild);
   const bool marked = get(kKeyNewInstall).has_value();
   stored_launch_.legacy = !stored_launch_.build && !marked && (!fresh || store_->count() > 0);
-  const bool mark_new = !stored_launch_.build && !marked && !stored_launch_.legacy;
+  stored_launch_.recovered = !stored_launch_.build && !marked && store_->corrupt_recoveries() > 0;
+  const bool mark_new =
+      !stored_launch_.build && !marked && !stored_launch_.legacy && !stored_launch_.recovered;
   if (config_.track_sessions) {
     if (auto v = get(kKeySession)) {
       if (auto st = session_from_json(*v)) sessions_.restore(*st);

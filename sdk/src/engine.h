@@ -99,6 +99,9 @@ class Engine : public std::enable_shared_from_this<Engine> {
   struct Launch {
     std::optional<std::string> version, build;
     bool legacy = false;  // a queue from an SDK without lifecycle: an update, not an install
+    // A corrupt database was moved aside: whether the app is new is unknown,
+    // so a launch stores its version/build without an Installed event.
+    bool recovered = false;
   };
   // A flush_async() in flight (worker-only once taken from the inbox).
   struct AsyncFlush {

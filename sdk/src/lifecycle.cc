@@ -94,7 +94,9 @@ Status Engine::app_launched(std::string_view version, std::string_view build, st
   Internal internal;
   internal.kv = {{kKeyAppVersion, std::string(version)}, {kKeyAppBuild, std::string(build)}};
   Status s;
-  if (!launch.event.empty()) {
+  if (stored_launch_.recovered && !stored_launch_.build) {
+    hand_off_kv(std::move(internal.kv));
+  } else if (!launch.event.empty()) {
     s = record_lifecycle(launch.event.c_str(), launch.properties, std::move(internal));
   } else if (stored_launch_.version && *stored_launch_.version != version) {
     hand_off_kv(std::move(internal.kv));

@@ -167,6 +167,32 @@ TEST(DurabilityTest, CorruptDatabaseIsQuarantinedAndCounted) {
   EXPECT_EQ(client->stats().sent, 1u);
 }
 
+TEST(DurabilityTest, ALaunchAfterACorruptDatabaseWasMovedAsideClaimsNoInstall) {
+  TempDir dir;
+  auto transport = std::make_shared<ScriptedTransport>();
+  Config c = sqlite_config(dir, transport);
+  c.fetch_settings = false;
+  {
+    std::ofstream f(c.storage_path, std::ios::binary);
+    f << std::string(8192, 'Z');
+  }
+  {
+    auto client = make_client(c);
+    ASSERT_TRUE(client);
+    EXPECT_EQ(client->stats().corrupt_db_recoveries, 1u);
+    ASSERT_TRUE(client->app_launched("1.0", "100").is_ok());
+    ASSERT_TRUE(client->flush(5s).is_ok());
+    EXPECT_TRUE(transport->delivered().empty());
+  }
+  // The build was stored all the same: the next new build is an update.
+  auto client = make_client(c);
+  ASSERT_TRUE(client->app_launched("1.1", "101").is_ok());
+  ASSERT_TRUE(client->flush(5s).is_ok());
+  ASSERT_EQ(transport->delivered().size(), 1u);
+  EXPECT_EQ(transport->delivered()[0]["event"], "Application Updated");
+  EXPECT_EQ(transport->delivered()[0]["properties"]["previous_build"], "100");
+}
+
 TEST(DurabilityTest, FullDiskDropsAreCountedAndTheHostSurvives) {
   TempDir dir;
   auto transport = std::make_shared<ScriptedTransport>();
