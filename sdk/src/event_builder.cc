@@ -312,8 +312,8 @@ Status Engine::submit(const RawMessage& m, const std::string& context_override,
       (void)session_event("Session Ended", ended,
                           "{\"sessionId\":" + std::to_string(session.ended_id) + "}");
     }
-    (void)session_event("Session Started", session, "{}");
-    session.start = false;
+    // Unless a plugin dropped it, Session Started is the session's first event.
+    if (!session_event("Session Started", session, "{}")) session.start = false;
   }
 
   char extra[kSessionContextMax];

@@ -231,6 +231,17 @@ TEST_F(SessionTest, SessionEventsAreRecordedAroundTheSessionsFirstEvent) {
   EXPECT_EQ(sid(events[4]), t1);
 }
 
+TEST_F(SessionTest, APluginThatDropsSessionStartedLeavesSessionStartOnTheEvent) {
+  config.session_events = true;
+  config.plugins.push_back(std::make_shared<testing::FunctionPlugin>(
+      [](nlohmann::json& e) { return e.value("event", std::string()) != "Session Started"; }));
+  start();
+  ASSERT_TRUE(client->track("a").is_ok());
+  auto events = flushed();
+  ASSERT_EQ(names(events), std::vector<std::string>{"a"});
+  EXPECT_TRUE(starts(events[0]));
+}
+
 TEST_F(SessionTest, SessionsOffAddNoSessionKeys) {
   config.track_sessions = false;
   start();
