@@ -208,6 +208,19 @@ TEST_F(RemoteSettingsTest, TheKillSwitchHoldsTheBacklogUntilItsTtlLapses) {
   EXPECT_EQ(events.back()["userId"], "u-9");
 }
 
+TEST_F(RemoteSettingsTest, FlushIntervalComesFromTheSettings) {
+  ASSERT_TRUE(store
+                  ->put({{kKeySettingsBody, settings_body({{"flushIntervalMs", 1000}})},
+                         {kKeySettingsFetchedMs, std::to_string(now_ms())}})
+                  .is_ok());
+  start();
+  ASSERT_TRUE(client->track("e").is_ok());
+  commit();
+  EXPECT_EQ(transport->request_count(), 0u);
+  clock->advance(1s);  // the Config says an hour
+  ASSERT_TRUE(wait_until([&] { return transport->delivered().size() == 1; }));
+}
+
 TEST_F(RemoteSettingsTest, SessionTimeoutComesFromTheSettings) {
   answer_with(answer(200, settings_body({{"sessionTimeoutMs", 60000}}), "\"v1\""));
   start();
