@@ -1,5 +1,6 @@
 // Store: the durable queue of serialised events plus a small key/value table
-// (identity, consent, opt-out). The default is SqliteStore; tests use the
+// (identity, consent, opt-out, the session, the app's version/build, the
+// relay's settings). The default is SqliteStore; tests use the
 // in-memory fake in tests/support.
 //
 // Contract:
