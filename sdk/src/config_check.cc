@@ -26,6 +26,12 @@ Status validate_config(const Config& c) {
     return Status(StatusCode::kInvalidArgument,
                   "commit_window and flush_interval must be positive");
   }
+  if (c.session_timeout.count() <= 0) {
+    return Status(StatusCode::kInvalidArgument, "session_timeout must be positive");
+  }
+  if (c.settings_min_interval.count() < 0) {
+    return Status(StatusCode::kInvalidArgument, "settings_min_interval must not be negative");
+  }
   return Status::ok();
 }
 

@@ -70,6 +70,46 @@ TEST(DurabilityTest, QueueAndIdentitySurviveARestart) {
   }
 }
 
+TEST(DurabilityTest, SessionBuildAndSettingsSurviveARestart) {
+  TempDir dir;
+  auto transport = std::make_shared<ScriptedTransport>();
+  transport->set_settings_responder([](const HttpRequest&) {
+    HttpResponse r = testing::http_status(200, R"({"tern":{"sessionTimeoutMs":600000}})");
+    r.etag = "\"e1\"";
+    return r;
+  });
+  auto clock = std::make_shared<testing::ManualClock>();
+  Config c = sqlite_config(dir, transport);
+  c.clock = clock;
+  int64_t session = 0;
+  {
+    auto client = make_client(c);
+    ASSERT_TRUE(client->app_launched("1.0", "100").is_ok());
+    ASSERT_TRUE(client->app_foreground().is_ok());
+    ASSERT_TRUE(wait_until([&] { return client->stats().settings_fetched == 1; }));
+    session = client->session_id().value_or(0);
+    ASSERT_NE(session, 0);
+    ASSERT_TRUE(client->shutdown(5s).is_ok());
+  }
+  clock->advance(8min);  // past the default 5 min, within the settings' 10
+  auto client = make_client(c);
+  EXPECT_EQ(client->session_id(), session);
+  ASSERT_TRUE(client->app_launched("1.0", "100").is_ok());  // same build: nothing new
+  ASSERT_TRUE(client->app_foreground().is_ok());
+  ASSERT_TRUE(wait_until([&] {
+    return client->stats().settings_not_modified + client->stats().settings_fetched == 1;
+  }));
+  EXPECT_EQ(transport->settings_requests().back().if_none_match, "\"e1\"");
+  ASSERT_TRUE(client->flush(5s).is_ok());
+  auto events = transport->delivered();
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0]["event"], "Application Installed");
+  EXPECT_EQ(events[1]["event"], "Application Opened");
+  EXPECT_EQ(events[2]["event"], "Application Opened");
+  EXPECT_EQ(events[2]["context"]["sessionId"], session);
+  EXPECT_FALSE(events[2]["context"].contains("sessionStart"));
+}
+
 TEST(DurabilityTest, RetryBudgetCountsAttemptsAcrossRestarts) {
   TempDir dir;
   auto transport = std::make_shared<ScriptedTransport>();
@@ -125,6 +165,32 @@ TEST(DurabilityTest, CorruptDatabaseIsQuarantinedAndCounted) {
   ASSERT_TRUE(client->track("fresh start").is_ok());
   ASSERT_TRUE(client->flush(5s).is_ok());
   EXPECT_EQ(client->stats().sent, 1u);
+}
+
+TEST(DurabilityTest, ALaunchAfterACorruptDatabaseWasMovedAsideClaimsNoInstall) {
+  TempDir dir;
+  auto transport = std::make_shared<ScriptedTransport>();
+  Config c = sqlite_config(dir, transport);
+  c.fetch_settings = false;
+  {
+    std::ofstream f(c.storage_path, std::ios::binary);
+    f << std::string(8192, 'Z');
+  }
+  {
+    auto client = make_client(c);
+    ASSERT_TRUE(client);
+    EXPECT_EQ(client->stats().corrupt_db_recoveries, 1u);
+    ASSERT_TRUE(client->app_launched("1.0", "100").is_ok());
+    ASSERT_TRUE(client->flush(5s).is_ok());
+    EXPECT_TRUE(transport->delivered().empty());
+  }
+  // The build was stored all the same: the next new build is an update.
+  auto client = make_client(c);
+  ASSERT_TRUE(client->app_launched("1.1", "101").is_ok());
+  ASSERT_TRUE(client->flush(5s).is_ok());
+  ASSERT_EQ(transport->delivered().size(), 1u);
+  EXPECT_EQ(transport->delivered()[0]["event"], "Application Updated");
+  EXPECT_EQ(transport->delivered()[0]["properties"]["previous_build"], "100");
 }
 
 TEST(DurabilityTest, FullDiskDropsAreCountedAndTheHostSurvives) {

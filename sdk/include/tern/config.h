@@ -79,7 +79,9 @@ struct Config {
   // Settings served by the relay: fetched with If-None-Match from
   // <settings_endpoint>/v1/projects/<write_key>/settings by app_launched()
   // and app_foreground() (at most every settings_min_interval); the last
-  // good copy is kept in the store and applied at the next start.
+  // good copy is kept in the store and applied at the next start. The fetch
+  // carries no user data and happens whatever the consent; a 304 confirms
+  // the stored copy (its kill switch's ttlSeconds run again from then).
   bool fetch_settings = true;
   std::string settings_endpoint;  // empty: `endpoint`
   std::chrono::milliseconds settings_min_interval{300'000};
