@@ -68,4 +68,16 @@ Status Client::shutdown(std::chrono::milliseconds timeout) {
 }
 Stats Client::stats() const { return impl_->engine->stats(); }
 
+Status Client::flush_async(std::chrono::milliseconds deadline,
+                           std::function<void(FlushResult)> done) {
+  return impl_->engine->flush_async(deadline, std::move(done));
+}
+Status Client::app_launched(std::string_view version, std::string_view build, std::string_view url,
+                            std::string_view referrer) {
+  return impl_->engine->app_launched(version, build, url, referrer);
+}
+Status Client::app_foreground() { return impl_->engine->app_foreground(); }
+Status Client::app_background() { return impl_->engine->app_background(); }
+std::optional<int64_t> Client::session_id() const { return impl_->engine->session_id(); }
+
 }  // namespace tern

@@ -3,7 +3,9 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "default_transport.h"
 #include "tern/base/curl_global.h"
@@ -23,7 +25,25 @@ constexpr std::size_t kMaxResponseBody = 256 * 1024;
 struct ResponseSink {
   std::string body;
   std::string retry_after;
+  std::string etag;
 };
+
+// The value of an "ETag:" header line (trimmed), or nullopt for another header.
+std::optional<std::string_view> etag_header(std::string_view line) {
+  constexpr std::string_view kName = "etag:";
+  if (line.size() < kName.size()) return std::nullopt;
+  for (std::size_t i = 0; i < kName.size(); ++i) {
+    char c = line[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != kName[i]) return std::nullopt;
+  }
+  std::string_view v = line.substr(kName.size());
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() &&
+         (v.back() == '\r' || v.back() == '\n' || v.back() == ' ' || v.back() == '\t'))
+    v.remove_suffix(1);
+  return v;
+}
 
 size_t on_body(char* data, size_t size, size_t nmemb, void* user) {
   auto* sink = static_cast<ResponseSink*>(user);
@@ -37,8 +57,16 @@ size_t on_body(char* data, size_t size, size_t nmemb, void* user) {
 size_t on_header(char* data, size_t size, size_t nitems, void* user) {
   auto* sink = static_cast<ResponseSink*>(user);
   size_t n = size * nitems;
-  if (auto value = base::retry_after_header(std::string_view(data, n))) {
+  std::string_view line(data, n);
+  // A new status line (a redirect or 100 Continue before the answer) starts a new header set.
+  if (line.substr(0, 5) == "HTTP/") {
+    sink->retry_after.clear();
+    sink->etag.clear();
+  }
+  if (auto value = base::retry_after_header(line)) {
     sink->retry_after.assign(value->data(), value->size());
+  } else if (auto etag = etag_header(line)) {
+    sink->etag.assign(etag->data(), etag->size());
   }
   return n;
 }
@@ -70,9 +98,15 @@ class CurlTransport final : public Transport {
     ResponseSink sink;
     // Keep the handle (and so its connection cache) but reset per-request options.
     curl_easy_reset(curl_);
+    const bool get = request.method == "GET";
     std::string content_type = "Content-Type: " + request.content_type;
-    curl_slist* headers = request.gzip ? headers_gzip_ : headers_plain_;
-    curl_slist* ct = curl_slist_append(nullptr, content_type.c_str());
+    curl_slist* headers = request.gzip && !get ? headers_gzip_ : headers_plain_;
+    curl_slist* ct = nullptr;
+    if (!get && !request.content_type.empty()) ct = curl_slist_append(ct, content_type.c_str());
+    if (!request.if_none_match.empty()) {
+      std::string inm = "If-None-Match: " + request.if_none_match;
+      ct = curl_slist_append(ct, inm.c_str());
+    }
     // Chain: our static list, then the per-request Content-Type.
     curl_slist* all = nullptr;
     for (curl_slist* h = headers; h; h = h->next) all = curl_slist_append(all, h->data);
@@ -80,10 +114,14 @@ class CurlTransport final : public Transport {
     curl_slist_free_all(ct);
 
     curl_easy_setopt(curl_, CURLOPT_URL, request.url.c_str());
-    curl_easy_setopt(curl_, CURLOPT_POST, 1L);
-    curl_easy_setopt(curl_, CURLOPT_POSTFIELDS, request.body.data());
-    curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE_LARGE,
-                     static_cast<curl_off_t>(request.body.size()));
+    if (get) {
+      curl_easy_setopt(curl_, CURLOPT_HTTPGET, 1L);
+    } else {
+      curl_easy_setopt(curl_, CURLOPT_POST, 1L);
+      curl_easy_setopt(curl_, CURLOPT_POSTFIELDS, request.body.data());
+      curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE_LARGE,
+                       static_cast<curl_off_t>(request.body.size()));
+    }
     curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, all);
     curl_easy_setopt(curl_, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
     curl_easy_setopt(curl_, CURLOPT_USERNAME, request.write_key.c_str());
@@ -115,6 +153,7 @@ class CurlTransport final : public Transport {
     curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &code);
     response.status_code = static_cast<int>(code);
     response.body = std::move(sink.body);
+    response.etag = std::move(sink.etag);
     if (!sink.retry_after.empty()) {
       response.retry_after = parse_retry_after(sink.retry_after, std::chrono::system_clock::now());
     }

@@ -23,13 +23,21 @@ constexpr const char* kKeyUserId = "user_id";
 constexpr const char* kKeyTraits = "traits";
 constexpr const char* kKeyConsent = "consent";
 constexpr const char* kKeyOptOut = "opt_out";
+constexpr const char* kKeySession = "session";
+constexpr const char* kKeyAppVersion = "app.version";
+constexpr const char* kKeyAppBuild = "app.build";
+// Written when this SDK made the database: a database without app.build and
+// without this key was made by an SDK without lifecycle (a legacy queue).
+constexpr const char* kKeyNewInstall = "app.new_install";
 
 using SteadyTime = std::chrono::steady_clock::time_point;
 constexpr SteadyTime kNever = SteadyTime::max();
 }  // namespace
 
 Engine::Engine(Config config)
-    : config_(std::move(config)), policy_(config_.backoff_base, config_.backoff_max) {}
+    : config_(std::move(config)),
+      settings_(config_),
+      policy_(config_.backoff_base, config_.backoff_max) {}
 
 Engine::~Engine() {
   if (worker_.joinable()) worker_.detach();  // unreachable: Client shuts down first
@@ -92,16 +100,32 @@ Status Engine::start() {
   }
   if (auto v = get(kKeyOptOut)) opt_out_ = (*v == "1");
   bool fresh = id->anonymous_id.empty();
+  // Lifecycle: what the last launch stored; a database that existed before
+  // this SDK (identity or events, no marker, no build) is a legacy queue.
+  stored_launch_.version = get(kKeyAppVersion);
+  stored_launch_.build = get(kKeyAppBuild);
+  const bool marked = get(kKeyNewInstall).has_value();
+  stored_launch_.legacy = !stored_launch_.build && !marked && (!fresh || store_->count() > 0);
+  const bool mark_new = !stored_launch_.build && !marked && !stored_launch_.legacy;
+  if (config_.track_sessions) {
+    if (auto v = get(kKeySession)) {
+      if (auto st = session_from_json(*v)) sessions_.restore(*st);
+    }
+  }
   if (fresh) id->anonymous_id = base::uuid_v4();
   const std::string anonymous_id = id->anonymous_id;
   {
     MutexLock lock(identity_mu_);  // no other thread yet; for the analysis
     identity_ = std::move(id);
   }
-  if (fresh) {
-    Status s = store_->put({{kKeyAnonymousId, anonymous_id}});
+  if (fresh || mark_new) {
+    KvPairs first;
+    if (fresh) first.emplace_back(kKeyAnonymousId, anonymous_id);
+    if (mark_new) first.emplace_back(kKeyNewInstall, "1");
+    Status s = store_->put(first);
     if (!s) return s;
   }
+  load_settings();
 
   // context: library + provider facts, serialised once.
   nlohmann::json ctx = nlohmann::json::object();
@@ -115,6 +139,8 @@ Status Engine::start() {
       log(LogLevel::kWarn, "ContextProvider returned something that is not a JSON object; ignored");
     }
   }
+  // The SDK owns these context keys (sessions, sampling).
+  for (const char* k : {"sessionId", "sessionStart", "sampleRate"}) ctx.erase(k);
   ctx["library"] = {
       {"name", c.library_name},
       {"version", c.library_version.empty() ? std::string(version()) : c.library_version}};
@@ -127,6 +153,8 @@ Status Engine::start() {
   url_ = c.endpoint;
   while (!url_.empty() && url_.back() == '/') url_.pop_back();
   url_ += "/v1/batch";
+  settings_url_ =
+      settings_url(c.settings_endpoint.empty() ? c.endpoint : c.settings_endpoint, c.write_key);
 
   accepting_ = true;
   last_upload_ = clock_->monotonic();
@@ -184,53 +212,82 @@ Status Engine::gate() {
 
 // ---------------------------------------------------------------- hand-off (caller side)
 
-Status Engine::hand_off(std::string text) {
-  if (config_.durability == Durability::kImmediate) return append_now(std::move(text));
+Status Engine::hand_off(std::string text, HandOff extra) {
+  if (config_.durability == Durability::kImmediate) return append_now(std::move(text), extra);
+  const std::size_t n = 1 + (extra.before ? extra.before->size() : 0);
   MutexLock lk(mu_);
   if (stop_) {
     lk.unlock();
     return reject(DropReason::kShutdown, StatusCode::kCancelled, "the client is shut down");
   }
-  if (pending_.size() >= config_.max_pending_events) {
+  if (pending_.size() + n > config_.max_pending_events) {
     lk.unlock();
     return reject(DropReason::kQueueFull, StatusCode::kResourceExhausted,
                   "the hand-off queue is full");
   }
   // The commit window opens with the first pending event (one clock read per window).
-  if (pending_.empty()) first_pending_at_ = clock_->monotonic();
+  if (!has_pending()) first_pending_at_ = clock_->monotonic();
+  const std::size_t before_size = pending_.size();
+  if (extra.before) {
+    for (auto& t : *extra.before) pending_.push_back(std::move(t));
+  }
   pending_.push_back(std::move(text));
-  pending_count_.fetch_add(1, std::memory_order_relaxed);
-  enqueued_.fetch_add(1, std::memory_order_relaxed);
+  if (extra.session && extra.session->seq > pending_session_seq_) {
+    pending_session_ = extra.session->snapshot;
+    pending_session_seq_ = extra.session->seq;
+  }
+  if (extra.kv) {
+    for (auto& kv : *extra.kv) pending_kv_.push_back(std::move(kv));
+  }
+  pending_count_.fetch_add(n, std::memory_order_relaxed);
+  enqueued_.fetch_add(n, std::memory_order_relaxed);
   // Wake the worker only when it must open a commit window or commit now:
   // at high rates this is one wake-up per window, not one per event.
-  if (worker_idle_ || pending_.size() == config_.commit_max_events) {
+  if (worker_idle_ ||
+      (before_size < config_.commit_max_events && pending_.size() >= config_.commit_max_events)) {
     worker_idle_ = false;
     cv_.notify_one();
   }
   return Status::ok();
 }
 
+void Engine::hand_off_kv(KvPairs kv) {
+  if (kv.empty()) return;
+  MutexLock lk(mu_);
+  if (!has_pending()) first_pending_at_ = clock_->monotonic();
+  for (auto& p : kv) pending_kv_.push_back(std::move(p));
+  if (worker_idle_) {
+    worker_idle_ = false;
+    cv_.notify_one();
+  }
+}
+
 // Durability::kImmediate: the caller commits its own event (the store
 // serialises writers), so track() never waits behind an upload in progress.
-Status Engine::append_now(std::string text) {
+Status Engine::append_now(std::string text, HandOff extra) {
   if (!accepting_.load())
     return reject(DropReason::kShutdown, StatusCode::kCancelled, "the client is shut down");
-  std::vector<std::string> one;
-  one.push_back(std::move(text));
+  std::vector<std::string> texts;
+  if (extra.before) texts = std::move(*extra.before);
+  texts.push_back(std::move(text));
+  KvPairs kv;
+  if (extra.kv) kv = std::move(*extra.kv);
   MutexLock commit_lock(commit_mu_);
   if (consent() == Consent::kDenied) {
+    if (!kv.empty()) (void)store_->put(kv);  // the app's version/build still count
     commit_lock.unlock();
     return reject(DropReason::kConsentDenied, StatusCode::kPermissionDenied, "consent denied");
   }
-  Status s = store_->append(one, to_unix_ms(clock_->wall()));
+  if (extra.session) add_session_kv(kv, &extra.session->snapshot, extra.session->seq);
+  Status s = store_->append_and_put(texts, to_unix_ms(clock_->wall()), kv);
   commit_lock.unlock();
   if (!s) {
     log(LogLevel::kWarn, "could not store an event (dropped): " + s.to_string());
-    count_drop(DropReason::kStorageError);
+    count_drop(DropReason::kStorageError, texts.size());
     return s;
   }
-  enqueued_.fetch_add(1, std::memory_order_relaxed);
-  stored_.fetch_add(1, std::memory_order_relaxed);
+  enqueued_.fetch_add(texts.size(), std::memory_order_relaxed);
+  stored_.fetch_add(texts.size(), std::memory_order_relaxed);
   MutexLock lock(mu_);
   caps_dirty_ = true;
   if (worker_idle_) {
@@ -355,6 +412,16 @@ Stats Engine::stats() const {
   s.pending = pending_count_.load();
   s.bytes_sent = bytes_sent_.load();
   s.corrupt_db_recoveries = corrupt_recoveries_.load();
+  s.lifecycle_events = lifecycle_events_.load();
+  s.sessions_started = sessions_.started();
+  s.settings_fetched = settings_fetched_.load();
+  s.settings_not_modified = settings_not_modified_.load();
+  s.settings_failed = settings_failed_.load();
+  s.sampled_out = sampled_out_.load();
+  s.kill_switch_refused = kill_switch_refused_.load();
+  s.background_flushes_sent = async_sent_.load();
+  s.background_flushes_timed_out = async_timed_out_.load();
+  s.background_flushes_cancelled = async_cancelled_.load();
   return s;
 }
 
@@ -362,6 +429,10 @@ Stats Engine::stats() const {
 
 bool Engine::upload_allowed() const {
   return consent_.load() == static_cast<int>(Consent::kGranted) && !opt_out_.load();
+}
+
+bool Engine::upload_allowed(int64_t now_ms) const {
+  return upload_allowed() && !settings_.kill_switch_active(now_ms);
 }
 
 void Engine::wait_until(MutexLock& lk, SteadyTime deadline) {
@@ -395,9 +466,14 @@ void Engine::complete_flush(Status s) {
 void Engine::commit_pending() {
   std::vector<std::string> batch;
   batch.swap(pending_);
+  KvPairs kv;
+  kv.swap(pending_kv_);
+  const SessionState session = pending_session_;
+  const uint64_t session_seq = pending_session_seq_;
+  pending_session_seq_ = 0;
   const uint64_t epoch = purge_epoch_;
   mu_.unlock();
-  (void)commit(batch, epoch);
+  (void)commit(batch, epoch, std::move(kv), &session, session_seq);
   // Free the strings before re-taking mu_: track() never waits behind it.
   std::vector<std::string>().swap(batch);
   mu_.lock();
@@ -411,13 +487,13 @@ void Engine::run() {
   for (;;) {
     SteadyTime now = clock_->monotonic();
     const bool flush_pending = flush_requested_ > flush_done_;
-    if (!pending_.empty()) {
+    if (has_pending()) {
       if (!window_open) {
         window_open = true;
         commit_deadline = first_pending_at_ + config_.commit_window;
       }
-      if (stop_ || flush_pending || pending_.size() >= config_.commit_max_events ||
-          now >= commit_deadline) {
+      if (stop_ || flush_pending || !async_inbox_.empty() || settings_fetch_requested_ ||
+          pending_.size() >= config_.commit_max_events || now >= commit_deadline) {
         window_open = false;
         commit_pending();
         continue;
@@ -441,8 +517,36 @@ void Engine::run() {
       batches_.clear();
       batches_invalid_ = false;
     }
-    const bool allowed = upload_allowed();
+    if (!async_inbox_.empty()) {
+      // What is queued now (everything handed off before is committed above).
+      const int64_t target = store_->last_id();
+      for (auto& a : async_inbox_) {
+        a.target = target;
+        async_.push_back(std::move(a));
+      }
+      async_inbox_.clear();
+      async_check_ = true;
+    }
+    if (settings_fetch_requested_ && !stop_) {
+      settings_fetch_requested_ = false;
+      if (config_.fetch_settings &&
+          (!settings_attempted_ || now - last_settings_attempt_ >= config_.settings_min_interval)) {
+        settings_attempted_ = true;
+        last_settings_attempt_ = now;
+        lk.unlock();
+        fetch_settings();
+        lk.lock();
+        continue;
+      }
+    }
+    const int64_t now_ms = to_unix_ms(clock_->wall());
+    const bool allowed = upload_allowed(now_ms);
     const uint64_t queued = store_->count();
+    if (!async_.empty() && !stop_) {
+      lk.unlock();
+      service_async_flushes(now, !allowed);
+      lk.lock();
+    }
     if (stop_) {
       // Last uploads while the shutdown deadline allows; the rest stays on disk.
       while (allowed && queued > 0 && policy_.may_attempt(now) && now < shutdown_deadline_) {
@@ -453,13 +557,22 @@ void Engine::run() {
         now = clock_->monotonic();
       }
       if (flush_pending) complete_flush(Status(StatusCode::kCancelled, "the client is shut down"));
+      for (auto& a : async_inbox_) async_.push_back(std::move(a));
+      async_inbox_.clear();
+      if (!async_.empty()) {
+        lk.unlock();
+        service_async_flushes(now, true);
+        lk.lock();
+      }
       break;
     }
     if (flush_pending) {
       if (!allowed) {
         complete_flush(Status(StatusCode::kPermissionDenied,
                               opt_out_.load() ? "the user opted out: nothing is uploaded"
-                                              : "consent is not granted: nothing is uploaded"));
+                              : upload_allowed()
+                                  ? "the settings' kill switch is on: nothing is uploaded"
+                                  : "consent is not granted: nothing is uploaded"));
         continue;
       }
       if (queued == 0) {
@@ -467,9 +580,11 @@ void Engine::run() {
         continue;
       }
     }
+    const auto flush_interval = settings_.flush_interval();
     const bool due = allowed && queued > 0 &&
-                     (flush_pending || !batches_.empty() || policy_.consecutive_failures() > 0 ||
-                      queued >= config_.flush_at || now >= last_upload_ + config_.flush_interval);
+                     (flush_pending || !async_.empty() || !batches_.empty() ||
+                      policy_.consecutive_failures() > 0 || queued >= settings_.flush_at() ||
+                      now >= last_upload_ + flush_interval);
     if (due && policy_.may_attempt(now)) {
       if (!pending_.empty()) {
         // Commit first: an upload blocks this thread for up to the request
@@ -481,6 +596,7 @@ void Engine::run() {
       lk.unlock();
       UploadResult r = upload_one();
       lk.lock();
+      if (r != UploadResult::kFailed) async_check_ = true;
       if (r == UploadResult::kFailed && flush_requested_ > flush_done_) {
         complete_flush(Status(StatusCode::kUnavailable, last_error_));
       }
@@ -489,10 +605,15 @@ void Engine::run() {
     SteadyTime deadline = kNever;
     if (window_open) deadline = commit_deadline;
     if (allowed && queued > 0) {
-      SteadyTime upload_at =
-          due ? policy_.next_attempt()
-              : std::max(policy_.next_attempt(), last_upload_ + config_.flush_interval);
+      SteadyTime upload_at = due ? policy_.next_attempt()
+                                 : std::max(policy_.next_attempt(), last_upload_ + flush_interval);
       deadline = std::min(deadline, upload_at);
+    }
+    for (const auto& a : async_) deadline = std::min(deadline, a.deadline);
+    if (queued > 0 && settings_.kill_switch_active(now_ms)) {
+      // Wake when the kill switch lapses: uploads resume.
+      deadline =
+          std::min(deadline, now + std::chrono::milliseconds(settings_.kill_until_ms() - now_ms));
     }
     worker_idle_ = !window_open;
     if (!real_clock_) clock_->on_worker_wait(now, deadline);
@@ -503,19 +624,28 @@ void Engine::run() {
   done_cv_.notify_all();
 }
 
-Status Engine::commit(const std::vector<std::string>& texts, uint64_t epoch) {
+void Engine::add_session_kv(KvPairs& kv, const SessionState* session, uint64_t seq) {
+  if (!session || seq <= stored_session_seq_) return;
+  stored_session_seq_ = seq;
+  kv.emplace_back(kKeySession, session_to_json(*session));
+}
+
+Status Engine::commit(const std::vector<std::string>& texts, uint64_t epoch, KvPairs kv,
+                      const SessionState* session, uint64_t session_seq) {
   MutexLock commit_lock(commit_mu_);
   bool purged;
   {
     MutexLock lock(mu_);
     purged = purge_epoch_ != epoch;
   }
-  if (purged) {  // consent was denied after these were handed off
+  add_session_kv(kv, session, session_seq);
+  if (purged) {  // consent was denied after these were handed off: the kv pairs still count
     pending_count_.fetch_sub(texts.size());
     count_drop(DropReason::kConsentDenied, texts.size());
+    if (!kv.empty()) (void)store_->put(kv);
     return Status(StatusCode::kPermissionDenied, "consent denied");
   }
-  Status s = store_->append(texts, to_unix_ms(clock_->wall()));
+  Status s = store_->append_and_put(texts, to_unix_ms(clock_->wall()), kv);
   pending_count_.fetch_sub(texts.size());
   if (s) {
     stored_.fetch_add(texts.size());

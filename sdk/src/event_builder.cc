@@ -111,6 +111,12 @@ std::string Engine::merged_context(std::string_view override_json,
     for (auto it = override_dom->begin(); it != override_dom->end(); ++it)
       base[it.key()] = it.value();
   }
+  // Keys the SDK writes itself (submit): a caller's copy would be a duplicate.
+  if (config_.track_sessions) {
+    base.erase("sessionId");
+    base.erase("sessionStart");
+  }
+  base.erase("sampleRate");
   return dump_object(base);
 }
 
@@ -211,12 +217,31 @@ Status Engine::enqueue_raw(const RawMessage& m) {
 }
 
 Status Engine::submit(const RawMessage& m, const std::string& context_override,
-                      const nlohmann::json* identify_traits) {
+                      const nlohmann::json* identify_traits, Internal* internal) {
   if (auto refusal = check_message(m)) {
     return reject(refusal->reason, refusal->code, std::move(refusal->message));
   }
+  auto wall = clock_->wall();
+  const int64_t now_ms = to_unix_ms(wall);
+  // Settings' kill switch: not captured, counted; kOk (the app did nothing wrong).
+  if (settings_.kill_switch_active(now_ms)) {
+    kill_switch_refused_.fetch_add(1, std::memory_order_relaxed);
+    if (internal) hand_off_kv(std::move(internal->kv));
+    return Status::ok();
+  }
 
   auto id = identity();
+  const bool exempt = internal || m.type == MessageType::kIdentify || m.type == MessageType::kAlias;
+  const bool background = app_state_.load(std::memory_order_relaxed) == kAppBackground;
+  SessionStamp session = sessions_.on_event(now_ms, config_.track_sessions, !background,
+                                            internal && internal->refresh_in_background,
+                                            settings_.session_timeout_ms(), id->anonymous_id);
+  if (!session.keep && !exempt) {
+    sampled_out_.fetch_add(1, std::memory_order_relaxed);
+    if (session.start) sessions_.start_refused(session.id);
+    return Status::ok();
+  }
+
   EventParts p;
   p.type = m.type;
   p.event = m.event;
@@ -240,20 +265,62 @@ Status Engine::submit(const RawMessage& m, const std::string& context_override,
   } else {
     p.user_id = m.user_id.empty() ? std::string_view(id->user_id) : m.user_id;
   }
-  auto wall = clock_->wall();
-  p.now_ms = to_unix_ms(wall);
+  p.now_ms = now_ms;
   p.timestamp = m.timestamp ? *m.timestamp : wall;
 
+  // "Session Ended" / "Session Started" (Config::session_events) go before
+  // the session's first event; then Session Started is that first event.
+  std::vector<std::string> before;
+  if (session.start && config_.session_events) {
+    auto session_event = [&](const char* name, const SessionStamp& stamp,
+                             const std::string& props) -> std::optional<Refusal> {
+      EventParts e;
+      e.type = MessageType::kTrack;
+      e.event = name;
+      e.properties_json = props;
+      e.context_json = context_text_;
+      e.anonymous_id = id->anonymous_id;
+      e.user_id = id->user_id;
+      e.now_ms = now_ms;
+      e.timestamp = wall;
+      char extra[kSessionContextMax];
+      e.context_extra = std::string_view(extra, write_session_context(extra, stamp, false));
+      std::string text;
+      write_event(text, e);
+      if (auto refusal = run_plugins(config_.plugins, text, logger_.get())) return refusal;
+      before.push_back(std::move(text));
+      return std::nullopt;
+    };
+    if (session.ended_id != 0) {
+      SessionStamp ended = session;
+      ended.id = session.ended_id;
+      ended.start = false;
+      (void)session_event("Session Ended", ended,
+                          "{\"sessionId\":" + std::to_string(session.ended_id) + "}");
+    }
+    (void)session_event("Session Started", session, "{}");
+    session.start = false;
+  }
+
+  char extra[kSessionContextMax];
+  p.context_extra = std::string_view(extra, write_session_context(extra, session, exempt));
+
   std::string text;
-  text.reserve(160 + p.context_json.size() + p.properties_json.size() + p.traits_json.size() +
-               p.integrations_json.size() + p.event.size() + p.name.size() + p.user_id.size());
+  text.reserve(160 + p.context_json.size() + p.context_extra.size() + p.properties_json.size() +
+               p.traits_json.size() + p.integrations_json.size() + p.event.size() + p.name.size() +
+               p.user_id.size());
   write_event(text, p);
 
+  auto refuse = [&](DropReason reason, StatusCode code, std::string message) {
+    if (session.start || !before.empty()) sessions_.start_refused(session.id);
+    if (internal) hand_off_kv(std::move(internal->kv));
+    return reject(reason, code, std::move(message));
+  };
   if (auto refusal = run_plugins(config_.plugins, text, logger_.get())) {
-    return reject(refusal->reason, refusal->code, std::move(refusal->message));
+    return refuse(refusal->reason, refusal->code, std::move(refusal->message));
   }
   if (text.size() > config_.max_event_bytes) {
-    return reject(DropReason::kTooLarge, StatusCode::kOutOfRange,
+    return refuse(DropReason::kTooLarge, StatusCode::kOutOfRange,
                   "event is " + std::to_string(text.size()) + " bytes, above max_event_bytes " +
                       std::to_string(config_.max_event_bytes));
   }
@@ -268,7 +335,19 @@ Status Engine::submit(const RawMessage& m, const std::string& context_override,
     }
     set_identity(std::move(next));
   }
-  return hand_off(std::move(text));
+  HandOff extra_out;
+  if (!before.empty()) extra_out.before = &before;
+  if (session.seq > 0) extra_out.session = &session;
+  if (internal && !internal->kv.empty()) extra_out.kv = &internal->kv;
+  const bool had_start = session.start || !before.empty();
+  Status s = hand_off(std::move(text), extra_out);
+  if (!s) {
+    if (had_start) sessions_.start_refused(session.id);
+    if (internal) hand_off_kv(std::move(internal->kv));  // what hand_off did not take
+    return s;
+  }
+  if (internal && internal->lifecycle) lifecycle_events_.fetch_add(1, std::memory_order_relaxed);
+  return s;
 }
 
 }  // namespace tern

@@ -53,7 +53,28 @@ void write_event(std::string& out, const EventParts& p) {
   str_field(out, ",\"previousId\":", p.previous_id);
   raw_field(out, ",\"properties\":", p.properties_json);
   raw_field(out, ",\"traits\":", p.traits_json);
-  raw_field(out, ",\"context\":", p.context_json);
+  if (p.context_extra.empty()) {
+    raw_field(out, ",\"context\":", p.context_json);
+  } else {
+    // context_json is one JSON object: its closing brace is its last
+    // non-space byte; the extra keys go in before it.
+    std::string_view ctx = p.context_json;
+    while (!ctx.empty() && ctx.back() != '}') ctx.remove_suffix(1);
+    out.append(",\"context\":");
+    if (ctx.empty()) {
+      out.push_back('{');
+    } else {
+      ctx.remove_suffix(1);
+      out.append(ctx);
+      std::size_t i = ctx.size();
+      while (i > 0 &&
+             (ctx[i - 1] == ' ' || ctx[i - 1] == '\n' || ctx[i - 1] == '\t' || ctx[i - 1] == '\r'))
+        --i;
+      if (i > 0 && ctx[i - 1] != '{') out.push_back(',');
+    }
+    out.append(p.context_extra);
+    out.push_back('}');
+  }
   raw_field(out, ",\"integrations\":", p.integrations_json);
   out.push_back('}');
 }

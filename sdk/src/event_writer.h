@@ -22,6 +22,9 @@ struct EventParts {
   std::string_view properties_json;
   std::string_view traits_json;
   std::string_view context_json;
+  // Keys the SDK adds inside the context object, without braces (e.g.
+  // "sessionId":1), written after context_json's own keys; may be empty.
+  std::string_view context_extra;
   std::string_view integrations_json;
   std::chrono::system_clock::time_point timestamp;
   int64_t now_ms = 0;  // for the UUIDv7 messageId

@@ -223,49 +223,71 @@ SqliteStore::~SqliteStore() {
 }
 
 Status SqliteStore::refresh_totals() {
-  Stmt st(db_, "SELECT count(*), coalesce(sum(size),0) FROM events");
+  Stmt st(db_, "SELECT count(*), coalesce(sum(size),0), coalesce(max(id),0) FROM events");
   if (st.prepare_rc() != SQLITE_OK) return error("count", st.prepare_rc());
   int rc = st.step();
   if (rc != SQLITE_ROW) return error("count", rc);
   count_ = static_cast<uint64_t>(sqlite3_column_int64(st.get(), 0));
   bytes_ = static_cast<uint64_t>(sqlite3_column_int64(st.get(), 1));
+  last_id_ = sqlite3_column_int64(st.get(), 2);
+  return Status::ok();
+}
+
+Status SqliteStore::insert_bodies(const std::vector<std::string>& bodies, int64_t created_ms,
+                                  uint64_t* added_bytes) {
+  if (bodies.empty()) return Status::ok();
+  Stmt st(db_, "INSERT INTO events(created_ms,size,body) VALUES(?,?,?)");
+  if (st.prepare_rc() != SQLITE_OK) return error("insert", st.prepare_rc());
+  for (const auto& b : bodies) {
+    sqlite3_bind_int64(st.get(), 1, created_ms);
+    sqlite3_bind_int64(st.get(), 2, static_cast<int64_t>(b.size()));
+    sqlite3_bind_text(st.get(), 3, b.data(), static_cast<int>(b.size()), SQLITE_STATIC);
+    int rc = st.step();
+    st.reset();
+    if (rc != SQLITE_DONE) return error("insert", rc);
+    *added_bytes += b.size();
+  }
+  return Status::ok();
+}
+
+Status SqliteStore::put_pairs(const std::vector<std::pair<std::string, std::string>>& pairs) {
+  if (pairs.empty()) return Status::ok();
+  Stmt st(db_, "INSERT OR REPLACE INTO kv(key,value) VALUES(?,?)");
+  if (st.prepare_rc() != SQLITE_OK) return error("kv put", st.prepare_rc());
+  for (const auto& [k, v] : pairs) {
+    sqlite3_bind_text(st.get(), 1, k.data(), static_cast<int>(k.size()), SQLITE_STATIC);
+    sqlite3_bind_text(st.get(), 2, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+    int rc = st.step();
+    st.reset();
+    if (rc != SQLITE_DONE) return error("kv put", rc);
+  }
   return Status::ok();
 }
 
 Status SqliteStore::append(const std::vector<std::string>& bodies, int64_t created_ms) {
   if (bodies.empty()) return Status::ok();
+  return append_and_put(bodies, created_ms, {});
+}
+
+Status SqliteStore::append_and_put(const std::vector<std::string>& bodies, int64_t created_ms,
+                                   const std::vector<std::pair<std::string, std::string>>& pairs) {
+  if (bodies.empty() && pairs.empty()) return Status::ok();
   std::lock_guard<std::mutex> lock(mu_);
   Status s = begin();
   if (!s.is_ok()) return s;
   uint64_t added_bytes = 0;
-  {
-    Stmt st(db_, "INSERT INTO events(created_ms,size,body) VALUES(?,?,?)");
-    if (st.prepare_rc() != SQLITE_OK) {
-      s = error("insert", st.prepare_rc());
-      rollback();
-      return s;
-    }
-    for (const auto& b : bodies) {
-      sqlite3_bind_int64(st.get(), 1, created_ms);
-      sqlite3_bind_int64(st.get(), 2, static_cast<int64_t>(b.size()));
-      sqlite3_bind_text(st.get(), 3, b.data(), static_cast<int>(b.size()), SQLITE_STATIC);
-      int rc = st.step();
-      st.reset();
-      if (rc != SQLITE_DONE) {
-        s = error("insert", rc);
-        break;
-      }
-      added_bytes += b.size();
-    }
-  }
+  s = insert_bodies(bodies, created_ms, &added_bytes);
+  if (s.is_ok()) s = put_pairs(pairs);
   if (!s.is_ok()) {
     rollback();
     return s;
   }
+  const int64_t last = bodies.empty() ? 0 : sqlite3_last_insert_rowid(db_);
   s = commit();
   if (!s.is_ok()) return s;
   count_ += bodies.size();
   bytes_ += added_bytes;
+  if (last > last_id_.load()) last_id_ = last;
   return Status::ok();
 }
 
@@ -458,18 +480,7 @@ Status SqliteStore::put(const std::vector<std::pair<std::string, std::string>>& 
   std::lock_guard<std::mutex> lock(mu_);
   Status s = begin();
   if (!s.is_ok()) return s;
-  {
-    Stmt st(db_, "INSERT OR REPLACE INTO kv(key,value) VALUES(?,?)");
-    if (st.prepare_rc() != SQLITE_OK) s = error("kv put", st.prepare_rc());
-    for (std::size_t i = 0; s.is_ok() && i < pairs.size(); ++i) {
-      const auto& [k, v] = pairs[i];
-      sqlite3_bind_text(st.get(), 1, k.data(), static_cast<int>(k.size()), SQLITE_STATIC);
-      sqlite3_bind_text(st.get(), 2, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
-      int rc = st.step();
-      st.reset();
-      if (rc != SQLITE_DONE) s = error("kv put", rc);
-    }
-  }
+  s = put_pairs(pairs);
   if (!s.is_ok()) {
     rollback();
     return s;

@@ -32,6 +32,9 @@ class SqliteStore final : public Store {
   ~SqliteStore() override;
 
   Status append(const std::vector<std::string>& bodies, int64_t created_ms) override;
+  Status append_and_put(const std::vector<std::string>& bodies, int64_t created_ms,
+                        const std::vector<std::pair<std::string, std::string>>& pairs) override;
+  int64_t last_id() const override { return last_id_.load(); }
   Result<std::vector<StoredEvent>> read_oldest(std::size_t max_events,
                                                std::size_t max_bytes) override;
   Status mark_attempt(const std::vector<int64_t>& ids, int64_t now_ms) override;
@@ -61,6 +64,10 @@ class SqliteStore final : public Store {
   void rollback();
   Status refresh_totals();
   Status delete_ids(const std::vector<int64_t>& ids);
+  // Precondition: inside a transaction, mu_ held.
+  Status insert_bodies(const std::vector<std::string>& bodies, int64_t created_ms,
+                       uint64_t* added_bytes);
+  Status put_pairs(const std::vector<std::pair<std::string, std::string>>& pairs);
 
   mutable std::mutex mu_;
   sqlite3* db_ = nullptr;
@@ -71,6 +78,7 @@ class SqliteStore final : public Store {
   // while it holds the hand-off lock, and must never wait behind disk I/O there.
   std::atomic<uint64_t> count_{0};
   std::atomic<uint64_t> bytes_{0};
+  std::atomic<int64_t> last_id_{0};
   uint64_t corrupt_recoveries_ = 0;
   uint64_t corrupt_events_lost_ = 0;
 };

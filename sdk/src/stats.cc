@@ -76,6 +76,16 @@ std::string Stats::to_json() const {
   append_field(out, "pending", pending);
   append_field(out, "bytes_sent", bytes_sent);
   append_field(out, "corrupt_db_recoveries", corrupt_db_recoveries);
+  append_field(out, "lifecycle_events", lifecycle_events);
+  append_field(out, "sessions_started", sessions_started);
+  append_field(out, "settings_fetched", settings_fetched);
+  append_field(out, "settings_not_modified", settings_not_modified);
+  append_field(out, "settings_failed", settings_failed);
+  append_field(out, "sampled_out", sampled_out);
+  append_field(out, "kill_switch_refused", kill_switch_refused);
+  append_field(out, "background_flushes_sent", background_flushes_sent);
+  append_field(out, "background_flushes_timed_out", background_flushes_timed_out);
+  append_field(out, "background_flushes_cancelled", background_flushes_cancelled);
   out += '}';
   return out;
 }

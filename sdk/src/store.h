@@ -44,6 +44,17 @@ class Store {
 
   virtual Status append(const std::vector<std::string>& bodies, int64_t created_ms) = 0;
 
+  // append() and put() in ONE transaction: the bodies (may be empty) and the
+  // key/value pairs are stored together or not at all (lifecycle events with
+  // the app's version/build, events with the session state they changed).
+  virtual Status append_and_put(const std::vector<std::string>& bodies, int64_t created_ms,
+                                const std::vector<std::pair<std::string, std::string>>& pairs) = 0;
+
+  // The id of the newest event ever appended (0 when none): ids only grow,
+  // so "everything up to this id" names what is queued now. Must not wait
+  // behind another call's disk I/O.
+  virtual int64_t last_id() const = 0;
+
   // The oldest events, up to `max_events` and `max_bytes` (sum of body sizes);
   // at least one when the store is not empty.
   virtual Result<std::vector<StoredEvent>> read_oldest(std::size_t max_events,

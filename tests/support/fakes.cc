@@ -63,6 +63,27 @@ Status MemoryStore::append(const std::vector<std::string>& bodies, int64_t creat
   return Status::ok();
 }
 
+Status MemoryStore::append_and_put(const std::vector<std::string>& bodies, int64_t created_ms,
+                                   const std::vector<std::pair<std::string, std::string>>& pairs) {
+  if (fail_appends_) return Status(StatusCode::kIOError, "database or disk is full (injected)");
+  std::lock_guard<std::mutex> lock(mu_);  // both under one lock: one "transaction"
+  for (const auto& b : bodies) {
+    StoredEvent e;
+    e.id = next_id_++;
+    e.body = b;
+    e.created_ms = created_ms;
+    bytes_ += b.size();
+    events_.emplace(e.id, std::move(e));
+  }
+  for (const auto& [k, v] : pairs) kv_[k] = v;
+  return Status::ok();
+}
+
+int64_t MemoryStore::last_id() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return next_id_ - 1;
+}
+
 Result<std::vector<StoredEvent>> MemoryStore::read_oldest(std::size_t max_events,
                                                           std::size_t max_bytes) {
   std::lock_guard<std::mutex> lock(mu_);

@@ -68,6 +68,9 @@ class ManualClock final : public Clock {
 class MemoryStore final : public Store {
  public:
   Status append(const std::vector<std::string>& bodies, int64_t created_ms) override;
+  Status append_and_put(const std::vector<std::string>& bodies, int64_t created_ms,
+                        const std::vector<std::pair<std::string, std::string>>& pairs) override;
+  int64_t last_id() const override;
   Result<std::vector<StoredEvent>> read_oldest(std::size_t max_events,
                                                std::size_t max_bytes) override;
   Status mark_attempt(const std::vector<int64_t>& ids, int64_t now_ms) override;
