@@ -311,8 +311,18 @@ int test_flush_async_sends_the_queue_and_calls_back_once_on_the_worker(const cha
 int test_flush_async_times_out_while_the_server_fails_and_keeps_the_events(const char* dir) {
   recorder* r = recorder_new();
   recorder_script(r, 503, -1);
-  tern_client* c = lifecycle_client(dir, "async_timeout", r, 0);
-  CHECK(c != NULL);
+  /* Slow retries and no attempt budget: the event stays queued until the
+   * deadline (a budget spent within it would drop the event, and a flush
+   * with nothing left to send is SENT). */
+  tern_options* o = test_options(dir, "async_timeout", r);
+  CHECK(o != NULL);
+  CHECK_OK(NULL, tern_options_set_fetch_settings(o, 0));
+  CHECK_OK(NULL, tern_options_set_backoff_base_ms(o, 50));
+  CHECK_OK(NULL, tern_options_set_backoff_max_ms(o, 100));
+  CHECK_OK(NULL, tern_options_set_max_attempts(o, 1000000));
+  tern_client* c = NULL;
+  CHECK_OK(NULL, tern_client_create(o, &c));
+  tern_options_free(o);
   CHECK_OK(c, tern_client_track(c, "Stuck", NULL, NULL));
   flush_waiter w;
   flush_waiter_init(&w);
@@ -322,6 +332,7 @@ int test_flush_async_times_out_while_the_server_fails_and_keeps_the_events(const
   tern_stats s = stats_of(c);
   CHECK(s.background_flushes_timed_out == 1);
   CHECK(s.sent == 0);
+  CHECK(s.dropped == 0);
   CHECK(s.queue_depth == 1);
   CHECK_OK(c, tern_client_shutdown(c, 5000));
   CHECK(flush_waiter_calls(&w) == 1);

@@ -202,7 +202,11 @@ class AppLifecycleTest {
   void flushAsyncTimesOutWhileTheServerFailsAndKeepsTheEvents() throws Exception {
     RecordingTransport t = new RecordingTransport(503);
     RecordingCallback cb = new RecordingCallback();
-    try (Tern tern = new Tern(options("timeout", t).build())) {
+    // Slow retries and no attempt budget: the event stays queued until the
+    // deadline (a budget spent within it would drop the event, and a flush
+    // with nothing left to send is SENT).
+    try (Tern tern = new Tern(options("timeout", t)
+             .backoffBaseMillis(50).backoffMaxMillis(100).maxAttempts(1_000_000).build())) {
       tern.track("Stuck");
       assertTrue(tern.flushAsync(200, cb));
       assertTrue(cb.done.await(20, TimeUnit.SECONDS));
@@ -210,6 +214,7 @@ class AppLifecycleTest {
       Stats s = tern.stats();
       assertEquals(1, s.backgroundFlushesTimedOut);
       assertEquals(1, s.queueDepth);
+      assertEquals(0, s.dropped);
     }
     assertEquals(1, cb.calls.get());
   }
