@@ -22,23 +22,18 @@ extension Tern {
   }
 
   /// The notifications `trackLifecycle` observes on `NotificationCenter.default`:
-  /// UIApplication's where UIKit exists; elsewhere (Linux, macOS) names with
-  /// the same raw values, which a host or a test posts itself.
+  /// UIApplication's (`UIApplication.didEnterBackgroundNotification` and so on;
+  /// these names have the same raw values, so they are the same notifications,
+  /// spelled out because some UIKit SDKs isolate UIKit's constants to the main
+  /// actor). Where there is no UIKit (Linux, macOS), a host or a test posts them.
   public enum ApplicationNotification {
-    #if canImport(UIKit) && !os(watchOS)
-      public static let didFinishLaunching = UIApplication.didFinishLaunchingNotification
-      public static let willEnterForeground = UIApplication.willEnterForegroundNotification
-      public static let didBecomeActive = UIApplication.didBecomeActiveNotification
-      public static let didEnterBackground = UIApplication.didEnterBackgroundNotification
-    #else
-      public static let didFinishLaunching = Notification.Name(
-        "UIApplicationDidFinishLaunchingNotification")
-      public static let willEnterForeground = Notification.Name(
-        "UIApplicationWillEnterForegroundNotification")
-      public static let didBecomeActive = Notification.Name("UIApplicationDidBecomeActiveNotification")
-      public static let didEnterBackground = Notification.Name(
-        "UIApplicationDidEnterBackgroundNotification")
-    #endif
+    public static let didFinishLaunching = Notification.Name(
+      "UIApplicationDidFinishLaunchingNotification")
+    public static let willEnterForeground = Notification.Name(
+      "UIApplicationWillEnterForegroundNotification")
+    public static let didBecomeActive = Notification.Name("UIApplicationDidBecomeActiveNotification")
+    public static let didEnterBackground = Notification.Name(
+      "UIApplicationDidEnterBackgroundNotification")
   }
 
   // MARK: - Lifecycle calls
@@ -155,21 +150,25 @@ public protocol TernBackgroundTasks: Sendable {
       name: String, expirationHandler: @escaping @Sendable () -> Void
     ) -> Int? {
       // didEnterBackground is posted on the main thread, where this runs.
-      let begin = { () -> Int? in
+      let begin: @MainActor () -> Int? = {
         let id = UIApplication.shared.beginBackgroundTask(
           withName: name, expirationHandler: expirationHandler)
         return id == .invalid ? nil : id.rawValue
       }
-      if Thread.isMainThread { return MainActor.assumeIsolated { begin() } }
-      return DispatchQueue.main.sync { MainActor.assumeIsolated { begin() } }
+      if Thread.isMainThread { return MainActor.assumeIsolated(begin) }
+      return DispatchQueue.main.sync { MainActor.assumeIsolated(begin) }
     }
 
+    /// Called from the worker thread (the flush's completion) or the
+    /// expiration handler; UIKit's own call is made on the main thread.
     public func endBackgroundTask(_ identifier: Int) {
       let id = UIBackgroundTaskIdentifier(rawValue: identifier)
       if Thread.isMainThread {
         MainActor.assumeIsolated { UIApplication.shared.endBackgroundTask(id) }
       } else {
-        DispatchQueue.main.async { UIApplication.shared.endBackgroundTask(id) }
+        DispatchQueue.main.async {
+          MainActor.assumeIsolated { UIApplication.shared.endBackgroundTask(id) }
+        }
       }
     }
   }
