@@ -798,10 +798,10 @@ void flushed_callback(tern_flush_result result, void* user_data) {
 jint n_flush_async(JNIEnv* env, jclass, jobject, jlong h, jlong deadline_ms, jobject callback) {
   if (callback == nullptr) return TERN_INVALID_ARGUMENT;  // NativeBridge's caller checks first
   jobject ref = env->NewGlobalRef(callback);
-  if (ref == nullptr) return kGlueRefused | TERN_INTERNAL;
-  auto* hook = new (std::nothrow) FlushHook{ref};
+  auto* hook = ref != nullptr ? new (std::nothrow) FlushHook{ref} : nullptr;
   if (hook == nullptr) {
-    env->DeleteGlobalRef(ref);
+    if (ref != nullptr) env->DeleteGlobalRef(ref);
+    g_glue_error = "out of memory for the callback";
     return kGlueRefused | TERN_INTERNAL;
   }
   tern_status st = tern_client_flush_async(as_client(h), deadline_ms, flushed_callback, hook);

@@ -9,8 +9,8 @@ package dev.tern;
  * <pre>{@code
  * tern.attachLifecycle(observer ->
  *     ProcessLifecycleOwner.get().getLifecycle().addObserver(new DefaultLifecycleObserver() {
- *       @Override public void onStart(androidx.lifecycle.LifecycleOwner owner) { observer.onStart(); }
- *       @Override public void onStop(androidx.lifecycle.LifecycleOwner owner) { observer.onStop(); }
+ *       public void onStart(androidx.lifecycle.LifecycleOwner owner) { observer.onStart(); }
+ *       public void onStop(androidx.lifecycle.LifecycleOwner owner) { observer.onStop(); }
  *     }));
  * }</pre>
  *
