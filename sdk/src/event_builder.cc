@@ -223,14 +223,27 @@ Status Engine::submit(const RawMessage& m, const std::string& context_override,
   }
   auto wall = clock_->wall();
   const int64_t now_ms = to_unix_ms(wall);
+  auto id = identity();
+  // Identity changes take effect once the event is accepted by validation
+  // (also when the kill switch keeps it from being recorded).
+  auto update_identity = [&] {
+    if (m.type != MessageType::kIdentify && m.type != MessageType::kAlias) return;
+    auto next = std::make_shared<Identity>(*id);
+    if (!m.user_id.empty()) next->user_id = std::string(m.user_id);
+    if (identify_traits && identify_traits->is_object()) {
+      for (auto it = identify_traits->begin(); it != identify_traits->end(); ++it)
+        next->traits[it.key()] = it.value();
+    }
+    set_identity(std::move(next));
+  };
   // Settings' kill switch: not captured, counted; kOk (the app did nothing wrong).
   if (settings_.kill_switch_active(now_ms)) {
     kill_switch_refused_.fetch_add(1, std::memory_order_relaxed);
+    update_identity();
     if (internal) hand_off_kv(std::move(internal->kv));
     return Status::ok();
   }
 
-  auto id = identity();
   const bool exempt = internal || m.type == MessageType::kIdentify || m.type == MessageType::kAlias;
   const bool background = app_state_.load(std::memory_order_relaxed) == kAppBackground;
   SessionStamp session = sessions_.on_event(now_ms, config_.track_sessions, !background,
@@ -325,16 +338,7 @@ Status Engine::submit(const RawMessage& m, const std::string& context_override,
                       std::to_string(config_.max_event_bytes));
   }
 
-  // Identity changes take effect once the event is accepted by validation.
-  if (m.type == MessageType::kIdentify || m.type == MessageType::kAlias) {
-    auto next = std::make_shared<Identity>(*id);
-    if (!m.user_id.empty()) next->user_id = std::string(m.user_id);
-    if (identify_traits && identify_traits->is_object()) {
-      for (auto it = identify_traits->begin(); it != identify_traits->end(); ++it)
-        next->traits[it.key()] = it.value();
-    }
-    set_identity(std::move(next));
-  }
+  update_identity();
   HandOff extra_out;
   if (!before.empty()) extra_out.before = &before;
   if (session.seq > 0) extra_out.session = &session;

@@ -38,20 +38,27 @@ LaunchEvent decide_launch(const std::optional<std::string>& stored_version,
   return out;
 }
 
+// The lifecycle calls answer kOk, kInvalidArgument or kCancelled (shut
+// down): an event refused for another reason (opt-out, consent, a plugin, a
+// full queue) is counted in Stats like any other, but is not the host's
+// error to handle.
 Status Engine::record_lifecycle(const char* event, const nlohmann::json& properties,
                                 Internal internal) {
   try {
     internal.lifecycle = true;
-    if (Status g = gate(); !g) {
+    Status s = gate();
+    if (!s) {
       hand_off_kv(std::move(internal.kv));
-      return g;
+    } else {
+      std::string props = dump_object(properties);
+      RawMessage m;
+      m.type = MessageType::kTrack;
+      m.event = event;
+      m.properties_json = props;
+      s = submit(m, std::string(), nullptr, &internal);
     }
-    std::string props = dump_object(properties);
-    RawMessage m;
-    m.type = MessageType::kTrack;
-    m.event = event;
-    m.properties_json = props;
-    return submit(m, std::string(), nullptr, &internal);
+    if (s.code() == StatusCode::kCancelled) return s;
+    return Status::ok();
   } catch (const std::exception& e) {
     return reject(DropReason::kInvalid, StatusCode::kInternal,
                   std::string("unexpected error: ") + e.what());
@@ -87,22 +94,24 @@ Status Engine::app_launched(std::string_view version, std::string_view build, st
   // Launched is not foreground: a process woken in the background stays there.
   int unknown = kAppUnknown;
   app_state_.compare_exchange_strong(unknown, kAppBackground);
-  request_settings_fetch();
   LaunchEvent launch = decide_launch(stored_launch_.version, stored_launch_.build,
                                      stored_launch_.legacy, version, build);
   Internal internal;
   internal.kv = {{kKeyAppVersion, std::string(version)}, {kKeyAppBuild, std::string(build)}};
-  if (launch.event.empty()) {
-    if (stored_launch_.version && *stored_launch_.version != version) hand_off_kv(internal.kv);
-    return Status::ok();
+  Status s;
+  if (!launch.event.empty()) {
+    s = record_lifecycle(launch.event.c_str(), launch.properties, std::move(internal));
+  } else if (stored_launch_.version && *stored_launch_.version != version) {
+    hand_off_kv(std::move(internal.kv));
   }
-  return record_lifecycle(launch.event.c_str(), launch.properties, std::move(internal));
+  // After the event: the worker commits it before the fetch (which may hang).
+  request_settings_fetch();
+  return s;
 }
 
 Status Engine::app_foreground() {
   if (!accepting_.load()) return Status(StatusCode::kCancelled, "the client is shut down");
   if (app_state_.exchange(kAppForeground) == kAppForeground) return Status::ok();
-  request_settings_fetch();
   const bool first = !foregrounded_.exchange(true);
   nlohmann::json props = nlohmann::json::object();
   props["from_background"] = !first;
@@ -118,7 +127,9 @@ Status Engine::app_foreground() {
     if (first && !launch_url_.empty()) props["url"] = launch_url_;
     if (first && !launch_referrer_.empty()) props["referring_application"] = launch_referrer_;
   }
-  return record_lifecycle("Application Opened", props, Internal{});
+  Status s = record_lifecycle("Application Opened", props, Internal{});
+  request_settings_fetch();
+  return s;
 }
 
 Status Engine::app_background() {

@@ -104,6 +104,7 @@ void SessionTracker::restore(const SessionState& s) {
 void SessionTracker::set_rate(bool has_rate, double rate) {
   std::lock_guard<std::mutex> lock(mu_);
   has_rate_ = has_rate;
+  any_rate_ = has_rate;
   rate_ = has_rate ? rate : 1.0;
 }
 
@@ -115,6 +116,8 @@ bool SessionTracker::valid(int64_t now_ms, int64_t timeout_ms) const {
 SessionStamp SessionTracker::on_event(int64_t now_ms, bool sessions, bool may_start, bool refresh,
                                       int64_t timeout_ms, std::string_view anonymous_id) {
   SessionStamp st;
+  // Sessions off and no sampling: nothing to decide, no lock to take.
+  if (!sessions && !any_rate_.load(std::memory_order_relaxed)) return st;
   std::lock_guard<std::mutex> lock(mu_);
   if (!sessions) {
     st.has_rate = has_rate_;

@@ -16,6 +16,7 @@
 //   a restart.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
@@ -81,6 +82,7 @@ class SessionTracker {
   SessionState state_;
   bool start_pending_ = false;
   bool has_rate_ = false;
+  std::atomic<bool> any_rate_{false};  // has_rate_, readable without mu_
   double rate_ = 1.0;
   uint64_t seq_ = 0;
   uint64_t started_ = 0;

@@ -701,9 +701,28 @@ TEST_F(ClientTest, StatsToJsonIsOneLineWithEveryDropReason) {
   EXPECT_EQ(j["dropped"], 1);
   EXPECT_EQ(j["dropped_by_reason"]["invalid"], 1);
   EXPECT_EQ(j["dropped_by_reason"].size(), static_cast<std::size_t>(DropReason::kCount));
-  for (const char* k :
-       {"enqueued", "stored", "sent", "retried", "attempts", "queue_depth", "bytes_sent",
-        "corrupt_db_recoveries", "pending", "batches_sent", "queue_bytes"}) {
+  const char* const keys[] = {"enqueued",
+                              "stored",
+                              "sent",
+                              "retried",
+                              "attempts",
+                              "queue_depth",
+                              "bytes_sent",
+                              "corrupt_db_recoveries",
+                              "pending",
+                              "batches_sent",
+                              "queue_bytes",
+                              "lifecycle_events",
+                              "sessions_started",
+                              "settings_fetched",
+                              "settings_not_modified",
+                              "settings_failed",
+                              "sampled_out",
+                              "kill_switch_refused",
+                              "background_flushes_sent",
+                              "background_flushes_timed_out",
+                              "background_flushes_cancelled"};
+  for (const char* k : keys) {
     EXPECT_TRUE(j.contains(k)) << k;
   }
 }

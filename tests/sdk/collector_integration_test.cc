@@ -193,6 +193,46 @@ TEST_F(CollectorIntegrationTest, CurlTransportReportsStatusRetryAfterAndBody) {
   EXPECT_EQ(collector->connection_count(), 1u);  // the connection was kept alive
 }
 
+TEST_F(CollectorIntegrationTest, CurlTransportSendsAGetWithIfNoneMatchAndReportsTheEtag) {
+  auto transport = make_curl_transport();
+  HttpRequest get;
+  get.method = "GET";
+  get.url = collector->url() + "/v1/projects/k/settings";
+  get.write_key = "k";
+  get.gzip = false;
+  get.content_type.clear();
+  get.if_none_match = "\"v1\"";
+  HttpResponse r = transport->send(get);
+  EXPECT_EQ(r.status_code, 404);  // the collector serves no settings
+  auto reqs = collector->requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_EQ(reqs[0].method, "GET");
+  EXPECT_EQ(reqs[0].path, "/v1/projects/k/settings");
+  EXPECT_EQ(reqs[0].headers["if-none-match"], "\"v1\"");
+  EXPECT_EQ(reqs[0].headers["content-encoding"], "");
+  EXPECT_EQ(reqs[0].headers["content-type"], "");
+  EXPECT_EQ(reqs[0].raw_body, "");
+  EXPECT_TRUE(r.etag.empty());
+
+  // The same handle then POSTs again, and reports an answer's ETag.
+  testing::ScriptedReply tagged;
+  tagged.headers = {{"ETag", "\"abc-1\""}};
+  collector->script(tagged, 1);
+  HttpRequest post;
+  post.url = collector->url() + "/v1/batch";
+  post.write_key = "k";
+  post.gzip = false;
+  post.body = R"({"batch":[{"type":"track","event":"e","messageId":"m"}]})";
+  r = transport->send(post);
+  EXPECT_EQ(r.status_code, 200);
+  EXPECT_EQ(r.etag, "\"abc-1\"");
+  reqs = collector->requests();
+  ASSERT_EQ(reqs.size(), 2u);
+  EXPECT_EQ(reqs[1].method, "POST");
+  EXPECT_EQ(reqs[1].headers.count("if-none-match"), 0u);
+  EXPECT_EQ(reqs[1].events.size(), 1u);
+}
+
 TEST(CurlTransportTest, RefusedConnectionIsStatusZeroWithAnError) {
   // Bind a port, then close it: nothing listens there.
   uint16_t port;

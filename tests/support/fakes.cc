@@ -41,6 +41,11 @@ bool ManualClock::wait_for_worker_idle(std::chrono::milliseconds timeout) {
   return cv_.wait_for(lock, timeout, [&] { return idle_reports_ >= target; });
 }
 
+void ManualClock::shift_wall(std::chrono::milliseconds d) {
+  std::lock_guard<std::mutex> lock(mu_);
+  wall_ += d;
+}
+
 void ManualClock::advance(std::chrono::milliseconds d) {
   std::lock_guard<std::mutex> lock(mu_);
   wall_ += d;
@@ -177,6 +182,16 @@ Status MemoryStore::put(const std::vector<std::pair<std::string, std::string>>& 
   return Status::ok();
 }
 
+std::shared_ptr<MemoryStore> MemoryStore::snapshot() const {
+  auto copy = std::make_shared<MemoryStore>();
+  std::lock_guard<std::mutex> lock(mu_);
+  copy->events_ = events_;
+  copy->kv_ = kv_;
+  copy->next_id_ = next_id_;
+  copy->bytes_ = bytes_;
+  return copy;
+}
+
 std::vector<StoredEvent> MemoryStore::all() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<StoredEvent> out;
@@ -200,6 +215,15 @@ HttpResponse network_error(std::string error) {
 }
 
 HttpResponse ScriptedTransport::send(const HttpRequest& request) {
+  if (request.method == "GET") {
+    std::function<HttpResponse(const HttpRequest&)> f;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      settings_requests_.push_back(request);
+      f = settings_responder_;
+    }
+    return f ? f(request) : http_status(404, R"({"error":"not found"})");  // outside mu_: may block
+  }
   Recorded rec;
   rec.request = request;
   if (request.gzip) {
@@ -225,6 +249,16 @@ HttpResponse ScriptedTransport::send(const HttpRequest& request) {
   }
   requests_.push_back(std::move(rec));
   return resp;
+}
+
+void ScriptedTransport::set_settings_responder(std::function<HttpResponse(const HttpRequest&)> f) {
+  std::lock_guard<std::mutex> lock(mu_);
+  settings_responder_ = std::move(f);
+}
+
+std::vector<HttpRequest> ScriptedTransport::settings_requests() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return settings_requests_;
 }
 
 void ScriptedTransport::push(HttpResponse response, int times) {

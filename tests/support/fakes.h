@@ -11,6 +11,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -46,6 +47,9 @@ class ManualClock final : public Clock {
   void on_worker_wait(std::chrono::steady_clock::time_point now,
                       std::chrono::steady_clock::time_point deadline) override;
   void advance(std::chrono::milliseconds d);
+  // Moves only the wall clock (a user changing the device's time, or NTP);
+  // `d` may be negative. The monotonic clock stays where it is.
+  void shift_wall(std::chrono::milliseconds d);
 
   // Blocks until a worker using this clock has twice, after this call began,
   // reported that it did everything due at the current time and waits for a
@@ -86,6 +90,10 @@ class MemoryStore final : public Store {
   // While set, append() fails with kIOError (like SQLITE_FULL).
   void fail_appends(bool fail) { fail_appends_ = fail; }
   std::vector<StoredEvent> all() const;
+  // A copy of what is stored now: what a process killed with SIGKILL at this
+  // moment leaves behind (a test reopens it; the old client's later commits
+  // go to the original only).
+  std::shared_ptr<MemoryStore> snapshot() const;
 
  private:
   mutable std::mutex mu_;
@@ -107,6 +115,11 @@ class ScriptedTransport final : public Transport {
   };
   HttpResponse send(const HttpRequest& request) override;
 
+  // GET requests (the settings) are answered by this function, not the
+  // script (default: 404), and recorded apart: requests() holds the batches.
+  void set_settings_responder(std::function<HttpResponse(const HttpRequest&)> f);
+  std::vector<HttpRequest> settings_requests() const;
+
   void push(HttpResponse response, int times = 1);
   // Decides the answer from the batch (after the scripted queue is empty).
   void set_responder(std::function<HttpResponse(const std::vector<nlohmann::json>&)> f);
@@ -119,6 +132,8 @@ class ScriptedTransport final : public Transport {
   mutable std::mutex mu_;
   std::deque<HttpResponse> script_;
   std::function<HttpResponse(const std::vector<nlohmann::json>&)> responder_;
+  std::function<HttpResponse(const HttpRequest&)> settings_responder_;
+  std::vector<HttpRequest> settings_requests_;
   std::vector<Recorded> requests_;
   std::vector<nlohmann::json> delivered_;
 };

@@ -129,6 +129,9 @@ class Client {
   // Application lifecycle, as Segment's mobile spec names it. Calling them is
   // the opt-in (C and C++ hosts call them; the Swift and Java bindings call
   // them from the operating system's callbacks). Any thread; never block.
+  // They return kOk, kInvalidArgument (a string is not valid UTF-8) or
+  // kCancelled (shut down); an event refused otherwise (opt-out, consent, the
+  // settings' kill switch, a plugin) is counted in stats() like any other.
   //
   // app_launched: at process start. Records "Application Installed" on the
   // first launch ever, "Application Updated" when `build` differs from the
