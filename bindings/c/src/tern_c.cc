@@ -48,6 +48,10 @@ static_assert(TERN_CONSENT_DENIED == static_cast<int>(tern::Consent::kDenied), "
 static_assert(TERN_DURABILITY_IMMEDIATE == static_cast<int>(tern::Durability::kImmediate),
               "durability");
 static_assert(TERN_LOG_ERROR == static_cast<int>(tern::LogLevel::kError), "log level");
+static_assert(TERN_FLUSH_SENT == static_cast<int>(tern::FlushResult::kSent) &&
+                  TERN_FLUSH_TIMED_OUT == static_cast<int>(tern::FlushResult::kTimedOut) &&
+                  TERN_FLUSH_CANCELLED == static_cast<int>(tern::FlushResult::kCancelled),
+              "tern_flush_result must mirror tern::FlushResult");
 
 namespace {
 
@@ -141,6 +145,9 @@ class HostTransport final : public tern::Transport, private HostState<tern_trans
       c_request.body_length = request.body.size();
       c_request.gzip = request.gzip ? 1 : 0;
       c_request.content_type = request.content_type.c_str();
+      c_request.method = request.method.c_str();
+      c_request.if_none_match =
+          request.if_none_match.empty() ? nullptr : request.if_none_match.c_str();
       tern_http_response c_response;
       v_.send(v_.state, &c_request, &c_response);
       tern::HttpResponse out = std::move(c_response.response);
@@ -571,6 +578,16 @@ tern_status tern_http_response_set_error(tern_http_response* response, const cha
   });
 }
 
+tern_status tern_http_response_set_etag(tern_http_response* response, const char* etag) {
+  if (response == nullptr || etag == nullptr) {
+    return fail(nullptr, TERN_INVALID_ARGUMENT, "response or etag is NULL");
+  }
+  return guarded(nullptr, [&] {
+    response->response.etag = etag;
+    return TERN_OK;
+  });
+}
+
 // --- Options ---------------------------------------------------------------
 
 tern_options* tern_options_new(void) {
@@ -680,6 +697,28 @@ tern_status tern_options_set_library_name(tern_options* options, const char* nam
 }
 tern_status tern_options_set_library_version(tern_options* options, const char* version) {
   return set_string(options, version, "library version", &tern::Config::library_version);
+}
+tern_status tern_options_set_track_sessions(tern_options* options, int enabled) {
+  if (options == nullptr) return bad_options();
+  options->config.track_sessions = enabled != 0;
+  return TERN_OK;
+}
+tern_status tern_options_set_session_timeout_ms(tern_options* options, int64_t ms) {
+  return set_duration(options, options != nullptr ? &options->config : nullptr, ms,
+                      "session_timeout_ms", &tern::Config::session_timeout);
+}
+tern_status tern_options_set_session_events(tern_options* options, int enabled) {
+  if (options == nullptr) return bad_options();
+  options->config.session_events = enabled != 0;
+  return TERN_OK;
+}
+tern_status tern_options_set_fetch_settings(tern_options* options, int enabled) {
+  if (options == nullptr) return bad_options();
+  options->config.fetch_settings = enabled != 0;
+  return TERN_OK;
+}
+tern_status tern_options_set_settings_endpoint(tern_options* options, const char* url) {
+  return set_string(options, url, "settings endpoint", &tern::Config::settings_endpoint);
 }
 tern_status tern_options_set_http_connect_timeout_ms(tern_options* options, int64_t ms) {
   return set_duration(options, options != nullptr ? &options->config.http : nullptr, ms,
@@ -849,6 +888,58 @@ tern_status tern_client_flush(tern_client* client, int64_t timeout_ms) {
   });
 }
 
+tern_status tern_client_flush_async(tern_client* client, int64_t deadline_ms,
+                                    tern_flush_callback callback, void* user_data) {
+  if (client == nullptr) return bad_client();
+  if (callback == nullptr) return fail(client, TERN_INVALID_ARGUMENT, "callback is NULL");
+  if (deadline_ms < 0) return fail(client, TERN_INVALID_ARGUMENT, "deadline_ms must be >= 0");
+  return guarded(client, [&] {
+    return from(client, client->client->flush_async(
+                            std::chrono::milliseconds(deadline_ms),
+                            [callback, user_data](tern::FlushResult result) {
+                              callback(static_cast<tern_flush_result>(result), user_data);
+                            }));
+  });
+}
+
+tern_status tern_client_app_launched(tern_client* client, const char* version, const char* build,
+                                     const char* url, const char* referrer) {
+  if (client == nullptr) return bad_client();
+  if (version == nullptr || build == nullptr) {
+    return fail(client, TERN_INVALID_ARGUMENT, "version or build is NULL");
+  }
+  const char* const texts[] = {version, build, url, referrer};
+  for (const char* text : texts) {
+    if (text != nullptr && !tern::is_valid_utf8(text)) {
+      return fail(client, TERN_INVALID_ARGUMENT, "version, build, url or referrer is not UTF-8");
+    }
+  }
+  return guarded(client, [&] {
+    return from(client, client->client->app_launched(
+                            version, build, url != nullptr ? url : std::string_view(),
+                            referrer != nullptr ? referrer : std::string_view()));
+  });
+}
+
+tern_status tern_client_app_foreground(tern_client* client) {
+  if (client == nullptr) return bad_client();
+  return guarded(client, [&] { return from(client, client->client->app_foreground()); });
+}
+
+tern_status tern_client_app_background(tern_client* client) {
+  if (client == nullptr) return bad_client();
+  return guarded(client, [&] { return from(client, client->client->app_background()); });
+}
+
+tern_status tern_client_session_id(const tern_client* client, int64_t* out) {
+  if (client == nullptr) return bad_client();
+  if (out == nullptr) return fail(client, TERN_INVALID_ARGUMENT, "out is NULL");
+  return guarded(client, [&] {
+    *out = client->client->session_id().value_or(0);
+    return TERN_OK;
+  });
+}
+
 tern_status tern_client_reset(tern_client* client) {
   if (client == nullptr) return bad_client();
   return guarded(client, [&] {
@@ -940,6 +1031,16 @@ tern_status tern_client_stats(const tern_client* client, tern_stats* stats) {
     for (std::size_t i = 0; i < s.dropped_by_reason.size(); ++i) {
       full.dropped_by_reason[i] = s.dropped_by_reason[i];
     }
+    full.lifecycle_events = s.lifecycle_events;
+    full.sessions_started = s.sessions_started;
+    full.settings_fetched = s.settings_fetched;
+    full.settings_not_modified = s.settings_not_modified;
+    full.settings_failed = s.settings_failed;
+    full.sampled_out = s.sampled_out;
+    full.kill_switch_refused = s.kill_switch_refused;
+    full.background_flushes_sent = s.background_flushes_sent;
+    full.background_flushes_timed_out = s.background_flushes_timed_out;
+    full.background_flushes_cancelled = s.background_flushes_cancelled;
     // Fill what the caller's (possibly older, smaller) struct has room for.
     const uint32_t size = stats->struct_size;
     const std::size_t n = size < sizeof full ? size : sizeof full;

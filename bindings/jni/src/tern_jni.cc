@@ -13,6 +13,9 @@
 //   to Java, so local references would otherwise pile up.
 // - Java objects given to the SDK are held as global refs, released by the
 //   C API's free_state when the last options/client holding them is gone.
+//   A flushAsync callback is held as a global ref from the moment
+//   tern_client_flush_async accepts it until the one call of its C callback,
+//   which releases it (on the worker thread); a refused one is released at once.
 // - Event and control natives (events, flush, shutdown, reset, the consent
 //   and opt-out setters) return the tern_status instead of throwing: whether
 //   a refusal throws is the Java layer's choice (its strict option). Other
@@ -21,8 +24,10 @@
 #include <pthread.h>
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -45,6 +50,7 @@ jmethodID g_exception_ctor = nullptr;
 jmethodID g_dispatch_log = nullptr;
 jmethodID g_dispatch_send = nullptr;
 jmethodID g_dispatch_context = nullptr;
+jmethodID g_dispatch_flushed = nullptr;
 std::atomic<int> g_live_clients{0};
 
 constexpr jint kJniVersion = JNI_VERSION_1_6;
@@ -257,22 +263,43 @@ void send_callback(void* state, const tern_http_request* request, tern_http_resp
     tern_http_response_set_error(response, "cannot attach the worker thread to the JVM");
     return;
   }
-  if (env->PushLocalFrame(8) != JNI_OK) {
+  if (env->PushLocalFrame(10) != JNI_OK) {
     env->ExceptionClear();
     tern_http_response_set_error(response, "out of JVM local references");
     return;
   }
+  // method and if_none_match were appended to tern_http_request: read them
+  // only when the library's struct has them.
+  const bool has_method =
+      request->struct_size >= offsetof(tern_http_request, method) + sizeof request->method;
+  const bool has_if_none_match =
+      request->struct_size >=
+      offsetof(tern_http_request, if_none_match) + sizeof request->if_none_match;
+  const char* method_text = has_method && request->method != nullptr ? request->method : "POST";
+  const char* if_none_match_text =
+      has_if_none_match ? request->if_none_match : nullptr;  // NULL: none
   jstring url = from_utf8(env, request->url, std::strlen(request->url));
   jstring key = url ? from_utf8(env, request->write_key, std::strlen(request->write_key)) : nullptr;
   jstring type =
       key ? from_utf8(env, request->content_type, std::strlen(request->content_type)) : nullptr;
-  jbyteArray body = type ? env->NewByteArray(static_cast<jsize>(request->body_length)) : nullptr;
+  jstring method = type ? from_utf8(env, method_text, std::strlen(method_text)) : nullptr;
+  jstring if_none_match = nullptr;
+  bool strings_ok = method != nullptr;
+  if (strings_ok && if_none_match_text != nullptr) {
+    if_none_match = from_utf8(env, if_none_match_text, std::strlen(if_none_match_text));
+    strings_ok = if_none_match != nullptr;
+  }
+  jbyteArray body =
+      strings_ok ? env->NewByteArray(static_cast<jsize>(request->body_length)) : nullptr;
   if (body != nullptr) {
-    env->SetByteArrayRegion(body, 0, static_cast<jsize>(request->body_length),
-                            static_cast<const jbyte*>(request->body));
+    if (request->body_length > 0) {
+      env->SetByteArrayRegion(body, 0, static_cast<jsize>(request->body_length),
+                              static_cast<const jbyte*>(request->body));
+    }
     env->CallStaticVoidMethod(g_bridge, g_dispatch_send, static_cast<JavaHook*>(state)->object,
-                              static_cast<jlong>(reinterpret_cast<intptr_t>(response)), url, key,
-                              body, static_cast<jboolean>(request->gzip != 0), type);
+                              static_cast<jlong>(reinterpret_cast<intptr_t>(response)), method, url,
+                              key, body, static_cast<jboolean>(request->gzip != 0), type,
+                              if_none_match);
   }
   if (env->ExceptionCheck()) {
     env->ExceptionClear();
@@ -357,6 +384,9 @@ void n_options_set_string(JNIEnv* env, jclass, jlong h, jint key, jstring value)
     case 6:
       st = tern_options_set_http_user_agent(o, s);
       break;
+    case 7:
+      st = tern_options_set_settings_endpoint(o, s);
+      break;
     default:
       throw_tern(env, TERN_INTERNAL, "unknown string option key");
       return;
@@ -438,6 +468,18 @@ void n_options_set_long(JNIEnv* env, jclass, jlong h, jint key, jlong value) {
       break;
     case 20:
       st = tern_options_set_http_verify_tls(o, v != 0);
+      break;
+    case 21:
+      st = tern_options_set_track_sessions(o, v != 0);
+      break;
+    case 22:
+      st = tern_options_set_session_timeout_ms(o, v);
+      break;
+    case 23:
+      st = tern_options_set_session_events(o, v != 0);
+      break;
+    case 24:
+      st = tern_options_set_fetch_settings(o, v != 0);
       break;
     default:
       throw_tern(env, TERN_INTERNAL, "unknown numeric option key");
@@ -668,21 +710,111 @@ jlongArray n_stats(JNIEnv* env, jclass, jobject, jlong h) {
   std::memset(&s, 0, sizeof s);
   s.struct_size = sizeof s;
   if (!check(env, tern_client_stats(as_client(h), &s), as_client(h))) return nullptr;
-  // Layout: dev.tern.Stats(long[]) — 12 fields, then the drop reasons.
-  jlong v[12 + TERN_DROP_REASON_SLOTS];
+  // Layout: dev.tern.Stats(long[]) — 12 fields, the drop reasons, then the
+  // 10 lifecycle counters.
+  constexpr int kLifecycle = 12 + TERN_DROP_REASON_SLOTS;
+  constexpr int kLength = kLifecycle + 10;
+  jlong v[kLength];
   const uint64_t fields[12] = {
       s.enqueued, s.stored,      s.sent,        s.retried, s.attempts,   s.batches_sent,
       s.dropped,  s.queue_depth, s.queue_bytes, s.pending, s.bytes_sent, s.corrupt_db_recoveries};
   for (int i = 0; i < 12; ++i) v[i] = static_cast<jlong>(fields[i]);
   for (int i = 0; i < TERN_DROP_REASON_SLOTS; ++i)
     v[12 + i] = static_cast<jlong>(s.dropped_by_reason[i]);
-  jlongArray out = env->NewLongArray(12 + TERN_DROP_REASON_SLOTS);
-  if (out != nullptr) env->SetLongArrayRegion(out, 0, 12 + TERN_DROP_REASON_SLOTS, v);
+  const uint64_t lifecycle[10] = {s.lifecycle_events,
+                                  s.sessions_started,
+                                  s.settings_fetched,
+                                  s.settings_not_modified,
+                                  s.settings_failed,
+                                  s.sampled_out,
+                                  s.kill_switch_refused,
+                                  s.background_flushes_sent,
+                                  s.background_flushes_timed_out,
+                                  s.background_flushes_cancelled};
+  for (int i = 0; i < 10; ++i) v[kLifecycle + i] = static_cast<jlong>(lifecycle[i]);
+  jlongArray out = env->NewLongArray(kLength);
+  if (out != nullptr) env->SetLongArrayRegion(out, 0, kLength, v);
   return out;
 }
 
+// --- Natives: lifecycle ---------------------------------------------------------
+
+// Lifecycle natives return the status like the event natives: a string that
+// cannot cross is kGlueRefused | TERN_INVALID_ARGUMENT with g_glue_error set.
+jint n_app_launched(JNIEnv* env, jclass, jobject, jlong h, jstring version, jstring build,
+                    jstring url, jstring referrer) {
+  std::string error;
+  EventArg v(env, version, "version", error);
+  EventArg b(env, build, "build", error);
+  EventArg u(env, url, "url", error);
+  EventArg r(env, referrer, "referrer", error);
+  if (env->ExceptionCheck()) return kGlueRefused | TERN_INTERNAL;
+  if (!error.empty()) {
+    g_glue_error = error;
+    return kGlueRefused | TERN_INVALID_ARGUMENT;
+  }
+  return tern_client_app_launched(as_client(h), v.c_str(), b.c_str(), u.c_str(), r.c_str());
+}
+
+jint n_app_foreground(JNIEnv*, jclass, jobject, jlong h) {
+  return tern_client_app_foreground(as_client(h));
+}
+
+jint n_app_background(JNIEnv*, jclass, jobject, jlong h) {
+  return tern_client_app_background(as_client(h));
+}
+
+jlong n_session_id(JNIEnv* env, jclass, jobject, jlong h) {
+  int64_t id = 0;
+  check(env, tern_client_session_id(as_client(h), &id), as_client(h));
+  return static_cast<jlong>(id);
+}
+
+// The user_data of one flush_async: the Java FlushCallback, released by the
+// one call of flushed_callback.
+struct FlushHook {
+  jobject callback;  // global ref
+};
+
+void flushed_callback(tern_flush_result result, void* user_data) {
+  auto* hook = static_cast<FlushHook*>(user_data);
+  JNIEnv* env = callback_env();
+  if (env != nullptr) {
+    if (env->PushLocalFrame(4) == JNI_OK) {
+      env->CallStaticVoidMethod(g_bridge, g_dispatch_flushed, hook->callback,
+                                static_cast<jint>(result));
+      if (env->ExceptionCheck()) env->ExceptionClear();
+      env->PopLocalFrame(nullptr);
+    } else {
+      env->ExceptionClear();
+    }
+    env->DeleteGlobalRef(hook->callback);
+  }
+  // Without a JNIEnv the thread cannot reach the JVM at all: the reference
+  // is lost rather than released from a thread that may not touch it.
+  delete hook;
+}
+
+jint n_flush_async(JNIEnv* env, jclass, jobject, jlong h, jlong deadline_ms, jobject callback) {
+  if (callback == nullptr) return TERN_INVALID_ARGUMENT;  // NativeBridge's caller checks first
+  jobject ref = env->NewGlobalRef(callback);
+  auto* hook = ref != nullptr ? new (std::nothrow) FlushHook{ref} : nullptr;
+  if (hook == nullptr) {
+    if (ref != nullptr) env->DeleteGlobalRef(ref);
+    g_glue_error = "out of memory for the callback";
+    return kGlueRefused | TERN_INTERNAL;
+  }
+  tern_status st = tern_client_flush_async(as_client(h), deadline_ms, flushed_callback, hook);
+  if (st != TERN_OK) {
+    // Refused: the callback will never be called, so nothing else releases it.
+    env->DeleteGlobalRef(ref);
+    delete hook;
+  }
+  return static_cast<jint>(st);
+}
+
 void n_response_set(JNIEnv* env, jclass, jlong h, jint status, jstring retry_after, jbyteArray body,
-                    jstring error) {
+                    jstring error, jstring etag) {
   auto* response = reinterpret_cast<tern_http_response*>(static_cast<intptr_t>(h));
   if (tern_http_response_set_status(response, status) != TERN_OK) {
     tern_http_response_set_error(response, "transport reported an invalid HTTP status");
@@ -709,6 +841,14 @@ void n_response_set(JNIEnv* env, jclass, jlong h, jint status, jstring retry_aft
       tern_http_response_set_error(response, "transport error (unprintable)");
     } else {
       tern_http_response_set_error(response, v.c_str());
+    }
+  }
+  if (etag != nullptr) {
+    Utf8Arg v(env, etag, "ETag");
+    if (!v.ok) {
+      env->ExceptionClear();  // an unreadable ETag is as good as none
+    } else {
+      tern_http_response_set_etag(response, v.c_str());
     }
   }
 }
@@ -745,7 +885,16 @@ const JNINativeMethod kMethods[] = {
     NATIVE("anonymousId", "(Ljava/lang/Object;J)Ljava/lang/String;", n_anonymous_id),
     NATIVE("userId", "(Ljava/lang/Object;J)Ljava/lang/String;", n_user_id),
     NATIVE("stats", "(Ljava/lang/Object;J)[J", n_stats),
-    NATIVE("responseSet", "(JILjava/lang/String;[BLjava/lang/String;)V", n_response_set),
+    NATIVE("appLaunched",
+           "(Ljava/lang/Object;JLjava/lang/String;Ljava/lang/String;Ljava/lang/String;"
+           "Ljava/lang/String;)I",
+           n_app_launched),
+    NATIVE("appForeground", "(Ljava/lang/Object;J)I", n_app_foreground),
+    NATIVE("appBackground", "(Ljava/lang/Object;J)I", n_app_background),
+    NATIVE("sessionId", "(Ljava/lang/Object;J)J", n_session_id),
+    NATIVE("flushAsync", "(Ljava/lang/Object;JJLdev/tern/FlushCallback;)I", n_flush_async),
+    NATIVE("responseSet", "(JILjava/lang/String;[BLjava/lang/String;Ljava/lang/String;)V",
+           n_response_set),
 };
 
 jclass global_class(JNIEnv* env, const char* name) {
@@ -769,13 +918,16 @@ extern "C" TERN_JNI_EXPORT jint JNI_OnLoad(JavaVM* vm, void*) {
   g_exception_ctor = env->GetMethodID(g_exception, "<init>", "(ILjava/lang/String;)V");
   g_dispatch_log =
       env->GetStaticMethodID(g_bridge, "dispatchLog", "(Ldev/tern/Logger;ILjava/lang/String;)V");
-  g_dispatch_send = env->GetStaticMethodID(
-      g_bridge, "dispatchSend",
-      "(Ldev/tern/Transport;JLjava/lang/String;Ljava/lang/String;[BZLjava/lang/String;)V");
+  g_dispatch_send = env->GetStaticMethodID(g_bridge, "dispatchSend",
+                                           "(Ldev/tern/Transport;JLjava/lang/String;"
+                                           "Ljava/lang/String;Ljava/lang/String;[BZ"
+                                           "Ljava/lang/String;Ljava/lang/String;)V");
+  g_dispatch_flushed =
+      env->GetStaticMethodID(g_bridge, "dispatchFlushed", "(Ldev/tern/FlushCallback;I)V");
   g_dispatch_context = env->GetStaticMethodID(g_bridge, "dispatchContext",
                                               "(Ldev/tern/ContextProvider;)Ljava/lang/String;");
   if (g_exception_ctor == nullptr || g_dispatch_log == nullptr || g_dispatch_send == nullptr ||
-      g_dispatch_context == nullptr) {
+      g_dispatch_context == nullptr || g_dispatch_flushed == nullptr) {
     return JNI_ERR;
   }
   if (env->RegisterNatives(g_bridge, kMethods,

@@ -58,6 +58,12 @@ static int test_every_option_setter_accepts_valid_values(const char* dir) {
   CHECK_OK(NULL, tern_options_set_default_consent(o, TERN_CONSENT_UNKNOWN));
   CHECK_OK(NULL, tern_options_set_library_name(o, "tern-c-test"));
   CHECK_OK(NULL, tern_options_set_library_version(o, ""));
+  CHECK_OK(NULL, tern_options_set_track_sessions(o, 0));
+  CHECK_OK(NULL, tern_options_set_session_timeout_ms(o, 60000));
+  CHECK_OK(NULL, tern_options_set_session_events(o, 1));
+  CHECK_OK(NULL, tern_options_set_fetch_settings(o, 0));
+  CHECK_OK(NULL, tern_options_set_settings_endpoint(o, "https://cdn.example.com"));
+  CHECK_OK(NULL, tern_options_set_settings_endpoint(o, "")); /* the endpoint */
   CHECK_OK(NULL, tern_options_set_http_connect_timeout_ms(o, 100));
   CHECK_OK(NULL, tern_options_set_http_request_timeout_ms(o, 100));
   CHECK_OK(NULL, tern_options_set_http_verify_tls(o, 0));
@@ -89,6 +95,11 @@ static int test_option_setters_reject_bad_values_with_a_message(const char* dir)
   CHECK_STATUS(TERN_INVALID_ARGUMENT, NULL, tern_options_set_default_consent(o, (tern_consent)3));
   CHECK_STATUS(TERN_INVALID_ARGUMENT, NULL, tern_options_set_transport(o, NULL));
   CHECK_STATUS(TERN_INVALID_ARGUMENT, NULL, tern_options_set_http_user_agent(o, NULL));
+  CHECK_STATUS(TERN_INVALID_ARGUMENT, NULL, tern_options_set_session_timeout_ms(o, 0));
+  CHECK_STATUS(TERN_INVALID_ARGUMENT, NULL, tern_options_set_session_timeout_ms(o, -1));
+  CHECK_STATUS(TERN_INVALID_ARGUMENT, NULL, tern_options_set_settings_endpoint(o, NULL));
+  CHECK_STATUS(TERN_INVALID_ARGUMENT, NULL, tern_options_set_track_sessions(NULL, 1));
+  CHECK_STATUS(TERN_INVALID_ARGUMENT, NULL, tern_options_set_fetch_settings(NULL, 1));
 
   /* A vtable with an unknown version or no callback is refused and its
    * state is not taken (free_state is not called). */
@@ -849,6 +860,18 @@ static int test_concurrent_tracking_from_four_threads_loses_nothing(const char* 
 
 /* Defined in collector_round_trip.c. */
 int test_round_trip_to_the_local_test_collector(const char* dir);
+/* lifecycle_test.c */
+int test_launch_foreground_and_background_record_segments_lifecycle_events(const char* dir);
+int test_a_relaunch_with_a_new_build_is_an_update_and_with_the_same_build_nothing(const char* dir);
+int test_a_process_woken_in_the_background_starts_no_session(const char* dir);
+int test_lifecycle_calls_check_their_arguments(const char* dir);
+int test_flush_async_sends_the_queue_and_calls_back_once_on_the_worker(const char* dir);
+int test_flush_async_times_out_while_the_server_fails_and_keeps_the_events(const char* dir);
+int test_flush_async_without_consent_is_cancelled(const char* dir);
+int test_flush_async_refused_never_calls_back(const char* dir);
+int test_settings_are_fetched_with_a_get_through_the_host_transport(const char* dir);
+int test_a_failed_settings_fetch_is_counted_and_capture_goes_on(const char* dir);
+int test_stats_from_before_lifecycle_keep_their_size(const char* dir);
 
 /* ------------------------------------------------------------------------ */
 
@@ -882,6 +905,17 @@ static const test_case kTests[] = {
     TEST_CASE(test_last_error_belongs_to_the_calling_thread),
     TEST_CASE(test_concurrent_tracking_from_four_threads_loses_nothing),
     TEST_CASE(test_round_trip_to_the_local_test_collector),
+    TEST_CASE(test_launch_foreground_and_background_record_segments_lifecycle_events),
+    TEST_CASE(test_a_relaunch_with_a_new_build_is_an_update_and_with_the_same_build_nothing),
+    TEST_CASE(test_a_process_woken_in_the_background_starts_no_session),
+    TEST_CASE(test_lifecycle_calls_check_their_arguments),
+    TEST_CASE(test_flush_async_sends_the_queue_and_calls_back_once_on_the_worker),
+    TEST_CASE(test_flush_async_times_out_while_the_server_fails_and_keeps_the_events),
+    TEST_CASE(test_flush_async_without_consent_is_cancelled),
+    TEST_CASE(test_flush_async_refused_never_calls_back),
+    TEST_CASE(test_settings_are_fetched_with_a_get_through_the_host_transport),
+    TEST_CASE(test_a_failed_settings_fetch_is_counted_and_capture_goes_on),
+    TEST_CASE(test_stats_from_before_lifecycle_keep_their_size),
 };
 
 static int run(const test_case* t) {

@@ -58,6 +58,24 @@ void recorder_script(recorder* r, int status, int64_t retry_after_ms) {
   pthread_mutex_unlock(&r->mu);
 }
 
+void recorder_settings(recorder* r, int status, const char* body, const char* etag) {
+  pthread_mutex_lock(&r->mu);
+  r->settings_status = status;
+  snprintf(r->settings_body, sizeof r->settings_body, "%s", body != NULL ? body : "");
+  snprintf(r->settings_etag, sizeof r->settings_etag, "%s", etag != NULL ? etag : "");
+  pthread_mutex_unlock(&r->mu);
+}
+
+int recorder_count_method(recorder* r, const char* method) {
+  int n = 0;
+  pthread_mutex_lock(&r->mu);
+  for (int i = 0; i < r->requests && i < RECORDER_MAX_REQUESTS; ++i) {
+    if (strcmp(r->methods[i], method) == 0) ++n;
+  }
+  pthread_mutex_unlock(&r->mu);
+  return n;
+}
+
 int recorder_requests(recorder* r) {
   pthread_mutex_lock(&r->mu);
   int n = r->requests;
@@ -102,23 +120,49 @@ void recorder_delete(recorder* r) {
 static void recorder_send(void* state, const tern_http_request* request,
                           tern_http_response* response) {
   recorder* r = state;
+  /* method and if_none_match were appended to the struct: read them only
+   * when the library's struct has them (a binary built against an older
+   * header would do the same with a newer library). */
+  const int has_method =
+      request->struct_size >= offsetof(tern_http_request, method) + sizeof request->method;
+  const int has_if_none_match = request->struct_size >= offsetof(tern_http_request, if_none_match) +
+                                                            sizeof request->if_none_match;
+  const char* method = has_method && request->method != NULL ? request->method : "POST";
+  const char* if_none_match =
+      has_if_none_match && request->if_none_match != NULL ? request->if_none_match : "";
+  const int is_get = strcmp(method, "GET") == 0;
   pthread_mutex_lock(&r->mu);
   int i = r->requests++;
+  int post = is_get ? -1 : r->posts++;
   if (pthread_equal(pthread_self(), r->creator)) r->on_caller_thread = 1;
   if (i < RECORDER_MAX_REQUESTS) {
+    snprintf(r->methods[i], sizeof r->methods[i], "%s", method);
+    snprintf(r->if_none_match[i], sizeof r->if_none_match[i], "%s", if_none_match);
     char* body = malloc(request->body_length + 1);
     if (body == NULL) abort();
-    memcpy(body, request->body, request->body_length);
+    if (request->body_length > 0) memcpy(body, request->body, request->body_length);
     body[request->body_length] = '\0';
     r->bodies[i] = body;
     snprintf(r->write_keys[i], sizeof r->write_keys[i], "%s", request->write_key);
     snprintf(r->urls[i], sizeof r->urls[i], "%s", request->url);
     r->gzip[i] = request->gzip;
   }
+  if (is_get) {
+    int status = r->settings_status != 0 ? r->settings_status : 404;
+    char body[sizeof r->settings_body];
+    char etag[sizeof r->settings_etag];
+    snprintf(body, sizeof body, "%s", r->settings_body);
+    snprintf(etag, sizeof etag, "%s", r->settings_etag);
+    pthread_mutex_unlock(&r->mu);
+    tern_http_response_set_status(response, status);
+    tern_http_response_set_body(response, body, strlen(body));
+    if (etag[0] != '\0') tern_http_response_set_etag(response, etag);
+    return;
+  }
   int status = 200;
   int64_t retry_after = -1;
   if (r->script_length > 0) {
-    int k = i < r->script_length ? i : r->script_length - 1;
+    int k = post < r->script_length ? post : r->script_length - 1;
     status = r->statuses[k];
     retry_after = r->retry_after_ms[k];
   }

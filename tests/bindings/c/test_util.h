@@ -45,10 +45,11 @@ void remove_tree(const char* path);
 int64_t now_ms(void);
 void sleep_ms(int64_t ms);
 
-/* A scripted transport: answers the i-th request with statuses[i] (the last
- * entry repeats; 200 when the script is empty) and keeps a copy of every
- * request body. Thread-safe: send() runs on the worker thread while the test
- * reads from the main thread. */
+/* A scripted transport: answers the i-th POST (batch) with statuses[i] (the
+ * last entry repeats; 200 when the script is empty) and every GET (the
+ * settings fetch) with the settings answer (recorder_settings; 404 until one
+ * is set), and keeps a copy of every request. Thread-safe: send() runs on the
+ * worker thread while the test reads from the main thread. */
 #define RECORDER_MAX_REQUESTS 64
 #define RECORDER_MAX_SCRIPT 16
 typedef struct recorder {
@@ -61,7 +62,13 @@ typedef struct recorder {
   char write_keys[RECORDER_MAX_REQUESTS][64];
   char urls[RECORDER_MAX_REQUESTS][256];
   int gzip[RECORDER_MAX_REQUESTS];
-  int on_caller_thread; /* set when send() ran on the thread that created it */
+  char methods[RECORDER_MAX_REQUESTS][8];
+  char if_none_match[RECORDER_MAX_REQUESTS][64]; /* "" when none was sent */
+  int posts;                                     /* POST requests seen (indexes the script) */
+  int settings_status;                           /* the answer to GETs */
+  char settings_body[2048];
+  char settings_etag[64]; /* "" sends none */
+  int on_caller_thread;   /* set when send() ran on the thread that created it */
   pthread_t creator;
   int freed; /* set by free_state */
 } recorder;
@@ -70,7 +77,12 @@ typedef struct recorder {
  * check `freed` after the client is gone; call recorder_delete then). */
 recorder* recorder_new(void);
 void recorder_script(recorder* r, int status, int64_t retry_after_ms);
+/* What GETs are answered with from now on: `status`, `body` and `etag`
+ * (NULL: none). */
+void recorder_settings(recorder* r, int status, const char* body, const char* etag);
 int recorder_requests(recorder* r);
+/* Requests whose method is `method` ("GET" or "POST"). */
+int recorder_count_method(recorder* r, const char* method);
 /* Copy of body `i` (caller frees), or NULL. */
 char* recorder_body(recorder* r, int i);
 /* Number of requests whose body contains `needle`. */

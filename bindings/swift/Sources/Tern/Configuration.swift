@@ -114,6 +114,38 @@ extension Tern {
     /// `false` (the event calls do not throw, so they cannot report it any
     /// other way). Leave it off in production.
     public var strict: Bool = false
+    /// Follow the app's lifecycle (default true): observe the application
+    /// notifications (`Tern.ApplicationNotification`) and call `appLaunched`
+    /// (didFinishLaunching, or before the first foreground),
+    /// `appForeground` (willEnterForeground, didBecomeActive) and
+    /// `appBackground` + `flushAsync` in a background task
+    /// (didEnterBackground). Off: the app calls them itself, or not at all.
+    public var trackLifecycle: Bool = true
+    /// The version and build `appLaunched` compares with the stored ones;
+    /// nil: the main bundle's CFBundleShortVersionString / CFBundleVersion
+    /// ("" when absent).
+    public var appVersion: String?
+    public var appBuild: String?
+    /// How long the upload when going to the background may run (default
+    /// 25 s, inside the ~30 s iOS grants a background task).
+    public var backgroundFlushDeadline: TimeInterval = 25
+    /// The background-task API the background upload runs in: UIApplication's
+    /// on iOS and tvOS; nil elsewhere (the upload runs without one).
+    public var backgroundTasks: (any TernBackgroundTasks)?
+    /// Sessions (SDK default on): events carry `context.sessionId` (the
+    /// session's start in ms since the epoch) and a session's first event
+    /// `context.sessionStart`.
+    public var trackSessions: Bool?
+    /// Time in the background or idle after which a new session starts
+    /// (SDK default 300 s).
+    public var sessionTimeout: TimeInterval?
+    /// Also record "Session Started" / "Session Ended" (SDK default off).
+    public var sessionEvents: Bool?
+    /// Fetch the settings the relay serves at launch and on foreground (SDK
+    /// default on), from `<settingsEndpoint>/v1/projects/<writeKey>/settings`.
+    public var fetchSettings: Bool?
+    /// nil: the endpoint.
+    public var settingsEndpoint: String?
     /// The log throttle's monotonic clock in nanoseconds (tests).
     var monotonicClock: (@Sendable () -> UInt64)?
     /// Strict mode: called with each refusal instead of stopping the process (tests).
@@ -125,6 +157,9 @@ extension Tern {
       self.storagePath = storagePath
       #if canImport(Darwin)
         self.transport = URLSessionTransport()
+      #endif
+      #if canImport(UIKit) && !os(watchOS)
+        self.backgroundTasks = UIApplicationBackgroundTasks()
       #endif
     }
   }

@@ -98,12 +98,22 @@ func installTransport(_ transport: any TernTransport, on options: OpaquePointer)
     let r = request.pointee
     let body =
       r.body_length > 0 && r.body != nil ? Data(bytes: r.body, count: r.body_length) : Data()
+    // `method` and `if_none_match` were appended to tern_http_request: read
+    // them only when the library's struct has them.
+    let size = Int(r.struct_size)
+    let hasMethod =
+      size >= MemoryLayout<tern_http_request>.offset(of: \.method)! + MemoryLayout<UnsafePointer<CChar>?>.size
+    let hasIfNoneMatch =
+      size >= MemoryLayout<tern_http_request>.offset(of: \.if_none_match)!
+      + MemoryLayout<UnsafePointer<CChar>?>.size
     let swiftRequest = TernHTTPRequest(
       url: r.url.map { String(cString: $0) } ?? "",
       writeKey: r.write_key.map { String(cString: $0) } ?? "",
       body: body,
       gzip: r.gzip != 0,
-      contentType: r.content_type.map { String(cString: $0) } ?? "application/json")
+      contentType: r.content_type.map { String(cString: $0) } ?? "application/json",
+      method: hasMethod ? (r.method.map { String(cString: $0) } ?? "POST") : "POST",
+      ifNoneMatch: hasIfNoneMatch ? r.if_none_match.map { String(cString: $0) } : nil)
     let answer = box.transport.send(swiftRequest)
     let code = answer.statusCode
     if tern_http_response_set_status(response, Int32(clamping: code)) != TERN_OK {
@@ -121,6 +131,9 @@ func installTransport(_ transport: any TernTransport, on options: OpaquePointer)
     }
     if let error = answer.error {
       _ = tern_http_response_set_error(response, error)
+    }
+    if let etag = answer.etag {
+      _ = tern_http_response_set_etag(response, etag)
     }
   }
   let status = tern_options_set_transport(options, &vtable)

@@ -101,6 +101,21 @@ extension Tern {
     }
     try text("httpCABundle", c.httpCABundle, tern_options_set_http_ca_bundle)
     try text("httpUserAgent", c.httpUserAgent, tern_options_set_http_user_agent)
+    if let enabled = c.trackSessions {
+      try set("trackSessions", enabled, tern_options_set_track_sessions(options, enabled ? 1 : 0))
+    }
+    try duration("sessionTimeout", c.sessionTimeout, scale: 1000, tern_options_set_session_timeout_ms)
+    if let enabled = c.sessionEvents {
+      try set("sessionEvents", enabled, tern_options_set_session_events(options, enabled ? 1 : 0))
+    }
+    if let enabled = c.fetchSettings {
+      try set("fetchSettings", enabled, tern_options_set_fetch_settings(options, enabled ? 1 : 0))
+    }
+    try text("settingsEndpoint", c.settingsEndpoint, tern_options_set_settings_endpoint)
+    guard c.backgroundFlushDeadline.isFinite, c.backgroundFlushDeadline >= 0 else {
+      throw TernError.invalid(
+        "Configuration.backgroundFlushDeadline: \(c.backgroundFlushDeadline) s is not a valid duration")
+    }
 
     if let handler = c.logHandler {
       try set("logHandler", "handler", installLogger(handler, level: c.logLevel, on: options))

@@ -55,6 +55,22 @@ extension Tern {
     /// Request bodies on the wire, all attempts.
     public var bytesSent: UInt64
     public var corruptDBRecoveries: UInt64
+    /// Application Installed/Updated/Opened/Backgrounded events recorded.
+    public var lifecycleEvents: UInt64
+    public var sessionsStarted: UInt64
+    /// Settings answers: applied (200), not modified (304), failed or
+    /// malformed (the last good copy stays).
+    public var settingsFetched: UInt64
+    public var settingsNotModified: UInt64
+    public var settingsFailed: UInt64
+    /// Events not recorded because their session is sampled out.
+    public var sampledOut: UInt64
+    /// Events not captured while the settings' kill switch was on.
+    public var killSwitchRefused: UInt64
+    /// `flushAsync` outcomes.
+    public var backgroundFlushesSent: UInt64
+    public var backgroundFlushesTimedOut: UInt64
+    public var backgroundFlushesCancelled: UInt64
     /// Drop counts by reason; reasons with no drops are absent.
     public var droppedByReason: [DropReason: UInt64]
 
@@ -74,6 +90,16 @@ extension Tern {
       pending = raw.pending
       bytesSent = raw.bytes_sent
       corruptDBRecoveries = raw.corrupt_db_recoveries
+      lifecycleEvents = raw.lifecycle_events
+      sessionsStarted = raw.sessions_started
+      settingsFetched = raw.settings_fetched
+      settingsNotModified = raw.settings_not_modified
+      settingsFailed = raw.settings_failed
+      sampledOut = raw.sampled_out
+      killSwitchRefused = raw.kill_switch_refused
+      backgroundFlushesSent = raw.background_flushes_sent
+      backgroundFlushesTimedOut = raw.background_flushes_timed_out
+      backgroundFlushesCancelled = raw.background_flushes_cancelled
       var byReason: [DropReason: UInt64] = [:]
       withUnsafeBytes(of: raw.dropped_by_reason) { bytes in
         for (index, count) in bytes.bindMemory(to: UInt64.self).enumerated() where count > 0 {

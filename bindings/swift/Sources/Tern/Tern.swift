@@ -33,16 +33,26 @@ internal import CTern
 /// overloads, which wait on a dispatch thread instead of a cooperative one.
 /// Hooks (transport, context provider, log handler) run on the SDK's threads.
 ///
+/// App lifecycle (`Configuration.trackLifecycle`, on by default): the client
+/// observes the application notifications (UIApplication's on iOS; the same
+/// names posted on `NotificationCenter.default` elsewhere) and records
+/// "Application Installed/Updated/Opened/Backgrounded"; going to the
+/// background uploads with `flushAsync` inside a background task. Events carry
+/// `context.sessionId`; the relay's settings are fetched at launch and on
+/// foreground.
+///
 /// Lifetime: the handle is released in `deinit`, which shuts the client down
 /// (up to 2 s) if `shutdown` was not called; what was not sent stays on disk
 /// and is sent by the next client opened on the same `storagePath`.
 public final class Tern: @unchecked Sendable {
-  private let handle: OpaquePointer
+  let handle: OpaquePointer
   /// Events rejected by the Swift layer before reaching C (a property value
   /// that is not JSON, a NUL in a name); added to the `.invalid` drops.
   private let rejectedInSwift = Counter()
   /// Logging, error handler and strict mode for refused calls.
   let refusals: Refusals
+  /// Forwards the application notifications (`Configuration.trackLifecycle`).
+  private var lifecycleObserver: LifecycleObserver?
 
   /// The version of the C library ("0.1.0").
   public static var version: String { String(cString: tern_version()) }
@@ -65,6 +75,11 @@ public final class Tern: @unchecked Sendable {
     }
     handle = client
     refusals = Refusals(configuration: configuration)
+    if configuration.trackLifecycle {
+      let observer = LifecycleObserver(client: self, configuration: configuration)
+      observer.start()
+      lifecycleObserver = observer
+    }
   }
 
   /// A client with the defaults for everything but the three required settings.
@@ -318,7 +333,7 @@ public final class Tern: @unchecked Sendable {
     TernError(status: status, message: "\(what): " + String(cString: tern_client_last_error(handle)))
   }
 
-  private func control(_ what: String, _ status: tern_status) -> Bool {
+  func control(_ what: String, _ status: tern_status) -> Bool {
     status == TERN_OK ? true : refusals.refuse(error(what, status))
   }
 
@@ -426,7 +441,7 @@ public final class Tern: @unchecked Sendable {
   }
 
   /// `seconds` in ms for `what`, or nil (reported, never fatal) when invalid.
-  private func milliseconds(_ seconds: TimeInterval, _ what: String) -> Int64? {
+  func milliseconds(_ seconds: TimeInterval, _ what: String) -> Int64? {
     do {
       return try Tern.milliseconds(seconds, "\(what): timeout")
     } catch let error as TernError {

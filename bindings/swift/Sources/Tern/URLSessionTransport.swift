@@ -4,7 +4,8 @@ import Foundation
   import FoundationNetworking
 #endif
 
-/// Uploads through `URLSession`, the system's HTTP stack on Apple platforms
+/// Uploads (POST) and fetches settings (GET with `If-None-Match`, reporting
+/// the `ETag`) through `URLSession`, the system's HTTP stack on Apple platforms
 /// (cellular/Wi-Fi policy, proxies, ATS, system trust store) and
 /// FoundationNetworking on Linux.
 ///
@@ -52,11 +53,21 @@ public final class URLSessionTransport: TernTransport, @unchecked Sendable {
     }
     var urlRequest = URLRequest(
       url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: requestTimeout)
-    urlRequest.httpMethod = "POST"
-    urlRequest.httpBody = request.body
-    urlRequest.setValue(request.contentType, forHTTPHeaderField: "Content-Type")
-    if request.gzip {
-      urlRequest.setValue("gzip", forHTTPHeaderField: "Content-Encoding")
+    if request.method == "GET" {
+      urlRequest.httpMethod = "GET"
+      urlRequest.setValue("application/json", forHTTPHeaderField: "Accept")
+      // The SDK keeps the settings and their ETag itself (no URL cache here),
+      // so a 304 reaches it as a 304.
+      if let etag = request.ifNoneMatch {
+        urlRequest.setValue(etag, forHTTPHeaderField: "If-None-Match")
+      }
+    } else {
+      urlRequest.httpMethod = "POST"
+      urlRequest.httpBody = request.body
+      urlRequest.setValue(request.contentType, forHTTPHeaderField: "Content-Type")
+      if request.gzip {
+        urlRequest.setValue("gzip", forHTTPHeaderField: "Content-Encoding")
+      }
     }
     urlRequest.setValue(request.basicAuthorization, forHTTPHeaderField: "Authorization")
     urlRequest.setValue(userAgent, forHTTPHeaderField: "User-Agent")
@@ -100,7 +111,8 @@ public final class URLSessionTransport: TernTransport, @unchecked Sendable {
       return TernHTTPResponse(
         statusCode: http.statusCode,
         retryAfter: http.value(forHTTPHeaderField: "Retry-After"),
-        body: data ?? Data())
+        body: data ?? Data(),
+        etag: http.value(forHTTPHeaderField: "ETag"))
     }
   }
 }

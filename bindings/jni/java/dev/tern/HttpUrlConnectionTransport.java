@@ -9,7 +9,8 @@ import java.net.URL;
 import java.nio.charset.Charset;
 
 /**
- * A {@link Transport} over {@link HttpURLConnection}: the platform HTTP stack
+ * A {@link Transport} over {@link HttpURLConnection} (POST for batches, GET
+ * with If-None-Match for settings, reporting the ETag): the platform HTTP stack
  * on Android (with its proxy, TLS and certificate settings) and on any JVM.
  * The platform pools keep-alive connections; this class reads every response
  * to its end so that the connection can be reused.
@@ -55,32 +56,47 @@ public final class HttpUrlConnectionTransport implements Transport {
   public Response send(Request request) {
     HttpURLConnection connection = null;
     try {
+      boolean get = "GET".equals(request.method);
       connection = (HttpURLConnection) new URL(request.url).openConnection();
-      connection.setRequestMethod("POST");
-      connection.setDoOutput(true);
+      connection.setRequestMethod(get ? "GET" : "POST");
+      connection.setDoOutput(!get);
+      // The SDK keeps the settings and their ETag itself: the platform's
+      // HTTP cache must not answer a conditional GET for the server.
       connection.setUseCaches(false);
       connection.setInstanceFollowRedirects(false);
       connection.setConnectTimeout(connectTimeoutMillis);
       connection.setReadTimeout(readTimeoutMillis);
-      connection.setFixedLengthStreamingMode(request.body.length);
-      connection.setRequestProperty("Content-Type", request.contentType);
-      if (request.gzip) connection.setRequestProperty("Content-Encoding", "gzip");
+      if (!get) {
+        connection.setFixedLengthStreamingMode(request.body.length);
+        connection.setRequestProperty("Content-Type", request.contentType);
+        if (request.gzip) connection.setRequestProperty("Content-Encoding", "gzip");
+      } else {
+        connection.setRequestProperty("Accept", "application/json");
+        if (request.ifNoneMatch != null) {
+          connection.setRequestProperty("If-None-Match", request.ifNoneMatch);
+        }
+      }
       connection.setRequestProperty("Authorization",
           "Basic " + base64((request.writeKey + ":").getBytes(UTF_8)));
       if (userAgent != null) connection.setRequestProperty("User-Agent", userAgent);
 
-      OutputStream out = connection.getOutputStream();
-      try {
-        out.write(request.body);
-      } finally {
-        out.close();
+      if (!get) {
+        OutputStream out = connection.getOutputStream();
+        try {
+          out.write(request.body);
+        } finally {
+          out.close();
+        }
       }
       int status = connection.getResponseCode();
       if (status < 0) return Response.failure("not a valid HTTP response");
       String retryAfter = connection.getHeaderField("Retry-After");
-      InputStream in = status >= 400 ? connection.getErrorStream() : connection.getInputStream();
+      String etag = connection.getHeaderField("ETag");
+      InputStream in = status >= 400 ? connection.getErrorStream()
+          : status == 304 || status == 204 ? null
+                                           : connection.getInputStream();
       byte[] body = in == null ? null : readCapped(in);
-      return new Response(status, retryAfter, body, null);
+      return new Response(status, retryAfter, body, null, etag);
     } catch (IOException | RuntimeException e) {
       if (connection != null) connection.disconnect();
       String message = e.getMessage();

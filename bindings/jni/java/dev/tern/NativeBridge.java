@@ -30,6 +30,7 @@ final class NativeBridge {
   static final int S_LIBRARY_VERSION = 4;
   static final int S_HTTP_CA_BUNDLE = 5;
   static final int S_HTTP_USER_AGENT = 6;
+  static final int S_SETTINGS_ENDPOINT = 7;
 
   // Numeric option keys (mirrored in tern_jni.cc).
   static final int N_FLUSH_AT = 0;
@@ -53,6 +54,10 @@ final class NativeBridge {
   static final int N_HTTP_CONNECT_TIMEOUT_MS = 18;
   static final int N_HTTP_REQUEST_TIMEOUT_MS = 19;
   static final int N_HTTP_VERIFY_TLS = 20;
+  static final int N_TRACK_SESSIONS = 21;
+  static final int N_SESSION_TIMEOUT_MS = 22;
+  static final int N_SESSION_EVENTS = 23;
+  static final int N_FETCH_SETTINGS = 24;
 
   // Event types (tern::MessageType order).
   static final int TRACK = 0;
@@ -123,9 +128,28 @@ final class NativeBridge {
 
   static native long[] stats(Object owner, long client);
 
+  // Lifecycle natives return the C status, as the control natives do.
+  static native int appLaunched(Object owner, long client, String version, String build,
+      String url, String referrer);
+
+  static native int appForeground(Object owner, long client);
+
+  static native int appBackground(Object owner, long client);
+
+  /** The session id (ms since the epoch), or 0 when there is none. */
+  static native long sessionId(Object owner, long client);
+
+  /**
+   * Starts tern_client_flush_async; on 0 (started) the native side holds
+   * {@code callback} until it calls {@link #dispatchFlushed} exactly once on
+   * the worker thread; otherwise it holds nothing and never calls it.
+   */
+  static native int flushAsync(Object owner, long client, long deadlineMillis,
+      FlushCallback callback);
+
   /** Fills the native tern_http_response during a dispatchSend. */
   static native void responseSet(long response, int statusCode, String retryAfter, byte[] body,
-      String error);
+      String error, String etag);
 
   // --- Called from native code, on SDK threads ------------------------------
 
@@ -137,11 +161,12 @@ final class NativeBridge {
     }
   }
 
-  static void dispatchSend(Transport transport, long response, String url, String writeKey,
-      byte[] body, boolean gzip, String contentType) {
+  static void dispatchSend(Transport transport, long response, String method, String url,
+      String writeKey, byte[] body, boolean gzip, String contentType, String ifNoneMatch) {
     Transport.Response r;
     try {
-      r = transport.send(new Transport.Request(url, writeKey, body, gzip, contentType));
+      r = transport.send(
+          new Transport.Request(method, url, writeKey, body, gzip, contentType, ifNoneMatch));
       if (r == null) r = Transport.Response.failure("transport returned null");
     } catch (Throwable t) {
       r = Transport.Response.failure("transport threw " + t);
@@ -151,7 +176,15 @@ final class NativeBridge {
       r = Transport.Response.failure("transport reported HTTP status " + status);
       status = 0;
     }
-    responseSet(response, status, r.retryAfter, r.body, r.error);
+    responseSet(response, status, r.retryAfter, r.body, r.error, r.etag);
+  }
+
+  static void dispatchFlushed(FlushCallback callback, int result) {
+    try {
+      callback.onFlushed(FlushResult.fromCode(result));
+    } catch (Throwable ignored) {
+      // The worker thread must go on; the callback's failure is its own.
+    }
   }
 
   static String dispatchContext(ContextProvider provider) {

@@ -26,12 +26,33 @@ public final class Stats {
   public final long bytesSent;
   /** Times a corrupt database was moved aside. */
   public final long corruptDbRecoveries;
+  /** Application Installed/Updated/Opened/Backgrounded events recorded. */
+  public final long lifecycleEvents;
+  /** Sessions started. */
+  public final long sessionsStarted;
+  /** Settings answers (200) applied. */
+  public final long settingsFetched;
+  /** Settings answers 304 (the copy held is current). */
+  public final long settingsNotModified;
+  /** Failed or malformed settings fetches (the last good copy stays). */
+  public final long settingsFailed;
+  /** Events not recorded because their session is sampled out. */
+  public final long sampledOut;
+  /** Events not captured while the settings' kill switch was on. */
+  public final long killSwitchRefused;
+  /** {@link Tern#flushAsync} outcomes. */
+  public final long backgroundFlushesSent;
+  public final long backgroundFlushesTimedOut;
+  public final long backgroundFlushesCancelled;
 
   private final long[] droppedByReason;
 
-  // Layout of the array the native glue fills (see tern_jni.cc).
+  // Layout of the array the native glue fills (see tern_jni.cc): FIELDS
+  // counters, the drop reasons, then the lifecycle counters.
   static final int FIELDS = 12;
   static final int REASON_SLOTS = 32;
+  static final int LIFECYCLE_FIELDS = 10;
+  static final int LENGTH = FIELDS + REASON_SLOTS + LIFECYCLE_FIELDS;
 
   Stats(long[] v) {
     enqueued = v[0];
@@ -48,6 +69,17 @@ public final class Stats {
     corruptDbRecoveries = v[11];
     droppedByReason = new long[REASON_SLOTS];
     System.arraycopy(v, FIELDS, droppedByReason, 0, REASON_SLOTS);
+    int l = FIELDS + REASON_SLOTS;
+    lifecycleEvents = v[l];
+    sessionsStarted = v[l + 1];
+    settingsFetched = v[l + 2];
+    settingsNotModified = v[l + 3];
+    settingsFailed = v[l + 4];
+    sampledOut = v[l + 5];
+    killSwitchRefused = v[l + 6];
+    backgroundFlushesSent = v[l + 7];
+    backgroundFlushesTimedOut = v[l + 8];
+    backgroundFlushesCancelled = v[l + 9];
   }
 
   /** Events dropped for {@code reason}. */
@@ -68,7 +100,17 @@ public final class Stats {
         .append(", queueDepth=").append(queueDepth)
         .append(", queueBytes=").append(queueBytes)
         .append(", pending=").append(pending)
-        .append(", bytesSent=").append(bytesSent);
+        .append(", bytesSent=").append(bytesSent)
+        .append(", lifecycleEvents=").append(lifecycleEvents)
+        .append(", sessionsStarted=").append(sessionsStarted)
+        .append(", settingsFetched=").append(settingsFetched)
+        .append(", settingsNotModified=").append(settingsNotModified)
+        .append(", settingsFailed=").append(settingsFailed)
+        .append(", sampledOut=").append(sampledOut)
+        .append(", killSwitchRefused=").append(killSwitchRefused)
+        .append(", backgroundFlushes.sent=").append(backgroundFlushesSent)
+        .append(", backgroundFlushes.timedOut=").append(backgroundFlushesTimedOut)
+        .append(", backgroundFlushes.cancelled=").append(backgroundFlushesCancelled);
     for (DropReason r : DropReason.values()) {
       if (dropped(r) != 0) sb.append(", dropped.").append(r.name()).append('=').append(dropped(r));
     }

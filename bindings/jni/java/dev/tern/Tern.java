@@ -7,6 +7,7 @@ package dev.tern;
 
 import java.lang.ref.PhantomReference;
 import java.lang.ref.ReferenceQueue;
+import java.lang.ref.WeakReference;
 import java.util.Collections;
 import java.util.HashSet;
 import java.util.Map;
@@ -48,6 +49,15 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * {@link Options.Builder#strict strict} on (for tests and debug builds) every
  * refusal throws a {@link TernException} instead. Construction fails loudly:
  * the constructor throws for a bad option or an unusable storage path.
+ *
+ * <p>App lifecycle: with {@link Options.Builder#appVersion} set and
+ * {@link Options.Builder#trackLifecycle} on (the default), creating the client
+ * records the launch ("Application Installed" or "Updated"), and
+ * {@link #attachLifecycle} forwards the process's start/stop to
+ * {@link #appForeground} ("Application Opened") and {@link #appBackground}
+ * ("Application Backgrounded") plus a {@link #flushAsync}. Events carry
+ * {@code context.sessionId}; the relay's settings are fetched at launch and
+ * on foreground.
  *
  * <p>Lifetime: {@link #close()} shuts the client down (2 s deadline unless
  * {@link #shutdown} ran) and frees the native handle; what was not sent stays
@@ -130,6 +140,11 @@ public final class Tern implements AutoCloseable {
     final String libraryVersion;
     final String httpCaBundle;
     final String httpUserAgent;
+    final String settingsEndpoint;
+    final boolean trackLifecycle;
+    final String appVersion;
+    final String appBuild;
+    final long backgroundFlushMillis;
     final Map<Integer, Long> numbers;
     final Logger logger;
     final LogLevel logLevel;
@@ -147,6 +162,11 @@ public final class Tern implements AutoCloseable {
       libraryVersion = b.libraryVersion;
       httpCaBundle = b.httpCaBundle;
       httpUserAgent = b.httpUserAgent;
+      settingsEndpoint = b.settingsEndpoint;
+      trackLifecycle = b.trackLifecycle;
+      appVersion = b.appVersion;
+      appBuild = b.appBuild;
+      backgroundFlushMillis = b.backgroundFlushMillis;
       numbers = Collections.unmodifiableMap(new java.util.TreeMap<Integer, Long>(b.numbers));
       logger = b.logger;
       logLevel = b.logLevel;
@@ -173,6 +193,11 @@ public final class Tern implements AutoCloseable {
       private String libraryVersion;
       private String httpCaBundle;
       private String httpUserAgent;
+      private String settingsEndpoint;
+      private boolean trackLifecycle = true;
+      private String appVersion;
+      private String appBuild;
+      private long backgroundFlushMillis = 10_000;
       private final Map<Integer, Long> numbers = new java.util.HashMap<Integer, Long>();
       private Logger logger;
       private LogLevel logLevel = LogLevel.WARN;
@@ -326,6 +351,69 @@ public final class Tern implements AutoCloseable {
         return this;
       }
 
+      /**
+       * Whether the client follows the app's lifecycle by itself (default
+       * true): records the launch when created (with {@link #appVersion}) and
+       * forwards the {@link LifecycleOwner} given to
+       * {@link Tern#attachLifecycle}. Off: the app calls
+       * {@link Tern#appLaunched}, {@link Tern#appForeground} and
+       * {@link Tern#appBackground} itself, or not at all.
+       */
+      public Builder trackLifecycle(boolean enabled) {
+        trackLifecycle = enabled;
+        return this;
+      }
+
+      /**
+       * The app's version and build (Android: versionName and versionCode),
+       * compared with the stored ones at launch: "Application Installed" on
+       * the first launch, "Application Updated" when the build changed.
+       */
+      public Builder appVersion(String version, String build) {
+        appVersion = version;
+        appBuild = build;
+        return this;
+      }
+
+      /**
+       * How long the upload started by going to the background may run
+       * (default 10 000 ms); what is not sent by then stays queued.
+       */
+      public Builder backgroundFlushMillis(long ms) {
+        backgroundFlushMillis = ms;
+        return this;
+      }
+
+      /**
+       * Sessions (default on): every event carries {@code context.sessionId}
+       * (its start in ms since the epoch) and a session's first event
+       * {@code context.sessionStart}.
+       */
+      public Builder trackSessions(boolean enabled) {
+        return number(NativeBridge.N_TRACK_SESSIONS, enabled ? 1 : 0);
+      }
+
+      /** Time in the background or idle after which a new session starts (default 300 000 ms). */
+      public Builder sessionTimeoutMillis(long ms) {
+        return number(NativeBridge.N_SESSION_TIMEOUT_MS, ms);
+      }
+
+      /** Also record "Session Started" / "Session Ended" events (default off). */
+      public Builder sessionEvents(boolean enabled) {
+        return number(NativeBridge.N_SESSION_EVENTS, enabled ? 1 : 0);
+      }
+
+      /** Fetch the settings the relay serves at launch and on foreground (default on). */
+      public Builder fetchSettings(boolean enabled) {
+        return number(NativeBridge.N_FETCH_SETTINGS, enabled ? 1 : 0);
+      }
+
+      /** Base URL of the settings ({@code <url>/v1/projects/<writeKey>/settings}); default the endpoint. */
+      public Builder settingsEndpoint(String url) {
+        settingsEndpoint = url;
+        return this;
+      }
+
       /** Where log lines go (default: stderr, warnings and up), from {@code minLevel} up. */
       public Builder logger(Logger logger, LogLevel minLevel) {
         this.logger = logger;
@@ -429,6 +517,8 @@ public final class Tern implements AutoCloseable {
   private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
   private final HandleRef ref;
   private final Refusals refusals;
+  private final boolean trackLifecycle;
+  private final long backgroundFlushMillis;
   /** The native counters as of close(), so stats() still answers after it. */
   private volatile long[] finalStats;
 
@@ -455,6 +545,7 @@ public final class Tern implements AutoCloseable {
       setString(o, NativeBridge.S_LIBRARY_VERSION, options.libraryVersion);
       setString(o, NativeBridge.S_HTTP_CA_BUNDLE, options.httpCaBundle);
       setString(o, NativeBridge.S_HTTP_USER_AGENT, options.httpUserAgent);
+      setString(o, NativeBridge.S_SETTINGS_ENDPOINT, options.settingsEndpoint);
       for (Map.Entry<Integer, Long> e : options.numbers.entrySet()) {
         NativeBridge.optionsSetLong(o, e.getKey(), e.getValue());
       }
@@ -476,6 +567,11 @@ public final class Tern implements AutoCloseable {
     ref = new HandleRef(this, h);
     Reaper.LIVE.add(ref);
     Reaper.start();
+    trackLifecycle = options.trackLifecycle;
+    backgroundFlushMillis = options.backgroundFlushMillis;
+    if (trackLifecycle && options.appVersion != null) {
+      appLaunched(options.appVersion, options.appBuild != null ? options.appBuild : "");
+    }
   }
 
   // A wrong endpoint is a configuration error found here, not a stream of
@@ -683,6 +779,179 @@ public final class Tern implements AutoCloseable {
     }
   }
 
+  // --- App lifecycle ----------------------------------------------------------
+  //
+  // Like the control calls: each returns true when accepted and false (never
+  // throws unless strict) when refused; none blocks on disk or network.
+
+  // The outcome of a lifecycle native (its status, possibly GLUE_REFUSED).
+  private boolean lifecycle(String what, int code, long h) {
+    if (code == 0) return true;
+    String message = (code & NativeBridge.GLUE_REFUSED) != 0 ? NativeBridge.glueError()
+                                                             : NativeBridge.lastError(this, h);
+    return refusals.refuse(Status.fromCode(code & ~NativeBridge.GLUE_REFUSED),
+        what + ": " + message, null);
+  }
+
+  /** {@link #appLaunched(String, String, String, String)} without url and referrer. */
+  public boolean appLaunched(String version, String build) {
+    return appLaunched(version, build, null, null);
+  }
+
+  /**
+   * The process started: "Application Installed" on the first launch ever,
+   * "Application Updated" when {@code build} differs from the stored one
+   * (stored with the event, in one transaction), nothing otherwise. Once per
+   * process (later calls are ignored). It does not mean the app is visible: a
+   * process started in the background (a push, a job) calls only this and
+   * starts no session. {@code url} and {@code referrer} (may be null) go into
+   * the next "Application Opened". Called by the constructor when the options
+   * have {@link Options.Builder#appVersion} and lifecycle tracking is on.
+   */
+  public boolean appLaunched(String version, String build, String url, String referrer) {
+    long h = tryAcquire();
+    if (h == 0) return refusals.refuse(Status.SHUTDOWN, "appLaunched: the client is closed", null);
+    try {
+      return lifecycle("appLaunched",
+          NativeBridge.appLaunched(this, h, version, build, url, referrer), h);
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * The app came to the foreground: "Application Opened" (from_background
+   * false the first time after launch), continuing or starting a session, and
+   * a settings fetch when one is due. Idempotent while in the foreground.
+   */
+  public boolean appForeground() {
+    long h = tryAcquire();
+    if (h == 0) return refusals.refuse(Status.SHUTDOWN, "appForeground: the client is closed", null);
+    try {
+      return lifecycle("appForeground", NativeBridge.appForeground(this, h), h);
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * The app went to the background: "Application Backgrounded"; the
+   * session's timeout runs from here. Idempotent while in the background. It
+   * does not upload by itself: {@link #attachLifecycle} follows it with a
+   * {@link #flushAsync}.
+   */
+  public boolean appBackground() {
+    long h = tryAcquire();
+    if (h == 0) return refusals.refuse(Status.SHUTDOWN, "appBackground: the client is closed", null);
+    try {
+      return lifecycle("appBackground", NativeBridge.appBackground(this, h), h);
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * The current session's id (its start, ms since the epoch, as in
+   * {@code context.sessionId}), or 0 when there is none (sessions off, none
+   * started yet, or it expired). Throws SHUTDOWN after close.
+   */
+  public long sessionId() {
+    long h = acquire();
+    try {
+      return NativeBridge.sessionId(this, h);
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * Uploads what is queued now without blocking the caller: the worker sends
+   * until everything queued at the call is sent or {@code deadlineMillis}
+   * passes, then calls {@code callback} exactly once, on the worker thread.
+   * Nothing on the calling thread touches disk or network, so the main thread
+   * may call it. Returns true when started; false (never throws unless
+   * strict; the callback is then never called) for a null callback, a
+   * negative deadline, or a closed or shut down client.
+   */
+  public boolean flushAsync(long deadlineMillis, FlushCallback callback) {
+    if (callback == null) {
+      return refusals.refuse(Status.INVALID_ARGUMENT, "flushAsync: callback is null", null);
+    }
+    long h = tryAcquire();
+    if (h == 0) return refusals.refuse(Status.SHUTDOWN, "flushAsync: the client is closed", null);
+    try {
+      return lifecycle("flushAsync", NativeBridge.flushAsync(this, h, deadlineMillis, callback), h);
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * Follows the app's visibility through {@code owner} (Android: a lambda
+   * over ProcessLifecycleOwner, see {@link LifecycleOwner}): onStart calls
+   * {@link #appForeground}; onStop calls {@link #appBackground} and a
+   * {@link #flushAsync} of {@link Options.Builder#backgroundFlushMillis}
+   * (never waiting for it on the calling thread). The observer holds the
+   * client weakly and does nothing once it is closed. Does nothing when
+   * {@link Options.Builder#trackLifecycle} is off.
+   */
+  public void attachLifecycle(LifecycleOwner owner) {
+    if (owner == null) throw new TernException(Status.INVALID_ARGUMENT, "owner is null");
+    if (!trackLifecycle) return;
+    owner.addObserver(new LifecycleForwarder(this));
+  }
+
+  /** The observer attachLifecycle registers. */
+  private static final class LifecycleForwarder implements LifecycleOwner.Observer {
+    private static final FlushCallback IGNORE = new FlushCallback() {
+      @Override
+      public void onFlushed(FlushResult result) {
+        // Counted in Stats.backgroundFlushes*; what is not sent stays queued.
+      }
+    };
+
+    // Weak: an owner such as ProcessLifecycleOwner lives as long as the
+    // process and must not keep a dropped client from being reaped.
+    private final WeakReference<Tern> client;
+
+    LifecycleForwarder(Tern client) {
+      this.client = new WeakReference<Tern>(client);
+    }
+
+    // Neither ever throws into the platform's dispatch (a strict client's
+    // refusal included: it is reported through the error handler instead).
+    @Override
+    public void onStart() {
+      Tern t = client.get();
+      if (t == null || t.isClosed()) return;
+      try {
+        t.appForeground();
+      } catch (RuntimeException ignored) {
+        // Refused and already counted/reported by Refusals.
+      }
+    }
+
+    @Override
+    public void onStop() {
+      Tern t = client.get();
+      if (t == null || t.isClosed()) return;
+      try {
+        t.appBackground();
+      } catch (RuntimeException ignored) {
+        // As in onStart; the flush below still runs.
+      }
+      try {
+        t.flushAsync(t.backgroundFlushMillis, IGNORE);
+      } catch (RuntimeException ignored) {
+        // As in onStart.
+      }
+    }
+  }
+
+  private boolean isClosed() {
+    return ref.handle.get() == 0;
+  }
+
   /**
    * Forgets the user: clears user id and traits, makes a new anonymous id.
    * Returns false (never throws unless strict) when the client is closed.
@@ -800,7 +1069,7 @@ public final class Tern implements AutoCloseable {
         lock.readLock().unlock();
         last = finalStats;
       }
-      if (last == null) last = new long[Stats.FIELDS + Stats.REASON_SLOTS];  // reaped
+      if (last == null) last = new long[Stats.LENGTH];  // reaped
       return new Stats(refusals.merge(last));
     }
     try {
@@ -836,7 +1105,7 @@ public final class Tern implements AutoCloseable {
         try {
           finalStats = NativeBridge.stats(this, h);
         } catch (RuntimeException e) {
-          finalStats = new long[Stats.FIELDS + Stats.REASON_SLOTS];
+          finalStats = new long[Stats.LENGTH];
         }
       }
       ref.destroy();
