@@ -11,7 +11,7 @@ hive partitions dt=YYYY-MM-DD/hour=HH; pyarrow decompresses .ndjson.gz by
 its extension and skips files starting with `_` or `.`), read through
 pyarrow.fs.S3FileSystem. Markers are looked up beside them:
 PREFIX/SOURCE/dt=../hour=../_SUCCESS.RELAY_ID and
-PREFIX/_manifests/SOURCE/dt=../hour=../RELAY_ID.json.
+_manifests/SOURCE/dt=../hour=../RELAY_ID.json (at the bucket's root).
 
 Output, one line:
   {"total_events": N, "objects": N, "distinct_message_ids": N,
@@ -104,7 +104,7 @@ def main():
         kwargs["anonymous"] = True
     prefix = args.prefix.strip("/")
     root = "/".join(p for p in (args.bucket, prefix, args.source) if p)
-    manifests_root = "/".join(p for p in (args.bucket, prefix, "_manifests", args.source) if p)
+    manifests_root = "/".join((args.bucket, "_manifests", args.source))
 
     try:
         fs = pafs.S3FileSystem(**kwargs)

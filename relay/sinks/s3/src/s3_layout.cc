@@ -97,10 +97,9 @@ std::string object_key(const std::string& prefix, const Partition& p, const std:
          seq20(last_seq) + ".ndjson.gz";
 }
 
-std::string manifest_key(const std::string& prefix, const Partition& p,
-                         const std::string& relay_id) {
-  return with_prefix(prefix, "_manifests/" + p.source + "/dt=" + p.date + "/hour=" + two(p.hour) +
-                                 "/" + relay_id + ".json");
+std::string manifest_key(const Partition& p, const std::string& relay_id) {
+  return "_manifests/" + p.source + "/dt=" + p.date + "/hour=" + two(p.hour) + "/" + relay_id +
+         ".json";
 }
 
 std::string success_key(const std::string& prefix, const Partition& p,

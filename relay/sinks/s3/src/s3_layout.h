@@ -2,10 +2,11 @@
 // of objects, manifests and markers.
 //
 //   {prefix}/{source}/dt=YYYY-MM-DD/hour=HH/{relay_id}-{first_seq:020}-{last_seq:020}.ndjson.gz
-//   {prefix}/_manifests/{source}/dt=YYYY-MM-DD/hour=HH/{relay_id}.json
+//   _manifests/{source}/dt=YYYY-MM-DD/hour=HH/{relay_id}.json   (at the bucket's root)
 //   {prefix}/{source}/dt=YYYY-MM-DD/hour=HH/_SUCCESS.{relay_id}
 //
-// An empty prefix drops the leading "{prefix}/". Pure functions, no I/O.
+// An empty prefix drops the leading "{prefix}/"; manifests are at the
+// bucket's root, as the layout names them. Pure functions, no I/O.
 #pragma once
 
 #include <chrono>
@@ -37,8 +38,7 @@ std::string_view received_at_of(std::string_view event);
 std::string partition_dir(const std::string& prefix, const Partition& p);
 std::string object_key(const std::string& prefix, const Partition& p, const std::string& relay_id,
                        uint64_t first_seq, uint64_t last_seq);
-std::string manifest_key(const std::string& prefix, const Partition& p,
-                         const std::string& relay_id);
+std::string manifest_key(const Partition& p, const std::string& relay_id);
 std::string success_key(const std::string& prefix, const Partition& p, const std::string& relay_id);
 // The manifest of a partition's objects (one JSON object and a newline):
 // relay_id, source, dt, hour, objects [{key, events, bytes, sha256,

@@ -669,10 +669,10 @@ class S3Sink final : public Sink {
     s3::UploadOutcome out;
     // The manifest first, then the marker a job waits on: a marker always has
     // its manifest. Rewritten after a crash between them, with the same text.
-    for (const auto& [key, body] : {std::pair<std::string, std::string_view>{
-                                        s3::manifest_key(opt_.prefix, p, opt_.relay_id), m},
-                                    std::pair<std::string, std::string_view>{
-                                        s3::success_key(opt_.prefix, p, opt_.relay_id), ""}}) {
+    for (const auto& [key, body] :
+         {std::pair<std::string, std::string_view>{s3::manifest_key(p, opt_.relay_id), m},
+          std::pair<std::string, std::string_view>{s3::success_key(opt_.prefix, p, opt_.relay_id),
+                                                   ""}}) {
       s3::PutOptions o = put;
       if (body.empty()) o.content_type = "application/octet-stream";
       out.response = c.put_object(key, body, o);

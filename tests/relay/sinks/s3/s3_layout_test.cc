@@ -19,8 +19,7 @@ TEST(S3LayoutTest, ObjectKeysHaveTheDocumentedLayoutWithTwentyDigitSeqs) {
   EXPECT_EQ(object_key("events", p, "relay-1", 1, 1234),
             "events/web/dt=2026-11-26/hour=05/relay-1-00000000000000000001-00000000000000001234"
             ".ndjson.gz");
-  EXPECT_EQ(manifest_key("events", p, "relay-1"),
-            "events/_manifests/web/dt=2026-11-26/hour=05/relay-1.json");
+  EXPECT_EQ(manifest_key(p, "relay-1"), "_manifests/web/dt=2026-11-26/hour=05/relay-1.json");
   EXPECT_EQ(success_key("events", p, "relay-1"),
             "events/web/dt=2026-11-26/hour=05/_SUCCESS.relay-1");
   EXPECT_EQ(object_key("", p, "r", 2, 3),
@@ -71,7 +70,7 @@ TEST(S3LayoutTest, OnlyThisRelaysObjectKeysAreRecognised) {
   EXPECT_FALSE(is_object_key_of("events", "r1", object_key("events", p, "r10", 5, 9)));
   EXPECT_FALSE(is_object_key_of("events", "r", object_key("events", p, "r1", 5, 9)));
   EXPECT_FALSE(is_object_key_of("other", "r1", object_key("events", p, "r1", 5, 9)));
-  EXPECT_FALSE(is_object_key_of("events", "r1", manifest_key("events", p, "r1")));
+  EXPECT_FALSE(is_object_key_of("", "r1", manifest_key(p, "r1")));
 }
 
 }  // namespace

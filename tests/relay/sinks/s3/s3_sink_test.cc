@@ -527,7 +527,7 @@ TEST_P(S3SinkTest, MarkersAreWrittenOncePerHourWithTheManifestsCounts) {
   EXPECT_EQ(counter("tern_relay_s3_markers_written_total"), 2u);
 
   auto c = reader();
-  s3::S3Response m = c->get_object("events/_manifests/web/dt=2026-11-26/hour=05/relay-a.json");
+  s3::S3Response m = c->get_object("_manifests/web/dt=2026-11-26/hour=05/relay-a.json");
   ASSERT_EQ(m.failure, s3::S3Failure::kNone) << m.status.to_string();
   Json j = Json::parse(m.body);
   EXPECT_EQ(j["relay_id"], "relay-a");

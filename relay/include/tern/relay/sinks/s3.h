@@ -7,7 +7,7 @@
 //   {prefix}/{source}/dt=YYYY-MM-DD/hour=HH/{relay_id}-{first_seq:020}-{last_seq:020}.ndjson.gz
 //
 // then, once an hour has ended and `marker_grace` passed,
-//   _manifests/{source}/dt=YYYY-MM-DD/hour=HH/{relay_id}.json   (under prefix)
+//   _manifests/{source}/dt=YYYY-MM-DD/hour=HH/{relay_id}.json   (at the bucket's root)
 //   {prefix}/{source}/dt=YYYY-MM-DD/hour=HH/_SUCCESS.{relay_id}
 //
 // Settings (SinkConfig::settings):
