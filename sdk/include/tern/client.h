@@ -69,7 +69,9 @@ struct RawMessage {
 
 // How a flush_async() ended; its callback gets exactly one of these.
 enum class FlushResult : int {
-  kSent = 0,       // everything queued when it was called is sent (or nothing was queued)
+  // Nothing queued when it was called is left: sent, or dropped by the retry
+  // policy (max_attempts / max_batch_age, counted in Stats), or nothing was queued.
+  kSent = 0,
   kTimedOut = 1,   // the deadline came first (offline, server down): the rest stays queued
   kCancelled = 2,  // shut down, or nothing may be sent (consent, opt-out, the kill switch)
 };

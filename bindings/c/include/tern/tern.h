@@ -225,8 +225,7 @@ TERN_EXPORT tern_status tern_http_response_set_error(tern_http_response* respons
                                                      const char* error);
 /* The response's ETag header (copied), for the settings fetch. TERN_OK or
  * TERN_INVALID_ARGUMENT (NULL). */
-TERN_EXPORT tern_status tern_http_response_set_etag(tern_http_response* response,
-                                                    const char* etag);
+TERN_EXPORT tern_status tern_http_response_set_etag(tern_http_response* response, const char* etag);
 
 /* Plugin: enriches, filters or drops an event before it is stored. Ownership
  * of `state` as for tern_logger. process() runs on the thread making the
@@ -435,7 +434,8 @@ TERN_EXPORT tern_status tern_client_flush(tern_client* client, int64_t timeout_m
 
 /* How a tern_client_flush_async ended. */
 typedef enum tern_flush_result {
-  TERN_FLUSH_SENT = 0,      /* everything queued at the call is sent (or nothing was) */
+  TERN_FLUSH_SENT = 0,      /* nothing queued at the call is left: sent, or dropped by
+                               the retry policy (counted in the stats) */
   TERN_FLUSH_TIMED_OUT = 1, /* the deadline came first; the rest stays queued */
   TERN_FLUSH_CANCELLED = 2  /* shut down, or nothing may be sent (consent, opt-out,
                                the kill switch) */
