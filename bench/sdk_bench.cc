@@ -8,6 +8,14 @@
 //       worker is busy retrying failed uploads (real libcurl against a refused
 //       loopback port, 1 ms backoff, default caps)
 //                                    vs snprintf of the same event text.
+//       The client has sessions off (Config::track_sessions = false) and
+//       makes no lifecycle calls, as before sessions existed.
+//   M1  track() p50 as S1, with sessions and lifecycle on: the default
+//       track_sessions, after app_launched() and app_foreground(), the
+//       settings fetch off
+//                                    vs S1's p50. S1 and M1 run in
+//                                    alternating rounds (s1_rounds), each on
+//                                    its own database, so noise hits both.
 //   S2  track() p99 / p99.9          vs the same / one single-row WAL
 //       synchronous=FULL commit (raw SQLite, same schema, same directory).
 //   S3  durable events/s with group commit (Stats.stored), synchronous=FULL
@@ -30,12 +38,12 @@
 //       gc-sections), built as <build>/small by the tern_small target in
 //       non-sanitizer trees, or $TERN_BENCH_LIBTERN_SMALL.
 //
-// Usage: sdk_bench [--quick] [--dir DIR] [--only Sn] [--rate N] [--verbose]
+// Usage: sdk_bench [--quick] [--dir DIR] [--only Sn|M1] [--rate N] [--verbose]
 //   --quick    fewer iterations (a full run takes about a minute, --quick ~20 s).
 //   --dir      where the temporary databases go (default $TMPDIR or /tmp); it
 //              must be a real disk for the synchronous=FULL figures to mean much.
-//   --only Sn  run one figure (S1 and S2 run together).
-//   --rate N   S1's track() calls per second (default 20000).
+//   --only Sn  run one figure (S1, S2 and M1 run together; --only M1 is --only S1).
+//   --rate N   S1's and M1's track() calls per second (default 20000).
 //   --verbose  the SDK's log lines, and S6's attempt times, on stderr.
 //
 // It is a benchmark, not a test: it never fails on a missed target, it says so.
@@ -113,6 +121,7 @@ struct Settings {
   int s1_warmup = 10'000;
   int s1_calls = 200'000;
   int s1_rate = 20'000;  // track() calls per second, paced
+  int s1_rounds = 4;     // S1 and M1 alternate in this many rounds (s1_calls split between them)
   int commit_samples = 300;
   int s3_events = 100'000;
   int s5_events = 30'000;
@@ -512,6 +521,13 @@ struct Results {
   // Calls slower than kSlowCallNs, and how many of them slept (blocked on a
   // lock) or were preempted (since the previous slow call: an upper bound).
   long s1_slow = 0, s1_slow_blocked = 0, s1_slow_preempted = 0;
+  int s1_rounds = 0, s1_round_calls = 0, s1_round_warmup = 0;
+  std::vector<double> s1_round_p50;  // each round's p50, sessions off
+  // M1: track() with sessions and lifecycle on, interleaved with S1
+  std::optional<double> track_sessions_p50, track_sessions_p99;
+  std::vector<double> m1_round_p50;
+  uint64_t m1_rejected = 0, m1_attempts = 0, m1_sessions_started = 0, m1_lifecycle_events = 0;
+  bool m1_session_live = false;
   // S3
   std::optional<double> durable_eps, sqlite_baseline_eps;
   // S4
@@ -598,6 +614,127 @@ void measure_single_commit(const Settings& st, const RunDir& dir, Results& res) 
 
 // ---------------------------------------------------------------- S1/S2: track() latency
 
+// One variant of S1's client, measured in rounds: every timed call of every
+// round, and what the caller's thread and the worker did meanwhile.
+struct TrackSamples {
+  std::vector<int64_t> ns;        // every round's timed calls
+  std::vector<double> round_p50;  // each round's own p50
+  uint64_t rejected = 0, attempts = 0;
+  long voluntary = 0, involuntary = 0;
+  long slow = 0, slow_blocked = 0, slow_preempted = 0;
+  uint64_t sessions_started = 0, lifecycle_events = 0;
+  bool session_live = false;  // the client had a session when its last round ended
+};
+
+// One round of S1 calls against a client on `path` (a new Client each round;
+// the database, and with it the queue and the session, carries over). Both
+// variants use a real libcurl transport against the refused loopback `port`,
+// retried every millisecond or so, so the worker is continuously claiming,
+// gzipping, failing and committing. `sessions` false: the client as before
+// sessions existed (track_sessions off, no lifecycle calls). `sessions` true:
+// the default track_sessions, after app_launched() and app_foreground(), the
+// settings fetch off (the figure is the caller's path, not the fetch).
+// `raw` (optional): after the round, the binding path's p50 (enqueue()).
+bool track_round(const Settings& st, const std::string& path, int port, bool sessions, int warmup,
+                 int calls, TrackSamples& out, std::optional<double>* raw) {
+  tern::Config c = base_config(path);
+  c.endpoint = "http://127.0.0.1:" + std::to_string(port);
+  c.http.connect_timeout = milliseconds(1000);
+  c.http.request_timeout = milliseconds(2000);
+  c.backoff_base = milliseconds(1);
+  c.backoff_max = milliseconds(1);
+  c.max_attempts = 1'000'000'000;
+  c.track_sessions = sessions;
+  c.fetch_settings = false;
+  auto client = make_client(c, sessions ? "M1" : "S1");
+  if (!client) return false;
+  if (sessions) {
+    tern::Status l = client->app_launched("4.12.0", "4120");
+    tern::Status f = client->app_foreground();
+    if (!l || !f) {
+      std::fprintf(stderr, "sdk_bench: M1: app_launched/app_foreground failed: %s\n",
+                   (!l ? l : f).to_string().c_str());
+      return false;
+    }
+  }
+  const nlohmann::json props = typical_properties();  // the caller's DOM, built once
+  std::vector<int64_t> round;
+  round.reserve(static_cast<std::size_t>(calls));
+  out.ns.reserve(out.ns.size() + static_cast<std::size_t>(calls));
+  const int64_t interval = 1'000'000'000LL / st.s1_rate;
+  int64_t next = now_ns();
+  // The thread's switch counters are read only at the start and after a slow
+  // call (a syscall before every call would slow the calls measured). The
+  // pacing spin never sleeps, so a voluntary switch since the last reading
+  // means a track() call slept: blocked on a lock.
+  rusage ru0{}, ru1{}, before{}, after{};
+  for (int i = 0; i < warmup + calls; ++i) {
+    while (now_ns() < next) {
+    }
+    next += interval;
+    if (i == warmup) {
+      ::getrusage(RUSAGE_THREAD, &ru0);
+      before = ru0;
+    }
+    int64_t t0 = now_ns();
+    tern::Status s = client->track(kEventName, props);
+    int64_t t1 = now_ns();
+    if (i < warmup) continue;
+    if (!s) ++out.rejected;
+    round.push_back(t1 - t0);
+    if (t1 - t0 >= kSlowCallNs) {
+      ::getrusage(RUSAGE_THREAD, &after);
+      ++out.slow;
+      if (after.ru_nvcsw > before.ru_nvcsw) {
+        ++out.slow_blocked;
+      } else if (after.ru_nivcsw > before.ru_nivcsw) {
+        ++out.slow_preempted;
+      }
+      before = after;
+    }
+  }
+  ::getrusage(RUSAGE_THREAD, &ru1);
+  // The pacing loop spins and never sleeps: a voluntary switch means track()
+  // blocked (a lock), an involuntary one that the scheduler preempted us.
+  out.voluntary += ru1.ru_nvcsw - ru0.ru_nvcsw;
+  out.involuntary += ru1.ru_nivcsw - ru0.ru_nivcsw;
+  tern::Stats stats = client->stats();
+  out.attempts += stats.attempts;
+  out.sessions_started += stats.sessions_started;
+  out.lifecycle_events += stats.lifecycle_events;
+  out.session_live = client->session_id().has_value();
+
+  // For information: the binding path (already-serialised JSON, no DOM).
+  if (raw) {
+    const std::string props_text = props.dump();
+    tern::RawMessage m;
+    m.type = tern::MessageType::kTrack;
+    m.event = kEventName;
+    m.properties_json = props_text;
+    std::vector<int64_t> raw_ns;
+    raw_ns.reserve(static_cast<std::size_t>(st.s1_calls / 4));
+    next = now_ns();
+    for (int i = 0; i < st.s1_calls / 4; ++i) {
+      while (now_ns() < next) {
+      }
+      next += interval;
+      int64_t t0 = now_ns();
+      tern::Status s = client->enqueue(m);
+      int64_t t1 = now_ns();
+      if (s) raw_ns.push_back(t1 - t0);
+    }
+    std::sort(raw_ns.begin(), raw_ns.end());
+    if (!raw_ns.empty()) *raw = static_cast<double>(quantile(raw_ns, 0.5));
+  }
+  (void)client->shutdown(milliseconds(2000));
+  client.reset();
+
+  out.ns.insert(out.ns.end(), round.begin(), round.end());
+  std::sort(round.begin(), round.end());
+  out.round_p50.push_back(static_cast<double>(quantile(round, 0.5)));
+  return true;
+}
+
 void measure_track_latency(const Settings& st, const RunDir& dir, Results& res) {
   // Baseline: snprintf of the same event, timed per call exactly like track().
   {
@@ -619,93 +756,57 @@ void measure_track_latency(const Settings& st, const RunDir& dir, Results& res) 
     res.serialize_p99 = static_cast<double>(quantile(ns, 0.99));
   }
 
-  // The SDK: a real Client whose uploads fail at once (libcurl against a
-  // refused loopback port) and are retried every millisecond or so, so the
-  // worker is continuously claiming, gzipping, failing and committing.
-  std::string path = dir.file("track.db");
-  tern::Config c = base_config(path);
-  int port = free_port();
-  c.endpoint = "http://127.0.0.1:" + std::to_string(port);
-  c.http.connect_timeout = milliseconds(1000);
-  c.http.request_timeout = milliseconds(2000);
-  c.backoff_base = milliseconds(1);
-  c.backoff_max = milliseconds(1);
-  c.max_attempts = 1'000'000'000;
-  auto client = make_client(c, "S1");
-  if (!client) return;
-  const nlohmann::json props = typical_properties();  // the caller's DOM, built once
-  std::vector<int64_t> ns;
-  ns.reserve(static_cast<std::size_t>(st.s1_calls));
-  const int64_t interval = 1'000'000'000LL / st.s1_rate;
-  int64_t next = now_ns();
-  // The thread's switch counters are read only at the start and after a slow
-  // call (a syscall before every call would slow the calls measured). The
-  // pacing spin never sleeps, so a voluntary switch since the last reading
-  // means a track() call slept: blocked on a lock.
-  rusage ru0{}, ru1{}, before{}, after{};
-  for (int i = 0; i < st.s1_warmup + st.s1_calls; ++i) {
-    while (now_ns() < next) {
-    }
-    next += interval;
-    if (i == st.s1_warmup) {
-      ::getrusage(RUSAGE_THREAD, &ru0);
-      before = ru0;
-    }
-    int64_t t0 = now_ns();
-    tern::Status s = client->track(kEventName, props);
-    int64_t t1 = now_ns();
-    if (i < st.s1_warmup) continue;
-    if (!s) ++res.s1_rejected;
-    ns.push_back(t1 - t0);
-    if (t1 - t0 >= kSlowCallNs) {
-      ::getrusage(RUSAGE_THREAD, &after);
-      ++res.s1_slow;
-      if (after.ru_nvcsw > before.ru_nvcsw) {
-        ++res.s1_slow_blocked;
-      } else if (after.ru_nivcsw > before.ru_nivcsw) {
-        ++res.s1_slow_preempted;
+  // S1 (sessions off) and M1 (sessions and lifecycle on), interleaved: round
+  // r runs one then the other, alternating which goes first, so a noisy
+  // neighbour or a slow stretch of the disk hits both alike. Each variant
+  // keeps its own database across rounds. The figures are the p50 of all of a
+  // variant's timed calls; the per-round ratios are in the notes.
+  const std::string path = dir.file("track.db");
+  const std::string path_sessions = dir.file("track-sessions.db");
+  const int port = free_port();
+  const int rounds = std::max(1, st.s1_rounds);
+  const int calls = std::max(1, st.s1_calls / rounds);
+  const int warmup = std::max(2000, st.s1_warmup / rounds);
+  TrackSamples off, on;
+  for (int r = 0; r < rounds; ++r) {
+    for (int k = 0; k < 2; ++k) {
+      const bool sessions = (k == 0) == (r % 2 == 1);
+      const bool last_off = !sessions && r == rounds - 1;
+      if (!track_round(st, sessions ? path_sessions : path, port, sessions, warmup, calls,
+                       sessions ? on : off, last_off ? &res.enqueue_raw_p50 : nullptr)) {
+        return;
       }
-      before = after;
     }
   }
-  ::getrusage(RUSAGE_THREAD, &ru1);
-  // The pacing loop spins and never sleeps: a voluntary switch means track()
-  // blocked (a lock), an involuntary one that the scheduler preempted us.
-  res.s1_voluntary_switches = ru1.ru_nvcsw - ru0.ru_nvcsw;
-  res.s1_involuntary_switches = ru1.ru_nivcsw - ru0.ru_nivcsw;
-  res.s1_attempts = client->stats().attempts;
-
-  // For information: the binding path (already-serialised JSON, no DOM).
-  {
-    const std::string props_text = props.dump();
-    tern::RawMessage m;
-    m.type = tern::MessageType::kTrack;
-    m.event = kEventName;
-    m.properties_json = props_text;
-    std::vector<int64_t> raw;
-    raw.reserve(static_cast<std::size_t>(st.s1_calls / 4));
-    next = now_ns();
-    for (int i = 0; i < st.s1_calls / 4; ++i) {
-      while (now_ns() < next) {
-      }
-      next += interval;
-      int64_t t0 = now_ns();
-      tern::Status s = client->enqueue(m);
-      int64_t t1 = now_ns();
-      if (s) raw.push_back(t1 - t0);
-    }
-    std::sort(raw.begin(), raw.end());
-    if (!raw.empty()) res.enqueue_raw_p50 = static_cast<double>(quantile(raw, 0.5));
-  }
-  (void)client->shutdown(milliseconds(2000));
-  client.reset();
   remove_db(path);
+  remove_db(path_sessions);
 
-  std::sort(ns.begin(), ns.end());
-  res.track_p50 = static_cast<double>(quantile(ns, 0.5));
-  res.track_p99 = static_cast<double>(quantile(ns, 0.99));
-  res.track_p999 = static_cast<double>(quantile(ns, 0.999));
-  res.track_max = static_cast<double>(ns.back());
+  res.s1_rejected = off.rejected;
+  res.s1_attempts = off.attempts;
+  res.s1_voluntary_switches = off.voluntary;
+  res.s1_involuntary_switches = off.involuntary;
+  res.s1_slow = off.slow;
+  res.s1_slow_blocked = off.slow_blocked;
+  res.s1_slow_preempted = off.slow_preempted;
+  std::sort(off.ns.begin(), off.ns.end());
+  res.track_p50 = static_cast<double>(quantile(off.ns, 0.5));
+  res.track_p99 = static_cast<double>(quantile(off.ns, 0.99));
+  res.track_p999 = static_cast<double>(quantile(off.ns, 0.999));
+  res.track_max = static_cast<double>(off.ns.back());
+
+  std::sort(on.ns.begin(), on.ns.end());
+  res.track_sessions_p50 = static_cast<double>(quantile(on.ns, 0.5));
+  res.track_sessions_p99 = static_cast<double>(quantile(on.ns, 0.99));
+  res.m1_rejected = on.rejected;
+  res.m1_attempts = on.attempts;
+  res.m1_sessions_started = on.sessions_started;
+  res.m1_lifecycle_events = on.lifecycle_events;
+  res.m1_session_live = on.session_live;
+  res.m1_round_p50 = on.round_p50;
+  res.s1_round_p50 = off.round_p50;
+  res.s1_rounds = rounds;
+  res.s1_round_calls = calls;
+  res.s1_round_warmup = warmup;
 }
 
 // ---------------------------------------------------------------- S3: durable events/s
@@ -1366,6 +1467,9 @@ void report(const Settings& st, const Results& r) {
   auto r1 = ratio(r.track_p50, r.serialize_p50);
   line("S1", "track() p50, worker busy, uploads failing", r.track_p50, "ns",
        "snprintf of the same event, p50", r.serialize_p50, r1, "<= 5x", at_most(r1, 5));
+  auto rm1 = ratio(r.track_sessions_p50, r.track_p50);
+  line("M1", "track() p50, sessions + lifecycle on", r.track_sessions_p50, "ns",
+       "S1's track() p50, sessions off, same run", r.track_p50, rm1, "<= 1.1x", at_most(rm1, 1.1));
   auto r2a = ratio(r.track_p99, r.serialize_p50);
   line("S2", "track() p99", r.track_p99, "ns", "snprintf of the same event, p50", r.serialize_p50,
        r2a, "<= 50x", at_most(r2a, 50));
@@ -1431,6 +1535,30 @@ void report(const Settings& st, const Results& r) {
       " (at most), %ld neither\n",
       r.s1_slow, kSlowCallNs / 1e3, r.s1_slow_blocked, r.s1_slow_preempted,
       r.s1_slow - r.s1_slow_blocked - r.s1_slow_preempted);
+  std::optional<double> m1_median_round;
+  if (!r.m1_round_p50.empty() && r.m1_round_p50.size() == r.s1_round_p50.size()) {
+    std::vector<double> ratios;
+    for (std::size_t i = 0; i < r.m1_round_p50.size(); ++i) {
+      if (r.s1_round_p50[i] > 0) ratios.push_back(r.m1_round_p50[i] / r.s1_round_p50[i]);
+    }
+    std::sort(ratios.begin(), ratios.end());
+    if (!ratios.empty()) m1_median_round = ratios[ratios.size() / 2];
+    std::printf(
+        "  M1: %d rounds of %d timed calls (after %d warm-up calls) per variant, S1 and M1"
+        " alternating;\n      round p50s, S1/M1 ns:",
+        r.s1_rounds, r.s1_round_calls, r.s1_round_warmup);
+    for (std::size_t i = 0; i < r.m1_round_p50.size(); ++i) {
+      std::printf(" %.0f/%.0f", r.s1_round_p50[i], r.m1_round_p50[i]);
+    }
+    std::printf("; median round ratio %.3fx\n", m1_median_round.value_or(0));
+    std::printf(
+        "      M1 client: track_sessions on, app_launched + app_foreground, settings fetch off;"
+        " %" PRIu64 " sessions started, %" PRIu64
+        " lifecycle events, session live at the end: %s;"
+        "\n      %" PRIu64 " rejected; %" PRIu64 " failed upload attempts; p99 %.0f ns\n",
+        r.m1_sessions_started, r.m1_lifecycle_events, r.m1_session_live ? "yes" : "NO",
+        r.m1_rejected, r.m1_attempts, r.track_sessions_p99.value_or(0));
+  }
   std::printf(
       "  S3: %d events; S4: %zu request(s) carrying %zu events, uncompressed %.0f B/event\n",
       st.s3_events, r.wire_requests, r.wire_events, r.raw_bpe.value_or(0));
@@ -1553,6 +1681,9 @@ void report(const Settings& st, const Results& r) {
   j["s6_jitter_ratio"] = num(r6j);
   j["s7_ratio"] = num(r7);
   j["s8_ratio"] = num(r8);
+  j["track_p50_ns_sessions"] = num(r.track_sessions_p50);
+  j["sessions_ratio"] = num(rm1);
+  j["sessions_median_round_ratio"] = num(m1_median_round);
   if (!r.drain_skipped.empty()) j["drain_skipped"] = r.drain_skipped;
   std::printf("%s\n", j.dump().c_str());
 }
@@ -1571,8 +1702,9 @@ int main(int argc, char** argv) {
       g_verbose = true;
     } else if (a == "--only" && i + 1 < argc) {
       st.only = argv[++i];
+      if (st.only == "M1") st.only = "S1";  // M1 runs with S1
       if (st.only.size() != 2 || st.only[0] != 'S' || st.only[1] < '1' || st.only[1] > '8') {
-        std::fprintf(stderr, "sdk_bench: --only takes S1 .. S8, not %s\n", st.only.c_str());
+        std::fprintf(stderr, "sdk_bench: --only takes S1 .. S8 or M1, not %s\n", st.only.c_str());
         return 2;
       }
     } else if (a == "--rate" && i + 1 < argc) {
@@ -1580,7 +1712,7 @@ int main(int argc, char** argv) {
     } else if (a == "--dir" && i + 1 < argc) {
       st.dir = argv[++i];
     } else if (a == "--help" || a == "-h") {
-      std::printf("usage: %s [--quick] [--dir DIR] [--only S1..S8] [--rate N] [--verbose]\n",
+      std::printf("usage: %s [--quick] [--dir DIR] [--only S1..S8|M1] [--rate N] [--verbose]\n",
                   argv[0]);
       return 0;
     } else {
@@ -1591,6 +1723,7 @@ int main(int argc, char** argv) {
   if (st.quick) {
     st.s1_warmup = 5'000;
     st.s1_calls = 100'000;
+    st.s1_rounds = 2;
     st.commit_samples = 100;
     st.s3_events = 30'000;
     st.s5_events = 10'000;
@@ -1623,7 +1756,7 @@ int main(int argc, char** argv) {
   if (want("S1") || want("S2")) {
     step("S2 baseline: single-row FULL commits");
     measure_single_commit(st, dir, res);
-    step("S1/S2 track() latency with failing uploads");
+    step("S1/S2/M1 track() latency with failing uploads, sessions off and on");
     measure_track_latency(st, dir, res);
   }
   if (want("S3")) {
