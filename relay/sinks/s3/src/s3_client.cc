@@ -1,7 +1,6 @@
 #include "s3_client.h"
 
 #include <curl/curl.h>
-#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +11,7 @@
 
 #include "s3_wire.h"
 #include "tern/base/curl_global.h"
+#include "tern/base/sha256.h"
 
 // How the signature is made (checked against moto with signing enforced, on
 // Debian's libcurl 7.88):
@@ -53,23 +53,7 @@ constexpr size_t kUploadBuffer = 512 * 1024;
 constexpr const char kEmptySha256[] =
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
-std::string to_hex(const unsigned char* p, size_t n) {
-  static const char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
-  for (size_t i = 0; i < n; ++i) {
-    out.push_back(kDigits[p[i] >> 4]);
-    out.push_back(kDigits[p[i] & 15]);
-  }
-  return out;
-}
-
-std::string sha256_hex(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  return to_hex(md, len);
-}
+using base::sha256_hex;
 
 // Error codes S3 answers with 400 that mean the credential is wrong or
 // expired: a person (or a refresh) has to act, retrying as is cannot help.
@@ -658,9 +642,8 @@ S3Response S3Client::list_objects(const std::string& prefix, std::vector<std::st
 std::string S3Client::describe(const std::string& key) const { return impl_->describe(key); }
 
 Result<std::string> sha256_file_range(int fd, uint64_t offset, uint64_t length) {
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1)
-    return Status::Internal("sha256_file_range: EVP_DigestInit_ex failed");
+  base::Sha256 digest;
+  if (!digest.ok()) return Status::Internal("sha256_file_range: EVP_DigestInit_ex failed");
   std::vector<char> buf(std::min<uint64_t>(length, 1 << 20));
   uint64_t done = 0;
   while (done < length) {
@@ -672,13 +655,12 @@ Result<std::string> sha256_file_range(int fd, uint64_t offset, uint64_t length) 
       return Status::IOError("sha256_file_range: the file ends at " +
                              std::to_string(offset + done) + ", before " +
                              std::to_string(offset + length));
-    EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<size_t>(n));
+    digest.update(buf.data(), static_cast<size_t>(n));
     done += static_cast<uint64_t>(n);
   }
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx.get(), md, &len);
-  return to_hex(md, len);
+  std::string hex;
+  digest.finish(&hex);
+  return hex;
 }
 
 }  // namespace tern::relay::s3
