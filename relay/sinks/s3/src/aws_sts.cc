@@ -140,6 +140,19 @@ std::string sts_url(const StsTarget& sts) {
   return url;
 }
 
+// A POST to STS's query API, asking for its XML answer; the caller adds the
+// form body (and the signature).
+HttpRequest sts_post(const StsTarget& sts) {
+  HttpRequest req;
+  req.method = "POST";
+  req.url = sts_url(sts);
+  req.timeout = sts.timeout;
+  req.connect_timeout = sts.timeout;
+  req.headers.push_back("Content-Type: application/x-www-form-urlencoded");
+  req.headers.push_back("Accept: application/xml");
+  return req;
+}
+
 }  // namespace
 
 std::string env(const GetEnv& getenv, const char* name) {
@@ -297,13 +310,7 @@ Result<Credentials> sts_assume_role_with_web_identity(const StsTarget& sts,
                                                       const std::string& session_name,
                                                       const std::string& web_identity_token,
                                                       const std::string& who) {
-  HttpRequest req;
-  req.method = "POST";
-  req.url = sts_url(sts);
-  req.timeout = sts.timeout;
-  req.connect_timeout = sts.timeout;
-  req.headers.push_back("Content-Type: application/x-www-form-urlencoded");
-  req.headers.push_back("Accept: application/xml");
+  HttpRequest req = sts_post(sts);
   req.body =
       "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=" + form_escape(role_arn) +
       "&RoleSessionName=" + form_escape(session_name) +
@@ -316,13 +323,7 @@ Result<Credentials> sts_assume_role_with_web_identity(const StsTarget& sts,
 Result<Credentials> sts_assume_role(const StsTarget& sts, const Credentials& source,
                                     const std::string& role_arn, const std::string& session_name,
                                     const std::string& external_id, const std::string& who) {
-  HttpRequest req;
-  req.method = "POST";
-  req.url = sts_url(sts);
-  req.timeout = sts.timeout;
-  req.connect_timeout = sts.timeout;
-  req.headers.push_back("Content-Type: application/x-www-form-urlencoded");
-  req.headers.push_back("Accept: application/xml");
+  HttpRequest req = sts_post(sts);
   if (!source.session_token.empty()) {
     req.headers.push_back("X-Amz-Security-Token: " + source.session_token);
   }
