@@ -66,8 +66,7 @@ TEST_P(S3SinkTest, ACrashBeforeTheUploadIsConfirmedWritesEachObjectOnceWithTheSa
 }
 
 TEST_P(S3SinkTest, AnObjectAlreadyStoredWithTheSameBytesCountsAsConfirmed) {
-  Batch b;
-  for (int i = 0; i < 50; ++i) b.add(1 + i, event(i, at(5, 3)));
+  Batch b = Batch::of(50, at(5, 3));
   std::string key, bytes, path;
   {
     auto sink = make_sink();  // no bucket: the upload waits
@@ -110,8 +109,7 @@ TEST_P(S3SinkTest, AnObjectAlreadyStoredWithTheSameBytesCountsAsConfirmed) {
 }
 
 TEST_P(S3SinkTest, ADifferentObjectUnderTheKeyIsNeverOverwrittenAndPausesTheSink) {
-  Batch b;
-  for (int i = 0; i < 50; ++i) b.add(1 + i, event(i, at(5, 3)));
+  Batch b = Batch::of(50, at(5, 3));
   {
     auto sink = make_sink();
     ASSERT_TRUE(sink);
@@ -251,8 +249,7 @@ TEST_P(S3SinkTest, MultipartUploadsThisRelayLeftOpenAreAbortedAtStart) {
 
 TEST_P(S3SinkTest, CloseLeavesOpenObjectsInTheSpoolAndTheNextStartWritesThemWhole) {
   create_bucket();
-  Batch b;
-  for (int i = 0; i < 10; ++i) b.add(1 + i, event(i, at(5, 9)));
+  Batch b = Batch::of(10, at(5, 9));
   {
     auto sink = make_sink();
     ASSERT_TRUE(sink);

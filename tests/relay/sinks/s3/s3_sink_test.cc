@@ -76,8 +76,7 @@ TEST_P(S3SinkTest, AnObjectIsSealedWhenItReachesMaxObjectAge) {
   create_bucket();
   auto sink = make_sink();
   ASSERT_TRUE(sink);
-  Batch b;
-  for (int i = 0; i < 10; ++i) b.add(1 + i, event(i, at(5, 0, 1)));
+  Batch b = Batch::of(10, at(5, 0, 1));
   ASSERT_TRUE(sink->deliver(b.records()).status);
   EXPECT_EQ(sink->pending(), std::optional<uint64_t>(1));
   clock_.advance(minutes(2));
@@ -99,8 +98,7 @@ TEST_P(S3SinkTest, AnObjectIsSealedWhenItsHourEndsAndTheNextHourGetsItsOwn) {
   auto sink = make_sink();
   ASSERT_TRUE(sink);
   clock_.advance(minutes(59));
-  Batch b;
-  for (int i = 0; i < 5; ++i) b.add(1 + i, event(i, at(5, 59, 10)));
+  Batch b = Batch::of(5, at(5, 59, 10));
   ASSERT_TRUE(sink->deliver(b.records()).status);
   clock_.advance(minutes(1));  // 06:00:00
   EXPECT_TRUE(sink->health());
@@ -217,8 +215,7 @@ TEST_P(S3SinkTest, TemporaryCredentialsWithASessionTokenUpload) {
   settings_["session_token"] = session["SessionToken"].get<std::string>();
   auto sink = make_sink();
   ASSERT_TRUE(sink);
-  Batch b;
-  for (int i = 0; i < 10; ++i) b.add(1 + i, event(i, at(5, 6)));
+  Batch b = Batch::of(10, at(5, 6));
   ASSERT_TRUE(sink->deliver(b.records()).status);
   clock_.advance(minutes(5));
   ASSERT_TRUE(drained(*sink));
@@ -232,8 +229,7 @@ TEST_P(S3SinkTest, AWrongSecretPausesTheSinkWithoutNamingTheSecret) {
   settings_["secret_access_key"] = "wrong-secret-0123456789";
   auto sink = make_sink();
   ASSERT_TRUE(sink);
-  Batch b;
-  for (int i = 0; i < 10; ++i) b.add(1 + i, event(i, at(5, 6)));
+  Batch b = Batch::of(10, at(5, 6));
   ASSERT_TRUE(sink->deliver(b.records()).status);
   clock_.advance(minutes(5));
   ASSERT_TRUE(tern::testing::wait_until([&] { return !sink->health(); }));
@@ -264,8 +260,7 @@ TEST_P(S3SinkTest, AnUnreachableEndpointIsRetriedWithBackoffCountedByCauseAndNot
   settings_["endpoint"] = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
   auto sink = make_sink();
   ASSERT_TRUE(sink);
-  Batch b;
-  for (int i = 0; i < 10; ++i) b.add(1 + i, event(i, at(5, 7)));
+  Batch b = Batch::of(10, at(5, 7));
   ASSERT_TRUE(sink->deliver(b.records()).status);
   clock_.advance(minutes(5));
   const char* kRetries = "tern_relay_s3_retries_total";
@@ -291,8 +286,7 @@ TEST_P(S3SinkTest, StorageClassAndEncryptionSettingsReachTheObjects) {
   settings_["server_side_encryption"] = "AES256";
   auto sink = make_sink();
   ASSERT_TRUE(sink);
-  Batch b;
-  for (int i = 0; i < 10; ++i) b.add(1 + i, event(i, at(5, 8)));
+  Batch b = Batch::of(10, at(5, 8));
   ASSERT_TRUE(sink->deliver(b.records()).status);
   clock_.advance(minutes(5));
   ASSERT_TRUE(drained(*sink));
@@ -333,8 +327,7 @@ TEST_P(S3SinkTest, ABatchDeliveredAgainIsTakenOnce) {
   create_bucket();
   auto sink = make_sink();
   ASSERT_TRUE(sink);
-  Batch b;
-  for (int i = 0; i < 10; ++i) b.add(1 + i, event(i, at(5, 9)));
+  Batch b = Batch::of(10, at(5, 9));
   ASSERT_TRUE(sink->deliver(b.records()).status);
   ASSERT_TRUE(sink->deliver(b.records()).status);  // the runner's retry after a failure
   Batch more = b;

@@ -89,6 +89,12 @@ struct Batch {
     for (std::size_t i = 0; i < texts.size(); ++i) v.push_back({seqs[i], sources[i], texts[i]});
     return v;
   }
+  // `n` events of source "web" received at `received`, seqs 1..n.
+  static Batch of(int n, SysTime received) {
+    Batch b;
+    for (int i = 0; i < n; ++i) b.add(1 + i, event(i, received));
+    return b;
+  }
   void add(uint64_t seq, std::string text, std::string source = "web") {
     seqs.push_back(seq);
     texts.push_back(std::move(text));
