@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "moto_env.h"
 #include "s3_client_test_util.h"
 #include "temp_dir.h"
 
@@ -29,33 +30,8 @@ namespace tern::relay::s3 {
 namespace {
 
 using namespace client_test;
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string s = ss.str();
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-  return s;
-}
-
-// One of the fixture's servers: its endpoint and the credentials it left.
-struct Moto {
-  std::string dir;
-  std::string endpoint;
-  Credentials key;  // long-term (a dummy one without --auth)
-
-  static Moto from_env(const char* var) {
-    Moto m;
-    const char* dir = std::getenv(var);
-    if (dir == nullptr) return m;
-    m.dir = dir;
-    m.endpoint = read_file(m.dir + "/endpoint");
-    m.key.access_key_id = read_file(m.dir + "/access_key_id");
-    m.key.secret_access_key = read_file(m.dir + "/secret_access_key");
-    return m;
-  }
-};
+using moto_env::Moto;
+using moto_env::read_file;
 
 // A bucket name of its own for each test (the servers are shared).
 std::string unique_bucket(const std::string& hint) {

@@ -207,7 +207,7 @@ TEST_P(S3SinkTest, BadSettingsAreRefusedNamingTheSetting) {
 
 TEST_P(S3SinkTest, TemporaryCredentialsWithASessionTokenUpload) {
   if (GetParam() == Mode::kAsItStarts) GTEST_SKIP() << "the signing-enforced server checks them";
-  Json session = Json::parse(read_file(moto_dir_ + "/session.json"), nullptr, false);
+  Json session = Json::parse(s3::moto_env::read_file(moto_dir_ + "/session.json"), nullptr, false);
   ASSERT_TRUE(session.is_object());
   create_bucket();
   settings_["access_key_id"] = session["AccessKeyId"].get<std::string>();

@@ -26,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "manual_clock.h"
+#include "moto_env.h"
 #include "s3_client.h"
 #include "s3_sink_options.h"
 #include "s3_state.h"
@@ -40,15 +41,6 @@ using std::chrono::minutes;
 using std::chrono::seconds;
 using SysTime = std::chrono::system_clock::time_point;
 using Json = nlohmann::json;
-
-inline std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string s = ss.str();
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-  return s;
-}
 
 inline SysTime at(int hour, int minute = 0, int second = 0) {
   // 2026-11-26T00:00:00Z
@@ -149,10 +141,10 @@ class S3SinkTest : public ::testing::TestWithParam<Mode> {
     const char* dir = std::getenv(var);
     ASSERT_NE(dir, nullptr) << "run through ctest (the moto fixtures set " << var << ")";
     moto_dir_ = dir;
-    endpoint_ = read_file(std::string(dir) + "/endpoint");
+    endpoint_ = s3::moto_env::read_file(std::string(dir) + "/endpoint");
     ASSERT_FALSE(endpoint_.empty());
-    key_id_ = read_file(std::string(dir) + "/access_key_id");
-    secret_ = read_file(std::string(dir) + "/secret_access_key");
+    key_id_ = s3::moto_env::read_file(std::string(dir) + "/access_key_id");
+    secret_ = s3::moto_env::read_file(std::string(dir) + "/secret_access_key");
     bucket_ = unique_bucket(::testing::UnitTest::GetInstance()->current_test_info()->name());
     settings_ = {{"bucket", bucket_},           {"endpoint", endpoint_},
                  {"path_style", "true"},        {"region", "us-east-1"},
