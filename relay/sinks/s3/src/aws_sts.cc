@@ -9,6 +9,7 @@
 #include <fstream>
 #include <memory>
 
+#include "s3_wire.h"
 #include "tern/base/curl_global.h"
 
 namespace tern::relay::s3::detail {
@@ -241,22 +242,7 @@ HttpAnswer http_call(const HttpRequest& request) {
   return answer;
 }
 
-std::string form_escape(std::string_view value) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(value.size());
-  for (unsigned char ch : value) {
-    if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-        ch == '-' || ch == '_' || ch == '.' || ch == '~') {
-      out.push_back(static_cast<char>(ch));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[ch >> 4]);
-      out.push_back(kHex[ch & 15]);
-    }
-  }
-  return out;
-}
+std::string form_escape(std::string_view value) { return wire::uri_encode(value, false); }
 
 std::optional<std::string> xml_text(std::string_view xml, std::string_view tag) {
   std::optional<std::string_view> inner = xml_inner(xml, tag);

@@ -7,8 +7,10 @@
 namespace tern::relay::s3::wire {
 namespace {
 
+// RFC 3986's unreserved set, in ASCII whatever the C locale says.
 bool unreserved(unsigned char c) {
-  return std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~';
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_' || c == '.' || c == '~';
 }
 
 }  // namespace
