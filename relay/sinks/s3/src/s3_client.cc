@@ -427,16 +427,22 @@ void add_put_headers(const PutOptions& o, std::vector<std::string>* h) {
   for (const auto& [name, value] : o.metadata) h->push_back("x-amz-meta-" + name + ": " + value);
 }
 
-}  // namespace
-
-S3Response S3Client::put_object(const std::string& key, int fd, uint64_t offset, uint64_t length,
-                                const std::string& sha256_hex, const PutOptions& options) {
+// A PutObject of `key` (its body still to be set).
+Request put_request(const std::string& key, const PutOptions& options) {
   Request req;
   req.method = "PUT";
   req.key = key;
   req.deadline = Deadline::kStall;
   add_put_headers(options, &req.headers);
   if (options.if_none_match) req.headers.push_back("If-None-Match: *");
+  return req;
+}
+
+}  // namespace
+
+S3Response S3Client::put_object(const std::string& key, int fd, uint64_t offset, uint64_t length,
+                                const std::string& sha256_hex, const PutOptions& options) {
+  Request req = put_request(key, options);
   req.body.kind = Body::kFile;
   req.body.fd = fd;
   req.body.offset = offset;
@@ -447,12 +453,7 @@ S3Response S3Client::put_object(const std::string& key, int fd, uint64_t offset,
 
 S3Response S3Client::put_object(const std::string& key, std::string_view body,
                                 const PutOptions& options) {
-  Request req;
-  req.method = "PUT";
-  req.key = key;
-  req.deadline = Deadline::kStall;
-  add_put_headers(options, &req.headers);
-  if (options.if_none_match) req.headers.push_back("If-None-Match: *");
+  Request req = put_request(key, options);
   req.body.kind = Body::kMemory;
   req.body.memory = body;
   req.body.sha256 = sha256_hex(body);
