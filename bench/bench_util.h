@@ -15,6 +15,13 @@ namespace tern::bench {
 double seconds_since(std::chrono::steady_clock::time_point t0);
 // CPU seconds the calling thread has used.
 double thread_cpu_s();
+// This process's user + system CPU seconds (every thread).
+double process_cpu_s();
+
+// The CPUs this process may use, in order (affinity mask at start).
+std::vector<int> allowed_cpus();
+// Pins the calling thread to `cpu`; false when that fails or cpu < 0.
+bool pin_self(int cpu);
 
 // The first executable `name` in `extra_dirs`, then in $PATH; "" if none.
 std::string find_program(const std::string& name, const std::vector<std::string>& extra_dirs);

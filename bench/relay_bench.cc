@@ -115,26 +115,6 @@ int cpu_count() {
   return CPU_COUNT(&set);
 }
 
-// The CPUs this process may use, in order (affinity mask at start).
-std::vector<int> allowed_cpus() {
-  std::vector<int> cpus;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) != 0) return cpus;
-  for (int c = 0; c < CPU_SETSIZE; ++c) {
-    if (CPU_ISSET(c, &set)) cpus.push_back(c);
-  }
-  return cpus;
-}
-
-bool pin_self(int cpu) {
-  if (cpu < 0) return false;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  return sched_setaffinity(0, sizeof set, &set) == 0;
-}
-
 // Lets this thread run on any of `cpus` again (after pin_self).
 bool pin_self_to(const std::vector<int>& cpus) {
   cpu_set_t set;

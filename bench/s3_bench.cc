@@ -57,6 +57,9 @@ namespace {
 
 using namespace tern;
 using namespace tern::relay;
+using tern::bench::allowed_cpus;
+using tern::bench::pin_self;
+using tern::bench::process_cpu_s;
 using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
 
@@ -76,32 +79,6 @@ std::string make_event(int n, const std::string& received_at) {
                 "\"EUR\"},\"context\":{\"library\":{\"name\":\"tern-cpp\",\"version\":\"0.1.0\"}}}",
                 n, n % 1000, received_at.c_str(), received_at.c_str(), n % 5000, n % 300);
   return buf;
-}
-
-// This process's user + system CPU seconds (every thread).
-double process_cpu_s() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-std::vector<int> allowed_cpus() {
-  std::vector<int> cpus;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) != 0) return cpus;
-  for (int c = 0; c < CPU_SETSIZE; ++c) {
-    if (CPU_ISSET(c, &set)) cpus.push_back(c);
-  }
-  return cpus;
-}
-
-bool pin_self(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  return sched_setaffinity(0, sizeof set, &set) == 0;
 }
 
 size_t discard(char*, size_t s, size_t n, void*) { return s * n; }

@@ -382,6 +382,17 @@ class S3LakeTest : public ::testing::Test {
     return http(curl_, "http://" + relay_.address() + "/ready", "", nullptr, body);
   }
 
+  // Waits (up to 30 s) until /ready answers 503 naming the sink; `body` holds
+  // the last answer.
+  bool wait_until_sink_not_ready(std::string* body) {
+    return wait_until(
+        [&] {
+          body->clear();
+          return ready(body) == 503 && body->find(kSink) != std::string::npos;
+        },
+        30s);
+  }
+
   Moto moto_;
   TempDir tmp_;
   std::string data_, bucket_;
@@ -482,13 +493,7 @@ TEST_F(S3LakeTest, AMissingBucketPausesTheSinkUntilItIsCreatedThenEverythingArri
   send_all(events, 10, 200);
 
   std::string body;
-  EXPECT_TRUE(wait_until(
-      [&] {
-        body.clear();
-        return ready(&body) == 503 && body.find(kSink) != std::string::npos;
-      },
-      30s))
-      << body;
+  EXPECT_TRUE(wait_until_sink_not_ready(&body)) << body;
   EXPECT_TRUE(relay_.running());
   // Nothing was dropped: the events wait in the spool, behind the sink's cursor.
   EXPECT_GE(metric(relay_.metrics(), "tern_relay_sink_lag_events"), 2000) << relay_.metrics();
@@ -581,13 +586,7 @@ TEST_F(S3LakeAuthTest, AWrongSecretPausesTheSinkAndNoEventIsLostOnceItIsFixed) {
   send_all(events, 5, 200);
 
   std::string body;
-  EXPECT_TRUE(wait_until(
-      [&] {
-        body.clear();
-        return ready(&body) == 503 && body.find(kSink) != std::string::npos;
-      },
-      30s))
-      << body;
+  EXPECT_TRUE(wait_until_sink_not_ready(&body)) << body;
   EXPECT_EQ(body.find(wrong.secret_access_key), std::string::npos) << "a secret in /ready";
   EXPECT_EQ(relay_.metrics().find(wrong.secret_access_key), std::string::npos);
   EXPECT_EQ(read_file(tmp_.file("relay.log")).find(wrong.secret_access_key), std::string::npos);

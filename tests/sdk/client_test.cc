@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "fakes.h"
+#include "sdk_fixture.h"
 #include "tern/base/iso8601.h"
 #include "text.h"
 
@@ -25,52 +26,16 @@ using testing::ScriptedTransport;
 using testing::StaticContextProvider;
 using testing::wait_until;
 
-class ClientTest : public ::testing::Test {
+// The SDK fixture (sdk_fixture.h) with a fuller context: an OS version and
+// an app name for the context tests to find.
+class ClientTest : public testing::SdkFixture {
  protected:
   ClientTest() {
-    config.write_key = "wk";
-    config.endpoint = "https://collector.example/";
-    config.store = store;
-    config.transport = transport;
-    config.clock = clock;
-    config.logger = logger;
     config.context_provider = std::make_shared<StaticContextProvider>(
         R"({"os":{"name":"TestOS","version":"1.0"},"app":{"name":"unit"},"locale":"fr-FR"})");
-    config.flush_at = 1000;         // uploads only when a test flushes...
-    config.flush_interval = 3600s;  // ...or advances the clock this far
   }
-  ~ClientTest() override {
-    if (client) (void)client->shutdown(2s);
-  }
-
-  void start() {
-    auto r = Client::create(config);
-    ASSERT_TRUE(r.is_ok()) << r.status().to_string();
-    client = std::move(r).value();
-  }
-
-  // Commits what is pending by moving past the group-commit window, and
-  // waits until the worker has finished with it (the queue caps are applied
-  // after the rows are stored, so `pending == 0` alone is too early).
-  void commit() {
-    clock->advance(config.commit_window);
-    ASSERT_TRUE(wait_until([&] { return client->stats().pending == 0; }));
-    ASSERT_TRUE(clock->wait_for_worker_idle());
-  }
-
-  // Waits until the worker has acted on everything the test did so far and
-  // on the current time: what it has not done by then, it will not do until
-  // the clock moves. Use before a negative check or before advancing.
-  void settle() { ASSERT_TRUE(clock->wait_for_worker_idle()); }
 
   Stats stats() const { return client->stats(); }
-
-  Config config;
-  std::shared_ptr<MemoryStore> store = std::make_shared<MemoryStore>();
-  std::shared_ptr<ScriptedTransport> transport = std::make_shared<ScriptedTransport>();
-  std::shared_ptr<ManualClock> clock = std::make_shared<ManualClock>();
-  std::shared_ptr<CapturingLogger> logger = std::make_shared<CapturingLogger>();
-  std::unique_ptr<Client> client;
 };
 
 TEST_F(ClientTest, CreateRejectsMissingWriteKeyAndBadLimits) {

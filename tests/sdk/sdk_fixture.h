@@ -1,5 +1,5 @@
 // A Client over the fakes (MemoryStore, ScriptedTransport, ManualClock), for
-// the lifecycle, session, settings and flush_async tests: time only moves
+// the client, lifecycle, session, settings and flush_async tests: time only moves
 // when a test advances the clock, and a "kill -9" is a copy of what the
 // store held at that moment (MemoryStore::snapshot) reopened by a new client.
 #pragma once
@@ -61,13 +61,18 @@ class SdkFixture : public ::testing::Test {
     start();
   }
 
-  // Commits what is pending (past the group-commit window) and waits until
-  // the worker is idle again.
+  // Commits what is pending by moving past the group-commit window, and
+  // waits until the worker has finished with it (the queue caps are applied
+  // after the rows are stored, so `pending == 0` alone is too early).
   void commit() {
     clock->advance(config.commit_window);
     ASSERT_TRUE(wait_until([&] { return client->stats().pending == 0; }));
     ASSERT_TRUE(clock->wait_for_worker_idle());
   }
+
+  // Waits until the worker has acted on everything the test did so far and
+  // on the current time: what it has not done by then, it will not do until
+  // the clock moves. Use before a negative check or before advancing.
   void settle() { ASSERT_TRUE(clock->wait_for_worker_idle()); }
 
   // Everything delivered so far, after a flush.

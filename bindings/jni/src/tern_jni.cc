@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "tern/tern.h"
+#include "tern_jni_internal.h"
 
 #if defined(__GNUC__)
 #define TERN_JNI_EXPORT __attribute__((visibility("default")))
@@ -39,18 +40,20 @@
 #define TERN_JNI_EXPORT
 #endif
 
-namespace {
+namespace tern::jni {
+
+jclass g_bridge = nullptr;  // dev.tern.NativeBridge (global ref)
+jmethodID g_dispatch_flushed = nullptr;
+thread_local std::string g_glue_error;
 
 JavaVM* g_vm = nullptr;
 pthread_key_t g_detach_key;
 bool g_detach_key_made = false;
-jclass g_bridge = nullptr;     // dev.tern.NativeBridge (global ref)
 jclass g_exception = nullptr;  // dev.tern.TernException (global ref)
 jmethodID g_exception_ctor = nullptr;
 jmethodID g_dispatch_log = nullptr;
 jmethodID g_dispatch_send = nullptr;
 jmethodID g_dispatch_context = nullptr;
-jmethodID g_dispatch_flushed = nullptr;
 std::atomic<int> g_live_clients{0};
 
 constexpr jint kJniVersion = JNI_VERSION_1_6;
@@ -83,107 +86,6 @@ JNIEnv* callback_env() {
   return env;
 }
 
-// --- Strings ----------------------------------------------------------------
-
-// Java UTF-16 -> UTF-8. Returns false (with `error` set) for a lone surrogate
-// or, when `allow_nul` is false, an embedded U+0000 (C strings cannot carry it).
-bool to_utf8(JNIEnv* env, jstring s, std::string& out, const char*& error, bool allow_nul) {
-  out.clear();
-  const jsize n = env->GetStringLength(s);
-  const jchar* chars = env->GetStringChars(s, nullptr);
-  if (chars == nullptr) {
-    error = "out of memory";
-    return false;
-  }
-  out.reserve(static_cast<std::size_t>(n) + 8);
-  bool ok = true;
-  for (jsize i = 0; i < n && ok; ++i) {
-    uint32_t c = chars[i];
-    if (c >= 0xD800 && c <= 0xDBFF) {
-      if (i + 1 < n && chars[i + 1] >= 0xDC00 && chars[i + 1] <= 0xDFFF) {
-        c = 0x10000 + ((c - 0xD800) << 10) + (chars[i + 1] - 0xDC00);
-        ++i;
-      } else {
-        ok = false;
-        error = "contains a lone UTF-16 surrogate";
-        break;
-      }
-    } else if (c >= 0xDC00 && c <= 0xDFFF) {
-      ok = false;
-      error = "contains a lone UTF-16 surrogate";
-      break;
-    } else if (c == 0 && !allow_nul) {
-      ok = false;
-      error = "contains U+0000";
-      break;
-    }
-    if (c < 0x80) {
-      out.push_back(static_cast<char>(c));
-    } else if (c < 0x800) {
-      out.push_back(static_cast<char>(0xC0 | (c >> 6)));
-      out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-    } else if (c < 0x10000) {
-      out.push_back(static_cast<char>(0xE0 | (c >> 12)));
-      out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-    } else {
-      out.push_back(static_cast<char>(0xF0 | (c >> 18)));
-      out.push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-    }
-  }
-  env->ReleaseStringChars(s, chars);
-  return ok;
-}
-
-// UTF-8 -> Java string; malformed bytes become U+FFFD. Null on OOM (with a
-// pending OutOfMemoryError).
-jstring from_utf8(JNIEnv* env, const char* s, std::size_t len) {
-  std::vector<jchar> u;
-  u.reserve(len);
-  const auto* p = reinterpret_cast<const unsigned char*>(s);
-  std::size_t i = 0;
-  while (i < len) {
-    unsigned char c = p[i];
-    uint32_t cp = 0xFFFD;
-    std::size_t n = 1;
-    if (c < 0x80) {
-      cp = c;
-    } else {
-      std::size_t extra = (c & 0xE0) == 0xC0   ? 1
-                          : (c & 0xF0) == 0xE0 ? 2
-                          : (c & 0xF8) == 0xF0 ? 3
-                                               : 0;
-      if (extra != 0 && i + extra < len) {  // bytes i+1 .. i+extra exist
-        uint32_t v = c & (0x3F >> extra);
-        bool good = true;
-        for (std::size_t k = 1; good && k <= extra; ++k) {
-          if ((p[i + k] & 0xC0) != 0x80)
-            good = false;
-          else
-            v = (v << 6) | (p[i + k] & 0x3F);
-        }
-        static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-        if (good && v >= kMin[extra] && v <= 0x10FFFF && !(v >= 0xD800 && v <= 0xDFFF)) {
-          cp = v;
-          n = extra + 1;
-        }
-      }
-    }
-    if (cp >= 0x10000) {
-      cp -= 0x10000;
-      u.push_back(static_cast<jchar>(0xD800 + (cp >> 10)));
-      u.push_back(static_cast<jchar>(0xDC00 + (cp & 0x3FF)));
-    } else {
-      u.push_back(static_cast<jchar>(cp));
-    }
-    i += n;
-  }
-  static const jchar kEmpty = 0;
-  return env->NewString(u.empty() ? &kEmpty : u.data(), static_cast<jsize>(u.size()));
-}
-
 // --- Errors -----------------------------------------------------------------
 
 void throw_tern(JNIEnv* env, tern_status status, const char* message) {
@@ -202,7 +104,6 @@ bool check(JNIEnv* env, tern_status status, const tern_client* client) {
   return false;
 }
 
-tern_client* as_client(jlong h) { return reinterpret_cast<tern_client*>(static_cast<intptr_t>(h)); }
 tern_options* as_options(jlong h) {
   return reinterpret_cast<tern_options*>(static_cast<intptr_t>(h));
 }
@@ -558,31 +459,6 @@ void n_client_destroy(JNIEnv*, jclass, jlong h) {
   g_live_clients.fetch_sub(1);
 }
 
-// A text argument of an event call as UTF-8, without throwing: a string that
-// cannot cross (a lone surrogate, a NUL) leaves `error` set for the caller.
-struct EventArg {
-  std::string text;
-  bool present = false;
-  EventArg(JNIEnv* env, jstring s, const char* what, std::string& error) {
-    if (s == nullptr || !error.empty()) return;
-    const char* why = nullptr;
-    if (!to_utf8(env, s, text, why, /*allow_nul=*/false)) {
-      error = std::string(what) + " " + why;
-      return;
-    }
-    present = true;
-  }
-  const char* c_str() const { return present ? text.c_str() : nullptr; }
-};
-
-// The message of this thread's last event refused by the glue itself (see
-// kGlueRefused); read by NativeBridge.glueError right after the call.
-thread_local std::string g_glue_error;
-
-// Added to a status an event native returns when the glue refused the event
-// before the C API saw it (so the C API did not count it).
-constexpr jint kGlueRefused = 0x100;
-
 // Event natives return the tern_status (0: accepted) instead of throwing: a
 // refused event is an ordinary outcome the Java layer decides about.
 jint n_event(JNIEnv* env, jclass, jobject /*owner*/, jlong h, jint type, jstring subject,
@@ -737,82 +613,6 @@ jlongArray n_stats(JNIEnv* env, jclass, jobject, jlong h) {
   return out;
 }
 
-// --- Natives: lifecycle ---------------------------------------------------------
-
-// Lifecycle natives return the status like the event natives: a string that
-// cannot cross is kGlueRefused | TERN_INVALID_ARGUMENT with g_glue_error set.
-jint n_app_launched(JNIEnv* env, jclass, jobject, jlong h, jstring version, jstring build,
-                    jstring url, jstring referrer) {
-  std::string error;
-  EventArg v(env, version, "version", error);
-  EventArg b(env, build, "build", error);
-  EventArg u(env, url, "url", error);
-  EventArg r(env, referrer, "referrer", error);
-  if (env->ExceptionCheck()) return kGlueRefused | TERN_INTERNAL;
-  if (!error.empty()) {
-    g_glue_error = error;
-    return kGlueRefused | TERN_INVALID_ARGUMENT;
-  }
-  return tern_client_app_launched(as_client(h), v.c_str(), b.c_str(), u.c_str(), r.c_str());
-}
-
-jint n_app_foreground(JNIEnv*, jclass, jobject, jlong h) {
-  return tern_client_app_foreground(as_client(h));
-}
-
-jint n_app_background(JNIEnv*, jclass, jobject, jlong h) {
-  return tern_client_app_background(as_client(h));
-}
-
-jlong n_session_id(JNIEnv* env, jclass, jobject, jlong h) {
-  int64_t id = 0;
-  check(env, tern_client_session_id(as_client(h), &id), as_client(h));
-  return static_cast<jlong>(id);
-}
-
-// The user_data of one flush_async: the Java FlushCallback, released by the
-// one call of flushed_callback.
-struct FlushHook {
-  jobject callback;  // global ref
-};
-
-void flushed_callback(tern_flush_result result, void* user_data) {
-  auto* hook = static_cast<FlushHook*>(user_data);
-  JNIEnv* env = callback_env();
-  if (env != nullptr) {
-    if (env->PushLocalFrame(4) == JNI_OK) {
-      env->CallStaticVoidMethod(g_bridge, g_dispatch_flushed, hook->callback,
-                                static_cast<jint>(result));
-      if (env->ExceptionCheck()) env->ExceptionClear();
-      env->PopLocalFrame(nullptr);
-    } else {
-      env->ExceptionClear();
-    }
-    env->DeleteGlobalRef(hook->callback);
-  }
-  // Without a JNIEnv the thread cannot reach the JVM at all: the reference
-  // is lost rather than released from a thread that may not touch it.
-  delete hook;
-}
-
-jint n_flush_async(JNIEnv* env, jclass, jobject, jlong h, jlong deadline_ms, jobject callback) {
-  if (callback == nullptr) return TERN_INVALID_ARGUMENT;  // NativeBridge's caller checks first
-  jobject ref = env->NewGlobalRef(callback);
-  auto* hook = ref != nullptr ? new (std::nothrow) FlushHook{ref} : nullptr;
-  if (hook == nullptr) {
-    if (ref != nullptr) env->DeleteGlobalRef(ref);
-    g_glue_error = "out of memory for the callback";
-    return kGlueRefused | TERN_INTERNAL;
-  }
-  tern_status st = tern_client_flush_async(as_client(h), deadline_ms, flushed_callback, hook);
-  if (st != TERN_OK) {
-    // Refused: the callback will never be called, so nothing else releases it.
-    env->DeleteGlobalRef(ref);
-    delete hook;
-  }
-  return static_cast<jint>(st);
-}
-
 void n_response_set(JNIEnv* env, jclass, jlong h, jint status, jstring retry_after, jbyteArray body,
                     jstring error, jstring etag) {
   auto* response = reinterpret_cast<tern_http_response*>(static_cast<intptr_t>(h));
@@ -853,9 +653,6 @@ void n_response_set(JNIEnv* env, jclass, jlong h, jint status, jstring retry_aft
   }
 }
 
-#define NATIVE(name, sig, fn) \
-  { const_cast<char*>(name), const_cast<char*>(sig), reinterpret_cast<void*>(fn) }
-
 const JNINativeMethod kMethods[] = {
     NATIVE("version", "()Ljava/lang/String;", n_version),
     NATIVE("liveClients", "()I", n_live_clients),
@@ -885,14 +682,6 @@ const JNINativeMethod kMethods[] = {
     NATIVE("anonymousId", "(Ljava/lang/Object;J)Ljava/lang/String;", n_anonymous_id),
     NATIVE("userId", "(Ljava/lang/Object;J)Ljava/lang/String;", n_user_id),
     NATIVE("stats", "(Ljava/lang/Object;J)[J", n_stats),
-    NATIVE("appLaunched",
-           "(Ljava/lang/Object;JLjava/lang/String;Ljava/lang/String;Ljava/lang/String;"
-           "Ljava/lang/String;)I",
-           n_app_launched),
-    NATIVE("appForeground", "(Ljava/lang/Object;J)I", n_app_foreground),
-    NATIVE("appBackground", "(Ljava/lang/Object;J)I", n_app_background),
-    NATIVE("sessionId", "(Ljava/lang/Object;J)J", n_session_id),
-    NATIVE("flushAsync", "(Ljava/lang/Object;JJLdev/tern/FlushCallback;)I", n_flush_async),
     NATIVE("responseSet", "(JILjava/lang/String;[BLjava/lang/String;Ljava/lang/String;)V",
            n_response_set),
 };
@@ -905,7 +694,9 @@ jclass global_class(JNIEnv* env, const char* name) {
   return global;
 }
 
-}  // namespace
+}  // namespace tern::jni
+
+using namespace tern::jni;
 
 extern "C" TERN_JNI_EXPORT jint JNI_OnLoad(JavaVM* vm, void*) {
   JNIEnv* env = nullptr;
@@ -931,7 +722,8 @@ extern "C" TERN_JNI_EXPORT jint JNI_OnLoad(JavaVM* vm, void*) {
     return JNI_ERR;
   }
   if (env->RegisterNatives(g_bridge, kMethods,
-                           static_cast<jint>(sizeof kMethods / sizeof kMethods[0])) != JNI_OK) {
+                           static_cast<jint>(sizeof kMethods / sizeof kMethods[0])) != JNI_OK ||
+      register_lifecycle_natives(env, g_bridge) != JNI_OK) {
     return JNI_ERR;
   }
   return kJniVersion;

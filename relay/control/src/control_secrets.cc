@@ -1,6 +1,5 @@
 // Secrets, tokens and hashes of the state model (control_state.h): which sink
 // keys are write-only, their fingerprints, and random values from a CSPRNG.
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include <cctype>
@@ -9,6 +8,7 @@
 #include <string>
 
 #include "control_state.h"  // declares everything defined here
+#include "tern/base/sha256.h"
 
 namespace tern::relay::control {
 namespace {
@@ -90,18 +90,6 @@ std::string random_secret(std::string_view prefix) {
   return out;
 }
 
-std::string sha256_hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(len * 2);
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 15];
-  }
-  return out;
-}
+std::string sha256_hex(std::string_view data) { return base::sha256_hex(data); }
 
 }  // namespace tern::relay::control

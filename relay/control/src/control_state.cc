@@ -2,6 +2,12 @@
 // turned into the [[sources]] / [[sinks]] / [[routes]] table a config file
 // would hold and read by read_config(), so the API accepts exactly what the
 // file accepts, and the reader's key paths become the API's field names.
+//
+// One file of a little over 800 lines on purpose: validation, formatting,
+// conversion from a config and diffs all walk the same four kinds of objects
+// through the helpers at the top (kKinds, identity, resource_name). A
+// source's SDK settings are a few checks inside check_sources, not a concern
+// of their own; the settings document itself is relay/server's.
 #include "control_state.h"
 
 #include <algorithm>

@@ -1,12 +1,11 @@
 #include "source_settings.h"
 
-#include <openssl/evp.h>
-
 #include <cctype>
 #include <charconv>
 #include <cstdio>
 
 #include "http_text.h"
+#include "tern/base/sha256.h"
 
 namespace tern::relay {
 
@@ -114,17 +113,7 @@ std::string source_settings_body(const SourceSettings& s, std::string_view write
 }
 
 std::string strong_etag(std::string_view body) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(body.data(), body.size(), digest, &length, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string tag = "\"";
-  for (unsigned int i = 0; i < 16 && i < length; ++i) {
-    tag += kHex[digest[i] >> 4];
-    tag += kHex[digest[i] & 0xF];
-  }
-  tag += '"';
-  return tag;
+  return "\"" + base::sha256_hex(body).substr(0, 32) + "\"";
 }
 
 bool if_none_match_matches(std::string_view header, std::string_view etag) {

@@ -2,7 +2,13 @@
  *
  * Each test is a function taking a fresh temp dir and returning 0 on success.
  * `tern_c_test NAME` runs one (ctest registers each by name);
- * `tern_c_test` runs them all. */
+ * `tern_c_test` runs them all.
+ *
+ * Longer than 800 lines on purpose: this file is the runner as well as the
+ * core cases. Its kTests table is where CMakeLists.txt reads the ctest names
+ * from, and the core cases share its static helpers; cases of a later
+ * feature go into a file of their own (collector_round_trip.c,
+ * lifecycle_test.c) and are only named in the table here. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <pthread.h>

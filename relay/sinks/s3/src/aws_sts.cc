@@ -9,6 +9,7 @@
 #include <fstream>
 #include <memory>
 
+#include "s3_wire.h"
 #include "tern/base/curl_global.h"
 
 namespace tern::relay::s3::detail {
@@ -140,6 +141,19 @@ std::string sts_url(const StsTarget& sts) {
   return url;
 }
 
+// A POST to STS's query API, asking for its XML answer; the caller adds the
+// form body (and the signature).
+HttpRequest sts_post(const StsTarget& sts) {
+  HttpRequest req;
+  req.method = "POST";
+  req.url = sts_url(sts);
+  req.timeout = sts.timeout;
+  req.connect_timeout = sts.timeout;
+  req.headers.push_back("Content-Type: application/x-www-form-urlencoded");
+  req.headers.push_back("Accept: application/xml");
+  return req;
+}
+
 }  // namespace
 
 std::string env(const GetEnv& getenv, const char* name) {
@@ -228,22 +242,7 @@ HttpAnswer http_call(const HttpRequest& request) {
   return answer;
 }
 
-std::string form_escape(std::string_view value) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(value.size());
-  for (unsigned char ch : value) {
-    if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-        ch == '-' || ch == '_' || ch == '.' || ch == '~') {
-      out.push_back(static_cast<char>(ch));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[ch >> 4]);
-      out.push_back(kHex[ch & 15]);
-    }
-  }
-  return out;
-}
+std::string form_escape(std::string_view value) { return wire::uri_encode(value, false); }
 
 std::optional<std::string> xml_text(std::string_view xml, std::string_view tag) {
   std::optional<std::string_view> inner = xml_inner(xml, tag);
@@ -297,13 +296,7 @@ Result<Credentials> sts_assume_role_with_web_identity(const StsTarget& sts,
                                                       const std::string& session_name,
                                                       const std::string& web_identity_token,
                                                       const std::string& who) {
-  HttpRequest req;
-  req.method = "POST";
-  req.url = sts_url(sts);
-  req.timeout = sts.timeout;
-  req.connect_timeout = sts.timeout;
-  req.headers.push_back("Content-Type: application/x-www-form-urlencoded");
-  req.headers.push_back("Accept: application/xml");
+  HttpRequest req = sts_post(sts);
   req.body =
       "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=" + form_escape(role_arn) +
       "&RoleSessionName=" + form_escape(session_name) +
@@ -316,13 +309,7 @@ Result<Credentials> sts_assume_role_with_web_identity(const StsTarget& sts,
 Result<Credentials> sts_assume_role(const StsTarget& sts, const Credentials& source,
                                     const std::string& role_arn, const std::string& session_name,
                                     const std::string& external_id, const std::string& who) {
-  HttpRequest req;
-  req.method = "POST";
-  req.url = sts_url(sts);
-  req.timeout = sts.timeout;
-  req.connect_timeout = sts.timeout;
-  req.headers.push_back("Content-Type: application/x-www-form-urlencoded");
-  req.headers.push_back("Accept: application/xml");
+  HttpRequest req = sts_post(sts);
   if (!source.session_token.empty()) {
     req.headers.push_back("X-Amz-Security-Token: " + source.session_token);
   }

@@ -5,7 +5,6 @@
 #include "object_writer.h"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -14,6 +13,7 @@
 #include <vector>
 
 #include "tern/base/file.h"
+#include "tern/base/sha256.h"
 
 namespace tern::relay::s3 {
 namespace {
@@ -36,7 +36,7 @@ struct ObjectWriter::Impl {
   int fd = -1;
   z_stream zs{};
   bool z_open = false;
-  EVP_MD_CTX* md = nullptr;
+  std::unique_ptr<base::Sha256> md;
   std::string in;                  // events not yet deflated
   std::vector<unsigned char> out;  // compressed bytes not yet written
   uint64_t written = 0;            // compressed bytes written to the file
@@ -50,7 +50,6 @@ struct ObjectWriter::Impl {
 
   ~Impl() {
     if (z_open) deflateEnd(&zs);
-    if (md) EVP_MD_CTX_free(md);
     if (fd >= 0) ::close(fd);
   }
 
@@ -58,7 +57,7 @@ struct ObjectWriter::Impl {
 
   Status write_out() {
     if (out.empty()) return Status::ok();
-    if (EVP_DigestUpdate(md, out.data(), out.size()) != 1) {
+    if (!md->update(out.data(), out.size())) {
       broken = Status::Internal("SHA-256 update failed for " + path);
       return broken;
     }
@@ -113,9 +112,8 @@ Result<std::unique_ptr<ObjectWriter>> ObjectWriter::create(std::string path, int
   if (deflateInit2(&m.zs, gzip_level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
     return Status::Internal("deflateInit2 failed for " + m.path);
   m.z_open = true;
-  m.md = EVP_MD_CTX_new();
-  if (!m.md || EVP_DigestInit_ex(m.md, EVP_sha256(), nullptr) != 1)
-    return Status::Internal("SHA-256 init failed for " + m.path);
+  m.md = std::make_unique<base::Sha256>();
+  if (!m.md->ok()) return Status::Internal("SHA-256 init failed for " + m.path);
   m.crc = crc32(0L, Z_NULL, 0);
   m.out.reserve(kOutBuffer + 64 * 1024);
   m.in.reserve(kInBuffer + 4096);
@@ -181,17 +179,9 @@ Status ObjectWriter::finish() {
     return m.broken;
   }
   m.fd = -1;
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (EVP_DigestFinal_ex(m.md, digest, &len) != 1) {
+  if (!m.md->finish(&m.sha256)) {
     m.broken = Status::Internal("SHA-256 final failed for " + m.path);
     return m.broken;
-  }
-  static const char kHex[] = "0123456789abcdef";
-  m.sha256.clear();
-  for (unsigned int i = 0; i < len; ++i) {
-    m.sha256 += kHex[digest[i] >> 4];
-    m.sha256 += kHex[digest[i] & 0xf];
   }
   m.size = m.written;
   m.finished = true;

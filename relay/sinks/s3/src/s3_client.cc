@@ -1,7 +1,6 @@
 #include "s3_client.h"
 
 #include <curl/curl.h>
-#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,7 +9,9 @@
 #include <cstring>
 #include <utility>
 
+#include "s3_wire.h"
 #include "tern/base/curl_global.h"
+#include "tern/base/sha256.h"
 
 // How the signature is made (checked against moto with signing enforced, on
 // Debian's libcurl 7.88):
@@ -35,6 +36,16 @@
 //   that names none, User-Agent) are sent unsigned, which S3 accepts.
 
 namespace tern::relay::s3 {
+using wire::canonical_query;
+using wire::dns_compatible;
+using wire::is_error_document;
+using wire::is_ip_literal;
+using wire::Query;
+using wire::uri_encode;
+using wire::xml_escape;
+using wire::xml_next;
+using wire::xml_text;
+
 namespace {
 
 constexpr size_t kBodyCap = 1 << 20;
@@ -42,190 +53,7 @@ constexpr size_t kUploadBuffer = 512 * 1024;
 constexpr const char kEmptySha256[] =
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
-std::string to_hex(const unsigned char* p, size_t n) {
-  static const char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
-  for (size_t i = 0; i < n; ++i) {
-    out.push_back(kDigits[p[i] >> 4]);
-    out.push_back(kDigits[p[i] & 15]);
-  }
-  return out;
-}
-
-std::string sha256_hex(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  return to_hex(md, len);
-}
-
-bool unreserved(unsigned char c) {
-  return std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~';
-}
-
-// SigV4's URI encoding: everything but A-Z a-z 0-9 - _ . ~ as %XX (upper
-// case); '/' kept only when `keep_slash` (object key paths).
-std::string uri_encode(std::string_view s, bool keep_slash) {
-  static const char kDigits[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(s.size());
-  for (unsigned char c : s) {
-    if (unreserved(c) || (keep_slash && c == '/')) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kDigits[c >> 4]);
-      out.push_back(kDigits[c & 15]);
-    }
-  }
-  return out;
-}
-
-using Query = std::vector<std::pair<std::string, std::string>>;
-
-// The canonical query string (see the top of this file).
-std::string canonical_query(const Query& query) {
-  std::vector<std::pair<std::string, std::string>> enc;
-  enc.reserve(query.size());
-  for (const auto& [k, v] : query) enc.emplace_back(uri_encode(k, false), uri_encode(v, false));
-  std::sort(enc.begin(), enc.end());
-  std::string out;
-  for (const auto& [k, v] : enc) {
-    if (!out.empty()) out += '&';
-    out += k;
-    out += '=';
-    out += v;
-  }
-  return out;
-}
-
-std::string xml_unescape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '&') {
-      out.push_back(s[i]);
-      continue;
-    }
-    size_t semi = s.find(';', i);
-    if (semi == std::string_view::npos) {
-      out.push_back(s[i]);
-      continue;
-    }
-    std::string_view ent = s.substr(i + 1, semi - i - 1);
-    unsigned long cp = 0;
-    bool numeric = false;
-    if (ent == "amp") {
-      out.push_back('&');
-    } else if (ent == "lt") {
-      out.push_back('<');
-    } else if (ent == "gt") {
-      out.push_back('>');
-    } else if (ent == "quot") {
-      out.push_back('"');
-    } else if (ent == "apos") {
-      out.push_back('\'');
-    } else if (ent.size() > 1 && ent[0] == '#') {
-      std::string digits(ent.substr(1));
-      char* end = nullptr;
-      cp = (digits[0] == 'x' || digits[0] == 'X') ? std::strtoul(digits.c_str() + 1, &end, 16)
-                                                  : std::strtoul(digits.c_str(), &end, 10);
-      numeric = end && *end == '\0';
-      if (!numeric) {
-        out.push_back(s[i]);
-        continue;
-      }
-    } else {
-      out.push_back(s[i]);
-      continue;
-    }
-    if (numeric) {  // UTF-8
-      if (cp < 0x80) {
-        out.push_back(static_cast<char>(cp));
-      } else if (cp < 0x800) {
-        out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-      } else if (cp < 0x10000) {
-        out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-      } else {
-        out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-        out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-      }
-    }
-    i = semi;
-  }
-  return out;
-}
-
-std::string xml_escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out.push_back(c);
-    }
-  }
-  return out;
-}
-
-// S3's answers are flat, well-known documents: a tag's text is found by
-// name, in order, without a general XML parser. `pos` advances past the
-// element found. An empty element (<Prefix/>) yields "".
-bool xml_next(std::string_view xml, std::string_view tag, size_t* pos, std::string_view* inner) {
-  const std::string open = "<" + std::string(tag);
-  size_t at = *pos;
-  while (true) {
-    at = xml.find(open, at);
-    if (at == std::string_view::npos) return false;
-    size_t after = at + open.size();
-    if (after >= xml.size()) return false;
-    char c = xml[after];
-    if (c == '/' && xml.substr(after, 2) == "/>") {
-      *inner = {};
-      *pos = after + 2;
-      return true;
-    }
-    if (c == '>' || c == ' ') {
-      size_t gt = xml.find('>', after);
-      if (gt == std::string_view::npos) return false;
-      if (xml[gt - 1] == '/') {
-        *inner = {};
-        *pos = gt + 1;
-        return true;
-      }
-      const std::string close = "</" + std::string(tag) + ">";
-      size_t end = xml.find(close, gt + 1);
-      if (end == std::string_view::npos) return false;
-      *inner = xml.substr(gt + 1, end - gt - 1);
-      *pos = end + close.size();
-      return true;
-    }
-    at = after;  // a longer tag name (<KeyMarker> when looking for <Key>)
-  }
-}
-
-std::string xml_text(std::string_view xml, std::string_view tag) {
-  size_t pos = 0;
-  std::string_view inner;
-  return xml_next(xml, tag, &pos, &inner) ? xml_unescape(inner) : std::string();
-}
+using base::sha256_hex;
 
 // Error codes S3 answers with 400 that mean the credential is wrong or
 // expired: a person (or a refresh) has to act, retrying as is cannot help.
@@ -334,41 +162,6 @@ struct Request {
   Deadline deadline = Deadline::kTotal;
   bool error_in_ok = false;  // a 200 may carry an <Error> document
 };
-
-// A body whose root element is <Error> (after an XML declaration).
-bool is_error_document(std::string_view body) {
-  size_t i = 0;
-  auto skip_space = [&] {
-    while (i < body.size() && std::isspace(static_cast<unsigned char>(body[i]))) ++i;
-  };
-  skip_space();
-  if (body.substr(i, 5) == "<?xml") {
-    size_t end = body.find("?>", i);
-    if (end == std::string_view::npos) return false;
-    i = end + 2;
-    skip_space();
-  }
-  return body.substr(i, 7) == "<Error>";
-}
-
-bool is_ip_literal(const std::string& host) {
-  if (!host.empty() && host.front() == '[') return true;  // IPv6
-  return !host.empty() && std::all_of(host.begin(), host.end(), [](char c) {
-    return std::isdigit(static_cast<unsigned char>(c)) || c == '.';
-  });
-}
-
-// A bucket name that can be a DNS label of a virtual-hosted URL.
-bool dns_compatible(const std::string& bucket, bool https) {
-  if (bucket.size() < 3 || bucket.size() > 63) return false;
-  for (char c : bucket) {
-    if (!(std::islower(static_cast<unsigned char>(c)) ||
-          std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '.'))
-      return false;
-    if (c == '.' && https) return false;  // would not match the wildcard certificate
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -634,16 +427,22 @@ void add_put_headers(const PutOptions& o, std::vector<std::string>* h) {
   for (const auto& [name, value] : o.metadata) h->push_back("x-amz-meta-" + name + ": " + value);
 }
 
-}  // namespace
-
-S3Response S3Client::put_object(const std::string& key, int fd, uint64_t offset, uint64_t length,
-                                const std::string& sha256_hex, const PutOptions& options) {
+// A PutObject of `key` (its body still to be set).
+Request put_request(const std::string& key, const PutOptions& options) {
   Request req;
   req.method = "PUT";
   req.key = key;
   req.deadline = Deadline::kStall;
   add_put_headers(options, &req.headers);
   if (options.if_none_match) req.headers.push_back("If-None-Match: *");
+  return req;
+}
+
+}  // namespace
+
+S3Response S3Client::put_object(const std::string& key, int fd, uint64_t offset, uint64_t length,
+                                const std::string& sha256_hex, const PutOptions& options) {
+  Request req = put_request(key, options);
   req.body.kind = Body::kFile;
   req.body.fd = fd;
   req.body.offset = offset;
@@ -654,12 +453,7 @@ S3Response S3Client::put_object(const std::string& key, int fd, uint64_t offset,
 
 S3Response S3Client::put_object(const std::string& key, std::string_view body,
                                 const PutOptions& options) {
-  Request req;
-  req.method = "PUT";
-  req.key = key;
-  req.deadline = Deadline::kStall;
-  add_put_headers(options, &req.headers);
-  if (options.if_none_match) req.headers.push_back("If-None-Match: *");
+  Request req = put_request(key, options);
   req.body.kind = Body::kMemory;
   req.body.memory = body;
   req.body.sha256 = sha256_hex(body);
@@ -849,9 +643,8 @@ S3Response S3Client::list_objects(const std::string& prefix, std::vector<std::st
 std::string S3Client::describe(const std::string& key) const { return impl_->describe(key); }
 
 Result<std::string> sha256_file_range(int fd, uint64_t offset, uint64_t length) {
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1)
-    return Status::Internal("sha256_file_range: EVP_DigestInit_ex failed");
+  base::Sha256 digest;
+  if (!digest.ok()) return Status::Internal("sha256_file_range: EVP_DigestInit_ex failed");
   std::vector<char> buf(std::min<uint64_t>(length, 1 << 20));
   uint64_t done = 0;
   while (done < length) {
@@ -863,13 +656,12 @@ Result<std::string> sha256_file_range(int fd, uint64_t offset, uint64_t length) 
       return Status::IOError("sha256_file_range: the file ends at " +
                              std::to_string(offset + done) + ", before " +
                              std::to_string(offset + length));
-    EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<size_t>(n));
+    digest.update(buf.data(), static_cast<size_t>(n));
     done += static_cast<uint64_t>(n);
   }
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx.get(), md, &len);
-  return to_hex(md, len);
+  std::string hex;
+  digest.finish(&hex);
+  return hex;
 }
 
 }  // namespace tern::relay::s3

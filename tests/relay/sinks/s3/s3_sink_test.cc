@@ -2,241 +2,19 @@
 // through the Sink interface as the runner drives it, with a ManualClock.
 // Every assertion reads the bucket back as a lake user would: list, GET,
 // gunzip, parse.
-#include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <zlib.h>
 
-#include <atomic>
-#include <cctype>
+#include <chrono>
 #include <filesystem>
-#include <fstream>
-#include <map>
-#include <random>
-#include <regex>
-#include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
+#include "s3_sink_test_fixture.h"
 
-#include "manual_clock.h"
-#include "s3_client.h"
-#include "s3_sink_options.h"
-#include "s3_state.h"
-#include "temp_dir.h"
-#include "tern/relay/sinks/s3.h"
-#include "wait_until.h"
-
-namespace tern::relay {
+namespace tern::relay::s3_sink_test {
 namespace {
-
-using std::chrono::hours;
-using std::chrono::minutes;
-using std::chrono::seconds;
-using SysTime = std::chrono::system_clock::time_point;
-using Json = nlohmann::json;
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string s = ss.str();
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-  return s;
-}
-
-SysTime at(int hour, int minute = 0, int second = 0) {
-  // 2026-11-26T00:00:00Z
-  SysTime day{std::chrono::seconds(1795651200)};
-  return day + hours(hour) + minutes(minute) + seconds(second);
-}
-
-std::string iso(SysTime t) {
-  std::time_t tt = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char b[40];
-  std::strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
-  return b;
-}
-
-// An enriched event as the spool holds it, with some text that compresses
-// as real events do.
-std::string event(int n, SysTime received) {
-  static const char* kNames[] = {"Clicked", "Viewed", "Purchased", "Signed Up", "Searched"};
-  std::mt19937 rng(static_cast<unsigned>(n));
-  std::string props;
-  for (int i = 0; i < 4; ++i) props += std::to_string(rng() % 100000) + "-";
-  return "{\"type\":\"track\",\"event\":\"" + std::string(kNames[n % 5]) + "\",\"messageId\":\"m-" +
-         std::to_string(n) + "\",\"userId\":\"u" + std::to_string(rng() % 500) +
-         "\",\"properties\":{\"n\":" + std::to_string(n) + ",\"r\":\"" + props +
-         "\"},\"timestamp\":\"" + iso(received - seconds(2)) + "\",\"receivedAt\":\"" +
-         iso(received) + "\",\"context\":{\"sourceId\":\"web\"}}";
-}
-
-// Records over stored event text (SinkRecord holds views).
-struct Batch {
-  std::vector<std::string> texts;
-  std::vector<std::string> sources;
-  std::vector<uint64_t> seqs;
-  std::vector<SinkRecord> records() const {
-    std::vector<SinkRecord> v;
-    for (std::size_t i = 0; i < texts.size(); ++i) v.push_back({seqs[i], sources[i], texts[i]});
-    return v;
-  }
-  void add(uint64_t seq, std::string text, std::string source = "web") {
-    seqs.push_back(seq);
-    texts.push_back(std::move(text));
-    sources.push_back(std::move(source));
-  }
-};
-
-std::string gunzip(const std::string& gz) {
-  z_stream zs{};
-  if (inflateInit2(&zs, 15 + 16) != Z_OK) return "<bad>";
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(gz.data()));
-  zs.avail_in = static_cast<uInt>(gz.size());
-  std::string out;
-  char buf[65536];
-  int rc;
-  do {
-    zs.next_out = reinterpret_cast<Bytef*>(buf);
-    zs.avail_out = sizeof buf;
-    rc = inflate(&zs, Z_NO_FLUSH);
-    out.append(buf, sizeof buf - zs.avail_out);
-  } while (rc == Z_OK);
-  inflateEnd(&zs);
-  return rc == Z_STREAM_END && zs.avail_in == 0 ? out : "<bad gzip>";
-}
-
-std::string unique_bucket(const std::string& hint) {
-  static std::atomic<int> counter{0};
-  static const unsigned seed = std::random_device{}();
-  std::string name =
-      "tern-sink-" + hint + "-" + std::to_string(seed % 100000) + "-" + std::to_string(counter++);
-  for (char& c : name) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (!std::isalnum(static_cast<unsigned char>(c))) c = '-';
-  }
-  if (name.size() > 63) name = name.substr(name.size() - 63);
-  if (name.front() == '-') name.front() = 't';
-  return name;
-}
-
-// moto as it starts (any key), or with request signing enforced.
-enum class Mode { kAsItStarts, kSigningEnforced };
-
-void PrintTo(Mode mode, std::ostream* os) {
-  *os << (mode == Mode::kAsItStarts ? "moto as it starts" : "signing enforced");
-}
-
-class S3SinkTest : public ::testing::TestWithParam<Mode> {
- protected:
-  void SetUp() override {
-    const char* var =
-        GetParam() == Mode::kAsItStarts ? "TERN_S3_MOTO_DIR" : "TERN_S3_MOTO_AUTH_DIR";
-    const char* dir = std::getenv(var);
-    ASSERT_NE(dir, nullptr) << "run through ctest (the moto fixtures set " << var << ")";
-    moto_dir_ = dir;
-    endpoint_ = read_file(std::string(dir) + "/endpoint");
-    ASSERT_FALSE(endpoint_.empty());
-    key_id_ = read_file(std::string(dir) + "/access_key_id");
-    secret_ = read_file(std::string(dir) + "/secret_access_key");
-    bucket_ = unique_bucket(::testing::UnitTest::GetInstance()->current_test_info()->name());
-    settings_ = {{"bucket", bucket_},           {"endpoint", endpoint_},
-                 {"path_style", "true"},        {"region", "us-east-1"},
-                 {"access_key_id", key_id_},    {"secret_access_key", secret_},
-                 {"max_object_bytes", "64KiB"}, {"max_object_age", "5m"},
-                 {"marker_grace", "1m"},        {"max_concurrent_uploads", "2"}};
-  }
-
-  void create_bucket() {
-    s3::S3Response r = reader()->create_bucket();
-    ASSERT_EQ(r.failure, s3::S3Failure::kNone) << r.status.to_string();
-  }
-
-  std::unique_ptr<s3::S3Client> reader() {
-    s3::S3Options o;
-    o.bucket = bucket_;
-    o.endpoint = endpoint_;
-    o.path_style = true;
-    return std::make_unique<s3::S3Client>(
-        o, s3::make_static_credentials(s3::Credentials{key_id_, secret_, "", std::nullopt}));
-  }
-
-  std::unique_ptr<Sink> make_sink() {
-    SinkConfig c;
-    c.name = "lake";
-    c.type = "s3";
-    c.settings = settings_;
-    SinkContext ctx;
-    ctx.data_dir = dir_.path();
-    ctx.metrics = &metrics_;
-    ctx.clock = &clock_;
-    ctx.relay_id = "relay-a";
-    auto s = make_s3_sink(c, ctx);
-    EXPECT_TRUE(s) << s.status().to_string();
-    if (!s) return nullptr;
-    Status st = (*s)->open();
-    EXPECT_TRUE(st) << st.to_string();
-    return std::move(*s);
-  }
-
-  uint64_t counter(const char* name) { return metrics_.counter(name, "sink=\"lake\"").value(); }
-
-  // Waits until the sink holds nothing (every object confirmed).
-  bool drained(Sink& sink) {
-    return tern::testing::wait_until([&] { return !sink.pending().has_value(); },
-                                     std::chrono::seconds(30));
-  }
-
-  // Every object key under the prefix, with its lines.
-  std::map<std::string, std::vector<std::string>> objects(const std::string& prefix = "events/") {
-    auto c = reader();
-    std::vector<std::string> keys;
-    s3::S3Response r = c->list_objects(prefix, &keys);
-    EXPECT_EQ(r.failure, s3::S3Failure::kNone) << r.status.to_string();
-    std::map<std::string, std::vector<std::string>> out;
-    for (const std::string& k : keys) {
-      if (k.find(".ndjson.gz") == std::string::npos) continue;
-      s3::S3Response g = c->get_object(k);
-      EXPECT_EQ(g.failure, s3::S3Failure::kNone) << k << ": " << g.status.to_string();
-      std::istringstream in(gunzip(g.body));
-      std::string line;
-      auto& lines = out[k];
-      while (std::getline(in, line)) lines.push_back(line);
-    }
-    return out;
-  }
-
-  // messageId -> how many times the bucket holds it.
-  std::map<std::string, int> message_counts(
-      const std::map<std::string, std::vector<std::string>>& objs) {
-    std::map<std::string, int> counts;
-    for (const auto& [key, lines] : objs) {
-      for (const std::string& l : lines) {
-        Json j = Json::parse(l, nullptr, false);
-        EXPECT_FALSE(j.is_discarded()) << key << ": " << l;
-        if (!j.is_discarded()) counts[j.value("messageId", "?")]++;
-      }
-    }
-    return counts;
-  }
-
-  tern::testing::TempDir dir_;
-  testing::ManualClock clock_{at(5, 0, 0)};
-  Metrics metrics_;
-  std::string moto_dir_, endpoint_, key_id_, secret_, bucket_;
-  std::map<std::string, std::string> settings_;
-};
-
-const std::regex kKeyLayout(
-    R"(events/web/dt=2026-11-26/hour=(\d\d)/relay-a-(\d{20})-(\d{20})\.ndjson\.gz)");
 
 TEST_P(S3SinkTest, EveryEventIsReadBackExactlyOnceAndSealedObjectsAreNearMaxObjectBytes) {
   create_bucket();
@@ -298,8 +76,7 @@ TEST_P(S3SinkTest, AnObjectIsSealedWhenItReachesMaxObjectAge) {
   create_bucket();
   auto sink = make_sink();
   ASSERT_TRUE(sink);
-  Batch b;
-  for (int i = 0; i < 10; ++i) b.add(1 + i, event(i, at(5, 0, 1)));
+  Batch b = Batch::of(10, at(5, 0, 1));
   ASSERT_TRUE(sink->deliver(b.records()).status);
   EXPECT_EQ(sink->pending(), std::optional<uint64_t>(1));
   clock_.advance(minutes(2));
@@ -321,8 +98,7 @@ TEST_P(S3SinkTest, AnObjectIsSealedWhenItsHourEndsAndTheNextHourGetsItsOwn) {
   auto sink = make_sink();
   ASSERT_TRUE(sink);
   clock_.advance(minutes(59));
-  Batch b;
-  for (int i = 0; i < 5; ++i) b.add(1 + i, event(i, at(5, 59, 10)));
+  Batch b = Batch::of(5, at(5, 59, 10));
   ASSERT_TRUE(sink->deliver(b.records()).status);
   clock_.advance(minutes(1));  // 06:00:00
   EXPECT_TRUE(sink->health());
@@ -373,218 +149,6 @@ TEST_P(S3SinkTest, AMissingBucketPausesTheSinkAndItResumesWhenTheBucketIsCreated
   EXPECT_EQ(metrics_.gauge("tern_relay_s3_paused", "sink=\"lake\"").value(), 0);
   auto counts = message_counts(objects());
   EXPECT_EQ(counts.size(), 20u);
-}
-
-TEST_P(S3SinkTest, ACrashBeforeTheUploadIsConfirmedWritesEachObjectOnceWithTheSameBytes) {
-  Batch b;
-  for (int i = 0; i < 8000; ++i) b.add(1 + i, event(i, at(5, 2) + seconds(i / 100)));
-  std::map<std::string, std::string> staged;  // key -> bytes sealed before the crash
-  {
-    auto sink = make_sink();  // the bucket does not exist yet: uploads pause
-    ASSERT_TRUE(sink);
-    ASSERT_TRUE(sink->deliver(b.records()).status);
-    ASSERT_GE(counter("tern_relay_s3_objects_sealed_total"), 2u);
-    for (const auto& e : std::filesystem::directory_iterator(dir_.path() + "/s3/lake/staging")) {
-      std::string name = e.path().filename().string();
-      if (name.size() > 10 && name.substr(name.size() - 10) == ".ndjson.gz") {
-        std::ifstream in(e.path(), std::ios::binary);
-        staged[name] = std::string(std::istreambuf_iterator<char>(in), {});
-      }
-    }
-    ASSERT_EQ(staged.size(), counter("tern_relay_s3_objects_sealed_total"));
-    EXPECT_EQ(sink->pending(), std::optional<uint64_t>(1));
-    // Dropped without close(): a crash.
-  }
-  create_bucket();
-  auto sink = make_sink();
-  ASSERT_TRUE(sink);
-  // The runner replays from its cursor, which never passed seq 1.
-  DeliveryResult replay = sink->deliver(b.records());
-  ASSERT_TRUE(replay.status) << replay.status.to_string();
-  clock_.advance(minutes(6));
-  EXPECT_TRUE(sink->health());
-  ASSERT_TRUE(drained(*sink));
-
-  auto objs = objects();
-  auto counts = message_counts(objs);
-  ASSERT_EQ(counts.size(), 8000u);
-  for (const auto& [id, c] : counts) ASSERT_EQ(c, 1) << id << " is in two objects";
-  auto c = reader();
-  for (const auto& [name, bytes] : staged) {
-    std::string key = name;
-    std::replace(key.begin(), key.end(), '_', '/');
-    s3::S3Response g = c->get_object(key);
-    ASSERT_EQ(g.failure, s3::S3Failure::kNone) << key;
-    EXPECT_EQ(g.body, bytes) << key << " changed across the crash";
-  }
-  EXPECT_EQ(counter("tern_relay_s3_replayed_events_skipped_total"), [&] {
-    uint64_t n = 0;
-    for (const auto& [name, bytes] : staged) {
-      std::string key = name;
-      std::replace(key.begin(), key.end(), '_', '/');
-      n += objs[key].size();
-    }
-    return n;
-  }());
-}
-
-TEST_P(S3SinkTest, AnObjectAlreadyStoredWithTheSameBytesCountsAsConfirmed) {
-  Batch b;
-  for (int i = 0; i < 50; ++i) b.add(1 + i, event(i, at(5, 3)));
-  std::string key, bytes, path;
-  {
-    auto sink = make_sink();  // no bucket: the upload waits
-    ASSERT_TRUE(sink);
-    ASSERT_TRUE(sink->deliver(b.records()).status);
-    clock_.advance(minutes(5));
-    ASSERT_TRUE(tern::testing::wait_until(
-        [&] { return counter("tern_relay_s3_objects_sealed_total") == 1; }));
-  }
-  key =
-      "events/web/dt=2026-11-26/hour=05/relay-a-00000000000000000001-00000000000000000050"
-      ".ndjson.gz";
-  path = dir_.path() + "/s3/lake/staging/" + [&] {
-    std::string f = key;
-    std::replace(f.begin(), f.end(), '/', '_');
-    return f;
-  }();
-  {
-    std::ifstream in(path, std::ios::binary);
-    bytes.assign(std::istreambuf_iterator<char>(in), {});
-  }
-  ASSERT_FALSE(bytes.empty());
-  // The upload went through just before the crash; only its confirmation was lost.
-  create_bucket();
-  auto c = reader();
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  auto sha = s3::sha256_file_range(fd, 0, bytes.size());
-  ASSERT_TRUE(sha);
-  s3::PutOptions put;
-  put.metadata["sha256"] = *sha;
-  ASSERT_EQ(c->put_object(key, fd, 0, bytes.size(), *sha, put).failure, s3::S3Failure::kNone);
-  ::close(fd);
-
-  auto sink = make_sink();
-  ASSERT_TRUE(sink);
-  ASSERT_TRUE(drained(*sink));
-  EXPECT_TRUE(sink->health());
-  EXPECT_EQ(counter("tern_relay_s3_objects_uploaded_total"), 1u);
-  EXPECT_EQ(c->get_object(key).body, bytes);
-}
-
-TEST_P(S3SinkTest, ADifferentObjectUnderTheKeyIsNeverOverwrittenAndPausesTheSink) {
-  Batch b;
-  for (int i = 0; i < 50; ++i) b.add(1 + i, event(i, at(5, 3)));
-  {
-    auto sink = make_sink();
-    ASSERT_TRUE(sink);
-    ASSERT_TRUE(sink->deliver(b.records()).status);
-    clock_.advance(minutes(5));
-    ASSERT_TRUE(tern::testing::wait_until(
-        [&] { return counter("tern_relay_s3_objects_sealed_total") == 1; }));
-  }
-  const std::string key =
-      "events/web/dt=2026-11-26/hour=05/relay-a-00000000000000000001-00000000000000000050"
-      ".ndjson.gz";
-  create_bucket();
-  auto c = reader();
-  ASSERT_EQ(c->put_object(key, std::string_view("someone else's"), s3::PutOptions{}).failure,
-            s3::S3Failure::kNone);
-  auto sink = make_sink();
-  ASSERT_TRUE(sink);
-  ASSERT_TRUE(tern::testing::wait_until([&] { return !sink->health(); }));
-  Status h = sink->health();
-  EXPECT_NE(h.message().find(key), std::string::npos) << h.to_string();
-  EXPECT_EQ(sink->pending(), std::optional<uint64_t>(1));
-  EXPECT_EQ(c->get_object(key).body, "someone else's");
-  EXPECT_EQ(counter("tern_relay_s3_objects_uploaded_total"), 0u);
-}
-
-TEST_P(S3SinkTest, MarkersAreWrittenOncePerHourWithTheManifestsCounts) {
-  create_bucket();
-  settings_["max_object_bytes"] = "16KiB";
-  auto sink = make_sink();
-  ASSERT_TRUE(sink);
-  Batch b;
-  for (int i = 0; i < 1500; ++i) b.add(1 + i, event(i, at(5, 20) + seconds(i)));
-  ASSERT_TRUE(sink->deliver(b.records()).status);
-  clock_.advance(minutes(61));  // 06:01
-  EXPECT_TRUE(sink->health());
-  ASSERT_TRUE(drained(*sink));
-  // Hour 06 gets events too, so the second marker shows the first is not rewritten.
-  Batch n;
-  for (int i = 1500; i < 1510; ++i) n.add(1 + i, event(i, at(6, 1)));
-  ASSERT_TRUE(sink->deliver(n.records()).status);
-  ASSERT_TRUE(tern::testing::wait_until(
-      [&] { return counter("tern_relay_s3_markers_written_total") == 1; }));
-  clock_.advance(hours(1));  // 07:01: hour 06 is over and its grace passed
-  EXPECT_TRUE(sink->health());
-  ASSERT_TRUE(tern::testing::wait_until(
-      [&] { return counter("tern_relay_s3_markers_written_total") == 2; }));
-  clock_.advance(hours(1));
-  EXPECT_TRUE(sink->health());
-  ASSERT_TRUE(clock_.wait_for_reads(50));
-  EXPECT_EQ(counter("tern_relay_s3_markers_written_total"), 2u);
-
-  auto c = reader();
-  s3::S3Response m = c->get_object("_manifests/web/dt=2026-11-26/hour=05/relay-a.json");
-  ASSERT_EQ(m.failure, s3::S3Failure::kNone) << m.status.to_string();
-  Json j = Json::parse(m.body);
-  EXPECT_EQ(j["relay_id"], "relay-a");
-  EXPECT_EQ(j["source"], "web");
-  EXPECT_EQ(j["dt"], "2026-11-26");
-  EXPECT_EQ(j["hour"], "05");
-  EXPECT_EQ(j["events"], 1500);
-  auto objs = objects("events/web/dt=2026-11-26/hour=05/");
-  ASSERT_EQ(j["objects"].size(), objs.size());
-  uint64_t bytes = 0;
-  for (const auto& o : j["objects"]) {
-    ASSERT_EQ(objs.count(o["key"].get<std::string>()), 1u) << o;
-    EXPECT_EQ(o["events"], objs[o["key"].get<std::string>()].size());
-    EXPECT_EQ(o["sha256"].get<std::string>().size(), 64u);
-    EXPECT_LE(o["min_received_at"].get<std::string>(), o["max_received_at"].get<std::string>());
-    bytes += o["bytes"].get<uint64_t>();
-  }
-  EXPECT_EQ(j["bytes"], bytes);
-  EXPECT_EQ(c->head_object("events/web/dt=2026-11-26/hour=05/_SUCCESS.relay-a").failure,
-            s3::S3Failure::kNone);
-  EXPECT_EQ(c->head_object("events/web/dt=2026-11-26/hour=06/_SUCCESS.relay-a").failure,
-            s3::S3Failure::kNone);
-}
-
-TEST_P(S3SinkTest, ObjectsAboveTheMultipartThresholdGoInParts) {
-  create_bucket();
-  settings_["max_object_bytes"] = "900KiB";
-  settings_["multipart_threshold"] = "300KiB";
-  settings_["part_size"] = "256KiB";
-  auto sink = make_sink();
-  ASSERT_TRUE(sink);
-  Batch b;
-  std::mt19937 rng(7);
-  for (int i = 0; i < 9000; ++i) {
-    std::string noise;
-    for (int k = 0; k < 40; ++k) noise += "0123456789abcdef"[rng() % 16];
-    std::string e = event(i, at(5, 4));
-    e.insert(e.size() - 1, ",\"noise\":\"" + noise + noise + noise + "\"");
-    b.add(1 + i, e);
-  }
-  ASSERT_TRUE(sink->deliver(b.records()).status);
-  clock_.advance(minutes(5));
-  ASSERT_TRUE(drained(*sink));
-  auto objs = objects();
-  auto counts = message_counts(objs);
-  EXPECT_EQ(counts.size(), 9000u);
-  auto c = reader();
-  bool multipart = false;
-  for (const auto& [key, lines] : objs) {
-    s3::S3Response h = c->head_object(key);
-    if (std::stoull(h.headers["content-length"]) > 300 * 1024)
-      multipart = multipart || h.etag.find('-') != std::string::npos;
-  }
-  EXPECT_TRUE(multipart) << "an object above the threshold has a multipart ETag";
-  std::vector<s3::MultipartUpload> open_uploads;
-  ASSERT_EQ(c->list_multipart_uploads("events/", &open_uploads).failure, s3::S3Failure::kNone);
-  EXPECT_TRUE(open_uploads.empty());
 }
 
 TEST_P(S3SinkTest, UploadsFarBehindRefuseNewBatchesWithoutTakingThem) {
@@ -643,7 +207,7 @@ TEST_P(S3SinkTest, BadSettingsAreRefusedNamingTheSetting) {
 
 TEST_P(S3SinkTest, TemporaryCredentialsWithASessionTokenUpload) {
   if (GetParam() == Mode::kAsItStarts) GTEST_SKIP() << "the signing-enforced server checks them";
-  Json session = Json::parse(read_file(moto_dir_ + "/session.json"), nullptr, false);
+  Json session = Json::parse(s3::moto_env::read_file(moto_dir_ + "/session.json"), nullptr, false);
   ASSERT_TRUE(session.is_object());
   create_bucket();
   settings_["access_key_id"] = session["AccessKeyId"].get<std::string>();
@@ -651,8 +215,7 @@ TEST_P(S3SinkTest, TemporaryCredentialsWithASessionTokenUpload) {
   settings_["session_token"] = session["SessionToken"].get<std::string>();
   auto sink = make_sink();
   ASSERT_TRUE(sink);
-  Batch b;
-  for (int i = 0; i < 10; ++i) b.add(1 + i, event(i, at(5, 6)));
+  Batch b = Batch::of(10, at(5, 6));
   ASSERT_TRUE(sink->deliver(b.records()).status);
   clock_.advance(minutes(5));
   ASSERT_TRUE(drained(*sink));
@@ -666,8 +229,7 @@ TEST_P(S3SinkTest, AWrongSecretPausesTheSinkWithoutNamingTheSecret) {
   settings_["secret_access_key"] = "wrong-secret-0123456789";
   auto sink = make_sink();
   ASSERT_TRUE(sink);
-  Batch b;
-  for (int i = 0; i < 10; ++i) b.add(1 + i, event(i, at(5, 6)));
+  Batch b = Batch::of(10, at(5, 6));
   ASSERT_TRUE(sink->deliver(b.records()).status);
   clock_.advance(minutes(5));
   ASSERT_TRUE(tern::testing::wait_until([&] { return !sink->health(); }));
@@ -698,8 +260,7 @@ TEST_P(S3SinkTest, AnUnreachableEndpointIsRetriedWithBackoffCountedByCauseAndNot
   settings_["endpoint"] = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
   auto sink = make_sink();
   ASSERT_TRUE(sink);
-  Batch b;
-  for (int i = 0; i < 10; ++i) b.add(1 + i, event(i, at(5, 7)));
+  Batch b = Batch::of(10, at(5, 7));
   ASSERT_TRUE(sink->deliver(b.records()).status);
   clock_.advance(minutes(5));
   const char* kRetries = "tern_relay_s3_retries_total";
@@ -719,39 +280,13 @@ TEST_P(S3SinkTest, AnUnreachableEndpointIsRetriedWithBackoffCountedByCauseAndNot
   EXPECT_EQ(sink->pending(), std::optional<uint64_t>(1));
 }
 
-TEST_P(S3SinkTest, MultipartUploadsThisRelayLeftOpenAreAbortedAtStart) {
-  create_bucket();
-  auto c = reader();
-  const std::string ours =
-      "events/web/dt=2026-11-26/hour=05/relay-a-00000000000000000001-00000000000000000009"
-      ".ndjson.gz";
-  const std::string theirs =
-      "events/web/dt=2026-11-26/hour=05/relay-b-00000000000000000001-00000000000000000009"
-      ".ndjson.gz";
-  for (const std::string& key : {ours, theirs}) {
-    std::string id;
-    ASSERT_EQ(c->create_multipart_upload(key, s3::PutOptions{}, &id).failure, s3::S3Failure::kNone);
-  }
-  auto sink = make_sink();
-  ASSERT_TRUE(sink);
-  std::vector<s3::MultipartUpload> open_uploads;
-  ASSERT_TRUE(tern::testing::wait_until([&] {
-    open_uploads.clear();
-    return c->list_multipart_uploads("events/", &open_uploads).failure == s3::S3Failure::kNone &&
-           open_uploads.size() == 1;
-  })) << open_uploads.size()
-      << " uploads open";
-  EXPECT_EQ(open_uploads[0].key, theirs) << "another relay's upload is left alone";
-}
-
 TEST_P(S3SinkTest, StorageClassAndEncryptionSettingsReachTheObjects) {
   create_bucket();
   settings_["storage_class"] = "STANDARD_IA";
   settings_["server_side_encryption"] = "AES256";
   auto sink = make_sink();
   ASSERT_TRUE(sink);
-  Batch b;
-  for (int i = 0; i < 10; ++i) b.add(1 + i, event(i, at(5, 8)));
+  Batch b = Batch::of(10, at(5, 8));
   ASSERT_TRUE(sink->deliver(b.records()).status);
   clock_.advance(minutes(5));
   ASSERT_TRUE(drained(*sink));
@@ -792,8 +327,7 @@ TEST_P(S3SinkTest, ABatchDeliveredAgainIsTakenOnce) {
   create_bucket();
   auto sink = make_sink();
   ASSERT_TRUE(sink);
-  Batch b;
-  for (int i = 0; i < 10; ++i) b.add(1 + i, event(i, at(5, 9)));
+  Batch b = Batch::of(10, at(5, 9));
   ASSERT_TRUE(sink->deliver(b.records()).status);
   ASSERT_TRUE(sink->deliver(b.records()).status);  // the runner's retry after a failure
   Batch more = b;
@@ -804,86 +338,6 @@ TEST_P(S3SinkTest, ABatchDeliveredAgainIsTakenOnce) {
   auto counts = message_counts(objects());
   EXPECT_EQ(counts.size(), 11u);
   for (const auto& [id, c] : counts) EXPECT_EQ(c, 1) << id;
-}
-
-TEST_P(S3SinkTest, CloseLeavesOpenObjectsInTheSpoolAndTheNextStartWritesThemWhole) {
-  create_bucket();
-  Batch b;
-  for (int i = 0; i < 10; ++i) b.add(1 + i, event(i, at(5, 9)));
-  {
-    auto sink = make_sink();
-    ASSERT_TRUE(sink);
-    ASSERT_TRUE(sink->deliver(b.records()).status);
-    ASSERT_TRUE(sink->close(std::chrono::steady_clock::now() + seconds(5)));
-    EXPECT_EQ(sink->pending(), std::optional<uint64_t>(1)) << "held events stay in the spool";
-  }
-  EXPECT_TRUE(objects().empty()) << "no small object on every stop";
-  Batch c = b;
-  for (int i = 10; i < 20; ++i) c.add(1 + i, event(i, at(5, 9)));
-  auto sink = make_sink();
-  ASSERT_TRUE(sink);
-  ASSERT_TRUE(sink->deliver(c.records()).status);  // replayed from the cursor, then new ones
-  clock_.advance(minutes(5));
-  ASSERT_TRUE(drained(*sink));
-  auto objs = objects();
-  ASSERT_EQ(objs.size(), 1u);
-  EXPECT_EQ(objs.begin()->second, c.texts);
-}
-
-TEST_P(S3SinkTest, AMultipartUploadCutShortByACrashIsAbortedAndTheObjectSentWhole) {
-  settings_["max_object_bytes"] = "900KiB";
-  settings_["multipart_threshold"] = "300KiB";
-  settings_["part_size"] = "256KiB";
-  Batch b;
-  std::mt19937 rng(11);
-  for (int i = 0; i < 9000; ++i) {
-    std::string noise;
-    for (int k = 0; k < 250; ++k) noise += "0123456789abcdef"[rng() % 16];
-    std::string e = event(i, at(5, 4));
-    e.insert(e.size() - 1, ",\"noise\":\"" + noise + "\"");
-    b.add(1 + i, e);
-  }
-  {
-    auto sink = make_sink();  // no bucket: sealed objects wait
-    ASSERT_TRUE(sink);
-    ASSERT_TRUE(sink->deliver(b.records()).status);
-    ASSERT_GE(counter("tern_relay_s3_objects_sealed_total"), 1u);
-  }
-  // The crash came after a part was sent: the state holds the upload's id.
-  create_bucket();
-  auto c = reader();
-  std::string key, id;
-  {
-    auto state = s3::S3State::open(dir_.path() + "/s3/lake/state.db");
-    ASSERT_TRUE(state);
-    auto pending = (*state)->pending_uploads();
-    ASSERT_TRUE(pending);
-    ASSERT_FALSE(pending->empty());
-    const s3::ObjectRecord& o = pending->front();
-    ASSERT_GT(o.bytes, 300u * 1024);
-    key = o.key;
-    ASSERT_EQ(c->create_multipart_upload(key, s3::PutOptions{}, &id).failure, s3::S3Failure::kNone);
-    int fd = ::open(o.staging_path.c_str(), O_RDONLY | O_CLOEXEC);
-    auto sha = s3::sha256_file_range(fd, 0, 256 * 1024);
-    ASSERT_TRUE(sha);
-    std::string etag;
-    ASSERT_EQ(c->upload_part(key, id, 1, fd, 0, 256 * 1024, *sha, &etag).failure,
-              s3::S3Failure::kNone);
-    ::close(fd);
-    ASSERT_TRUE((*state)->set_upload_id(key, id));
-  }
-  auto sink = make_sink();
-  ASSERT_TRUE(sink);
-  ASSERT_TRUE(sink->deliver(b.records()).status);  // the replay
-  clock_.advance(minutes(5));
-  EXPECT_TRUE(sink->health());
-  ASSERT_TRUE(drained(*sink));
-  std::vector<s3::MultipartUpload> open_uploads;
-  ASSERT_EQ(c->list_multipart_uploads("events/", &open_uploads).failure, s3::S3Failure::kNone);
-  EXPECT_TRUE(open_uploads.empty());
-  auto counts = message_counts(objects());
-  EXPECT_EQ(counts.size(), 9000u);
-  for (const auto& [m, n] : counts) ASSERT_EQ(n, 1) << m;
 }
 
 TEST_P(S3SinkTest, AConnectionTestChecksTheBucketAndLeavesTheSinksStateAlone) {
@@ -918,4 +372,4 @@ INSTANTIATE_TEST_SUITE_P(Moto, S3SinkTest,
                          });
 
 }  // namespace
-}  // namespace tern::relay
+}  // namespace tern::relay::s3_sink_test
