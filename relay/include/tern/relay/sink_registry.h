@@ -32,7 +32,7 @@ struct SinkContext {
   const Clock* clock = &real_clock();
   // This relay's id (--relay-id; by default "<hostname>-<ingest port>"), for
   // names that must differ between relays writing to one place (s3 keys).
-  std::string relay_id;
+  std::string relay_id{};
   // A connection test (the admin API's POST /sinks/{name}:test): open() and
   // health() check the destination; a sink with durable state of its own
   // (s3) must leave that state alone, a live instance of the same sink may
