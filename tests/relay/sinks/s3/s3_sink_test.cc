@@ -267,9 +267,13 @@ TEST_P(S3SinkTest, AnUnreachableEndpointIsRetriedWithBackoffCountedByCauseAndNot
   auto retries = [&] {
     return metrics_.counter(kRetries, "sink=\"lake\",cause=\"connection\"").value();
   };
+  // The start's multipart cleanup is refused too and counted by the same
+  // cause: wait for the object's own attempts, after its seal.
   ASSERT_TRUE(tern::testing::wait_until([&] {
     clock_.advance(seconds(31));  // past any backoff (capped at 30 s)
-    return retries() >= 3;
+    return counter("tern_relay_s3_objects_sealed_total") == 1 &&
+           metrics_.gauge("tern_relay_s3_sealed_bytes_waiting", "sink=\"lake\"").value() > 0 &&
+           retries() >= 3;
   }));
   EXPECT_EQ(sink->pending(), std::optional<uint64_t>(1)) << "nothing dropped";
   EXPECT_EQ(counter("tern_relay_s3_objects_sealed_total"), 1u);
