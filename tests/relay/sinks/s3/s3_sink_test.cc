@@ -48,10 +48,10 @@ TEST_P(S3SinkTest, EveryEventIsReadBackExactlyOnceAndSealedObjectsAreNearMaxObje
   uint64_t next_first = 100;
   std::size_t i = 0;
   for (const auto& [key, lines] : objs) {  // keys sort by first seq
-    std::smatch m;
-    ASSERT_TRUE(std::regex_match(key, m, kKeyLayout)) << key;
-    EXPECT_EQ(m[1].str(), "05");
-    uint64_t first = std::stoull(m[2].str()), last = std::stoull(m[3].str());
+    std::optional<KeyParts> parts = parse_key(key);
+    ASSERT_TRUE(parts) << key << " does not have the documented layout";
+    EXPECT_EQ(parts->hour, "05");
+    uint64_t first = parts->first, last = parts->last;
     EXPECT_EQ(first, next_first) << key;
     EXPECT_EQ(last - first + 1, lines.size()) << key;
     next_first = last + 1;

@@ -15,8 +15,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <random>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -233,7 +233,35 @@ class S3SinkTest : public ::testing::TestWithParam<Mode> {
   std::map<std::string, std::string> settings_;
 };
 
-inline const std::regex kKeyLayout(
-    R"(events/web/dt=2026-11-26/hour=(\d\d)/relay-a-(\d{20})-(\d{20})\.ndjson\.gz)");
+// The parts of a key of this fixture's layout,
+// events/web/dt=2026-11-26/hour=HH/relay-a-<20 digits>-<20 digits>.ndjson.gz;
+// nullopt for any other key. (Hand-parsed: g++ 12's <regex> does not build
+// with -O1 -Werror, the ASan build's flags.)
+struct KeyParts {
+  std::string hour;
+  uint64_t first = 0;
+  uint64_t last = 0;
+};
+
+inline std::optional<KeyParts> parse_key(const std::string& key) {
+  static const std::string kHead = "events/web/dt=2026-11-26/hour=";
+  static const std::string kName = "/relay-a-";
+  static const std::string kTail = ".ndjson.gz";
+  const std::size_t seqs = kHead.size() + 2 + kName.size();
+  if (key.size() != seqs + 41 + kTail.size() || key.compare(0, kHead.size(), kHead) != 0 ||
+      key.compare(kHead.size() + 2, kName.size(), kName) != 0 ||
+      key.compare(seqs + 41, kTail.size(), kTail) != 0 || key[seqs + 20] != '-') {
+    return std::nullopt;
+  }
+  auto digits = [&](std::size_t at, std::size_t n) {
+    for (std::size_t i = at; i < at + n; ++i) {
+      if (key[i] < '0' || key[i] > '9') return false;
+    }
+    return true;
+  };
+  if (!digits(kHead.size(), 2) || !digits(seqs, 20) || !digits(seqs + 21, 20)) return std::nullopt;
+  return KeyParts{key.substr(kHead.size(), 2), std::stoull(key.substr(seqs, 20)),
+                  std::stoull(key.substr(seqs + 21, 20))};
+}
 
 }  // namespace tern::relay::s3_sink_test
