@@ -18,6 +18,8 @@ using SteadyClock = std::chrono::steady_clock;
 
 constexpr auto kIdlePoll = std::chrono::milliseconds(250);
 constexpr auto kHealthCheckEvery = std::chrono::seconds(1);
+// While a retry backs off, the lag gauges are refreshed this often.
+constexpr auto kLagRefresh = std::chrono::seconds(1);
 // A sink that defers durability settles (flushes) at least every this many
 // batches, so its cursor and the spool's trim keep up under a backlog.
 constexpr std::size_t kMaxUnsettledBatches = 16;
@@ -135,13 +137,17 @@ bool SinkRunner::backoff(int attempt) {
   std::unique_lock<std::mutex> l(mu_);
   for (;;) {
     if (clock_.steady_now() >= wake) break;
-    SteadyClock::duration wait = real_wait(wake);
+    // The lag gauges follow the backlog that grows meanwhile (every second).
+    SteadyClock::duration wait = std::min<SteadyClock::duration>(real_wait(wake), kLagRefresh);
     if (stopping_) {  // the stop deadline is real time
       auto now = SteadyClock::now();
       if (now >= deadline_) break;
       wait = std::min(wait, deadline_ - now);
     }
     cv_.wait_for(l, wait);
+    l.unlock();
+    update_lag();
+    l.lock();
   }
   return !(stopping_ && SteadyClock::now() >= deadline_);
 }

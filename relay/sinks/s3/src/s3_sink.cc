@@ -203,6 +203,16 @@ class S3Sink final : public Sink {
       res.status = broken_;
       return res;
     }
+    // Paused for the bucket (refused, missing, a credential): take nothing
+    // more, so the runner reports it at once (/ready names the sink) and the
+    // events wait in the spool rather than in staging files. A conflict on
+    // one key pauses only that object.
+    for (const auto& [key, why] : paused_) {
+      if (conflicts_.count(key) == 0) {
+        res.status = Status::Unavailable("s3 sink \"" + opt_.name + "\": " + why.message());
+        return res;
+      }
+    }
     const std::size_t limit_objects = 2 * static_cast<std::size_t>(opt_.max_concurrent_uploads);
     const uint64_t limit_bytes = limit_objects * opt_.max_object_bytes;
     if (queue_.size() > limit_objects || waiting_bytes_ > limit_bytes) {

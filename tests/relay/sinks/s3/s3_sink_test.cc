@@ -152,9 +152,13 @@ TEST_P(S3SinkTest, AMissingBucketPausesTheSinkAndItResumesWhenTheBucketIsCreated
 }
 
 TEST_P(S3SinkTest, UploadsFarBehindRefuseNewBatchesWithoutTakingThem) {
+  if (GetParam() == Mode::kSigningEnforced) GTEST_SKIP() << "no server is involved";
+  RefusedPort refused;  // uploads are retried (not paused) and fall behind
+  ASSERT_TRUE(refused.ok());
+  settings_["endpoint"] = refused.url();
   settings_["max_object_bytes"] = "4KiB";
   settings_["max_concurrent_uploads"] = "1";
-  auto sink = make_sink();  // no bucket: nothing is confirmed
+  auto sink = make_sink();
   ASSERT_TRUE(sink);
   uint64_t seq = 1;
   DeliveryResult r;
@@ -172,6 +176,38 @@ TEST_P(S3SinkTest, UploadsFarBehindRefuseNewBatchesWithoutTakingThem) {
   again.add(seq, event(static_cast<int>(seq), at(5, 5)));
   EXPECT_FALSE(sink->deliver(again.records()).status);
   EXPECT_EQ(counter("tern_relay_s3_objects_sealed_total"), sealed);
+}
+
+TEST_P(S3SinkTest, APausedBucketRefusesNewBatchesNamingWhyAndTakesThemOnceItIsBack) {
+  auto sink = make_sink();  // no bucket yet: the first upload pauses the sink
+  ASSERT_TRUE(sink);
+  Batch first = Batch::of(10, at(5, 7));
+  ASSERT_TRUE(sink->deliver(first.records()).status);
+  Batch next;
+  for (uint64_t seq = 11; seq <= 20; ++seq) next.add(seq, event(static_cast<int>(seq), at(5, 8)));
+  DeliveryResult r;
+  ASSERT_TRUE(tern::testing::wait_until([&] {
+    clock_.advance(minutes(6));  // seals the first object by age; its upload finds no bucket
+    r = sink->deliver(next.records());
+    return !r.status;
+  }));
+  EXPECT_EQ(r.status.code(), StatusCode::kUnavailable);
+  EXPECT_NE(r.status.message().find("NoSuchBucket"), std::string::npos) << r.status.to_string();
+  EXPECT_FALSE(sink->health());
+  EXPECT_EQ(sink->pending(), std::optional<uint64_t>(1)) << "nothing dropped";
+
+  create_bucket();
+  ASSERT_TRUE(tern::testing::wait_until([&] {
+    clock_.advance(seconds(31));  // past the paused upload's backoff
+    return sink->deliver(next.records()).status.is_ok();
+  }));
+  ASSERT_TRUE(tern::testing::wait_until([&] {
+    clock_.advance(minutes(6));
+    return !sink->pending().has_value();
+  }));
+  auto counts = message_counts(objects());
+  EXPECT_EQ(counts.size(), 20u) << "the refused batch was taken once the bucket was back";
+  for (const auto& [id, c] : counts) EXPECT_EQ(c, 1) << id;
 }
 
 TEST_P(S3SinkTest, BadSettingsAreRefusedNamingTheSetting) {
@@ -244,20 +280,9 @@ TEST_P(S3SinkTest, AWrongSecretPausesTheSinkWithoutNamingTheSecret) {
 
 TEST_P(S3SinkTest, AnUnreachableEndpointIsRetriedWithBackoffCountedByCauseAndNothingIsDropped) {
   if (GetParam() == Mode::kSigningEnforced) GTEST_SKIP() << "no server is involved";
-  // A loopback port bound and never listened on: connections are refused,
-  // and no other process can take the port while the test runs.
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  settings_["endpoint"] = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  RefusedPort refused;
+  ASSERT_TRUE(refused.ok());
+  settings_["endpoint"] = refused.url();
   auto sink = make_sink();
   ASSERT_TRUE(sink);
   Batch b = Batch::of(10, at(5, 7));

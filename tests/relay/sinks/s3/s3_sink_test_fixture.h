@@ -233,6 +233,34 @@ class S3SinkTest : public ::testing::TestWithParam<Mode> {
   std::map<std::string, std::string> settings_;
 };
 
+// A loopback port bound and never listened on, for the life of the object:
+// connections to it are refused, and no other process can take the port.
+class RefusedPort {
+ public:
+  RefusedPort() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (fd_ >= 0 && ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+      port_ = ntohs(addr.sin_port);
+    }
+  }
+  ~RefusedPort() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  RefusedPort(const RefusedPort&) = delete;
+  RefusedPort& operator=(const RefusedPort&) = delete;
+  bool ok() const { return port_ != 0; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
 // The parts of a key of this fixture's layout,
 // events/web/dt=2026-11-26/hour=HH/relay-a-<20 digits>-<20 digits>.ndjson.gz;
 // nullopt for any other key. (Hand-parsed: g++ 12's <regex> does not build
