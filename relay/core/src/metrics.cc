@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "tern/base/json_text.h"
 #include "tern/relay/log.h"
 
 namespace tern::relay {
@@ -241,6 +242,12 @@ std::string Metrics::render() const {
     }
   }
   return out;
+}
+
+std::string sink_label(std::string_view sink) {
+  std::string l = "sink=";
+  base::append_json_string(l, sink);
+  return l;
 }
 
 }  // namespace tern::relay

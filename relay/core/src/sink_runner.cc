@@ -24,12 +24,6 @@ constexpr auto kLagRefresh = std::chrono::seconds(1);
 // batches, so its cursor and the spool's trim keep up under a backlog.
 constexpr std::size_t kMaxUnsettledBatches = 16;
 
-std::string label(const std::string& sink) {
-  std::string l = "sink=";
-  base::append_json_string(l, sink);  // a JSON string is a valid Prometheus label value here
-  return l;
-}
-
 }  // namespace
 
 SinkRunner::SinkRunner(SinkConfig config, std::unique_ptr<Sink> sink, Spool& spool, uint64_t cursor,
@@ -46,7 +40,7 @@ SinkRunner::SinkRunner(SinkConfig config, std::unique_ptr<Sink> sink, Spool& spo
       router_(std::move(router)),
       health_(StatusCode::kUnavailable, "not opened yet"),
       acked_(cursor) {
-  std::string l = label(config_.name);
+  std::string l = sink_label(config_.name);
   delivered_ = &metrics.counter("tern_relay_sink_delivered_events_total", l,
                                 "Events delivered by each sink");
   batches_ = &metrics.counter("tern_relay_sink_batches_total", l, "Batches delivered by each sink");

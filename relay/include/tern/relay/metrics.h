@@ -75,4 +75,8 @@ class Metrics {
   std::map<std::string, std::unique_ptr<Family>, std::less<>> families_;
 };
 
+// The label body naming one sink, `sink="name"` (the name JSON-escaped: a
+// valid Prometheus label value here), as every per-sink series carries it.
+std::string sink_label(std::string_view sink);
+
 }  // namespace tern::relay

@@ -12,7 +12,6 @@
 #include <ctime>
 
 #include "tern/base/file.h"
-#include "tern/base/json_text.h"
 #include "tern/relay/log.h"
 #include "tern/relay/sink_settings.h"
 
@@ -44,8 +43,7 @@ class FileSink final : public Sink {
  public:
   FileSink(std::string name, Options o, Metrics& metrics, const Clock& clock)
       : name_(std::move(name)), opt_(std::move(o)), clock_(clock) {
-    std::string l = "sink=";
-    base::append_json_string(l, name_);
+    const std::string l = sink_label(name_);
     rotations_ = &metrics.counter("tern_relay_file_sink_rotations_total", l,
                                   "Files finished by the file sink");
     bytes_ = &metrics.counter("tern_relay_file_sink_bytes_total", l,

@@ -44,7 +44,6 @@
 #include "s3_upload.h"
 #include "tern/base/file.h"
 #include "tern/base/iso8601.h"
-#include "tern/base/json_text.h"
 #include "tern/relay/log.h"
 
 namespace tern::relay {
@@ -106,8 +105,7 @@ class S3Sink final : public Sink {
         clock_(clock),
         poll_(&clock == &real_clock() ? kRealClockPoll : kManualClockPoll),
         rng_(std::random_device{}()) {
-    label_ = "sink=";
-    base::append_json_string(label_, opt_.name);
+    label_ = sink_label(opt_.name);
     objects_uploaded_ = &metrics.counter("tern_relay_s3_objects_uploaded_total", label_,
                                          "Objects the store confirmed");
     bytes_uploaded_ = &metrics.counter("tern_relay_s3_bytes_uploaded_total", label_,
