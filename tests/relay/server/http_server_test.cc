@@ -69,6 +69,16 @@ class AutoPipeline : public Pipeline {
     cv_.notify_all();
   }
 
+  // Waits (up to 10 s) until every submission was answered and its callback
+  // destroyed: a callback holds the server's session, which must go while
+  // the server's io_context is still alive.
+  void drain() {
+    std::unique_lock<std::mutex> lock(mu_);
+    held_ = false;
+    cv_.notify_all();
+    cv_.wait_for(lock, std::chrono::seconds(10), [this] { return queue_.empty() && !busy_; });
+  }
+
   std::atomic<std::size_t> events{0};
 
  private:
@@ -79,9 +89,13 @@ class AutoPipeline : public Pipeline {
       if (queue_.empty()) return;
       auto done = std::move(queue_.front());
       queue_.erase(queue_.begin());
+      busy_ = true;
       lock.unlock();
       done(Status());
+      done = nullptr;
       lock.lock();
+      busy_ = false;
+      cv_.notify_all();
     }
   }
   std::mutex mu_;
@@ -89,6 +103,7 @@ class AutoPipeline : public Pipeline {
   std::vector<std::function<void(Status)>> queue_;
   bool held_ = false;
   bool done_ = false;
+  bool busy_ = false;  // answering one, its callback not yet destroyed
   std::thread worker_;
 };
 
@@ -227,6 +242,7 @@ class HttpServerTest : public ::testing::TestWithParam<int> {
   }
   ~HttpServerTest() override {
     if (server) server->stop(std::chrono::steady_clock::now() + 2s);
+    pipeline.drain();  // before the server (and its io_context) is destroyed
   }
 
   void start(TlsConfig tls = {}) {
