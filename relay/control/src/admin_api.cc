@@ -12,6 +12,7 @@
 // queries, cursors, pages, JSON forms) is in admin_http.{h,cc}.
 #include "admin_api.h"
 
+#include "admin_console.h"
 #include "admin_http.h"
 
 #include <algorithm>
@@ -46,6 +47,7 @@ struct AdminApi::Impl {
   Applier* applier;
   Metrics* metrics;
   AdminOptions options;
+  ConsoleServices console;
   Counter* auth_failures;
 
   std::mutex auth_mu;
@@ -249,6 +251,9 @@ struct AdminApi::Impl {
         mutation = false;
         op = [&] { return test_sink(c, s[1].substr(0, s[1].size() - 5)); };
         scope = kScopeWrite;
+      } else if (s.size() == 3 && s[2] == "dead-letters") {
+        allow({"GET"});
+        op = [&] { return dead_letters_response(console.pipeline, s[1], c.query); };
       } else if (s.size() == 2) {
         allow({"GET", "PUT", "PATCH", "DELETE"});
         if (m == "GET") op = [&] { return get_sink(c, s[1]); };
@@ -299,6 +304,16 @@ struct AdminApi::Impl {
       if (s.size() == 1) {
         allow({"GET"});
         op = [&] { return list_audit(c); };
+      }
+    } else if (kind == "tap") {
+      if (s.size() == 1) {
+        allow({"GET"});
+        op = [&] { return tap_response(console.tap, c.query); };
+      }
+    } else if (kind == "overview") {
+      if (s.size() == 1) {
+        allow({"GET"});
+        op = [&] { return overview_response(console.stats); };
       }
     } else if (kind == "relays") {
       if (s.size() == 1) {
@@ -1285,6 +1300,12 @@ void AdminApi::handle(HttpRequest request, RequestScratch&, Respond respond) {
     std::size_t q = target.find('?');
     std::string_view path = target.substr(0, q);
     if (q != std::string_view::npos) call.query = parse_query(target.substr(q + 1));
+    if (request.method == "GET" || request.method == "HEAD") {
+      if (auto file = console_file(path)) {
+        if (call.respond) call.respond(std::move(*file));
+        return;
+      }
+    }
     if (path.substr(0, kPrefix.size()) != kPrefix ||
         (path.size() > kPrefix.size() && path[kPrefix.size()] != '/')) {
       fail(404, "not_found",
@@ -1334,5 +1355,7 @@ HttpResponse AdminApi::server_limit(ServerLimit limit, std::string_view) {
 LimitsConfig AdminApi::limits() const { return impl_->options.limits; }
 
 void AdminApi::notify_committed() { impl_->wake_polls(); }
+
+void AdminApi::set_console(ConsoleServices services) { impl_->console = services; }
 
 }  // namespace tern::relay::control

@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "admin_console.h"
 #include "applier.h"
 #include "control_store.h"
 #include "http_message.h"
@@ -47,6 +48,10 @@ class AdminApi : public HttpHandler {
   // A managed relay's follower calls this after mirroring a snapshot into the
   // store, so local readers and long polls see it.
   void notify_committed();
+
+  // The tap, the overview's history and the pipeline the console reads
+  // (admin_console.h). Call before the listener starts.
+  void set_console(ConsoleServices services);
 
  private:
   struct Impl;

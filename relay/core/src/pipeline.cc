@@ -232,6 +232,31 @@ class PipelineImpl final : public DurablePipeline {
     return last > *cursor ? last - *cursor : 0;
   }
 
+  State state() const override {
+    State st;
+    if (spool_) {
+      st.last_seq = spool_->last_seq();
+      st.spool_bytes = spool_->bytes();
+      st.spool_max_bytes = spool_->max_bytes();
+    }
+    std::lock_guard<std::mutex> g(mu_);
+    for (const auto& [name, r] : runners_) {
+      SinkState s;
+      s.name = name;
+      s.type = r->config().type;
+      s.up = r->healthy(&s.last_error);
+      s.cursor = r->acked();
+      s.lag_events = st.last_seq > s.cursor ? st.last_seq - s.cursor : 0;
+      s.dead_letter_path = r->dead_letter_path();
+      st.sinks.push_back(std::move(s));
+    }
+    return st;
+  }
+
+  std::unique_ptr<SpoolReader> reader(uint64_t after_seq) override {
+    return spool_ ? spool_->reader(after_seq) : nullptr;
+  }
+
   int retry_after_seconds() const override {
     std::lock_guard<std::mutex> g(mu_);
     return config_.spool.retry_after_seconds;

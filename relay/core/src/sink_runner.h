@@ -57,6 +57,7 @@ class SinkRunner {
   uint64_t acked() const { return acked_.load(); }
   const std::string& name() const { return config_.name; }
   const SinkConfig& config() const { return config_; }
+  const std::string& dead_letter_path() const { return dead_letter_path_; }
 
  private:
   // Read and delivered since the cursor last moved: the spool records, the

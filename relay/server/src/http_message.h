@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -34,6 +35,21 @@ struct HttpRequest {
   std::chrono::steady_clock::time_point received_steady;
 };
 
+// A body written as it is produced (Server-Sent Events): the server sends the
+// headers with `Transfer-Encoding: chunked`, then calls next() for each piece
+// until a piece says `end`, and closes the connection after the last chunk.
+// cancel() is called once when the client goes away (its socket closed or a
+// write failed) or the server stops; a pending next() must then answer soon
+// (with end = true). Threads: next() and cancel() from the session's thread;
+// `deliver` exactly once per next(), inline or later from any thread.
+class BodyStream {
+ public:
+  using Deliver = std::function<void(std::string piece, bool end)>;
+  virtual ~BodyStream() = default;
+  virtual void next(Deliver deliver) = 0;
+  virtual void cancel() = 0;
+};
+
 struct HttpResponse {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
@@ -41,6 +57,9 @@ struct HttpResponse {
   std::string content_type = "application/json";
   // Close the connection after writing (e.g. after a limit cut the request short).
   bool close = false;
+  // Set: `body` is ignored and the body is this stream's pieces (see
+  // BodyStream); the connection closes after it.
+  std::shared_ptr<BodyStream> stream;
 
   const std::string* header(std::string_view name) const;  // case-insensitive
 };

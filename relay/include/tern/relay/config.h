@@ -131,6 +131,8 @@ struct LogConfig {
 struct AdminConfig {
   std::string listen;
   std::string token_file;  // the bootstrap token's file (else $TERN_ADMIN_TOKEN, else generated)
+  int max_taps = 4;        // live taps (GET /admin/v1/tap) open at once
+  int tap_max_events_per_second = 100;  // per tap; more matching events are sampled out
 };
 
 // [control]: managed mode, following a control relay's state.

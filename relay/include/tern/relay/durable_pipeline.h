@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "tern/base/status.h"
 #include "tern/relay/clock.h"
@@ -26,6 +27,7 @@
 #include "tern/relay/metrics.h"
 #include "tern/relay/pipeline.h"
 #include "tern/relay/sink_registry.h"
+#include "tern/relay/spool.h"
 
 namespace tern::relay {
 
@@ -50,6 +52,28 @@ class DurablePipeline : public Pipeline {
   // Events committed to the spool that `sink` has not processed yet (0 for
   // an unknown sink): what deleting it now would discard.
   virtual uint64_t undelivered(std::string_view sink) const = 0;
+
+  // What the console's overview shows of the pipeline right now.
+  struct SinkState {
+    std::string name;
+    std::string type;
+    bool up = false;
+    std::string last_error;  // why it is not up (empty when up)
+    uint64_t cursor = 0;     // the last sequence number it acknowledged
+    uint64_t lag_events = 0;
+    std::string dead_letter_path;
+  };
+  struct State {
+    uint64_t last_seq = 0;  // the spool's last committed sequence number
+    uint64_t spool_bytes = 0;
+    uint64_t spool_max_bytes = 0;
+    std::vector<SinkState> sinks;  // by name
+  };
+  virtual State state() const = 0;
+
+  // A reader of the spool returning records with seq > after_seq, for the
+  // tap (tap.h). Must not outlive the pipeline; stop() ends its reads.
+  virtual std::unique_ptr<SpoolReader> reader(uint64_t after_seq) = 0;
 };
 
 // Opens (or creates) the spool under config.spool.dir (default
