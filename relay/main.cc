@@ -51,6 +51,8 @@
 #include "tern/relay/log.h"
 #include "tern/relay/metrics.h"
 #include "tern/relay/sink_registry.h"
+#include "tern/relay/stats_history.h"
+#include "tern/relay/tap.h"
 
 namespace {
 
@@ -446,6 +448,9 @@ int run(const Flags& flags) {
   std::unique_ptr<control::RelayApplier> applier;
   std::unique_ptr<control::AdminApi> admin_api;
   std::unique_ptr<HttpServer> admin_server;
+  // The console's live tap and short history (admin listener only).
+  std::unique_ptr<TapHub> tap;
+  std::unique_ptr<StatsHistory> stats;
   std::unique_ptr<control::FleetFollower> follower;
   std::string generated_admin_token;
   auto fail_start = [&](const char* what, const Status& st) {
@@ -485,6 +490,17 @@ int run(const Flags& flags) {
     admin_api = std::make_unique<control::AdminApi>(control_boot.store.get(), applier.get(),
                                                     &metrics, admin_options);
     admin_api->set_bootstrap_token(token);
+    TapOptions tap_options;
+    tap_options.max_taps = config->admin.max_taps;
+    tap_options.max_events_per_second = config->admin.tap_max_events_per_second;
+    DurablePipeline* p = pipeline.value().get();
+    tap = std::make_unique<TapHub>(
+        tap_options, metrics, [p](uint64_t after) { return p->reader(after); },
+        [p] { return p->state().last_seq; });
+    handler->set_tap(tap.get());
+    stats = std::make_unique<StatsHistory>(metrics, *p);
+    stats->start();
+    admin_api->set_console({tap.get(), stats.get(), p});
     HttpServerOptions admin_listener;
     admin_listener.listen = config->admin.listen;
     admin_listener.threads = 2;
@@ -568,8 +584,10 @@ int run(const Flags& flags) {
   if (follower) follower->stop();
   // Long polls waiting on the admin listener are cut after a second: the
   // relays behind them reconnect to whichever control relay comes next.
+  if (tap) tap->close();  // ends the taps' streams, so their connections close now
   if (admin_server) admin_server->stop(std::chrono::steady_clock::now() + std::chrono::seconds(1));
   server.value()->stop(deadline);
+  if (stats) stats->stop();
   Status st = pipeline.value()->stop(deadline);
   if (!st) {
     log::warn("pipeline stopped before every sink caught up; the rest stays in the spool",
@@ -579,6 +597,9 @@ int run(const Flags& flags) {
   follower.reset();
   admin_api.reset();
   admin_server.reset();
+  handler->set_tap(nullptr);
+  tap.reset();
+  stats.reset();
   pipeline.value().reset();
   server.value().reset();
   applier.reset();

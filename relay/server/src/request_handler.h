@@ -37,6 +37,7 @@
 // from a pipeline thread (the session must post it to its own strand).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -58,6 +59,7 @@
 #include "tern/relay/config.h"
 #include "tern/relay/metrics.h"
 #include "tern/relay/pipeline.h"
+#include "tern/relay/tap.h"
 
 namespace tern::relay {
 
@@ -150,6 +152,10 @@ class RequestHandler : public HttpHandler {
 
   Metrics& metrics() { return *metrics_; }
 
+  // Where rejected events are offered to the live tap (tap.h); null: nowhere.
+  // The tap must outlive the handler's requests, or be unset first.
+  void set_tap(TapHub* tap) { tap_.store(tap, std::memory_order_release); }
+
  private:
   // The ingest endpoints, in phases (ingest.cc). Each phase returns the
   // answer when it ends the request, nothing when the request goes on.
@@ -178,6 +184,7 @@ class RequestHandler : public HttpHandler {
   std::shared_ptr<const IngestConfig> config_;
   Pipeline* pipeline_;
   Metrics* metrics_;
+  std::atomic<TapHub*> tap_{nullptr};
 
   std::mutex admission_mu_;  // guards the two maps (not the objects in them)
   std::unordered_map<std::string, std::unique_ptr<DedupWindow>> dedup_;
