@@ -67,5 +67,28 @@ install_python_packages() {
   echo "install-deps: Python packages done"
 }
 
+# The console's browser test (tests/console) drives Debian's chromium through
+# chromedriver. Best effort: where they cannot be installed (no such package
+# for this architecture, no network) the test reports SKIPPED instead.
+install_browser() {
+  local want=() p
+  for p in chromium chromium-driver; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+      want+=("$p")
+    fi
+  done
+  if ((${#want[@]} == 0)); then
+    return
+  fi
+  echo "install-deps: installing ${want[*]} (for the console's browser test; optional)"
+  local sudo=""
+  if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+  if ! DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    "${want[@]}" >/dev/null 2>&1; then
+    echo "install-deps: could not install ${want[*]}: the console's browser test will be SKIPPED"
+  fi
+}
+
 install_debian_packages
+install_browser
 install_python_packages
