@@ -34,7 +34,7 @@ export function mount(root) {
   const pause = h('button', {type: 'button', class: 'secondary', testid: 'pause'}, 'Pause');
   const clearButton = h('button', {type: 'button', class: 'secondary', testid: 'clear'}, 'Clear');
   const status = h('span', {class: 'status', testid: 'tap-status', role: 'status'}, 'connecting…');
-  const count = h('span', {class: 'muted', testid: 'tap-count'}, '0 events');
+  const count = h('span', {class: 'muted', testid: 'tap-count'}, '0 shown, 0 received');
   const notices = h('ul', {class: 'notices', testid: 'tap-notices', 'aria-live': 'polite'});
   const list = h('ol', {class: 'events', testid: 'event-list'});
   const detail = h('section', {class: 'detail card', testid: 'event-detail'},
@@ -56,19 +56,26 @@ export function mount(root) {
     controller: null, attempt: 0, retryTimer: 0,
     flushTimer: setInterval(flush, FLUSH_MS),
   };
+  // New filters start a new tap and a new list (what is shown always
+  // matches the filters above it).
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
+    clearList();
     connect();
   });
   pause.addEventListener('click', togglePause);
-  clearButton.addEventListener('click', () => {
-    for (const r of state.rows) r.el.remove();
-    state.rows = [];
-    state.pending = [];
-    state.received = 0;
-    showCount();
-  });
+  clearButton.addEventListener('click', clearList);
   connect();
+}
+
+function clearList() {
+  const s = state;
+  clear(s.list);
+  s.rows = [];
+  s.pending = [];
+  s.received = 0;
+  s.selected = null;
+  showCount();
 }
 
 export function unmount() {
@@ -273,7 +280,7 @@ function select(row) {
   s.selected = row;
   row.el.classList.add('selected');
   const m = row.message;
-  clear(s.detail).append(
+  clear(s.detail).append(...[
     h('div', {class: 'detail-head'},
       h('h2', {}, m.rejected ? 'Rejected event' : (eventName(m.event) || m.type || 'Event')),
       h('button', {type: 'button', class: 'secondary', testid: 'detail-close',
@@ -283,6 +290,22 @@ function select(row) {
           clear(s.detail).append(h('p', {class: 'muted'}, 'Click an event to see its whole JSON.'));
         }}, 'Close')),
     m.rejected ? h('p', {class: 'error'}, m.message || m.reason) : null,
+    relaySummary(m),
     h('p', {class: 'legend'}, h('span', {class: 'added'}, 'marked'), ' fields were added or changed by the relay.'),
-    jsonView(m, relayMarks(m)));
+    jsonView(m, relayMarks(m))].filter(Boolean));
+}
+
+// What the relay added, at the top, before the whole JSON.
+function relaySummary(m) {
+  const e = m.event;
+  if (m.rejected || !e || typeof e !== 'object') return null;
+  const rows = [
+    ['received', e.receivedAt],
+    ['timestamp', 'originalTimestamp' in e ? `${e.timestamp} (device said ${e.originalTimestamp})` : e.timestamp],
+    ['client ip', e.context && e.context.ip],
+    ['source', m.source],
+    ['spool seq', m.seq],
+  ].filter(([, v]) => v !== undefined && v !== null && v !== '');
+  return h('dl', {class: 'facts relay-facts', testid: 'relay-fields'},
+    rows.map(([k, v]) => [h('dt', {}, k), h('dd', {}, String(v))]));
 }

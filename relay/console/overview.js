@@ -67,11 +67,16 @@ function bytes(n) {
 
 // A sparkline of one or two series sharing a scale (oldest left, newest
 // right). data-points carries the main series' points, for tests.
-function chart(testid, series, label) {
+// The x axis spans the seconds recorded so far (at least a minute, at most
+// the relay's window), newest at the right edge.
+function chart(testid, series, label, slots) {
   const max = Math.max(1, ...series.flatMap((x) => x.values));
-  const n = Math.max(2, ...series.map((x) => x.values.length));
+  const n = Math.max(60, Math.min(slots, Math.max(...series.map((x) => x.values.length))));
   const pts = (values) => values
-    .map((v, i) => `${((i / (n - 1)) * W).toFixed(1)},${(H - 2 - (v / max) * (H - 4)).toFixed(1)}`)
+    .map((v, i) => {
+      const x = ((n - values.length + i) / (n - 1)) * W;
+      return `${x.toFixed(1)},${(H - 2 - (v / max) * (H - 4)).toFixed(1)}`;
+    })
     .join(' ');
   const el = svg('svg', {
     viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: 'none', class: 'chart', role: 'img',
@@ -84,10 +89,13 @@ function chart(testid, series, label) {
   }
   el.dataset.points = series[0] ? pts(series[0].values) : '';
   el.dataset.max = String(max);
-  return el;
+  return h('figure', {class: 'chart-box'}, el,
+    h('figcaption', {class: 'axis-labels'},
+      h('span', {}, n >= 120 ? `−${Math.round(n / 60)} min` : `−${n} s`), h('span', {}, `peak ${rate(max)}`), h('span', {}, 'now')));
 }
 
 function render(s, o) {
+  const slots = Math.round((o.window_seconds || 900) / (o.interval_seconds || 1));
   const sources = (o.sources || []).map((src) => {
     const reasons = Object.entries(src.rejected_by_reason || {});
     return h('article', {class: 'card source-card', testid: 'overview-source', dataset: {source: src.id}},
@@ -97,7 +105,7 @@ function render(s, o) {
       chart('chart-source-' + (src.id || 'none'), [
         {values: src.accepted_per_second || [], cls: 'accepted'},
         {values: src.rejected_per_second || [], cls: 'rejected'},
-      ], `events per second of ${src.id}`),
+      ], `events per second of ${src.id}`, slots),
       h('p', {class: 'muted'},
         h('span', {testid: 'source-accepted-total'}, `${src.accepted_total ?? 0} accepted`), ' · ',
         `${src.rejected_total ?? 0} rejected since start`),
@@ -115,7 +123,7 @@ function render(s, o) {
     h('h3', {}, k.name, ' ', h('span', {class: 'muted'}, k.type)),
     h('span', {class: k.up ? 'badge up' : 'badge down', testid: 'sink-up'}, k.up ? 'up' : 'down')),
   chart('chart-sink-' + k.name, [{values: k.delivered_per_second || [], cls: 'delivered'}],
-    `events delivered per second to ${k.name}`),
+    `events delivered per second to ${k.name}`, slots),
   h('dl', {class: 'facts'},
     h('dt', {}, 'delivered/s'), h('dd', {}, rate(recent(k.delivered_per_second))),
     h('dt', {}, 'lag'), h('dd', {testid: 'sink-lag'}, `${k.lag_events ?? 0} events, ${k.lag_seconds ?? 0} s`),
@@ -129,7 +137,7 @@ function render(s, o) {
       h('span', {class: 'muted'}, `${bytes(sp.bytes || 0)} of ${bytes(sp.max_bytes || 0)}`)),
     h('meter', {min: 0, max: sp.max_bytes || 1, value: sp.bytes || 0, high: (sp.max_bytes || 1) * 0.8,
       testid: 'spool-meter'}),
-    chart('chart-spool', [{values: sp.bytes_per_second || [], cls: 'spool'}], 'spool depth'),
+    chart('chart-spool', [{values: sp.bytes_per_second || [], cls: 'spool'}], 'spool depth', slots),
     h('p', {class: 'muted'}, `last sequence number ${sp.last_seq ?? 0}`));
 
   clear(s.body).append(
