@@ -171,13 +171,13 @@ class ConsoleTest:
         el.clear()
         el.send_keys(text)
 
-    def send_events(self, key, count, db):
+    def send_events(self, key, count, db, rate=0):
         t0 = time.monotonic()
         out = subprocess.run(
             [self.args.send, "--endpoint", self.relay.ingest, "--write-key", key,
              "--db", os.path.join(self.workdir, db), "--count", str(count), "--immediate",
-             "--timeout-ms", "10000"],
-            capture_output=True, text=True, timeout=30)
+             "--timeout-ms", "10000", "--rate", str(rate)],
+            capture_output=True, text=True, timeout=60)
         assert out.returncode == 0, f"tern-send failed: {out.stdout}{out.stderr}"
         return t0, time.monotonic()
 
@@ -341,6 +341,10 @@ class ConsoleTest:
                 "source-accepted-total",
                 self.css('[data-testid="overview-source"][data-source="web-console"]')).text != total_before
         self.wait("the chart to change after more events", moved, timeout=8)
+        if self.args.docs_img:
+            # For the README: twenty seconds of steady traffic draw a fuller chart.
+            self.send_events(self.key, 400, "sdk-docs.db", rate=20)
+            time.sleep(2.5)  # two polls of the overview
         self.shot("overview")
         self.docs_shot("console-overview")
 
