@@ -293,6 +293,8 @@ function select(row) {
     relaySummary(m),
     h('p', {class: 'legend'}, h('span', {class: 'added'}, 'marked'), ' fields were added or changed by the relay.'),
     jsonView(m, relayMarks(m))].filter(Boolean));
+  // On a phone the detail is below the list: bring it into view.
+  if (window.matchMedia('(max-width: 760px)').matches) s.detail.scrollIntoView({block: 'start'});
 }
 
 // What the relay added, at the top, before the whole JSON.
