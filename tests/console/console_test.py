@@ -398,7 +398,10 @@ class ConsoleTest:
     def see_dead_letters(self):
         self.step("dead letters")
         self.go("#dead-letters")
-        self.wait("a card per sink", lambda: self.qa("dead-letter-sink"))
+        cards = self.wait("a card per sink", lambda: self.qa("dead-letter-sink"))
+        assert [c.get_attribute("data-sink") for c in cards] == ["file"]
+        # Nothing was dead-lettered in this run: each sink says so.
+        self.wait("the file sink's (empty) dead letters", lambda: self.qa("dead-letters-none", cards[0]))
         self.shot("dead-letters")
 
     def use_a_phone_width(self):
