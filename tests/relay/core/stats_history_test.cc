@@ -6,8 +6,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include <future>
+#include <map>
+
 #include "fake_durable_pipeline.h"
 #include "manual_clock.h"
+#include "scripted_sink.h"
+#include "temp_dir.h"
 #include "wait_until.h"
 
 namespace tern::relay {
@@ -309,6 +314,71 @@ TEST_F(StatsHistoryTest, AStartedHistorySamplesEverySecondAndStopsPromptly) {
   real.stop();
   EXPECT_LT(std::chrono::steady_clock::now() - began, 500ms);
   real.stop();  // idempotent
+}
+
+// The same history over a real pipeline: the counters it reads are the ones
+// the sink runners keep.
+TEST(StatsHistoryWithAPipelineTest, ShowsWhatTheSinksDeliveredAndDeadLettered) {
+  tern::testing::TempDir dir;
+  Metrics metrics;
+  SinkRegistry registry;
+  auto scripts = std::make_shared<std::map<std::string, std::shared_ptr<testing::Script>>>();
+  testing::register_scripted(registry, scripts);
+  (*scripts)["a"] = std::make_shared<testing::Script>();
+  (*scripts)["a"]->reject_marker = "poison";
+  RelayConfig c;
+  c.data_dir = dir.path();
+  c.spool.commit_window = 1ms;
+  SourceConfig web;
+  web.id = "web";
+  web.write_keys = {"k"};
+  c.sources = {web};
+  SinkConfig a;
+  a.name = "a";
+  a.type = "scripted";
+  a.batch_linger = 1ms;
+  c.sinks = {a};
+  RouteConfig all;
+  all.sinks = {"a"};
+  c.routes = {all};
+  auto made = make_pipeline(c, metrics, registry);
+  ASSERT_TRUE(made.is_ok()) << made.status().to_string();
+  auto& pipeline = *made.value();
+  StatsHistory history(metrics, pipeline);
+
+  Submission sub;
+  sub.events = SpoolBatch("web");
+  sub.events.add("track", R"({"type":"track","messageId":"m1"})");
+  sub.events.add("track", R"({"type":"track","messageId":"poison-2"})");
+  sub.events.add("track", R"({"type":"track","messageId":"m3"})");
+  std::promise<Status> done;
+  pipeline.submit(std::move(sub), [&](Status st) { done.set_value(st); });
+  ASSERT_TRUE(done.get_future().get().is_ok());
+  ASSERT_TRUE(tern::testing::wait_until([&] {
+    return metrics.counter("tern_relay_sink_delivered_events_total", sink_label("a")).value() ==
+               2 &&
+           metrics.counter("tern_relay_sink_dead_lettered_events_total", sink_label("a")).value() ==
+               1 &&
+           pipeline.state().sinks.at(0).lag_events == 0;
+  }));
+  history.sample_now();
+
+  json o = json::parse(history.overview_json());
+  ASSERT_EQ(o["sources"].size(), 1u) << o.dump();
+  EXPECT_EQ(o["sources"][0]["id"], "web");
+  EXPECT_EQ(o["sources"][0]["configured"], true);
+  ASSERT_EQ(o["sinks"].size(), 1u) << o.dump();
+  const json& sink = o["sinks"][0];
+  EXPECT_EQ(sink["name"], "a");
+  EXPECT_EQ(sink["type"], "scripted");
+  EXPECT_EQ(sink["up"], true);
+  EXPECT_EQ(sink["delivered_per_second"].get<Seconds>(), (Seconds{2}));
+  EXPECT_EQ(sink["dead_lettered_per_second"].get<Seconds>(), (Seconds{1}));
+  EXPECT_EQ(sink["dead_lettered_total"], 1);
+  EXPECT_EQ(sink["lag_events"], 0);
+  EXPECT_EQ(o["spool"]["last_seq"], 3);
+  EXPECT_GT(o["spool"]["bytes"].get<uint64_t>(), 0u);
+  ASSERT_TRUE(pipeline.stop(std::chrono::steady_clock::now() + 5s).is_ok());
 }
 
 }  // namespace
