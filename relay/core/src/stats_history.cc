@@ -225,7 +225,7 @@ void StatsHistory::Impl::sample() {
       series.rejected.assign(window, 0);
     }
     auto t = src.find(it->first);
-    const SourceTally none;
+    const SourceTally none{};
     const SourceTally& tally = t == src.end() ? none : t->second;
     series.accepted[head] = tally.accepted;
     series.rejected[head] = tally.rejected;
@@ -246,7 +246,7 @@ void StatsHistory::Impl::sample() {
       series.dead_lettered.assign(window, 0);
     }
     auto t = snk.find(it->first);
-    const SinkTally none;
+    const SinkTally none{};
     const SinkTally& tally = t == snk.end() ? none : t->second;
     series.delivered[head] = tally.delivered;
     series.dead_lettered[head] = tally.dead;
