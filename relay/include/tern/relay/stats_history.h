@@ -54,7 +54,8 @@ namespace tern::relay {
 
 class StatsHistory {
  public:
-  // `metrics` and `pipeline` must outlive the history (or its stop()).
+  // `metrics` and `pipeline` must outlive the history (or its stop() and
+  // the last overview_json(), which reads the pipeline's state as it is).
   StatsHistory(Metrics& metrics, const DurablePipeline& pipeline,
                std::chrono::seconds window = std::chrono::seconds(900));
   // As above, reading the time of each sample, of lag and of "now" from
