@@ -44,16 +44,18 @@ struct Tail {
 // newline (a write under way, or torn by a crash) counts as a line.
 Tail read_tail(int fd, uint64_t size, std::size_t limit, std::string* error) {
   Tail tail;
-  std::string buf;  // the file's bytes [pos, size)
+  // buf[start, buf.size()) holds the file's bytes [pos, size), filled from
+  // the back one chunk at a time.
+  std::string buf(static_cast<std::size_t>(std::min<uint64_t>(size, kMaxScanBytes)), '\0');
+  std::size_t start = buf.size();
   uint64_t pos = size;
-  std::size_t newlines = 0;  // in buf, but for the file's final one
-  while (pos > 0 && newlines < limit && buf.size() < kMaxScanBytes) {
-    const auto n = static_cast<std::size_t>(
-        std::min<uint64_t>({pos, kChunkBytes, kMaxScanBytes - buf.size()}));
-    std::string chunk(n, '\0');
+  std::size_t newlines = 0;  // in what was read, but for the file's final one
+  while (pos > 0 && newlines < limit && start > 0) {
+    const auto n = static_cast<std::size_t>(std::min<uint64_t>({pos, kChunkBytes, start}));
+    char* at = buf.data() + start - n;
     std::size_t got = 0;
     while (got < n) {
-      ssize_t r = ::pread(fd, chunk.data() + got, n - got, static_cast<off_t>(pos - n + got));
+      ssize_t r = ::pread(fd, at + got, n - got, static_cast<off_t>(pos - n + got));
       if (r < 0 && errno == EINTR) continue;
       if (r <= 0) {
         *error = r < 0 ? std::strerror(errno) : "the file shrank while it was read";
@@ -61,12 +63,12 @@ Tail read_tail(int fd, uint64_t size, std::size_t limit, std::string* error) {
       }
       got += static_cast<std::size_t>(r);
     }
-    newlines += static_cast<std::size_t>(std::count(chunk.begin(), chunk.end(), '\n'));
-    if (pos == size && chunk.back() == '\n') --newlines;
+    newlines += static_cast<std::size_t>(std::count(at, at + n, '\n'));
+    if (pos == size && at[n - 1] == '\n') --newlines;
     pos -= n;
-    buf.insert(0, chunk);
+    start -= n;
   }
-  std::string_view view(buf);
+  std::string_view view = std::string_view(buf).substr(start);
   if (!view.empty() && view.back() == '\n') view.remove_suffix(1);
   // Lines from the newest; the first one read is whole only at the file's
   // start. Blank lines are not dead letters.
