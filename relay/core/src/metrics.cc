@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 
 #include "tern/base/json_text.h"
@@ -244,10 +245,146 @@ std::string Metrics::render() const {
   return out;
 }
 
+std::vector<Metrics::SeriesValue> Metrics::values(std::string_view name) const {
+  std::vector<SeriesValue> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = families_.find(name);
+  if (it == families_.end()) return out;
+  const Family& f = *it->second;
+  if (f.kind == Kind::kCounter) {
+    out.reserve(f.counters.size());
+    for (const auto& [labels, c] : f.counters) {
+      const uint64_t v = c->value();
+      out.push_back(
+          {labels, v > static_cast<uint64_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(v)});
+    }
+  } else if (f.kind == Kind::kGauge) {
+    out.reserve(f.gauges.size());
+    for (const auto& [labels, g] : f.gauges) out.push_back({labels, g->value()});
+  }
+  return out;
+}
+
 std::string sink_label(std::string_view sink) {
   std::string l = "sink=";
   base::append_json_string(l, sink);
   return l;
+}
+
+namespace {
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+void append_utf8(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+// Reads the quoted value starting at labels[*i] (the opening quote) into
+// `out`, leaving *i past the closing quote. False when malformed.
+bool read_label_value(std::string_view labels, std::size_t* i, std::string* out) {
+  std::size_t p = *i;
+  if (p >= labels.size() || labels[p] != '"') return false;
+  ++p;
+  while (p < labels.size()) {
+    char c = labels[p++];
+    if (c == '"') {
+      *i = p;
+      return true;
+    }
+    if (c != '\\') {
+      *out += c;
+      continue;
+    }
+    if (p >= labels.size()) return false;
+    char e = labels[p++];
+    switch (e) {
+      case 'n':
+        *out += '\n';
+        break;
+      case 't':
+        *out += '\t';
+        break;
+      case 'r':
+        *out += '\r';
+        break;
+      case 'b':
+        *out += '\b';
+        break;
+      case 'f':
+        *out += '\f';
+        break;
+      case 'u': {
+        auto read4 = [&](uint32_t* v) {
+          if (p + 4 > labels.size()) return false;
+          *v = 0;
+          for (int k = 0; k < 4; ++k) {
+            int d = hex_digit(labels[p + static_cast<std::size_t>(k)]);
+            if (d < 0) return false;
+            *v = (*v << 4) | static_cast<uint32_t>(d);
+          }
+          p += 4;
+          return true;
+        };
+        uint32_t cp = 0;
+        if (!read4(&cp)) return false;
+        if (cp >= 0xD800 && cp < 0xDC00 && p + 1 < labels.size() && labels[p] == '\\' &&
+            labels[p + 1] == 'u') {
+          p += 2;
+          uint32_t low = 0;
+          if (!read4(&low)) return false;
+          if (low >= 0xDC00 && low < 0xE000) {
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+          } else {
+            append_utf8(*out, cp);
+            cp = low;
+          }
+        }
+        append_utf8(*out, cp);
+        break;
+      }
+      default:  // \" \\ \/ and anything else: the character itself
+        *out += e;
+        break;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+std::optional<std::string> label_value(std::string_view labels, std::string_view name) {
+  std::size_t i = 0;
+  while (i < labels.size()) {
+    std::size_t eq = labels.find('=', i);
+    if (eq == std::string_view::npos) return std::nullopt;
+    std::string_view key = labels.substr(i, eq - i);
+    while (!key.empty() && key.front() == ' ') key.remove_prefix(1);
+    i = eq + 1;
+    std::string value;
+    if (!read_label_value(labels, &i, &value)) return std::nullopt;
+    if (key == name) return value;
+    while (i < labels.size() && (labels[i] == ',' || labels[i] == ' ')) ++i;
+  }
+  return std::nullopt;
 }
 
 }  // namespace tern::relay

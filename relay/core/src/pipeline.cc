@@ -250,6 +250,7 @@ class PipelineImpl final : public DurablePipeline {
       s.dead_letter_path = r->dead_letter_path();
       st.sinks.push_back(std::move(s));
     }
+    for (const auto& source : config_.sources) st.sources.push_back(source.id);
     return st;
   }
 

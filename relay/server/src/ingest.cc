@@ -495,7 +495,7 @@ void RequestHandler::validate_events(IngestCall& call) {
   for (const auto& [reason, n] : tally) {
     if (reason == "json_depth") count_limit("json_depth", n);
     if (reason == "too_large") count_limit("event_size", n);
-    count_rejected(reason, n);
+    count_rejected(call.source().id, reason, n);
   }
 }
 
@@ -593,8 +593,9 @@ void RequestHandler::answer(IngestCall& call, const Respond& respond) {
       metrics_->counter("tern_relay_events_accepted_total", "source=\"" + source.id + "\"",
                         "Events accepted and stored, by source");
   DedupWindow& dedup = *call.dedup;
+  std::string source_id = source.id;
   pipeline_->submit(std::move(call.submission), [this, respond, ok_body = std::move(ok_body),
-                                                 ack_name, submitted, &dedup,
+                                                 ack_name, submitted, &dedup, source_id,
                                                  new_ids = std::move(call.new_ids),
                                                  new_id_ends = std::move(call.new_id_ends),
                                                  &accepted_counter](Status status) mutable {
@@ -613,7 +614,8 @@ void RequestHandler::answer(IngestCall& call, const Respond& respond) {
     for (std::size_t k = 0, begin = 0; k < new_id_ends.size(); begin = new_id_ends[k++]) {
       dedup.forget(std::string_view(new_ids).substr(begin, new_id_ends[k] - begin));
     }
-    count_rejected(status.code() == StatusCode::kUnavailable ? "spool_full"
+    count_rejected(source_id,
+                   status.code() == StatusCode::kUnavailable ? "spool_full"
                    : status.code() == StatusCode::kCancelled ? "shutting_down"
                                                              : "storage_error",
                    submitted);

@@ -121,10 +121,19 @@ void RequestHandler::count_limit(std::string_view limit, uint64_t n) {
       .inc(n);
 }
 
-void RequestHandler::count_rejected(std::string_view reason, uint64_t n) {
+void RequestHandler::count_rejected(std::string_view source, std::string_view reason, uint64_t n) {
   metrics_
       ->counter("tern_relay_events_rejected_total", "reason=\"" + std::string(reason) + "\"",
                 "Events refused, by reason")
+      .inc(n);
+  std::string labels = "source=";
+  append_json_string(&labels, source);
+  labels += ",reason=\"";
+  labels += reason;
+  labels += '"';
+  metrics_
+      ->counter("tern_relay_source_events_rejected_total", labels,
+                "Events refused, by source and reason (source \"\" before it is known)")
       .inc(n);
 }
 

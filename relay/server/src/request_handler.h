@@ -178,7 +178,9 @@ class RequestHandler : public HttpHandler {
   DedupWindow& dedup_for(const std::string& source_id);
   TokenBucket& bucket_for(const std::string& write_key);
   void count_limit(std::string_view limit, uint64_t n = 1);
-  void count_rejected(std::string_view reason, uint64_t n = 1);
+  // Counts under the reason and, per source, under (source, reason); a
+  // rejection before the source is known counts under source "".
+  void count_rejected(std::string_view source, std::string_view reason, uint64_t n = 1);
 
   mutable std::mutex config_mu_;
   std::shared_ptr<const IngestConfig> config_;

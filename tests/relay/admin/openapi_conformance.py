@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import urllib.parse
 
 from openapi_core import OpenAPI
@@ -236,6 +237,32 @@ def exercise(c, work_dir):
     if result.get("ok") is not True:
         raise Failure(f"testSink: a file sink in a writable dir failed: {result}")
     c.call("testSink", "POST", A + "/sinks/nope:test", 404)
+
+    # The console's overview, and a sink's dead letters (a line as the sink
+    # runner writes it, and one that is not JSON).
+    for _ in range(50):  # the history samples once a second: wait for its configured sources
+        _, _, overview = c.call("getOverview", "GET", A + "/overview", 200)
+        if overview["sources"] and overview["spool"]["bytes_per_second"]:
+            break
+        time.sleep(0.1)
+    else:
+        raise Failure(f"getOverview: no source after 5 s: {overview}")
+    c.call("getOverview", "GET", A + "/overview", 200, token=read["token"])
+    c.call("getOverview", "GET", A + "/overview", 401, token=None)
+    _, _, dead = c.call("listDeadLetters", "GET", A + "/sinks/archive/dead-letters", 200)
+    if dead["items"] != []:
+        raise Failure(f"listDeadLetters: a sink that dead-lettered nothing lists {dead}")
+    os.makedirs(os.path.dirname(dead["path"]), exist_ok=True)
+    with open(dead["path"], "a") as f:
+        f.write('{"sink":"archive","reason":"rejected","seq":1,"source":"web",'
+                '"event":{"type":"track","event":"E"}}\nnot json\n')
+    _, _, dead = c.call("listDeadLetters", "GET", A + "/sinks/archive/dead-letters", 200,
+                        query={"limit": "10"})
+    if [i.get("raw", i.get("reason")) for i in dead["items"]] != ["not json", "rejected"]:
+        raise Failure(f"listDeadLetters: expected the two lines newest first, got {dead}")
+    c.call("listDeadLetters", "GET", A + "/sinks/nope/dead-letters", 404)
+    c.call("listDeadLetters", "GET", A + "/sinks/archive/dead-letters", 422,
+           query={"limit": "1001"})
 
     # Routes.
     _, h, route = c.call("createRoute", "POST", A + "/routes", 201,

@@ -74,5 +74,45 @@ TEST(MetricsTest, HelpTextIsEscaped) {
   EXPECT_TRUE(contains(m.render(), "# HELP c line one\\nback\\\\slash\n"));
 }
 
+TEST(MetricsTest, ValuesReadEachSeriesOfACounterOrGaugeFamilyByLabels) {
+  Metrics m;
+  m.counter("tern_dropped_total", "reason=\"too_large\"").inc(3);
+  m.counter("tern_dropped_total", "reason=\"bad_json\"").inc();
+  m.gauge("tern_spool_bytes").set(-7);
+  auto dropped = m.values("tern_dropped_total");
+  ASSERT_EQ(dropped.size(), 2u);
+  EXPECT_EQ(dropped[0].labels, "reason=\"bad_json\"");
+  EXPECT_EQ(dropped[0].value, 1);
+  EXPECT_EQ(dropped[1].labels, "reason=\"too_large\"");
+  EXPECT_EQ(dropped[1].value, 3);
+  auto bytes = m.values("tern_spool_bytes");
+  ASSERT_EQ(bytes.size(), 1u);
+  EXPECT_EQ(bytes[0].labels, "");
+  EXPECT_EQ(bytes[0].value, -7);
+  // A later increment shows in the next read.
+  m.counter("tern_dropped_total", "reason=\"bad_json\"").inc(4);
+  EXPECT_EQ(m.values("tern_dropped_total")[0].value, 5);
+}
+
+TEST(MetricsTest, ValuesOfAnUnknownFamilyOrAHistogramAreEmpty) {
+  Metrics m;
+  m.histogram("tern_latency_seconds").observe(0.1);
+  EXPECT_TRUE(m.values("tern_latency_seconds").empty());
+  EXPECT_TRUE(m.values("tern_nothing_total").empty());
+}
+
+TEST(MetricsTest, LabelValueFindsALabelAndUndoesItsEscapes) {
+  EXPECT_EQ(label_value("source=\"web\",reason=\"too_large\"", "source"), "web");
+  EXPECT_EQ(label_value("source=\"web\",reason=\"too_large\"", "reason"), "too_large");
+  EXPECT_EQ(label_value("source=\"\",reason=\"x\"", "source"), "");
+  EXPECT_EQ(label_value("reason=\"x\"", "source"), std::nullopt);
+  EXPECT_EQ(label_value("source=\"unterminated", "source"), std::nullopt);
+  // What sink_label() writes reads back as the name it was given.
+  const std::string odd = "a \"quoted\" \\ name\n\x01";
+  EXPECT_EQ(label_value(sink_label(odd) + ",cause=\"x\"", "sink"), odd);
+  EXPECT_EQ(label_value("sink=\"caf\\u00e9 \\ud83d\\ude00\"", "sink"),
+            "caf\xc3\xa9 \xf0\x9f\x98\x80");
+}
+
 }  // namespace
 }  // namespace tern::relay

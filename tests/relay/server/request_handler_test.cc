@@ -617,6 +617,25 @@ TEST_F(RequestHandlerTest, SpoolFullIs503WithRetryAfterAndARetryIsNotADuplicate)
   EXPECT_EQ(counter("tern_relay_events_deduplicated_total", R"(source="web")"), 0u);
 }
 
+TEST_F(RequestHandlerTest, RejectedEventsAreCountedPerSourceAndReason) {
+  const std::string no_user = R"({"type":"track","event":"E","messageId":"nu1"})";
+  auto r = call(post("/v1/batch", "{\"batch\":[" + track("a1") + "," + no_user + "]}"));
+  EXPECT_EQ(r.status, 200) << r.body;
+  r = call(post("/v1/batch", "{\"batch\":[" + no_user + "]}", "key2"));
+  EXPECT_EQ(r.status, 400) << r.body;
+  pipeline.result = Status(StatusCode::kUnavailable, "spool at its cap");
+  r = call(post("/v1/batch", "{\"batch\":[" + track("a2") + "," + track("a3") + "]}", "key2"));
+  EXPECT_EQ(r.status, 503);
+  const char* family = "tern_relay_source_events_rejected_total";
+  EXPECT_EQ(counter(family, R"(source="web",reason="missing_user")"), 1u);
+  EXPECT_EQ(counter(family, R"(source="ios",reason="missing_user")"), 1u);
+  EXPECT_EQ(counter(family, R"(source="ios",reason="spool_full")"), 2u);
+  EXPECT_EQ(counter(family, R"(source="web",reason="spool_full")"), 0u);
+  // The per-reason series stay as they were.
+  EXPECT_EQ(counter("tern_relay_events_rejected_total", R"(reason="missing_user")"), 2u);
+  EXPECT_EQ(counter("tern_relay_events_rejected_total", R"(reason="spool_full")"), 2u);
+}
+
 TEST_F(RequestHandlerTest, ShutdownIs503AndStorageErrorIs500) {
   pipeline.result = Status(StatusCode::kCancelled, "draining");
   auto r = call(post("/v1/batch", "{\"batch\":[" + track("s1") + "]}"));

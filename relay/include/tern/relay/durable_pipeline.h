@@ -67,7 +67,8 @@ class DurablePipeline : public Pipeline {
     uint64_t last_seq = 0;  // the spool's last committed sequence number
     uint64_t spool_bytes = 0;
     uint64_t spool_max_bytes = 0;
-    std::vector<SinkState> sinks;  // by name
+    std::vector<SinkState> sinks;      // by name
+    std::vector<std::string> sources;  // the configured sources' ids
   };
   virtual State state() const = 0;
 

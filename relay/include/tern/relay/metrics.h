@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -69,6 +70,17 @@ class Metrics {
   // The Prometheus text exposition format, families sorted by name.
   std::string render() const;
 
+  // One series of a family as values() reads it.
+  struct SeriesValue {
+    std::string labels;  // the label body, as given to counter() or gauge()
+    int64_t value = 0;   // a counter past INT64_MAX reads as INT64_MAX
+  };
+  // The current value of every series of the counter or gauge family `name`,
+  // ordered by label body; empty for an unknown name or a histogram. For
+  // readers that sample (the overview's history, once a second): one lock and
+  // a copy of the label bodies, no text rendering or parsing.
+  std::vector<SeriesValue> values(std::string_view name) const;
+
  private:
   struct Family;
   mutable std::mutex mu_;
@@ -78,5 +90,10 @@ class Metrics {
 // The label body naming one sink, `sink="name"` (the name JSON-escaped: a
 // valid Prometheus label value here), as every per-sink series carries it.
 std::string sink_label(std::string_view sink);
+
+// The value of the label `name` in a label body such as
+// `source="web",reason="too_large"`, its escapes (\" \\ \n and JSON's)
+// undone; nullopt when the body has no such label or is malformed.
+std::optional<std::string> label_value(std::string_view labels, std::string_view name);
 
 }  // namespace tern::relay

@@ -28,6 +28,16 @@
 // window_seconds. Sources are those configured or seen in the counters
 // (rejections before a source is known count under "").
 //
+// Added to that shape: each source's "configured" (false for one only seen
+// in the counters), each sink's "dead_lettered_per_second" and "removed"
+// (true while a sink no longer configured still has non-zero seconds).
+// A sink's lag_seconds only looks back over the window: a sink behind for
+// longer shows the window's age.
+//
+// Memory: window slots of a few counters per source and per sink (8 bytes
+// each), fixed when the series first appears; a source or sink no longer
+// configured drops out once its seconds are all zero.
+//
 // Threads: thread-safe. start() once; stop() (or the destructor) joins.
 #pragma once
 
@@ -36,6 +46,7 @@
 #include <memory>
 #include <string>
 
+#include "tern/relay/clock.h"
 #include "tern/relay/durable_pipeline.h"
 #include "tern/relay/metrics.h"
 
@@ -43,9 +54,15 @@ namespace tern::relay {
 
 class StatsHistory {
  public:
-  // `metrics` and `pipeline` must outlive the history (or its stop()).
+  // `metrics` and `pipeline` must outlive the history (or its stop() and
+  // the last overview_json(), which reads the pipeline's state as it is).
   StatsHistory(Metrics& metrics, const DurablePipeline& pipeline,
                std::chrono::seconds window = std::chrono::seconds(900));
+  // As above, reading the time of each sample, of lag and of "now" from
+  // `clock` (tests pass a ManualClock); it must outlive the history. The
+  // sampling thread still ticks in real time.
+  StatsHistory(Metrics& metrics, const DurablePipeline& pipeline, std::chrono::seconds window,
+               const Clock& clock);
   ~StatsHistory();
   StatsHistory(const StatsHistory&) = delete;
   StatsHistory& operator=(const StatsHistory&) = delete;
