@@ -23,6 +23,7 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr std::chrono::milliseconds kReadWait{200};
 constexpr std::size_t kReadEvents = 512;
 constexpr std::size_t kReadBytes = 1u << 20;
+constexpr int kMaxReadFailures = 3;
 
 bool listed(const std::vector<std::string>& list, std::string_view v) {
   if (list.empty()) return true;
@@ -211,14 +212,24 @@ class Tap final : public TapStream, public std::enable_shared_from_this<Tap> {
  private:
   void run() {
     std::vector<SpoolRecord> records;
+    int failures = 0;  // in a row
     while (!released()) {
       records.clear();
-      Status st = reader_->read(kReadEvents, kReadBytes, SteadyClock::now() + kReadWait, &records);
+      const auto started = SteadyClock::now();
+      Status st = reader_->read(kReadEvents, kReadBytes, started + kReadWait, &records);
       if (!st) {
+        // A segment trimmed between two reads: the next read finds the
+        // oldest one left (and the gap is counted as "behind").
+        if (++failures < kMaxReadFailures) continue;
         log::warn("tap: reading the spool failed; the tap ends", {{"error", st.to_string()}});
         break;
       }
+      failures = 0;
       const auto now = SteadyClock::now();
+      if (records.empty() && now - started < kReadWait / 4 && !released()) {
+        // The spool is closing (reads return at once): do not spin.
+        std::this_thread::sleep_for(kReadWait / 4);
+      }
       Deliver deliver;
       std::string out;
       bool limit_reached = false;
