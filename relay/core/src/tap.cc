@@ -168,6 +168,9 @@ class Tap final : public TapStream, public std::enable_shared_from_this<Tap> {
     released_.store(true, std::memory_order_release);
     std::lock_guard<std::mutex> lock(mu_);
     if (reader_) reader_->interrupt();
+    // Nobody will read it: the memory goes now, not when the hub reaps the tap.
+    queue_.clear();
+    queued_bytes_ = 0;
   }
 
   void join() {
