@@ -322,6 +322,39 @@ TEST_F(TapTest, CloseEndsEveryOpenTapAndRefusesNewOnes) {
   EXPECT_EQ(metrics_.gauge("tern_relay_tap_open").value(), 0);
 }
 
+TEST_F(TapTest, ATapWhoseRecordsWereTrimmedSkipsAheadAndSaysHowManyItMissed) {
+  // A spool of small segments, trimmed when the test says.
+  ASSERT_TRUE(spool_->close().is_ok());
+  TempDir dir;
+  SpoolOptions o;
+  o.dir = dir.path();
+  o.segment_bytes = 256;
+  o.maintenance_thread = false;
+  auto s = Spool::open(o, metrics_);
+  ASSERT_TRUE(s.is_ok()) << s.status().to_string();
+  spool_ = std::move(s.value());
+  ASSERT_TRUE(spool_->register_cursor("sink", false).is_ok());
+  for (int i = 0; i < 40; ++i) append("web", {track("Old", i)});
+  spool_->ack("sink", 30);
+  ASSERT_TRUE(spool_->run_maintenance_once().is_ok());
+  // A tap that is still at the start: the records it would read next are gone.
+  hub_ = std::make_unique<TapHub>(
+      TapOptions{}, metrics_, [this](uint64_t after) { return spool_->reader(after); },
+      [] { return uint64_t{0}; });
+  Viewer v(open());
+  ASSERT_TRUE(wait_until([&] { return v.text().find("id: 40\n") != std::string::npos; }))
+      << v.text();
+  const std::string text = v.text();
+  const uint64_t first_shown = std::stoull(text.substr(text.find("id: ") + 4));
+  EXPECT_GT(first_shown, 1u);
+  EXPECT_LE(first_shown, 31u);
+  EXPECT_EQ(dropped_told(text, "behind"), first_shown - 1) << text;
+  EXPECT_EQ(static_cast<uint64_t>(v.events()), 40 - first_shown + 1);
+  EXPECT_EQ(counter("tern_relay_tap_dropped_total", "reason=\"behind\""), first_shown - 1);
+  hub_->close();
+  ASSERT_TRUE(spool_->close().is_ok());  // before its directory goes
+}
+
 TEST_F(TapTest, AQuietTapSendsAKeepAlive) {
   TapOptions options;
   options.heartbeat = 1s;
