@@ -137,6 +137,7 @@ TEST_F(TapEndToEndTest, WithRejectedTrueABadEventShowsWithItsReason) {
   EXPECT_EQ(rejected["rejected"], true) << rejected.dump();
   EXPECT_EQ(rejected["source"], "default");
   EXPECT_EQ(rejected["reason"], "missing_event");
+  EXPECT_EQ(rejected["message"], "a track needs an \"event\" name");
   EXPECT_EQ(rejected["event"], Json::parse(R"({"type":"track","userId":"u-1"})"));
   EXPECT_EQ(viewer.messages()[1]["event"]["event"], "Good");
 }
