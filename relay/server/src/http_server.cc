@@ -402,7 +402,10 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     if (!response.content_type.empty()) res->set(http::field::content_type, response.content_type);
     for (auto& [k, v] : response.headers) res->insert(k, v);
     res->keep_alive(false);
-    res->chunked(true);
+    // HTTP/1.0 has no chunks: the pieces as they are, the end of the body
+    // told by closing the connection.
+    chunked_ = res->version() >= 11;
+    res->chunked(chunked_);
     auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*res);
     beast::get_lowest_layer(stream_).expires_never();
     arm_write_timer();
@@ -445,17 +448,21 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
     auto text = std::make_shared<std::string>(std::move(piece));
     arm_write_timer();
-    net::async_write(
-        stream_, http::make_chunk(net::buffer(*text)),
-        [self = this->shared_from_this(), text, end](beast::error_code ec, std::size_t) {
-          self->idle_timer_.cancel();
-          if (ec || self->state_ != State::kStreaming) return self->end_stream_now();
-          if (end) return self->write_last_chunk();
-          self->next_piece();
-        });
+    auto written = [self = this->shared_from_this(), text, end](beast::error_code ec, std::size_t) {
+      self->idle_timer_.cancel();
+      if (ec || self->state_ != State::kStreaming) return self->end_stream_now();
+      if (end) return self->write_last_chunk();
+      self->next_piece();
+    };
+    if (chunked_) {
+      net::async_write(stream_, http::make_chunk(net::buffer(*text)), std::move(written));
+    } else {
+      net::async_write(stream_, net::buffer(*text), std::move(written));
+    }
   }
 
   void write_last_chunk() {
+    if (!chunked_) return end_stream_now();
     arm_write_timer();
     net::async_write(stream_, http::make_chunk_last(),
                      [self = this->shared_from_this()](beast::error_code, std::size_t) {
@@ -535,6 +542,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<http::response<http::string_body>> res_;
   std::shared_ptr<BodyStream> body_;  // a streamed response's body
+  bool chunked_ = true;               // a streamed body's pieces are sent as chunks
   bool body_cancelled_ = false;       // cancel() called, or the body ended
   std::string peer_ip_;
   unsigned version_ = 11;

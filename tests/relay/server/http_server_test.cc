@@ -708,6 +708,22 @@ TEST_P(StreamingServerTest, AStreamedBodyArrivesChunkByChunkAndTheConnectionClos
   EXPECT_EQ(stream->cancels(), 0);
 }
 
+TEST_P(StreamingServerTest, AnHttp10ClientGetsThePiecesAsTheyAreUntilTheConnectionCloses) {
+  start();
+  Client c(server->local_address());
+  ASSERT_TRUE(c.send_raw("GET /tap HTTP/1.0\r\nHost: localhost\r\n\r\n"));
+  Reply head = c.read_reply_headers_only();
+  ASSERT_TRUE(wait_until([&] { return handler.last() && handler.last()->waiting(); }));
+  auto stream = handler.last();
+  EXPECT_EQ(head.status, 200);
+  EXPECT_FALSE(head.has("transfer-encoding"));
+  EXPECT_FALSE(head.has("content-length"));
+  stream->push("data: one\n\n");
+  EXPECT_EQ(c.read_until("data: one\n\n"), "data: one\n\n");
+  stream->finish();
+  EXPECT_TRUE(c.closed_within(3s));
+}
+
 TEST_P(StreamingServerTest, AClientThatGoesAwayCancelsItsStream) {
   start();
   std::shared_ptr<ScriptedStream> stream;
