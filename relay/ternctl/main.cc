@@ -70,7 +70,8 @@ Options:
                             get follows the cursor to list everything
   --ca-file PATH            CA certificates for an https server with a
                             private CA (default: the system's)
-  --source, --type, --event of tap: show only these (repeat or comma-separate)
+  --source ID, --type T, --event NAME
+                            tap: only these (repeat, or comma-separate)
   --rejected                tap: also events the relay refused, with the reason
   --sample F                tap: show this fraction of the matching events (0..1]
   --limit N                 tap: end after N events
