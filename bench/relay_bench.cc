@@ -12,6 +12,10 @@
 //                                    vs the same bodies, single thread, in this
 //       process: zlib inflate + simdjson parse and per-event check (object,
 //       string type and messageId) + write(2) of the inflated text to a file.
+//       The relay also has its admin listener (idle), and R1 runs a second
+//       time with fresh batches while one viewer reads the live tap
+//       (GET /admin/v1/tap, read and discarded on a thread of this process):
+//       r1_events_per_s_tap, and r1_tap_ratio = that / R1 with no tap open.
 //   R2  HTTP req/s with ingest bypassed. tern-relay has no bench route that
 //       skips ingest, so this is GET /health (its cheapest route) on a fresh
 //       relay, closed loop        vs nginx (nginx-light, `return 200` with the
@@ -63,6 +67,8 @@
 #include <dirent.h>
 #include <simdjson.h>
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -323,14 +329,20 @@ LoadResult run_requests(const LoadOptions& o, const std::vector<std::string>& re
 struct Relay {
   std::unique_ptr<Child> child;
   uint16_t port = 0;
+  uint16_t admin_port = 0;  // with an admin listener (start_relay's `admin`)
   std::string data_dir;
 
   std::string metrics() const { return http_get_body(port, "/metrics"); }
   double metric(const std::string& name) const { return metric_sum(metrics(), name); }
 };
 
+constexpr const char* kAdminToken = "tat_relay_bench";
+
+// `admin`: with an admin listener too (loopback, port 0, token kAdminToken),
+// for R1 with a live tap open.
 std::unique_ptr<Relay> start_relay(const std::string& bin, const RunDir& dir,
-                                   const std::string& name, int cpu, std::string* why) {
+                                   const std::string& name, int cpu, std::string* why,
+                                   bool admin = false) {
   auto r = std::make_unique<Relay>();
   r->data_dir = dir.file(name);
   std::filesystem::create_directories(r->data_dir);
@@ -346,7 +358,13 @@ std::unique_ptr<Relay> start_relay(const std::string& bin, const RunDir& dir,
         << "\"]\nack_mode = \"local\"\n"
         << "[[sinks]]\nname = \"file\"\ntype = \"file\"\n";
   }
-  r->child = Child::spawn({bin, "--config", conf}, cpu, dir.file(name + ".stderr.log"), true, why);
+  std::vector<std::string> args = {bin, "--config", conf};
+  if (admin) {
+    std::string token_file = dir.file(name + ".admin-token");
+    std::ofstream(token_file) << kAdminToken << "\n";
+    args.insert(args.end(), {"--admin-listen", "127.0.0.1:0", "--admin-token-file", token_file});
+  }
+  r->child = Child::spawn(args, cpu, dir.file(name + ".stderr.log"), true, why);
   if (!r->child) return nullptr;
   std::string line = r->child->read_line(15000);
   const std::string prefix = "listening on ";
@@ -356,8 +374,63 @@ std::unique_ptr<Relay> start_relay(const std::string& bin, const RunDir& dir,
     return nullptr;
   }
   r->port = static_cast<uint16_t>(std::atoi(line.c_str() + line.rfind(':') + 1));
+  if (admin) {
+    const std::string admin_prefix = "admin listening on ";
+    for (int i = 0; i < 5 && r->admin_port == 0; ++i) {
+      line = r->child->read_line(15000);
+      if (line.compare(0, admin_prefix.size(), admin_prefix) == 0)
+        r->admin_port = static_cast<uint16_t>(std::atoi(line.c_str() + line.rfind(':') + 1));
+    }
+    if (r->admin_port == 0) {
+      *why = "tern-relay did not print its admin listening line; stderr: " +
+             read_text(dir.file(name + ".stderr.log")).substr(0, 600);
+      return nullptr;
+    }
+  }
   return r;
 }
+
+// A viewer of GET /admin/v1/tap on its own thread, reading and discarding
+// what the tap sends until stop(): what the console's debugger costs.
+class TapViewer {
+ public:
+  explicit TapViewer(uint16_t admin_port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    timeval tv{0, 200'000};  // so stop() is seen within 200 ms
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(admin_port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return;
+    std::string req = std::string("GET /admin/v1/tap HTTP/1.1\r\nHost: 127.0.0.1\r\n") +
+                      "Authorization: Bearer " + kAdminToken + "\r\n\r\n";
+    if (::send(fd_, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()))
+      return;
+    thread_ = std::thread([this] {
+      char buf[65536];
+      while (!stop_.load()) {
+        ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+        if (n > 0) bytes_ += static_cast<uint64_t>(n);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) break;
+      }
+    });
+  }
+  ~TapViewer() { stop(); }
+  void stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  uint64_t bytes() const { return bytes_.load(); }
+
+ private:
+  int fd_ = -1;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> bytes_{0};
+  std::thread thread_;
+};
 
 struct Nginx {
   std::unique_ptr<Child> child;
@@ -768,7 +841,8 @@ int main(int argc, char** argv) {
   // ------------------------------------------------------------ R1
   std::string why;
   step("starting tern-relay (R1/R3)");
-  auto relay = start_relay(relay_bin, dir, "relay-r1", server_cpu, &why);
+  // With an admin listener (idle but for the second R1 run's tap).
+  auto relay = start_relay(relay_bin, dir, "relay-r1", server_cpu, &why, /*admin=*/true);
   if (!relay) {
     std::fprintf(stderr, "relay_bench: %s\n", why.c_str());
     return 1;
@@ -834,6 +908,47 @@ int main(int argc, char** argv) {
       r1.percentile_us(99) / 1000, r1_conns, accepted, std::max(0.0, dedup),
       std::max(0.0, rejected), commits, ratio(accepted, commits), catch_up_s);
   if (!r1.first_error.empty()) std::printf("R1 first error: %s\n", r1.first_error.c_str());
+
+  // ------------------------------------------------------------ R1, one tap open
+  // The same load on the same relay (fresh batches: the first run's would
+  // be deduplicated) while one viewer reads GET /admin/v1/tap: the tap's
+  // thread reads the spool's recent commits and passes its rate cap's worth
+  // of events; its CPU is the relay's. No tap: nothing on the ingest path.
+  step("R1 generating batches for the run with a tap open");
+  pin_self_to(cpus);
+  std::vector<std::string> r1t_reqs = make_requests(relay->port, r1_bodies, 4, threads);
+  pin_self(load_cpu);
+  step("R1 tern-relay closed loop, one tap open");
+  TapViewer tap(relay->admin_port);
+  auto tap_wait = Clock::now();
+  while (relay->metric("tern_relay_tap_open") < 1 && seconds_since(tap_wait) < 10) sleep_ms(20);
+  const bool tap_opened = relay->metric("tern_relay_tap_open") >= 1;
+  if (cache_dropped) drop_page_cache();
+  const double accepted_t0 = relay->metric("tern_relay_events_accepted_total");
+  const double tap_messages0 = relay->metric("tern_relay_tap_messages_total");
+  double cpu_t0 = proc_cpu_s(relay->child->pid());
+  LoadResult r1t = run_requests(o1, r1t_reqs);
+  double accepted_t = relay->metric("tern_relay_events_accepted_total") - accepted_t0;
+  double delivered_t = relay->metric("tern_relay_sink_delivered_events_total");
+  auto catch_up_t = Clock::now();
+  while (delivered_t >= 0 && delivered_t < accepted_t0 + accepted_t &&
+         seconds_since(catch_up_t) < 30) {
+    sleep_ms(100);
+    delivered_t = relay->metric("tern_relay_sink_delivered_events_total");
+  }
+  double relay_cpu_t = proc_cpu_s(relay->child->pid()) - cpu_t0;
+  double relay_eps_tap = tap_opened ? ratio(std::max(0.0, accepted_t), relay_cpu_t) : 0;
+  double tap_messages = relay->metric("tern_relay_tap_messages_total") - tap_messages0;
+  tap.stop();
+  double r1_tap_ratio = ratio(relay_eps_tap, relay_eps);
+  std::printf(
+      "R1 with one tap open: %.0f events/CPU-s (%llu ok / %llu non-2xx / %llu errors, %.0f events "
+      "accepted, %.2f CPU-s) vs %.0f with none: ratio %.3f; the tap showed %.0f events (%.0f KiB "
+      "read by its viewer)%s\n",
+      relay_eps_tap, static_cast<unsigned long long>(r1t.ok),
+      static_cast<unsigned long long>(r1t.non_2xx), static_cast<unsigned long long>(r1t.errors),
+      accepted_t, relay_cpu_t, relay_eps, r1_tap_ratio, tap_messages, tap.bytes() / 1024.0,
+      tap_opened ? "" : " — THE TAP DID NOT OPEN");
 
   // ------------------------------------------------------------ R3
   // Half of the peak the relay actually delivered (wall clock), so R3 is a
@@ -1049,6 +1164,8 @@ int main(int argc, char** argv) {
   j["relay_eps_wall"] = std::round(relay_eps_wall);
   j["ceiling_eps_wall"] = std::round(ceil.wall_eps);
   j["relay_cpu_util"] = std::round(ratio(relay_cpu_load, relay_wall) * 1000) / 1000;
+  j["r1_events_per_s_tap"] = std::round(relay_eps_tap);
+  j["r1_tap_ratio"] = std::round(r1_tap_ratio * 1000) / 1000;
   j["relay_http_rps"] = std::round(r2.rps());
   j["nginx_rps"] = std::round(n2.rps());
   j["r2_ratio"] = std::round(r2_ratio * 1000) / 1000;

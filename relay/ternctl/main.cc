@@ -2,17 +2,22 @@
 // (docs/control-plane.md, "ternctl"). Exit status: 0 success, 1 an error
 // (the API's message on stderr), 2 bad usage.
 #include <curl/curl.h>
+#include <signal.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -50,6 +55,9 @@ Commands:
                             apply it (PUT /admin/v1/state with If-Match);
                             prints the new revision
   restore REV               commit revision REV's state as a new revision
+  tap [--source ID] [--type T] [--event NAME] [--rejected] [--sample F]
+      [--limit N]           the events the relay accepts, live, one JSON line
+                            each (docs/tap.md); Ctrl-C ends it
 
 Options:
   --server URL              the admin listener (default: $TERN_ADMIN_URL,
@@ -62,6 +70,11 @@ Options:
                             get follows the cursor to list everything
   --ca-file PATH            CA certificates for an https server with a
                             private CA (default: the system's)
+  --source ID, --type T, --event NAME
+                            tap: only these (repeat, or comma-separate)
+  --rejected                tap: also events the relay refused, with the reason
+  --sample F                tap: show this fraction of the matching events (0..1]
+  --limit N                 tap: end after N events
   -h, --help                this text
   --version                 ternctl's version
 
@@ -86,6 +99,9 @@ struct Args {
   bool discard = false;
   bool force = false;
   std::vector<std::string> positional;
+  // tap
+  std::string sources, types, events, sample, limit;
+  bool rejected = false;
 };
 
 struct Response {
@@ -167,6 +183,70 @@ class Client {
     } else {
       r.error = errbuf[0] ? errbuf : curl_easy_strerror(r.curl);
     }
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(c);
+    return r;
+  }
+
+  // GET `target` as a stream: each piece of a 2xx body goes to `on_data` as
+  // it arrives (any other answer is kept in the Response's body). No overall
+  // timeout; a server silent for a minute (the tap says something every
+  // 15 s) ends it. `keep_going` is asked often; false aborts quietly.
+  Response stream(const std::string& target, const std::function<void(std::string_view)>& on_data,
+                  const std::function<bool()>& keep_going) const {
+    struct Sink {
+      Response* r;
+      CURL* c;
+      const std::function<void(std::string_view)>* on_data;
+      const std::function<bool()>* keep_going;
+    };
+    Response r;
+    CURL* c = curl_easy_init();
+    if (!c) {
+      r.curl = CURLE_FAILED_INIT;
+      r.error = "curl_easy_init failed";
+      return r;
+    }
+    Sink sink{&r, c, &on_data, &keep_going};
+    char errbuf[CURL_ERROR_SIZE] = {0};
+    std::string url = server_ + target;
+    std::string auth = "Authorization: Bearer " + token_;
+    struct curl_slist* headers = curl_slist_append(nullptr, auth.c_str());
+    headers = curl_slist_append(headers, "Accept: text/event-stream");
+    std::string agent = std::string("ternctl/") + TERN_VERSION_STRING;
+    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 10'000L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, agent.c_str());
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    if (!ca_file_.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, ca_file_.c_str());
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION,
+                     static_cast<size_t (*)(char*, size_t, size_t, void*)>(
+                         [](char* data, size_t size, size_t n, void* user) -> size_t {
+                           auto* k = static_cast<Sink*>(user);
+                           long status = 0;
+                           curl_easy_getinfo(k->c, CURLINFO_RESPONSE_CODE, &status);
+                           if (status >= 200 && status < 300) {
+                             (*k->on_data)(std::string_view(data, size * n));
+                           } else {
+                             k->r->body.append(data, size * n);
+                           }
+                           return size * n;
+                         }));
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION,
+                     static_cast<int (*)(void*, curl_off_t, curl_off_t, curl_off_t, curl_off_t)>(
+                         [](void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) -> int {
+                           return (*static_cast<Sink*>(user)->keep_going)() ? 0 : 1;
+                         }));
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &sink);
+    r.curl = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+    if (r.curl != CURLE_OK) r.error = errbuf[0] ? errbuf : curl_easy_strerror(r.curl);
     curl_slist_free_all(headers);
     curl_easy_cleanup(c);
     return r;
@@ -562,6 +642,82 @@ int cmd_plan_apply(const Client& client, const Args& args, bool apply) {
   return kOk;
 }
 
+std::atomic<bool> g_interrupted{false};
+
+// ternctl tap: GET /admin/v1/tap, each event's `data:` JSON printed as one
+// line on stdout as it comes; drop notices on stderr; comments skipped.
+int cmd_tap(const Client& client, const Args& args) {
+  std::string target = "/admin/v1/tap";
+  char sep = '?';
+  auto param = [&](const char* name, const std::string& value) {
+    if (value.empty()) return;
+    target += sep;
+    target += name;
+    target += '=';
+    target += escape(value);
+    sep = '&';
+  };
+  param("source", args.sources);
+  param("type", args.types);
+  param("event", args.events);
+  if (args.rejected) param("rejected", "true");
+  param("sample", args.sample);
+  param("limit", args.limit);
+
+  struct sigaction sa {};
+  sa.sa_handler = [](int) { g_interrupted.store(true); };
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  std::string pending;     // an incomplete line
+  std::string event_type;  // the current message's `event:` field
+  auto on_line = [&](std::string_view line) {
+    if (line.empty()) {  // the end of a message
+      event_type.clear();
+      return;
+    }
+    if (line.front() == ':') return;  // a comment (tap open, keep-alive)
+    if (line.rfind("event:", 0) == 0) {
+      std::string_view v = line.substr(6);
+      if (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+      event_type = std::string(v);
+      return;
+    }
+    if (line.rfind("data:", 0) != 0) return;  // id: and anything else
+    line.remove_prefix(5);
+    if (!line.empty() && line.front() == ' ') line.remove_prefix(1);
+    if (event_type == "dropped") {
+      Json d = Json::parse(line, nullptr, false);
+      if (d.is_object()) {
+        std::cerr << "ternctl: " << d.value("dropped", 0) << " events not shown ("
+                  << d.value("reason", std::string("?")) << ")\n";
+      }
+      return;
+    }
+    std::fwrite(line.data(), 1, line.size(), stdout);
+    std::fputc('\n', stdout);
+    std::fflush(stdout);
+  };
+  Response r = client.stream(
+      target,
+      [&](std::string_view data) {
+        pending.append(data);
+        std::size_t start = 0;
+        for (std::size_t nl; (nl = pending.find('\n', start)) != std::string::npos;
+             start = nl + 1) {
+          std::string_view line(pending.data() + start, nl - start);
+          if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+          on_line(line);
+        }
+        pending.erase(0, start);
+      },
+      [] { return !g_interrupted.load(); });
+  if (g_interrupted.load()) return kOk;  // Ctrl-C: the viewer is done
+  if (!ok_status(r)) return fail(client, r);
+  return kOk;
+}
+
 int cmd_restore(const Client& client, const Args& args) {
   const std::string& rev = args.positional[1];
   Response r = client.request("POST", "/admin/v1/revisions/" + rev + ":restore");
@@ -614,6 +770,25 @@ Args parse_args(int argc, char** argv, bool* help, bool* version) {
           std::stoi(v) < 1 || std::stoi(v) > 500)
         throw UsageError{"--page-size: a number from 1 to 500, not \"" + v + "\""};
       args.page_size = std::stoi(v);
+    } else if (is(a, "--source")) {
+      args.sources += (args.sources.empty() ? "" : ",") + value(i, "--source", a);
+    } else if (is(a, "--type")) {
+      args.types += (args.types.empty() ? "" : ",") + value(i, "--type", a);
+    } else if (is(a, "--event")) {
+      args.events += (args.events.empty() ? "" : ",") + value(i, "--event", a);
+    } else if (a == "--rejected") {
+      args.rejected = true;
+    } else if (is(a, "--sample")) {
+      args.sample = value(i, "--sample", a);
+      char* end = nullptr;
+      double f = std::strtod(args.sample.c_str(), &end);
+      if (args.sample.empty() || *end != '\0' || !(f > 0 && f <= 1))
+        throw UsageError{"--sample: a fraction above 0 and at most 1, not \"" + args.sample + "\""};
+    } else if (is(a, "--limit")) {
+      args.limit = value(i, "--limit", a);
+      if (args.limit.empty() || args.limit.size() > 18 ||
+          args.limit.find_first_not_of("0123456789") != std::string::npos)
+        throw UsageError{"--limit: a whole number, not \"" + args.limit + "\""};
     } else if (a == "--discard") {
       args.discard = true;
     } else if (a == "--force") {
@@ -650,6 +825,8 @@ void validate(const Args& args) {
   } else if (command == "plan" || command == "apply") {
     if (p.size() != 1 || args.file.empty())
       throw UsageError{"usage: ternctl " + command + " -f pipeline.toml"};
+  } else if (command == "tap") {
+    if (p.size() != 1) throw UsageError{"usage: ternctl tap [--source ID] [--event NAME] ..."};
   } else if (command == "restore") {
     if (p.size() != 2) throw UsageError{"usage: ternctl restore REV"};
     if (p[1].empty() || p[1].size() > 18 ||
@@ -708,6 +885,7 @@ int run(int argc, char** argv) {
   if (command == "delete") return cmd_delete(client, args);
   if (command == "plan") return cmd_plan_apply(client, args, false);
   if (command == "apply") return cmd_plan_apply(client, args, true);
+  if (command == "tap") return cmd_tap(client, args);
   return cmd_restore(client, args);
 }
 

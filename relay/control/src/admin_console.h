@@ -26,7 +26,8 @@ struct ConsoleServices {
 
 // GET /admin/v1/tap?source=&type=&event=&rejected=&sample=&limit=
 // (comma-separated lists): 200 text/event-stream whose body is the tap
-// (tap.h), 429 tap_limit when every tap slot is taken, 400 for a bad query.
+// (tap.h), 429 tap_limit when every tap slot is taken, 422 invalid_field
+// for a bad query value (as every admin query parameter).
 HttpResponse tap_response(TapHub* hub, const admin::Query& query);
 
 // GET /admin/v1/overview: StatsHistory::overview_json().

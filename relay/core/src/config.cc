@@ -688,6 +688,8 @@ Result<RelayConfig> read_config(const toml::table& root, std::string_view origin
              "expected \"host:port\" (e.g. \"127.0.0.1:8081\"), got \"" + c.admin.listen + "\"");
     }
     a.str("token_file", &c.admin.token_file);
+    a.integer("max_taps", &c.admin.max_taps, 1, 1000);
+    a.integer("tap_max_events_per_second", &c.admin.tap_max_events_per_second, 1, 1'000'000);
     a.reject_unknown();
   }
 

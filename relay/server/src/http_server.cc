@@ -31,6 +31,10 @@ namespace {
 // A request's read buffer starts at this capacity (see read_request()).
 constexpr std::size_t kRequestBufferBytes = 16 * 1024;
 
+// A streamed body's chunk that the client has not taken in this long ends
+// the connection (a viewer that stopped reading must not hold a session).
+constexpr std::chrono::seconds kChunkWriteTimeout{60};
+
 // A session's executor, spelled out instead of the type-erased
 // any_io_executor the Beast defaults use: every async operation copies its
 // executor, and the erased one costs reference counting and indirect calls
@@ -137,7 +141,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   using TcpStream = TcpStreamOn<Exec>;
   using Timer = TimerOn<Exec>;
   using Stream = std::conditional_t<kTls, beast::ssl_stream<TcpStream>, TcpStream>;
-  enum class State { kStarting, kIdle, kReading, kHandling, kWriting, kClosed };
+  enum class State { kStarting, kIdle, kReading, kHandling, kWriting, kStreaming, kClosed };
 
  public:
   template <bool T = kTls, std::enable_if_t<!T, int> = 0>
@@ -165,6 +169,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       if (self->state_ == State::kIdle || self->state_ == State::kStarting) {
         beast::get_lowest_layer(self->stream_).cancel();
       }
+      // A streamed body never ends by itself: end it, so its last chunk is
+      // written and the connection closes now.
+      if (self->state_ == State::kStreaming) self->cancel_body();
     });
   }
 
@@ -348,6 +355,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   void write(HttpResponse response, bool keep_alive) {
+    if (response.stream && !head_) return write_stream(std::move(response));
     state_ = State::kWriting;
     keep_alive = keep_alive && !response.close && !stopping_ && !server_->stopping;
     auto res = std::make_shared<http::response<http::string_body>>();
@@ -378,6 +386,116 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
           if (!keep_alive) return self->close_graceful();
           self->wait_request();
         });
+  }
+
+  // A streamed body (BodyStream): the headers, then a chunk per piece until
+  // the stream ends, then the connection closes. A read stays outstanding
+  // meanwhile: the client closing (or anything it sends) is seen at once,
+  // even while the stream has nothing to say.
+  void write_stream(HttpResponse response) {
+    state_ = State::kStreaming;
+    body_ = std::move(response.stream);
+    auto res = std::make_shared<http::response<http::empty_body>>();
+    res->version(version_ ? version_ : 11);
+    res->result(static_cast<unsigned>(response.status));
+    res->set(http::field::server, "tern-relay");
+    if (!response.content_type.empty()) res->set(http::field::content_type, response.content_type);
+    for (auto& [k, v] : response.headers) res->insert(k, v);
+    res->keep_alive(false);
+    // HTTP/1.0 has no chunks: the pieces as they are, the end of the body
+    // told by closing the connection.
+    chunked_ = res->version() >= 11;
+    res->chunked(chunked_);
+    auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*res);
+    beast::get_lowest_layer(stream_).expires_never();
+    arm_write_timer();
+    http::async_write_header(
+        stream_, *sr,
+        [self = this->shared_from_this(), res, sr](beast::error_code ec, std::size_t) {
+          self->idle_timer_.cancel();
+          if (ec || self->state_ != State::kStreaming) return self->end_stream_now();
+          self->watch_client();
+          if (self->stopping_ || self->server_->stopping) self->cancel_body();
+          self->next_piece();
+        });
+  }
+
+  void watch_client() {
+    buffer_.clear();
+    stream_.async_read_some(buffer_.prepare(4096),
+                            [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                              if (self->state_ != State::kStreaming) return;
+                              if (ec) return self->end_stream_now();  // the client went away
+                              self->watch_client();                   // sent something: ignored
+                            });
+  }
+
+  void next_piece() {
+    body_->next([self = this->shared_from_this()](std::string piece, bool end) {
+      // May run on another thread (the stream's): hop onto the session's executor.
+      net::post(self->stream_.get_executor(), [self, piece = std::move(piece), end]() mutable {
+        self->on_piece(std::move(piece), end);
+      });
+    });
+  }
+
+  void on_piece(std::string piece, bool end) {
+    if (state_ != State::kStreaming) return;
+    if (end) body_cancelled_ = true;  // it ended by itself: nothing to cancel
+    if (piece.empty()) {
+      if (end) return write_last_chunk();
+      return next_piece();
+    }
+    auto text = std::make_shared<std::string>(std::move(piece));
+    arm_write_timer();
+    auto written = [self = this->shared_from_this(), text, end](beast::error_code ec, std::size_t) {
+      self->idle_timer_.cancel();
+      if (ec || self->state_ != State::kStreaming) return self->end_stream_now();
+      if (end) return self->write_last_chunk();
+      self->next_piece();
+    };
+    if (chunked_) {
+      net::async_write(stream_, http::make_chunk(net::buffer(*text)), std::move(written));
+    } else {
+      net::async_write(stream_, net::buffer(*text), std::move(written));
+    }
+  }
+
+  void write_last_chunk() {
+    if (!chunked_) return end_stream_now();
+    arm_write_timer();
+    net::async_write(stream_, http::make_chunk_last(),
+                     [self = this->shared_from_this()](beast::error_code, std::size_t) {
+                       self->idle_timer_.cancel();
+                       self->end_stream_now();
+                     });
+  }
+
+  // A chunk the client does not take within kChunkWriteTimeout closes the
+  // socket, which fails the write.
+  void arm_write_timer() {
+    idle_timer_.expires_after(kChunkWriteTimeout);
+    idle_timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
+      if (ec) return;  // cancelled: the write finished
+      beast::error_code ignored;
+      beast::get_lowest_layer(self->stream_).socket().close(ignored);
+    });
+  }
+
+  void cancel_body() {
+    if (body_ && !body_cancelled_) {
+      body_cancelled_ = true;
+      body_->cancel();
+    }
+  }
+
+  // Ends a streamed response: the stream is told (unless it ended itself)
+  // and the connection closes. A next() still pending answers later and is
+  // ignored.
+  void end_stream_now() {
+    if (state_ == State::kClosed) return;
+    cancel_body();
+    close_now();
   }
 
   void close_graceful() {
@@ -423,6 +541,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<http::response<http::string_body>> res_;
+  std::shared_ptr<BodyStream> body_;  // a streamed response's body
+  bool chunked_ = true;               // a streamed body's pieces are sent as chunks
+  bool body_cancelled_ = false;       // cancel() called, or the body ended
   std::string peer_ip_;
   unsigned version_ = 11;
   bool keep_alive_ = true;

@@ -10,6 +10,10 @@
 // timeouts are read from the handler's current config for each request, so
 // a SIGHUP reload applies to the next request. TLS is set at start.
 //
+// A response with a stream (HttpResponse::stream, a BodyStream) is sent in
+// chunks as its pieces come, then the connection closes; the client going
+// away, a chunk it does not take within 60 s, or stop() cancels the stream.
+//
 // Threads: `threads` I/O threads run every session; start/stop from one
 // controlling thread. Lifetime: destroy the Pipeline (which may still hold
 // answers for sessions) before the HttpServer.
@@ -47,7 +51,8 @@ class HttpServer {
 
   // Stops accepting; idle keep-alive connections are closed; requests in
   // flight are answered (with Connection: close) until `deadline`, when the
-  // rest are cut. Joins the I/O threads. Idempotent.
+  // rest are cut; streamed responses are cancelled, so they end now. Joins
+  // the I/O threads. Idempotent.
   void stop(std::chrono::steady_clock::time_point deadline);
 
   struct Impl;

@@ -89,6 +89,36 @@ struct Rejection {
   std::string_view detail;  // static text or empty
 };
 
+// What a rejection's reason means, for a person watching the live tap.
+std::string_view reason_text(std::string_view reason) {
+  static constexpr std::pair<std::string_view, std::string_view> kTexts[] = {
+      {"too_large", "the event is larger than max_event_bytes"},
+      {"not_an_object", "the event is not a JSON object"},
+      {"missing_type", "the event has no \"type\""},
+      {"invalid_type", "\"type\" is not track, identify, page, screen, group or alias"},
+      {"invalid_message_id", "\"messageId\" is not a non-empty string"},
+      {"missing_user", "the event has no \"userId\" or \"anonymousId\" (an alias needs userId)"},
+      {"missing_previous_id", "an alias needs \"previousId\""},
+      {"missing_event", "a track needs an \"event\" name"},
+      {"missing_group_id", "a group needs \"groupId\""},
+      {"invalid_timestamp", "\"timestamp\" is not an ISO 8601 time"},
+      {"invalid_context", "\"context\" is not an object"},
+      {"suppressed", "its userId is suppressed (a privacy request)"},
+  };
+  for (const auto& [r, text] : kTexts) {
+    if (r == reason) return text;
+  }
+  return reason;
+}
+
+// Shows a rejected event on the live taps that asked for rejected events
+// (nothing to do, one atomic load, when none did).
+void offer_to_tap(TapHub* tap, std::string_view source, std::string_view type,
+                  std::string_view reason, std::string_view detail, std::string_view text) {
+  if (!tap || !tap->wants_rejected()) return;
+  tap->offer_rejected(source, type, reason, detail.empty() ? reason_text(reason) : detail, text);
+}
+
 std::string ingest_body(std::size_t accepted, const std::vector<Rejection>& rejected) {
   std::string out = "{\"accepted\":" + std::to_string(accepted) + ",\"rejected\":[";
   for (std::size_t i = 0; i < rejected.size(); ++i) {
@@ -358,6 +388,9 @@ std::optional<HttpResponse> RequestHandler::judge_events_apart(IngestCall& call,
         parse_event(event, call.limits, s.event_parser, &ignored, /*padded=*/true);
     if (!verdict.ok()) {
       call.rejected.push_back(Rejection{i, verdict.reason, verdict.detail});
+      offer_to_tap(tap_.load(std::memory_order_acquire),
+                   call.source_index ? std::string_view(call.source().id) : std::string_view(),
+                   call.forced_type, verdict.reason, verdict.detail, event);
       continue;
     }
     if (!call.client_index.empty()) s.rebuilt.push_back(',');
@@ -474,6 +507,15 @@ void RequestHandler::validate_events(IngestCall& call) {
       continue;
     }
     call.rejected.push_back(Rejection{call.client_index_of(i), verdict.reason, verdict.detail});
+    if (TapHub* tap = tap_.load(std::memory_order_acquire); tap && tap->wants_rejected()) {
+      std::string_view type = verdict.event.type.empty() ? call.forced_type : verdict.event.type;
+      std::string_view sent_type;
+      if (type.empty() && call.events[i]["type"].get_string().get(sent_type) == simdjson::SUCCESS) {
+        type = sent_type;
+      }
+      offer_to_tap(tap, call.source().id, type, verdict.reason, verdict.detail,
+                   scanned.span.of(call.text));
+    }
   }
   // Both runs are in index order: one merge puts the answer's list in order.
   std::inplace_merge(call.rejected.begin(), call.rejected.begin() + judged_apart,

@@ -9,6 +9,7 @@ validates each answer (status, headers, body) against the document with
 openapi-core, and fails unless every operation was exercised.
 """
 
+import base64
 import http.client
 import json
 import os
@@ -141,6 +142,20 @@ class Client:
         return status, res_headers, parsed
 
 
+def ingest_metric(address, series):
+    """The value of a Prometheus series on the ingest listener's /metrics; -1 when absent."""
+    conn = http.client.HTTPConnection(*address, timeout=10)
+    try:
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+    finally:
+        conn.close()
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.split()[1])
+    return -1
+
+
 def exercise(c, work_dir):
     A = "/admin/v1"
     D = {"dry_run": "true"}
@@ -200,6 +215,35 @@ def exercise(c, work_dir):
            204)
     c.call("deleteWriteKey", "DELETE", A + "/sources/web/write-keys/" + key["id"], 409)
     c.call("deleteWriteKey", "DELETE", A + "/sources/web/write-keys/wk_missing", 404)
+
+    # The live tap: a viewer with ?limit=1 sees the next accepted event, then its stream ends.
+    tap_open = threading.Event()
+
+    def post_when_the_tap_is_open():
+        for _ in range(500):  # up to 10 s
+            if ingest_metric(c.ingest, "tern_relay_tap_open") >= 1:
+                break
+            time.sleep(0.02)
+        conn = http.client.HTTPConnection(*c.ingest, timeout=30)
+        auth = base64.b64encode((key["key"] + ":").encode()).decode()
+        conn.request("POST", "/v1/batch", body=json.dumps(
+            {"batch": [{"type": "track", "event": "Tapped", "userId": "u1"}]}),
+            headers={"Authorization": "Basic " + auth, "Content-Type": "application/json"})
+        tap_open.set()
+        conn.getresponse().read()
+        conn.close()
+
+    poster = threading.Thread(target=post_when_the_tap_is_open, daemon=True)
+    poster.start()
+    _, h, _ = c.call("openTap", "GET", A + "/tap", 200,
+                     query={"source": "web", "rejected": "true", "limit": "1"})
+    poster.join(30)
+    if not tap_open.is_set() or not h.get("Content-Type", "").startswith("text/event-stream"):
+        raise Failure(f"openTap: no event posted or not an event stream: {h}")
+    c.call("openTap", "GET", A + "/tap", 422, query={"sample": "2"})
+    c.call("openTap", "GET", A + "/tap", 422, query={"limit": "-1"})
+    c.call("openTap", "GET", A + "/tap", 403, token=relay["token"])
+    c.call("openTap", "GET", A + "/tap", 401, token=None)
 
     # Sinks.
     archive = {"name": "archive", "type": "file", "dir": os.path.join(work_dir, "archive")}
@@ -396,6 +440,7 @@ def main():
         relay = Relay(binary, work_dir)
         try:
             client = Client(spec, *relay.admin)
+            client.ingest = relay.ingest
             exercise(client, work_dir)
         except Failure as e:
             relay.stop()

@@ -111,6 +111,8 @@ labels = { region = "eu", tier = "edge" }
   EXPECT_EQ(r->control.relay_id, "edge-eu-1");
   EXPECT_EQ(r->control.labels,
             (std::map<std::string, std::string>{{"region", "eu"}, {"tier", "edge"}}));
+  EXPECT_EQ(r->admin.max_taps, 4);  // the defaults
+  EXPECT_EQ(r->admin.tap_max_events_per_second, 100);
 
   auto bad_url = parse("[control]\nurl = \"control:8081\"\n");
   ASSERT_FALSE(bad_url.is_ok());
@@ -124,6 +126,17 @@ labels = { region = "eu", tier = "edge" }
   ASSERT_FALSE(bad_label.is_ok());
   EXPECT_NE(bad_label.status().message().find("control.labels.region"), std::string::npos)
       << bad_label.status().to_string();
+}
+
+TEST(ConfigTest, TheTapsLimitsAreReadFromAdminAndMustBePositive) {
+  auto r = parse("[admin]\nmax_taps = 2\ntap_max_events_per_second = 500\n");
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r->admin.max_taps, 2);
+  EXPECT_EQ(r->admin.tap_max_events_per_second, 500);
+  EXPECT_NE(error_of("[admin]\nmax_taps = 0\n").find("admin.max_taps"), std::string::npos);
+  EXPECT_NE(
+      error_of("[admin]\ntap_max_events_per_second = 0\n").find("admin.tap_max_events_per_second"),
+      std::string::npos);
 }
 
 TEST(ConfigTest, UnknownKeyIsAnErrorNamingIt) {

@@ -14,6 +14,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <future>
 #include <thread>
 
 #include "test_util.h"
@@ -197,6 +198,18 @@ class Client {
         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
     if (!send_raw(req)) return Reply{};
     return read_reply();
+  }
+
+  // Reads until `needle` arrived; returns everything up to its end (empty
+  // when the connection closed first).
+  std::string read_until(std::string_view needle) {
+    std::size_t at;
+    while ((at = buf_.find(needle)) == std::string::npos) {
+      if (!fill()) return std::string();
+    }
+    std::string out = buf_.substr(0, at + needle.size());
+    buf_.erase(0, at + needle.size());
+    return out;
   }
 
   // True when the server closed the connection (EOF) within `limit`.
@@ -558,11 +571,233 @@ TEST(HttpServerStartTest, BadListenAddressIsAClearError) {
   EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
 }
 
+// A body the test writes piece by piece.
+class ScriptedStream : public BodyStream {
+ public:
+  void next(Deliver deliver) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!pieces_.empty()) {
+      std::string piece = std::move(pieces_.front());
+      pieces_.erase(pieces_.begin());
+      lock.unlock();
+      deliver(std::move(piece), false);
+    } else if (ended_) {
+      lock.unlock();
+      deliver(std::string(), true);
+    } else {
+      pending_ = std::move(deliver);
+    }
+  }
+  void cancel() override {
+    cancels_++;
+    finish();
+  }
+  // Sent from the test's thread, as a tap's thread would.
+  void push(std::string piece) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!pending_) {
+      pieces_.push_back(std::move(piece));
+      return;
+    }
+    Deliver d = std::move(pending_);
+    pending_ = nullptr;
+    lock.unlock();
+    d(std::move(piece), false);
+  }
+  void finish() {
+    std::unique_lock<std::mutex> lock(mu_);
+    ended_ = true;
+    Deliver d = std::move(pending_);
+    pending_ = nullptr;
+    lock.unlock();
+    if (d) d(std::string(), true);
+  }
+  bool waiting() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return static_cast<bool>(pending_);
+  }
+  int cancels() const { return cancels_.load(); }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::string> pieces_;
+  Deliver pending_;
+  bool ended_ = false;
+  std::atomic<int> cancels_{0};
+};
+
+// Answers every request with a streamed body it keeps for the test.
+class StreamingHandler : public HttpHandler {
+ public:
+  void handle(HttpRequest, RequestScratch&, Respond respond) override {
+    auto stream = std::make_shared<ScriptedStream>();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      last_ = stream;
+    }
+    HttpResponse r;
+    r.content_type = "text/event-stream";
+    r.headers.emplace_back("Cache-Control", "no-store");
+    r.stream = stream;
+    respond(std::move(r));
+  }
+  HttpResponse server_limit(ServerLimit, std::string_view) override {
+    HttpResponse r;
+    r.status = 400;
+    return r;
+  }
+  LimitsConfig limits() const override {
+    LimitsConfig l;
+    l.read_timeout = 2s;
+    l.idle_timeout = 3s;
+    return l;
+  }
+  std::shared_ptr<ScriptedStream> last() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::shared_ptr<ScriptedStream> last_;
+};
+
+class StreamingServerTest : public ::testing::TestWithParam<int> {
+ protected:
+  ~StreamingServerTest() override {
+    if (server) server->stop(std::chrono::steady_clock::now() + 2s);
+  }
+  void start(TlsConfig tls = {}) {
+    HttpServerOptions options;
+    options.listen = "127.0.0.1:0";
+    options.threads = GetParam();
+    options.tls = tls;
+    auto s = HttpServer::start(options, &handler);
+    ASSERT_TRUE(s) << s.status().to_string();
+    server = std::move(s.value());
+  }
+  // Opens the stream and reads its headers; the stream then waits for a piece.
+  std::shared_ptr<ScriptedStream> open(Client& c, Reply* headers) {
+    EXPECT_TRUE(c.send_raw("GET /tap HTTP/1.1\r\nHost: localhost\r\n\r\n"));
+    *headers = c.read_reply_headers_only();
+    EXPECT_TRUE(wait_until([&] { return handler.last() && handler.last()->waiting(); }));
+    return handler.last();
+  }
+
+  StreamingHandler handler;
+  std::unique_ptr<HttpServer> server;
+};
+
+TEST_P(StreamingServerTest, AStreamedBodyArrivesChunkByChunkAndTheConnectionClosesAfterIt) {
+  start();
+  Client c(server->local_address());
+  Reply head;
+  auto stream = open(c, &head);
+  EXPECT_EQ(head.status, 200);
+  EXPECT_TRUE(head.has("transfer-encoding: chunked"));
+  EXPECT_TRUE(head.has("content-type: text/event-stream"));
+  EXPECT_TRUE(head.has("cache-control: no-store"));
+  EXPECT_FALSE(head.has("content-length"));
+  stream->push("data: one\n\n");
+  EXPECT_EQ(c.read_until("data: one\n\n\r\n"), "b\r\ndata: one\n\n\r\n");
+  stream->push("data: two\n\n");
+  EXPECT_EQ(c.read_until("data: two\n\n\r\n"), "b\r\ndata: two\n\n\r\n");
+  stream->finish();
+  EXPECT_EQ(c.read_until("0\r\n\r\n"), "0\r\n\r\n");
+  EXPECT_TRUE(c.closed_within(3s));
+  EXPECT_EQ(stream->cancels(), 0);
+}
+
+TEST_P(StreamingServerTest, AnHttp10ClientGetsThePiecesAsTheyAreUntilTheConnectionCloses) {
+  start();
+  Client c(server->local_address());
+  ASSERT_TRUE(c.send_raw("GET /tap HTTP/1.0\r\nHost: localhost\r\n\r\n"));
+  Reply head = c.read_reply_headers_only();
+  ASSERT_TRUE(wait_until([&] { return handler.last() && handler.last()->waiting(); }));
+  auto stream = handler.last();
+  EXPECT_EQ(head.status, 200);
+  EXPECT_FALSE(head.has("transfer-encoding"));
+  EXPECT_FALSE(head.has("content-length"));
+  stream->push("data: one\n\n");
+  EXPECT_EQ(c.read_until("data: one\n\n"), "data: one\n\n");
+  stream->finish();
+  EXPECT_TRUE(c.closed_within(3s));
+}
+
+TEST_P(StreamingServerTest, AClientThatGoesAwayCancelsItsStream) {
+  start();
+  std::shared_ptr<ScriptedStream> stream;
+  {
+    Client c(server->local_address());
+    Reply head;
+    stream = open(c, &head);
+    ASSERT_EQ(head.status, 200);
+  }
+  EXPECT_TRUE(wait_until([&] { return stream->cancels() == 1; }));
+  EXPECT_TRUE(wait_until([&] { return server->open_connections() == 0; }));
+}
+
+TEST_P(StreamingServerTest, StopEndsAnOpenStreamPromptly) {
+  start();
+  Client c(server->local_address());
+  Reply head;
+  auto stream = open(c, &head);
+  ASSERT_EQ(head.status, 200);
+  auto stopped =
+      std::async(std::launch::async, [&] { server->stop(std::chrono::steady_clock::now() + 60s); });
+  // Far sooner than the deadline: the stream was told to end.
+  ASSERT_EQ(stopped.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(stream->cancels(), 1);
+  EXPECT_EQ(c.read_until("0\r\n\r\n"), "0\r\n\r\n");
+  EXPECT_EQ(server->open_connections(), 0u);
+}
+
+class TlsStreamingServerTest : public StreamingServerTest {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("tern-tls-" + std::to_string(::getpid()) + "-" + std::to_string(std::rand()));
+    std::filesystem::create_directories(dir_);
+    std::string cmd =
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
+        "-subj /CN=localhost -keyout " +
+        (dir_ / "key.pem").string() + " -out " + (dir_ / "cert.pem").string() + " >/dev/null 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0)
+        << "the openssl CLI is needed to make a test certificate";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::filesystem::path dir_;
+};
+
+TEST_P(TlsStreamingServerTest, AStreamOverTlsArrivesAndAClientLeavingCancelsIt) {
+  TlsConfig tls;
+  tls.enabled = true;
+  tls.cert_file = (dir_ / "cert.pem").string();
+  tls.key_file = (dir_ / "key.pem").string();
+  start(tls);
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  std::shared_ptr<ScriptedStream> stream;
+  {
+    Client c(server->local_address(), ctx);
+    ASSERT_TRUE(c.connected());
+    Reply head;
+    stream = open(c, &head);
+    EXPECT_EQ(head.status, 200);
+    stream->push("data: secure\n\n");
+    EXPECT_EQ(c.read_until("data: secure\n\n\r\n"), "e\r\ndata: secure\n\n\r\n");
+  }
+  EXPECT_TRUE(wait_until([&] { return stream->cancels() == 1; }));
+  SSL_CTX_free(ctx);
+}
+
 std::string io_threads_name(const ::testing::TestParamInfo<int>& info) {
   return info.param == 1 ? "OneIoThread" : std::to_string(info.param) + "IoThreads";
 }
 INSTANTIATE_TEST_SUITE_P(IoThreads, HttpServerTest, ::testing::Values(1, 2), io_threads_name);
 INSTANTIATE_TEST_SUITE_P(IoThreads, TlsServerTest, ::testing::Values(1, 2), io_threads_name);
+INSTANTIATE_TEST_SUITE_P(IoThreads, StreamingServerTest, ::testing::Values(1, 2), io_threads_name);
+INSTANTIATE_TEST_SUITE_P(IoThreads, TlsStreamingServerTest, ::testing::Values(1, 2),
+                         io_threads_name);
 
 }  // namespace
 }  // namespace tern::relay

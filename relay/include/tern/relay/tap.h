@@ -1,5 +1,5 @@
 // TapHub: the live tap behind GET /admin/v1/tap and the console's debugger
-// (docs/console.md says how it stays cheap).
+// (docs/tap.md says how it stays cheap).
 //
 // A tap is a reader of the spool, like a sink without a cursor: it sees each
 // event as committed (after enrichment, with its source and sequence number),
@@ -64,7 +64,7 @@ struct TapFilter {
 struct TapOptions {
   int max_taps = 4;                    // taps open at once; more are refused
   std::size_t queue_bytes = 1u << 20;  // per tap: text waiting for its viewer
-  int max_events_per_second = 100;     // per tap; the rest are sampled out
+  int max_events_per_second = 100;     // per tap; the rest are sampled out (<= 0: no cap)
   std::chrono::seconds heartbeat{15};  // a keep-alive comment after this much silence
 };
 
@@ -81,6 +81,9 @@ class TapStream {
   virtual void next(Deliver deliver) = 0;
   // The viewer went away: ends the tap and frees its slot. Idempotent.
   virtual void cancel() = 0;
+  // The text queued for the viewer now, in bytes: at most
+  // TapOptions::queue_bytes (drop notices are written when it is taken).
+  virtual std::size_t queued_bytes() const = 0;
 };
 
 class TapHub {
@@ -109,6 +112,10 @@ class TapHub {
     if (rejected_taps_.load(std::memory_order_relaxed) == 0) return;
     deliver_rejected(source, type, reason, message, event);
   }
+
+  // Whether a tap wants rejected events now: callers skip the work of
+  // describing one (its type, its text) when none does.
+  bool wants_rejected() const { return rejected_taps_.load(std::memory_order_relaxed) != 0; }
 
   int open_taps() const;
   void set_options(TapOptions options);  // applies to taps opened later
