@@ -13,6 +13,7 @@ revision. Screenshots of each page go to --screenshots (and, with
 Exits 77 with "SKIPPED: <why>" when there is no browser, driver or Selenium.
 """
 import argparse
+import base64
 import json
 import os
 import shutil
@@ -191,6 +192,7 @@ class ConsoleTest:
         "filter_by_type_and_event_name",
         "pause_and_resume",
         "open_one_event",
+        "see_a_rejected_event",
         "add_a_file_sink_and_a_route",
         "see_the_overview_chart_move",
         "see_a_conflicting_edit_refused",
@@ -298,6 +300,30 @@ class ConsoleTest:
         assert '"Item Purchased"' in detail.text
         self.shot("debugger")
         self.docs_shot("console-debugger")
+
+    def see_a_rejected_event(self):
+        self.step("with 'rejected too', a refused event shows with its reason")
+        self.fill(self.q("filter-type"), "")
+        self.fill(self.q("filter-event"), "")
+        self.q("filter-rejected").click()
+        self.q("filter-apply").click()
+        self.wait("the tap with rejections to be live", lambda: self.q("tap-status").get_attribute(
+            "data-state") == "live" and not self.qa("event-row"), timeout=10)
+        # A track without its "event" name, as a broken client would send it.
+        auth = base64.b64encode((self.key + ":").encode()).decode()
+        req = urllib.request.Request(self.relay.ingest + "/v1/track", method="POST",
+                                     data=json.dumps({"type": "track", "userId": "u-1"}).encode(),
+                                     headers={"Authorization": "Basic " + auth,
+                                              "Content-Type": "application/json"})
+        try:
+            urllib.request.urlopen(req, timeout=10).read()
+        except urllib.error.HTTPError as e:
+            assert e.code == 400, e.code
+        row = self.wait("the rejected event", lambda: self.css('[data-testid="event-row"].rejected'), timeout=2)
+        assert "rejected: " in row.text, row.text
+        row.click()
+        assert "Rejected event" in self.q("event-detail").text
+        self.q("filter-rejected").click()
 
     def add_a_file_sink_and_a_route(self):
         self.step("add a file sink and a route")
