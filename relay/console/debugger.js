@@ -109,6 +109,7 @@ function connect() {
 
 async function run(query, controller) {
   let ended = 'the tap ended';
+  let retryAfterMs = 0;  // the relay's Retry-After (429 tap_limit), if it sent one
   try {
     const response = await fetch(PREFIX + '/tap' + queryString(query), {
       headers: authHeaders({Accept: 'text/event-stream'}),
@@ -123,6 +124,7 @@ async function run(query, controller) {
         body = null;
       }
       const err = new ApiError(response.status, body);
+      retryAfterMs = (Number(response.headers.get('Retry-After')) || 0) * 1000;
       if (response.status === 401) {
         location.reload();  // the token is gone: the app shows the login form
         return;
@@ -151,7 +153,7 @@ async function run(query, controller) {
   }
   if (!state || state.controller !== controller || controller.signal.aborted) return;
   // Ended without being asked to: try again, a little later each time.
-  const delay = BACKOFF_MS[Math.min(state.attempt, BACKOFF_MS.length - 1)];
+  const delay = Math.max(retryAfterMs, BACKOFF_MS[Math.min(state.attempt, BACKOFF_MS.length - 1)]);
   state.attempt++;
   setStatus(`${ended}; reconnecting in ${Math.round(delay / 1000)} s`, 'error');
   state.retryTimer = setTimeout(connect, delay);
