@@ -14,6 +14,7 @@ Exits 77 with "SKIPPED: <why>" when there is no browser, driver or Selenium.
 """
 import argparse
 import base64
+import http.client
 import json
 import os
 import shutil
@@ -194,6 +195,7 @@ class ConsoleTest:
         "open_one_event",
         "see_a_rejected_event",
         "add_a_file_sink_and_a_route",
+        "see_the_tap_limit",
         "see_the_overview_chart_move",
         "see_a_conflicting_edit_refused",
         "restore_a_revision",
@@ -351,6 +353,30 @@ class ConsoleTest:
                                                               '[data-testid="route-form"] .form-error:not(:empty)'))
         assert "no-such-sink" in err.text, err.text
         self.shot("pipeline")
+
+    def see_the_tap_limit(self):
+        self.step("every tap slot taken: the debugger shows the relay's 429 and gets in later")
+        # Other viewers (here, raw HTTP clients) take every slot while the page shows no tap.
+        viewers = []
+        refusal = None
+        for _ in range(16):
+            conn = http.client.HTTPConnection(self.relay.admin.split("//")[1], timeout=10)
+            conn.request("GET", "/admin/v1/tap", headers={"Authorization": "Bearer " + TOKEN})
+            resp = conn.getresponse()
+            if resp.status == 429:
+                refusal = json.loads(resp.read())["error"]["message"]
+                conn.close()
+                break
+            assert resp.status == 200, resp.status
+            viewers.append(resp)  # the open response holds the connection
+        assert refusal, "the relay never refused a tap"
+        self.go("#debugger")
+        self.wait("the refusal in the debugger", lambda: refusal in self.q("tap-status").text, timeout=5)
+        for resp in viewers:
+            resp.close()
+        # Retry-After is 5 s: the page tries again then, and gets a slot.
+        self.wait("the tap to be live again", lambda: self.q("tap-status").get_attribute(
+            "data-state") == "live", timeout=10)
 
     def see_the_overview_chart_move(self):
         self.step("the overview's chart moves")
