@@ -12,7 +12,7 @@ const BACKOFF_MS = [1000, 2000, 4000, 8000, 15000, 30000];
 
 const DROP_REASONS = {
   slow_reader: 'viewer too slow',
-  sampled: 'over the tap\'s rate (sampled out)',
+  sampled: 'over the tap\'s rate limit (sampled out)',
   behind: 'the tap fell behind the spool',
 };
 

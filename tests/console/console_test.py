@@ -159,6 +159,15 @@ class ConsoleTest:
         self.shot("failure")
         raise AssertionError(f"timed out after {timeout} s waiting for {what} ({last!r})")
 
+    def wait_quietly(self, fn, timeout):
+        """Polls fn() for up to timeout seconds; returns its last value."""
+        deadline = time.monotonic() + timeout
+        while True:
+            v = fn()
+            if v or time.monotonic() >= deadline:
+                return v
+            time.sleep(0.05)
+
     def shot(self, name):
         path = os.path.join(self.shots, f"{name}.png")
         self.driver.save_screenshot(path)
@@ -196,6 +205,7 @@ class ConsoleTest:
         "see_a_rejected_event",
         "add_a_file_sink_and_a_route",
         "see_the_tap_limit",
+        "see_events_not_shown",
         "see_the_overview_chart_move",
         "see_a_conflicting_edit_refused",
         "restore_a_revision",
@@ -377,6 +387,21 @@ class ConsoleTest:
         # Retry-After is 5 s: the page tries again then, and gets a slot.
         self.wait("the tap to be live again", lambda: self.q("tap-status").get_attribute(
             "data-state") == "live", timeout=10)
+
+    def see_events_not_shown(self):
+        self.step("a burst past the tap's rate: the debugger says how many it did not show")
+        self.send_events(self.key, 400, "sdk-burst.db")
+        # The relay tells a viewer what it skipped along with the next text it
+        # sends (or the 15 s keep-alive): the next event shown, once the
+        # tap's one-second rate window has passed, carries the count.
+        deadline = time.monotonic() + 8
+        while not self.qa("tap-notice") and time.monotonic() < deadline:
+            self.send_events(self.key, 1, "sdk-after-burst.db")
+            self.wait_quietly(lambda: self.qa("tap-notice"), 0.5)
+        notice = self.wait("the dropped notice", lambda: self.qa("tap-notice"), timeout=1)[0]
+        assert "events not shown: over the tap's rate" in notice.text, notice.text
+        shown = len(self.qa("event-row"))
+        assert 0 < shown < 400, shown
 
     def see_the_overview_chart_move(self):
         self.step("the overview's chart moves")
