@@ -118,7 +118,6 @@ function refreshSources() {
 
 function sourceRow(src) {
   const error = h('p', {class: 'form-error', role: 'alert'});
-  const shownKey = h('div');
   const keys = (src.write_keys || []).map((k) => h('li', {testid: 'write-key', dataset: {key: k.id}},
     h('code', {class: 'key'}, k.key), ' ',
     h('span', {class: 'muted created'}, k.created_at || ''), ' ',
@@ -155,7 +154,7 @@ function sourceRow(src) {
   return h('tr', {testid: 'source-row', dataset: {source: src.id}},
     h('td', {}, h('strong', {}, src.id)),
     h('td', {}, src.ack_mode || 'local'),
-    h('td', {}, h('ul', {class: 'keys'}, keys), h('div', {class: 'new-key-slot'}, shownKey), error),
+    h('td', {}, h('ul', {class: 'keys'}, keys), h('div', {class: 'new-key-slot'}), error),
     h('td', {class: 'actions'}, addKey, del));
 }
 
