@@ -83,6 +83,9 @@ install_browser() {
   echo "install-deps: installing ${want[*]} (for the console's browser test; optional)"
   local sudo=""
   if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+  if [[ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -1)" ]]; then
+    $sudo apt-get update -qq || true
+  fi
   if ! DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
     "${want[@]}" >/dev/null 2>&1; then
     echo "install-deps: could not install ${want[*]}: the console's browser test will be SKIPPED"
