@@ -9,6 +9,8 @@
 #include <thread>
 #include <utility>
 
+#include <nlohmann/json.hpp>
+
 #include "tern/base/json_text.h"
 #include "tern/relay/log.h"
 
@@ -76,27 +78,27 @@ bool top_level_string(std::string_view json, std::string_view key, std::string_v
   return false;
 }
 
-// Whether `text` looks like a JSON object or array (rejected events are
-// shown as JSON when they are, else as a string).
-bool looks_like_json(std::string_view text) {
-  auto b = text.find_first_not_of(" \t\r\n");
-  auto e = text.find_last_not_of(" \t\r\n");
-  if (b == std::string_view::npos) return false;
-  int depth = 0;
-  for (std::size_t i = b; i <= e; ++i) {
-    const char c = text[i];
-    if (c == '"') {
-      ++i;
-      while (i <= e && text[i] != '"') i += text[i] == '\\' ? 2 : 1;
-      if (i > e) return false;
-    } else if (c == '{' || c == '[') {
-      ++depth;
-    } else if (c == '}' || c == ']') {
-      if (--depth < 0) return false;
-      if (depth == 0 && i != e) return false;
-    }
+// Appends `event` as one line of JSON: the spool's events are JSON the
+// relay validated, whose only line breaks are whitespace between tokens (a
+// string cannot hold a raw one), and a `data:` field ends at a line break.
+void append_one_line(std::string& out, std::string_view event) {
+  const std::size_t at = out.size();
+  out.append(event);
+  for (std::size_t i = at; i < out.size(); ++i) {
+    if (out[i] == '\n' || out[i] == '\r') out[i] = ' ';
   }
-  return depth == 0 && (text[b] == '{' || text[b] == '[') && (text[e] == '}' || text[e] == ']');
+}
+
+// A rejected event as JSON when it is JSON (re-encoded on one line), else as
+// the string it was. Rejected events are few, and only taps that ask for
+// them pay for the parse.
+void append_rejected_event(std::string& out, std::string_view event) {
+  auto json = nlohmann::json::parse(event, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded()) {
+    base::append_json_string(out, event);
+  } else {
+    out += json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
 }
 
 const char* const kReasons[] = {"sampled", "slow_reader", "behind"};
@@ -195,11 +197,7 @@ class Tap final : public TapStream, public std::enable_shared_from_this<Tap> {
     text += ",\"message\":";
     base::append_json_string(text, message);
     text += ",\"event\":";
-    if (looks_like_json(event) && event.find('\n') == std::string_view::npos) {
-      text.append(event);
-    } else {
-      base::append_json_string(text, event);
-    }
+    append_rejected_event(text, event);
     text += "}\n\n";
     Deliver deliver;
     std::string out;
@@ -250,7 +248,7 @@ class Tap final : public TapStream, public std::enable_shared_from_this<Tap> {
           text += ",\"type\":";
           base::append_json_string(text, rec.type);
           text += ",\"event\":";
-          text.append(rec.event);
+          append_one_line(text, rec.event);
           text += "}\n\n";
           offer_locked(std::move(text));
           if (ended_) {

@@ -207,6 +207,27 @@ TEST_F(TapTest, RejectedEventsReachOnlyTapsThatAskForThemWithTheirReason) {
   EXPECT_EQ(plain.text().find("rejected"), std::string::npos);
 }
 
+TEST_F(TapTest, EveryMessageIsOneLineOfValidJsonWhateverTheEventLookedLike) {
+  TapHub& h = hub();
+  TapFilter with_rejected;
+  with_rejected.rejected = true;
+  Viewer v(open(with_rejected));
+  // Balanced braces, but not JSON: shown as the string it was.
+  h.offer_rejected("web", "track", "invalid_json", "not JSON", "{\"event\":}");
+  // Pretty-printed JSON: re-encoded on one line.
+  h.offer_rejected("web", "track", "invalid_event", "no event", "{\n  \"type\": \"track\"\n}");
+  // An accepted event the client sent pretty-printed, as the spool keeps it.
+  append("web", {{"track", "{\r\n\"type\":\"track\",\n\"event\":\"Pretty\"\n}"}});
+  ASSERT_TRUE(wait_until([&] { return v.events() == 1; })) << v.text();
+  const std::string text = v.text();
+  EXPECT_NE(text.find("\"event\":\"{\\\"event\\\":}\"}\n\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\"event\":{\"type\":\"track\"}}\n\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("id: 1\ndata: {\"seq\":1,\"source\":\"web\",\"type\":\"track\",\"event\":{  "
+                      "\"type\":\"track\", \"event\":\"Pretty\" }}\n\n"),
+            std::string::npos)
+      << text;
+}
+
 TEST_F(TapTest, AStalledViewerKeepsTheQueueBoundedAndIsToldExactlyHowManyWereDropped) {
   TapOptions options;
   options.queue_bytes = 8 * 1024;
