@@ -205,8 +205,8 @@ class ConsoleTest:
         "see_a_rejected_event",
         "add_a_file_sink_and_a_route",
         "see_the_tap_limit",
-        "see_events_not_shown",
         "see_the_overview_chart_move",
+        "see_events_not_shown",
         "see_a_conflicting_edit_refused",
         "restore_a_revision",
         "see_dead_letters",
@@ -390,6 +390,9 @@ class ConsoleTest:
 
     def see_events_not_shown(self):
         self.step("a burst past the tap's rate: the debugger says how many it did not show")
+        self.go("#debugger")
+        self.wait("the tap to be live", lambda: self.q("tap-status").get_attribute(
+            "data-state") == "live", timeout=10)
         self.send_events(self.key, 400, "sdk-burst.db")
         # The relay tells a viewer what it skipped along with the next text it
         # sends (or the 15 s keep-alive): the next event shown, once the
