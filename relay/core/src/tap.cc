@@ -370,9 +370,19 @@ class Tap final : public TapStream, public std::enable_shared_from_this<Tap> {
     return out;
   }
 
-  // A waiting viewer's callback and its text, when there is text for it.
+  // A waiting viewer's callback and its text, when there is text for it:
+  // queued events, or drops not told yet (those alone at most once a
+  // second, so a tap over its rate cap sends one notice a second, not one
+  // per read, and a burst followed by silence is still told at once).
   Deliver ready_locked(std::string* out) {
-    if (!pending_ || queue_.empty()) return nullptr;
+    if (!pending_) return nullptr;
+    if (queue_.empty()) {
+      const bool untold =
+          std::any_of(std::begin(untold_), std::end(untold_), [](uint64_t n) { return n > 0; });
+      const auto now = SteadyClock::now();
+      if (!untold || now - last_notice_ < std::chrono::seconds(1)) return nullptr;
+      last_notice_ = now;
+    }
     *out = take_locked();
     Deliver d = std::move(pending_);
     pending_ = nullptr;
@@ -393,6 +403,7 @@ class Tap final : public TapStream, public std::enable_shared_from_this<Tap> {
   std::deque<std::string> queue_;
   std::size_t queued_bytes_ = 0;
   uint64_t untold_[kReasonCount] = {0, 0, 0};
+  SteadyClock::time_point last_notice_{};  // the last notice sent without events
   Deliver pending_;
   SteadyClock::time_point pending_since_{};
   bool ended_ = false;  // nothing more will be queued

@@ -277,6 +277,26 @@ TEST_F(TapTest, EventsBeyondTheRateCapAreCountedAsSampled) {
   EXPECT_EQ(counter("tern_relay_tap_dropped_total", "reason=\"sampled\""), 90u);
 }
 
+TEST_F(TapTest, DropsWithNoEventAfterThemAreToldWithoutWaitingForTheKeepAlive) {
+  TapOptions options;
+  options.max_events_per_second = 5;
+  options.heartbeat = std::chrono::seconds(600);  // not what tells them
+  hub(options);
+  Viewer v(open());
+  std::vector<std::pair<std::string, std::string>> first, second;
+  for (int i = 0; i < 5; ++i) first.push_back(track("Shown", i));
+  for (int i = 0; i < 30; ++i) second.push_back(track("Burst", i));
+  append("web", first);
+  ASSERT_TRUE(wait_until([&] { return v.events() == 5; })) << v.text();
+  append("web", second);  // over the cap, and then silence
+  // Told within the second the notices are spaced by, not at the keep-alive.
+  ASSERT_TRUE(wait_until(
+      [&] { return dropped_told(v.text(), "sampled") + static_cast<uint64_t>(v.events()) == 35; },
+      3s))
+      << v.text();
+  EXPECT_GT(dropped_told(v.text(), "sampled"), 0u);
+}
+
 TEST_F(TapTest, ASampleFractionShowsThatShareOfMatchingEvents) {
   TapOptions options;
   options.max_events_per_second = 0;
