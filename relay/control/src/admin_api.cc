@@ -1302,6 +1302,14 @@ void AdminApi::handle(HttpRequest request, RequestScratch&, Respond respond) {
     if (q != std::string_view::npos) call.query = parse_query(target.substr(q + 1));
     if (request.method == "GET" || request.method == "HEAD") {
       if (auto file = console_file(path)) {
+        // A browser revalidating its copy (Cache-Control: no-cache) gets a
+        // 304 when the file is the same.
+        const std::string* tag = file->header("ETag");
+        if (tag && !request.if_none_match.empty() &&
+            request.if_none_match.find(*tag) != std::string::npos) {
+          file->status = 304;
+          file->body.clear();
+        }
         if (call.respond) call.respond(std::move(*file));
         return;
       }

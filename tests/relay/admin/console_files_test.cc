@@ -112,10 +112,11 @@ class ConsoleThroughTheApiTest : public ::testing::Test {
     api->set_bootstrap_token("tat_console_files_test");
   }
 
-  HttpResponse get(const std::string& target) {
+  HttpResponse get(const std::string& target, const std::string& if_none_match = {}) {
     HttpRequest req;
     req.method = "GET";
     req.target = target;
+    req.if_none_match = if_none_match;
     req.peer_ip = "127.0.0.1";
     req.received_at = std::chrono::system_clock::now();
     req.received_steady = std::chrono::steady_clock::now();
@@ -139,6 +140,17 @@ TEST_F(ConsoleThroughTheApiTest, ThePageIsServedWithoutAToken) {
   EXPECT_NE(r.body.find("/console/app.js"), std::string::npos);
   EXPECT_FALSE(header(r, "Content-Security-Policy").empty());
   EXPECT_EQ(get("/console/app.js").status, 200);
+}
+
+TEST_F(ConsoleThroughTheApiTest, ABrowserRevalidatingAnUnchangedFileGets304) {
+  HttpResponse first = get("/console/app.js");
+  const std::string tag = header(first, "ETag");
+  ASSERT_FALSE(tag.empty());
+  HttpResponse again = get("/console/app.js", tag);
+  EXPECT_EQ(again.status, 304);
+  EXPECT_TRUE(again.body.empty());
+  EXPECT_EQ(get("/console/app.js", "\"some-other-version\"").status, 200);
+  EXPECT_EQ(get("/", tag).status, 200);  // another file's tag
 }
 
 TEST_F(ConsoleThroughTheApiTest, AnUnknownConsoleFileIsTheApisOwn404) {
