@@ -12,6 +12,7 @@
 
 #include "admin_api.h"
 #include "fake_durable_pipeline.h"
+#include "quiet_applier.h"
 #include "request_handler.h"
 #include "temp_dir.h"
 #include "tern/relay/stats_history.h"
@@ -20,16 +21,6 @@ namespace tern::relay::control {
 namespace {
 
 constexpr const char* kToken = "tat_overview_tests";
-
-class QuietApplier : public Applier {
- public:
-  bool validate(const State&, std::vector<FieldError>*) override { return true; }
-  Status apply(const State&) override { return Status::ok(); }
-  int64_t applied_revision() const override { return 0; }
-  uint64_t undelivered(std::string_view) const override { return 0; }
-  void count_discarded(std::string_view, uint64_t) override {}
-  Status test_sink(const Json&) override { return Status::ok(); }
-};
 
 struct Answer {
   int status = 0;

@@ -17,6 +17,7 @@
 
 #include "admin_api.h"
 #include "admin_console.h"
+#include "quiet_applier.h"
 #include "request_handler.h"
 #include "temp_dir.h"
 
@@ -90,18 +91,6 @@ TEST(ConsoleFilesTest, PathsOutsideTheConsoleAreNotItsFiles) {
   EXPECT_FALSE(console_file("/admin/v1/sources").has_value());
 }
 
-// The admin API with no state behind it: enough to route the page's files
-// and to answer 404 for the rest.
-class NoApplier : public Applier {
- public:
-  bool validate(const State&, std::vector<FieldError>*) override { return true; }
-  Status apply(const State&) override { return Status::ok(); }
-  int64_t applied_revision() const override { return 0; }
-  uint64_t undelivered(std::string_view) const override { return 0; }
-  void count_discarded(std::string_view, uint64_t) override {}
-  Status test_sink(const Json&) override { return Status::ok(); }
-};
-
 class ConsoleThroughTheApiTest : public ::testing::Test {
  protected:
   ConsoleThroughTheApiTest() {
@@ -127,7 +116,7 @@ class ConsoleThroughTheApiTest : public ::testing::Test {
   }
 
   testing::TempDir dir;
-  NoApplier applier;
+  QuietApplier applier;  // no state behind the API: it routes the files and 404s
   Metrics metrics;
   std::unique_ptr<ControlStore> store;
   std::unique_ptr<AdminApi> api;

@@ -489,9 +489,10 @@ TEST_P(HttpServerTest, StopAnswersTheRequestInFlightThenCloses) {
   EXPECT_EQ(server->open_connections(), 0u);
 }
 
-class TlsServerTest : public HttpServerTest {
- protected:
-  void SetUp() override {
+// A self-signed certificate for localhost in a temporary directory, made
+// with the openssl CLI, for the TLS fixtures.
+struct SelfSignedCert {
+  void make() {
     dir_ = std::filesystem::temp_directory_path() /
            ("tern-tls-" + std::to_string(::getpid()) + "-" + std::to_string(std::rand()));
     std::filesystem::create_directories(dir_);
@@ -502,8 +503,15 @@ class TlsServerTest : public HttpServerTest {
     ASSERT_EQ(std::system(cmd.c_str()), 0)
         << "the openssl CLI is needed to make a test certificate";
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  ~SelfSignedCert() {
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
   std::filesystem::path dir_;
+};
+
+class TlsServerTest : public HttpServerTest, protected SelfSignedCert {
+ protected:
+  void SetUp() override { ASSERT_NO_FATAL_FAILURE(make()); }
 };
 
 TEST_P(TlsServerTest, TlsRoundTripWithSelfSignedCertificate) {
@@ -752,21 +760,9 @@ TEST_P(StreamingServerTest, StopEndsAnOpenStreamPromptly) {
   EXPECT_EQ(server->open_connections(), 0u);
 }
 
-class TlsStreamingServerTest : public StreamingServerTest {
+class TlsStreamingServerTest : public StreamingServerTest, protected SelfSignedCert {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("tern-tls-" + std::to_string(::getpid()) + "-" + std::to_string(std::rand()));
-    std::filesystem::create_directories(dir_);
-    std::string cmd =
-        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
-        "-subj /CN=localhost -keyout " +
-        (dir_ / "key.pem").string() + " -out " + (dir_ / "cert.pem").string() + " >/dev/null 2>&1";
-    ASSERT_EQ(std::system(cmd.c_str()), 0)
-        << "the openssl CLI is needed to make a test certificate";
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::filesystem::path dir_;
+  void SetUp() override { ASSERT_NO_FATAL_FAILURE(make()); }
 };
 
 TEST_P(TlsStreamingServerTest, AStreamOverTlsArrivesAndAClientLeavingCancelsIt) {
