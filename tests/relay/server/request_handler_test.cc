@@ -1,3 +1,9 @@
+// RequestHandler end to end without sockets: each ingest endpoint's answers
+// (status, body, headers) for what Segment-compatible clients send, with a
+// recording pipeline behind it. One file of about 900 lines because every
+// test shares the fixture that builds requests and reads what reached the
+// pipeline; the pieces the handler is made of have their own tests
+// (admission, event_validation, json_splice, client_ip, inflate).
 #include "request_handler.h"
 
 #include <gtest/gtest.h>
