@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets in a separate clang ASan+UBSan tree (build/fuzz)
-# and runs them, one at a time.
+# and runs them, $JOBS (default 2) at a time.
 #
 #   scripts/fuzz.sh                  the CI smoke run (scripts/test.sh runs it):
 #                                    each target with its fixed -seed and -runs
@@ -120,12 +120,12 @@ if [[ "$SECONDS_PER_TARGET" == 0 ]]; then
     echo "fuzz.sh: note: cannot turn ASLR off here (setarch -R); coverage may differ between runs"
   fi
 fi
-failed=0
-for t in "${TARGETS[@]}"; do
-  bin=$OUT/$t
-  seeds=$ROOT/tests/fuzz/corpus/$t
-  log=$OUT/$t.log
-  common=(-timeout=10 -rss_limit_mb=2560 -print_final_stats=1 -artifact_prefix="$OUT/")
+# One target's run; its summary (and, on failure, the excerpt of its log)
+# goes to $OUT/$t.summary, printed in the targets' order once all are done.
+run_target() {
+  local t=$1 bin=$OUT/$1 seeds=$ROOT/tests/fuzz/corpus/$1 log=$OUT/$1.log
+  local common=(-timeout=10 -rss_limit_mb=2560 -print_final_stats=1 -artifact_prefix="$OUT/")
+  local work what args
   if [[ "$SECONDS_PER_TARGET" == 0 ]]; then
     # Fresh work corpus; the seed files by name, in an order every machine shares.
     work=$OUT/smoke-corpus/$t
@@ -140,23 +140,41 @@ for t in "${TARGETS[@]}"; do
     what="${SECONDS_PER_TARGET} s, seed $([[ "$RANDOM_SEED" == 0 ]] && echo random || echo "$RANDOM_SEED")"
     args=(-seed="$RANDOM_SEED" -max_total_time="$SECONDS_PER_TARGET" "$work" "$seeds")
   fi
-  echo "=== $t ($what)"
+  local t0 t1 rc=0 done_runs stats
   t0=$(date +%s)
-  rc=0
   "${NO_ASLR[@]}" "$bin" "${common[@]}" "${args[@]}" >"$log" 2>&1 || rc=$?
   t1=$(date +%s)
   done_runs=$(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' "$log" | tail -1)
   stats=$(grep -o 'cov: [0-9]* ft: [0-9]* corp: [0-9]*' "$log" | tail -1 || true)
-  echo "$t: rc=$rc, ${done_runs:-?} runs in $((t1 - t0)) s, $stats, $(grep -m1 -o 'Seed: [0-9]*' "$log" || true)"
-  if [[ $rc -ne 0 ]]; then
-    failed=1
-    grep -E -A40 'ERROR: |fuzz oracle: |runtime error: ' "$log" | head -60 || tail -40 "$log"
-    grep -E '^artifact_prefix|Test unit written to' "$log" || true
-    echo "$t: FAILED (full log: $log; reproduce: $bin <the file above>)"
-  elif [[ "$SECONDS_PER_TARGET" == 0 && "${done_runs:-0}" -lt "${RUNS[$t]}" ]]; then
-    echo "$t: warning: the ${CAP_SECONDS} s cap stopped the smoke run after ${done_runs:-?} of ${RUNS[$t]} runs"
+  {
+    echo "=== $t ($what)"
+    echo "$t: rc=$rc, ${done_runs:-?} runs in $((t1 - t0)) s, $stats, $(grep -m1 -o 'Seed: [0-9]*' "$log" || true)"
+    if [[ $rc -ne 0 ]]; then
+      grep -E -A40 'ERROR: |fuzz oracle: |runtime error: ' "$log" | head -60 || tail -40 "$log"
+      grep -E '^artifact_prefix|Test unit written to' "$log" || true
+      echo "$t: FAILED (full log: $log; reproduce: $bin <the file above>)"
+    elif [[ "$SECONDS_PER_TARGET" == 0 && "${done_runs:-0}" -lt "${RUNS[$t]}" ]]; then
+      echo "$t: warning: the ${CAP_SECONDS} s cap stopped the smoke run after ${done_runs:-?} of ${RUNS[$t]} runs"
+    fi
+  } >"$OUT/$t.summary"
+  return $rc
+}
+
+# The targets run $JOBS at a time (each fuzzer is one process on one core;
+# a target's work follows its seed and runs, not what runs beside it).
+failed=0
+pids=()
+for t in "${TARGETS[@]}"; do
+  rm -f "$OUT/$t.summary"
+  run_target "$t" &
+  pids+=($!)
+  if ((${#pids[@]} >= JOBS)); then
+    wait "${pids[0]}" || failed=1
+    pids=("${pids[@]:1}")
   fi
 done
+for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+for t in "${TARGETS[@]}"; do cat "$OUT/$t.summary" 2>/dev/null || { echo "$t: no summary"; failed=1; }; done
 end=$(date +%s)
 echo "fuzz.sh: build $((built - start)) s, runs $((end - built)) s, total $((end - start)) s"
 exit $failed

@@ -7,8 +7,9 @@
 #   3. the Swift package's tests (scripts/swift-test.sh) against a plain build
 #      (an ASan libtern.so cannot be loaded into the Swift process);
 #   4. the fuzz smoke run (scripts/fuzz.sh): every libFuzzer target with its
-#      fixed seed and number of executions (~45-75 s each plus the clang
-#      tree's build; 321 s for the step on 2 cores in the last CI run).
+#      fixed seed and number of executions (up to 90 s each, two at a time,
+#      plus the clang tree's build; 671 s for the step on 2 cores when the
+#      targets still ran one at a time).
 #      Deterministic, so a run that is green on a developer machine is green
 #      here and a red one is a real finding, reproducible with the same
 #      command. TERN_FUZZ_SECONDS=0 skips it; TERN_FUZZ_SECONDS=N runs a
